@@ -2,6 +2,8 @@
 // docs/npu-sdk.md, "The target description").
 #include "ember/accel/Target.h"
 
+#include "ember/accel/Sync.h"
+
 #include "Form.h"
 
 #include <algorithm>
@@ -50,6 +52,32 @@ const std::vector<const char *> &knownFields(OpKind k) {
   return f[size_t(k)];
 }
 
+// Every field an operation's description may declare: its encoding's
+// fields, then the flags and optional fields of its variants.
+std::vector<const char *> allowedOpFields(OpKind k) {
+  std::vector<const char *> f = knownFields(k);
+  for (const char *flag : {"reset", "bias", "avg"})
+    f.push_back(flag);
+  if (k == OpKind::Requant || k == OpKind::VAdd || k == OpKind::Pool ||
+      k == OpKind::VMul || k == OpKind::Upsample)
+    f.push_back("lut");
+  if (k == OpKind::Store)
+    for (const char *x : {"rep", "xstep", "lanes"})
+      f.push_back(x);
+  if (k == OpKind::VMul)
+    f.push_back("bcast");
+  if (k == OpKind::VAdd)
+    f.push_back("exact");
+  return f;
+}
+
+std::string opFieldNames(OpKind k) {
+  std::string s;
+  for (const char *n : allowedOpFields(k))
+    s += (s.empty() ? "" : ", ") + std::string(n);
+  return s;
+}
+
 // A reader of one JSON object that names the path of every field it
 // complains about.
 struct Obj {
@@ -72,8 +100,13 @@ struct Obj {
       bool ok = false;
       for (const char *k : known)
         ok = ok || kv.first == k;
-      if (!ok)
-        return fail(at(kv.first.c_str()), "unknown field");
+      if (!ok) {
+        std::string allowed;
+        for (const char *k : known)
+          allowed += (allowed.empty() ? "" : ", ") + std::string(k);
+        return fail(at(kv.first.c_str()),
+                    "unknown field (allowed: " + allowed + ")");
+      }
     }
     return true;
   }
@@ -167,6 +200,96 @@ int indexOf(const char *const (&names)[N], const std::string &s) {
 
 std::string plural(uint64_t n, const char *what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+// The memories (bit per memory; DRAM the bit after them) an engine's
+// operations may read or write (Op.h, accesses()).
+uint32_t engineDomains(const Target &t, const Engine &e) {
+  uint32_t d = 0;
+  auto cls = [&](Cls c) {
+    const int m = t.memOf(c);
+    if (m >= 0)
+      d |= 1u << m;
+  };
+  for (int k = 0; k < kNumOpKinds; ++k) {
+    if (!e.runsKind(OpKind(k)))
+      continue;
+    switch (OpKind(k)) {
+    case OpKind::Load:
+    case OpKind::Store:
+      for (int c = 0; c < kNumCls; ++c)
+        if (!e.classes || (e.classes >> c & 1u))
+          cls(Cls(c));
+      d |= 1u << t.memories.size();
+      break;
+    case OpKind::Copy:
+      cls(Cls::Act);
+      cls(Cls::Out);
+      break;
+    case OpKind::Gemm:
+    case OpKind::DwGemm:
+      cls(Cls::Act);
+      cls(Cls::Wgt);
+      cls(Cls::Acc);
+      break;
+    case OpKind::Requant:
+      cls(Cls::Acc);
+      cls(Cls::Param);
+      cls(Cls::Out);
+      break;
+    case OpKind::LutLd:
+      cls(Cls::Param);
+      break;
+    case OpKind::VAdd:
+    case OpKind::Pool:
+    case OpKind::VMul:
+    case OpKind::Lut:
+    case OpKind::Upsample:
+      cls(Cls::Out);
+      break;
+    case OpKind::SetReg:
+    case OpKind::Finish:
+      break;
+    }
+  }
+  return d;
+}
+
+// Dependency insertion orders two engines that share a memory (or DRAM)
+// through the channel of each direction: every such pair has one.
+std::string syncCovers(const Target &t) {
+  const int n = int(t.engines.size());
+  for (int x = 0; x < n; ++x)
+    for (int y = 0; y < n; ++y) {
+      if (x == y || syncBit(t, x, y) >= 0)
+        continue;
+      const uint32_t shared = engineDomains(t, t.engines[size_t(x)]) &
+                              engineDomains(t, t.engines[size_t(y)]);
+      if (!shared)
+        continue;
+      int m = 0;
+      while (!(shared >> m & 1u))
+        ++m;
+      const std::string what =
+          size_t(m) < t.memories.size()
+              ? "memory '" + t.memories[size_t(m)].name + "'"
+              : std::string("DRAM");
+      const std::string pair = t.engines[size_t(x)].name + " -> " +
+                               t.engines[size_t(y)].name + ", which share " +
+                               what;
+      if (t.sync.kind == SyncKind::Tokens)
+        return "engines: " + std::to_string(n) +
+               " engines leave no token channel for " + pair +
+               " (channel src * engines + dst of 32)";
+      // The pairs take the barriers in order, source major (Sync.h).
+      const int b = x * (n - 1) + (y < x ? y : y - 1);
+      return "sync.barriers: " + std::to_string(t.sync.barriers) +
+             " barriers leave no barrier for " + pair +
+             (b < 32 ? " (that pair's is barrier " + std::to_string(b) +
+                           ": at least " + std::to_string(b + 1) + ")"
+                     : std::string(" (barriers beyond 32 are not encoded)"));
+    }
+  return "";
 }
 
 // The checks that need the whole description: what the forms it claims
@@ -383,7 +506,370 @@ std::string validate(Target &t) {
       t.engines.size() * t.engines.size() > 32)
     return "engines: " + std::to_string(t.engines.size()) +
            " engines need more than 32 token channels";
-  return "";
+  return syncCovers(t);
+}
+
+// "array": its shape, dataflow, operand widths and timing.
+std::string parseArray(const Obj &r, Target &t, std::string &err) {
+  Obj a = r.sub("array");
+  std::string flow = "weight_stationary";
+  if (!a.j ||
+      !a.only({"rows", "cols", "dataflow", "operand_bits", "preload_rows",
+               "issue_overhead", "drain_rows", "act16_one_pass"}) ||
+      !a.num("rows", 1, 4096, t.array.rows) ||
+      !a.num("cols", 1, 4096, t.array.cols) ||
+      !a.str("dataflow", flow, false) ||
+      !a.num("preload_rows", 0, 1 << 20, t.array.preloadRows, false) ||
+      !a.num("issue_overhead", 0, 1 << 20, t.array.issueOverhead, false) ||
+      !a.num("drain_rows", 0, 1 << 20, t.array.drainRows, false) ||
+      !a.flag("act16_one_pass", t.array.act16OnePass))
+    return err;
+  if (flow == "weight_stationary")
+    t.array.dataflow = Dataflow::WeightStationary;
+  else if (flow == "output_stationary")
+    t.array.dataflow = Dataflow::OutputStationary;
+  else
+    return "array.dataflow: '" + flow +
+           "' is not weight_stationary or output_stationary";
+  if (t.lanes % t.array.rows || t.lanes % t.array.cols)
+    return "array.rows, array.cols: " + std::to_string(t.array.rows) + " x " +
+           std::to_string(t.array.cols) + " must divide lanes (" +
+           std::to_string(t.lanes) + ")";
+  Obj bits = a.sub("operand_bits", false);
+  if (bits.j) {
+    if (!bits.only({"act", "wgt", "acc"}) ||
+        !bits.unum("act", 1, 64, t.array.actBits, false) ||
+        !bits.unum("wgt", 1, 64, t.array.wgtBits, false) ||
+        !bits.unum("acc", 1, 64, t.array.accBits, false))
+      return err;
+    if (t.array.actBits != 8 || t.array.wgtBits != 8 || t.array.accBits != 32)
+      return "array.operand_bits: the layer compiles int8 x int8 into int32 "
+             "(act 8, wgt 8, acc 32)";
+  }
+  return err;
+}
+
+// "memories": each memory's rows, row bytes, ports and the classes it holds.
+std::string parseMemories(const Obj &r, Target &t, std::string &err) {
+  const Json *ms = r.get("memories");
+  if (!ms || !ms->isArr() || ms->a.empty() || ms->a.size() > 16)
+    return "memories: expected a list of 1 to 16 memories";
+  t.clsMem.fill(-1);
+  for (size_t i = 0; i < ms->a.size(); ++i) {
+    Obj m{&ms->a[i], "memories[" + std::to_string(i) + "]", &err};
+    if (!ms->a[i].isObj())
+      return m.path + ": expected an object";
+    Memory mem;
+    std::vector<std::string> holds;
+    if (!m.only({"name", "rows", "row_bytes", "holds", "read_ports",
+                 "write_ports", "banks", "doc"}) ||
+        !m.str("name", mem.name) || !m.unum("rows", 1, 1 << 26, mem.rows) ||
+        !m.unum("row_bytes", 1, 1 << 16, mem.rowBytes) ||
+        !m.strings("holds", holds) ||
+        !m.unum("read_ports", 1, 64, mem.readPorts, false) ||
+        !m.unum("write_ports", 1, 64, mem.writePorts, false) ||
+        !m.unum("banks", 1, 1024, mem.banks, false))
+      return err;
+    for (const Memory &o : t.memories)
+      if (o.name == mem.name)
+        return m.at("name") + ": '" + mem.name + "' is named twice";
+    for (size_t h = 0; h < holds.size(); ++h) {
+      int c = indexOf(kClsNames, holds[h]);
+      if (c < 0)
+        return m.at("holds") + "[" + std::to_string(h) + "]: '" + holds[h] +
+               "' is not an operand class (act, wgt, acc, param, out)";
+      if (t.clsMem[size_t(c)] >= 0)
+        return m.at("holds") + ": class '" + holds[h] +
+               "' is already held by memories[" +
+               std::to_string(t.clsMem[size_t(c)]) + "]";
+      t.clsMem[size_t(c)] = int(i);
+      mem.holds |= 1u << c;
+    }
+    t.memories.push_back(std::move(mem));
+  }
+  return err;
+}
+
+// "dram", "dma", "vector": sizes and timing.
+std::string parseTiming(const Obj &r, Target &t, std::string &err) {
+  Obj d = r.sub("dram");
+  if (!d.j ||
+      !d.only({"bytes", "bytes_per_cycle", "latency", "burst_bytes",
+               "alignment", "address_bits"}) ||
+      !d.unum("address_bits", 8, 64, t.dram.addressBits, false) ||
+      !d.unum("bytes", 1, INT64_MAX, t.dram.bytes) ||
+      !d.unum("bytes_per_cycle", 1, 1 << 20, t.dram.bytesPerCycle, false) ||
+      !d.unum("latency", 0, 1 << 20, t.dram.latency, false) ||
+      !d.unum("burst_bytes", 1, 1 << 20, t.dram.burstBytes, false) ||
+      !d.unum("alignment", 1, 1 << 20, t.dram.alignment, false))
+    return err;
+  if (t.dram.alignment & (t.dram.alignment - 1))
+    return "dram.alignment: " + std::to_string(t.dram.alignment) +
+           " is not a power of two";
+  if (t.dram.addressBits < 64 &&
+      t.dram.bytes > (uint64_t(1) << t.dram.addressBits))
+    return "dram.bytes: " + std::to_string(t.dram.bytes) +
+           " bytes do not fit dram.address_bits (" +
+           std::to_string(t.dram.addressBits) + ")";
+  Obj dm = r.sub("dma", false);
+  if (dm.j &&
+      (!dm.only(
+           {"issue_overhead", "turnaround", "rows_per_cycle", "beat_bytes"}) ||
+       !dm.unum("issue_overhead", 0, 1 << 20, t.dma.issueOverhead, false) ||
+       !dm.unum("turnaround", 0, 1 << 20, t.dma.turnaround, false) ||
+       !dm.real("rows_per_cycle", 1e-3, 1e6, t.dma.rowsPerCycle, false) ||
+       !dm.unum("beat_bytes", 1, 1 << 20, t.dma.beatBytes, false)))
+    return err;
+  if (!err.empty())
+    return err;
+  Obj vec = r.sub("vector", false);
+  if (vec.j &&
+      (!vec.only(
+           {"rows_per_cycle", "issue_overhead", "lut16_lanes_per_cycle"}) ||
+       !vec.real("rows_per_cycle", 1e-3, 1e6, t.vector.rowsPerCycle, false) ||
+       !vec.unum("issue_overhead", 0, 1 << 20, t.vector.issueOverhead, false) ||
+       !vec.unum("lut16_lanes_per_cycle", 1, 1 << 20,
+                 t.vector.lut16LanesPerCycle, false)))
+    return err;
+  if (!err.empty())
+    return err;
+  return err;
+}
+
+// "ops": which operations the target runs, and their fields' bits; the
+// loop limits they imply.
+std::string parseOps(const Obj &r, Target &t, std::string &err) {
+  Obj os = r.sub("ops");
+  if (!os.j)
+    return err;
+  for (const auto &kv : os.j->o) {
+    OpKind k;
+    if (!opKindFromName(kv.first, k)) {
+      std::string names;
+      for (const char *n : kOpNames)
+        names += (names.empty() ? "" : ", ") + std::string(n);
+      return os.at(kv.first.c_str()) + ": not an operation of the layer (" +
+             names + ")";
+    }
+    if (!kv.second.isObj())
+      return os.at(kv.first.c_str()) + ": expected an object of field bits";
+    OpDesc &od = t.ops[size_t(k)];
+    od.present = true;
+    for (const auto &f : kv.second.o) {
+      const std::string where = os.at(kv.first.c_str()) + "." + f.first;
+      bool ok = false;
+      for (const char *n : allowedOpFields(k))
+        ok = ok || f.first == n;
+      if (!ok)
+        return where + ": not a field of " + kv.first + " (allowed: " +
+               opFieldNames(k) + ")";
+      if (!f.second.isNum() || f.second.n != std::floor(f.second.n) ||
+          f.second.n < 1 || f.second.n > 64)
+        return where + ": expected a width in bits from 1 to 64";
+      od.fields.push_back({f.first, unsigned(f.second.n)});
+    }
+  }
+  auto lim = [&](OpKind k, const char *f) {
+    return t.has(k) ? t.ops[size_t(k)].max(f) : INT64_MAX;
+  };
+  t.maxY = std::min({lim(OpKind::Load, "ysize"), lim(OpKind::Store, "ysize"),
+                     lim(OpKind::Copy, "ysize")});
+  t.maxX = std::min({lim(OpKind::Load, "xsize"), lim(OpKind::Store, "xsize"),
+                     lim(OpKind::Copy, "xsize")});
+  t.maxStride =
+      std::min({lim(OpKind::Load, "stride"), lim(OpKind::Store, "stride"),
+                lim(OpKind::Copy, "stride")});
+  t.maxPad = std::min(lim(OpKind::Load, "pad"), lim(OpKind::Copy, "pad"));
+  t.maxInner = lim(OpKind::Gemm, "inner");
+  t.maxOuter = lim(OpKind::Gemm, "outer");
+  t.maxOstride = std::min(lim(OpKind::Gemm, "act_ostride"),
+                          lim(OpKind::Gemm, "acc_ostride"));
+  for (int64_t *v : {&t.maxY, &t.maxX, &t.maxStride, &t.maxPad, &t.maxInner,
+                     &t.maxOuter, &t.maxOstride})
+    *v = std::min<int64_t>(*v, int64_t(1) << 40);
+  return err;
+}
+
+// "engines": what each runs and, for a DMA engine, which classes it moves.
+std::string parseEngines(const Obj &r, Target &t, std::string &err) {
+  const Json *es = r.get("engines");
+  if (!es || !es->isArr() || es->a.empty() || es->a.size() > 16)
+    return "engines: expected a list of 1 to 16 engines";
+  t.kindEngine.fill(-1);
+  for (size_t i = 0; i < es->a.size(); ++i) {
+    Obj e{&es->a[i], "engines[" + std::to_string(i) + "]", &err};
+    if (!es->a[i].isObj())
+      return e.path + ": expected an object";
+    Engine en;
+    std::vector<std::string> runs, classes;
+    if (!e.only({"name", "runs", "classes", "doc"}) ||
+        !e.str("name", en.name) || !e.strings("runs", runs) ||
+        !e.strings("classes", classes, false))
+      return err;
+    for (const Engine &o : t.engines)
+      if (o.name == en.name)
+        return e.at("name") + ": '" + en.name + "' is named twice";
+    for (size_t k = 0; k < runs.size(); ++k) {
+      OpKind kind;
+      if (!opKindFromName(runs[k], kind) || kind == OpKind::SetReg ||
+          kind == OpKind::Finish)
+        return e.at("runs") + "[" + std::to_string(k) + "]: '" + runs[k] +
+               "' is not an operation an engine runs";
+      if (!t.has(kind))
+        return e.at("runs") + "[" + std::to_string(k) + "]: '" + runs[k] +
+               "' is not in ops";
+      en.runs |= 1u << int(kind);
+      if (t.kindEngine[size_t(kind)] < 0)
+        t.kindEngine[size_t(kind)] = int(i);
+    }
+    for (size_t k = 0; k < classes.size(); ++k) {
+      int c = indexOf(kClsNames, classes[k]);
+      if (c < 0)
+        return e.at("classes") + "[" + std::to_string(k) + "]: '" + classes[k] +
+               "' is not an operand class";
+      en.classes |= 1u << c;
+    }
+    t.engines.push_back(std::move(en));
+  }
+  return err;
+}
+
+// "sync": token FIFOs or barriers, their depth and count.
+std::string parseSync(const Obj &r, Target &t, std::string &err) {
+  Obj s = r.sub("sync");
+  std::string kind;
+  if (!s.j || !s.only({"kind", "depth", "barriers"}) || !s.str("kind", kind) ||
+      !s.unum("depth", 1, 1 << 16, t.sync.depth) ||
+      !s.unum("barriers", 1, 1024, t.sync.barriers, false))
+    return err;
+  if (kind == "tokens")
+    t.sync.kind = SyncKind::Tokens;
+  else if (kind == "barriers")
+    t.sync.kind = SyncKind::Barriers;
+  else
+    return "sync.kind: '" + kind + "' is not tokens or barriers";
+  if (t.sync.kind == SyncKind::Barriers && !t.sync.barriers)
+    return "sync.barriers: missing (the number of barrier ids)";
+  return err;
+}
+
+// "register_count", "registers": the parameter registers' ids and engines.
+std::string parseRegisters(const Obj &r, Target &t, std::string &err) {
+  t.regs.fill(-1);
+  t.regEngine.fill(-1);
+  if (!r.unum("register_count", 1, 1 << 16, t.regCount, false))
+    return err;
+  Obj rg = r.sub("registers", false);
+  if (rg.j)
+    for (const auto &kv : rg.j->o) {
+      const std::string where = rg.at(kv.first.c_str());
+      int role = indexOf(kRegNames, kv.first);
+      if (role < 0)
+        return where + ": not a register role of the layer";
+      Obj x{&kv.second, where, &err};
+      if (!kv.second.isObj())
+        return where + ": expected {\"id\": N, \"engine\": NAME}";
+      int64_t id = 0;
+      std::string eng;
+      if (!x.only({"id", "engine", "doc"}) ||
+          !x.num("id", 0, int64_t(t.regCount) - 1, id) || !x.str("engine", eng))
+        return err;
+      int en = -1;
+      for (size_t i = 0; i < t.engines.size(); ++i)
+        if (t.engines[i].name == eng)
+          en = int(i);
+      if (en < 0)
+        return x.at("engine") + ": no engine is named '" + eng + "'";
+      t.regs[size_t(role)] = int(id);
+      t.regEngine[size_t(role)] = en;
+    }
+  if (!err.empty())
+    return err;
+  return err;
+}
+
+// "requant", "depthwise": the output unit's options.
+std::string parseRequant(const Obj &r, Target &t, std::string &err) {
+  Obj rq = r.sub("requant", false);
+  if (rq.j && (!rq.only({"per_channel", "bias_row", "outputs"}) ||
+               !rq.flag("per_channel", t.requant.perChannel) ||
+               !rq.flag("bias_row", t.requant.biasRow) ||
+               !rq.strings("outputs", t.requant.outputs, false)))
+    return err;
+  if (!err.empty())
+    return err;
+  for (const std::string &o : t.requant.outputs) {
+    if (o != "i8" && o != "u8" && o != "i16")
+      return "requant.outputs: '" + o + "' (the layer writes i8, u8 or i16)";
+    t.wide16 = t.wide16 || o == "i16";
+  }
+  // 16-bit activations: the int16 result's clamp registers.
+  if (t.wide16 &&
+      (t.regs[size_t(Reg::Rq16Min)] < 0 || t.regs[size_t(Reg::Rq16Max)] < 0))
+    return "requant.outputs: 'i16' needs the registers rq16_min and rq16_max";
+  if (t.array.act16OnePass && !t.wide16)
+    return "array.act16_one_pass: the target has no 16-bit activations "
+           "(requant.outputs lists no 'i16')";
+  Obj dw = r.sub("depthwise", false);
+  if (dw.j && (!dw.only({"max_taps", "bias_lanes"}) ||
+               !dw.num("max_taps", 1, 1 << 16, t.dw.maxTaps) ||
+               !dw.num("bias_lanes", 0, 64, t.dw.biasLanes, false)))
+    return err;
+  if (!err.empty())
+    return err;
+  if (t.has(OpKind::DwGemm) && !dw.j)
+    return "depthwise: missing (ops.dwgemm needs max_taps)";
+  return err;
+}
+
+// "forms": the layer forms the target claims, their limits and stages.
+std::string parseForms(const Obj &r, Target &t, std::string &err) {
+  const Json *fs = r.get("forms");
+  if (!fs || !fs->isArr() || fs->a.size() > 64)
+    return "forms: expected a list of layer forms";
+  for (size_t i = 0; i < fs->a.size(); ++i) {
+    Obj f{&fs->a[i], "forms[" + std::to_string(i) + "]", &err};
+    if (!fs->a[i].isObj())
+      return f.path + ": expected an object";
+    Form form;
+    if (!f.only({"form", "kernel_max", "stride_max", "dilation_max",
+                 "window_max", "epilogue", "act16", "doc"}) ||
+        !f.str("form", form.name) ||
+        !f.num("kernel_max", 1, 1024, form.kernelMax, false) ||
+        !f.num("stride_max", 1, 1024, form.strideMax, false) ||
+        !f.num("dilation_max", 1, 1024, form.dilationMax, false) ||
+        !f.num("window_max", 1, 1024, form.windowMax, false) ||
+        !f.strings("epilogue", form.epilogue, false) ||
+        !f.flag("act16", form.act16))
+      return err;
+    if (form.act16 && !t.wide16)
+      return f.at("act16") + ": 16-bit activations need requant.outputs "
+                             "'i16' (the target's 16-bit rows)";
+    const FormPattern *pattern = formNamed(form.name);
+    if (!pattern) {
+      std::string names;
+      for (const FormPattern *p : formPatterns())
+        names += (names.empty() ? "" : ", ") + std::string(p->name);
+      return f.at("form") + ": '" + form.name +
+             "' is not a form of the layer's catalogue (" + names + ")";
+    }
+    if (t.form(form.name))
+      return f.at("form") + ": '" + form.name + "' is listed twice";
+    for (size_t k = 0; k < form.epilogue.size(); ++k) {
+      const std::string &st = form.epilogue[k];
+      if (st != "bias" && st != "requant" && st != "pool" && st != "add" &&
+          st != "lut")
+        return f.at("epilogue") + "[" + std::to_string(k) + "]: '" + st +
+               "' is not a fused stage (bias, requant, pool, add, lut)";
+    }
+    if (pattern->fields) {
+      const std::string e = pattern->fields(form);
+      if (!e.empty())
+        return f.path + ": " + e;
+    }
+    t.forms.push_back(std::move(form));
+  }
+  return err;
 }
 
 } // namespace
@@ -502,348 +988,14 @@ std::string parseTarget(const std::string &text, Target &t) {
     buf[16] = 0;
     t.hash = buf;
   }
-
-  // The array.
-  Obj a = r.sub("array");
-  std::string flow = "weight_stationary";
-  if (!a.j ||
-      !a.only({"rows", "cols", "dataflow", "operand_bits", "preload_rows",
-               "issue_overhead", "drain_rows", "act16_one_pass"}) ||
-      !a.num("rows", 1, 4096, t.array.rows) ||
-      !a.num("cols", 1, 4096, t.array.cols) ||
-      !a.str("dataflow", flow, false) ||
-      !a.num("preload_rows", 0, 1 << 20, t.array.preloadRows, false) ||
-      !a.num("issue_overhead", 0, 1 << 20, t.array.issueOverhead, false) ||
-      !a.num("drain_rows", 0, 1 << 20, t.array.drainRows, false) ||
-      !a.flag("act16_one_pass", t.array.act16OnePass))
-    return err;
-  if (flow == "weight_stationary")
-    t.array.dataflow = Dataflow::WeightStationary;
-  else if (flow == "output_stationary")
-    t.array.dataflow = Dataflow::OutputStationary;
-  else
-    return "array.dataflow: '" + flow +
-           "' is not weight_stationary or output_stationary";
-  if (t.lanes % t.array.rows || t.lanes % t.array.cols)
-    return "array.rows, array.cols: " + std::to_string(t.array.rows) + " x " +
-           std::to_string(t.array.cols) + " must divide lanes (" +
-           std::to_string(t.lanes) + ")";
-  Obj bits = a.sub("operand_bits", false);
-  if (bits.j) {
-    if (!bits.only({"act", "wgt", "acc"}) ||
-        !bits.unum("act", 1, 64, t.array.actBits, false) ||
-        !bits.unum("wgt", 1, 64, t.array.wgtBits, false) ||
-        !bits.unum("acc", 1, 64, t.array.accBits, false))
-      return err;
-    if (t.array.actBits != 8 || t.array.wgtBits != 8 || t.array.accBits != 32)
-      return "array.operand_bits: the layer compiles int8 x int8 into int32 "
-             "(act 8, wgt 8, acc 32)";
+  using Section = std::string (*)(const Obj &, Target &, std::string &);
+  for (Section parse :
+       {parseArray, parseMemories, parseTiming, parseOps, parseEngines,
+        parseSync, parseRegisters, parseRequant, parseForms}) {
+    std::string e = parse(r, t, err);
+    if (!e.empty())
+      return e;
   }
-
-  // Memories.
-  const Json *ms = r.get("memories");
-  if (!ms || !ms->isArr() || ms->a.empty() || ms->a.size() > 16)
-    return "memories: expected a list of 1 to 16 memories";
-  t.clsMem.fill(-1);
-  for (size_t i = 0; i < ms->a.size(); ++i) {
-    Obj m{&ms->a[i], "memories[" + std::to_string(i) + "]", &err};
-    if (!ms->a[i].isObj())
-      return m.path + ": expected an object";
-    Memory mem;
-    std::vector<std::string> holds;
-    if (!m.only({"name", "rows", "row_bytes", "holds", "read_ports",
-                 "write_ports", "banks", "doc"}) ||
-        !m.str("name", mem.name) || !m.unum("rows", 1, 1 << 26, mem.rows) ||
-        !m.unum("row_bytes", 1, 1 << 16, mem.rowBytes) ||
-        !m.strings("holds", holds) ||
-        !m.unum("read_ports", 1, 64, mem.readPorts, false) ||
-        !m.unum("write_ports", 1, 64, mem.writePorts, false) ||
-        !m.unum("banks", 1, 1024, mem.banks, false))
-      return err;
-    for (const Memory &o : t.memories)
-      if (o.name == mem.name)
-        return m.at("name") + ": '" + mem.name + "' is named twice";
-    for (size_t h = 0; h < holds.size(); ++h) {
-      int c = indexOf(kClsNames, holds[h]);
-      if (c < 0)
-        return m.at("holds") + "[" + std::to_string(h) + "]: '" + holds[h] +
-               "' is not an operand class (act, wgt, acc, param, out)";
-      if (t.clsMem[size_t(c)] >= 0)
-        return m.at("holds") + ": class '" + holds[h] +
-               "' is already held by memories[" +
-               std::to_string(t.clsMem[size_t(c)]) + "]";
-      t.clsMem[size_t(c)] = int(i);
-      mem.holds |= 1u << c;
-    }
-    t.memories.push_back(std::move(mem));
-  }
-
-  // DRAM, DMA, vector timing.
-  Obj d = r.sub("dram");
-  if (!d.j ||
-      !d.only({"bytes", "bytes_per_cycle", "latency", "burst_bytes",
-               "alignment", "address_bits"}) ||
-      !d.unum("address_bits", 8, 64, t.dram.addressBits, false) ||
-      !d.unum("bytes", 1, INT64_MAX, t.dram.bytes) ||
-      !d.unum("bytes_per_cycle", 1, 1 << 20, t.dram.bytesPerCycle, false) ||
-      !d.unum("latency", 0, 1 << 20, t.dram.latency, false) ||
-      !d.unum("burst_bytes", 1, 1 << 20, t.dram.burstBytes, false) ||
-      !d.unum("alignment", 1, 1 << 20, t.dram.alignment, false))
-    return err;
-  if (t.dram.alignment & (t.dram.alignment - 1))
-    return "dram.alignment: " + std::to_string(t.dram.alignment) +
-           " is not a power of two";
-  if (t.dram.addressBits < 64 &&
-      t.dram.bytes > (uint64_t(1) << t.dram.addressBits))
-    return "dram.bytes: " + std::to_string(t.dram.bytes) +
-           " bytes do not fit dram.address_bits (" +
-           std::to_string(t.dram.addressBits) + ")";
-  Obj dm = r.sub("dma", false);
-  if (dm.j &&
-      (!dm.only(
-           {"issue_overhead", "turnaround", "rows_per_cycle", "beat_bytes"}) ||
-       !dm.unum("issue_overhead", 0, 1 << 20, t.dma.issueOverhead, false) ||
-       !dm.unum("turnaround", 0, 1 << 20, t.dma.turnaround, false) ||
-       !dm.real("rows_per_cycle", 1e-3, 1e6, t.dma.rowsPerCycle, false) ||
-       !dm.unum("beat_bytes", 1, 1 << 20, t.dma.beatBytes, false)))
-    return err;
-  if (!err.empty())
-    return err;
-  Obj vec = r.sub("vector", false);
-  if (vec.j &&
-      (!vec.only(
-           {"rows_per_cycle", "issue_overhead", "lut16_lanes_per_cycle"}) ||
-       !vec.real("rows_per_cycle", 1e-3, 1e6, t.vector.rowsPerCycle, false) ||
-       !vec.unum("issue_overhead", 0, 1 << 20, t.vector.issueOverhead, false) ||
-       !vec.unum("lut16_lanes_per_cycle", 1, 1 << 20,
-                 t.vector.lut16LanesPerCycle, false)))
-    return err;
-  if (!err.empty())
-    return err;
-
-  // Operations: which the target runs, and their fields' bits.
-  Obj os = r.sub("ops");
-  if (!os.j)
-    return err;
-  for (const auto &kv : os.j->o) {
-    OpKind k;
-    if (!opKindFromName(kv.first, k))
-      return os.at(kv.first.c_str()) + ": not an operation of the layer (" +
-             "load, store, copy, gemm, dwgemm, requant, vadd, pool, setreg, "
-             "finish, lutld, vmul, upsample)";
-    if (!kv.second.isObj())
-      return os.at(kv.first.c_str()) + ": expected an object of field bits";
-    OpDesc &od = t.ops[size_t(k)];
-    od.present = true;
-    for (const auto &f : kv.second.o) {
-      const std::string where = os.at(kv.first.c_str()) + "." + f.first;
-      const auto &known = knownFields(k);
-      bool ok =
-          f.first == "reset" || f.first == "bias" || f.first == "avg" ||
-          (f.first == "lut" &&
-           (k == OpKind::Requant || k == OpKind::VAdd || k == OpKind::Pool ||
-            k == OpKind::VMul || k == OpKind::Upsample)) ||
-          ((f.first == "rep" || f.first == "xstep" || f.first == "lanes") &&
-           k == OpKind::Store) ||
-          (f.first == "bcast" && k == OpKind::VMul) ||
-          (f.first == "exact" && k == OpKind::VAdd);
-      for (const char *n : known)
-        ok = ok || f.first == n;
-      if (!ok)
-        return where + ": not a field of " + kv.first;
-      if (!f.second.isNum() || f.second.n != std::floor(f.second.n) ||
-          f.second.n < 1 || f.second.n > 64)
-        return where + ": expected a width in bits from 1 to 64";
-      od.fields.push_back({f.first, unsigned(f.second.n)});
-    }
-  }
-  auto lim = [&](OpKind k, const char *f) {
-    return t.has(k) ? t.ops[size_t(k)].max(f) : INT64_MAX;
-  };
-  t.maxY = std::min({lim(OpKind::Load, "ysize"), lim(OpKind::Store, "ysize"),
-                     lim(OpKind::Copy, "ysize")});
-  t.maxX = std::min({lim(OpKind::Load, "xsize"), lim(OpKind::Store, "xsize"),
-                     lim(OpKind::Copy, "xsize")});
-  t.maxStride =
-      std::min({lim(OpKind::Load, "stride"), lim(OpKind::Store, "stride"),
-                lim(OpKind::Copy, "stride")});
-  t.maxPad = std::min(lim(OpKind::Load, "pad"), lim(OpKind::Copy, "pad"));
-  t.maxInner = lim(OpKind::Gemm, "inner");
-  t.maxOuter = lim(OpKind::Gemm, "outer");
-  t.maxOstride = std::min(lim(OpKind::Gemm, "act_ostride"),
-                          lim(OpKind::Gemm, "acc_ostride"));
-  for (int64_t *v : {&t.maxY, &t.maxX, &t.maxStride, &t.maxPad, &t.maxInner,
-                     &t.maxOuter, &t.maxOstride})
-    *v = std::min<int64_t>(*v, int64_t(1) << 40);
-
-  // Engines.
-  const Json *es = r.get("engines");
-  if (!es || !es->isArr() || es->a.empty() || es->a.size() > 16)
-    return "engines: expected a list of 1 to 16 engines";
-  t.kindEngine.fill(-1);
-  for (size_t i = 0; i < es->a.size(); ++i) {
-    Obj e{&es->a[i], "engines[" + std::to_string(i) + "]", &err};
-    if (!es->a[i].isObj())
-      return e.path + ": expected an object";
-    Engine en;
-    std::vector<std::string> runs, classes;
-    if (!e.only({"name", "runs", "classes", "doc"}) ||
-        !e.str("name", en.name) || !e.strings("runs", runs) ||
-        !e.strings("classes", classes, false))
-      return err;
-    for (const Engine &o : t.engines)
-      if (o.name == en.name)
-        return e.at("name") + ": '" + en.name + "' is named twice";
-    for (size_t k = 0; k < runs.size(); ++k) {
-      OpKind kind;
-      if (!opKindFromName(runs[k], kind) || kind == OpKind::SetReg ||
-          kind == OpKind::Finish)
-        return e.at("runs") + "[" + std::to_string(k) + "]: '" + runs[k] +
-               "' is not an operation an engine runs";
-      if (!t.has(kind))
-        return e.at("runs") + "[" + std::to_string(k) + "]: '" + runs[k] +
-               "' is not in ops";
-      en.runs |= 1u << int(kind);
-      if (t.kindEngine[size_t(kind)] < 0)
-        t.kindEngine[size_t(kind)] = int(i);
-    }
-    for (size_t k = 0; k < classes.size(); ++k) {
-      int c = indexOf(kClsNames, classes[k]);
-      if (c < 0)
-        return e.at("classes") + "[" + std::to_string(k) + "]: '" + classes[k] +
-               "' is not an operand class";
-      en.classes |= 1u << c;
-    }
-    t.engines.push_back(std::move(en));
-  }
-
-  // Synchronization.
-  Obj s = r.sub("sync");
-  std::string kind;
-  if (!s.j || !s.only({"kind", "depth", "barriers"}) || !s.str("kind", kind) ||
-      !s.unum("depth", 1, 1 << 16, t.sync.depth) ||
-      !s.unum("barriers", 1, 1024, t.sync.barriers, false))
-    return err;
-  if (kind == "tokens")
-    t.sync.kind = SyncKind::Tokens;
-  else if (kind == "barriers")
-    t.sync.kind = SyncKind::Barriers;
-  else
-    return "sync.kind: '" + kind + "' is not tokens or barriers";
-  if (t.sync.kind == SyncKind::Barriers && !t.sync.barriers)
-    return "sync.barriers: missing (the number of barrier ids)";
-
-  // Registers.
-  t.regs.fill(-1);
-  t.regEngine.fill(-1);
-  if (!r.unum("register_count", 1, 1 << 16, t.regCount, false))
-    return err;
-  Obj rg = r.sub("registers", false);
-  if (rg.j)
-    for (const auto &kv : rg.j->o) {
-      const std::string where = rg.at(kv.first.c_str());
-      int role = indexOf(kRegNames, kv.first);
-      if (role < 0)
-        return where + ": not a register role of the layer";
-      Obj x{&kv.second, where, &err};
-      if (!kv.second.isObj())
-        return where + ": expected {\"id\": N, \"engine\": NAME}";
-      int64_t id = 0;
-      std::string eng;
-      if (!x.only({"id", "engine", "doc"}) ||
-          !x.num("id", 0, int64_t(t.regCount) - 1, id) || !x.str("engine", eng))
-        return err;
-      int en = -1;
-      for (size_t i = 0; i < t.engines.size(); ++i)
-        if (t.engines[i].name == eng)
-          en = int(i);
-      if (en < 0)
-        return x.at("engine") + ": no engine is named '" + eng + "'";
-      t.regs[size_t(role)] = int(id);
-      t.regEngine[size_t(role)] = en;
-    }
-  if (!err.empty())
-    return err;
-
-  // Requantization and depthwise.
-  Obj rq = r.sub("requant", false);
-  if (rq.j && (!rq.only({"per_channel", "bias_row", "outputs"}) ||
-               !rq.flag("per_channel", t.requant.perChannel) ||
-               !rq.flag("bias_row", t.requant.biasRow) ||
-               !rq.strings("outputs", t.requant.outputs, false)))
-    return err;
-  if (!err.empty())
-    return err;
-  for (const std::string &o : t.requant.outputs) {
-    if (o != "i8" && o != "u8" && o != "i16")
-      return "requant.outputs: '" + o + "' (the layer writes i8, u8 or i16)";
-    t.wide16 = t.wide16 || o == "i16";
-  }
-  // 16-bit activations: the int16 result's clamp registers.
-  if (t.wide16 &&
-      (t.regs[size_t(Reg::Rq16Min)] < 0 || t.regs[size_t(Reg::Rq16Max)] < 0))
-    return "requant.outputs: 'i16' needs the registers rq16_min and rq16_max";
-  if (t.array.act16OnePass && !t.wide16)
-    return "array.act16_one_pass: the target has no 16-bit activations "
-           "(requant.outputs lists no 'i16')";
-  Obj dw = r.sub("depthwise", false);
-  if (dw.j && (!dw.only({"max_taps", "bias_lanes"}) ||
-               !dw.num("max_taps", 1, 1 << 16, t.dw.maxTaps) ||
-               !dw.num("bias_lanes", 0, 64, t.dw.biasLanes, false)))
-    return err;
-  if (!err.empty())
-    return err;
-  if (t.has(OpKind::DwGemm) && !dw.j)
-    return "depthwise: missing (ops.dwgemm needs max_taps)";
-
-  // Forms.
-  const Json *fs = r.get("forms");
-  if (!fs || !fs->isArr() || fs->a.size() > 64)
-    return "forms: expected a list of layer forms";
-  for (size_t i = 0; i < fs->a.size(); ++i) {
-    Obj f{&fs->a[i], "forms[" + std::to_string(i) + "]", &err};
-    if (!fs->a[i].isObj())
-      return f.path + ": expected an object";
-    Form form;
-    if (!f.only({"form", "kernel_max", "stride_max", "dilation_max",
-                 "window_max", "epilogue", "act16", "doc"}) ||
-        !f.str("form", form.name) ||
-        !f.num("kernel_max", 1, 1024, form.kernelMax, false) ||
-        !f.num("stride_max", 1, 1024, form.strideMax, false) ||
-        !f.num("dilation_max", 1, 1024, form.dilationMax, false) ||
-        !f.num("window_max", 1, 1024, form.windowMax, false) ||
-        !f.strings("epilogue", form.epilogue, false) ||
-        !f.flag("act16", form.act16))
-      return err;
-    if (form.act16 && !t.wide16)
-      return f.at("act16") + ": 16-bit activations need requant.outputs "
-                             "'i16' (the target's 16-bit rows)";
-    const FormPattern *pattern = formNamed(form.name);
-    if (!pattern) {
-      std::string names;
-      for (const FormPattern *p : formPatterns())
-        names += (names.empty() ? "" : ", ") + std::string(p->name);
-      return f.at("form") + ": '" + form.name +
-             "' is not a form of the layer's catalogue (" + names + ")";
-    }
-    if (t.form(form.name))
-      return f.at("form") + ": '" + form.name + "' is listed twice";
-    for (size_t k = 0; k < form.epilogue.size(); ++k) {
-      const std::string &st = form.epilogue[k];
-      if (st != "bias" && st != "requant" && st != "pool" && st != "add" &&
-          st != "lut")
-        return f.at("epilogue") + "[" + std::to_string(k) + "]: '" + st +
-               "' is not a fused stage (bias, requant, pool, add, lut)";
-    }
-    if (pattern->fields) {
-      const std::string e = pattern->fields(form);
-      if (!e.empty())
-        return f.path + ": " + e;
-    }
-    t.forms.push_back(std::move(form));
-  }
-  if (!err.empty())
-    return err;
   return validate(t);
 }
 
