@@ -292,15 +292,110 @@ std::string syncCovers(const Target &t) {
   return "";
 }
 
-// The checks that need the whole description: what the forms it claims
-// need of its memories, operations, engines and registers.
-std::string validate(Target &t) {
+// Operation fields wide enough for what they address and hold (`cls`: the
+// classes the claimed forms use).
+std::string fieldsFit(const Target &t, const std::set<int> &cls) {
   auto bitsFor = [](uint64_t values) {
     unsigned b = 0;
     while (b < 64 && (uint64_t(1) << b) < values)
       ++b;
     return b;
   };
+  auto addresses = [&](OpKind k, const char *field, int mem) -> std::string {
+    if (mem < 0)
+      return "";
+    int64_t most = t.ops[size_t(k)].max(field);
+    if (most == INT64_MAX || uint64_t(most) + 1 >= t.memories[size_t(mem)].rows)
+      return "";
+    return std::string("ops.") + kOpNames[int(k)] + "." + field + ": " +
+           std::to_string(bitsFor(uint64_t(most) + 1)) +
+           " bits cannot address memories[" + std::to_string(mem) + "] '" +
+           t.memories[size_t(mem)].name + "' (" +
+           std::to_string(t.memories[size_t(mem)].rows) + " rows)";
+  };
+  std::string e;
+  for (int c : cls)
+    for (OpKind k : {OpKind::Load, OpKind::Store})
+      if (e.empty() &&
+          !(k == OpKind::Store && c != int(Cls::Out) && c != int(Cls::Acc)))
+        e = addresses(k, "row", t.clsMem[size_t(c)]);
+  const int act = t.memOf(Cls::Act), wgt = t.memOf(Cls::Wgt),
+            acc = t.memOf(Cls::Acc), out = t.memOf(Cls::Out),
+            param = t.memOf(Cls::Param);
+  for (OpKind k : {OpKind::Gemm, OpKind::DwGemm})
+    if (t.has(k) && e.empty()) {
+      e = addresses(k, "acc", acc);
+      if (e.empty())
+        e = addresses(k, "act", act);
+      if (e.empty())
+        e = addresses(k, "wgt", wgt);
+    }
+  if (t.has(OpKind::Requant) && e.empty()) {
+    e = addresses(OpKind::Requant, "dst", out);
+    if (e.empty())
+      e = addresses(OpKind::Requant, "src", acc);
+    if (e.empty())
+      e = addresses(OpKind::Requant, "param", param);
+  }
+  for (OpKind k : {OpKind::VAdd, OpKind::Pool, OpKind::Copy, OpKind::Upsample})
+    if (t.has(k) && e.empty()) {
+      e = addresses(k, "dst", k == OpKind::Copy ? act : out);
+      if (e.empty())
+        e = addresses(k, k == OpKind::VAdd ? "a" : "src", out);
+    }
+  if (!e.empty())
+    return e;
+  // Store's lanes: a bit per group of 8 lanes, every group of the row.
+  unsigned laneBits = 0;
+  for (const auto &f : t.ops[size_t(OpKind::Store)].fields)
+    if (f.first == "lanes")
+      laneBits = f.second;
+  if (laneBits && (t.lanes % 8 != 0 || t.lanes / 8 > int64_t(laneBits)))
+    return "ops.store.lanes: needs a bit per group of 8 lanes (" +
+           std::to_string(t.lanes) + " lanes)";
+  for (OpKind k : {OpKind::Load, OpKind::Store}) {
+    int64_t most = t.ops[size_t(k)].max("dram");
+    if (most != INT64_MAX && uint64_t(most) < t.dram.bytes - 1)
+      return std::string("ops.") + kOpNames[int(k)] +
+             ".dram: " + std::to_string(bitsFor(uint64_t(most) + 1)) +
+             " bits cannot address dram.bytes (" +
+             std::to_string(t.dram.bytes) + ")";
+  }
+  if (t.has(OpKind::Requant))
+    for (const char *f : {"zp", "min", "max"})
+      if (t.ops[size_t(OpKind::Requant)].max(f) < 255)
+        return std::string("ops.requant.") + f +
+               ": fewer than 8 bits cannot hold an int8 value";
+  if (t.has(OpKind::SetReg)) {
+    if (t.ops[size_t(OpKind::SetReg)].max("value") < int64_t(UINT32_MAX))
+      return "ops.setreg.value: fewer than 32 bits cannot hold the int32 "
+             "parameters the layer writes";
+    if (t.ops[size_t(OpKind::SetReg)].max("reg") < int64_t(t.regCount) - 1)
+      return "ops.setreg.reg: too narrow for register_count " +
+             std::to_string(t.regCount);
+  }
+  if (t.has(OpKind::DwGemm)) {
+    if (t.dw.maxTaps < 1 ||
+        t.dw.maxTaps > t.ops[size_t(OpKind::DwGemm)].max("taps"))
+      return "depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
+             " taps do not fit ops.dwgemm.taps";
+    if (t.dw.maxTaps > t.lanes)
+      return "depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
+             " is more than the lanes of a weight row (" +
+             std::to_string(t.lanes) + ")";
+    if (t.dw.biasLanes * 8 != 0 &&
+        t.dw.biasLanes * 8 != int64_t(t.array.accBits))
+      return "depthwise.bias_lanes: " + std::to_string(t.dw.biasLanes) +
+             " int8 lanes do not hold one int32 bias";
+  }
+  if (t.requant.biasRow && t.ops[size_t(OpKind::Requant)].max("bias") < 1)
+    return "requant.bias_row: ops.requant has no 'bias' field to ask for it";
+  return "";
+}
+
+// The checks that need the whole description: what the forms it claims
+// need of its memories, operations, engines and registers.
+std::string validate(Target &t) {
   // Which classes and operations the claimed forms use (each form's needs,
   // forms/Form.h).
   FormNeeds n;
@@ -391,96 +486,9 @@ std::string validate(Target &t) {
                std::to_string(used[m]) + " rows: a weight tile is " +
                plural(uint64_t(t.lanes), "row") + ")";
   }
-  // Fields wide enough for what they address.
-  auto addresses = [&](OpKind k, const char *field, int mem) -> std::string {
-    if (mem < 0)
-      return "";
-    int64_t most = t.ops[size_t(k)].max(field);
-    if (most == INT64_MAX || uint64_t(most) + 1 >= t.memories[size_t(mem)].rows)
-      return "";
-    return std::string("ops.") + kOpNames[int(k)] + "." + field + ": " +
-           std::to_string(bitsFor(uint64_t(most) + 1)) +
-           " bits cannot address memories[" + std::to_string(mem) + "] '" +
-           t.memories[size_t(mem)].name + "' (" +
-           std::to_string(t.memories[size_t(mem)].rows) + " rows)";
-  };
-  std::string e;
-  for (int c : cls)
-    for (OpKind k : {OpKind::Load, OpKind::Store})
-      if (e.empty() &&
-          !(k == OpKind::Store && c != int(Cls::Out) && c != int(Cls::Acc)))
-        e = addresses(k, "row", t.clsMem[size_t(c)]);
-  const int act = t.memOf(Cls::Act), wgt = t.memOf(Cls::Wgt),
-            acc = t.memOf(Cls::Acc), out = t.memOf(Cls::Out),
-            param = t.memOf(Cls::Param);
-  for (OpKind k : {OpKind::Gemm, OpKind::DwGemm})
-    if (t.has(k) && e.empty()) {
-      e = addresses(k, "acc", acc);
-      if (e.empty())
-        e = addresses(k, "act", act);
-      if (e.empty())
-        e = addresses(k, "wgt", wgt);
-    }
-  if (t.has(OpKind::Requant) && e.empty()) {
-    e = addresses(OpKind::Requant, "dst", out);
-    if (e.empty())
-      e = addresses(OpKind::Requant, "src", acc);
-    if (e.empty())
-      e = addresses(OpKind::Requant, "param", param);
-  }
-  for (OpKind k : {OpKind::VAdd, OpKind::Pool, OpKind::Copy, OpKind::Upsample})
-    if (t.has(k) && e.empty()) {
-      e = addresses(k, "dst", k == OpKind::Copy ? act : out);
-      if (e.empty())
-        e = addresses(k, k == OpKind::VAdd ? "a" : "src", out);
-    }
+  std::string e = fieldsFit(t, cls);
   if (!e.empty())
     return e;
-  // Store's lanes: a bit per group of 8 lanes, every group of the row.
-  unsigned laneBits = 0;
-  for (const auto &f : t.ops[size_t(OpKind::Store)].fields)
-    if (f.first == "lanes")
-      laneBits = f.second;
-  if (laneBits && (t.lanes % 8 != 0 || t.lanes / 8 > int64_t(laneBits)))
-    return "ops.store.lanes: needs a bit per group of 8 lanes (" +
-           std::to_string(t.lanes) + " lanes)";
-  for (OpKind k : {OpKind::Load, OpKind::Store}) {
-    int64_t most = t.ops[size_t(k)].max("dram");
-    if (most != INT64_MAX && uint64_t(most) < t.dram.bytes - 1)
-      return std::string("ops.") + kOpNames[int(k)] +
-             ".dram: " + std::to_string(bitsFor(uint64_t(most) + 1)) +
-             " bits cannot address dram.bytes (" +
-             std::to_string(t.dram.bytes) + ")";
-  }
-  if (t.has(OpKind::Requant))
-    for (const char *f : {"zp", "min", "max"})
-      if (t.ops[size_t(OpKind::Requant)].max(f) < 255)
-        return std::string("ops.requant.") + f +
-               ": fewer than 8 bits cannot hold an int8 value";
-  if (t.has(OpKind::SetReg)) {
-    if (t.ops[size_t(OpKind::SetReg)].max("value") < int64_t(UINT32_MAX))
-      return "ops.setreg.value: fewer than 32 bits cannot hold the int32 "
-             "parameters the layer writes";
-    if (t.ops[size_t(OpKind::SetReg)].max("reg") < int64_t(t.regCount) - 1)
-      return "ops.setreg.reg: too narrow for register_count " +
-             std::to_string(t.regCount);
-  }
-  if (t.has(OpKind::DwGemm)) {
-    if (t.dw.maxTaps < 1 ||
-        t.dw.maxTaps > t.ops[size_t(OpKind::DwGemm)].max("taps"))
-      return "depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
-             " taps do not fit ops.dwgemm.taps";
-    if (t.dw.maxTaps > t.lanes)
-      return "depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
-             " is more than the lanes of a weight row (" +
-             std::to_string(t.lanes) + ")";
-    if (t.dw.biasLanes * 8 != 0 &&
-        t.dw.biasLanes * 8 != int64_t(t.array.accBits))
-      return "depthwise.bias_lanes: " + std::to_string(t.dw.biasLanes) +
-             " int8 lanes do not hold one int32 bias";
-  }
-  if (t.requant.biasRow && t.ops[size_t(OpKind::Requant)].max("bias") < 1)
-    return "requant.bias_row: ops.requant has no 'bias' field to ask for it";
   // Registers the forms need.
   auto need = [&](Reg r, const char *why) -> std::string {
     if (t.regs[size_t(r)] >= 0)
