@@ -7,9 +7,12 @@
 //       the ops the description's forms claim, as the capability manifest
 //       lists them (one line each: dtypes, ranks, constraint, context)
 //   ember-accel select MODEL.onnx|MODEL.eir --target DESC.json
-//       [--option islands=host|keep]
+//       [--option islands=host|keep] [--dim NAME=N]... [--run N]
 //       lowers the model and selects: per node whether the target runs it
-//       (# comments), then the layer program
+//       (# comments), then the layer program; when some nodes stay on the
+//       host (a quantized model's Q/DQ edges), the graph is cut into runs
+//       as the partitioner cuts it and each run's layer program follows
+//       its "# run N" line (--run N: that run's alone)
 //   ember-accel schedule FILE.layers --target DESC.json
 //       [--stop-after tiling|residency|sync] [--option KEY=VALUE]...
 //       tiles and schedules a layer program; tiling: each layer's tiling
@@ -20,7 +23,9 @@
 //       inserts the synchronization of a scheduled program (its waits and
 //       signals made again from the operations' accesses)
 // Errors: one line "error: <what> (<where>)" on stderr, exit 1.
+#include "backend/Partitioner.h"
 #include "backend/ProgramProto.h"
+#include "import/InputShapes.h"
 #include "import/OnnxImporter.h"
 #include "import/TensorIO.h"
 #include "ir/Printer.h"
@@ -61,11 +66,57 @@ const char *const kUsage =
     "usage: ember-accel check DESC.json\n"
     "       ember-accel claims DESC.json\n"
     "       ember-accel select MODEL.onnx|MODEL.eir --target DESC.json\n"
-    "                   [--option islands=host|keep]\n"
+    "                   [--option islands=host|keep] [--dim NAME=N]... "
+    "[--run N]\n"
     "       ember-accel schedule FILE.layers --target DESC.json\n"
     "                   [--stop-after tiling|residency|sync] [--option "
     "K=V]...\n"
     "       ember-accel sync FILE.sched --target DESC.json\n";
+
+// `select` after the lowering: the claims, then the layer program of the
+// whole graph, or of each run the partitioner cuts from the claimed nodes
+// (each selected again alone, as a plugin's partition is).
+int selectRuns(const accel::Target &t, const Function &f,
+               const backend::v1::Graph &g, const accel::SelectOptions &so,
+               long only) {
+  std::vector<std::string> why = accel::whyNot(t, g, so);
+  backend::Support sup;
+  for (int i = 0; i < g.nodes_size(); ++i) {
+    const auto &n = g.nodes(i);
+    const std::string &w = why[size_t(i)];
+    std::printf("# node %d %s '%s': %s\n", i, n.op().c_str(), n.name().c_str(),
+                w.empty() ? "runs" : w.c_str());
+    sup.supported.push_back(w.empty());
+    sup.reasons.push_back(w);
+  }
+  auto plan = backend::partition(f, std::move(sup));
+  if (!plan)
+    return fail(plan.status().message());
+  long runs = 0;
+  for (const backend::Partition &p : plan->parts)
+    runs += p.onPlugin;
+  if (only > runs)
+    return fail("--run " + std::to_string(only) + ": the target runs " +
+                std::to_string(runs) + " run(s) of this model");
+  long k = 0;
+  for (const backend::Partition &p : plan->parts) {
+    if (!p.onPlugin || (++k, only && k != only))
+      continue;
+    std::printf("# run %ld of %ld: %zu nodes, '%s' to '%s'\n", k, runs,
+                p.nodes.size(), p.nodes.front()->name.c_str(),
+                p.nodes.back()->name.c_str());
+    backend::v1::Graph pg;
+    Status s = backend::toProto(*p.graph->main(), pg);
+    if (!s.isOk())
+      return fail(s.message());
+    accel::LayerProgram lp;
+    std::string err = accel::buildLayers(t, pg, lp, so);
+    if (!err.empty())
+      return fail("run " + std::to_string(k) + ": " + err);
+    std::fputs(accel::printLayers(t, lp).c_str(), stdout);
+  }
+  return 0;
+}
 
 } // namespace
 
@@ -76,15 +127,28 @@ int main(int argc, char **argv) {
   std::string targetPath = cmd == "check" || cmd == "claims" ? file : "",
               stop = "sync";
   accel::LayerOptions lo;
+  ImportOptions io;
+  io.shapes.defaults = true; // as ember: batch-like dims default to 1
+  long run = 0;              // --run N (0: every run)
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
-    if ((a == "--target" || a == "--stop-after" || a == "--option") &&
+    if ((a == "--target" || a == "--stop-after" || a == "--option" ||
+         a == "--dim" || a == "--run") &&
         i + 1 < argc) {
       const std::string v = argv[++i];
       if (a == "--target") {
         targetPath = v;
       } else if (a == "--stop-after") {
         stop = v;
+      } else if (a == "--dim") {
+        Status s = parseDimBinding(v, io.shapes);
+        if (!s.isOk())
+          return fail(s.message());
+      } else if (a == "--run") {
+        char *end = nullptr;
+        run = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end || run < 1)
+          return fail("--run " + v + " (a run's number, from 1)");
       } else {
         size_t eq = v.find('=');
         bool known = false;
@@ -140,7 +204,7 @@ int main(int argc, char **argv) {
   if (cmd == "select") {
     std::unique_ptr<Module> m;
     if (file.size() > 5 && file.compare(file.size() - 5, 5, ".onnx") == 0) {
-      auto r = importOnnxFile(file, ImportOptions(), nullptr);
+      auto r = importOnnxFile(file, io, nullptr);
       if (!r)
         return fail(r.status().message());
       m = std::move(*r);
@@ -161,23 +225,7 @@ int main(int argc, char **argv) {
     s = backend::toProto(*m->main(), g);
     if (!s.isOk())
       return fail(s.message());
-    std::vector<std::string> why = accel::whyNot(t, g, lo.select);
-    bool all = true;
-    for (int i = 0; i < g.nodes_size(); ++i) {
-      const auto &n = g.nodes(i);
-      std::printf("# node %d %s '%s': %s\n", i, n.op().c_str(),
-                  n.name().c_str(),
-                  why[size_t(i)].empty() ? "runs" : why[size_t(i)].c_str());
-      all = all && why[size_t(i)].empty();
-    }
-    if (!all)
-      return 0; // the claims are the output; no layer program
-    accel::LayerProgram lp;
-    err = accel::buildLayers(t, g, lp, lo.select);
-    if (!err.empty())
-      return fail(err);
-    std::fputs(accel::printLayers(t, lp).c_str(), stdout);
-    return 0;
+    return selectRuns(t, *m->main(), g, lo.select, run);
   }
 
   if (!readText(file, text, err))
