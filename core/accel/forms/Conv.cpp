@@ -77,7 +77,10 @@ std::string whyConv(const View &v, const v1::Node &n) {
   if (in16)
     return fits16x8(wf, g.K);
   int64_t zp;
-  return scalarZp(v, v.in(n, 2), zp);
+  e = scalarZp(v, v.in(n, 2), zp);
+  if (!e.empty())
+    return e;
+  return convFits(v, x, y, g, std::move(wf));
 }
 
 std::string whyConvNode(const View &v, Analysis &a, int i, bool) {

@@ -17,7 +17,7 @@ Builder::Builder(const View &view, LayerProgram &out, Analysis analysis)
     : v(view), an(std::move(analysis)), lp(out),
       tensorOf(size_t(view.g.values_size()), -1) {}
 
-int Builder::newTensor(int value, NTensor::Kind kind) {
+NTensor viewTensor(const View &v, int value, NTensor::Kind kind) {
   NTensor t;
   t.name = v.name(value);
   t.kind = kind;
@@ -30,8 +30,49 @@ int Builder::newTensor(int value, NTensor::Kind kind) {
   t.C = t.dims.empty() ? 1 : t.dims[size_t(t.axis)];
   t.P = t.C ? prod(t.dims, 0, t.dims.size()) / t.C : 0;
   t.lanes = v.t.lanes;
-  lp.tensors.push_back(std::move(t));
+  return t;
+}
+
+int Builder::newTensor(int value, NTensor::Kind kind) {
+  lp.tensors.push_back(viewTensor(v, value, kind));
   return int(lp.tensors.size() - 1);
+}
+
+std::string convFits(const View &v, int x, int y, const ConvGeom &c,
+                     std::vector<int8_t> w) {
+  std::vector<NTensor> ts = {viewTensor(v, x, NTensor::Kind::Input),
+                             viewTensor(v, y, NTensor::Kind::Output)};
+  // The result as the chain stores it: requantized to int8.
+  ts[1].i32 = ts[1].i16 = false;
+  Layer L;
+  L.kind = Layer::Kind::Gemm;
+  L.name = v.name(y);
+  GemmLayer &g = L.gemm;
+  g.in = 0, g.out = 1;
+  g.N = c.N, g.C = c.C, g.H = c.H, g.W = c.W, g.K = c.K, g.OH = c.OH,
+  g.OW = c.OW;
+  g.kh = c.kh, g.kw = c.kw, g.sh = c.sh, g.sw = c.sw, g.dh = c.dh, g.dw = c.dw;
+  g.groups = c.groups;
+  // The padding the loads do not add is stored with the input first
+  // (Builder::gemmRoot): the layer reads a larger input.
+  const PadPlan pp = padPlan(v.t.maxPad, (g.kh - 1) * g.dh + 1,
+                             (g.kw - 1) * g.dw + 1, {c.pt, c.pl, c.pb, c.pr});
+  g.pt = pp.keep[0], g.pl = pp.keep[1], g.pb = pp.keep[2], g.pr = pp.keep[3];
+  g.H += c.pt + c.pb - g.pt - g.pb;
+  g.W += c.pl + c.pr - g.pl - g.pr;
+  NTensor &in = ts[0];
+  if (in.dims.size() == 4 && in.axis == 1) {
+    in.dims[2] = g.H, in.dims[3] = g.W;
+    in.P = g.N * g.H * g.W;
+  }
+  g.flat = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && !g.pt &&
+           !g.pl && !g.pb && !g.pr;
+  g.w = std::move(w);
+  g.bias.assign(size_t(g.K), 0);
+  g.rq.mult.assign(size_t(g.K), 1 << 30);
+  g.rq.shift.assign(size_t(g.K), 0);
+  const std::string e = layerFits(v.t, L, ts);
+  return e.empty() ? "" : "as a layer alone: " + e;
 }
 
 // The tiled layout of a constant i8/u8 tensor (an add's operand).

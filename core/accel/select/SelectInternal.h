@@ -168,6 +168,14 @@ struct PadPlan {
 };
 PadPlan padPlan(int64_t most, int64_t ekh, int64_t ekw,
                 const std::array<int64_t, 4> &pads);
+// The layer program's tensor of graph value `value` (its dims, type and
+// channel axis; no placement).
+NTensor viewTensor(const View &v, int value, NTensor::Kind kind);
+// Whether a convolution (geometry g, folded weights w), alone and
+// requantized as its chain fuses it, fits the target: layerFits, the
+// question scheduling asks. "" or why not.
+std::string convFits(const View &v, int x, int y, const ConvGeom &g,
+                     std::vector<int8_t> w);
 // A weight zero point folds into the weights when every w - zp fits int8.
 std::string foldWeights(const View &v, int w, int wzp, int64_t K,
                         std::vector<int8_t> &out);
