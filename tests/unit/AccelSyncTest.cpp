@@ -156,7 +156,8 @@ int runAheadDepth(const Target &t, const std::vector<Op> &p, int bit) {
     int pick = -1;
     for (int pass = 0; pass < 2 && pick < 0; ++pass)
       for (int e = 0; e < ne && pick < 0; ++e) {
-        if ((pass == 0) == (e == consumer) || head[size_t(e)] >= queue[size_t(e)].size())
+        if ((pass == 0) == (e == consumer) ||
+            head[size_t(e)] >= queue[size_t(e)].size())
           continue;
         const Op &in = p[queue[size_t(e)][head[size_t(e)]]];
         bool ready = true;

@@ -906,10 +906,9 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
     std::ostringstream os;
     os << "the program needs " << end << " bytes of NPU DRAM ("
        << img.bytes.size() << " of weights and tables, " << (end - actBase)
-       << " of activations), over the DRAM's " << capacity
-       << " bytes ("
+       << " of activations), over the DRAM's " << capacity << " bytes ("
        << (o.dramCapacity ? std::string("backend option dram_bytes")
-               : "dram.bytes of target '" + tg.name + "'")
+                          : "dram.bytes of target '" + tg.name + "'")
        << "); the largest layer is '"
        << (lp.layers.empty() ? std::string("?") : lp.layers[worst].name)
        << "' with " << worstBytes << " bytes of tensors";

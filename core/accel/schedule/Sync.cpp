@@ -214,8 +214,7 @@ std::string walkSync(const Target &t, std::vector<Op> &prog,
 // wait for that wait (added to `forced`). Returns the violations found, or
 // -1 with `err` set; `first` gets the first violation's description.
 int64_t unorderedSignals(const Target &t, const std::vector<Op> &prog,
-                         Forced &forced, std::string *err,
-                         std::string *first) {
+                         Forced &forced, std::string *err, std::string *first) {
   const int ne = int(t.engines.size());
   using Clock = std::array<int64_t, kMaxEngines>;
   Clock none;

@@ -65,8 +65,8 @@ std::string convFits(const View &v, int x, int y, const ConvGeom &c,
     in.dims[2] = g.H, in.dims[3] = g.W;
     in.P = g.N * g.H * g.W;
   }
-  g.flat = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && !g.pt &&
-           !g.pl && !g.pb && !g.pr;
+  g.flat = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && !g.pt && !g.pl &&
+           !g.pb && !g.pr;
   g.w = std::move(w);
   g.bias.assign(size_t(g.K), 0);
   g.rq.mult.assign(size_t(g.K), 1 << 30);

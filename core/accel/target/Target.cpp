@@ -669,8 +669,8 @@ std::string parseOps(const Obj &r, Target &t, std::string &err) {
       for (const char *n : allowedOpFields(k))
         ok = ok || f.first == n;
       if (!ok)
-        return where + ": not a field of " + kv.first + " (allowed: " +
-               opFieldNames(k) + ")";
+        return where + ": not a field of " + kv.first +
+               " (allowed: " + opFieldNames(k) + ")";
       if (!f.second.isNum() || f.second.n != std::floor(f.second.n) ||
           f.second.n < 1 || f.second.n > 64)
         return where + ": expected a width in bits from 1 to 64";
