@@ -12,6 +12,7 @@
 #include "ember/backend/v1/layers.pb.h"
 #include "ember/backend/v1/profile.pb.h"
 
+#include <map>
 #include <optional>
 
 namespace ember::backend {
@@ -111,6 +112,57 @@ std::string measure(Plugin &p, Device &d, const accel::Target &t,
 }
 
 } // namespace
+
+Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
+                                           const accel::Target &t,
+                                           const accel::SelectOptions &so) {
+  const std::vector<const Node *> all = computeNodes(f);
+  std::map<const Node *, size_t> index;
+  for (size_t i = 0; i < all.size(); ++i)
+    index[all[i]] = i;
+  // Each round sends at least one more node to the fallback.
+  for (size_t round = 0;; ++round) {
+    EMBER_ASSIGN(PartitionPlan plan, partition(f, s));
+    bool again = false;
+    for (const Partition &p : plan.parts) {
+      if (!p.onPlugin)
+        continue;
+      v1::Graph g;
+      EMBER_TRY(toProto(*p.graph->main(), g));
+      accel::LayerProgram lp;
+      int bad = -1;
+      const std::string err = accel::buildLayers(t, g, lp, so, &bad);
+      if (err.empty())
+        continue;
+      // The partition's compute nodes are its nodes in order (Partition);
+      // an error that names no node leaves the whole partition.
+      const std::vector<const Node *> mine = computeNodes(*p.graph->main());
+      const bool named = bad >= 0 && size_t(bad) < p.nodes.size() &&
+                         mine.size() == p.nodes.size() &&
+                         mine[size_t(bad)]->name == p.nodes[size_t(bad)]->name;
+      for (size_t k = 0; k < p.nodes.size(); ++k)
+        if (!named || k == size_t(bad)) {
+          auto it = index.find(p.nodes[k]);
+          if (it == index.end() || !s.supported[it->second])
+            continue;
+          s.supported[it->second] = false;
+          s.reasons[it->second] = err;
+          again = true;
+        }
+    }
+    if (!again || round > all.size())
+      return plan;
+  }
+}
+
+accel::SelectOptions layerSelectOptions(const CompileOptions &o) {
+  accel::LayerOptions lo;
+  for (const auto &[k, v] : o.vendor) {
+    bool known = false;
+    accel::applyLayerOption(k, v, lo, known);
+  }
+  return lo.select;
+}
 
 Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
                                         const accel::Target &t,

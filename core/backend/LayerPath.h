@@ -9,10 +9,12 @@
 #pragma once
 
 #include "backend/CompileOptions.h"
+#include "backend/Partitioner.h"
 #include "backend/Plugin.h"
 #include "ir/Graph.h"
 #include "support/Error.h"
 
+#include "ember/accel/Select.h"
 #include "ember/accel/Target.h"
 
 #include <string>
@@ -27,6 +29,20 @@ bool takesLayers(const Plugin &p, const v1::CapabilityManifest &m);
 // the plugin and the field when it cannot work.
 Expected<accel::Target> layerTarget(const Plugin &p,
                                     const v1::CapabilityManifest &m);
+
+// Partitions `f` (Partitioner.h) for the layer of target `t`: each plugin
+// partition's layers are built as scheduling will build them, and a node
+// whose partition cannot be built (an input it cannot place, one the cut
+// leaves to the host) goes to the fallback with the builder's reason, and
+// the graph is cut again, until every plugin partition builds. So a node
+// the plugin is given is one the layer can compile.
+Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
+                                           const accel::Target &t,
+                                           const accel::SelectOptions &so);
+
+// The layer's selection options among a compile's backend options (the
+// plugin's own keys, and any error, are left to scheduling).
+accel::SelectOptions layerSelectOptions(const CompileOptions &o);
 
 // The serialized ember.backend.v1.LayerProgram of partition `f` for plugin
 // `p` (whose device `d` a tuning run measures on; null: its device 0, opened

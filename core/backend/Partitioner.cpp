@@ -494,7 +494,21 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
     return unsupported(plugin->describe(), " does not run ",
                        computeNodes(f)[size_t(bad)]->describe(), ": ",
                        s.reasons[size_t(bad)]);
-  EMBER_ASSIGN(x->plan_, partition(f, std::move(s)));
+  // A plugin that takes scheduled programs gets its partitions scheduled
+  // for its target description (LayerPath.h): the cut is one whose plugin
+  // partitions the layer builds.
+  EMBER_ASSIGN(v1::CapabilityManifest manifest, plugin->capabilities());
+  std::optional<accel::Target> layerTgt;
+  if (s.count() && takesLayers(*plugin, manifest)) {
+    EMBER_ASSIGN(accel::Target t, layerTarget(*plugin, manifest));
+    layerTgt = std::move(t);
+  }
+  if (layerTgt) {
+    EMBER_ASSIGN(x->plan_, partitionForLayers(f, std::move(s), *layerTgt,
+                                              layerSelectOptions(o.compile)));
+  } else {
+    EMBER_ASSIGN(x->plan_, partition(f, std::move(s)));
+  }
   bool anyPlugin = false, anyFallback = false;
   for (auto &p : x->plan_.parts)
     (p.onPlugin ? anyPlugin : anyFallback) = true;
@@ -511,14 +525,6 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   common.vendor.clear();
   const std::string fallbackOptBytes = serializeCompileOptions(common);
   const std::string optBytes = serializeCompileOptions(o.compile);
-  // A plugin that takes scheduled programs gets its partitions scheduled
-  // for its target description (LayerPath.h).
-  EMBER_ASSIGN(v1::CapabilityManifest manifest, plugin->capabilities());
-  std::optional<accel::Target> layerTgt;
-  if (anyPlugin && takesLayers(*plugin, manifest)) {
-    EMBER_ASSIGN(accel::Target t, layerTarget(*plugin, manifest));
-    layerTgt = std::move(t);
-  }
   for (size_t i = 0; i < x->plan_.parts.size(); ++i) {
     auto &part = x->plan_.parts[i];
     Compiled c;

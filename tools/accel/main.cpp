@@ -23,6 +23,7 @@
 //       inserts the synchronization of a scheduled program (its waits and
 //       signals made again from the operations' accesses)
 // Errors: one line "error: <what> (<where>)" on stderr, exit 1.
+#include "backend/LayerPath.h"
 #include "backend/Partitioner.h"
 #include "backend/ProgramProto.h"
 #include "import/InputShapes.h"
@@ -81,17 +82,21 @@ int selectRuns(const accel::Target &t, const Function &f,
                long only) {
   std::vector<std::string> why = accel::whyNot(t, g, so);
   backend::Support sup;
-  for (int i = 0; i < g.nodes_size(); ++i) {
-    const auto &n = g.nodes(i);
-    const std::string &w = why[size_t(i)];
-    std::printf("# node %d %s '%s': %s\n", i, n.op().c_str(), n.name().c_str(),
-                w.empty() ? "runs" : w.c_str());
+  for (const std::string &w : why) {
     sup.supported.push_back(w.empty());
     sup.reasons.push_back(w);
   }
-  auto plan = backend::partition(f, std::move(sup));
+  // The cut a plugin taking this description's programs is given (a node
+  // whose run the layer cannot build is left to the host, with why).
+  auto plan = backend::partitionForLayers(f, std::move(sup), t, so);
   if (!plan)
     return fail(plan.status().message());
+  for (int i = 0; i < g.nodes_size(); ++i) {
+    const auto &n = g.nodes(i);
+    const std::string &w = plan->support.reasons[size_t(i)];
+    std::printf("# node %d %s '%s': %s\n", i, n.op().c_str(), n.name().c_str(),
+                plan->support.supported[size_t(i)] ? "runs" : w.c_str());
+  }
   long runs = 0;
   for (const backend::Partition &p : plan->parts)
     runs += p.onPlugin;

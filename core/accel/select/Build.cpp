@@ -404,21 +404,23 @@ bool Builder::fits(const Layer &L) const {
 std::string Builder::run() {
   for (int i = 0; i < v.g.nodes_size() && err.empty(); ++i) {
     const v1::Node &n = v.g.nodes(i);
-    if (!an.why[size_t(i)].empty())
+    if (!an.why[size_t(i)].empty()) {
+      failed = i;
       return "node " + std::to_string(v.sourceNode(i)) + " " + n.op() + " " +
              q(n.name()) + ": " + an.why[size_t(i)];
+    }
     // A node of a pattern of several nodes: its form builds it (most of
     // them at the pattern's last node).
     const Analysis::Part &part = an.part[size_t(i)];
     if (part.form) {
       part.form->buildPart(*this, i, part.last);
-      continue;
-    }
-    // The builder of the form table's row that claimed it.
-    const FormRow *row = an.row[size_t(i)];
-    if (!row)
+    } else if (const FormRow *row = an.row[size_t(i)]) {
+      row->build(*this, i); // the form table's row that claimed it
+    } else {
       return "internal: no form builds node " + std::to_string(i);
-    row->build(*this, i);
+    }
+    if (!err.empty())
+      failed = i;
   }
   for (int x : v.g.outputs())
     if (err.empty())
@@ -440,7 +442,10 @@ std::string Builder::run() {
 namespace ember::accel {
 
 std::string buildLayers(const Target &t, const backend::v1::Graph &g,
-                        LayerProgram &out, const SelectOptions &o) {
+                        LayerProgram &out, const SelectOptions &o,
+                        int *failedNode) {
+  if (failedNode)
+    *failedNode = -1;
   out = LayerProgram();
   sel::View v(t, g);
   if (!v.error.empty())
@@ -453,7 +458,10 @@ std::string buildLayers(const Target &t, const backend::v1::Graph &g,
     vu->copyNo = std::move(u.copyNo);
   }
   const sel::View &view = vu ? *vu : v;
-  std::string err = sel::Builder(view, out, sel::analyze(view, true)).run();
+  sel::Builder b(view, out, sel::analyze(view, true));
+  std::string err = b.run();
+  if (failedNode && b.failed >= 0)
+    *failedNode = vu ? vu->origin[size_t(b.failed)] : b.failed;
   if (err.empty() && o.patches)
     packPatches(t, out);
   return err;

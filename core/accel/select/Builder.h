@@ -35,6 +35,7 @@ struct Builder {
   std::map<std::pair<int, int64_t>, int> repeated; // (value, C) -> tensor
   std::set<int> concatOuts; // tensors Concats place their inputs in
   std::string err;
+  int failed = -1; // the node whose build set err (-1: none, or no node)
 
   Builder(const View &view, LayerProgram &out, Analysis analysis);
 

@@ -55,10 +55,12 @@ void costEstimate(const ember::backend::v1::Graph &g, const Program &p,
                   double clockHz, ember::backend::v1::CostEstimate &out);
 
 // The layers of a partition: every node must be claimed (an error naming
-// the node otherwise). Returns "" or the error.
+// the node otherwise). Returns "" or the error; `failedNode` (optional) the
+// node of g whose build failed, or -1 when the error names none.
 std::string buildLayers(const Target &t, const ember::backend::v1::Graph &g,
                         LayerProgram &out,
-                        const SelectOptions &o = SelectOptions());
+                        const SelectOptions &o = SelectOptions(),
+                        int *failedNode = nullptr);
 
 // The pass buildLayers ends with when SelectOptions::patches: a GEMM layer
 // that alone reads a partition input (directly, or through one elementwise
