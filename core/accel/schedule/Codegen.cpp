@@ -875,13 +875,12 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
     return err;
   out.activationBase = actBase;
   out.dramBytes = end;
-  // The description's DRAM (dram.bytes), unless the backend option gives
-  // the device's own (dram_bytes).
+  // Without a capacity the program may use the whole address space (the
+  // device gets the DRAM its program needs).
   const uint64_t space = tg.dram.addressBits < 64
                              ? uint64_t(1) << tg.dram.addressBits
                              : UINT64_MAX;
-  const uint64_t capacity =
-      o.dramCapacity ? o.dramCapacity : std::min(space, tg.dram.bytes);
+  const uint64_t capacity = o.dramCapacity ? o.dramCapacity : space;
   if (end > capacity || end > space) {
     // Name the layer whose tensors need the most.
     size_t worst = 0;
@@ -906,10 +905,8 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
     std::ostringstream os;
     os << "the program needs " << end << " bytes of NPU DRAM ("
        << img.bytes.size() << " of weights and tables, " << (end - actBase)
-       << " of activations), over the DRAM's " << capacity << " bytes ("
-       << (o.dramCapacity ? std::string("backend option dram_bytes")
-                          : "dram.bytes of target '" + tg.name + "'")
-       << "); the largest layer is '"
+       << " of activations), over the DRAM's " << capacity
+       << " bytes (backend option dram_bytes); the largest layer is '"
        << (lp.layers.empty() ? std::string("?") : lp.layers[worst].name)
        << "' with " << worstBytes << " bytes of tensors";
     return os.str();
