@@ -20,6 +20,13 @@ on the interpreter and on the CPU backend. The set:
                         upsampling, the DFL Softmax over 16 bins on a middle
                         axis, box decoding and Sigmoid scores (the CPU
                         backend at -O0)
+  yolov8n-64-int8       the same with int8 activations: ONNX Runtime's x86
+                        kernels fuse no Conv with an int8 end, so most of its
+                        Convs run in float, summed in MLAS's order (the DFL's
+                        one-filter Conv in its GEMV kernel's)
+
+With int8 activations the CPU backend runs with --fallback=interp: the
+float32 profile's Convs in ONNX Runtime's order run on the interpreter.
 
     check_float32_models.py --ember build/bin/ember [--targets interp,cpu]
                             [--inputs N] [--keep DIR] [--only NAME]
@@ -78,8 +85,10 @@ def models():
                                              classes=10), gain=20)
     return [
         ("pplcnet-softmax", cls, [], []),
-        ("pplcnet-softmax-int8", cls, ["--int8-act"], []),
+        ("pplcnet-softmax-int8", cls, ["--int8-act"], ["--fallback=interp"]),
         ("yolov8n-64", mobile_models.yolov8n(rng(2), size=64), [], ["-O0"]),
+        ("yolov8n-64-int8", mobile_models.yolov8n(rng(2), size=64),
+         ["--int8-act"], ["-O0", "--fallback=interp"]),
     ]
 
 

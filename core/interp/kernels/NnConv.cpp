@@ -9,11 +9,91 @@
 
 namespace ember {
 
+namespace {
+
+// ONNX Runtime's float Conv whose weights it computes at run time (MlasConv
+// at one thread; attribute ort_order = 1, docs/quantization.md, "Conv").
+// Per image and group an im2col matrix of K = (channels per group x kernel
+// positions) rows in (channel, kernel position) order, then per output
+// channel and pixel:
+// - several output channels per group (MLAS's SGEMM): the rows in blocks of
+//   ember_mlas_sgemm_stride_k(pixels, K, 0), each block one fused
+//   multiply-add chain from zero, the blocks' sums added in order;
+// - one output channel per group (its GEMV kernel): products rounded to
+//   float, each run of four summed in order and added to the total, then a
+//   pair the same way, then the last product;
+// then the bias.
+void convOrtOrder(const ConvProblem &p, const float *x, const float *w,
+                  const float *bias, float *y) {
+  const WindowGeom &g = p.g;
+  const size_t nsp = g.rank();
+  const int64_t inP = numElements(g.in), outP = g.outSize(),
+                kP = g.kernelSize(), cg = p.inC / p.group,
+                mg = p.outC / p.group, K = cg * kP;
+  const std::vector<int64_t> inStr = stridesOf(g.in), kStr = stridesOf(g.kernel),
+                             outStr = stridesOf(g.out);
+  std::vector<float> col(static_cast<size_t>(K * outP)),
+      part(static_cast<size_t>(outP)), tot(static_cast<size_t>(outP));
+  const int64_t strideK = ember_mlas_sgemm_stride_k(outP, K, 0);
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t gi = 0; gi < p.group; ++gi) {
+      const float *xg = x + (n * p.inC + gi * cg) * inP;
+      for (int64_t r = 0; r < K; ++r)
+        for (int64_t q = 0; q < outP; ++q) {
+          const int64_t c = r / kP, kf = r % kP;
+          int64_t off = 0;
+          bool ok = true;
+          for (size_t d = 0; d < nsp; ++d) {
+            const int64_t v = ((q / outStr[d]) % g.out[d]) * g.strides[d] -
+                              g.padBegin[d] +
+                              ((kf / kStr[d]) % g.kernel[d]) * g.dilations[d];
+            ok = ok && v >= 0 && v < g.in[d];
+            off += v * inStr[d];
+          }
+          col[size_t(r * outP + q)] = ok ? xg[c * inP + off] : 0.0f;
+        }
+      for (int64_t mi = 0; mi < mg; ++mi) {
+        const int64_t m = gi * mg + mi;
+        const float *wm = w + m * K;
+        std::fill(tot.begin(), tot.end(), 0.0f);
+        for (int64_t k0 = 0; k0 < K;) {
+          // The rows [k0, k1) summed into part, then added to the total.
+          const int64_t k1 = mg > 1    ? std::min(K, k0 + strideK)
+                             : K - k0 >= 4 ? k0 + 4
+                             : K - k0 >= 2 ? k0 + 2
+                                           : k0 + 1;
+          for (int64_t q = 0; q < outP; ++q) {
+            float s = mg > 1 ? 0.0f : wm[k0] * col[size_t(k0 * outP + q)];
+            for (int64_t k = mg > 1 ? k0 : k0 + 1; k < k1; ++k)
+              s = mg > 1 ? std::fma(wm[k], col[size_t(k * outP + q)], s)
+                         : s + wm[k] * col[size_t(k * outP + q)];
+            part[size_t(q)] = s;
+          }
+          for (int64_t q = 0; q < outP; ++q)
+            tot[size_t(q)] = k0 == 0 ? part[size_t(q)]
+                                     : tot[size_t(q)] + part[size_t(q)];
+          k0 = k1;
+        }
+        float *ym = y + (n * p.outC + m) * outP;
+        for (int64_t q = 0; q < outP; ++q)
+          ym[q] = bias ? tot[size_t(q)] + bias[m] : tot[size_t(q)];
+      }
+    }
+}
+
+} // namespace
+
 Status kernel_Conv(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
   EMBER_ASSIGN(ConvProblem p, convProblem(ctx, x.dims(), w.dims()));
   Tensor &y = ctx.out(0);
   int64_t outP = p.g.outSize();
+  if (ctx.attrInt("ort_order", 0) != 0 && x.elem() == ElemKind::F32) {
+    convOrtOrder(p, x.data<float>(), w.data<float>(),
+                 ctx.has(2) ? ctx.in(2).data<float>() : nullptr,
+                 y.data<float>());
+    return Status::ok();
+  }
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (isFloatLike<T>) {
