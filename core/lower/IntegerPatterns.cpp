@@ -249,6 +249,18 @@ private:
            ortKindAt(ortKinds_, q, Value(q, 0), users_) == ElemKind::U8;
   }
 
+  // Whether ONNX Runtime fuses the binary QDQ op n (its QLinearAdd,
+  // QLinearMul): only with one 8-bit kind at all three ends as its kernels
+  // see them; else it adds or multiplies the dequantized floats, and so
+  // does the float32 profile. Always in the fixed profile.
+  bool ortFusesBinary(const Node &n, Value a, Value c, Node *q) const {
+    if (!float32())
+      return true;
+    const ElemKind k = ortKindAt(ortKinds_, q, Value(q, 0), users_);
+    return ortKindAt(ortKinds_, n.inputs[0].node, a, users_) == k &&
+           ortKindAt(ortKinds_, n.inputs[1].node, c, users_) == k;
+  }
+
   std::set<const Node *> erased_;
 
   void erase(Node *n) {
@@ -817,10 +829,8 @@ private:
   Expected<bool> add(Node &n) {
     auto a = dequantized(n.inputs[0]);
     auto c = dequantized(n.inputs[1]);
-    if (!a || !c)
-      return false;
-    auto out = output(&n);
-    if (!out)
+    auto out = a && c ? output(&n) : std::nullopt;
+    if (!out || !ortFusesBinary(n, a->q, c->q, out->chain.back()))
       return false;
     LoweringBuilder b(f_, n);
     EMBER_ASSIGN(auto y, buildQuantizedAdd(b, a->q, a->p, c->q, c->p, out->p,
@@ -854,10 +864,8 @@ private:
   Expected<bool> mul(Node &n) {
     auto a = dequantized(n.inputs[0]);
     auto c = dequantized(n.inputs[1]);
-    if (!a || !c)
-      return false;
-    auto out = output(&n);
-    if (!out)
+    auto out = a && c ? output(&n) : std::nullopt;
+    if (!out || !ortFusesBinary(n, a->q, c->q, out->chain.back()))
       return false;
     LoweringBuilder b(f_, n);
     EMBER_ASSIGN(Value x, centeredInt32(b, a->q, a->p));
