@@ -22,7 +22,23 @@ namespace {
 // - one output channel per group (its GEMV kernel): products rounded to
 //   float, each run of four summed in order and added to the total, then a
 //   pair the same way, then the last product;
+// - else one output pixel (its transposed-B kernel, channels as rows):
+//   rounded products summed in 8 lanes (lane k mod 8, in k order), the
+//   lanes reduced as that kernel does for the row's group of 4, 2 or 1
+//   (lanesSum);
 // then the bias.
+// The 8 lanes l of MLAS's transposed-B kernel reduced for row i of n: rows
+// in groups of 4 (each lane run (l0 + l1 + l2 + l3) + (l4 + ... + l7)),
+// then a pair, then one row (pairwise).
+float lanesSum(const float *l, int64_t i, int64_t n) {
+  const int64_t fours = n / 4 * 4;
+  if (i < fours)
+    return (((l[0] + l[1]) + l[2]) + l[3]) + (((l[4] + l[5]) + l[6]) + l[7]);
+  if (n - fours >= 2 && i < fours + 2)
+    return ((l[0] + l[2]) + (l[4] + l[6])) + ((l[1] + l[3]) + (l[5] + l[7]));
+  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
 void convOrtOrder(const ConvProblem &p, const float *x, const float *w,
                   const float *bias, float *y) {
   const WindowGeom &g = p.g;
@@ -56,7 +72,13 @@ void convOrtOrder(const ConvProblem &p, const float *x, const float *w,
         const int64_t m = gi * mg + mi;
         const float *wm = w + m * K;
         std::fill(tot.begin(), tot.end(), 0.0f);
-        for (int64_t k0 = 0; k0 < K;) {
+        if (mg > 1 && outP == 1) {
+          float lanes[8] = {0};
+          for (int64_t k = 0; k < K; ++k)
+            lanes[k % 8] = lanes[k % 8] + wm[k] * col[size_t(k)];
+          tot[0] = lanesSum(lanes, mi, mg);
+        }
+        for (int64_t k0 = 0; k0 < K && !(mg > 1 && outP == 1);) {
           // The rows [k0, k1) summed into part, then added to the total.
           const int64_t k1 = mg > 1    ? std::min(K, k0 + strideK)
                              : K - k0 >= 4 ? k0 + 4
