@@ -787,6 +787,14 @@ private:
     auto out = output(&n);
     if (!out)
       return false;
+    // ONNX Runtime's x86 kernels fuse a QDQ MatMul or Gemm with uint8 at
+    // both ends only; an int8 end leaves it float there, and in the float32
+    // profile (a MatMul summed in its order, ort_order).
+    if (float32() && !ortSeesU8(n.inputs[0].node, a->q, out->chain.back())) {
+      if (!gemm)
+        n.attrs["ort_order"] = Attr::ofInt(1);
+      return false;
+    }
     LoweringBuilder b(f_, n);
     Value av = a->q;
     if (transA) {

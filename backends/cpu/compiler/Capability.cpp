@@ -231,6 +231,10 @@ bool checkPool(const Node &n, std::string &reason) {
 bool checkMatMul(const Node &n, std::string &reason) {
   if (!allF32(n, reason))
     return false;
+  if (n.attrInt("ort_order", 0) != 0) // as for Conv (checkConv)
+    return fail(reason, "a MatMul summed in ONNX Runtime's order (the "
+                        "float32 profile's ort_order) runs on the host "
+                        "fallback");
   const Type &a = n.inputs[0].type(), &b = n.inputs[1].type();
   if (a.rank() < 1 || b.rank() < 1)
     return fail(reason, "scalar operand");

@@ -14,31 +14,8 @@ namespace {
 // ONNX Runtime's float Conv whose weights it computes at run time (MlasConv
 // at one thread; attribute ort_order = 1, docs/quantization.md, "Conv").
 // Per image and group an im2col matrix of K = (channels per group x kernel
-// positions) rows in (channel, kernel position) order, then per output
-// channel and pixel:
-// - several output channels per group (MLAS's SGEMM): the rows in blocks of
-//   ember_mlas_sgemm_stride_k(pixels, K, 0), each block one fused
-//   multiply-add chain from zero, the blocks' sums added in order;
-// - one output channel per group (its GEMV kernel): products rounded to
-//   float, each run of four summed in order and added to the total, then a
-//   pair the same way, then the last product;
-// - else one output pixel (its transposed-B kernel, channels as rows):
-//   rounded products summed in 8 lanes (lane k mod 8, in k order), the
-//   lanes reduced as that kernel does for the row's group of 4, 2 or 1
-//   (lanesSum);
-// then the bias.
-// The 8 lanes l of MLAS's transposed-B kernel reduced for row i of n: rows
-// in groups of 4 (each lane run (l0 + l1 + l2 + l3) + (l4 + ... + l7)),
-// then a pair, then one row (pairwise).
-float lanesSum(const float *l, int64_t i, int64_t n) {
-  const int64_t fours = n / 4 * 4;
-  if (i < fours)
-    return (((l[0] + l[1]) + l[2]) + l[3]) + (((l[4] + l[5]) + l[6]) + l[7]);
-  if (n - fours >= 2 && i < fours + 2)
-    return ((l[0] + l[2]) + (l[4] + l[6])) + ((l[1] + l[3]) + (l[5] + l[7]));
-  return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-}
-
+// positions) rows in (channel, kernel position) order, the group's filters
+// times it as MLAS's SGEMM sums (sgemmOrtOrder), then the bias.
 void convOrtOrder(const ConvProblem &p, const float *x, const float *w,
                   const float *bias, float *y) {
   const WindowGeom &g = p.g;
@@ -48,9 +25,7 @@ void convOrtOrder(const ConvProblem &p, const float *x, const float *w,
                 mg = p.outC / p.group, K = cg * kP;
   const std::vector<int64_t> inStr = stridesOf(g.in), kStr = stridesOf(g.kernel),
                              outStr = stridesOf(g.out);
-  std::vector<float> col(static_cast<size_t>(K * outP)),
-      part(static_cast<size_t>(outP)), tot(static_cast<size_t>(outP));
-  const int64_t strideK = ember_mlas_sgemm_stride_k(outP, K, 0);
+  std::vector<float> col(static_cast<size_t>(K * outP));
   for (int64_t n = 0; n < p.batch; ++n)
     for (int64_t gi = 0; gi < p.group; ++gi) {
       const float *xg = x + (n * p.inC + gi * cg) * inP;
@@ -68,37 +43,14 @@ void convOrtOrder(const ConvProblem &p, const float *x, const float *w,
           }
           col[size_t(r * outP + q)] = ok ? xg[c * inP + off] : 0.0f;
         }
+      std::vector<float> yg(static_cast<size_t>(mg * outP));
+      sgemmOrtOrder(mg, outP, K, w + gi * mg * K, col.data(), yg.data());
       for (int64_t mi = 0; mi < mg; ++mi) {
         const int64_t m = gi * mg + mi;
-        const float *wm = w + m * K;
-        std::fill(tot.begin(), tot.end(), 0.0f);
-        if (mg > 1 && outP == 1) {
-          float lanes[8] = {0};
-          for (int64_t k = 0; k < K; ++k)
-            lanes[k % 8] = lanes[k % 8] + wm[k] * col[size_t(k)];
-          tot[0] = lanesSum(lanes, mi, mg);
-        }
-        for (int64_t k0 = 0; k0 < K && !(mg > 1 && outP == 1);) {
-          // The rows [k0, k1) summed into part, then added to the total.
-          const int64_t k1 = mg > 1    ? std::min(K, k0 + strideK)
-                             : K - k0 >= 4 ? k0 + 4
-                             : K - k0 >= 2 ? k0 + 2
-                                           : k0 + 1;
-          for (int64_t q = 0; q < outP; ++q) {
-            float s = mg > 1 ? 0.0f : wm[k0] * col[size_t(k0 * outP + q)];
-            for (int64_t k = mg > 1 ? k0 : k0 + 1; k < k1; ++k)
-              s = mg > 1 ? std::fma(wm[k], col[size_t(k * outP + q)], s)
-                         : s + wm[k] * col[size_t(k * outP + q)];
-            part[size_t(q)] = s;
-          }
-          for (int64_t q = 0; q < outP; ++q)
-            tot[size_t(q)] = k0 == 0 ? part[size_t(q)]
-                                     : tot[size_t(q)] + part[size_t(q)];
-          k0 = k1;
-        }
         float *ym = y + (n * p.outC + m) * outP;
         for (int64_t q = 0; q < outP; ++q)
-          ym[q] = bias ? tot[size_t(q)] + bias[m] : tot[size_t(q)];
+          ym[q] = bias ? yg[size_t(mi * outP + q)] + bias[m]
+                       : yg[size_t(mi * outP + q)];
       }
     }
 }

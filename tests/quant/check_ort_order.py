@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""The float32 profile's Conv in ONNX Runtime's summation order, float to
-float: for random float Convs (groups, depthwise, one filter per group, one
-output pixel, 1x1 to 5x5, strides 1 and 2), `ember run --target=interp` of
-the Conv with attribute ort_order = 1 (what lowering sets on a QDQ Conv
-ONNX Runtime leaves float: docs/quantization.md, "Conv with an int8 end")
-must give ONNX Runtime's bytes (CPU EP, one thread, weights and bias as
-inputs, so computed at run time as a DequantizeLinear's are). A QDQ model
+"""The float32 profile's Conv and MatMul in ONNX Runtime's summation order,
+float to float: for random float Convs (groups, depthwise, one filter per
+group, one output pixel, 1x1 to 5x5, strides 1 and 2) and MatMuls (one row,
+one column, batches over a shared B and not), `ember run --target=interp`
+of the op with attribute ort_order = 1 (what lowering sets on a QDQ Conv or
+MatMul ONNX Runtime leaves float: docs/quantization.md, "Conv with an int8
+end") must give ONNX Runtime's bytes (CPU EP, one thread, every operand an
+input, so computed at run time as a DequantizeLinear's are). A QDQ model
 turns these last-bit differences into a quantum only at near-ties, which
 random inputs rarely hit; here every element counts.
 
-    check_conv_ort_order.py --ember build/bin/ember [--convs N] [--seed S]
+    check_ort_order.py --ember build/bin/ember [--cases N] [--seed S]
 
 Exit 1 on any difference, 77 when onnx or onnxruntime is not installed.
 """
@@ -47,12 +48,26 @@ def random_conv(rng):
             "b": rng.standard_normal(kk).astype(np.float32)}
     attrs = dict(kernel_shape=[k, k], pads=[k // 2] * 4, strides=[st] * 2,
                  group=group)
-    return arrs, attrs
+    return "Conv", arrs, attrs
 
 
-def model(arrs, attrs):
+def random_matmul(rng):
+    """A [batch.., M, K] times B [batch.., K, N] or [K, N]: MLAS's GEMV
+    (M = 1), transposed-B (N = 1) and blocked paths."""
+    m = int(rng.choice([1, 1, 2, 3, 5, 16, 33]))
+    k = int(rng.integers(1, 700))
+    n = int(rng.choice([1, 1, 3, 8, 17, 64, 100, 257]))
+    batch = [int(rng.integers(2, 4))] if rng.random() < 0.4 else []
+    shared = not batch or rng.random() < 0.5
+    arrs = {"x": rng.standard_normal(batch + [m, k]).astype(np.float32),
+            "w": rng.standard_normal(([] if shared else batch) + [k, n])
+            .astype(np.float32)}
+    return "MatMul", arrs, {}
+
+
+def model(op, arrs, attrs):
     g = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w", "b"], ["y"], **attrs)], "g",
+        [helper.make_node(op, list(arrs), ["y"], **attrs)], "g",
         [helper.make_tensor_value_info(n, TP.FLOAT, a.shape)
          for n, a in arrs.items()],
         [helper.make_tensor_value_info("y", TP.FLOAT, None)])
@@ -63,20 +78,23 @@ def model(arrs, attrs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ember", required=True)
-    ap.add_argument("--convs", type=int, default=40)
+    ap.add_argument("--cases", type=int, default=40,
+                    help="of each op")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     failed = elements = 0
-    for _ in range(a.convs):
-        arrs, attrs = random_conv(rng)
+    cases = [random_conv] * a.cases + [random_matmul] * a.cases
+    for make in cases:
+        op, arrs, attrs = make(rng)
         want = ort.InferenceSession(
-            model(arrs, attrs).SerializeToString(), so,
+            model(op, arrs, attrs).SerializeToString(), so,
             providers=["CPUExecutionProvider"]).run(None, arrs)[0]
         with tempfile.TemporaryDirectory() as td:
-            onnx.save(model(arrs, dict(attrs, ort_order=1)), f"{td}/m.onnx")
+            onnx.save(model(op, arrs, dict(attrs, ort_order=1)),
+                      f"{td}/m.onnx")
             cmd = [a.ember, "run", f"{td}/m.onnx", "--target=interp",
                    "--save-outputs", td]
             for n, arr in arrs.items():
@@ -92,10 +110,11 @@ def main():
         elements += want.size
         if bad:
             failed += 1
-            print(f"FAIL Conv {arrs['x'].shape} -> {want.shape} {attrs}: "
-                  f"{bad} of {want.size} elements differ")
-    print(f"{a.convs - failed} of {a.convs} Convs ({elements} elements) "
-          "equal to ONNX Runtime's")
+            print(f"FAIL {op} {arrs['x'].shape} x {arrs['w'].shape} -> "
+                  f"{want.shape} {attrs}: {bad} of {want.size} elements "
+                  "differ")
+    print(f"{len(cases) - failed} of {len(cases)} Convs and MatMuls "
+          f"({elements} elements) equal to ONNX Runtime's")
     return 1 if failed else 0
 
 
