@@ -2,6 +2,7 @@
 
 #include "support/Json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -22,6 +23,7 @@ void TensorStats::add(const float *x, const Dims &dims) {
     channelSum.assign(size_t(c), 0.0);
     channelMin.assign(size_t(c), std::numeric_limits<double>::infinity());
     channelMax.assign(size_t(c), -std::numeric_limits<double>::infinity());
+    channelNextMax = channelMax;
   }
   if (int64_t(channelSum.size()) != c)
     return; // shapes differ between samples: means stay per first shape
@@ -37,7 +39,9 @@ void TensorStats::add(const float *x, const Dims &dims) {
       }
       channelSum[size_t(k)] += s;
       channelMin[size_t(k)] = std::min(channelMin[size_t(k)], double(lo));
-      channelMax[size_t(k)] = std::max(channelMax[size_t(k)], double(hi));
+      double &top = channelMax[size_t(k)], &next = channelNextMax[size_t(k)];
+      next = std::max(next, std::min(top, double(hi)));
+      top = std::max(top, double(hi));
     }
   perChannel += uint64_t(outer * inner);
 }
@@ -52,6 +56,7 @@ void TensorStats::merge(const TensorStats &o) {
     perChannel = o.perChannel;
     channelMin = o.channelMin;
     channelMax = o.channelMax;
+    channelNextMax = o.channelNextMax;
     return;
   }
   if (channelSum.size() != o.channelSum.size())
@@ -63,6 +68,13 @@ void TensorStats::merge(const TensorStats &o) {
     channelMin.clear();
     channelMax.clear();
   }
+  if (channelNextMax.size() != channelMax.size() ||
+      o.channelNextMax.size() != channelMax.size())
+    channelNextMax.clear();
+  for (size_t i = 0; i < channelNextMax.size(); ++i) // the union's top two
+    channelNextMax[i] =
+        std::max({channelNextMax[i], o.channelNextMax[i],
+                  std::min(channelMax[i], o.channelMax[i])});
   for (size_t i = 0; i < channelMin.size(); ++i) {
     channelMin[i] = std::min(channelMin[i], o.channelMin[i]);
     channelMax[i] = std::max(channelMax[i], o.channelMax[i]);
@@ -130,6 +142,16 @@ std::string profileToJson(const Profile &p) {
         for (size_t i = 0; i < t.channelMax.size(); ++i)
           s += (i ? "," : "") + jsonNumber(t.channelMax[i]);
         s += "]";
+        // Written once every channel has one (two images or more).
+        bool next = t.channelNextMax.size() == t.channelMax.size();
+        for (double v : t.channelNextMax)
+          next = next && std::isfinite(v);
+        if (next) {
+          s += ", \"channel_next_max\": [";
+          for (size_t i = 0; i < t.channelNextMax.size(); ++i)
+            s += (i ? "," : "") + jsonNumber(t.channelNextMax[i]);
+          s += "]";
+        }
       }
     }
     s += "}";
@@ -277,6 +299,17 @@ Expected<Profile> profileFromJson(const std::string &text,
                          where, ctx + ": bad channel range"));
           st.channelMin.push_back(a.num());
           st.channelMax.push_back(b.num());
+        }
+        if (const JsonValue *cn = t.get("channel_next_max")) {
+          EMBER_TRY(need(cn->isArray() &&
+                             cn->items().size() == st.channelSum.size(),
+                         where, ctx + ": bad channel_next_max"));
+          for (size_t i = 0; i < st.channelSum.size(); ++i) {
+            const JsonValue &x = cn->items()[i];
+            EMBER_TRY(need(x.isNumber() && x.num() <= st.channelMax[i], where,
+                           ctx + ": bad channel_next_max"));
+            st.channelNextMax.push_back(x.num());
+          }
         }
       }
     }

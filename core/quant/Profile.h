@@ -26,6 +26,12 @@ struct TensorStats {
   // activation parameters, docs/quantization.md); empty in a profile
   // written before they were recorded.
   std::vector<double> channelMin, channelMax;
+  // Per channel, the second largest of the per-image maxima (an image: one
+  // index of the dims before channelAxis), -infinity until a second image:
+  // with channelMax, how far beyond the calibration maximum an image the
+  // calibration has not seen may reach (assignChannelScales). Empty in a
+  // profile written before it was recorded.
+  std::vector<double> channelNextMax;
 
   // Accumulates one tensor (float32 values, already checked finite).
   void add(const float *x, const Dims &dims);
