@@ -130,23 +130,12 @@ void widenParams(std::map<std::string, QParams> &params,
   }
 }
 
-// How far channel c of a tensor reaches on images the calibration has not
-// seen: its calibration maximum m1 plus the gap to the second largest
-// per-image maximum m2, 2 m1 - m2 (Robson and Whitlock's estimate of a
-// distribution's end point from its two largest observations). The
-// calibration maximum alone is exceeded by a new image's with probability
-// 1 / (n + 1) after n images, in every channel: with few images most
-// channels of a held-out image clip. Infinite (no bound of its own) before
-// a second image.
-double channelBound(const TensorStats &st, size_t c) {
-  if (c >= st.channelNextMax.size() || !std::isfinite(st.channelNextMax[c]))
-    return std::numeric_limits<double>::infinity();
-  return st.channelMax[c] + (st.channelMax[c] - st.channelNextMax[c]);
-}
-
 // Per-channel scales for the candidates (perChannelCandidates) whose every
 // channel is non-negative, so that one zero point (qmin) serves them all:
-// channel c covers [0, min(channelBound(c), hi)], hi the top of the
+// channel c covers [0, min(reach_c, hi)], reach_c how far the channel
+// reaches on an image the calibration has not seen (channelReach: its
+// calibration maximum alone is exceeded by a new image's with probability
+// 1 / (n + 1) after n images, in every channel) and hi the top of the
 // tensor's chosen (and refined) per-tensor range, so no channel is clipped
 // more or rounded more coarsely than the per-tensor parameters would.
 // Returns the number of tensors given per-channel scales.
@@ -169,7 +158,7 @@ size_t assignChannelScales(std::map<std::string, QParams> &params,
     std::vector<float> sc(st.channelMax.size());
     bool differ = false;
     for (size_t c = 0; c < sc.size(); ++c) {
-      double h = std::min(channelBound(st, c), hi);
+      double h = std::min(st.channelReach(c), hi);
       float s = h > 0 ? std::min(float(h / levels), p.scale) : p.scale;
       if (!(s > 0) || !std::isfinite(s))
         s = p.scale; // a channel that was 0 on every sample
