@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelCommand.h"
 
-#include "../tests/ProgramGen.h"
+#include "ProgramGen.h"
 #include "Kernels.h"
 #include "ember/CommandLine.h"
 #include "ember/npu/Assembler.h"
