@@ -169,20 +169,18 @@ std::string plural(uint64_t n, const char *what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
-// The checks that need the whole description: what the forms it claims
-// need of its memories, operations, engines and registers.
-std::string validate(Target &t) {
-  auto bitsFor = [](uint64_t values) {
-    unsigned b = 0;
-    while (b < 64 && (uint64_t(1) << b) < values)
-      ++b;
-    return b;
-  };
-  // Which classes and operations the claimed forms use (each form's needs,
-  // forms/Form.h).
-  FormNeeds n;
+unsigned bitsFor(uint64_t values) {
+  unsigned b = 0;
+  while (b < 64 && (uint64_t(1) << b) < values)
+    ++b;
+  return b;
+}
+
+// Which classes and operations the claimed forms use (each form's needs,
+// forms/Form.h); `lutNeeds`: an operation a form's lut stage flags, lacking
+// the flag.
+std::string claimedNeeds(const Target &t, FormNeeds &n, std::string &lutNeeds) {
   n.kinds = {int(OpKind::Load), int(OpKind::Store), int(OpKind::Finish)};
-  std::string lutNeeds; // an operation a form's lut stage flags, lacking it
   for (const Form &f : t.forms) {
     const FormPattern *p = formNamed(f.name);
     if (f.fuses("lut")) {
@@ -199,24 +197,22 @@ std::string validate(Target &t) {
         return e;
     }
   }
-  std::set<int> &cls = n.classes, &kinds = n.kinds;
-  const bool gemmForm = n.gemm, pads = n.pads, pools = n.pools, adds = n.adds,
-             muls = n.muls;
-  if (pools)
-    kinds.insert(int(OpKind::Pool));
-  if (adds)
-    kinds.insert(int(OpKind::VAdd));
-  if (muls)
-    kinds.insert(int(OpKind::VMul));
-  if (pools || adds || pads || muls)
-    kinds.insert(int(OpKind::SetReg));
-  for (int k : kinds)
-    if (!t.ops[size_t(k)].present)
-      return std::string("ops.") + kOpNames[k] +
-             ": missing; the forms this target claims need it";
-  if (!lutNeeds.empty())
-    return lutNeeds;
-  // Every class a form uses is held by a memory, whose rows it fits.
+  if (n.pools)
+    n.kinds.insert(int(OpKind::Pool));
+  if (n.adds)
+    n.kinds.insert(int(OpKind::VAdd));
+  if (n.muls)
+    n.kinds.insert(int(OpKind::VMul));
+  if (n.pools || n.adds || n.pads || n.muls)
+    n.kinds.insert(int(OpKind::SetReg));
+  return "";
+}
+
+// Every class a form uses is held by a memory, whose rows it fits; every
+// operation the forms use runs on an engine, and a DMA engine moves each
+// class in and out.
+std::string checkHomes(const Target &t, const std::set<int> &cls,
+                       const std::set<int> &kinds) {
   for (int c : cls) {
     int m = t.clsMem[size_t(c)];
     if (m < 0)
@@ -231,8 +227,6 @@ std::string validate(Target &t) {
              std::to_string(t.lanes) + " lanes x " +
              std::to_string(need / t.lanes) + " bytes)";
   }
-  // Every operation the forms use runs on an engine, and a DMA engine moves
-  // each class in and out.
   for (int k : kinds) {
     if (k == int(OpKind::Finish) || k == int(OpKind::SetReg))
       continue;
@@ -245,30 +239,36 @@ std::string validate(Target &t) {
           !(k == OpKind::Store && (c == int(Cls::Wgt) || c == int(Cls::Param))))
         return std::string("engines: no engine runs '") + kOpNames[int(k)] +
                "' of class '" + kClsNames[c] + "'";
-  // One tile of the smallest layer of each form fits its memories (each
-  // operand double-buffered): a lanes x lanes weight tile, one row of
-  // activations, accumulators, tables and results.
-  if (gemmForm) {
-    std::array<uint64_t, kNumCls> rows{};
-    rows[size_t(Cls::Act)] = 2;
-    rows[size_t(Cls::Wgt)] = uint64_t(2 * t.lanes);
-    rows[size_t(Cls::Acc)] = 2;
-    rows[size_t(Cls::Param)] = t.requant.biasRow ? 3 : 2;
-    rows[size_t(Cls::Out)] = 2;
-    std::vector<uint64_t> used(t.memories.size(), 0);
-    for (int c = 0; c < kNumCls; ++c)
-      if (cls.count(c))
-        used[size_t(t.clsMem[size_t(c)])] += rows[size_t(c)];
-    for (size_t m = 0; m < used.size(); ++m)
-      if (used[m] > t.memories[m].rows)
-        return "memories[" + std::to_string(m) +
-               "].rows: " + std::to_string(t.memories[m].rows) + " rows (" +
-               t.memories[m].name +
-               ") cannot hold one double-buffered tile of a 1x1 convolution (" +
-               std::to_string(used[m]) + " rows: a weight tile is " +
-               plural(uint64_t(t.lanes), "row") + ")";
-  }
-  // Fields wide enough for what they address.
+  return "";
+}
+
+// One tile of the smallest layer of each form fits its memories (each
+// operand double-buffered): a lanes x lanes weight tile, one row of
+// activations, accumulators, tables and results.
+std::string checkSmallestTile(const Target &t, const std::set<int> &cls) {
+  std::array<uint64_t, kNumCls> rows{};
+  rows[size_t(Cls::Act)] = 2;
+  rows[size_t(Cls::Wgt)] = uint64_t(2 * t.lanes);
+  rows[size_t(Cls::Acc)] = 2;
+  rows[size_t(Cls::Param)] = t.requant.biasRow ? 3 : 2;
+  rows[size_t(Cls::Out)] = 2;
+  std::vector<uint64_t> used(t.memories.size(), 0);
+  for (int c = 0; c < kNumCls; ++c)
+    if (cls.count(c))
+      used[size_t(t.clsMem[size_t(c)])] += rows[size_t(c)];
+  for (size_t m = 0; m < used.size(); ++m)
+    if (used[m] > t.memories[m].rows)
+      return "memories[" + std::to_string(m) +
+             "].rows: " + std::to_string(t.memories[m].rows) + " rows (" +
+             t.memories[m].name +
+             ") cannot hold one double-buffered tile of a 1x1 convolution (" +
+             std::to_string(used[m]) + " rows: a weight tile is " +
+             plural(uint64_t(t.lanes), "row") + ")";
+  return "";
+}
+
+// Fields wide enough for the memory rows they address.
+std::string checkAddressFields(const Target &t, const std::set<int> &cls) {
   auto addresses = [&](OpKind k, const char *field, int mem) -> std::string {
     if (mem < 0)
       return "";
@@ -311,8 +311,12 @@ std::string validate(Target &t) {
       if (e.empty())
         e = addresses(k, k == OpKind::VAdd ? "a" : "src", out);
     }
-  if (!e.empty())
-    return e;
+  return e;
+}
+
+// Fields wide enough for their values: the store's lane groups, DRAM
+// addresses, int8 values, int32 register values, depthwise taps and bias.
+std::string checkValueFields(const Target &t) {
   // Store's lanes: a bit per group of 8 lanes, every group of the row.
   unsigned laneBits = 0;
   for (const auto &f : t.ops[size_t(OpKind::Store)].fields)
@@ -358,23 +362,54 @@ std::string validate(Target &t) {
   }
   if (t.requant.biasRow && t.ops[size_t(OpKind::Requant)].max("bias") < 1)
     return "requant.bias_row: ops.requant has no 'bias' field to ask for it";
-  // Registers the forms need.
+  return "";
+}
+
+// Registers the forms need.
+std::string checkRegisters(const Target &t, const FormNeeds &n) {
   auto need = [&](Reg r, const char *why) -> std::string {
     if (t.regs[size_t(r)] >= 0)
       return "";
     return std::string("registers.") + kRegNames[int(r)] + ": missing; " + why;
   };
-  if (pads)
+  std::string e;
+  if (n.pads)
     e = need(Reg::PadValue, "padded loads write the input's zero point");
-  for (int r = int(Reg::PoolKh); pools && e.empty() && r <= int(Reg::PoolOutW);
-       ++r)
+  for (int r = int(Reg::PoolKh);
+       n.pools && e.empty() && r <= int(Reg::PoolOutW); ++r)
     e = need(Reg(r), "pooling takes its geometry from it");
-  for (int r = int(Reg::AddLshift); adds && e.empty() && r <= int(Reg::AddMax);
-       ++r)
+  for (int r = int(Reg::AddLshift);
+       n.adds && e.empty() && r <= int(Reg::AddMax); ++r)
     e = need(Reg(r), "quantized adds take their parameters from it");
-  for (int r = int(Reg::MulAZp); muls && e.empty() && r <= int(Reg::MulMax);
+  for (int r = int(Reg::MulAZp); n.muls && e.empty() && r <= int(Reg::MulMax);
        ++r)
     e = need(Reg(r), "quantized multiplies take their parameters from it");
+  return e;
+}
+
+// The checks that need the whole description: what the forms it claims
+// need of its memories, operations, engines and registers.
+std::string validate(Target &t) {
+  FormNeeds n;
+  std::string lutNeeds;
+  std::string e = claimedNeeds(t, n, lutNeeds);
+  if (!e.empty())
+    return e;
+  for (int k : n.kinds)
+    if (!t.ops[size_t(k)].present)
+      return std::string("ops.") + kOpNames[k] +
+             ": missing; the forms this target claims need it";
+  if (!lutNeeds.empty())
+    return lutNeeds;
+  e = checkHomes(t, n.classes, n.kinds);
+  if (e.empty() && n.gemm)
+    e = checkSmallestTile(t, n.classes);
+  if (e.empty())
+    e = checkAddressFields(t, n.classes);
+  if (e.empty())
+    e = checkValueFields(t);
+  if (e.empty())
+    e = checkRegisters(t, n);
   if (!e.empty())
     return e;
   if (t.maxY < 1 || t.maxX < 1 || t.maxInner < 1 || t.maxOuter < 1)
