@@ -8,8 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "KernelCommand.h"
 
-#include "../tests/ProgramGen.h"
 #include "Kernels.h"
+#include "ProgramGen.h"
 #include "ember/CommandLine.h"
 #include "ember/npu/Assembler.h"
 #include "ember/npu/Coverage.h"

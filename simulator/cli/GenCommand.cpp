@@ -1,7 +1,7 @@
 //===- GenCommand.cpp - `ember-npu gen`: constrained-random programs ------===//
 //
 // Writes a legal random NPU program (the generator the tests use,
-// simulator/tests/ProgramGen.cpp): every opcode and flag, fields drawn up to
+// simulator/progen/ProgramGen.cpp): every opcode and flag, fields drawn up to
 // their limits from the spec's constants, DMA patterns at the edges
 // (padding, strides, repetition, lane groups, the last rows of every
 // memory), and a dependency token between every pair of conflicting
@@ -11,7 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelCommand.h"
 
-#include "../tests/ProgramGen.h"
+#include "ProgramGen.h"
 #include "ember/CommandLine.h"
 #include "ember/npu/Assembler.h"
 #include "ember/plugin_handover.hpp"

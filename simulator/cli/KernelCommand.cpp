@@ -1,6 +1,6 @@
 //===- KernelCommand.cpp - `ember-npu kernel`: the example kernels --------===//
 //
-// Writes one of the hand-scheduled example programs (examples/npu) as
+// Writes one of the hand-scheduled example programs (simulator/kernels) as
 // assembly, DRAM image and expected output. Only the standalone ember-npu
 // tool has it: the examples are not part of the shipped `ember` driver.
 //

@@ -7,8 +7,8 @@
 namespace ember::npu {
 
 /// `kernel gemm|conv [--serial] -o PREFIX`: writes PREFIX.nasm, PREFIX.dram,
-/// PREFIX.expected (the example kernels of examples/npu). Only ember-npu has
-/// it.
+/// PREFIX.expected (the hand-written kernels of simulator/kernels). Only
+/// ember-npu has it.
 int kernelMain(int argc, char **argv);
 const CliCommand &kernelCommand();
 

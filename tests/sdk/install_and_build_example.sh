@@ -80,10 +80,10 @@ grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$work/null/CMakeCache.txt" ||
   die "the null template does not build Release by default"
 # The NPU backend: Ember through the SDK only (its compiler layer,
 # Ember::accel, included); the NPU's own spec and simulator (hw/,
-# simulator/ and its example kernels) from source.
+# simulator/, its kernels included) from source.
 if [ -f "$prefix/lib/ember/libember_npu_sim.so" ]; then
   build_plugin "$src/backends/npu-sim" "$work/npu" \
-    "$src/hw|$src/simulator|$src/examples/npu" \
+    "$src/hw|$src/simulator" \
     -DEMBER_NPU_SOURCE_DIR="$src" -DCMAKE_BUILD_TYPE=Release
   npu=$work/npu/libember_npu_sim.so
   [ -f "$npu" ] || die "no $npu"

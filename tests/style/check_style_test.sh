@@ -4,7 +4,8 @@
 # template, a file over budget, an allowlisted file that grew, a stale
 # allowlist entry, a wrong clang-format version, and each source rule: a
 # ticket number or a work-sitting word in a doc or comment, a `default:` in a
-# switch over OpKind, a broken comment banner) and pass when kept; --changed
+# switch over OpKind, a broken comment banner, a function over the budget
+# in an enforced folder) and pass when kept; --changed
 # checks only what changed since the merge base; --fix repairs what it
 # reports. Format problems fail only with the gate on
 # (FORMAT_GATE=enforce, EMBER_FORMAT_GATE=enforce or --enforce-format); with
@@ -15,7 +16,8 @@ src=$1
 work=$2
 rm -rf "$work"
 mkdir -p "$work/scripts" "$work/lib"
-cp "$src/scripts/check-style.sh" "$src/scripts/check-source-rules.py" "$work/scripts/"
+cp "$src/scripts/check-style.sh" "$src/scripts/check-source-rules.py" \
+   "$src/scripts/longest-functions.py" "$work/scripts/"
 cp "$src/.clang-format" "$work/"
 : >"$work/scripts/line-budget-allowlist.txt"
 cd "$work"
@@ -213,6 +215,26 @@ git add lib/a.cpp
 expect 1 "error: a file banner broken over two lines.*\(lib/a.cpp:1\)" -- --rules-only
 git rm -qf lib/a.cpp lib/notes.md
 commit rules
+
+# Function length: a function over the budget in an enforced folder fails,
+# by name; one in a reported file inside it is a warning only.
+fn() { # fn NAME LINES FILE: a function of LINES lines
+  { echo "int $1() {"; seq 1 $(($2 - 3)) | sed 's/.*/  int v&;/'; echo "  return 0;"; echo "}"; } >>"$3"
+}
+mkdir -p core/accel/target
+fn fits 200 core/accel/fits.cpp
+commit fits
+expect 0 "functions: budget 200 lines in core/accel core/quant \(0 over\)" -- --functions-only
+fn tooLong 201 core/accel/long.cpp
+fn reported 300 core/accel/target/Target.cpp
+commit long
+expect 1 "error: function tooLong has 201 lines.*core/accel/long.cpp" -- --functions-only
+expect 1 "warning: function reported has 300 lines" -- --functions-only
+git rm -qf core/accel/long.cpp
+commit short
+expect 0 "reported in core/accel/target/Target.cpp \(1 over\)" -- --functions-only
+git rm -qf core/accel/fits.cpp core/accel/target/Target.cpp
+commit nofunctions
 
 # The pinned version: another major is refused, with the reason.
 cat >fake-clang-format <<'EOF'

@@ -53,88 +53,96 @@ int runKitFor(const Command &cmd, const std::string &target,
                                "': ", std::strerror(errno)));
 }
 
-int conformMain(int argc, char **argv) {
-  Command cmd = makeCommand("conform");
+namespace {
+
+// What `ember conform` was asked: its options, as declared by
+// addConformOptions.
+struct ConformArgs {
   std::vector<std::string> paths;
-  cmd.positional("PATH",
-                 "An ONNX test-case folder (model.onnx and "
-                 "test_data_set_*/input_*.pb, output_*.pb), a folder of them, "
-                 "or a light model (NAME.onnx beside NAME_output_0.pb).",
-                 paths, 0, SIZE_MAX);
   ConformOptions o;
-  std::string targetName;
   TargetOptions t;
   InputOptions inOpt;
-  addTargetOptions(cmd, t, kRunTarget, "",
-                   "none (a plugin passes only what it runs itself); for "
-                   "npu-sim, as run: cpu when it is built, else interp.");
-  addInputOptions(cmd, inOpt, false);
   DeviceOptions dopt;
-  addDeviceOptions(cmd, dopt, false);
   std::string junit;
   int jobs = 1;
   uint64_t minPass = 0;
   bool kit = false, noLower = false, noFork = false, noFreeze = false;
   std::string shardSpec, mergeOut;
+  // --kit: the plugin conformance kit (tools/kit/README.md), with the
+  // options it takes.
+  std::vector<std::pair<std::string, std::string>> kitArgs;
+};
+
+void addConformOptions(Command &cmd, ConformArgs &a) {
+  cmd.positional("PATH",
+                 "An ONNX test-case folder (model.onnx and "
+                 "test_data_set_*/input_*.pb, output_*.pb), a folder of them, "
+                 "or a light model (NAME.onnx beside NAME_output_0.pb).",
+                 a.paths, 0, SIZE_MAX);
+  addTargetOptions(cmd, a.t, kRunTarget, "",
+                   "none (a plugin passes only what it runs itself); for "
+                   "npu-sim, as run: cpu when it is built, else interp.");
+  addInputOptions(cmd, a.inOpt, false);
+  addDeviceOptions(cmd, a.dopt, false);
   cmd.sectionTitle("check", "checking");
   cmd.add({"--rtol"}, "R",
           "Relative tolerance of a float output: |got - want| <= atol + "
           "rtol * |want|. Default: 0.001 (at least 4 ulp for f16, bf16).",
-          cmdline::realIn(o.rtol, 0, 1e6))
+          cmdline::realIn(a.o.rtol, 0, 1e6))
       .inSection("check");
   cmd.add({"--atol"}, "A",
           "Absolute tolerance (integer outputs: the largest difference "
           "allowed). Default: 1e-07.",
-          cmdline::realIn(o.atol, 0, 1e18))
+          cmdline::realIn(a.o.atol, 0, 1e18))
       .inSection("check");
   cmd.add({"--quanta"}, "Q",
           "Extra absolute tolerance, in output quanta, for an output that a "
           "DequantizeLinear computes: Q times its scale (int8 models, "
           "docs/quantization.md). Default: 0, off.",
-          cmdline::realIn(o.quanta, 0, 1e6))
+          cmdline::realIn(a.o.quanta, 0, 1e6))
       .inSection("check");
   cmd.add({"--scale-tol"}, "S",
           "Extra absolute tolerance of a float output: S times its largest "
           "expected magnitude (whole models, whose values near zero carry "
           "the rounding of the large terms they sum). Default: 0, off.",
-          cmdline::realIn(o.scaleTol, 0, 1))
+          cmdline::realIn(a.o.scaleTol, 0, 1))
       .inSection("check");
   cmd.add({"--no-lower"}, "",
           "Runs the optimized graph without lowering it to the primitive "
           "set.",
-          cmdline::set(noLower))
+          cmdline::set(a.noLower))
       .inSection("check");
   cmd.add({"--lir"}, "",
           "Runs through the LIR (IR generation, memory planning, the LIR "
           "interpreter) instead of the graph interpreter; --target=interp "
           "only.",
-          cmdline::set(o.lir))
+          cmdline::set(a.o.lir))
       .inSection("check");
   cmd.add({"--no-freeze"}, "",
           "Does not specialize a case on the values of the inputs that "
           "decide shapes (an axes operand): the model must then work with "
           "those values unknown at compile time.",
-          cmdline::set(noFreeze))
+          cmdline::set(a.noFreeze))
       .inSection("check");
   cmd.add({"--min-pass"}, "N",
           "Exits 0 when at least N cases pass, whatever fails (a floor for "
           "CI). Default: exit 0 only when nothing fails.",
-          cmdline::uintIn(minPass, 0, UINT32_MAX))
+          cmdline::uintIn(a.minPass, 0, UINT32_MAX))
       .inSection("check");
   cmd.sectionTitle("run", "running");
   cmd.add({"--jobs", "-j"}, "N",
           "Cases run at once, each in a process of its own, 1 to 256. "
           "Default: 1.",
-          cmdline::uintIn(jobs, 1, 256))
+          cmdline::uintIn(a.jobs, 1, 256))
       .inSection("run");
   cmd.add({"--no-fork"}, "",
           "Runs the cases in this process, one after the other (debugging: "
           "a crash ends the run).",
-          cmdline::set(noFork))
+          cmdline::set(a.noFork))
       .inSection("run");
   cmd.add({"--junit"}, "FILE",
           "Also writes the results as JUnit XML (with --kit: the kit's).",
-          cmdline::text(junit))
+          cmdline::text(a.junit))
       .inSection("run");
   cmd.add({"--shard"}, "I/N",
           "Runs shard I of N (1-based) of the cases: the cases whose "
@@ -142,22 +150,21 @@ int conformMain(int argc, char **argv) {
           "so shards differ by at most one case and the split depends only "
           "on the cases. The JUnit report records the shard, for "
           "--merge-junit.",
-          cmdline::text(shardSpec))
+          cmdline::text(a.shardSpec))
       .inSection("run");
   cmd.add({"--merge-junit"}, "OUT",
           "Instead of running cases: merges the JUnit reports given as PATH "
           "(one per shard of a --shard run, any order) into OUT, the cases "
           "in the unsharded order. Every shard 1..N must be there once.",
-          cmdline::text(mergeOut))
+          cmdline::text(a.mergeOut))
       .inSection("run");
   // --kit: the plugin conformance kit (tools/kit/README.md), with the
   // options it takes.
-  std::vector<std::pair<std::string, std::string>> kitArgs;
   cmd.sectionTitle("kit", "conformance kit");
   cmd.add({"--kit"}, "",
           "Runs the plugin conformance kit (ember-kit, tools/kit/README.md) "
           "on --target=plugin:... instead of test cases; takes no PATH.",
-          cmdline::set(kit))
+          cmdline::set(a.kit))
       .inSection("kit");
   for (auto [name, meta, help] :
        {std::tuple{"--json", "FILE", "With --kit: the kit's JSON report."},
@@ -170,75 +177,95 @@ int conformMain(int argc, char **argv) {
                    "Default: the interpreter plugin."}}) {
     std::string n = name;
     cmd.add({n}, meta, help,
-            [&kitArgs, n](const std::string &v) -> std::string {
+            [&kitArgs = a.kitArgs, n](const std::string &v) -> std::string {
               kitArgs.push_back({n, v});
               return "";
             })
         .inSection("kit");
   }
+}
+
+// --merge-junit OUT: the shards' JUnit reports (PATH...) merged into OUT.
+int mergeJUnit(const Command &cmd, const ConformArgs &a) {
+  for (const cmdline::Option &opt : cmd.options())
+    if (cmd.given(opt.names[0]) && opt.names[0] != "--merge-junit")
+      return cmd.usageError(opt.names[0] + " does not apply to "
+                                           "--merge-junit");
+  if (a.paths.empty())
+    return cmd.usageError("--merge-junit needs the reports to merge");
+  std::vector<std::string> texts;
+  for (auto &p : a.paths) {
+    auto bytes = readFileBytes(p, uint64_t(1) << 31);
+    if (!bytes)
+      return reportError(bytes.status());
+    texts.push_back(std::move(*bytes));
+  }
+  auto merged = mergeJUnitReports(a.paths, texts);
+  if (!merged)
+    return reportError(merged.status());
+  std::ofstream out(a.mergeOut);
+  out << *merged;
+  if (!out)
+    return reportError(
+        makeError(ErrorCode::Io, "cannot write '", a.mergeOut, "'"));
+  return 0;
+}
+
+// --kit: hands over to the conformance kit with the options that apply.
+int handOverToKit(const Command &cmd, ConformArgs &a) {
+  for (const cmdline::Option &opt : cmd.options()) {
+    const std::string &n = opt.names[0];
+    if (cmd.given(n) && opt.section != "kit" && n != "--target" &&
+        n != "--junit" && n != "--timeout" && n != "--op-library")
+      return cmd.usageError(n + " does not apply to --kit");
+  }
+  if (!a.paths.empty())
+    return cmd.usageError(
+        "--kit takes no PATH (the kit generates its own cases)");
+  if (!a.junit.empty())
+    a.kitArgs.push_back({"--junit", a.junit});
+  for (const std::string &l : a.t.opLibraries)
+    a.kitArgs.push_back({"--op-library", l});
+  if (a.t.timeout) {
+    // The kit times out hung plugins to recover from them: it takes a
+    // limit of whole seconds, no "none".
+    if (*a.t.timeout <= 0)
+      return cmd.usageError("--kit needs a --timeout of 1 second or more "
+                            "(the kit recovers from a hung plugin by its "
+                            "limit)");
+    a.kitArgs.push_back(
+        {"--timeout", std::to_string(int64_t(std::ceil(*a.t.timeout)))});
+  }
+  return runKitFor(cmd, a.t.target, a.kitArgs);
+}
+
+} // namespace
+
+int conformMain(int argc, char **argv) {
+  Command cmd = makeCommand("conform");
+  ConformArgs a;
+  addConformOptions(cmd, a);
   if (auto rc = cmd.parse(argc, argv, 2))
     return *rc;
+  std::vector<std::string> &paths = a.paths;
+  ConformOptions &o = a.o;
+  TargetOptions &t = a.t;
+  const std::string &junit = a.junit;
+  std::string targetName;
   // Custom ops first: the model's import needs them.
   if (Status ls = loadOpLibraries(t); !ls.isOk())
     return reportError(ls);
   targetName = t.target;
-  if (!mergeOut.empty()) {
-    for (const cmdline::Option &opt : cmd.options())
-      if (cmd.given(opt.names[0]) && opt.names[0] != "--merge-junit")
-        return cmd.usageError(opt.names[0] + " does not apply to "
-                                             "--merge-junit");
-    if (paths.empty())
-      return cmd.usageError("--merge-junit needs the reports to merge");
-    std::vector<std::string> texts;
-    for (auto &p : paths) {
-      auto bytes = readFileBytes(p, uint64_t(1) << 31);
-      if (!bytes)
-        return reportError(bytes.status());
-      texts.push_back(std::move(*bytes));
-    }
-    auto merged = mergeJUnitReports(paths, texts);
-    if (!merged)
-      return reportError(merged.status());
-    std::ofstream out(mergeOut);
-    out << *merged;
-    if (!out)
-      return reportError(
-          makeError(ErrorCode::Io, "cannot write '", mergeOut, "'"));
-    return 0;
-  }
+  if (!a.mergeOut.empty())
+    return mergeJUnit(cmd, a);
   size_t shardIndex = 0, shardCount = 0;
-  if (!shardSpec.empty()) {
-    Status ss = parseShard(shardSpec, shardIndex, shardCount);
+  if (!a.shardSpec.empty()) {
+    Status ss = parseShard(a.shardSpec, shardIndex, shardCount);
     if (!ss.isOk())
       return reportError(ss);
   }
-  if (kit) {
-    for (const cmdline::Option &opt : cmd.options()) {
-      const std::string &n = opt.names[0];
-      if (cmd.given(n) && opt.section != "kit" && n != "--target" &&
-          n != "--junit" && n != "--timeout" && n != "--op-library")
-        return cmd.usageError(n + " does not apply to --kit");
-      (void)shardIndex;
-    }
-    if (!paths.empty())
-      return cmd.usageError(
-          "--kit takes no PATH (the kit generates its own cases)");
-    if (!junit.empty())
-      kitArgs.push_back({"--junit", junit});
-    for (const std::string &l : t.opLibraries)
-      kitArgs.push_back({"--op-library", l});
-    if (t.timeout) {
-      // The kit times out hung plugins to recover from them: it takes a
-      // limit of whole seconds, no "none".
-      if (*t.timeout <= 0)
-        return cmd.usageError("--kit needs a --timeout of 1 second or more "
-                              "(the kit recovers from a hung plugin by its "
-                              "limit)");
-      kitArgs.push_back(
-          {"--timeout", std::to_string(int64_t(std::ceil(*t.timeout)))});
-    }
-    return runKitFor(cmd, targetName, kitArgs);
-  }
+  if (a.kit)
+    return handOverToKit(cmd, a);
   for (const char *n : {"--json", "--layers", "--reference"})
     if (cmd.given(n))
       return cmd.usageError(std::string(n) + " needs --kit");
@@ -249,17 +276,17 @@ int conformMain(int argc, char **argv) {
   applyTimeout(t, &callLimit);
   if (callLimit > 0)
     o.timeoutSec = std::max(600, int(2 * callLimit) + 60);
-  o.lower = !noLower;
+  o.lower = !a.noLower;
   o.pipeline = t.pipeline();
-  o.freeze = !noFreeze;
+  o.freeze = !a.noFreeze;
   if (o.lir && !o.lower)
     return cmd.usageError("--lir needs lowering (drop --no-lower)");
-  for (auto &spec : inOpt.dims) {
+  for (auto &spec : a.inOpt.dims) {
     Status ds = parseDimBinding(spec, o.shapes);
     if (!ds.isOk())
       return reportError(ds);
   }
-  for (auto &spec : inOpt.shapes) {
+  for (auto &spec : a.inOpt.shapes) {
     Status ds = parseInputShapeBinding(spec, o.shapes);
     if (!ds.isOk())
       return reportError(ds);
@@ -277,7 +304,7 @@ int conformMain(int argc, char **argv) {
   if (o.lir && targetName != "interp")
     return cmd.usageError("--lir runs the LIR interpreter; use it with "
                           "--target=interp");
-  if (dopt.given()) {
+  if (a.dopt.given()) {
     if (cmd.given("--target") || o.lir)
       return cmd.usageError("--devices replaces --target (and does not go "
                             "with --lir)");
@@ -285,7 +312,7 @@ int conformMain(int argc, char **argv) {
       t.fallback = "";
     // Loaded once here (each forked case inherits the plugins); every case
     // opens the devices, places and runs.
-    auto dr = loadDevices(dopt, t);
+    auto dr = loadDevices(a.dopt, t);
     if (!dr)
       return reportError(dr.status());
     auto runtime = std::make_shared<DeviceRuntime>(std::move(*dr));
@@ -317,7 +344,7 @@ int conformMain(int argc, char **argv) {
     cases = shardCases(cases, shardIndex, shardCount);
   }
   std::vector<ConformResult> results = runConformCases(
-      cases, o, jobs, !noFork, [&](size_t i, const ConformResult &r) {
+      cases, o, a.jobs, !a.noFork, [&](size_t i, const ConformResult &r) {
         std::printf("%s %s%s%s\n", r.status.c_str(), cases[i].name.c_str(),
                     r.reason.empty() ? "" : " ", oneLine(r.reason).c_str());
         std::fflush(stdout);
@@ -338,7 +365,7 @@ int conformMain(int argc, char **argv) {
   }
   std::printf("%zu passed, %zu failed, %zu skipped\n", pass, fail, skip);
   if (cmd.given("--min-pass"))
-    return uint64_t(pass) >= minPass ? 0 : 1;
+    return uint64_t(pass) >= a.minPass ? 0 : 1;
   return fail == 0 ? 0 : 1;
 }
 

@@ -173,6 +173,16 @@ struct LoopGen {
   llvm::Value *minMax(bool isMax, ElemKind k, llvm::Value *cur, llvm::Value *v);
 
   llvm::Value *op(const Node &n, std::vector<llvm::Value *> &o);
+  // op's longer cases: integer division and shifts, Pow, the quantized ops.
+  llvm::Value *divide(const Node &n, std::vector<llvm::Value *> &o);
+  llvm::Value *modulo(const Node &n, std::vector<llvm::Value *> &o);
+  llvm::Value *power(const Node &n, std::vector<llvm::Value *> &o);
+  llvm::Value *bitShift(const Node &n, std::vector<llvm::Value *> &o);
+  llvm::Value *quantizeLinear(const Node &n, std::vector<llvm::Value *> &o);
+  llvm::Value *requantize(const Node &n, std::vector<llvm::Value *> &o);
+  llvm::Value *quantizedAdd(const Node &n, std::vector<llvm::Value *> &o);
+  llvm::Value *tableLookup(const Node &n, std::vector<llvm::Value *> &o);
+  llvm::Value *dequantizeLinear(const Node &n, std::vector<llvm::Value *> &o);
 };
 
 } // namespace ember::cpugen

@@ -310,6 +310,330 @@ llvm::Value *float32ToStored(llvm::IRBuilder<> &b, llvm::Value *f,
 
 } // namespace
 
+// QuantizeLinear: nearbyint(x / scale) + zero point, saturated.
+llvm::Value *LoopGen::quantizeLinear(const Node &n,
+                                     std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  llvm::Value *x = o[0];
+  // nearbyint(x / scale) in the x/scale type, + zero point, saturated
+  // (NaN -> 0), as QuantUtil.h does.
+  ElemKind qk = n.types[0].elem();
+  unsigned w = bits(qk);
+  bool sq = isSigned(qk);
+  // f32 into at most 16 bits: the sum, clamp and conversion in f32 give
+  // the reference's double result (twice as many lanes a vector). The
+  // rounded quotient q is an integer; q + zp is exact in f32 while |q| <
+  // 2^24, and beyond that both sums are past the same bound (|zp| <=
+  // 2^16), so they clamp alike; inf clamps, NaN gives 0 in both.
+  llvm::Type *d =
+      k == ElemKind::F32 && w <= 16 ? b.getFloatTy() : b.getDoubleTy();
+  llvm::Value *q = intrinsic(llvm::Intrinsic::roundeven, b.CreateFDiv(x, o[1]));
+  if (k == ElemKind::F32 && d->isDoubleTy())
+    q = b.CreateFPExt(q, d);
+  if (o.size() > 2 && o[2])
+    q = b.CreateFAdd(
+        q, cast(o[2], qk, d->isFloatTy() ? ElemKind::F32 : ElemKind::F64));
+  double lo = sq ? -std::ldexp(1.0, int(w) - 1) : 0.0;
+  double hi =
+      sq ? std::ldexp(1.0, int(w) - 1) - 1 : std::ldexp(1.0, int(w)) - 1;
+  llvm::Value *c =
+      b.CreateSelect(b.CreateFCmpOLT(q, llvm::ConstantFP::get(d, lo)),
+                     llvm::ConstantFP::get(d, lo), q);
+  c = b.CreateSelect(b.CreateFCmpOGT(c, llvm::ConstantFP::get(d, hi)),
+                     llvm::ConstantFP::get(d, hi), c);
+  c = b.CreateSelect(b.CreateFCmpUNO(q, q), llvm::ConstantFP::get(d, 0.0), c);
+  return b.CreateTrunc(
+      b.CreateFPToSI(c, d->isFloatTy() ? b.getInt32Ty() : b.getInt64Ty()),
+      regType(qk));
+}
+
+// Requantize: an int32 accumulator to int8 (integer or float32 profile).
+llvm::Value *LoopGen::requantize(const Node &n, std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  llvm::Value *x = o[0];
+  // quant::requantize: clamp(MBQM(x - x_zp, m[c], e[c]) + y_zp, lo, hi),
+  // int32 wraparound on the subtraction and the addition; with an f32
+  // multiplier (the float32 profile) quant::requantizeFloat32:
+  // clamp(rne(f32(f32(x - x_zp) * m[c])) + y_zp, lo, hi).
+  llvm::Value *v = toI32(b, x, k);
+  if (o.size() > 3 && o[3])
+    v = b.CreateSub(v, toI32(b, o[3], n.inputs[3].type().elem()));
+  int64_t lo, hi;
+  clampRange(n, lo, hi);
+  if (n.inputs[1].type().elem() == ElemKind::F32) {
+    llvm::Value *f = b.CreateFMul(b.CreateSIToFP(v, b.getFloatTy()), o[1]);
+    llvm::Value *zp = o.size() > 4 && o[4]
+                          ? toI32(b, o[4], n.inputs[4].type().elem())
+                          : nullptr;
+    return b.CreateTrunc(float32ToStored(b, f, zp, lo, hi), b.getInt8Ty());
+  }
+  v = mbqm(b, v, o[1], o[2]);
+  if (o.size() > 4 && o[4])
+    v = b.CreateAdd(v, toI32(b, o[4], n.inputs[4].type().elem()));
+  return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
+}
+
+// QuantizedAdd: the int8 add of the node's profile.
+llvm::Value *LoopGen::quantizedAdd(const Node &n,
+                                   std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  llvm::Value *x = o[0];
+  // The node's profile (docs/quantization.md): quant::quantizedAdd
+  // (TFLite's add), or quant::addFloat32 with its fixed part computed here.
+  int64_t lo, hi;
+  clampRange(n, lo, hi);
+  const ElemKind kb = n.inputs[1].type().elem();
+  if (n.attrString("requant", "fixed") == "float32") {
+    llvm::Type *f32 = b.getFloatTy();
+    quant::AddFloat32 p = quant::makeAddFloat32(
+        float(n.attrFloat("a_ratio", 1)), int32_t(n.attrInt("a_zero_point", 0)),
+        float(n.attrFloat("b_ratio", 1)), int32_t(n.attrInt("b_zero_point", 0)),
+        int32_t(n.attrInt("y_zero_point", 0)), int32_t(lo), int32_t(hi));
+    auto fc = [&](float v) { return llvm::ConstantFP::get(f32, double(v)); };
+    auto fma = [&](llvm::Value *a, llvm::Value *m, llvm::Value *c) {
+      return b.CreateIntrinsic(llvm::Intrinsic::fma, {f32}, {a, m, c});
+    };
+    llvm::Value *fa = b.CreateSIToFP(toI32(b, x, k), f32);
+    llvm::Value *fb = b.CreateSIToFP(toI32(b, o[1], kb), f32);
+    llvm::Value *v = fma(fa, fc(p.aRatio), fma(fb, fc(p.bRatio), fc(p.fixed)));
+    return b.CreateTrunc(float32ToStored(b, v, nullptr, lo, hi), b.getInt8Ty());
+  }
+  if (n.hasAttr("y_scale")) {
+    // The exact add (quant::addFixed, its parameters checked against
+    // quant::AddExact on every input pair): 64-bit multiply-adds of the
+    // stored values less their types' lowest, one arithmetic shift.
+    quant::AddFixed p;
+    if (!exactAddParams(n, p))
+      return nullptr; // refused by checkQuantizedAdd
+    llvm::Type *i64 = b.getInt64Ty();
+    auto wide = [&](llvm::Value *v, ElemKind ek, int32_t lowest) {
+      llvm::Value *w =
+          isSigned(ek) ? b.CreateSExt(v, i64) : b.CreateZExt(v, i64);
+      return b.CreateSub(w, b.getInt64(uint64_t(int64_t(lowest))));
+    };
+    llvm::Value *v =
+        b.CreateAdd(b.CreateAdd(b.CreateMul(wide(x, k, p.aLowest),
+                                            b.getInt64(uint64_t(p.aMult))),
+                                b.CreateMul(wide(o[1], kb, p.bLowest),
+                                            b.getInt64(uint64_t(p.bMult)))),
+                    b.getInt64(uint64_t(p.offset)));
+    v = b.CreateAShr(v, uint64_t(p.shift));
+    int64_t hi2 = std::max(lo, hi);
+    v = b.CreateSelect(b.CreateICmpSLT(v, b.getInt64(uint64_t(lo))),
+                       b.getInt64(uint64_t(lo)), v);
+    v = b.CreateSelect(b.CreateICmpSGT(v, b.getInt64(uint64_t(hi2))),
+                       b.getInt64(uint64_t(hi2)), v);
+    return b.CreateTrunc(v, b.getInt8Ty());
+  }
+  auto ai = [&](const char *a) {
+    return b.getInt32(uint32_t(int32_t(n.attrInt(a, 0))));
+  };
+  unsigned L = unsigned(n.attrInt("left_shift", 20)) & 31u;
+  llvm::Value *va = b.CreateSub(toI32(b, x, k), ai("a_zero_point"));
+  llvm::Value *vb = b.CreateSub(toI32(b, o[1], kb), ai("b_zero_point"));
+  va = mbqm(b, b.CreateShl(va, L), ai("a_multiplier"), ai("a_shift"));
+  vb = mbqm(b, b.CreateShl(vb, L), ai("b_multiplier"), ai("b_shift"));
+  llvm::Value *v = b.CreateAdd(
+      mbqm(b, b.CreateAdd(va, vb), ai("y_multiplier"), ai("y_shift")),
+      ai("y_zero_point"));
+  return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
+}
+
+// TableLookup: a 256-entry table, or the 16-bit table's interpolation.
+llvm::Value *LoopGen::tableLookup(const Node &n,
+                                  std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  const bool sg = isSigned(k);
+  llvm::Value *x = o[0];
+  const Tensor &t = *n.inputs[1].node->payload;
+  ElemKind tk = t.elem();
+  if (k == ElemKind::I16) {
+    // quant::tableLookup16: i = 256 + (x >> 7), T[i] + ((T[i+1] - T[i]) *
+    // (x & 127) + 64) >> 7, in int32; the table a constant i16 global.
+    llvm::Type *i16 = b.getInt16Ty(), *i32 = b.getInt32Ty();
+    auto *ty = llvm::ArrayType::get(i16, quant::kTable16Entries);
+    std::vector<llvm::Constant *> vals;
+    for (int64_t i = 0; i < quant::kTable16Entries; ++i)
+      vals.push_back(llvm::ConstantInt::get(i16, uint64_t(t.getInt(i)), true));
+    auto *gv = new llvm::GlobalVariable(
+        *cg.mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
+        llvm::ConstantArray::get(ty, vals), "lut16");
+    gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+    llvm::Value *xi = b.CreateSExt(x, i32);
+    llvm::Value *i = b.CreateSExt(
+        b.CreateAdd(b.CreateAShr(xi, 7), b.getInt32(256)), b.getInt64Ty());
+    llvm::Value *off = b.CreateAnd(xi, b.getInt32(127));
+    llvm::Value *t0 =
+        b.CreateSExt(b.CreateLoad(i16, b.CreateInBoundsGEP(i16, gv, i)), i32);
+    llvm::Value *t1 = b.CreateSExt(
+        b.CreateLoad(
+            i16, b.CreateInBoundsGEP(i16, gv, b.CreateAdd(i, b.getInt64(1)))),
+        i32);
+    llvm::Value *r = b.CreateAdd(
+        t0, b.CreateAShr(b.CreateAdd(b.CreateMul(b.CreateSub(t1, t0), off),
+                                     b.getInt32(64)),
+                         7));
+    return b.CreateTrunc(r, i16);
+  }
+  // table[x - lowest(x)], the table a constant global.
+  llvm::Type *et = cg.elemType(tk);
+  auto *ty = llvm::ArrayType::get(et, 256);
+  std::vector<llvm::Constant *> vals;
+  for (int64_t i = 0; i < 256; ++i) {
+    if (tk == ElemKind::F32)
+      vals.push_back(llvm::ConstantFP::get(et, double(t.data<float>()[i])));
+    else if (tk == ElemKind::F64)
+      vals.push_back(llvm::ConstantFP::get(et, t.data<double>()[i]));
+    else if (tk == ElemKind::Bool)
+      vals.push_back(llvm::ConstantInt::get(et, t.getInt(i) ? 1 : 0));
+    else
+      vals.push_back(llvm::ConstantInt::get(et, uint64_t(t.getInt(i)), true));
+  }
+  auto *gv = new llvm::GlobalVariable(
+      *cg.mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
+      llvm::ConstantArray::get(ty, vals), "lut");
+  gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+  llvm::Value *i =
+      sg ? b.CreateAdd(b.CreateSExt(x, b.getInt64Ty()), b.getInt64(128))
+         : b.CreateZExt(x, b.getInt64Ty());
+  llvm::Value *v = b.CreateLoad(et, b.CreateInBoundsGEP(et, gv, i));
+  if (tk == ElemKind::Bool)
+    return b.CreateICmpNE(v, llvm::ConstantInt::get(et, 0));
+  return v;
+}
+
+// DequantizeLinear: (x - zero point) * scale.
+llvm::Value *LoopGen::dequantizeLinear(const Node &n,
+                                       std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  const bool sg = isSigned(k);
+  llvm::Value *x = o[0];
+  // double(x - zero point) * scale, rounded once to the result type.
+  ElemKind sk = n.inputs[1].type().elem();
+  if (sk == ElemKind::F32 && bits(k) <= 16) {
+    // |x - zp| <= 2^16 and an f32 scale: the double product is exact
+    // (at most 17 + 24 significant bits), so rounding it to f32 is the
+    // f32 product, rounded once (overflow and subnormals alike).
+    llvm::Type *i32 = b.getInt32Ty();
+    llvm::Value *xi = sg ? b.CreateSExt(x, i32) : b.CreateZExt(x, i32);
+    if (o.size() > 2 && o[2])
+      xi = b.CreateSub(xi,
+                       sg ? b.CreateSExt(o[2], i32) : b.CreateZExt(o[2], i32));
+    return b.CreateFMul(b.CreateSIToFP(xi, b.getFloatTy()), o[1]);
+  }
+  llvm::Value *xi =
+      sg ? b.CreateSExt(x, b.getInt64Ty()) : b.CreateZExt(x, b.getInt64Ty());
+  if (o.size() > 2 && o[2]) {
+    llvm::Value *z = sg ? b.CreateSExt(o[2], b.getInt64Ty())
+                        : b.CreateZExt(o[2], b.getInt64Ty());
+    xi = b.CreateSub(xi, z);
+  }
+  llvm::Value *sd =
+      sk == ElemKind::F32 ? b.CreateFPExt(o[1], b.getDoubleTy()) : o[1];
+  llvm::Value *r = b.CreateFMul(b.CreateSIToFP(xi, b.getDoubleTy()), sd);
+  return sk == ElemKind::F32 ? b.CreateFPTrunc(r, b.getFloatTy()) : r;
+}
+
+// Div: the reference's rules for a zero and a -1 divisor, Bool as And.
+llvm::Value *LoopGen::divide(const Node &n, std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  const bool fl = isComputeFloatKind(k);
+  const bool sg = isSigned(k);
+  llvm::Value *x = o[0];
+  llvm::Type *t = regType(k);
+  auto iconst = [&](int64_t c) {
+    return llvm::ConstantInt::get(t, uint64_t(c), true);
+  };
+  if (k == ElemKind::Bool) // b == 0 gives 0, else a / 1
+    return b.CreateAnd(x, o[1]);
+  if (fl)
+    return b.CreateFDiv(x, o[1]);
+  llvm::Value *d = safeDivisor(o[1], sg);
+  llvm::Value *q = sg ? b.CreateSDiv(x, d) : b.CreateUDiv(x, d);
+  if (sg)
+    q = b.CreateSelect(b.CreateICmpEQ(o[1], iconst(-1)),
+                       b.CreateSub(iconst(0), x), q);
+  return b.CreateSelect(b.CreateICmpEQ(o[1], iconst(0)), iconst(0), q);
+}
+
+// Mod: fmod or the divisor's sign (the attribute fmod), 0 for a zero divisor.
+llvm::Value *LoopGen::modulo(const Node &n, std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  const bool fl = isComputeFloatKind(k);
+  const bool sg = isSigned(k);
+  llvm::Value *x = o[0];
+  llvm::Type *t = regType(k);
+  auto fconst = [&](double c) { return llvm::ConstantFP::get(t, c); };
+  auto iconst = [&](int64_t c) {
+    return llvm::ConstantInt::get(t, uint64_t(c), true);
+  };
+  if (k == ElemKind::Bool) // a % 1 and the b == 0 rule: always 0
+    return b.getInt1(false);
+  bool fmodAttr = n.attrInt("fmod", 0) != 0;
+  llvm::Value *bv = o[1];
+  if (fl) {
+    llvm::Value *r = b.CreateFRem(x, bv);
+    if (fmodAttr)
+      return r;
+    llvm::Value *fix =
+        b.CreateAnd(b.CreateFCmpUNE(r, fconst(0.0)),
+                    b.CreateXor(b.CreateFCmpOLT(r, fconst(0.0)),
+                                b.CreateFCmpOLT(bv, fconst(0.0))));
+    return b.CreateSelect(fix, b.CreateFAdd(r, bv), r);
+  }
+  llvm::Value *d = safeDivisor(bv, sg);
+  llvm::Value *r = sg ? b.CreateSRem(x, d) : b.CreateURem(x, d);
+  if (sg && !fmodAttr) {
+    llvm::Value *fix = b.CreateAnd(b.CreateICmpNE(r, iconst(0)),
+                                   b.CreateXor(b.CreateICmpSLT(r, iconst(0)),
+                                               b.CreateICmpSLT(bv, iconst(0))));
+    r = b.CreateSelect(fix, b.CreateAdd(r, bv), r);
+  }
+  llvm::Value *zero = b.CreateICmpEQ(bv, iconst(0));
+  if (sg)
+    zero = b.CreateOr(zero, b.CreateICmpEQ(bv, iconst(-1)));
+  return b.CreateSelect(zero, iconst(0), r);
+}
+
+// Pow: in double for the 16-bit floats, as the reference.
+llvm::Value *LoopGen::power(const Node &n, std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  llvm::Value *x = o[0];
+  if (isHalfFloatKind(k)) { // the reference: std::pow in double
+    llvm::Type *d = b.getDoubleTy();
+    llvm::Value *e = cast(o[1], n.inputs[1].type().elem(), ElemKind::F64);
+    return b.CreateFPTrunc(
+        b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, b.CreateFPExt(x, d), e),
+        b.getFloatTy());
+  }
+  llvm::Value *e = cast(o[1], n.inputs[1].type().elem(), k);
+  return b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, e);
+}
+
+// BitShift: 0 (or the sign) for a shift past the width.
+llvm::Value *LoopGen::bitShift(const Node &n, std::vector<llvm::Value *> &o) {
+  ElemKind k = n.inputs[0].type().elem();
+  const bool sg = isSigned(k);
+  llvm::Value *x = o[0];
+  llvm::Type *t = regType(k);
+  auto iconst = [&](int64_t c) {
+    return llvm::ConstantInt::get(t, uint64_t(c), true);
+  };
+  bool left = n.attrString("direction", "") == "LEFT";
+  llvm::Value *s = o[1];
+  unsigned w = bits(k);
+  llvm::Value *out = b.CreateICmpUGE(s, iconst(int64_t(w)));
+  if (sg)
+    out = b.CreateOr(out, b.CreateICmpSLT(s, iconst(0)));
+  llvm::Value *safe = b.CreateSelect(out, iconst(0), s);
+  llvm::Value *r = left ? b.CreateShl(x, safe)
+                        : (sg ? b.CreateAShr(x, safe) : b.CreateLShr(x, safe));
+  llvm::Value *fill = iconst(0);
+  if (!left && sg)
+    fill = b.CreateSelect(b.CreateICmpSLT(x, iconst(0)), iconst(-1), iconst(0));
+  return b.CreateSelect(out, fill, r);
+}
+
 llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   ElemKind k = n.inputs[0].type().elem();
   bool fl = isComputeFloatKind(k), sg = isSigned(k);
@@ -435,58 +759,12 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
     if (k == ElemKind::Bool)
       return b.CreateAnd(x, o[1]);
     return fl ? b.CreateFMul(x, o[1]) : b.CreateMul(x, o[1]);
-  case LoopOp::Div: {
-    if (k == ElemKind::Bool) // b == 0 gives 0, else a / 1
-      return b.CreateAnd(x, o[1]);
-    if (fl)
-      return b.CreateFDiv(x, o[1]);
-    llvm::Value *d = safeDivisor(o[1], sg);
-    llvm::Value *q = sg ? b.CreateSDiv(x, d) : b.CreateUDiv(x, d);
-    if (sg)
-      q = b.CreateSelect(b.CreateICmpEQ(o[1], iconst(-1)),
-                         b.CreateSub(iconst(0), x), q);
-    return b.CreateSelect(b.CreateICmpEQ(o[1], iconst(0)), iconst(0), q);
-  }
-  case LoopOp::Mod: {
-    if (k == ElemKind::Bool) // a % 1 and the b == 0 rule: always 0
-      return b.getInt1(false);
-    bool fmodAttr = n.attrInt("fmod", 0) != 0;
-    llvm::Value *bv = o[1];
-    if (fl) {
-      llvm::Value *r = b.CreateFRem(x, bv);
-      if (fmodAttr)
-        return r;
-      llvm::Value *fix =
-          b.CreateAnd(b.CreateFCmpUNE(r, fconst(0.0)),
-                      b.CreateXor(b.CreateFCmpOLT(r, fconst(0.0)),
-                                  b.CreateFCmpOLT(bv, fconst(0.0))));
-      return b.CreateSelect(fix, b.CreateFAdd(r, bv), r);
-    }
-    llvm::Value *d = safeDivisor(bv, sg);
-    llvm::Value *r = sg ? b.CreateSRem(x, d) : b.CreateURem(x, d);
-    if (sg && !fmodAttr) {
-      llvm::Value *fix =
-          b.CreateAnd(b.CreateICmpNE(r, iconst(0)),
-                      b.CreateXor(b.CreateICmpSLT(r, iconst(0)),
-                                  b.CreateICmpSLT(bv, iconst(0))));
-      r = b.CreateSelect(fix, b.CreateAdd(r, bv), r);
-    }
-    llvm::Value *zero = b.CreateICmpEQ(bv, iconst(0));
-    if (sg)
-      zero = b.CreateOr(zero, b.CreateICmpEQ(bv, iconst(-1)));
-    return b.CreateSelect(zero, iconst(0), r);
-  }
-  case LoopOp::Pow: {
-    if (isHalfFloatKind(k)) { // the reference: std::pow in double
-      llvm::Type *d = b.getDoubleTy();
-      llvm::Value *e = cast(o[1], n.inputs[1].type().elem(), ElemKind::F64);
-      return b.CreateFPTrunc(
-          b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, b.CreateFPExt(x, d), e),
-          b.getFloatTy());
-    }
-    llvm::Value *e = cast(o[1], n.inputs[1].type().elem(), k);
-    return b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, e);
-  }
+  case LoopOp::Div:
+    return divide(n, o);
+  case LoopOp::Mod:
+    return modulo(n, o);
+  case LoopOp::Pow:
+    return power(n, o);
   case LoopOp::Max:
   case LoopOp::Min: {
     llvm::Value *cur = x;
@@ -519,23 +797,8 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   case LoopOp::Xor:
   case LoopOp::BitwiseXor:
     return b.CreateXor(x, o[1]);
-  case LoopOp::BitShift: {
-    bool left = n.attrString("direction", "") == "LEFT";
-    llvm::Value *s = o[1];
-    unsigned w = bits(k);
-    llvm::Value *out = b.CreateICmpUGE(s, iconst(int64_t(w)));
-    if (sg)
-      out = b.CreateOr(out, b.CreateICmpSLT(s, iconst(0)));
-    llvm::Value *safe = b.CreateSelect(out, iconst(0), s);
-    llvm::Value *r = left
-                         ? b.CreateShl(x, safe)
-                         : (sg ? b.CreateAShr(x, safe) : b.CreateLShr(x, safe));
-    llvm::Value *fill = iconst(0);
-    if (!left && sg)
-      fill =
-          b.CreateSelect(b.CreateICmpSLT(x, iconst(0)), iconst(-1), iconst(0));
-    return b.CreateSelect(out, fill, r);
-  }
+  case LoopOp::BitShift:
+    return bitShift(n, o);
   case LoopOp::Where:
     return b.CreateSelect(x, o[1], o[2]);
   case LoopOp::ConstantOfShape: {
@@ -547,210 +810,16 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
       return constant(rk, t->getDouble(0));
     return llvm::ConstantInt::get(regType(rk), uint64_t(t->getInt(0)), true);
   }
-  case LoopOp::QuantizeLinear: {
-    // nearbyint(x / scale) in the x/scale type, + zero point, saturated
-    // (NaN -> 0), as QuantUtil.h does.
-    ElemKind qk = n.types[0].elem();
-    unsigned w = bits(qk);
-    bool sq = isSigned(qk);
-    // f32 into at most 16 bits: the sum, clamp and conversion in f32 give
-    // the reference's double result (twice as many lanes a vector). The
-    // rounded quotient q is an integer; q + zp is exact in f32 while |q| <
-    // 2^24, and beyond that both sums are past the same bound (|zp| <=
-    // 2^16), so they clamp alike; inf clamps, NaN gives 0 in both.
-    llvm::Type *d =
-        k == ElemKind::F32 && w <= 16 ? b.getFloatTy() : b.getDoubleTy();
-    llvm::Value *q =
-        intrinsic(llvm::Intrinsic::roundeven, b.CreateFDiv(x, o[1]));
-    if (k == ElemKind::F32 && d->isDoubleTy())
-      q = b.CreateFPExt(q, d);
-    if (o.size() > 2 && o[2])
-      q = b.CreateFAdd(
-          q, cast(o[2], qk, d->isFloatTy() ? ElemKind::F32 : ElemKind::F64));
-    double lo = sq ? -std::ldexp(1.0, int(w) - 1) : 0.0;
-    double hi =
-        sq ? std::ldexp(1.0, int(w) - 1) - 1 : std::ldexp(1.0, int(w)) - 1;
-    llvm::Value *c =
-        b.CreateSelect(b.CreateFCmpOLT(q, llvm::ConstantFP::get(d, lo)),
-                       llvm::ConstantFP::get(d, lo), q);
-    c = b.CreateSelect(b.CreateFCmpOGT(c, llvm::ConstantFP::get(d, hi)),
-                       llvm::ConstantFP::get(d, hi), c);
-    c = b.CreateSelect(b.CreateFCmpUNO(q, q), llvm::ConstantFP::get(d, 0.0), c);
-    return b.CreateTrunc(
-        b.CreateFPToSI(c, d->isFloatTy() ? b.getInt32Ty() : b.getInt64Ty()),
-        regType(qk));
-  }
-  case LoopOp::Requantize: {
-    // quant::requantize: clamp(MBQM(x - x_zp, m[c], e[c]) + y_zp, lo, hi),
-    // int32 wraparound on the subtraction and the addition; with an f32
-    // multiplier (the float32 profile) quant::requantizeFloat32:
-    // clamp(rne(f32(f32(x - x_zp) * m[c])) + y_zp, lo, hi).
-    llvm::Value *v = toI32(b, x, k);
-    if (o.size() > 3 && o[3])
-      v = b.CreateSub(v, toI32(b, o[3], n.inputs[3].type().elem()));
-    int64_t lo, hi;
-    clampRange(n, lo, hi);
-    if (n.inputs[1].type().elem() == ElemKind::F32) {
-      llvm::Value *f = b.CreateFMul(b.CreateSIToFP(v, b.getFloatTy()), o[1]);
-      llvm::Value *zp = o.size() > 4 && o[4]
-                            ? toI32(b, o[4], n.inputs[4].type().elem())
-                            : nullptr;
-      return b.CreateTrunc(float32ToStored(b, f, zp, lo, hi), b.getInt8Ty());
-    }
-    v = mbqm(b, v, o[1], o[2]);
-    if (o.size() > 4 && o[4])
-      v = b.CreateAdd(v, toI32(b, o[4], n.inputs[4].type().elem()));
-    return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
-  }
-  case LoopOp::QuantizedAdd: {
-    // The node's profile (docs/quantization.md): quant::quantizedAdd
-    // (TFLite's add), or quant::addFloat32 with its fixed part computed here.
-    int64_t lo, hi;
-    clampRange(n, lo, hi);
-    const ElemKind kb = n.inputs[1].type().elem();
-    if (n.attrString("requant", "fixed") == "float32") {
-      llvm::Type *f32 = b.getFloatTy();
-      quant::AddFloat32 p = quant::makeAddFloat32(
-          float(n.attrFloat("a_ratio", 1)),
-          int32_t(n.attrInt("a_zero_point", 0)),
-          float(n.attrFloat("b_ratio", 1)),
-          int32_t(n.attrInt("b_zero_point", 0)),
-          int32_t(n.attrInt("y_zero_point", 0)), int32_t(lo), int32_t(hi));
-      auto fc = [&](float v) { return llvm::ConstantFP::get(f32, double(v)); };
-      auto fma = [&](llvm::Value *a, llvm::Value *m, llvm::Value *c) {
-        return b.CreateIntrinsic(llvm::Intrinsic::fma, {f32}, {a, m, c});
-      };
-      llvm::Value *fa = b.CreateSIToFP(toI32(b, x, k), f32);
-      llvm::Value *fb = b.CreateSIToFP(toI32(b, o[1], kb), f32);
-      llvm::Value *v =
-          fma(fa, fc(p.aRatio), fma(fb, fc(p.bRatio), fc(p.fixed)));
-      return b.CreateTrunc(float32ToStored(b, v, nullptr, lo, hi),
-                           b.getInt8Ty());
-    }
-    if (n.hasAttr("y_scale")) {
-      // The exact add (quant::addFixed, its parameters checked against
-      // quant::AddExact on every input pair): 64-bit multiply-adds of the
-      // stored values less their types' lowest, one arithmetic shift.
-      quant::AddFixed p;
-      if (!exactAddParams(n, p))
-        return nullptr; // refused by checkQuantizedAdd
-      llvm::Type *i64 = b.getInt64Ty();
-      auto wide = [&](llvm::Value *v, ElemKind ek, int32_t lowest) {
-        llvm::Value *w =
-            isSigned(ek) ? b.CreateSExt(v, i64) : b.CreateZExt(v, i64);
-        return b.CreateSub(w, b.getInt64(uint64_t(int64_t(lowest))));
-      };
-      llvm::Value *v =
-          b.CreateAdd(b.CreateAdd(b.CreateMul(wide(x, k, p.aLowest),
-                                              b.getInt64(uint64_t(p.aMult))),
-                                  b.CreateMul(wide(o[1], kb, p.bLowest),
-                                              b.getInt64(uint64_t(p.bMult)))),
-                      b.getInt64(uint64_t(p.offset)));
-      v = b.CreateAShr(v, uint64_t(p.shift));
-      int64_t hi2 = std::max(lo, hi);
-      v = b.CreateSelect(b.CreateICmpSLT(v, b.getInt64(uint64_t(lo))),
-                         b.getInt64(uint64_t(lo)), v);
-      v = b.CreateSelect(b.CreateICmpSGT(v, b.getInt64(uint64_t(hi2))),
-                         b.getInt64(uint64_t(hi2)), v);
-      return b.CreateTrunc(v, b.getInt8Ty());
-    }
-    auto ai = [&](const char *a) {
-      return b.getInt32(uint32_t(int32_t(n.attrInt(a, 0))));
-    };
-    unsigned L = unsigned(n.attrInt("left_shift", 20)) & 31u;
-    llvm::Value *va = b.CreateSub(toI32(b, x, k), ai("a_zero_point"));
-    llvm::Value *vb = b.CreateSub(toI32(b, o[1], kb), ai("b_zero_point"));
-    va = mbqm(b, b.CreateShl(va, L), ai("a_multiplier"), ai("a_shift"));
-    vb = mbqm(b, b.CreateShl(vb, L), ai("b_multiplier"), ai("b_shift"));
-    llvm::Value *v = b.CreateAdd(
-        mbqm(b, b.CreateAdd(va, vb), ai("y_multiplier"), ai("y_shift")),
-        ai("y_zero_point"));
-    return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
-  }
-  case LoopOp::TableLookup: {
-    const Tensor &t = *n.inputs[1].node->payload;
-    ElemKind tk = t.elem();
-    if (k == ElemKind::I16) {
-      // quant::tableLookup16: i = 256 + (x >> 7), T[i] + ((T[i+1] - T[i]) *
-      // (x & 127) + 64) >> 7, in int32; the table a constant i16 global.
-      llvm::Type *i16 = b.getInt16Ty(), *i32 = b.getInt32Ty();
-      auto *ty = llvm::ArrayType::get(i16, quant::kTable16Entries);
-      std::vector<llvm::Constant *> vals;
-      for (int64_t i = 0; i < quant::kTable16Entries; ++i)
-        vals.push_back(
-            llvm::ConstantInt::get(i16, uint64_t(t.getInt(i)), true));
-      auto *gv = new llvm::GlobalVariable(
-          *cg.mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
-          llvm::ConstantArray::get(ty, vals), "lut16");
-      gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
-      llvm::Value *xi = b.CreateSExt(x, i32);
-      llvm::Value *i = b.CreateSExt(
-          b.CreateAdd(b.CreateAShr(xi, 7), b.getInt32(256)), b.getInt64Ty());
-      llvm::Value *off = b.CreateAnd(xi, b.getInt32(127));
-      llvm::Value *t0 =
-          b.CreateSExt(b.CreateLoad(i16, b.CreateInBoundsGEP(i16, gv, i)), i32);
-      llvm::Value *t1 = b.CreateSExt(
-          b.CreateLoad(
-              i16, b.CreateInBoundsGEP(i16, gv, b.CreateAdd(i, b.getInt64(1)))),
-          i32);
-      llvm::Value *r = b.CreateAdd(
-          t0, b.CreateAShr(b.CreateAdd(b.CreateMul(b.CreateSub(t1, t0), off),
-                                       b.getInt32(64)),
-                           7));
-      return b.CreateTrunc(r, i16);
-    }
-    // table[x - lowest(x)], the table a constant global.
-    llvm::Type *et = cg.elemType(tk);
-    auto *ty = llvm::ArrayType::get(et, 256);
-    std::vector<llvm::Constant *> vals;
-    for (int64_t i = 0; i < 256; ++i) {
-      if (tk == ElemKind::F32)
-        vals.push_back(llvm::ConstantFP::get(et, double(t.data<float>()[i])));
-      else if (tk == ElemKind::F64)
-        vals.push_back(llvm::ConstantFP::get(et, t.data<double>()[i]));
-      else if (tk == ElemKind::Bool)
-        vals.push_back(llvm::ConstantInt::get(et, t.getInt(i) ? 1 : 0));
-      else
-        vals.push_back(llvm::ConstantInt::get(et, uint64_t(t.getInt(i)), true));
-    }
-    auto *gv = new llvm::GlobalVariable(
-        *cg.mod_, ty, true, llvm::GlobalValue::PrivateLinkage,
-        llvm::ConstantArray::get(ty, vals), "lut");
-    gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
-    llvm::Value *i =
-        sg ? b.CreateAdd(b.CreateSExt(x, b.getInt64Ty()), b.getInt64(128))
-           : b.CreateZExt(x, b.getInt64Ty());
-    llvm::Value *v = b.CreateLoad(et, b.CreateInBoundsGEP(et, gv, i));
-    if (tk == ElemKind::Bool)
-      return b.CreateICmpNE(v, llvm::ConstantInt::get(et, 0));
-    return v;
-  }
-  case LoopOp::DequantizeLinear: {
-    // double(x - zero point) * scale, rounded once to the result type.
-    ElemKind sk = n.inputs[1].type().elem();
-    if (sk == ElemKind::F32 && bits(k) <= 16) {
-      // |x - zp| <= 2^16 and an f32 scale: the double product is exact
-      // (at most 17 + 24 significant bits), so rounding it to f32 is the
-      // f32 product, rounded once (overflow and subnormals alike).
-      llvm::Type *i32 = b.getInt32Ty();
-      llvm::Value *xi = sg ? b.CreateSExt(x, i32) : b.CreateZExt(x, i32);
-      if (o.size() > 2 && o[2])
-        xi = b.CreateSub(xi, sg ? b.CreateSExt(o[2], i32)
-                                : b.CreateZExt(o[2], i32));
-      return b.CreateFMul(b.CreateSIToFP(xi, b.getFloatTy()), o[1]);
-    }
-    llvm::Value *xi =
-        sg ? b.CreateSExt(x, b.getInt64Ty()) : b.CreateZExt(x, b.getInt64Ty());
-    if (o.size() > 2 && o[2]) {
-      llvm::Value *z = sg ? b.CreateSExt(o[2], b.getInt64Ty())
-                          : b.CreateZExt(o[2], b.getInt64Ty());
-      xi = b.CreateSub(xi, z);
-    }
-    llvm::Value *sd =
-        sk == ElemKind::F32 ? b.CreateFPExt(o[1], b.getDoubleTy()) : o[1];
-    llvm::Value *r = b.CreateFMul(b.CreateSIToFP(xi, b.getDoubleTy()), sd);
-    return sk == ElemKind::F32 ? b.CreateFPTrunc(r, b.getFloatTy()) : r;
-  }
+  case LoopOp::QuantizeLinear:
+    return quantizeLinear(n, o);
+  case LoopOp::Requantize:
+    return requantize(n, o);
+  case LoopOp::QuantizedAdd:
+    return quantizedAdd(n, o);
+  case LoopOp::TableLookup:
+    return tableLookup(n, o);
+  case LoopOp::DequantizeLinear:
+    return dequantizeLinear(n, o);
   }
   return nullptr; // (every case returns)
 }

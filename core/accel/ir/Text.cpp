@@ -552,6 +552,199 @@ std::string checkPhases(const LayerProgram &lp) {
 
 } // namespace
 
+namespace {
+
+std::string lineAt(const Rec &r, const std::string &what) {
+  return "line " + std::to_string(r.line) + ": " + what;
+}
+
+// A field naming a tensor (of `ntensors`; -1 when not required).
+bool tensorRef(Fields &f, const char *k, int &v, int64_t ntensors,
+               bool req = true) {
+  if (!f.num(k, v, req))
+    return false;
+  return (v >= 0 && v < ntensors) || (!req && v == -1) ||
+         f.fail(k, "no tensor " + std::to_string(v));
+}
+
+// A tensor record, the next of `out.tensors`.
+std::string parseTensor(const Target &t, Fields &f, int64_t ntensors,
+                        LayerProgram &out) {
+  NTensor x;
+  if (f.r.pos.size() != 1 || f.r.pos[0] != std::to_string(out.tensors.size()))
+    return lineAt(f.r, "tensor " + std::to_string(out.tensors.size()) +
+                           " expected next");
+  if (!readTensor(f, t.lanes, x))
+    return f.err;
+  if (x.kind == NTensor::Kind::Constant) {
+    std::vector<uint8_t> d;
+    if (!f.data("data", d))
+      return f.err;
+    x.data.assign(d.begin(), d.end());
+    if (x.data.size() != x.bytes())
+      return lineAt(f.r, "constant '" + x.name + "' has " +
+                             std::to_string(x.data.size()) +
+                             " bytes, its layout " + std::to_string(x.bytes()));
+  }
+  if (x.base >= ntensors)
+    return lineAt(f.r, "base " + std::to_string(x.base) + " is no tensor");
+  out.tensors.push_back(std::move(x));
+  return "";
+}
+
+// A gemm layer's fields, checked against each other.
+std::string parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
+  std::vector<int64_t> two, four;
+  std::vector<uint8_t> w;
+  if (!tensorRef(f, "in", g.in, ntensors) ||
+      !tensorRef(f, "out", g.out, ntensors) || !f.num("n", g.N) ||
+      !f.num("c", g.C) || !f.num("h", g.H) || !f.num("w", g.W) ||
+      !f.num("k", g.K) || !f.num("oh", g.OH) || !f.num("ow", g.OW) ||
+      !f.nums("kernel", two, 2))
+    return f.err;
+  g.kh = two[0], g.kw = two[1];
+  if (!f.nums("stride", two, 2))
+    return f.err;
+  g.sh = two[0], g.sw = two[1];
+  if (!f.nums("dilation", two, 2))
+    return f.err;
+  g.dh = two[0], g.dw = two[1];
+  if (!f.nums("pads", four, 4))
+    return f.err;
+  g.pt = four[0], g.pl = four[1], g.pb = four[2], g.pr = four[3];
+  if (!f.num("groups", g.groups) || !f.flag("flat", g.flat) ||
+      !f.flag("sum", g.sum) || !f.num("pad_value", g.padValue) ||
+      !f.nums("bias", g.bias) || !f.data("weights", w) ||
+      !f.flag("requant", g.requant) || !f.flag("in16", g.in16, false) ||
+      !f.flag("out16", g.out16, false) || !f.nums("bias64", g.bias64, 0, false))
+    return f.err;
+  if (g.in16 && int64_t(g.bias64.size()) != g.K)
+    return lineAt(f.r, "gemm: in16 needs bias64 of K entries");
+  g.w.assign(w.begin(), w.end());
+  if (g.requant) {
+    std::vector<int64_t> rq;
+    if (!f.nums("rq", rq, 3) || !f.nums("mult", g.rq.mult) ||
+        !f.nums("shift", g.rq.shift))
+      return f.err;
+    g.rq.zp = int32_t(rq[0]), g.rq.lo = int32_t(rq[1]),
+    g.rq.hi = int32_t(rq[2]);
+  }
+  if (f.r.get("pool")) {
+    if (!f.nums("pool", four, 4))
+      return f.err;
+    g.pool = {true, four[0] != 0, four[1], four[2], four[3]};
+  }
+  if (f.r.get("add")) {
+    if (!f.nums("add", four, 4) || !readRegs(f, "add_regs", g.add.regs))
+      return f.err;
+    g.add.on = true;
+    g.add.other = int(four[0]);
+    g.add.otherBroadcast = four[1], g.add.convIsA = four[2],
+    g.add.beforePool = four[3];
+    if (g.add.other < 0 || g.add.other >= ntensors)
+      return lineAt(f.r, "add: no tensor " + std::to_string(g.add.other));
+  }
+  // The sizes the scheduler indexes by must agree.
+  const int64_t taps = g.sum ? 0 : g.kh * g.kw;
+  if (g.C < 1 || g.K < 1 || g.groups < 1 || g.C % g.groups || g.K % g.groups ||
+      g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 ||
+      g.N < 1 || g.OH < 1 || g.OW < 1 || g.H < 1 || g.W < 1)
+    return lineAt(f.r, "gemm: sizes, kernel, strides or groups out of range");
+  if (!g.sum && int64_t(g.w.size()) != g.K * (g.C / g.groups) * taps)
+    return lineAt(f.r, "gemm: " + std::to_string(g.w.size()) +
+                           " weights, expected K x C/groups x kh x kw = " +
+                           std::to_string(g.K * (g.C / g.groups) * taps));
+  if ((!g.bias.empty() && int64_t(g.bias.size()) != g.K) ||
+      (g.requant &&
+       (int64_t(g.rq.mult.size()) != g.K || int64_t(g.rq.shift.size()) != g.K)))
+    return lineAt(f.r, "gemm: bias, mult and shift need K entries");
+  return "";
+}
+
+// A pool layer's fields.
+std::string parsePool(Fields &f, int64_t ntensors, PoolLayer &g) {
+  std::vector<int64_t> two, four, strides;
+  if (!tensorRef(f, "in", g.in, ntensors) ||
+      !tensorRef(f, "out", g.out, ntensors) || !f.num("n", g.N) ||
+      !f.num("c", g.C) || !f.num("h", g.H) || !f.num("w", g.W) ||
+      !f.num("oh", g.OH) || !f.num("ow", g.OW) || !f.nums("kernel", two, 2) ||
+      !f.nums("stride", strides) || !f.nums("pads", four, 4) ||
+      !f.flag("avg", g.avg) || !f.flag("exclude_pad", g.excludePad) ||
+      !f.num("pad_value", g.padValue) || !f.num("up", g.up, false) ||
+      !f.flag("w16", g.w16, false))
+    return f.err;
+  if (strides.size() != 1 && strides.size() != 2)
+    return lineAt(f.r, "pool: stride is one integer or two (sh,sw)");
+  g.kh = two[0], g.kw = two[1];
+  g.sh = strides[0], g.sw = strides.back();
+  g.pt = four[0], g.pl = four[1], g.pb = four[2], g.pr = four[3];
+  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.N < 1 || g.C < 1)
+    return lineAt(f.r, "pool: sizes, window or stride out of range");
+  if (g.up < 1 || g.up > 8 ||
+      (g.up > 1 && (g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1)))
+    return lineAt(f.r, "pool: up is 1..8, and above 1 only of a 1x1 window");
+  if (!f.num("up_mode", g.upMode, false) || !f.num("up_zp", g.upZp, false))
+    return f.err;
+  if (g.upMode < 0 || g.upMode > 2 || g.upZp < -128 || g.upZp > 127 ||
+      (g.upMode && g.up != 2 && g.up != 4 && g.up != 8))
+    return lineAt(f.r, "pool: up_mode is 0..2 (bilinear: up 2, 4 or 8), up_zp "
+                       "-128..127");
+  if (g.w16 && g.up > 1)
+    return lineAt(f.r, "pool: a 16-bit pool is not stored upsampled");
+  return "";
+}
+
+// An add (or mul) layer's fields.
+std::string parseAdd(Fields &f, int64_t ntensors, AddLayer &a) {
+  if (!tensorRef(f, "a", a.a, ntensors) || !tensorRef(f, "b", a.b, ntensors) ||
+      !tensorRef(f, "out", a.out, ntensors) ||
+      !f.flag("broadcast", a.bBroadcast) || !readRegs(f, "regs", a.regs) ||
+      !f.flag("w16", a.w16, false))
+    return f.err;
+  if (f.r.get("mul")) {
+    std::vector<int64_t> m;
+    if (!f.nums("mul", m, 7))
+      return f.err;
+    MulRegs &g = a.mulRegs;
+    a.mul = true;
+    g.aZp = int32_t(m[0]), g.bZp = int32_t(m[1]), g.mult = int32_t(m[2]),
+    g.shift = int32_t(m[3]), g.outZp = int32_t(m[4]), g.lo = int32_t(m[5]),
+    g.hi = int32_t(m[6]);
+  }
+  return "";
+}
+
+// A layer's output tables: the 8-bit one (lut) and the 16-bit one (lut16).
+std::string parseLayerTables(Fields &f, Layer &L) {
+  if (f.r.get("lut")) {
+    std::vector<uint8_t> lut;
+    if (!f.data("lut", lut))
+      return f.err;
+    if (lut.size() != 256)
+      return lineAt(f.r, "lut: " + std::to_string(lut.size()) +
+                             " bytes, expected the 256 of an output table");
+    L.lut.assign(lut.begin(), lut.end());
+  }
+  if (f.r.get("lut16")) {
+    std::vector<uint8_t> b;
+    if (!f.data("lut16", b))
+      return f.err;
+    if (b.size() != 1026)
+      return lineAt(f.r, "lut16: " + std::to_string(b.size()) +
+                             " bytes, expected the 1026 of a 16-bit table");
+    if (L.kind != Layer::Kind::Pool || !L.pool.w16 || L.pool.kh != 1 ||
+        L.pool.kw != 1 || L.pool.sh != 1 || L.pool.sw != 1 || L.pool.up != 1 ||
+        L.pool.upMode)
+      return lineAt(f.r, "lut16: a 16-bit table is a 1x1 pool layer of 16-bit "
+                         "rows (w16=1)");
+    for (size_t k = 0; k < 513; ++k)
+      L.lut16.push_back(int16_t(uint16_t(b[2 * k] | b[2 * k + 1] << 8)));
+  }
+  return "";
+}
+
+} // namespace
+
 std::string parseLayers(const Target &t, const std::string &text,
                         LayerProgram &out) {
   out = LayerProgram();
@@ -567,39 +760,15 @@ std::string parseLayers(const Target &t, const std::string &text,
       n += r.kw == "tensor";
     return n;
   }();
-  auto tensorRef = [&](Fields &f, const char *k, int &v, bool req = true) {
-    if (!f.num(k, v, req))
-      return false;
-    return (v >= 0 && v < ntensors) || (!req && v == -1) ||
-           f.fail(k, "no tensor " + std::to_string(v));
-  };
   for (const Rec &r : recs) {
     Fields f{r, ""};
-    auto at = [&](const std::string &what) {
-      return "line " + std::to_string(r.line) + ": " + what;
-    };
+    auto at = [&](const std::string &what) { return lineAt(r, what); };
     if (r.kw == "target" || r.kw == "#") {
       continue;
     } else if (r.kw == "tensor") {
-      NTensor x;
-      if (r.pos.size() != 1 || r.pos[0] != std::to_string(out.tensors.size()))
-        return at("tensor " + std::to_string(out.tensors.size()) +
-                  " expected next");
-      if (!readTensor(f, t.lanes, x))
-        return f.err;
-      if (x.kind == NTensor::Kind::Constant) {
-        std::vector<uint8_t> d;
-        if (!f.data("data", d))
-          return f.err;
-        x.data.assign(d.begin(), d.end());
-        if (x.data.size() != x.bytes())
-          return at("constant '" + x.name + "' has " +
-                    std::to_string(x.data.size()) + " bytes, its layout " +
-                    std::to_string(x.bytes()));
-      }
-      if (x.base >= ntensors)
-        return at("base " + std::to_string(x.base) + " is no tensor");
-      out.tensors.push_back(std::move(x));
+      err = parseTensor(t, f, ntensors, out);
+      if (!err.empty())
+        return err;
     } else if (r.kw == "inputs" || r.kw == "outputs") {
       std::vector<int64_t> v;
       if (r.pos.size() > 1 || (r.pos.size() == 1 && !ints(r.pos[0], v)))
@@ -618,150 +787,22 @@ std::string parseLayers(const Target &t, const std::string &text,
       if (!nodes->empty() && !unquoteList(*nodes, L.nodes))
         return at("nodes: a list of quoted names expected");
       const std::string &kind = r.pos[0];
-      std::vector<int64_t> two, four, strides;
       if (kind == "gemm") {
         L.kind = Layer::Kind::Gemm;
-        GemmLayer &g = L.gemm;
-        std::vector<uint8_t> w;
-        if (!tensorRef(f, "in", g.in) || !tensorRef(f, "out", g.out) ||
-            !f.num("n", g.N) || !f.num("c", g.C) || !f.num("h", g.H) ||
-            !f.num("w", g.W) || !f.num("k", g.K) || !f.num("oh", g.OH) ||
-            !f.num("ow", g.OW) || !f.nums("kernel", two, 2))
-          return f.err;
-        g.kh = two[0], g.kw = two[1];
-        if (!f.nums("stride", two, 2))
-          return f.err;
-        g.sh = two[0], g.sw = two[1];
-        if (!f.nums("dilation", two, 2))
-          return f.err;
-        g.dh = two[0], g.dw = two[1];
-        if (!f.nums("pads", four, 4))
-          return f.err;
-        g.pt = four[0], g.pl = four[1], g.pb = four[2], g.pr = four[3];
-        if (!f.num("groups", g.groups) || !f.flag("flat", g.flat) ||
-            !f.flag("sum", g.sum) || !f.num("pad_value", g.padValue) ||
-            !f.nums("bias", g.bias) || !f.data("weights", w) ||
-            !f.flag("requant", g.requant) || !f.flag("in16", g.in16, false) ||
-            !f.flag("out16", g.out16, false) ||
-            !f.nums("bias64", g.bias64, 0, false))
-          return f.err;
-        if (g.in16 && int64_t(g.bias64.size()) != g.K)
-          return at("gemm: in16 needs bias64 of K entries");
-        g.w.assign(w.begin(), w.end());
-        if (g.requant) {
-          std::vector<int64_t> rq;
-          if (!f.nums("rq", rq, 3) || !f.nums("mult", g.rq.mult) ||
-              !f.nums("shift", g.rq.shift))
-            return f.err;
-          g.rq.zp = int32_t(rq[0]), g.rq.lo = int32_t(rq[1]),
-          g.rq.hi = int32_t(rq[2]);
-        }
-        if (r.get("pool")) {
-          if (!f.nums("pool", four, 4))
-            return f.err;
-          g.pool = {true, four[0] != 0, four[1], four[2], four[3]};
-        }
-        if (r.get("add")) {
-          if (!f.nums("add", four, 4) || !readRegs(f, "add_regs", g.add.regs))
-            return f.err;
-          g.add.on = true;
-          g.add.other = int(four[0]);
-          g.add.otherBroadcast = four[1], g.add.convIsA = four[2],
-          g.add.beforePool = four[3];
-          if (g.add.other < 0 || g.add.other >= ntensors)
-            return at("add: no tensor " + std::to_string(g.add.other));
-        }
-        // The sizes the scheduler indexes by must agree.
-        const int64_t taps = g.sum ? 0 : g.kh * g.kw;
-        if (g.C < 1 || g.K < 1 || g.groups < 1 || g.C % g.groups ||
-            g.K % g.groups || g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 ||
-            g.dh < 1 || g.dw < 1 || g.N < 1 || g.OH < 1 || g.OW < 1 ||
-            g.H < 1 || g.W < 1)
-          return at("gemm: sizes, kernel, strides or groups out of range");
-        if (!g.sum && int64_t(g.w.size()) != g.K * (g.C / g.groups) * taps)
-          return at("gemm: " + std::to_string(g.w.size()) +
-                    " weights, expected K x C/groups x kh x kw = " +
-                    std::to_string(g.K * (g.C / g.groups) * taps));
-        if ((!g.bias.empty() && int64_t(g.bias.size()) != g.K) ||
-            (g.requant && (int64_t(g.rq.mult.size()) != g.K ||
-                           int64_t(g.rq.shift.size()) != g.K)))
-          return at("gemm: bias, mult and shift need K entries");
+        err = parseGemm(f, ntensors, L.gemm);
       } else if (kind == "pool") {
         L.kind = Layer::Kind::Pool;
-        PoolLayer &g = L.pool;
-        if (!tensorRef(f, "in", g.in) || !tensorRef(f, "out", g.out) ||
-            !f.num("n", g.N) || !f.num("c", g.C) || !f.num("h", g.H) ||
-            !f.num("w", g.W) || !f.num("oh", g.OH) || !f.num("ow", g.OW) ||
-            !f.nums("kernel", two, 2) || !f.nums("stride", strides) ||
-            !f.nums("pads", four, 4) || !f.flag("avg", g.avg) ||
-            !f.flag("exclude_pad", g.excludePad) ||
-            !f.num("pad_value", g.padValue) || !f.num("up", g.up, false) ||
-            !f.flag("w16", g.w16, false))
-          return f.err;
-        if (strides.size() != 1 && strides.size() != 2)
-          return at("pool: stride is one integer or two (sh,sw)");
-        g.kh = two[0], g.kw = two[1];
-        g.sh = strides[0], g.sw = strides.back();
-        g.pt = four[0], g.pl = four[1], g.pb = four[2], g.pr = four[3];
-        if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.N < 1 || g.C < 1)
-          return at("pool: sizes, window or stride out of range");
-        if (g.up < 1 || g.up > 8 ||
-            (g.up > 1 && (g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1)))
-          return at("pool: up is 1..8, and above 1 only of a 1x1 window");
-        if (!f.num("up_mode", g.upMode, false) ||
-            !f.num("up_zp", g.upZp, false))
-          return f.err;
-        if (g.upMode < 0 || g.upMode > 2 || g.upZp < -128 || g.upZp > 127 ||
-            (g.upMode && g.up != 2 && g.up != 4 && g.up != 8))
-          return at("pool: up_mode is 0..2 (bilinear: up 2, 4 or 8), up_zp "
-                    "-128..127");
-        if (g.w16 && g.up > 1)
-          return at("pool: a 16-bit pool is not stored upsampled");
+        err = parsePool(f, ntensors, L.pool);
       } else if (kind == "add") {
         L.kind = Layer::Kind::Add;
-        if (!tensorRef(f, "a", L.add.a) || !tensorRef(f, "b", L.add.b) ||
-            !tensorRef(f, "out", L.add.out) ||
-            !f.flag("broadcast", L.add.bBroadcast) ||
-            !readRegs(f, "regs", L.add.regs) ||
-            !f.flag("w16", L.add.w16, false))
-          return f.err;
-        if (r.get("mul")) {
-          std::vector<int64_t> m;
-          if (!f.nums("mul", m, 7))
-            return f.err;
-          MulRegs &g = L.add.mulRegs;
-          L.add.mul = true;
-          g.aZp = int32_t(m[0]), g.bZp = int32_t(m[1]), g.mult = int32_t(m[2]),
-          g.shift = int32_t(m[3]), g.outZp = int32_t(m[4]),
-          g.lo = int32_t(m[5]), g.hi = int32_t(m[6]);
-        }
+        err = parseAdd(f, ntensors, L.add);
       } else {
         return at("'" + kind + "' is not a layer kind (gemm, pool, add)");
       }
-      if (r.get("lut")) {
-        std::vector<uint8_t> lut;
-        if (!f.data("lut", lut))
-          return f.err;
-        if (lut.size() != 256)
-          return at("lut: " + std::to_string(lut.size()) +
-                    " bytes, expected the 256 of an output table");
-        L.lut.assign(lut.begin(), lut.end());
-      }
-      if (r.get("lut16")) {
-        std::vector<uint8_t> b;
-        if (!f.data("lut16", b))
-          return f.err;
-        if (b.size() != 1026)
-          return at("lut16: " + std::to_string(b.size()) +
-                    " bytes, expected the 1026 of a 16-bit table");
-        if (L.kind != Layer::Kind::Pool || !L.pool.w16 || L.pool.kh != 1 ||
-            L.pool.kw != 1 || L.pool.sh != 1 || L.pool.sw != 1 ||
-            L.pool.up != 1 || L.pool.upMode)
-          return at("lut16: a 16-bit table is a 1x1 pool layer of 16-bit "
-                    "rows (w16=1)");
-        for (size_t k = 0; k < 513; ++k)
-          L.lut16.push_back(int16_t(uint16_t(b[2 * k] | b[2 * k + 1] << 8)));
-      }
+      if (err.empty())
+        err = parseLayerTables(f, L);
+      if (!err.empty())
+        return err;
       out.layers.push_back(std::move(L));
     } else {
       return at("'" + r.kw + "' is not a record of a layer program");

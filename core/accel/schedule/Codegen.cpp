@@ -237,6 +237,112 @@ std::vector<PoolFix> poolBorderFixes(const PoolLayer &g, int64_t y0, int64_t y1,
 
 } // namespace
 
+namespace {
+
+// The pool layer's dimensions: images, output lines, channel tiles, bands.
+enum { dN, dY, dC, dX };
+
+// The Pools (and geometry register writes) redoing the border outputs of the
+// output lines [y0, y1) and columns [x0, x1), the block's geometry (x1 - x0
+// output columns) restored after them; their cycles. Emitted into `emit`
+// when given.
+uint64_t poolFixes(const Target &tg, const PoolLayer &g, int64_t y0, int64_t y1,
+                   int64_t x0, int64_t x1, int64_t wb, int64_t in, int64_t out,
+                   std::vector<Op> *emit) {
+  uint64_t cyc = 0;
+  std::vector<PoolFix> v = poolBorderFixes(g, y0, y1, x0, x1, wb);
+  int64_t kh = g.kh, kw = g.kw, ow = x1 - x0;
+  auto geom = [&](int64_t h, int64_t w, int64_t n) {
+    for (auto [reg, cur, want] :
+         {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolKh, &kh, h},
+          {Reg::PoolKw, &kw, w},
+          {Reg::PoolOutW, &ow, n}})
+      if (*cur != want) {
+        *cur = want;
+        cyc += 1;
+        if (emit)
+          emit->push_back(setregOp(tg, reg, int32_t(want)));
+      }
+  };
+  for (const PoolFix &f : v) {
+    geom(f.kh, f.kw, f.outW);
+    cyc += vectorCycles(tg, f.rows * f.kh * f.kw);
+    if (emit)
+      emit->push_back(poolOp(tg, true, out + f.dst, in + f.src, f.rows));
+  }
+  geom(g.kh, g.kw, x1 - x0);
+  return cyc;
+}
+
+// One step of a pool layer: its block's load (with the padding), the
+// geometry registers where the band changes them, the pooling op (or the
+// form's op) and its border fixes, the store (upsampled, a band, or rows).
+// curInW and curOutW: the geometry registers' values so far.
+void poolStep(const Target &tg, const PoolLayer &g,
+              const std::vector<NTensor> &ts, const PoolOps *ops,
+              const sp::Tiling &t, const sp::Step &st, const Slots &slots,
+              bool banded, int64_t &curInW, int64_t &curOutW, StepCode &sc) {
+  Addr addr{ts};
+  const int64_t Wp = g.W + g.pl + g.pr;
+  const bool perLine = g.sh != g.sw;
+  int64_t n = st.index[dN], c = st.index[dC];
+  int64_t y0 = st.index[dY] * t.tile[dY];
+  int64_t y1 = std::min(g.OH, y0 + t.tile[dY]);
+  int64_t iy0 = y0 * g.sh - g.pt, iy1 = (y1 - 1) * g.sh - g.pt + g.kh;
+  int64_t vy0 = std::max<int64_t>(0, iy0), vy1 = std::min(g.H, iy1);
+  // The block's output columns [x0, x0 + ow), its image columns [ix0, ix1)
+  // (padding outside the image) and padded width wb.
+  const int64_t x0 = banded ? st.index[dX] * t.tile[dX] : 0;
+  const int64_t ow = banded ? std::min(g.OW, x0 + t.tile[dX]) - x0 : g.OW;
+  const int64_t ix0 = x0 * g.sw - g.pl,
+                ix1 = (x0 + ow - 1) * g.sw - g.pl + g.kw;
+  const int64_t vx0 = banded ? std::max<int64_t>(0, ix0) : 0;
+  const int64_t vx1 = banded ? std::min(g.W, ix1) : g.W;
+  const int64_t wb = banded ? ix1 - ix0 : Wp;
+  int64_t in = slots.base[0][st.operands[0].slot];
+  int64_t out = slots.base[1][st.operands[1].slot];
+  sc.loads.push_back(
+      loadOp(tg, Cls::Out, in, addr(g.in, c, (n * g.H + vy0) * g.W + vx0),
+             std::max<int64_t>(0, vy1 - vy0), vx1 - vx0, g.W, vy0 - iy0,
+             iy1 - vy1, banded ? vx0 - ix0 : g.pl, banded ? ix1 - vx1 : g.pr));
+  for (auto [reg, cur, want] :
+       {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolInW, &curInW, wb},
+        {Reg::PoolOutW, &curOutW, ow}})
+    if (*cur != want && !ops) {
+      *cur = want;
+      sc.compute.push_back(setregOp(tg, reg, int32_t(want)));
+    }
+  if (ops)
+    sc.compute.push_back(ops->op(out, in, (y1 - y0) * ow));
+  else if (perLine)
+    for (int64_t oy = y0; oy < y1; ++oy)
+      sc.compute.push_back(poolOp(tg, g.avg, out + (oy - y0) * ow,
+                                  in + (oy - y0) * g.sh * wb, ow));
+  else
+    sc.compute.push_back(poolOp(tg, g.avg, out, in, (y1 - y0) * ow));
+  poolFixes(tg, g, y0, y1, x0, x0 + ow, wb, in, out, &sc.compute);
+  if (g.up > 1) {
+    // Each result line (its band) to its up x up block of output lines.
+    const int64_t upw = g.OW * g.up;
+    upsampleStore(tg, sc.tail, Cls::Out, out,
+                  addr(g.out, c, (n * g.OH + y0) * g.up * upw + x0 * g.up),
+                  y1 - y0, ow, g.up, g.OW);
+  } else if (banded) {
+    moveBand(tg, sc.tail, true, Cls::Out, out,
+             addr(g.out, c, (n * g.OH + y0) * g.OW + x0), y1 - y0, ow, g.OW,
+             g.w16);
+  } else {
+    moveRows(tg, sc.tail, true, Cls::Out, out,
+             addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW, g.w16);
+  }
+  if (g.w16) // the load (its padding PAD_VALUE's low 16 bits) and pools
+    for (auto *ops : {&sc.loads, &sc.compute})
+      for (Op &op : *ops)
+        op.w16 = op.kind != OpKind::SetReg;
+}
+
+} // namespace
+
 // A pool layer: blocks of output lines (and channel tiles) loaded with the
 // padding into the output memory, the pooling op over each block, stored. A
 // pool whose strides differ (sh != sw) runs one pooling op per output line,
@@ -263,7 +369,6 @@ std::string genPool(const Target &tg, const Layer &L,
       return ops->cycles(rows);
     return vectorCycles(tg, rows * g.kh * g.kw);
   };
-  Addr addr{ts};
   const int64_t lanes = tg.lanes;
   const int64_t Ct = ceilDiv(g.C, lanes), Wp = g.W + g.pl + g.pr;
   if (g.w16 && (!tg.wide16 || g.up > 1))
@@ -311,36 +416,6 @@ std::string genPool(const Target &tg, const Layer &L,
              std::to_string(g.kh) + " lines of " + std::to_string(bandWp(1)) +
              " pixels";
   }
-  // The Pools (and geometry register writes) redoing the border outputs of the
-  // output lines [y0, y1) and columns [x0, x1), the block's geometry (x1 - x0
-  // output columns) restored after them.
-  auto fixes = [&](int64_t y0, int64_t y1, int64_t x0, int64_t x1, int64_t wb,
-                   int64_t in, int64_t out, std::vector<Op> *emit) {
-    uint64_t cyc = 0;
-    std::vector<PoolFix> v = poolBorderFixes(g, y0, y1, x0, x1, wb);
-    int64_t kh = g.kh, kw = g.kw, ow = x1 - x0;
-    auto geom = [&](int64_t h, int64_t w, int64_t n) {
-      for (auto [reg, cur, want] :
-           {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolKh, &kh, h},
-            {Reg::PoolKw, &kw, w},
-            {Reg::PoolOutW, &ow, n}})
-        if (*cur != want) {
-          *cur = want;
-          cyc += 1;
-          if (emit)
-            emit->push_back(setregOp(tg, reg, int32_t(want)));
-        }
-    };
-    for (const PoolFix &f : v) {
-      geom(f.kh, f.kw, f.outW);
-      cyc += vectorCycles(tg, f.rows * f.kh * f.kw);
-      if (emit)
-        emit->push_back(poolOp(tg, true, out + f.dst, in + f.src, f.rows));
-    }
-    geom(g.kh, g.kw, x1 - x0);
-    return cyc;
-  };
-  enum { dN, dY, dC, dX };
   p.dims = {
       {"n", g.N, false, {1}}, {"y", g.OH, false, {}}, {"c", Ct, false, {1}}};
   if (banded)
@@ -389,7 +464,8 @@ std::string genPool(const Target &tg, const Layer &L,
     const uint64_t line = vecCycles(ow);
     return std::vector<uint64_t>{
         (perLine ? line * u(t[dY]) : vecCycles(t[dY] * ow)) +
-        fixes(y0, y0 + t[dY], x0, x0 + ow, blockWp(t), 0, 0, nullptr) +
+        poolFixes(tg, g, y0, y0 + t[dY], x0, x0 + ow, blockWp(t), 0, 0,
+                  nullptr) +
         (banded ? 2 : 0)};
   };
   sp::PlanResult plan = planLayer(tg, p, o, info);
@@ -412,64 +488,9 @@ std::string genPool(const Target &tg, const Layer &L,
   }
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
-  for (size_t s = 0; s < steps.size(); ++s) {
-    const sp::Step &st = steps[s];
-    StepCode &sc = code.steps[s];
-    int64_t n = st.index[dN], c = st.index[dC];
-    int64_t y0 = st.index[dY] * t.tile[dY];
-    int64_t y1 = std::min(g.OH, y0 + t.tile[dY]);
-    int64_t iy0 = y0 * g.sh - g.pt, iy1 = (y1 - 1) * g.sh - g.pt + g.kh;
-    int64_t vy0 = std::max<int64_t>(0, iy0), vy1 = std::min(g.H, iy1);
-    // The block's output columns [x0, x0 + ow), its image columns [ix0, ix1)
-    // (padding outside the image) and padded width wb.
-    const int64_t x0 = banded ? st.index[dX] * t.tile[dX] : 0;
-    const int64_t ow = banded ? std::min(g.OW, x0 + t.tile[dX]) - x0 : g.OW;
-    const int64_t ix0 = x0 * g.sw - g.pl,
-                  ix1 = (x0 + ow - 1) * g.sw - g.pl + g.kw;
-    const int64_t vx0 = banded ? std::max<int64_t>(0, ix0) : 0;
-    const int64_t vx1 = banded ? std::min(g.W, ix1) : g.W;
-    const int64_t wb = banded ? ix1 - ix0 : Wp;
-    int64_t in = slots.base[0][st.operands[0].slot];
-    int64_t out = slots.base[1][st.operands[1].slot];
-    sc.loads.push_back(loadOp(
-        tg, Cls::Out, in, addr(g.in, c, (n * g.H + vy0) * g.W + vx0),
-        std::max<int64_t>(0, vy1 - vy0), vx1 - vx0, g.W, vy0 - iy0, iy1 - vy1,
-        banded ? vx0 - ix0 : g.pl, banded ? ix1 - vx1 : g.pr));
-    for (auto [reg, cur, want] :
-         {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolInW, &curInW, wb},
-          {Reg::PoolOutW, &curOutW, ow}})
-      if (*cur != want && !ops) {
-        *cur = want;
-        sc.compute.push_back(setregOp(tg, reg, int32_t(want)));
-      }
-    if (ops)
-      sc.compute.push_back(ops->op(out, in, (y1 - y0) * ow));
-    else if (perLine)
-      for (int64_t oy = y0; oy < y1; ++oy)
-        sc.compute.push_back(poolOp(tg, g.avg, out + (oy - y0) * ow,
-                                    in + (oy - y0) * g.sh * wb, ow));
-    else
-      sc.compute.push_back(poolOp(tg, g.avg, out, in, (y1 - y0) * ow));
-    fixes(y0, y1, x0, x0 + ow, wb, in, out, &sc.compute);
-    if (g.up > 1) {
-      // Each result line (its band) to its up x up block of output lines.
-      const int64_t upw = g.OW * g.up;
-      upsampleStore(tg, sc.tail, Cls::Out, out,
-                    addr(g.out, c, (n * g.OH + y0) * g.up * upw + x0 * g.up),
-                    y1 - y0, ow, g.up, g.OW);
-    } else if (banded) {
-      moveBand(tg, sc.tail, true, Cls::Out, out,
-               addr(g.out, c, (n * g.OH + y0) * g.OW + x0), y1 - y0, ow, g.OW,
-               g.w16);
-    } else {
-      moveRows(tg, sc.tail, true, Cls::Out, out,
-               addr(g.out, c, (n * g.OH + y0) * g.OW), (y1 - y0) * g.OW, g.w16);
-    }
-    if (g.w16) // the load (its padding PAD_VALUE's low 16 bits) and pools
-      for (auto *ops : {&sc.loads, &sc.compute})
-        for (Op &op : *ops)
-          op.w16 = op.kind != OpKind::SetReg;
-  }
+  for (size_t s = 0; s < steps.size(); ++s)
+    poolStep(tg, g, ts, ops, t, steps[s], slots, banded, curInW, curOutW,
+             code.steps[s]);
   return "";
 }
 
@@ -805,21 +826,16 @@ std::string maskPlacedStores(const Target &tg, const LayerProgram &lp,
   return "";
 }
 
-std::string generateProgram(const Target &tg, const LayerProgram &lp,
-                            const CodegenOptions &o, Program &out) {
-  out = Program();
-  out.lanes = tg.lanes;
-  std::vector<NTensor> ts = lp.tensors;
-  for (NTensor &t : ts)
-    if (!t.lanes)
-      t.lanes = tg.lanes;
-  for (const NTensor &t : ts)
-    if (t.lanes != tg.lanes)
-      return "internal: tensor '" + t.name + "' has " +
-             std::to_string(t.lanes) + " lanes, the target " +
-             std::to_string(tg.lanes);
-  Image img(tg);
-  // Constants (e.g. an add's constant operand) first, in the tiled layout.
+namespace {
+
+// Constants (e.g. an add's constant operand) into the image first, in the
+// tiled layout; then per GEMM layer its packed weights, bias rows and
+// requantization tables, the output tables and the tables of the layers
+// whose forms schedule them.
+std::string placeConstants(const Target &tg, const LayerProgram &lp,
+                           const CodegenOptions &o, std::vector<NTensor> &ts,
+                           Image &img, std::vector<GemmTables> &tables,
+                           Program &out) {
   for (NTensor &t : ts)
     if (t.kind == NTensor::Kind::Constant && t.base < 0) {
       if (t.data.size() != t.bytes())
@@ -830,7 +846,6 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
       out.constants.push_back({int(&t - ts.data()), uint64_t(t.dram)});
     }
   // Per GEMM layer: packed weights, bias rows and requantization tables.
-  std::vector<GemmTables> tables(lp.layers.size());
   for (size_t i = 0; i < lp.layers.size(); ++i)
     if (lp.layers[i].kind == Layer::Kind::Gemm)
       tables[i] = layoutGemm(tg, lp.layers[i].gemm, img, o.dwgemm);
@@ -859,6 +874,209 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
     if (!e.empty())
       return e;
   }
+  return "";
+}
+
+// The DRAM a program needs over what it has: the error, naming the layer
+// whose tensors need the most.
+std::string dramOverflow(const LayerProgram &lp, const std::vector<NTensor> &ts,
+                         uint64_t imageBytes, uint64_t actBase, uint64_t end,
+                         uint64_t capacity) {
+  // Name the layer whose tensors need the most.
+  size_t worst = 0;
+  uint64_t worstBytes = 0;
+  for (size_t i = 0; i < lp.layers.size(); ++i) {
+    const Layer &L = lp.layers[i];
+    std::vector<int> used;
+    if (L.kind == Layer::Kind::Gemm)
+      used = {L.gemm.in, L.gemm.out};
+    else if (L.kind == Layer::Kind::Pool)
+      used = {L.pool.in, L.pool.out};
+    else
+      used = {L.add.a, L.add.b, L.add.out};
+    uint64_t b = 0;
+    for (int k : used)
+      b += ts[size_t(k)].bytes();
+    if (b > worstBytes) {
+      worstBytes = b;
+      worst = i;
+    }
+  }
+  std::ostringstream os;
+  os << "the program needs " << end << " bytes of NPU DRAM (" << imageBytes
+     << " of weights and tables, " << (end - actBase)
+     << " of activations), over the DRAM's " << capacity
+     << " bytes (backend option dram_bytes); the largest layer is '"
+     << (lp.layers.empty() ? std::string("?") : lp.layers[worst].name)
+     << "' with " << worstBytes << " bytes of tensors";
+  return os.str();
+}
+
+// Generates one layer's code into codes[i] and out.layers[i], with the
+// program's options: `inOn` / `outOn`: its input comes from the out memory
+// by copies, its output stays there (layer cascading, for the cost model);
+// `keep`: a tiling to keep; `stripeShare`: one side of a striped boundary,
+// with these rows of each memory (Stripes.h).
+struct LayerGen {
+  const Target &tg;
+  const LayerProgram &lp;
+  const CodegenOptions &o;
+  const std::vector<NTensor> &ts;
+  const std::vector<GemmTables> &tables;
+  bool anyTable, anyTable16;
+  std::vector<LayerCode> &codes;
+  Program &out;
+
+  std::string
+  operator()(size_t i, bool inOn, bool outOn, const TileChoice *keep,
+             const std::vector<uint64_t> *stripeShare = nullptr) const;
+  std::string gemm(size_t i, const CodegenOptions &lo, LayerInfo &info) const;
+};
+
+std::string
+LayerGen::operator()(size_t i, bool inOn, bool outOn, const TileChoice *keep,
+                     const std::vector<uint64_t> *stripeShare) const {
+  CodegenOptions lo = o; // plus the layer's forced tiling and slot side
+  lo.paramReserve = anyTable16 ? uint64_t(table16Reserve(tg))
+                    : anyTable ? uint64_t(tg.lutRows())
+                               : 0;
+  lo.inOnChip = inOn;
+  lo.outOnChip = outOn;
+  const Layer &L = lp.layers[i];
+  codes[i] = LayerCode();
+  out.layers[i] = LayerInfo();
+  LayerInfo &info = out.layers[i];
+  // Odd layers take their slots from the top of each memory.
+  lo.slotsFromTop = (o.prefetch || o.cascade) && i % 2 == 1;
+  lo.prefetchable = o.prefetch && i > 0;
+  if (stripeShare) {
+    lo.striped = true;
+    lo.shareRows = *stripeShare;
+    lo.slotsFromTop = i % 2 == 1;
+    lo.prefetchable = lo.prefetchable && !inOn; // no prefetch into it
+  }
+  info.name = L.name;
+  for (const std::string &nm : L.nodes) // one name per source node
+    if (std::find(info.nodes.begin(), info.nodes.end(), nm) == info.nodes.end())
+      info.nodes.push_back(nm);
+  info.op = layerOp(L);
+  info.usefulMacs = L.usefulMacs;
+  lo.force = i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : keep;
+  // Padding reaches the hardware only through the loads' (and copies')
+  // pad fields: a layer that needs more than they hold is refused here,
+  // not truncated into wrong results (the selector never builds one).
+  std::string err;
+  if (L.kind != Layer::Kind::Add) {
+    err = padError(tg, L.kind == Layer::Kind::Gemm ? L.gemm.pt : L.pool.pt,
+                   L.kind == Layer::Kind::Gemm ? L.gemm.pl : L.pool.pl,
+                   L.kind == Layer::Kind::Gemm ? L.gemm.pb : L.pool.pb,
+                   L.kind == Layer::Kind::Gemm ? L.gemm.pr : L.pool.pr);
+    if (!err.empty())
+      return "layer '" + L.name + "' (" + info.op + "): " + err;
+  }
+  const FormPattern *emitter = emitterOf(L);
+  if (emitter) {
+    err = emitter->schedule(tg, L, ts, tables[i], lo, codes[i], info);
+    return err.empty() ? ""
+                       : "layer '" + L.name + "' (" + info.op + "): " + err;
+  }
+  switch (L.kind) {
+  case Layer::Kind::Gemm:
+    err = gemm(i, lo, info);
+    break;
+  case Layer::Kind::Pool:
+    err = genPool(tg, L, ts, lo, codes[i], info);
+    break;
+  case Layer::Kind::Add:
+    err = genAdd(tg, L, ts, lo, codes[i], info);
+    break;
+  }
+  if (!err.empty())
+    return "layer '" + L.name + "' (" + info.op + "): " + err;
+  return "";
+}
+
+// A GEMM layer's code, its bias path chosen.
+std::string LayerGen::gemm(size_t i, const CodegenOptions &lo,
+                           LayerInfo &info) const {
+  const Layer &L = lp.layers[i];
+  // The bias path: forced by the tuner, by the option, or every path
+  // the layer allows scored by the cost model (Requant first where
+  // possible, it moves the fewest bytes; another path only when
+  // predicted strictly faster).
+  const GemmTables &tb = tables[i];
+  int path = lo.force                   ? std::max(lo.force->bias, 0)
+             : o.bias == BiasMode::Auto ? (tb.biasPathUsable(2) ? 2 : 0)
+                                        : int(o.bias);
+  if (lo.force && !tb.biasPathUsable(path))
+    return "the tuned tiling (" + lo.force->text() + ") takes the bias by " +
+           biasPathName(path) + ", which this layer does not allow";
+  const std::string err = genGemm(tg, L, ts, tb, lo, path, codes[i], info);
+  std::vector<int> others;
+  if (err.empty() && !lo.force && o.bias == BiasMode::Auto) {
+    if (path != 0)
+      others.push_back(0);
+    if (tb.biasPathUsable(1))
+      others.push_back(1);
+  }
+  for (int other : others) {
+    LayerCode c2;
+    LayerInfo i2 = info;
+    i2.arrayMacs = 0;
+    i2.candidates.clear();
+    if (!genGemm(tg, L, ts, tb, lo, other, c2, i2).empty())
+      continue;
+    std::vector<TileChoice> all = info.candidates;
+    all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
+    std::stable_sort(all.begin(), all.end(),
+                     [](const TileChoice &a, const TileChoice &b) {
+                       return a.predicted < b.predicted;
+                     });
+    if (all.size() > o.candidates)
+      all.resize(o.candidates);
+    if (i2.predictedCycles < info.predictedCycles) {
+      codes[i] = std::move(c2);
+      info = std::move(i2);
+    }
+    info.candidates = std::move(all);
+  }
+  return err;
+}
+
+// DMA bytes per layer, by the layer each operation is counted in.
+void countDmaBytes(const Target &tg, Program &out) {
+  for (size_t k = 0; k < out.ops.size(); ++k) {
+    const Op &in = out.ops[k];
+    if (out.opLayer[k] < 0 ||
+        (in.kind != OpKind::Load && in.kind != OpKind::Store))
+      continue;
+    LayerInfo &info = out.layers[size_t(out.opLayer[k])];
+    uint64_t b = uint64_t(in.ysize * in.xsize * tg.clsRowBytes(in.cls) *
+                          (in.w16 ? 2 : 1));
+    (in.kind == OpKind::Load ? info.loadBytes : info.storeBytes) += b;
+  }
+}
+
+} // namespace
+
+std::string generateProgram(const Target &tg, const LayerProgram &lp,
+                            const CodegenOptions &o, Program &out) {
+  out = Program();
+  out.lanes = tg.lanes;
+  std::vector<NTensor> ts = lp.tensors;
+  for (NTensor &t : ts)
+    if (!t.lanes)
+      t.lanes = tg.lanes;
+  for (const NTensor &t : ts)
+    if (t.lanes != tg.lanes)
+      return "internal: tensor '" + t.name + "' has " +
+             std::to_string(t.lanes) + " lanes, the target " +
+             std::to_string(tg.lanes);
+  Image img(tg);
+  std::vector<GemmTables> tables(lp.layers.size());
+  std::string err = placeConstants(tg, lp, o, ts, img, tables, out);
+  if (!err.empty())
+    return err;
   bool anyTable = false, anyTable16 = false;
   for (const GemmTables &tb : tables) {
     anyTable = anyTable || tb.lut;
@@ -870,7 +1088,7 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
   std::vector<char> stripeCand;
   if (o.stripes != StripeMode::Off)
     stripeCand = stripeCandidates(tg, lp, ts);
-  std::string err = placeActivations(tg, ts, lp, stripeCand, actBase, end);
+  err = placeActivations(tg, ts, lp, stripeCand, actBase, end);
   if (!err.empty())
     return err;
   out.activationBase = actBase;
@@ -881,147 +1099,13 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
                              ? uint64_t(1) << tg.dram.addressBits
                              : UINT64_MAX;
   const uint64_t capacity = o.dramCapacity ? o.dramCapacity : space;
-  if (end > capacity || end > space) {
-    // Name the layer whose tensors need the most.
-    size_t worst = 0;
-    uint64_t worstBytes = 0;
-    for (size_t i = 0; i < lp.layers.size(); ++i) {
-      const Layer &L = lp.layers[i];
-      std::vector<int> used;
-      if (L.kind == Layer::Kind::Gemm)
-        used = {L.gemm.in, L.gemm.out};
-      else if (L.kind == Layer::Kind::Pool)
-        used = {L.pool.in, L.pool.out};
-      else
-        used = {L.add.a, L.add.b, L.add.out};
-      uint64_t b = 0;
-      for (int k : used)
-        b += ts[size_t(k)].bytes();
-      if (b > worstBytes) {
-        worstBytes = b;
-        worst = i;
-      }
-    }
-    std::ostringstream os;
-    os << "the program needs " << end << " bytes of NPU DRAM ("
-       << img.bytes.size() << " of weights and tables, " << (end - actBase)
-       << " of activations), over the DRAM's " << capacity
-       << " bytes (backend option dram_bytes); the largest layer is '"
-       << (lp.layers.empty() ? std::string("?") : lp.layers[worst].name)
-       << "' with " << worstBytes << " bytes of tensors";
-    return os.str();
-  }
-  // Each layer's code; `inOn` / `outOn`: its input comes from the out
-  // memory by copies, its output stays there (layer cascading, for the cost
-  // model); `stripeShare`: one side of a striped boundary, with these rows
-  // of each memory (Stripes.h).
+  if (end > capacity || end > space)
+    return dramOverflow(lp, ts, img.bytes.size(), actBase, end, capacity);
+  // Each layer's code (LayerGen).
   std::vector<LayerCode> codes(lp.layers.size());
   out.layers.resize(lp.layers.size());
-  auto genLayer = [&](size_t i, bool inOn, bool outOn, const TileChoice *keep,
-                      const std::vector<uint64_t> *stripeShare =
-                          nullptr) -> std::string {
-    CodegenOptions lo = o; // plus the layer's forced tiling and slot side
-    lo.paramReserve = anyTable16 ? uint64_t(table16Reserve(tg))
-                      : anyTable ? uint64_t(tg.lutRows())
-                                 : 0;
-    lo.inOnChip = inOn;
-    lo.outOnChip = outOn;
-    const Layer &L = lp.layers[i];
-    codes[i] = LayerCode();
-    out.layers[i] = LayerInfo();
-    LayerInfo &info = out.layers[i];
-    // Odd layers take their slots from the top of each memory.
-    lo.slotsFromTop = (o.prefetch || o.cascade) && i % 2 == 1;
-    lo.prefetchable = o.prefetch && i > 0;
-    if (stripeShare) {
-      lo.striped = true;
-      lo.shareRows = *stripeShare;
-      lo.slotsFromTop = i % 2 == 1;
-      lo.prefetchable = lo.prefetchable && !inOn; // no prefetch into it
-    }
-    info.name = L.name;
-    for (const std::string &nm : L.nodes) // one name per source node
-      if (std::find(info.nodes.begin(), info.nodes.end(), nm) ==
-          info.nodes.end())
-        info.nodes.push_back(nm);
-    info.op = layerOp(L);
-    info.usefulMacs = L.usefulMacs;
-    lo.force =
-        i < o.forced.size() && !o.forced[i].empty() ? &o.forced[i] : keep;
-    // Padding reaches the hardware only through the loads' (and copies')
-    // pad fields: a layer that needs more than they hold is refused here,
-    // not truncated into wrong results (the selector never builds one).
-    if (L.kind != Layer::Kind::Add) {
-      err = padError(tg, L.kind == Layer::Kind::Gemm ? L.gemm.pt : L.pool.pt,
-                     L.kind == Layer::Kind::Gemm ? L.gemm.pl : L.pool.pl,
-                     L.kind == Layer::Kind::Gemm ? L.gemm.pb : L.pool.pb,
-                     L.kind == Layer::Kind::Gemm ? L.gemm.pr : L.pool.pr);
-      if (!err.empty())
-        return "layer '" + L.name + "' (" + info.op + "): " + err;
-    }
-    const FormPattern *emitter = emitterOf(L);
-    if (emitter) {
-      err = emitter->schedule(tg, L, ts, tables[i], lo, codes[i], info);
-      return err.empty() ? ""
-                         : "layer '" + L.name + "' (" + info.op + "): " + err;
-    }
-    switch (L.kind) {
-    case Layer::Kind::Gemm: {
-      // The bias path: forced by the tuner, by the option, or every path
-      // the layer allows scored by the cost model (Requant first where
-      // possible, it moves the fewest bytes; another path only when
-      // predicted strictly faster).
-      const GemmTables &tb = tables[i];
-      int path = lo.force                   ? std::max(lo.force->bias, 0)
-                 : o.bias == BiasMode::Auto ? (tb.biasPathUsable(2) ? 2 : 0)
-                                            : int(o.bias);
-      if (lo.force && !tb.biasPathUsable(path)) {
-        err = "the tuned tiling (" + lo.force->text() + ") takes the bias by " +
-              biasPathName(path) + ", which this layer does not allow";
-        break;
-      }
-      err = genGemm(tg, L, ts, tb, lo, path, codes[i], info);
-      std::vector<int> others;
-      if (err.empty() && !lo.force && o.bias == BiasMode::Auto) {
-        if (path != 0)
-          others.push_back(0);
-        if (tb.biasPathUsable(1))
-          others.push_back(1);
-      }
-      for (int other : others) {
-        LayerCode c2;
-        LayerInfo i2 = info;
-        i2.arrayMacs = 0;
-        i2.candidates.clear();
-        if (!genGemm(tg, L, ts, tb, lo, other, c2, i2).empty())
-          continue;
-        std::vector<TileChoice> all = info.candidates;
-        all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
-        std::stable_sort(all.begin(), all.end(),
-                         [](const TileChoice &a, const TileChoice &b) {
-                           return a.predicted < b.predicted;
-                         });
-        if (all.size() > o.candidates)
-          all.resize(o.candidates);
-        if (i2.predictedCycles < info.predictedCycles) {
-          codes[i] = std::move(c2);
-          info = std::move(i2);
-        }
-        info.candidates = std::move(all);
-      }
-      break;
-    }
-    case Layer::Kind::Pool:
-      err = genPool(tg, L, ts, lo, codes[i], info);
-      break;
-    case Layer::Kind::Add:
-      err = genAdd(tg, L, ts, lo, codes[i], info);
-      break;
-    }
-    if (!err.empty())
-      return "layer '" + L.name + "' (" + info.op + "): " + err;
-    return "";
-  };
+  const LayerGen genLayer{tg,       lp,         o,     ts, tables,
+                          anyTable, anyTable16, codes, out};
   const size_t nl = lp.layers.size();
   // Layers whose input will likely be cascaded are tiled with it costed as
   // copies (Cascade.h, predictCascadedInputs); cascadeLayers corrects the
@@ -1067,17 +1151,7 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
   err = maskPlacedStores(tg, lp, ts, out);
   if (!err.empty())
     return err;
-  // DMA bytes per layer, by the layer each operation is counted in.
-  for (size_t k = 0; k < out.ops.size(); ++k) {
-    const Op &in = out.ops[k];
-    if (out.opLayer[k] < 0 ||
-        (in.kind != OpKind::Load && in.kind != OpKind::Store))
-      continue;
-    LayerInfo &info = out.layers[size_t(out.opLayer[k])];
-    uint64_t b = uint64_t(in.ysize * in.xsize * tg.clsRowBytes(in.cls) *
-                          (in.w16 ? 2 : 1));
-    (in.kind == OpKind::Load ? info.loadBytes : info.storeBytes) += b;
-  }
+  countDmaBytes(tg, out);
   out.ops.push_back(finishOp());
   out.opLayer.push_back(-1);
   SyncStats st;

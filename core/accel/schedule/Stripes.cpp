@@ -186,44 +186,68 @@ bool halves16(const Target &t, const Layer &L, int mem) {
                          mem == t.memOf(Cls::Param));
 }
 
-} // namespace
+// A producer's store of the tensor (the vector op writing its rows, the
+// span of the tensor) and a consumer's load of it.
+struct StripeWrite {
+  size_t step, vec;
+  Span span;
+};
+struct StripeRead {
+  size_t step, k;
+};
 
-std::vector<char> stripeCandidates(const Target &tg, const LayerProgram &lp,
-                                   const std::vector<NTensor> &ts) {
-  const size_t nl = lp.layers.size();
-  std::vector<char> out(nl, 0);
-  for (size_t i = 0; i + 1 < nl; ++i) {
-    const Layer &A = lp.layers[i], &B = lp.layers[i + 1];
-    if (A.kind != Layer::Kind::Gemm || B.kind != Layer::Kind::Gemm)
-      continue;
-    const int t = A.gemm.out;
-    if (t < 0 || B.gemm.in != t || A.gemm.N != 1 || B.gemm.N != 1 ||
-        !A.gemm.requant || B.gemm.sum ||
-        (B.gemm.add.on && B.gemm.add.other == t) ||
-        !cascadableTensor(ts, lp, i, t))
-      continue;
-    out[i] = !fitsHalfOfOut(tg, ts[size_t(t)]);
-  }
-  return out;
-}
+// Striping the boundary between two layers over one tensor: the tensor's
+// place, copies of both layers' code being rewritten, and what each step
+// of the rewrite finds (the stores and loads of the tensor, the ring, the
+// order of units, the registers both layers set).
+struct Boundary {
+  const Target &t;
+  const std::vector<NTensor> &ts;
+  const NTensor &T;
+  int outMem, actMem, dram;
+  uint64_t outRows, rb, lo, hi;
+  int64_t P, tiles, W;
+  LayerCode prod, cons;
+  Ranges usedOut; // the out-memory rows either layer uses
+  std::vector<StripeWrite> writes;
+  std::vector<std::vector<char>> drop; // producer's tail ops to drop
+  std::vector<StripeRead> reads;
+  // Per unit: the spans the producer writes, the consumer reads.
+  std::vector<std::vector<Span>> wrote, need;
+  int64_t R = 0, ring = 0; // pixels per channel tile, first ring row
+  uint64_t best = 0;       // the ring's gap, rows
+  std::vector<std::pair<int, size_t>> order;
+  // Registers both layers set differently and use: (reg, (prod, cons)).
+  std::vector<std::pair<int64_t, std::pair<int64_t, int64_t>>> both;
 
-std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
-                           size_t i, const std::vector<NTensor> &ts, int tensor,
-                           StripedPair &pair) {
-  const int outMem = t.memOf(Cls::Out), actMem = t.memOf(Cls::Act);
-  const int dram = int(t.memories.size());
-  const uint64_t outRows = t.memRows(outMem);
-  const NTensor &T = ts[size_t(tensor)];
-  const uint64_t rb = uint64_t(T.rowBytes());
-  const uint64_t lo = Addr{ts}(tensor, 0, 0), hi = lo + T.bytes();
-  const int64_t P = T.P, tiles = T.tiles();
-  const int64_t W = T.dims.size() == 4 ? std::max<int64_t>(T.dims[3], 1) : 1;
-  LayerCode prod = codes[i], cons = codes[i + 1];
+  Boundary(const Target &tg, const std::vector<LayerCode> &codes, size_t i,
+           const std::vector<NTensor> &tensors, int tensor)
+      : t(tg), ts(tensors), T(tensors[size_t(tensor)]),
+        outMem(tg.memOf(Cls::Out)), actMem(tg.memOf(Cls::Act)),
+        dram(int(tg.memories.size())), outRows(tg.memRows(outMem)),
+        rb(uint64_t(T.rowBytes())), lo(Addr{tensors}(tensor, 0, 0)),
+        hi(lo + T.bytes()), P(T.P), tiles(T.tiles()),
+        W(T.dims.size() == 4 ? std::max<int64_t>(T.dims[3], 1) : 1),
+        prod(codes[i]), cons(codes[i + 1]) {}
 
-  // Joint fit: no memory row both layers use, no DRAM byte but the
-  // tensor's that both touch (their instructions run interleaved). The
-  // out-memory rows both use are kept for the ring.
-  Ranges usedOut;
+  std::string jointFit();
+  std::string producerStores();
+  std::string consumerLoads();
+  std::string unitSpans();
+  std::string placeRing();
+  std::string interleave();
+  std::string mergeSetups();
+  bool opUses(const Op &in, int64_t reg) const;
+  bool uses(const LayerCode &c, int64_t reg) const;
+  std::string rewriteProducer();
+  void rewriteConsumer();
+  void setRegistersAgain();
+};
+
+// Joint fit: no memory row both layers use, no DRAM byte but the tensor's
+// that both touch (their instructions run interleaved). The out-memory rows
+// both use are kept for the ring.
+std::string Boundary::jointFit() {
   for (int mem = 0; mem <= dram; ++mem) {
     Ranges a, b;
     layerRanges(t, prod, mem, a);
@@ -243,15 +267,13 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
       return std::string("the two layers share ") +
              (mem == dram ? "DRAM" : t.memories[size_t(mem)].name) + " rows";
   }
+  return "";
+}
 
-  // The producer: stores of the tensor from the out memory, each run right
-  // after the vector op that wrote its rows; nothing else touches the tensor.
-  struct Write {
-    size_t step, vec;
-    Span span;
-  };
-  std::vector<Write> writes;
-  std::vector<std::vector<char>> drop(prod.steps.size());
+// The producer: stores of the tensor from the out memory, each run right
+// after the vector op that wrote its rows; nothing else touches the tensor.
+std::string Boundary::producerStores() {
+  drop.resize(prod.steps.size());
   for (const Op &in : prod.setup)
     if (touchesDram(t, in, lo, hi))
       return "the producer's setup touches the tensor";
@@ -287,11 +309,11 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
       drop[s][k] = 1;
     }
   }
-  // The consumer: loads of the tensor into the act memory, nothing else.
-  struct Read {
-    size_t step, k;
-  };
-  std::vector<Read> reads;
+  return "";
+}
+
+// The consumer: loads of the tensor into the act memory, nothing else.
+std::string Boundary::consumerLoads() {
   for (const Op &in : cons.setup)
     if (touchesDram(t, in, lo, hi))
       return "the consumer's setup touches the tensor";
@@ -316,13 +338,16 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
   }
   if (writes.empty() || reads.empty())
     return "no stores or loads of the tensor";
+  return "";
+}
 
-  // Per unit: the spans the producer writes, the consumer reads.
-  const size_t PU = layerUnitCount(prod), CU = layerUnitCount(cons);
-  std::vector<std::vector<Span>> wrote(PU), need(CU);
-  for (const Write &w : writes)
+// Per unit: the spans the producer writes, the consumer reads.
+std::string Boundary::unitSpans() {
+  wrote.resize(layerUnitCount(prod));
+  need.resize(layerUnitCount(cons));
+  for (const StripeWrite &w : writes)
     wrote[w.step + 1].push_back(w.span);
-  for (const Read &r : reads) {
+  for (const StripeRead &r : reads) {
     const Op &in = cons.steps[r.step].loads[r.k];
     const int64_t a0 = int64_t((uint64_t(in.dram) - lo) / rb);
     for (int64_t j = 0; j < in.ysize; ++j) {
@@ -332,12 +357,15 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
       need[r.step].push_back({a / P, a % P, a % P + in.xsize});
     }
   }
+  return "";
+}
 
-  // The ring: the largest gap of the out memory that neither layer uses, R
-  // pixels per channel tile (whole lines when it holds one and the producer's
-  // widest block).
-  // A 16-bit tensor's ring is of 16-bit rows: row pairs, in the lower half
-  // with their high bytes half the memory up, both free.
+// The ring: the largest gap of the out memory that neither layer uses, R
+// pixels per channel tile (whole lines when it holds one and the producer's
+// widest block).
+// A 16-bit tensor's ring is of 16-bit rows: row pairs, in the lower half
+// with their high bytes half the memory up, both free.
+std::string Boundary::placeRing() {
   Ranges used = std::move(usedOut);
   const uint64_t ringEnd = T.i16 ? outRows / 2 : outRows;
   if (T.i16) {
@@ -352,7 +380,7 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
     used = std::move(folded);
   }
   std::sort(used.begin(), used.end());
-  uint64_t at = 0, best = 0, bestAt = 0;
+  uint64_t at = 0, bestAt = 0;
   for (const auto &r : used) {
     if (r.first > at && r.first - at > best) {
       best = r.first - at;
@@ -364,9 +392,9 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
     best = ringEnd - at;
     bestAt = at;
   }
-  int64_t R = int64_t(best) / tiles;
+  R = int64_t(best) / tiles;
   int64_t widest = 0;
-  for (const Write &w : writes)
+  for (const StripeWrite &w : writes)
     widest = std::max(widest, w.span.p1 - w.span.p0);
   if (W > 1 && R - R % W >= std::max(W, widest))
     R -= R % W;
@@ -374,10 +402,14 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
     return t.memories[size_t(outMem)].name + " has " + std::to_string(best) +
            (T.i16 ? " free 16-bit rows" : " free rows") + ", not a ring of " +
            std::to_string(widest) + " pixels per channel tile";
-  const int64_t ring = int64_t(bestAt);
+  ring = int64_t(bestAt);
+  return "";
+}
 
-  // Interleave: a consumer unit once every span it reads is written, a
-  // producer unit once no pending consumer unit reads what it overwrites.
+// Interleave: a consumer unit once every span it reads is written, a
+// producer unit once no pending consumer unit reads what it overwrites.
+std::string Boundary::interleave() {
+  const size_t PU = wrote.size(), CU = need.size();
   std::vector<std::vector<int64_t>> lowest(
       CU + 1, std::vector<int64_t>(size_t(tiles), INT64_MAX));
   for (size_t u = CU; u-- > 0;) {
@@ -386,7 +418,6 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
       lowest[u][size_t(sp.tile)] = std::min(lowest[u][size_t(sp.tile)], sp.p0);
   }
   std::vector<int64_t> produced(size_t(tiles), 0);
-  std::vector<std::pair<int, size_t>> order;
   size_t pu = 0, cu = 0, readyAt = SIZE_MAX;
   while (pu < PU || cu < CU) {
     // The consumer's last unit after the producer's last (the weight
@@ -418,14 +449,38 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
              "blocks";
     }
   }
+  return "";
+}
 
-  // The setups' registers: a value both set differently is dropped from the
-  // consumer's setup when the consumer does not use it; when both use it,
-  // each unit that uses it after the other layer's value was set sets its
-  // own again first (a register write goes to the queue of the engine that
-  // reads the register, so it takes effect in program order there). The
-  // producer's setup comes first (the consumer's first unit reads lines the
-  // producer writes, so it always comes later; checked).
+// Whether an op reads the register (the pad value: padded loads and copies;
+// the int16 clamp: Requant into 16 bits; the rest: the vector unit's).
+bool Boundary::opUses(const Op &in, int64_t reg) const {
+  if (reg == t.regs[size_t(Reg::PadValue)])
+    return (in.kind == OpKind::Load || in.kind == OpKind::Copy) &&
+           (in.padTop || in.padBottom || in.padLeft || in.padRight);
+  if (reg == t.regs[size_t(Reg::Rq16Min)] ||
+      reg == t.regs[size_t(Reg::Rq16Max)])
+    return in.kind == OpKind::Requant && in.out16;
+  return in.kind == OpKind::Pool || in.kind == OpKind::VAdd;
+}
+
+bool Boundary::uses(const LayerCode &c, int64_t reg) const {
+  for (const StepCode &sc : c.steps)
+    for (const auto *v : {&sc.loads, &sc.compute, &sc.tail})
+      for (const Op &in : *v)
+        if (opUses(in, reg))
+          return true;
+  return false;
+}
+
+// The setups' registers: a value both set differently is dropped from the
+// consumer's setup when the consumer does not use it; when both use it,
+// each unit that uses it after the other layer's value was set sets its
+// own again first (a register write goes to the queue of the engine that
+// reads the register, so it takes effect in program order there). The
+// producer's setup comes first (the consumer's first unit reads lines the
+// producer writes, so it always comes later; checked).
+std::string Boundary::mergeSetups() {
   if (order.front().first != 0)
     return "the consumer's setup would run before the producer's";
   // One output table at a time: interleaved, the consumer's lutld would
@@ -438,25 +493,7 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
   };
   if (loadsTable(prod) && loadsTable(cons))
     return "both layers load an output table";
-  auto opUses = [&t](const Op &in, int64_t reg) {
-    if (reg == t.regs[size_t(Reg::PadValue)])
-      return (in.kind == OpKind::Load || in.kind == OpKind::Copy) &&
-             (in.padTop || in.padBottom || in.padLeft || in.padRight);
-    if (reg == t.regs[size_t(Reg::Rq16Min)] ||
-        reg == t.regs[size_t(Reg::Rq16Max)])
-      return in.kind == OpKind::Requant && in.out16;
-    return in.kind == OpKind::Pool || in.kind == OpKind::VAdd;
-  };
-  auto uses = [&](const LayerCode &c, int64_t reg) {
-    for (const StepCode &sc : c.steps)
-      for (const auto *v : {&sc.loads, &sc.compute, &sc.tail})
-        for (const Op &in : *v)
-          if (opUses(in, reg))
-            return true;
-    return false;
-  };
   std::map<int64_t, int64_t> pr = setupRegs(prod), cr = setupRegs(cons);
-  std::vector<std::pair<int64_t, std::pair<int64_t, int64_t>>> both;
   for (const auto &kv : pr) {
     auto it = cr.find(kv.first);
     if (it == cr.end() || it->second == kv.second)
@@ -471,9 +508,13 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
       both.push_back({kv.first, {kv.second, it->second}});
     }
   }
-  // Rewrite the producer: vector results into the ring, stores dropped.
-  std::map<std::pair<size_t, size_t>, const Write *> writeAt;
-  for (const Write &x : writes)
+  return "";
+}
+
+// Rewrite the producer: vector results into the ring, stores dropped.
+std::string Boundary::rewriteProducer() {
+  std::map<std::pair<size_t, size_t>, const StripeWrite *> writeAt;
+  for (const StripeWrite &x : writes)
     writeAt[{x.step, x.vec}] = &x;
   for (size_t s = 0; s < prod.steps.size(); ++s) {
     std::vector<Op> &tail = prod.steps[s].tail;
@@ -482,7 +523,7 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
       if (drop[s][k])
         continue;
       auto found = writeAt.find({s, k});
-      const Write *w = found == writeAt.end() ? nullptr : found->second;
+      const StripeWrite *w = found == writeAt.end() ? nullptr : found->second;
       if (!w) {
         nt.push_back(tail[k]);
         continue;
@@ -510,11 +551,15 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
     }
     tail = std::move(nt);
   }
-  // Rewrite the consumer: loads -> copies from the ring.
+  return "";
+}
+
+// Rewrite the consumer: loads -> copies from the ring.
+void Boundary::rewriteConsumer() {
   std::vector<std::vector<char>> isRead(cons.steps.size());
   for (size_t s = 0; s < cons.steps.size(); ++s)
     isRead[s].assign(cons.steps[s].loads.size(), 0);
-  for (const Read &r : reads)
+  for (const StripeRead &r : reads)
     isRead[r.step][r.k] = 1;
   for (size_t s = 0; s < cons.steps.size(); ++s) {
     std::vector<Op> &loads = cons.steps[s].loads;
@@ -532,11 +577,14 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
     }
     loads = std::move(nl);
   }
-  // The registers both layers use, set again where the other's value is in
-  // effect. Walk the order: unit u > 0 of a layer holds step u's loads and step
-  // u - 1's compute and tail (Stripes.h, layerUnitCount); a register read
-  // by vector ops is set again at the head of the tail, one read by loads
-  // and copies at the head of the loads.
+}
+
+// The registers both layers use, set again where the other's value is in
+// effect. Walk the order: unit u > 0 of a layer holds step u's loads and
+// step u - 1's compute and tail (Stripes.h, layerUnitCount); a register
+// read by vector ops is set again at the head of the tail, one read by
+// loads and copies at the head of the loads.
+void Boundary::setRegistersAgain() {
   for (const auto &[reg, values] : both) {
     int current = 0; // whose value is in effect: the producer's setup first
     std::vector<std::pair<size_t, size_t>> at[2]; // (unit, 0: loads, 1: tail)
@@ -574,12 +622,49 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
       }
     }
   }
+}
 
-  codes[i] = std::move(prod);
-  codes[i + 1] = std::move(cons);
+} // namespace
+
+std::vector<char> stripeCandidates(const Target &tg, const LayerProgram &lp,
+                                   const std::vector<NTensor> &ts) {
+  const size_t nl = lp.layers.size();
+  std::vector<char> out(nl, 0);
+  for (size_t i = 0; i + 1 < nl; ++i) {
+    const Layer &A = lp.layers[i], &B = lp.layers[i + 1];
+    if (A.kind != Layer::Kind::Gemm || B.kind != Layer::Kind::Gemm)
+      continue;
+    const int t = A.gemm.out;
+    if (t < 0 || B.gemm.in != t || A.gemm.N != 1 || B.gemm.N != 1 ||
+        !A.gemm.requant || B.gemm.sum ||
+        (B.gemm.add.on && B.gemm.add.other == t) ||
+        !cascadableTensor(ts, lp, i, t))
+      continue;
+    out[i] = !fitsHalfOfOut(tg, ts[size_t(t)]);
+  }
+  return out;
+}
+
+std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
+                           size_t i, const std::vector<NTensor> &ts, int tensor,
+                           StripedPair &pair) {
+  Boundary b(t, codes, i, ts, tensor);
+  for (std::string (Boundary::*step)() :
+       {&Boundary::jointFit, &Boundary::producerStores,
+        &Boundary::consumerLoads, &Boundary::unitSpans, &Boundary::placeRing,
+        &Boundary::interleave, &Boundary::mergeSetups,
+        &Boundary::rewriteProducer}) {
+    std::string why = (b.*step)();
+    if (!why.empty())
+      return why;
+  }
+  b.rewriteConsumer();
+  b.setRegistersAgain();
+  codes[i] = std::move(b.prod);
+  codes[i + 1] = std::move(b.cons);
   pair.producer = i;
-  pair.ringRows = R * tiles;
-  pair.order = std::move(order);
+  pair.ringRows = b.R * b.tiles;
+  pair.order = std::move(b.order);
   return "";
 }
 

@@ -7,8 +7,8 @@
 // for STORE) as the baseline for the overlap measurement.
 //
 //===----------------------------------------------------------------------===//
-#ifndef EMBER_EXAMPLES_NPU_KERNELS_H
-#define EMBER_EXAMPLES_NPU_KERNELS_H
+#ifndef EMBER_NPU_KERNELS_H
+#define EMBER_NPU_KERNELS_H
 
 #include "ember/npu/Isa.h"
 
@@ -40,4 +40,4 @@ std::vector<Word> encodeProgram(const std::vector<Insn> &program);
 
 } // namespace ember::npu::kernels
 
-#endif // EMBER_EXAMPLES_NPU_KERNELS_H
+#endif // EMBER_NPU_KERNELS_H

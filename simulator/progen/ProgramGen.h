@@ -6,8 +6,8 @@
 // independent of timing and the golden model is its oracle.
 //
 //===----------------------------------------------------------------------===//
-#ifndef EMBER_NPU_TESTS_PROGRAMGEN_H
-#define EMBER_NPU_TESTS_PROGRAMGEN_H
+#ifndef EMBER_NPU_PROGEN_PROGRAMGEN_H
+#define EMBER_NPU_PROGEN_PROGRAMGEN_H
 
 #include "ember/npu/Builders.h"
 #include "ember/npu/Isa.h"
@@ -77,4 +77,4 @@ constexpr int kRandomWideKinds = 10;
 
 } // namespace ember::npu::test
 
-#endif // EMBER_NPU_TESTS_PROGRAMGEN_H
+#endif // EMBER_NPU_PROGEN_PROGRAMGEN_H
