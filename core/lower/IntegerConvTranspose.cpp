@@ -218,4 +218,54 @@ Expected<Value> phaseResult(LoweringBuilder &b, const ConvTransposePhases &p,
                b.ints({p.top + p.oh, p.left + p.ow}), b.ints({2, 3})});
 }
 
+Status sinkTablesIntoPhases(Function &f) {
+  std::vector<Node *> work;
+  for (auto &np : f.nodes())
+    if (np->kind == OpKind::TableLookup)
+      work.push_back(np.get());
+  for (Node *t : work) {
+    const auto users = f.computeUsers();
+    auto from = [&](Node *n, OpKind k) -> Node * {
+      Node *p = n->inputs[0].node;
+      if (!p || p->kind != k || p->numResults() != 1)
+        return nullptr;
+      auto it = users.find(p);
+      return it != users.end() && it->second.size() == 1 &&
+                     it->second[0].user == n
+                 ? p
+                 : nullptr;
+    };
+    // The interleave, cropped by a Slice when it is larger than the
+    // result.
+    Node *crop = from(t, OpKind::Slice);
+    Node *r2 = from(crop ? crop : t, OpKind::Reshape);
+    Node *tr = r2 ? from(r2, OpKind::Transpose) : nullptr;
+    Node *r1 = tr ? from(tr, OpKind::Reshape) : nullptr;
+    Node *cat = r1 ? from(r1, OpKind::Concat) : nullptr;
+    if (!cat || r1->types[0].rank() != 6 || cat->attrInt("axis", 0) != 1 ||
+        tr->attrInts("perm") != std::vector<int64_t>{0, 3, 4, 1, 5, 2})
+      continue;
+    const int64_t sy = r1->types[0].dims()[1], sx = r1->types[0].dims()[2];
+    if (int64_t(cat->inputs.size()) != sy * sx)
+      continue;
+    LoweringBuilder b(f, *t);
+    std::vector<Value> ys;
+    for (Value v : cat->inputs) {
+      EMBER_ASSIGN(Value y, b.op(OpKind::TableLookup, {v, t->inputs[1]}));
+      ys.push_back(y);
+    }
+    EMBER_ASSIGN(Value y, interleavePhases(b, ys, sy, sx));
+    if (crop) {
+      std::vector<Value> ins = crop->inputs;
+      ins[0] = y;
+      EMBER_ASSIGN(y, b.op(OpKind::Slice, ins, crop->attrs));
+    }
+    f.replaceAllUses(Value(t, 0), y);
+    for (Node *n : {t, crop, r2, tr, r1, cat})
+      if (n)
+        f.erase(n);
+  }
+  return Status::ok();
+}
+
 } // namespace ember

@@ -250,6 +250,13 @@ Expected<Value> interleavePhases(LoweringBuilder &b,
 Expected<Value> phaseResult(LoweringBuilder &b, const ConvTransposePhases &p,
                             const std::vector<Value> &phases);
 
+// A TableLookup of interleaved transposed-convolution phases (the
+// interleave read by it alone) looks up each phase instead: the table is
+// elementwise and the interleave only moves elements, so each phase's
+// layer can apply it (an output table) before the phases interleave
+// (IntegerConvTranspose.cpp).
+Status sinkTablesIntoPhases(Function &f);
+
 // The fixed profile's 8-bit LRN of q (stored 8-bit, params px) into py,
 // clamped to [lo, hi], then max-pooled like maxPool when it is not null
 // (docs/quantization.md, "LRN"; IntegerLrn.cpp). Empty when n is not an

@@ -210,7 +210,7 @@ public:
     }
     EMBER_TRY(foldConstantDequantize());
     removeDeadQuantNodes();
-    EMBER_TRY(sinkTablesIntoPhases());
+    EMBER_TRY(sinkTablesIntoPhases(f_));
     return n;
   }
 
@@ -241,60 +241,32 @@ private:
       return std::nullopt;
     return o;
   }
+  // Whether ONNX Runtime's x86 kernels see uint8 at both ends of a
+  // pattern from the DequantizeLinear dq (of stored x) to the
+  // QuantizeLinear q (ortKindAt).
+  bool ortSeesU8(const Node *dq, Value x, Node *q) const {
+    return ortKindAt(ortKinds_, dq, x, users_) == ElemKind::U8 &&
+           ortKindAt(ortKinds_, q, Value(q, 0), users_) == ElemKind::U8;
+  }
+
+  // Whether ONNX Runtime fuses the binary QDQ op n (its QLinearAdd,
+  // QLinearMul): only with one 8-bit kind at all three ends as its kernels
+  // see them; else it adds or multiplies the dequantized floats, and so
+  // does the float32 profile. Always in the fixed profile.
+  bool ortFusesBinary(const Node &n, Value a, Value c, Node *q) const {
+    if (!float32())
+      return true;
+    const ElemKind k = ortKindAt(ortKinds_, q, Value(q, 0), users_);
+    return ortKindAt(ortKinds_, n.inputs[0].node, a, users_) == k &&
+           ortKindAt(ortKinds_, n.inputs[1].node, c, users_) == k;
+  }
+
   std::set<const Node *> erased_;
 
   void erase(Node *n) {
     erased_.insert(n);
     ortKinds_.erase(n);
     f_.erase(n);
-  }
-
-  // A TableLookup of interleaved transposed-convolution phases (the
-  // interleave read by it alone) looks up each phase instead: the table is
-  // elementwise and the interleave only moves elements, so each phase's
-  // layer can apply it (an output table) before the phases interleave.
-  Status sinkTablesIntoPhases() {
-    std::vector<Node *> work;
-    for (auto &np : f_.nodes())
-      if (np->kind == OpKind::TableLookup)
-        work.push_back(np.get());
-    for (Node *t : work) {
-      const Users users = f_.computeUsers();
-      auto from = [&](Node *n, OpKind k) -> Node * {
-        Node *p = n->inputs[0].node;
-        return p && p->kind == k && soleUser(users, p) == n ? p : nullptr;
-      };
-      // The interleave, cropped by a Slice when it is larger than the
-      // result.
-      Node *crop = from(t, OpKind::Slice);
-      Node *r2 = from(crop ? crop : t, OpKind::Reshape);
-      Node *tr = r2 ? from(r2, OpKind::Transpose) : nullptr;
-      Node *r1 = tr ? from(tr, OpKind::Reshape) : nullptr;
-      Node *cat = r1 ? from(r1, OpKind::Concat) : nullptr;
-      if (!cat || r1->types[0].rank() != 6 || cat->attrInt("axis", 0) != 1 ||
-          tr->attrInts("perm") != std::vector<int64_t>{0, 3, 4, 1, 5, 2})
-        continue;
-      const int64_t sy = r1->types[0].dims()[1], sx = r1->types[0].dims()[2];
-      if (int64_t(cat->inputs.size()) != sy * sx)
-        continue;
-      LoweringBuilder b(f_, *t);
-      std::vector<Value> ys;
-      for (Value v : cat->inputs) {
-        EMBER_ASSIGN(Value y, b.op(OpKind::TableLookup, {v, t->inputs[1]}));
-        ys.push_back(y);
-      }
-      EMBER_ASSIGN(Value y, interleavePhases(b, ys, sy, sx));
-      if (crop) {
-        std::vector<Value> ins = crop->inputs;
-        ins[0] = y;
-        EMBER_ASSIGN(y, b.op(OpKind::Slice, ins, crop->attrs));
-      }
-      f_.replaceAllUses(Value(t, 0), y);
-      for (Node *n : {t, crop, r2, tr, r1, cat})
-        if (n)
-          erase(n);
-    }
-    return Status::ok();
   }
 
   // DequantizeLinear of constants that no integer form consumed (weights
@@ -323,9 +295,14 @@ private:
       // ONNX Runtime computes these weights at run time (it folds no
       // DequantizeLinear), which sets its ConvTranspose's K blocks
       // (ember/math/GemmBlocks.h): the consumer keeps that to know.
+      // A float32-profile Conv then sums in ONNX Runtime's order for such
+      // weights (ort_order, core/interp/kernels/NnConv.cpp).
       for (const Use &u : users.at(n))
         if (u.user && u.user->kind == OpKind::ConvTranspose && u.operand == 1)
           u.user->attrs["computed_weights"] = Attr::ofInt(1);
+        else if (u.user && u.user->kind == OpKind::Conv && u.operand == 1 &&
+                 float32())
+          u.user->attrs["ort_order"] = Attr::ofInt(1);
       EMBER_ASSIGN(auto res, evaluateNode(*n, ins));
       Node *c = f_.addConstant(n->outNames[0] + ".folded", std::move(res[0]));
       f_.replaceAllUses(Value(n, 0), Value(c));
@@ -628,7 +605,10 @@ private:
     if (!constantBias(n, bias, pb))
       return false;
     auto out = output(&n, writesPerChannelActivation("Conv"));
-    if (!out)
+    // ONNX Runtime's x86 kernels fuse a QDQ Conv with uint8 at both ends
+    // only: an int8 end leaves it float there, and in the float32 profile.
+    if (!out || (float32() && !ortSeesU8(n.inputs[0].node, x->q,
+                                          out->chain.back())))
       return false;
     LoweringBuilder b(f_, n);
     EMBER_ASSIGN(Value y,
@@ -807,6 +787,14 @@ private:
     auto out = output(&n);
     if (!out)
       return false;
+    // ONNX Runtime's x86 kernels fuse a QDQ MatMul or Gemm with uint8 at
+    // both ends only; an int8 end leaves it float there, and in the float32
+    // profile (a MatMul summed in its order, ort_order).
+    if (float32() && !ortSeesU8(n.inputs[0].node, a->q, out->chain.back())) {
+      if (!gemm)
+        n.attrs["ort_order"] = Attr::ofInt(1);
+      return false;
+    }
     LoweringBuilder b(f_, n);
     Value av = a->q;
     if (transA) {
@@ -849,10 +837,8 @@ private:
   Expected<bool> add(Node &n) {
     auto a = dequantized(n.inputs[0]);
     auto c = dequantized(n.inputs[1]);
-    if (!a || !c)
-      return false;
-    auto out = output(&n);
-    if (!out)
+    auto out = a && c ? output(&n) : std::nullopt;
+    if (!out || !ortFusesBinary(n, a->q, c->q, out->chain.back()))
       return false;
     LoweringBuilder b(f_, n);
     EMBER_ASSIGN(auto y, buildQuantizedAdd(b, a->q, a->p, c->q, c->p, out->p,
@@ -886,10 +872,8 @@ private:
   Expected<bool> mul(Node &n) {
     auto a = dequantized(n.inputs[0]);
     auto c = dequantized(n.inputs[1]);
-    if (!a || !c)
-      return false;
-    auto out = output(&n);
-    if (!out)
+    auto out = a && c ? output(&n) : std::nullopt;
+    if (!out || !ortFusesBinary(n, a->q, c->q, out->chain.back()))
       return false;
     LoweringBuilder b(f_, n);
     EMBER_ASSIGN(Value x, centeredInt32(b, a->q, a->p));

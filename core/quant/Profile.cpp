@@ -2,6 +2,7 @@
 
 #include "support/Json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -22,6 +23,9 @@ void TensorStats::add(const float *x, const Dims &dims) {
     channelSum.assign(size_t(c), 0.0);
     channelMin.assign(size_t(c), std::numeric_limits<double>::infinity());
     channelMax.assign(size_t(c), -std::numeric_limits<double>::infinity());
+    channelMaxSum.assign(size_t(c), 0.0);
+    channelMaxSq.assign(size_t(c), 0.0);
+    channelImages = 0;
   }
   if (int64_t(channelSum.size()) != c)
     return; // shapes differ between samples: means stay per first shape
@@ -38,7 +42,10 @@ void TensorStats::add(const float *x, const Dims &dims) {
       channelSum[size_t(k)] += s;
       channelMin[size_t(k)] = std::min(channelMin[size_t(k)], double(lo));
       channelMax[size_t(k)] = std::max(channelMax[size_t(k)], double(hi));
+      channelMaxSum[size_t(k)] += double(hi);
+      channelMaxSq[size_t(k)] += double(hi) * double(hi);
     }
+  channelImages += uint64_t(outer);
   perChannel += uint64_t(outer * inner);
 }
 
@@ -52,6 +59,9 @@ void TensorStats::merge(const TensorStats &o) {
     perChannel = o.perChannel;
     channelMin = o.channelMin;
     channelMax = o.channelMax;
+    channelMaxSum = o.channelMaxSum;
+    channelMaxSq = o.channelMaxSq;
+    channelImages = o.channelImages;
     return;
   }
   if (channelSum.size() != o.channelSum.size())
@@ -63,11 +73,56 @@ void TensorStats::merge(const TensorStats &o) {
     channelMin.clear();
     channelMax.clear();
   }
+  if (channelMaxSum.size() != channelMax.size() ||
+      o.channelMaxSum.size() != channelMax.size()) {
+    channelMaxSum.clear();
+    channelMaxSq.clear();
+    channelImages = 0;
+  }
+  for (size_t i = 0; i < channelMaxSum.size(); ++i) {
+    channelMaxSum[i] += o.channelMaxSum[i];
+    channelMaxSq[i] += o.channelMaxSq[i];
+  }
+  if (!channelMaxSum.empty())
+    channelImages += o.channelImages;
   for (size_t i = 0; i < channelMin.size(); ++i) {
     channelMin[i] = std::min(channelMin[i], o.channelMin[i]);
     channelMax[i] = std::max(channelMax[i], o.channelMax[i]);
   }
   perChannel += o.perChannel;
+}
+
+namespace {
+
+// Student's t quantile for probability 0.999 and `dof` degrees of freedom:
+// the exact values up to 30, then the Cornish-Fisher expansion around the
+// normal quantile (within 0.1% above 30).
+double tQuantile999(uint64_t dof) {
+  static const double kT[] = {
+      318.31, 22.327, 10.215, 7.173, 5.893, 5.208, 4.785, 4.501, 4.297, 4.144,
+      4.025,  3.930,  3.852,  3.787, 3.733, 3.686, 3.646, 3.610, 3.579, 3.552,
+      3.527,  3.505,  3.485,  3.467, 3.450, 3.435, 3.421, 3.408, 3.396, 3.385};
+  if (dof == 0)
+    return std::numeric_limits<double>::infinity();
+  if (dof <= 30)
+    return kT[dof - 1];
+  const double z = 3.090232, v = double(dof);
+  return z + (z * z * z + z) / (4 * v) +
+         (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * v * v);
+}
+
+} // namespace
+
+double TensorStats::channelReach(size_t c) const {
+  if (c >= channelMaxSum.size() || c >= channelMax.size() || channelImages < 2)
+    return std::numeric_limits<double>::infinity();
+  const double n = double(channelImages);
+  const double mean = channelMaxSum[c] / n;
+  const double var =
+      std::max(0.0, (channelMaxSq[c] - channelMaxSum[c] * mean) / (n - 1));
+  const double reach =
+      mean + tQuantile999(channelImages - 1) * std::sqrt(var * (1 + 1 / n));
+  return std::max(reach, channelMax[c]);
 }
 
 std::vector<double> TensorStats::channelMean() const {
@@ -130,6 +185,16 @@ std::string profileToJson(const Profile &p) {
         for (size_t i = 0; i < t.channelMax.size(); ++i)
           s += (i ? "," : "") + jsonNumber(t.channelMax[i]);
         s += "]";
+        if (t.channelMaxSum.size() == t.channelMax.size()) {
+          s += ",\n     \"channel_images\": " + std::to_string(t.channelImages);
+          s += ", \"channel_max_sum\": [";
+          for (size_t i = 0; i < t.channelMaxSum.size(); ++i)
+            s += (i ? "," : "") + jsonNumber(t.channelMaxSum[i]);
+          s += "], \"channel_max_sq\": [";
+          for (size_t i = 0; i < t.channelMaxSq.size(); ++i)
+            s += (i ? "," : "") + jsonNumber(t.channelMaxSq[i]);
+          s += "]";
+        }
       }
     }
     s += "}";
@@ -277,6 +342,24 @@ Expected<Profile> profileFromJson(const std::string &text,
                          where, ctx + ": bad channel range"));
           st.channelMin.push_back(a.num());
           st.channelMax.push_back(b.num());
+        }
+        const JsonValue *ci = t.get("channel_images"),
+                        *cs1 = t.get("channel_max_sum"),
+                        *cs2 = t.get("channel_max_sq");
+        if (ci || cs1 || cs2) {
+          EMBER_TRY(need(isUint(ci) && cs1 && cs2 && cs1->isArray() &&
+                             cs2->isArray() &&
+                             cs1->items().size() == st.channelSum.size() &&
+                             cs2->items().size() == st.channelSum.size(),
+                         where, ctx + ": bad per-image channel maxima"));
+          st.channelImages = uint64_t(ci->num());
+          for (size_t i = 0; i < st.channelSum.size(); ++i) {
+            const JsonValue &a = cs1->items()[i], &b = cs2->items()[i];
+            EMBER_TRY(need(a.isNumber() && b.isNumber() && b.num() >= 0, where,
+                           ctx + ": bad per-image channel maxima"));
+            st.channelMaxSum.push_back(a.num());
+            st.channelMaxSq.push_back(b.num());
+          }
         }
       }
     }

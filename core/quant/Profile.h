@@ -26,6 +26,19 @@ struct TensorStats {
   // activation parameters, docs/quantization.md); empty in a profile
   // written before they were recorded.
   std::vector<double> channelMin, channelMax;
+  // Per channel, the sum and the sum of squares of the per-image maxima
+  // (an image: one index of the dims before channelAxis) over
+  // channelImages images: how far an image the calibration has not seen
+  // may reach (channelReach). Empty in a profile written before they were
+  // recorded.
+  std::vector<double> channelMaxSum, channelMaxSq;
+  uint64_t channelImages = 0;
+
+  // The upper bound of a 99.9% prediction interval for channel c's maximum
+  // on one more image, from the per-image maxima taken as normal (Student's
+  // t with channelImages - 1 degrees of freedom), never below channelMax;
+  // infinite before two images.
+  double channelReach(size_t c) const;
 
   // Accumulates one tensor (float32 values, already checked finite).
   void add(const float *x, const Dims &dims);

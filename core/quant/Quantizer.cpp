@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace ember::quant {
@@ -131,10 +132,13 @@ void widenParams(std::map<std::string, QParams> &params,
 
 // Per-channel scales for the candidates (perChannelCandidates) whose every
 // channel is non-negative, so that one zero point (qmin) serves them all:
-// channel c covers [0, min(max_c, hi)], hi the top of the tensor's chosen
-// (and refined) per-tensor range, so no channel is clipped more or rounded
-// more coarsely than the per-tensor parameters would. Returns the number of
-// tensors given per-channel scales.
+// channel c covers [0, min(reach_c, hi)], reach_c how far the channel
+// reaches on an image the calibration has not seen (channelReach: its
+// calibration maximum alone is exceeded by a new image's with probability
+// 1 / (n + 1) after n images, in every channel) and hi the top of the
+// tensor's chosen (and refined) per-tensor range, so no channel is clipped
+// more or rounded more coarsely than the per-tensor parameters would.
+// Returns the number of tensors given per-channel scales.
 size_t assignChannelScales(std::map<std::string, QParams> &params,
                            const std::set<std::string> &candidates,
                            const Profile &prof, int32_t qmin, int32_t qmax) {
@@ -154,7 +158,7 @@ size_t assignChannelScales(std::map<std::string, QParams> &params,
     std::vector<float> sc(st.channelMax.size());
     bool differ = false;
     for (size_t c = 0; c < sc.size(); ++c) {
-      double h = std::min(st.channelMax[c], hi);
+      double h = std::min(st.channelReach(c), hi);
       float s = h > 0 ? std::min(float(h / levels), p.scale) : p.scale;
       if (!(s > 0) || !std::isfinite(s))
         s = p.scale; // a channel that was 0 on every sample

@@ -387,6 +387,85 @@ def conv_transpose_case(rng, C, K, k, stride, group=1, pads=0, H=6,
     return m, {"x": floats_of(qx, sx, zx)}, disc
 
 
+def conv_float_ort(x, w, b, stride, pad, group):
+    """ONNX Runtime's float Conv of x [C, H, W] by w [K, C/group, k, k] with
+    weights it computes at run time (MlasConv, one thread): per group an
+    im2col matrix (rows in (channel, kh, kw) order); with several filters
+    per group MLAS's SGEMM (rows in K blocks, each a fused multiply-add
+    chain from zero, the blocks' sums added in order), with one its GEMV
+    kernel (rounded products, runs of four summed then added, then a pair,
+    then one); then the bias. The fma through float64: exact but for rare
+    double roundings."""
+    C, H, W = x.shape
+    K, cg, k = w.shape[0], w.shape[1], w.shape[2]
+    kg = K // group
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(1, 2))
+    win = win[:, ::stride, ::stride]
+    oh, ow = win.shape[1], win.shape[2]
+    y = np.zeros((K, oh * ow), f32)
+    for g in range(group):
+        cols = win[g * cg:(g + 1) * cg].transpose(0, 3, 4, 1, 2).reshape(
+            cg * k * k, oh * ow).astype(np.float64)
+        wm = w[g * kg:(g + 1) * kg].reshape(kg, -1).astype(np.float64)
+        kk, n = cols.shape
+        if kg > 1:
+            sk, tot = mlas_stride_k(n, kk, False), None
+            for k0 in range(0, kk, sk):
+                part = np.zeros((kg, n), f32)
+                for r in range(k0, min(kk, k0 + sk)):
+                    part = (np.outer(wm[:, r], cols[r]) + part).astype(f32)
+                tot = part if tot is None else (tot + part).astype(f32)
+        else:
+            prods = [np.outer(wm[:, r], cols[r]).astype(f32)
+                     for r in range(kk)]
+            tot, r = np.zeros((1, n), f32), 0
+            while r < kk:
+                run = 4 if kk - r >= 4 else 2 if kk - r >= 2 else 1
+                part = prods[r]
+                for j in range(r + 1, r + run):
+                    part = (part + prods[j]).astype(f32)
+                tot, r = (tot + part).astype(f32), r + run
+        y[g * kg:(g + 1) * kg] = tot
+    return (y + b[:, None]).astype(f32).reshape(K, oh, ow)
+
+
+def conv_int8_case(rng, C, K, k, group, stride=1, H=8):
+    """DequantizeLinear -> Conv -> QuantizeLinear with int8 activations (an
+    int8 graph output): ONNX Runtime's x86 kernels fuse no Conv with an int8
+    end, so it runs in float (conv_float_ort). Inputs are drawn until that
+    and the fused form (the exact accumulator times the float32 scale)
+    quantize differently somewhere."""
+    pad = k // 2
+    for _ in range(200):
+        sx, zx = f32(rng.uniform(0.002, 0.05)), np.int8(rng.integers(-60, 60))
+        sw = rng.uniform(0.0005, 0.02, K).astype(f32)
+        sy, zy = f32(rng.uniform(0.02, 0.3)), np.int8(rng.integers(-20, 20))
+        qw = rng.integers(-127, 128, (K, C // group, k, k)).astype(np.int8)
+        qb = rng.integers(-3000, 3000, K).astype(np.int32)
+        qx = rng.integers(-128, 128, (1, C, H, H)).astype(np.int8)
+        xd = (sx * (qx[0].astype(f32) - f32(zx))).astype(f32)
+        wd = (qw.astype(f32) * sw[:, None, None, None]).astype(f32)
+        bs = (sx * sw).astype(f32)
+        y = conv_float_ort(xd, wd, (qb.astype(f32) * bs).astype(f32), stride,
+                           pad, group)
+        acc = np.rint(y.astype(np.float64) / (sx * sw[:, None, None]
+                                             .astype(np.float64)))
+        fused = np.rint((acc.astype(f32) * ((bs / sy).astype(f32))[
+            :, None, None]).astype(f32)) + zy
+        disc = int(np.sum(np.clip(fused, -128, 127) != quantize(y, sy, zy)))
+        if disc:
+            break
+    m = Model()
+    x = m.qdq_input("x", sx, zx)
+    wq = m.dq(m.const(qw), sw, np.zeros(K, np.int8), axis=0)
+    bq = m.dq(m.const(qb), bs, np.zeros(K, np.int32), axis=0)
+    y = m.node("Conv", [x, wq, bq], kernel_shape=[k, k], pads=[pad] * 4,
+               strides=[stride] * 2, group=group)
+    m.q_output(y, sy, zy)
+    return m, {"x": floats_of(qx, sx, zx)}, disc
+
+
 def packet_sum(v, head, lanes=4):
     """ember/math/PacketSum.h (Eigen's vectorized sum, as ONNX Runtime's
     x86 InstanceNormalization computes it) of the float32 line v."""
@@ -444,7 +523,8 @@ def instance_norm_composite(x, scale, bias, eps):
 
 
 def quantize(v, s, z):
-    return np.clip(np.rint((v / s).astype(f32)) + int(z), 0, 255)
+    lo, hi = (-128, 127) if np.asarray(z).dtype == np.int8 else (0, 255)
+    return np.clip(np.rint((v / s).astype(f32)) + int(z), lo, hi)
 
 
 def instance_norm_case(rng, shape):
@@ -509,14 +589,14 @@ def softmax_case(rng, kind, shape, axis, ys, yz, form):
     return m, inputs, int(np.sum(exact != scaled))
 
 
-def run_ember(ember, path, inputs, target):
+def run_ember(ember, path, inputs, target, fallback="none"):
     with tempfile.TemporaryDirectory() as td:
         portable = target == "cpu-portable"
         cmd = [ember, "run", path, "--target=cpu" if portable else
                f"--target={target}", "--requant=float32",
                "--save-outputs", td]
         if target != "interp":
-            cmd.append("--fallback=none")
+            cmd.append(f"--fallback={fallback}")
         if portable:  # the CPU backend's plain-C runtime (RtPortable.c)
             cmd += ["--backend-opt", "kernels=portable"]
         for i, (name, arr) in enumerate(inputs.items()):
@@ -615,6 +695,20 @@ def main():
                       f"{axis} 1/{round(1 / ys)} zero point {yz} ({form})",
                       lambda k=kind, sh=shape, ax=axis, s=ys, z=yz, f=form:
                       softmax_case(rng, k, sh, ax, s, z, f)))
+    # int8 activations, which ONNX Runtime leaves float around a Conv: two
+    # K blocks (144 rows over 64 pixels: 128 + 16), one K block deepened
+    # (576 rows over 16 pixels), one filter per group (its GEMV kernel;
+    # 315 rows: runs of four, a pair and one), depthwise. Last, so that
+    # the cases above draw the inputs they drew before.
+    for C, K, k, group, stride, H in [(16, 24, 3, 1, 1, 8),
+                                      (64, 8, 3, 1, 2, 8),
+                                      (35, 1, 3, 1, 1, 24),
+                                      (16, 16, 3, 16, 1, 8),
+                                      (40, 12, 1, 2, 1, 16)]:
+        cases.append((f"Conv int8 {C}->{K} {k}x{k} group {group} stride "
+                      f"{stride} {H}x{H} (float in ONNX Runtime)",
+                      lambda a=(C, K, k, group, stride, H):
+                      conv_int8_case(rng, *a[:4], a[4], a[5])))
     targets = ["interp"] + ([] if a.no_cpu else ["cpu"])
     failed = 0
     with tempfile.TemporaryDirectory() as td:
@@ -631,7 +725,11 @@ def main():
                      and not a.no_cpu else [])
             for t in targets + extra:
                 try:
-                    got = run_ember(a.ember, path, inputs, t)
+                    # The float32 profile's Conv in ONNX Runtime's order
+                    # runs on the interpreter.
+                    got = run_ember(a.ember, path, inputs, t, "interp" if
+                                    "float in ONNX Runtime" in name else
+                                    "none")
                 except RuntimeError as err:
                     msgs.append(f"{t} failed: {err}")
                     continue

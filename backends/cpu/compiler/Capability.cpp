@@ -153,6 +153,11 @@ bool checkReduce(const Node &n, std::string &reason) {
 bool checkConv(const Node &n, std::string &reason) {
   if (!allF32(n, reason))
     return false;
+  // The float32 profile's Conv in ONNX Runtime's summation order
+  // (core/interp/kernels/NnConv.cpp): the kernels here sum in their own.
+  if (n.attrInt("ort_order", 0) != 0)
+    return fail(reason, "a Conv summed in ONNX Runtime's order (the float32 "
+                        "profile's ort_order) runs on the host fallback");
   const Type &x = n.inputs[0].type(), &wt = n.inputs[1].type();
   if (x.rank() != wt.rank() || (x.rank() != 3 && x.rank() != 4))
     return fail(reason, concat("Conv of rank ", x.rank(),
@@ -226,6 +231,10 @@ bool checkPool(const Node &n, std::string &reason) {
 bool checkMatMul(const Node &n, std::string &reason) {
   if (!allF32(n, reason))
     return false;
+  if (n.attrInt("ort_order", 0) != 0) // as for Conv (checkConv)
+    return fail(reason, "a MatMul summed in ONNX Runtime's order (the "
+                        "float32 profile's ort_order) runs on the host "
+                        "fallback");
   const Type &a = n.inputs[0].type(), &b = n.inputs[1].type();
   if (a.rank() < 1 || b.rank() < 1)
     return fail(reason, "scalar operand");

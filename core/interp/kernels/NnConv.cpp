@@ -9,11 +9,65 @@
 
 namespace ember {
 
+namespace {
+
+// ONNX Runtime's float Conv whose weights it computes at run time (MlasConv
+// at one thread; attribute ort_order = 1, docs/quantization.md, "Conv").
+// Per image and group an im2col matrix of K = (channels per group x kernel
+// positions) rows in (channel, kernel position) order, the group's filters
+// times it as MLAS's SGEMM sums (sgemmOrtOrder), then the bias.
+void convOrtOrder(const ConvProblem &p, const float *x, const float *w,
+                  const float *bias, float *y) {
+  const WindowGeom &g = p.g;
+  const size_t nsp = g.rank();
+  const int64_t inP = numElements(g.in), outP = g.outSize(),
+                kP = g.kernelSize(), cg = p.inC / p.group,
+                mg = p.outC / p.group, K = cg * kP;
+  const std::vector<int64_t> inStr = stridesOf(g.in), kStr = stridesOf(g.kernel),
+                             outStr = stridesOf(g.out);
+  std::vector<float> col(static_cast<size_t>(K * outP));
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t gi = 0; gi < p.group; ++gi) {
+      const float *xg = x + (n * p.inC + gi * cg) * inP;
+      for (int64_t r = 0; r < K; ++r)
+        for (int64_t q = 0; q < outP; ++q) {
+          const int64_t c = r / kP, kf = r % kP;
+          int64_t off = 0;
+          bool ok = true;
+          for (size_t d = 0; d < nsp; ++d) {
+            const int64_t v = ((q / outStr[d]) % g.out[d]) * g.strides[d] -
+                              g.padBegin[d] +
+                              ((kf / kStr[d]) % g.kernel[d]) * g.dilations[d];
+            ok = ok && v >= 0 && v < g.in[d];
+            off += v * inStr[d];
+          }
+          col[size_t(r * outP + q)] = ok ? xg[c * inP + off] : 0.0f;
+        }
+      std::vector<float> yg(static_cast<size_t>(mg * outP));
+      sgemmOrtOrder(mg, outP, K, w + gi * mg * K, col.data(), yg.data());
+      for (int64_t mi = 0; mi < mg; ++mi) {
+        const int64_t m = gi * mg + mi;
+        float *ym = y + (n * p.outC + m) * outP;
+        for (int64_t q = 0; q < outP; ++q)
+          ym[q] = bias ? yg[size_t(mi * outP + q)] + bias[m]
+                       : yg[size_t(mi * outP + q)];
+      }
+    }
+}
+
+} // namespace
+
 Status kernel_Conv(KernelContext &ctx) {
   const Tensor &x = ctx.in(0), &w = ctx.in(1);
   EMBER_ASSIGN(ConvProblem p, convProblem(ctx, x.dims(), w.dims()));
   Tensor &y = ctx.out(0);
   int64_t outP = p.g.outSize();
+  if (ctx.attrInt("ort_order", 0) != 0 && x.elem() == ElemKind::F32) {
+    convOrtOrder(p, x.data<float>(), w.data<float>(),
+                 ctx.has(2) ? ctx.in(2).data<float>() : nullptr,
+                 y.data<float>());
+    return Status::ok();
+  }
   dispatchElem(x.elem(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (isFloatLike<T>) {

@@ -3,6 +3,10 @@
 #include "interp/kernels/NnUtil.h"
 #include "interp/kernels/ValueUtil.h"
 
+#include "ember/math/GemmBlocks.h"
+
+#include <cmath>
+
 namespace ember {
 
 namespace {
@@ -10,12 +14,71 @@ namespace {
 template <typename T> using AccT = ComputeT<T>;
 } // namespace
 
+// The float product C[M,N] = A[M,K] * B[K,N] (row-major) as MLAS's SGEMM
+// sums it at one thread (docs/quantization.md, "Conv with an int8 end"):
+// - M = 1 (its GEMV kernel): products rounded to float, each run of four
+//   summed in order and added to the total, then a pair the same way, then
+//   the last product;
+// - N = 1 (its transposed-B kernel, A's rows as rows): rounded products
+//   summed in 8 lanes (lane k mod 8, in k order), the lanes reduced as that
+//   kernel does for the row's group of 4, 2 or 1;
+// - else K in blocks of ember_mlas_sgemm_stride_k(N, K, 0), each block one
+//   fused multiply-add chain from zero, the blocks' sums added in order.
+void sgemmOrtOrder(int64_t M, int64_t N, int64_t K, const float *A,
+                   const float *B, float *C) {
+  const int64_t strideK = ember_mlas_sgemm_stride_k(N, K, 0);
+  const int64_t fours = M / 4 * 4;
+  for (int64_t i = 0; i < M; ++i) {
+    const float *a = A + i * K;
+    float *c = C + i * N;
+    if (M > 1 && N == 1) {
+      float l[8] = {0};
+      for (int64_t k = 0; k < K; ++k)
+        l[k % 8] = l[k % 8] + a[k] * B[k];
+      c[0] = i < fours ? (((l[0] + l[1]) + l[2]) + l[3]) +
+                             (((l[4] + l[5]) + l[6]) + l[7])
+             : M - fours >= 2 && i < fours + 2
+                 ? ((l[0] + l[2]) + (l[4] + l[6])) +
+                       ((l[1] + l[3]) + (l[5] + l[7]))
+                 : ((l[0] + l[1]) + (l[2] + l[3])) +
+                       ((l[4] + l[5]) + (l[6] + l[7]));
+      continue;
+    }
+    std::fill(c, c + N, 0.0f);
+    for (int64_t k0 = 0; k0 < K;) {
+      // The rows [k0, k1) summed into s, then added to the total.
+      const int64_t k1 = M > 1         ? std::min(K, k0 + strideK)
+                         : K - k0 >= 4 ? k0 + 4
+                         : K - k0 >= 2 ? k0 + 2
+                                       : k0 + 1;
+      for (int64_t j = 0; j < N; ++j) {
+        float s = M > 1 ? 0.0f : a[k0] * B[k0 * N + j];
+        for (int64_t k = M > 1 ? k0 : k0 + 1; k < k1; ++k)
+          s = M > 1 ? std::fma(a[k], B[k * N + j], s) : s + a[k] * B[k * N + j];
+        c[j] = k0 == 0 ? s : c[j] + s;
+      }
+      k0 = k1;
+    }
+  }
+}
+
 Status kernel_MatMul(KernelContext &ctx) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
   EMBER_ASSIGN(MatMulShape s, matmulShape(ctx, a.dims(), b.dims()));
   Tensor &y = ctx.out(0);
   BroadcastIndexer ia(s.batch, s.aBatch), ib(s.batch, s.bBatch);
   int64_t M = s.M, K = s.K, N = s.N;
+  if (ctx.attrInt("ort_order", 0) != 0 && a.elem() == ElemKind::F32) {
+    // ONNX Runtime multiplies a batch of A by a shared 2-D B as one
+    // product of batch x M rows.
+    const bool fold = numElements(s.bBatch) == 1;
+    const int64_t rows = fold ? s.numBatches() * M : M;
+    for (int64_t bi = 0; bi < (fold ? 1 : s.numBatches()); ++bi)
+      sgemmOrtOrder(rows, N, K, a.data<float>() + ia.map(bi) * M * K,
+                    b.data<float>() + ib.map(bi) * K * N,
+                    y.data<float>() + bi * M * N);
+    return Status::ok();
+  }
   dispatchElem(a.elem(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (!std::is_same_v<T, bool>) {

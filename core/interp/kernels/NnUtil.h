@@ -78,6 +78,12 @@ void gemmAccumulate(int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,
   }
 }
 
+// C[M,N] = A[M,K] * B[K,N] in float as ONNX Runtime's MLAS SGEMM sums it
+// at one thread (NnMatMul.cpp): the Conv and MatMul of attribute
+// ort_order = 1.
+void sgemmOrtOrder(int64_t M, int64_t N, int64_t K, const float *A,
+                   const float *B, float *C);
+
 // Y[N, M, out...] += conv(X, W) in accumulation type T (Y must start zero
 // or hold the bias). im2col over column chunks + gemmAccumulate.
 template <typename T>
