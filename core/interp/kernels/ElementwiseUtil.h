@@ -57,27 +57,29 @@ template <typename F> Status mapUnary(KernelContext &ctx, F f) {
 
 // Broadcasting binary map: out[i] = f(a[i'], b[i'']) into result 0, whose
 // type broadcastBinaryRule (ir/typerules/Parse.h) derived. A and B share
-// element kind.
+// element kind. The result's kind is A's for an f that returns a number and
+// bool for an f that returns bool (comparisons, logic): one loop per kind of
+// A, not one per pair of kinds; any other result kind is an error.
 template <typename F> Status mapBinary(KernelContext &ctx, F f) {
   const Tensor &a = ctx.in(0), &b = ctx.in(1);
   Tensor &y = ctx.out(0);
   const Dims &od = y.dims();
-  ElemKind outKind = y.elem();
   BroadcastIndexer ia(od, a.dims()), ib(od, b.dims());
-  Status st;
-  dispatchElem(a.elem(), [&](auto tag) {
+  return dispatchElem(a.elem(), [&](auto tag) -> Status {
     using T = decltype(tag);
     using C = ComputeT<T>;
-    dispatchElem(outKind, [&](auto rtag) {
-      using R = decltype(rtag);
-      const T *pa = a.data<T>();
-      const T *pb = b.data<T>();
-      R *py = y.data<R>();
-      for (int64_t i = 0, n = y.size(); i < n; ++i)
-        py[i] = R(f(C(pa[ia.map(i)]), C(pb[ib.map(i)])));
-    });
+    using Res = decltype(f(C{}, C{}));
+    using R = std::conditional_t<std::is_same_v<Res, bool>, bool, T>;
+    if (y.elem() != ElemKindOf<R>::value)
+      return invalid("binary kernel: a result of ", elemKindName(y.elem()),
+                     " for operands of ", elemKindName(a.elem()));
+    const T *pa = a.data<T>();
+    const T *pb = b.data<T>();
+    R *py = y.data<R>();
+    for (int64_t i = 0, n = y.size(); i < n; ++i)
+      py[i] = R(f(C(pa[ia.map(i)]), C(pb[ib.map(i)])));
+    return Status::ok();
   });
-  return st;
 }
 
 } // namespace ember
