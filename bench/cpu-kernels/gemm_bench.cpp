@@ -65,7 +65,8 @@
 
 #include "ember/cpu/Kernels.h"
 
-#include "QGemm.h" // the split tile's pass counts
+#include "QGemm.h"      // the split tile's pass counts
+#include "QGemmSplit.h" // and the GEMM's block counts
 
 #include <algorithm>
 #include <chrono>
@@ -490,6 +491,10 @@ Timing benchQGemm(size_t M, size_t N, size_t K, Isa isa, double minTime,
   std::vector<int8_t> B(K * N);
   for (uint8_t &v : A)
     v = static_cast<uint8_t>(rng());
+  if (gHotPercent >= 0) // post-ReLU-like, as qconv's input
+    for (uint8_t &v : A)
+      v = static_cast<uint8_t>((rng() % 10000 < gHotPercent * 100 ? 128 : 0) +
+                               v % 128);
   std::normal_distribution<double> normal(0.0, weights > 0 ? weights : 1.0);
   for (int8_t &v : B)
     v = weights > 0 ? static_cast<int8_t>(std::max(
@@ -870,7 +875,7 @@ PairTiming benchWinograd(const Conv2DShape &s, Isa isa, double minTime,
 
 int main(int argc, char **argv) {
   Isa isa = Isa::Auto;
-  double peak = 0, minTime = 0.3;
+  double peak = 0, peakInt8 = 0, minTime = 0.3;
   std::string only;
   ConvLayer custom{"layer", 0, 0, 0, 0, 0, 0, 0, 1};
   bool coldWeights = false;
@@ -879,12 +884,16 @@ int main(int argc, char **argv) {
     const char *a = argv[i];
     if (!std::strncmp(a, "--isa=", 6)) {
       std::string v = a + 6;
-      isa = v == "generic"  ? Isa::Generic
-            : v == "avx2"   ? Isa::Avx2
-            : v == "avx512" ? Isa::Avx512
-                            : Isa::Auto;
+      isa = v == "generic"      ? Isa::Generic
+            : v == "avx2"       ? Isa::Avx2
+            : v == "avxvnni"    ? Isa::AvxVnni
+            : v == "avx512"     ? Isa::Avx512
+            : v == "avx512vnni" ? Isa::Avx512Vnni
+                                : Isa::Auto;
     } else if (!std::strncmp(a, "--peak=", 7)) {
       peak = std::atof(a + 7);
+    } else if (!std::strncmp(a, "--peak-int8=", 12)) {
+      peakInt8 = std::atof(a + 12);
     } else if (!std::strncmp(a, "--min-time=", 11)) {
       minTime = std::atof(a + 11);
     } else if (!std::strcmp(a, "--cpu-time")) {
@@ -927,9 +936,9 @@ int main(int argc, char **argv) {
     // More repeats than fma_peak's default: the best one is the peak, and
     // on a shared machine some repeats get preempted.
     ember::bench::FmaPeak p = ember::bench::measureFmaPeak(25);
-    peak = (path == Isa::Avx512 || path == Isa::Avx512Vnni) ? p.avx512
-           : path == Isa::Avx2                              ? p.avx2
-                                                            : p.avx2 / 8;
+    peak = isaHasAvx512(path) ? p.avx512
+           : isaHasAvx2(path) ? p.avx2
+                              : p.avx2 / 8;
     std::printf("peak_gflops avx512=%.1f avx2=%.1f\n", p.avx512, p.avx2);
   }
   std::printf("isa=%s peak=%.1f GFLOP/s (single core), median of repeats "
@@ -1012,11 +1021,34 @@ int main(int argc, char **argv) {
                 "direct/winograd %.2f\n",
                 ms[0], ms[1], ms[1] > 0 ? ms[0] / ms[1] : 0.0);
   }
+  // int8 figures against the int8 peak of the path (FmaPeak.h,
+  // measureInt8Peak): the vpdpbusd rate on the VNNI paths, the vpmaddubsw
+  // sequence's on AVX2.
+  const bool int8Runs = only.empty() || only == "int8" ||
+                        only == "qsplit-gemm" || only == "qpaired";
+  if (int8Runs && peakInt8 <= 0 && path != Isa::Generic) {
+    const ember::bench::Int8Peak q = ember::bench::measureInt8Peak(15);
+    std::printf("peak_int8_gops avx512vnni=%.1f avxvnni=%.1f avx2=%.1f "
+                "avx2_exact=%.1f\n",
+                q.avx512vnni, q.avxvnni, q.avx2, q.avx2Exact);
+    peakInt8 = path == Isa::Avx512Vnni ? q.avx512vnni
+               : path == Isa::AvxVnni  ? q.avxvnni
+                                       : q.avx2;
+  }
+  auto pctQ = [&](double gops) {
+    return peakInt8 > 0 ? 100.0 * gops / peakInt8 : 0.0;
+  };
+  if (int8Runs)
+    std::printf("int8 peak %.1f GOP/s (%s); activations %s\n", peakInt8,
+                isaName(path),
+                gHotPercent >= 0 ? "post-ReLU-like (--hot)" : "uniform bytes");
   if (only.empty() || only == "int8") {
     const double ops = 2.0 * 1024 * 1024 * 1024;
     Timing t = benchQGemm(1024, 1024, 1024, isa, minTime, rng);
-    std::printf("qgemm u8xs8 1024x1024x1024 (%s) %6.1f GOP/s [best %6.1f]\n",
-                isaName(path), ops / t.median * 1e-9, ops / t.best * 1e-9);
+    std::printf("qgemm u8xs8 1024x1024x1024 (%s) %6.1f GOP/s %5.1f%% "
+                "[best %5.1f%%]\n",
+                isaName(path), ops / t.median * 1e-9,
+                pctQ(ops / t.median * 1e-9), pctQ(ops / t.best * 1e-9));
     // MatMulInteger shapes: a batch-1 classifier (one row), and the
     // token-by-hidden GEMMs of a small transformer.
     const size_t shapes[][3] = {
@@ -1024,9 +1056,10 @@ int main(int argc, char **argv) {
     for (const auto &sh : shapes) {
       const double o = 2.0 * sh[0] * sh[1] * sh[2];
       Timing q = benchQGemm(sh[0], sh[1], sh[2], isa, minTime, rng);
-      std::printf("qgemm u8xs8 %zux%zux%zu (%s) %6.1f GOP/s [best %6.1f]\n",
+      std::printf("qgemm u8xs8 %zux%zux%zu (%s) %6.1f GOP/s %5.1f%% "
+                  "[best %5.1f%%]\n",
                   sh[0], sh[1], sh[2], isaName(path), o / q.median * 1e-9,
-                  o / q.best * 1e-9);
+                  pctQ(o / q.median * 1e-9), pctQ(o / q.best * 1e-9));
       // B packed as the compiler packs it for this many rows (on AVX2 the
       // s8 panels of its few-row kernel for one or two rows).
       const Isa pi = qgemmPackIsa(isa, sh[0]);
@@ -1038,6 +1071,41 @@ int main(int argc, char **argv) {
                     o / r.median * 1e-9, o / r.best * 1e-9);
       }
     }
+  }
+  if (only == "qsplit-gemm") {
+    // qgemmPacked's split tile (QGemmSplit.cpp) against the exact tile on
+    // the same data, in turn: per-channel-like weights that do not pair
+    // (each column's largest at +-127), A post-ReLU-like with P% of its
+    // bytes at 128 or more (--hot, else 0, 1, 2, 4, 8 and 16).
+    const size_t shapes[][3] = {{1024, 1024, 1024}, {256, 256, 256},
+                                {197, 768, 192},    {197, 192, 768},
+                                {128, 3072, 768},   {784, 64, 576}};
+    std::vector<double> hots = {0, 1, 2, 4, 8, 16};
+    if (gHotPercent >= 0)
+      hots = {gHotPercent};
+    const double saved = gHotPercent;
+    for (double hot : hots) {
+      gHotPercent = hot;
+      for (const auto &sh : shapes) {
+        const double o = 2.0 * sh[0] * sh[1] * sh[2];
+        std::mt19937 r1(9), r2(9);
+        const auto c0 = detail::qgemmBlockCounts();
+        Timing s = benchQGemm(sh[0], sh[1], sh[2], isa, minTime, r1, isa, 30.0,
+                              QPackExtra::SplitTile);
+        const auto c1 = detail::qgemmBlockCounts();
+        Timing e = benchQGemm(sh[0], sh[1], sh[2], isa, minTime, r2, isa, 30.0,
+                              QPackExtra::None);
+        std::printf("qgemm %4zux%4zux%4zu hot %4.1f%%  split %6.1f GOP/s "
+                    "%5.1f%%  exact %6.1f GOP/s %5.1f%%  exact/split %.2f  "
+                    "(blocks split %zu exact %zu)\n",
+                    sh[0], sh[1], sh[2], hot, o / s.median * 1e-9,
+                    pctQ(o / s.median * 1e-9), o / e.median * 1e-9,
+                    pctQ(o / e.median * 1e-9), s.median / e.median,
+                    c1.split - c0.split, c1.exact - c0.exact);
+        std::fflush(stdout);
+      }
+    }
+    gHotPercent = saved;
   }
   if (only == "qpaired") {
     // Transformer products with per-tensor weights (quantize_dynamic's:

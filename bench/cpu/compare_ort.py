@@ -30,6 +30,11 @@ the detection/segmentation models in DIR/dense, the QDQ int8 copies in
 DIR/qdq and the dynamically quantized ones in DIR/dyn (bench/cpu/make_bench_set.py makes
 them). --json FILE writes every round's figures.
 
+On an AVX-512 host, `bench/cpu/masked_host.py avx2 -- python3
+bench/cpu/compare_ort.py ...` measures both engines as an AVX2-only host
+runs them (CPUID masked for the whole process and the `ember` it starts);
+the host line then says so.
+
 --ember-before OTHER times a second Ember build in the same rounds (before
 each round's Ember run), so a change's before/after table comes from one
 run: each line then adds the median of the rounds' before/after ratios
@@ -203,6 +208,19 @@ def host_cpu():
     have = set(flags.group(1).split()) if flags else set()
     isa = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni")
            if f in have]
+    masked = os.environ.get("EMBER_CPUID_MASK")
+    if masked:
+        # Under bench/cpu/masked_host.py: /proc/cpuinfo still lists what
+        # the CPU has; what this process's CPUID reports, numpy's view.
+        try:
+            from numpy._core._multiarray_umath import __cpu_features__ as f
+        except ImportError:
+            from numpy.core._multiarray_umath import __cpu_features__ as f
+        seen = [k.lower() for k in ("AVX2", "FMA3", "AVX512F") if f.get(k)]
+        isa = (f"masked to {masked} by cpuid faulting: cpuid reports "
+               f"{' '.join(seen)}; the CPU has {' '.join(isa)}")
+        return (f"{model.group(1).strip() if model else 'cpu'} "
+                f"({isa}, {os.cpu_count()} cpus)")
     return (f"{model.group(1).strip() if model else 'cpu'} "
             f"({' '.join(isa) or 'no avx2'}, {os.cpu_count()} cpus)")
 

@@ -19,6 +19,7 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/Module.h>
+#include <llvm/Target/TargetMachine.h>
 
 #include <atomic>
 #include <chrono>
@@ -1011,4 +1012,37 @@ TEST(CpuSupport, RefusalsCarryReasons) {
   std::string why;
   EXPECT_FALSE(nodeSupported(*mm, why));
   EXPECT_NE(why.find("f64"), std::string::npos) << why;
+}
+
+// A kernel path forced below the host's best (isa=avx2 on an AVX-512 host)
+// generates the JIT's own code for that path too: the host's AVX-512 (and
+// AVX-VNNI, AMX) features are off in its target machine, so the model runs
+// where the path's kernels do. The host's best path keeps every feature.
+TEST(CpuJit, ForcedPathCapsTheTargetFeatures) {
+  using ember::cpu::Isa;
+  CompileConfig cfg = hostConfig();
+  auto host = makeTargetMachine(cfg);
+  ASSERT_TRUE(bool(host)) << host.status().message();
+  const std::string hostFeatures = (*host)->getTargetFeatureString().str();
+  if (!ember::cpu::isaSupported(Isa::Avx512))
+    GTEST_SKIP() << "the host has no AVX-512 to leave out";
+  EXPECT_NE(hostFeatures.find("+avx512f"), std::string::npos) << hostFeatures;
+  for (Isa path : {Isa::Avx2, Isa::AvxVnni, Isa::Generic}) {
+    cfg.isa = uint8_t(path);
+    auto tm = makeTargetMachine(cfg);
+    ASSERT_TRUE(bool(tm)) << tm.status().message();
+    const std::string f = (*tm)->getTargetFeatureString().str();
+    const std::string name = ember::cpu::isaName(path);
+    EXPECT_EQ(f.find("+avx512"), std::string::npos) << name << ": " << f;
+    EXPECT_EQ(f.find("+amx"), std::string::npos) << name << ": " << f;
+    // (Features are comma-separated "+name" / "-name".)
+    auto on = [&](const std::string &feature) {
+      return ("," + f + ",").find(",+" + feature + ",") != std::string::npos;
+    };
+    EXPECT_EQ(on("avx2"), path != Isa::Generic) << name << ": " << f;
+    EXPECT_EQ(on("fma"), path != Isa::Generic) << name << ": " << f;
+    if (path == Isa::Avx2) {
+      EXPECT_FALSE(on("avxvnni")) << f;
+    }
+  }
 }

@@ -282,9 +282,7 @@ inline void expectCloseOnEveryRuntime(Function &f,
 /// Whether this host's kernel path has the fp32 channels-last convolutions
 /// (AVX2 or AVX-512), so the compiler chooses channels-last layouts.
 inline bool channelsLastHost() {
-  using ember::cpu::Isa;
-  Isa isa = ember::cpu::resolveIsa(Isa(hostIsa()));
-  return isa == Isa::Avx2 || isa == Isa::Avx512 || isa == Isa::Avx512Vnni;
+  return ember::cpu::isaHasAvx2(ember::cpu::Isa(hostIsa()));
 }
 
 /// Whether they are the AVX2 ones, whose thresholds differ (ChannelsLast.cpp:
@@ -292,7 +290,7 @@ inline bool channelsLastHost() {
 /// whatever their border).
 inline bool avx2ChannelsLastHost() {
   using ember::cpu::Isa;
-  return ember::cpu::resolveIsa(Isa(hostIsa())) == Isa::Avx2;
+  return ember::cpu::fp32Family(Isa(hostIsa())) == Isa::Avx2;
 }
 
 // dense<f32[..]: 0x...> text of `count` values uniform in [-scale, scale].

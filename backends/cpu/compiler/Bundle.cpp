@@ -260,6 +260,8 @@ Expected<std::vector<BundleFile>> buildBundle(Function &f, CompileConfig cfg,
       isa = Isa::Avx512;
     if (isa == Isa::Avx512 && sti->checkFeatures("+avx512vnni"))
       isa = Isa::Avx512Vnni;
+    if (isa == Isa::Avx2 && sti->checkFeatures("+avxvnni"))
+      isa = Isa::AvxVnni;
     cfg.isa = uint8_t(isa);
   }
   EMBER_ASSIGN(CompiledModel m, compileModel(f, cfg));

@@ -33,10 +33,9 @@ bool Codegen::convNhwcCapable(const Group &g) const {
   if (g.kind != GroupKind::Conv || cfg_.kernels != Kernels::Library)
     return false;
   const Node &n = *g.anchor;
-  Isa isa = ember::cpu::resolveIsa(Isa(cfg_.isa));
   const Type &x = n.inputs[0].type(), &w = n.inputs[1].type();
-  if (!(isa == Isa::Avx512 || isa == Isa::Avx512Vnni || isa == Isa::Avx2) ||
-      x.rank() != 4 || w.rank() != 4 || x.elem() != ElemKind::F32)
+  if (!ember::cpu::isaHasAvx2(Isa(cfg_.isa)) || x.rank() != 4 ||
+      w.rank() != 4 || x.elem() != ElemKind::F32)
     return false;
   // Depthwise (depthwiseConv2dNhwc), narrow groups (groupedConv2dNhwc) and
   // dense reading channels-last (conv2dNhwc): convReadsNhwc; or unfolding a
@@ -68,7 +67,7 @@ bool Codegen::convGroupedNhwc(const Node &n) const {
 // AVX-512 ones: there the NCHW form packs each im2col block and runs a
 // 6-channel x 16-pixel tile, which every channels-last form measured beat.
 bool Codegen::nhwcAvx2() const {
-  return ember::cpu::resolveIsa(Isa(cfg_.isa)) == Isa::Avx2;
+  return ember::cpu::fp32Family(Isa(cfg_.isa)) == Isa::Avx2;
 }
 
 // Whether an NHWC-capable dense Conv reads its input channels-last: when

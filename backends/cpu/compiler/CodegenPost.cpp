@@ -144,8 +144,7 @@ llvm::Function *Codegen::emitPostFunction(const Group &g) {
   // per element): full-width vectors where the host's tuning would
   // otherwise prefer 256 bits (Intel's server cores), about 1.6 times the
   // throughput of 8-lane code on an exact sigmoid.
-  const auto isa = ember::cpu::Isa(cfg_.isa);
-  if (isa == ember::cpu::Isa::Avx512 || isa == ember::cpu::Isa::Avx512Vnni)
+  if (ember::cpu::isaHasAvx512(ember::cpu::Isa(cfg_.isa)))
     fn->addFnAttr("prefer-vector-width", "512");
   llvm::IRBuilderBase::InsertPoint saved = b_->saveIP();
   auto *entry = llvm::BasicBlock::Create(*ctx_, "entry", fn);

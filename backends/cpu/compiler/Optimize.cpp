@@ -5,6 +5,8 @@
 #include "RuntimeBitcode.h"
 #include "runtime/RtEdge.h"
 
+#include "ember/cpu/Kernels.h"
+
 #include <llvm/Bitcode/BitcodeReader.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
@@ -63,6 +65,44 @@ const char *defaultArmCpu(const llvm::Triple &t) {
   }
 }
 
+namespace {
+
+// Whether the host's feature `f` is turned off for code generated for
+// kernel path `path` (resolved): none when the path is the host's best;
+// else those the path's CPUs lack, so that with isa=avx2 on an AVX-512
+// host the generated loops use the instructions an AVX2-only CPU has, as
+// the kernels do (and run, and time, as they would there).
+bool featureOff(llvm::StringRef f, ember::cpu::Isa path) {
+  using ember::cpu::Isa;
+  if (path == ember::cpu::detectIsa())
+    return false;
+  const bool avx512Base = f == "avx512f" || f == "avx512cd" ||
+                          f == "avx512bw" || f == "avx512dq" ||
+                          f == "avx512vl" || f == "evex512";
+  const bool avx512 = f.starts_with("avx512") || f == "evex512" ||
+                      f.starts_with("avx10") || f.starts_with("amx");
+  const bool vexInt =
+      f.starts_with("avxvnni") || f == "avxifma" || f == "avxneconvert";
+  switch (path) {
+  case Isa::Auto:
+  case Isa::Avx512Vnni:
+    return false;
+  case Isa::Avx512: // Skylake-SP: F/CD/BW/DQ/VL only
+    return (avx512 && !avx512Base) || vexInt;
+  case Isa::AvxVnni:
+    return avx512;
+  case Isa::Avx2:
+    return avx512 || vexInt;
+  case Isa::Generic:
+    return avx512 || vexInt || f.starts_with("avx") || f == "fma" ||
+           f == "fma4" || f == "f16c" || f == "xop" || f == "vaes" ||
+           f == "vpclmulqdq";
+  }
+  return false;
+}
+
+} // namespace
+
 Expected<std::unique_ptr<llvm::TargetMachine>>
 makeTargetMachine(const CompileConfig &cfg) {
   initLlvm();
@@ -77,8 +117,9 @@ makeTargetMachine(const CompileConfig &cfg) {
   if (host && cpu.empty()) {
     cpu = llvm::sys::getHostCPUName().str();
     llvm::SubtargetFeatures f;
+    const auto path = ember::cpu::resolveIsa(ember::cpu::Isa(cfg.isa));
     for (auto &kv : llvm::sys::getHostCPUFeatures())
-      f.AddFeature(kv.first(), kv.second);
+      f.AddFeature(kv.first(), kv.second && !featureOff(kv.first(), path));
     features = f.getString();
   }
   llvm::Triple tt(triple);

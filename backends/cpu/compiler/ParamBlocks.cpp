@@ -794,8 +794,10 @@ Status Codegen::prepareQMatMul(const Group &g, Step &s) {
       size_t(K), size_t(N), bw.data(), size_t(N), int32_t(zeroPointAt(n, 2, 0)),
       zp.data(), zp.size(), bias.data(), &out_.weights[size_t(s.packedWeights)],
       isa, aSigned,
-      cfg_.int8Paired ? ember::cpu::QPackExtra::PairedK
-                      : ember::cpu::QPackExtra::None);
+      cfg_.int8Paired && cfg_.int8Split ? ember::cpu::QPackExtra::PairedKOrSplit
+      : cfg_.int8Paired                 ? ember::cpu::QPackExtra::PairedK
+      : cfg_.int8Split                  ? ember::cpu::QPackExtra::SplitTile
+                                        : ember::cpu::QPackExtra::None);
   if (st != ember::cpu::Status::Ok)
     return makeError(ErrorCode::Internal, n.describe(),
                      ": packing the int8 weights failed");

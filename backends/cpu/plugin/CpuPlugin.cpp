@@ -159,8 +159,10 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 // CompileOptions -> CompileConfig. Vendor options:
 //   kernels=library|portable  which runtime the code calls (RtAbi.h)
 //   fuse=0|1                  operator stacking and loop fusion
-//   isa=auto|generic|avx2|avx512|avx512vnni  kernel path (capped to the host
-//                             for the JIT)
+//   isa=auto|generic|avx2|avx512|avx512vnni|avxvnni  kernel path (capped
+//                             to the host for the JIT, whose own code is
+//                             then generated for that path's instruction
+//                             set too)
 //   dump_ir=FILE              write the optimized LLVM IR (debugging)
 //   dump_dir=DIR              write each compiled graph's generated code:
 //                             DIR/<graph>.ll (before optimization),
@@ -170,9 +172,11 @@ ember_error *querySupport(const ember_query_params *p, ember_blob *out) {
 //                             /tmp/perf-<pid>.map (profiling with perf);
 //                             2: and no loop task is inlined into
 //                             ember_main (a profile names every step)
-//   int8_split=0|1            AVX2: int8 convolutions may run the 7-bit
-//                             split tile where few activations are >= 128
-//                             (default 1; 0: always the exact s16 tile)
+//   int8_split=0|1            AVX2: int8 convolutions and matrix products
+//                             may run the 7-bit split tile where few
+//                             activations lie outside a window of 128
+//                             values (default 1; 0: always the exact s16
+//                             tile)
 //   int8_paired=0|1           AVX2: int8 matrix products whose weights pair
 //                             (kernels' QPackExtra::PairedK) run the
 //                             vpmaddubsw tile (default 1; 0: the exact one)
@@ -243,8 +247,9 @@ ember_error *parseOptions(const ember_compile_params *p,
       cfg.edgeSimd = v == "1";
     } else if (k == "fuse" && (v == "0" || v == "1")) {
       cfg.fuse = v == "1";
-    } else if (k == "isa" && (v == "auto" || v == "generic" || v == "avx2" ||
-                              v == "avx512" || v == "avx512vnni")) {
+    } else if (k == "isa" &&
+               (v == "auto" || v == "generic" || v == "avx2" || v == "avx512" ||
+                v == "avx512vnni" || v == "avxvnni")) {
       isaName = v;
     } else if (k == "dump_ir" && !v.empty()) {
       cfg.dumpIr = v;
@@ -312,9 +317,9 @@ ember_error *parseOptions(const ember_compile_params *p,
   } else if (!o.target_cpu().empty()) {
     cfg.cpu = o.target_cpu();
   }
-  static const char *names[] = {"auto", "generic", "avx2", "avx512",
-                                "avx512vnni"};
-  for (uint8_t i = 1; i < 5; ++i)
+  static const char *names[] = {"auto",   "generic",    "avx2",
+                                "avx512", "avx512vnni", "avxvnni"};
+  for (uint8_t i = 1; i < 6; ++i)
     if (isaName == names[i])
       cfg.isa = uint8_t(ember::cpu::resolveIsa(ember::cpu::Isa(i)));
   return nullptr;

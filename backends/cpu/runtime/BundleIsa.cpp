@@ -13,16 +13,26 @@ namespace ember::cpu {
 
 Isa detectIsa() { return Isa(ember_cpu_bundle_isa); }
 
+/// The paths the bundle's path implies its target can run.
 bool isaSupported(Isa isa) {
-  return isa == Isa::Auto || uint8_t(isa) <= uint8_t(detectIsa());
+  const Isa b = detectIsa();
+  switch (isa) {
+  case Isa::Auto:
+  case Isa::Generic:
+    return true;
+  case Isa::Avx2:
+    return b == Isa::Avx2 || b == Isa::AvxVnni || b == Isa::Avx512 ||
+           b == Isa::Avx512Vnni;
+  case Isa::Avx512:
+    return b == Isa::Avx512 || b == Isa::Avx512Vnni;
+  case Isa::Avx512Vnni:
+  case Isa::AvxVnni:
+    return b == isa;
+  }
+  return false;
 }
 
-Isa resolveIsa(Isa requested) {
-  Isa best = detectIsa();
-  if (requested == Isa::Auto)
-    return best;
-  return uint8_t(requested) <= uint8_t(best) ? requested : best;
-}
+#include "IsaRules.inc"
 
 const char *isaName(Isa) { return "bundle"; }
 

@@ -642,8 +642,7 @@ struct QConvTask {
 // shuffle's result is a view, which keeps its value row-major; a result
 // read by a graph output or a reshape is row-major).
 bool dwCopies(const int64_t *p) {
-  return p[EMBER_RT_CONV_DEPTHWISE] &&
-         uint8_t(resolveIsa(Isa(p[EMBER_RT_CONV_ISA]))) >= uint8_t(Isa::Avx2);
+  return p[EMBER_RT_CONV_DEPTHWISE] && isaHasAvx2(Isa(p[EMBER_RT_CONV_ISA]));
 }
 
 // A row-major x read through a channels-last copy, made first in the front
@@ -1146,11 +1145,10 @@ int32_t convStep(const int64_t *p, const float *x, const void *w,
     // whatever the split; a pixel cut inside a 64-pixel tile only costs a
     // narrower tile, so cut on vectors (28x28 = 784 pixels: 400 | 384
     // rather than 448 | 336).
-    Isa ri = resolveIsa(isa);
-    bool inPlace = (ri == Isa::Avx512 || ri == Isa::Avx512Vnni) &&
-                   shape.kernelH == 1 && shape.kernelW == 1 &&
-                   shape.strideH == 1 && shape.strideW == 1 && !shape.padTop &&
-                   !shape.padLeft && !shape.padBottom && !shape.padRight;
+    bool inPlace = isaHasAvx512(isa) && shape.kernelH == 1 &&
+                   shape.kernelW == 1 && shape.strideH == 1 &&
+                   shape.strideW == 1 && !shape.padTop && !shape.padLeft &&
+                   !shape.padBottom && !shape.padRight;
     if (inPlace && !transposed)
       t.pixGranule = 16;
     if (t.prepared || inPlace) {
@@ -1293,7 +1291,7 @@ int32_t ember_rt_qconv2d(const int64_t *p, const uint8_t *x, const void *w,
   // the AVX2 channels-last one for any kernel size).
   size_t cpieces = 1;
   bool rangeKernel = (p[EMBER_RT_CONV_KH] == 3 && p[EMBER_RT_CONV_KW] == 3) ||
-                     resolveIsa(Isa(p[EMBER_RT_CONV_ISA])) == Isa::Avx2;
+                     fp32Family(Isa(p[EMBER_RT_CONV_ISA])) == Isa::Avx2;
   if (dw && workers > 1 && (N * OH) % workers != 0 && N * OH < 16 * workers &&
       xNhwc && yNhwc && rangeKernel && u(p[EMBER_RT_CONV_C]) >= 32 * workers)
     cpieces = workers;

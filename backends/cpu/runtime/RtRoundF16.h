@@ -74,9 +74,7 @@ inline void roundF16Rows(float *y, size_t rows, size_t cols, size_t ld,
   // F16C with the AVX2 paths (every AVX2 CPU has it; "f16c" itself is not
   // queried: its cpuid bit is in __cpu_features2, which loaded artifacts'
   // JIT does not resolve).
-  using ember::cpu::Isa;
-  const Isa path = ember::cpu::resolveIsa(isa);
-  if (path == Isa::Avx2 || path == Isa::Avx512 || path == Isa::Avx512Vnni) {
+  if (ember::cpu::isaHasAvx2(isa)) {
     roundF16RowsF16c(y, rows, cols, ld);
     return;
   }

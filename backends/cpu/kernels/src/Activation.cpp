@@ -62,10 +62,9 @@ void postActivationGeneric(const PostOp &op, float *y, size_t ldy,
 } // namespace
 
 detail::PostFn detail::postPath(Isa isa) {
-  const Isa path = resolveIsa(isa);
-  if (path >= Isa::Avx512)
+  if (isaHasAvx512(isa))
     return &postActivationAvx512;
-  if (path >= Isa::Avx2)
+  if (isaHasAvx2(isa))
     return &postActivationAvx2;
   return &postActivationGeneric;
 }

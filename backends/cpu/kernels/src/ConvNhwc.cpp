@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Internal.h"
+#include "PointwiseNarrow.h"
 
 #include "Simd.h"
 
@@ -235,6 +236,11 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
     if (path.nr == 64 && C <= kNarrowK) {
       pointwiseNarrowAvx512(x, ldx, C, packedB, y, ldy, epi, pix0, pix1, oc0,
                             oc1);
+      return Status::Ok;
+    }
+    if (path.nr == 16 && C <= kNarrowKAvx2) {
+      pointwiseNarrowAvx2(x, ldx, C, packedB, y, ldy, epi, pix0, pix1, oc0,
+                          oc1);
       return Status::Ok;
     }
     gemmInPlaceRows(path, x, ldx, P, C, packedB, y, ldy, epi, pix0, pix1, oc0,

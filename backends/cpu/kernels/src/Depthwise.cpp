@@ -223,7 +223,7 @@ size_t depthwiseConv2dWorkspaceSize(const Conv2DShape &s, Isa isa) {
   if (!s.valid())
     return 0;
   const ConvGeom g = convGeometry(s);
-  if (uses3x3Path(s, resolveIsa(isa))) {
+  if (uses3x3Path(s, fp32Isa(isa))) {
     PaddedPlane pp = paddedPlane(g, s.padBottom, s.padRight);
     return pp.rows * pp.pitch * sizeof(float);
   }
@@ -248,7 +248,7 @@ Status depthwiseConv2d(const Conv2DShape &s, const float *x,
   const ConvGeom g = convGeometry(s);
   Epilogue epi = epilogue;
   epi.ldr = g.OH * g.OW;
-  Isa path = resolveIsa(isa);
+  Isa path = fp32Isa(isa);
   if (uses3x3Path(s, path)) {
     PaddedPlane pp = paddedPlane(g, s.padBottom, s.padRight);
     ScratchBuffer pad(workspace, pp.rows * pp.pitch * sizeof(float));
@@ -277,6 +277,7 @@ Status depthwiseConv2d(const Conv2DShape &s, const float *x,
     depthwiseAvx512(g, x, weights, y, epi, cBegin, cEnd, row);
     break;
   case Isa::Avx2:
+  case Isa::AvxVnni:
     depthwiseAvx2(g, x, weights, y, epi, cBegin, cEnd, row);
     break;
   case Isa::Auto:

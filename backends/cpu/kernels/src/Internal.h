@@ -50,12 +50,9 @@ inline const float *packedPanels(const void *packed) {
                                          sizeof(PackedHeader));
 }
 
-/// The path an fp32 request runs on (fp32 kernels treat VNNI as plain
-/// AVX-512).
-inline Isa fp32Isa(Isa requested) {
-  Isa isa = resolveIsa(requested);
-  return isa == Isa::Avx512Vnni ? Isa::Avx512 : isa;
-}
+/// The path an fp32 request runs on (fp32 kernels treat the VNNI paths as
+/// plain AVX-512 and AVX2: fp32Family).
+inline Isa fp32Isa(Isa requested) { return fp32Family(requested); }
 
 inline size_t roundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
 inline size_t ceilDiv(size_t v, size_t m) { return (v + m - 1) / m; }
@@ -164,8 +161,9 @@ struct TileArgs {
   const PostOp *post;
   PostFn postFn;
   /// The post is HardSwish and the tile applies it in registers on the
-  /// last K block (every AVX-512 tile: finishTile), before a residual added
-  /// after the activation; withPost then leaves both to the tile.
+  /// last K block (every AVX-512 and AVX2 tile: finishTile, storeRow8),
+  /// before a residual added after the activation; withPost then leaves
+  /// both to the tile.
   bool hardSwish;
 };
 
@@ -181,7 +179,7 @@ inline void setTileEpilogue(TileArgs &t, const Epilogue &epi, Isa isa) {
   t.clipMax = epi.clipMax;
   t.post = epi.post;
   t.postFn = epi.post ? postPath(isa) : nullptr;
-  t.hardSwish = isa == Isa::Avx512 && epi.post &&
+  t.hardSwish = (isa == Isa::Avx512 || isa == Isa::Avx2) && epi.post &&
                 epi.post->kind == PostActivation::HardSwish;
 }
 
@@ -195,7 +193,8 @@ inline void setTileEpilogue(TileArgs &t, const Epilogue &epi, Isa isa) {
 /// MR x NV tile bodies per operand mode would multiply their code and the
 /// build's time; the reload from L1 is a load per vector beside the
 /// activation's 10 to 25 operations. HardSwish's 9 operations are the
-/// exception (TileArgs::hardSwish): the AVX-512 tiles apply it themselves.
+/// exception (TileArgs::hardSwish): the AVX-512 and AVX2 tiles apply it
+/// themselves.
 template <class F> inline void withPost(TileArgs &t, F &&tile) {
   if (!t.post || t.hardSwish || !t.last || t.rowBegin >= t.rowEnd ||
       t.colBegin >= t.colEnd) {

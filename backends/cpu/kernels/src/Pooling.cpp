@@ -62,12 +62,13 @@ Status pool2d(PoolKind kind, const Conv2DShape &s, const float *x, float *y,
     return Status::OutOfMemory;
   a.acc = static_cast<float *>(scratch.ptr);
   a.cnt = a.acc + a.g.OW;
-  switch (resolveIsa(isa)) {
+  switch (fp32Isa(isa)) {
   case Isa::Avx512:
   case Isa::Avx512Vnni:
     poolAvx512(a);
     break;
   case Isa::Avx2:
+  case Isa::AvxVnni:
     poolAvx2(a);
     break;
   case Isa::Auto:

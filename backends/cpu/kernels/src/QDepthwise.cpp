@@ -475,14 +475,15 @@ void qdepthwiseRowDispatch(const QDepthwiseConv &t, const QdwParams &q,
                            size_t n, size_t oh, size_t piece, size_t pieces,
                            int32_t *acc) {
 #if defined(__x86_64__)
-  Isa isa = resolveIsa(t.isa);
-  bool avx512 = uint8_t(isa) >= uint8_t(Isa::Avx512);
+  // (Its kernels are the fp32 families': the AVX-VNNI path runs AVX2's.)
+  Isa isa = fp32Family(t.isa);
+  bool avx512 = isa == Isa::Avx512;
   bool nhwc = t.inNhwc != 0 && t.outNhwc != 0;
   if (q.i32) {
     // An int32 result (ConvInteger): the AVX2 channels-last per-tap kernel
     // (on AVX-512 hosts too), else the per-pixel loop; the other kernels
     // requantize in their loops.
-    if (uint8_t(isa) >= uint8_t(Isa::Avx2) && qdwAvx2Takes(t)) {
+    if (isaHasAvx2(isa) && qdwAvx2Takes(t)) {
       isa = Isa::Avx2;
     } else if (avx512) {
       if (piece == 0)

@@ -25,6 +25,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "QGemm.h"
+#include "QGemmSplit.h"
 
 #include "FixedPoint.h"
 #if defined(__x86_64__)
@@ -42,55 +43,6 @@ namespace ember::cpu {
 using namespace detail;
 
 namespace {
-
-template <int MR, int NR> void qtileGeneric(const QTileArgs &t) {
-  int32_t acc[MR][NR] = {};
-  const uint8_t *a = t.a;
-  const int8_t *b = t.b;
-  for (size_t g = 0; g < t.groups; ++g, a += 4 * MR, b += 4 * NR)
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j)
-        for (int q = 0; q < 4; ++q)
-          acc[i][j] += static_cast<int32_t>(a[4 * i + q]) *
-                       static_cast<int32_t>(b[4 * j + q]);
-  for (int i = t.rowBegin; i < t.rowEnd; ++i)
-    for (int j = t.colBegin; j < t.colEnd; ++j) {
-      int32_t v = acc[i][j] + t.colTerm[j];
-      if (t.bZp)
-        v -= t.bZp[j] * t.rowSum[i];
-      storeQ(t, i, j, finishQ(t, j, v));
-    }
-}
-
-/// The Pair16 layout's portable tile (A u16 pairs, B s16 pairs, zero points
-/// folded into B). Products and sums wrap as int32, as the vector lanes do.
-template <int MR, int NR> void qtileGenericPair(const QTileArgs &t) {
-  uint32_t acc[MR][NR] = {};
-  const uint16_t *a = reinterpret_cast<const uint16_t *>(t.a);
-  const int16_t *b = reinterpret_cast<const int16_t *>(t.b);
-  for (size_t g = 0; g < t.groups; ++g, a += 2 * MR, b += 2 * NR)
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j)
-        for (int q = 0; q < 2; ++q)
-          acc[i][j] +=
-              static_cast<uint32_t>(static_cast<int32_t>(a[2 * i + q]) *
-                                    static_cast<int32_t>(b[2 * j + q]));
-  for (int i = t.rowBegin; i < t.rowEnd; ++i)
-    for (int j = t.colBegin; j < t.colEnd; ++j) {
-      int32_t v =
-          static_cast<int32_t>(acc[i][j] + static_cast<uint32_t>(t.colTerm[j]));
-      storeQ(t, i, j, finishQ(t, j, v));
-    }
-}
-
-constexpr QGemmKernel kQGeneric[] = {
-    {Isa::Generic, 4, 16, &qtileGeneric<4, 16>, QLayout::Quad},
-    {Isa::Generic, 4, 32, &qtileGeneric<4, 32>, QLayout::Quad},
-    {Isa::Generic, 4, 48, &qtileGeneric<4, 48>, QLayout::Quad},
-    {Isa::Generic, 4, 64, &qtileGeneric<4, 64>, QLayout::Quad},
-};
-constexpr QGemmKernel kQGenericPair = {
-    Isa::Generic, 6, 16, &qtileGenericPair<6, 16>, QLayout::Pair16};
 
 struct QPacked {
   const int8_t *panels;
@@ -170,23 +122,26 @@ QPacked view(const void *packed) {
   return v;
 }
 
-/// Whether a resolved path runs the AVX2 kernels (AVX2, and AVX-512
-/// without VNNI: the same code, the CPU has AVX2).
+/// Whether a resolved path runs the AVX2 kernels (AVX2, AVX-VNNI and
+/// AVX-512 without VNNI: the same code, the CPU has AVX2).
 bool avx2Path(Isa resolved) {
 #if defined(__x86_64__)
-  return resolved == Isa::Avx2 || resolved == Isa::Avx512;
+  return resolved == Isa::Avx2 || resolved == Isa::Avx512 ||
+         resolved == Isa::AvxVnni;
 #else
   (void)resolved;
   return false;
 #endif
 }
 
-/// The int8 kernel of a resolved path: VNNI; the AVX2 kernel on the AVX2
-/// path; else generic.
+/// The int8 kernel of a resolved path: VNNI; AVX-VNNI; the AVX2 kernel on
+/// the AVX2 path; else generic.
 const QGemmKernel &nativeQKernel(Isa resolved) {
   if (resolved == Isa::Avx512Vnni)
     return qgemmKernelVnni();
 #if defined(__x86_64__)
+  if (resolved == Isa::AvxVnni)
+    return qgemmKernelAvxVnni();
   if (avx2Path(resolved))
     return qgemmKernelAvx2();
 #endif
@@ -202,6 +157,10 @@ const QGemmKernel *qKernelFor(Isa resolved, QLayout layout, int nr) {
   if (native.nr == nr && native.layout == layout)
     return &native;
 #if defined(__x86_64__)
+  // (AVX-VNNI runs the AVX2 path's buffers with the AVX2 kernels.)
+  if (avx2Path(resolved) && layout == QLayout::Pair16 &&
+      nr == qgemmKernelAvx2().nr)
+    return &qgemmKernelAvx2();
   if (avx2Path(resolved) && layout == QLayout::Quad &&
       nr == qgemmKernelAvx2Quad().nr)
     return &qgemmKernelAvx2Quad();
@@ -256,10 +215,12 @@ packPanel6Avx512(const uint8_t *A, size_t lda, size_t full, uint8_t *d,
 #endif
 
 /// A rows [r0, r0+rows) -> panels of MR rows, 4 k per lane; row sums.
-/// `simd`: the CPU has AVX-512 (whole six-row panels use it). `flip`: 0x80
-/// for s8 A (packed and summed as A + 128), else 0.
+/// `simd`: the CPU has AVX-512 (whole six-row panels use it), `simd2`:
+/// AVX2 (the same, 8 groups a step). `flip`: 0x80 for s8 A (packed and
+/// summed as A + 128), else 0.
 void packQA(size_t rows, size_t K, const uint8_t *A, size_t lda, int mr,
-            uint8_t *dst, int32_t *rowSum, bool simd, uint8_t flip) {
+            uint8_t *dst, int32_t *rowSum, bool simd, bool simd2,
+            uint8_t flip) {
   const uint32_t flip4 = 0x01010101u * flip;
   const size_t MR = static_cast<size_t>(mr);
   const size_t groups = ceilDiv(K, 4);
@@ -269,8 +230,11 @@ void packQA(size_t rows, size_t K, const uint8_t *A, size_t lda, int mr,
 #if defined(__x86_64__)
     if (simd && MR == 6 && r0 + MR <= rows)
       done = packPanel6Avx512(A + r0 * lda, lda, full, dst, flip);
+    else if (simd2 && MR == 6 && r0 + MR <= rows)
+      done = packQuadPanel6Avx2(A + r0 * lda, lda, full, dst, flip);
 #else
     (void)simd;
+    (void)simd2;
 #endif
     for (size_t i = 0; i < MR; ++i) {
       uint8_t *d = dst + 4 * i;
@@ -389,10 +353,19 @@ void setPanel(QTileArgs &t, const QPacked &b, const Requantize &rq, size_t col0,
               size_t N, size_t NR, size_t groups, QPanelLanes *lanes,
               Isa lanesIsa = Isa::Avx512Vnni) {
   t.b = b.panels + (col0 / NR) * groups * 4 * NR;
-  t.colBegin = 0;
-  t.colEnd = static_cast<int>(N - col0 < NR ? N - col0 : NR);
   t.colTerm = b.colTerm + col0;
   t.bZp = b.bZp ? b.bZp + col0 : nullptr;
+  setPanelOutput(t, rq, col0, N, NR, lanes, lanesIsa);
+}
+
+} // namespace
+
+namespace detail {
+
+void setPanelOutput(QTileArgs &t, const Requantize &rq, size_t col0, size_t N,
+                    size_t NR, QPanelLanes *lanes, Isa lanesIsa) {
+  t.colBegin = 0;
+  t.colEnd = static_cast<int>(N - col0 < NR ? N - col0 : NR);
   const size_t sidx = t.perColumn ? col0 : 0;
   t.scale = rq.scale ? rq.scale + sidx : nullptr;
   t.mult = rq.multiplier ? rq.multiplier + sidx : nullptr;
@@ -401,7 +374,7 @@ void setPanel(QTileArgs &t, const QPacked &b, const Requantize &rq, size_t col0,
   if (lanes && rq.kind == QScaleKind::FixedPoint &&
       rq.output != QOutput::Int32) {
 #if defined(__x86_64__)
-    if (lanesIsa == Isa::Avx2) {
+    if (lanesIsa == Isa::Avx2 || lanesIsa == Isa::AvxVnni) {
       fixedPointPanelAvx2(t, lanes);
       t.lanes = lanes;
       return;
@@ -411,6 +384,10 @@ void setPanel(QTileArgs &t, const QPacked &b, const Requantize &rq, size_t col0,
     t.lanes = lanes;
   }
 }
+
+} // namespace detail
+
+namespace {
 
 /// Checks common to every entry point: shapes, packing, requantization.
 Status checkQCall(size_t N, size_t K, const void *packedB,
@@ -432,8 +409,6 @@ Status checkQCall(size_t N, size_t K, const void *packedB,
 
 namespace detail {
 
-const QGemmKernel &qgemmKernelGeneric() { return kQGeneric[0]; }
-
 QLayout packedQLayout(const void *packed) {
   return layoutOf(static_cast<const PackedHeader *>(packed));
 }
@@ -441,15 +416,6 @@ QLayout packedQLayout(const void *packed) {
 QConvPassCounts &qconvPassCounts() {
   static thread_local QConvPassCounts counts;
   return counts;
-}
-
-const QGemmKernel *qgemmKernelGenericFor(QLayout layout, int nr) {
-  if (layout == QLayout::Pair16)
-    return nr == kQGenericPair.nr ? &kQGenericPair : nullptr;
-  for (const QGemmKernel &k : kQGeneric)
-    if (k.nr == nr)
-      return &k;
-  return nullptr;
 }
 
 void packQAPairs(size_t rows, size_t K, const uint8_t *A, size_t lda,
@@ -526,10 +492,14 @@ Status packQB(size_t K, size_t N, const int8_t *B, size_t ldb,
   // points. A Paired buffer's panels hold B in the plan's order (Pair16
   // otherwise); both extras sit after the column terms.
   std::vector<int32_t> order;
-  if (extra == QPackExtra::PairedK && pairs && !anyFoldedZp && K && N)
+  const bool tryPairs =
+      extra == QPackExtra::PairedK || extra == QPackExtra::PairedKOrSplit;
+  if (tryPairs && pairs && !anyFoldedZp && K && N)
     order = planPairs(K, N, B, ldb, pairedMaxGroups(K));
   const bool paired = !order.empty();
-  const bool split = extra == QPackExtra::SplitTile && pairs && !anyFoldedZp;
+  const bool split = (extra == QPackExtra::SplitTile ||
+                      (extra == QPackExtra::PairedKOrSplit && !paired)) &&
+                     pairs && !anyFoldedZp;
   const QLayout layout = paired ? QLayout::Paired : k.layout;
   const size_t steps = paired ? order.size() / 4 : ceilDiv(K, stepK(k.layout));
   const size_t pb = quadPanelBytes(steps, N, NR);
@@ -618,7 +588,26 @@ bool qgemmPackedNative(const void *packedB, Isa isa) {
 
 Isa qgemmPackIsa(Isa isa, size_t rows) {
   const Isa path = resolveIsa(isa);
-  return avx2Path(path) && rows > 0 && rows <= 2 ? Isa::Generic : path;
+  // (AVX-VNNI's own panels are s8 already.)
+  return avx2Path(path) && path != Isa::AvxVnni && rows > 0 && rows <= 2
+             ? Isa::Generic
+             : path;
+}
+
+/// Bytes of qgemmPacked's workspace for the AVX2 split tile (QGemmSplit.cpp)
+/// on a resolved path: its block of A for the AVX2 kernel's block rows, on
+/// the AVX2 paths that run Pair16 buffers; else 0.
+size_t qgemmSplitWorkspace(size_t K, Isa path) {
+#if defined(__x86_64__)
+  if (avx2Path(path) && path != Isa::AvxVnni)
+    return roundUp(
+        qgemmSplitBytes(K, blockRows(K, qgemmKernelAvx2().mr, QLayout::Pair16)),
+        64);
+#else
+  (void)K;
+  (void)path;
+#endif
+  return 0;
 }
 
 size_t qgemmWorkspaceSize(size_t K, Isa isa) {
@@ -626,15 +615,16 @@ size_t qgemmWorkspaceSize(size_t K, Isa isa) {
   size_t best = 0;
   const Isa path = resolveIsa(isa);
   for (const QGemmKernel *k :
-       {&nativeQKernel(path), &kQGeneric[0], &kQGenericPair,
-        qKernelFor(path, QLayout::Quad, kQGeneric[0].nr)}) {
+       {&nativeQKernel(path), &qgemmKernelGeneric(),
+        qgemmKernelGenericFor(QLayout::Pair16, 16),
+        qKernelFor(path, QLayout::Quad, qgemmKernelGeneric().nr)}) {
     size_t bytes = qgemmBlockBytes(K, *k);
     // A Paired buffer packs A with this kernel's rows, in its own layout.
     const size_t paired = qgemmBlockBytes(K, *k, QLayout::Paired);
     bytes = paired > bytes ? paired : bytes;
     best = bytes > best ? bytes : best;
   }
-  return best;
+  return best + qgemmSplitWorkspace(K, path);
 }
 
 Status qgemmPacked(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
@@ -672,29 +662,49 @@ Status qgemmPackedCols(size_t M, size_t N, size_t K, const uint8_t *A,
   if (nBegin % NR || (nEnd % NR && nEnd != N))
     return Status::InvalidArgument; // (every path's panel divides 64)
   const size_t mc = blockRows(K, k->mr, layout);
-  ScratchBuffer ws(workspace, qgemmBlockBytes(K, *k, layout));
+  const QPacked b = view(packedB);
+  const Isa path = resolveIsa(isa);
+  // AVX2 with the split section (a Pair16 buffer without weight zero
+  // points): a block of A whose bytes mostly fit a window of 128 values
+  // runs the vpmaddubsw split tile (QGemmSplit.cpp).
+#if defined(__x86_64__)
+  const bool splitOk = layout == QLayout::Pair16 && b.split &&
+                       k == &qgemmKernelAvx2() && avx2Path(path);
+#else
+  const bool splitOk = false;
+#endif
+  const size_t blockBytes = roundUp(qgemmBlockBytes(K, *k, layout), 64);
+  ScratchBuffer ws(workspace,
+                   blockBytes + (splitOk ? qgemmSplitWorkspace(K, path) : 0));
   if (!ws.ptr)
     return Status::OutOfMemory;
   uint8_t *aBuf = static_cast<uint8_t *>(ws.ptr);
   int32_t *rowSum = reinterpret_cast<int32_t *>(
       aBuf + roundUp(mc * packedARowBytes(K, layout), 64));
 
-  const QPacked b = view(packedB);
   const size_t groups = b.groups;
   QTileArgs t = tileArgs(rq, groups, ldc);
   QPanelLanes lanesBuf;
   // The vector kernels' fixed-point constants, made once per panel.
   QPanelLanes *lanes =
-      k->isa == Isa::Avx512Vnni || k->isa == Isa::Avx2 ? &lanesBuf : nullptr;
+      k->isa == Isa::Avx512Vnni || k->isa == Isa::Avx2 || k->isa == Isa::AvxVnni
+          ? &lanesBuf
+          : nullptr;
   const size_t elem = rq.output == QOutput::Int32 ? 4 : 1;
-  const Isa path = resolveIsa(isa);
-  const bool simd =
-      static_cast<uint8_t>(path) >= static_cast<uint8_t>(Isa::Avx512);
-  const bool simd2 =
-      static_cast<uint8_t>(path) >= static_cast<uint8_t>(Isa::Avx2);
+  const bool simd = isaHasAvx512(path);
+  const bool simd2 = isaHasAvx2(path);
 
   for (size_t ic = mBegin; ic < mEnd; ic += mc) {
     const size_t mcur = mEnd - ic < mc ? mEnd - ic : mc;
+#if defined(__x86_64__)
+    if (splitOk &&
+        qgemmSplitBlock(A + ic * lda, lda, mcur, K,
+                        QSplitPanels{b.split, b.colTerm, b.colSum, b.aSigned},
+                        rq, t, nBegin, nEnd, N, lanes,
+                        static_cast<char *>(C) + ic * ldc * elem, elem,
+                        aBuf + blockBytes))
+      continue;
+#endif
     if (layout == QLayout::Pair16)
       packQAPairsImpl(mcur, K, A + ic * lda, lda,
                       reinterpret_cast<uint16_t *>(aBuf), b.aSigned ? 0x80 : 0,
@@ -704,7 +714,7 @@ Status qgemmPackedCols(size_t M, size_t N, size_t K, const uint8_t *A,
                      b.aSigned ? 0x80 : 0);
     else
       packQA(mcur, K, A + ic * lda, lda, k->mr, aBuf, b.bZp ? rowSum : nullptr,
-             simd, b.aSigned ? 0x80 : 0);
+             simd, simd2, b.aSigned ? 0x80 : 0);
     for (size_t col0 = nBegin; col0 < nEnd; col0 += NR) {
       setPanel(t, b, rq, col0, N, NR, groups, lanes, k->isa);
       for (size_t ir = 0; ir < mcur; ir += MR) {
@@ -731,13 +741,16 @@ constexpr size_t kBlockTiles = 16; // tiles sharing a pass over each B panel
 constexpr size_t kSlabBytes = 96 * 1024; // padded input rows per pass
 
 /// The kernel qconv2dNhwc runs on a resolved path, or null: the VNNI one
-/// (Quad panels of 64, x read in place or through a byte slab) or the AVX2
-/// one (Pair16 panels of 16, x always through a slab widened to u16).
+/// (Quad panels of 64, x read in place or through a byte slab), the
+/// AVX-VNNI one (the same with panels of 16) or the AVX2 one (Pair16
+/// panels of 16, x always through a slab widened to u16).
 const QGemmKernel *convKernel(Isa resolved) {
   if (resolved == Isa::Avx512Vnni)
     return &qgemmKernelVnni();
 #if defined(__x86_64__)
-  if (resolved == Isa::Avx2 || resolved == Isa::Avx512)
+  if (resolved == Isa::AvxVnni)
+    return &qgemmKernelAvxVnni();
+  if (avx2Path(resolved))
     return &qgemmKernelAvx2();
 #endif
   return nullptr;
@@ -1311,7 +1324,8 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
         slabRow(plan, shape, x, ldx, ihLo + static_cast<ptrdiff_t>(r),
                 slab + r * rowBytes,
                 split ? static_cast<uint8_t>(fill - shift) : fill,
-                split ? 0 : flip, slabElem, !wide, split ? add : 0);
+                split ? 0 : flip, slabElem, kern.isa == Isa::Avx512Vnni,
+                split ? add : 0);
 #if defined(__x86_64__)
       if (split) {
         const size_t bytes = rows * rowBytes;
@@ -1436,6 +1450,10 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
             }
             if (wide) {
               qconvTileAvx2(t, src);
+              continue;
+            }
+            if (kern.isa == Isa::AvxVnni) {
+              qconvTileAvxVnni(t, src);
               continue;
             }
 #endif

@@ -108,6 +108,17 @@ const QGemmKernel &qgemmKernelGeneric();
 const QGemmKernel &qgemmKernelVnni();
 /// The AVX2 kernel (QGemmAvx2.cpp): 6 x 16, Pair16 layout, vpmaddwd.
 const QGemmKernel &qgemmKernelAvx2();
+/// The AVX-VNNI kernel (QGemmAvxVnni.cpp): 6 x 16, s8 Quad panels of 16,
+/// vpdpbusd on ymm.
+const QGemmKernel &qgemmKernelAvxVnni();
+/// The AVX-VNNI implicit-GEMM convolution tile (6 rows, a 16-column Quad
+/// panel): as qconvTileVnni, x's bytes in place or from a byte slab.
+void qconvTileAvxVnni(const QTileArgs &t, const QConvTileSrc &src);
+/// Quad A packing of six whole rows on AVX2: groups [0, 8 * (full / 8)) of
+/// 4 k (`full` whole groups in the rows), each byte xor-ed with flip;
+/// returns the groups done.
+size_t packQuadPanel6Avx2(const uint8_t *A, size_t lda, size_t full,
+                          uint8_t *dst, uint8_t flip);
 /// Bytes of `steps` packed k steps (4 bytes a column each) of N columns in
 /// panels of NR, padded to whole panels and 64 bytes.
 inline size_t quadPanelBytes(size_t steps, size_t N, size_t NR) {
@@ -136,6 +147,13 @@ void writePairingSection(const std::vector<int32_t> &order, char *sec);
 void packQAPermuted(size_t rows, const int32_t *perm, size_t groups,
                     const uint8_t *A, size_t lda, int mr, uint8_t *dst,
                     uint8_t flip);
+
+/// The tile's column range and output constants for the panel of columns
+/// [col0, col0 + NR) of N: scale, multiplier and shift pointers, and for a
+/// vector kernel's fixed-point epilogue (`lanesIsa` VNNI, AVX2 or AVX-VNNI)
+/// the panel's constants made in `lanes` (null: none).
+void setPanelOutput(QTileArgs &t, const Requantize &rq, size_t col0, size_t N,
+                    size_t NR, QPanelLanes *lanes, Isa lanesIsa);
 
 /// The layout of a buffer packQB made (tests).
 QLayout packedQLayout(const void *packed);

@@ -30,8 +30,8 @@ void stepGemmGeneric(size_t m, size_t k, size_t n, const float *a, size_t lda,
         c[r * ldc + j] += a[r * lda + i] * b[i * ldb + j];
 }
 
-bool useAvx2(Isa isa) { return resolveIsa(isa) >= Isa::Avx2; }
-bool useAvx512(Isa isa) { return resolveIsa(isa) >= Isa::Avx512; }
+bool useAvx2(Isa isa) { return isaHasAvx2(isa); }
+bool useAvx512(Isa isa) { return isaHasAvx512(isa); }
 
 } // namespace
 

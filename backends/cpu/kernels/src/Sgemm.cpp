@@ -15,6 +15,7 @@ const GemmKernel &gemmKernelFor(Isa resolved) {
   case Isa::Avx512Vnni:
     return gemmKernelAvx512();
   case Isa::Avx2:
+  case Isa::AvxVnni:
     return gemmKernelAvx2();
   case Isa::Auto:
   case Isa::Generic:

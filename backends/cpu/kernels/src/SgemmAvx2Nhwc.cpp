@@ -41,8 +41,11 @@ template <int NVC> struct ColMasks {
 /// or none, no per-column bias: the tiles start from that, accInit) with
 /// its parameters read once into registers (SgemmAvx512.cpp,
 /// finishSimple): ACT a clamp (Relu: [0, +inf)), RES a residual before or
-/// after it.
-template <int MRC, int NVC, bool ACT, bool RES>
+/// after it, HS a HardSwish post (TileArgs::hardSwish) after the
+/// activation and before a residual added after it, as the AVX-512 tiles
+/// apply it (only with ACT false: a HardSwish after Relu or Clip takes
+/// storeRow8).
+template <int MRC, int NVC, bool ACT, bool RES, bool HS = false>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 finishSimple(const TileArgs &t, const __m256 (&acc)[MRC][NVC],
              const ColMasks<NVC> &cm) {
@@ -54,6 +57,7 @@ finishSimple(const TileArgs &t, const __m256 (&acc)[MRC][NVC],
   const int rowBegin = t.rowBegin, rowEnd = t.rowEnd;
   const bool clip = t.activation == Activation::Clip;
   const __m256 zero = _mm256_setzero_ps();
+  const __m256 negZero = _mm256_set1_ps(-0.0f);
   const __m256 lo = clip ? _mm256_set1_ps(t.clipMin) : zero;
   const __m256 hi =
       clip ? _mm256_set1_ps(t.clipMax) : _mm256_set1_ps(__builtin_inff());
@@ -70,15 +74,19 @@ finishSimple(const TileArgs &t, const __m256 (&acc)[MRC][NVC],
         continue;
       __m256 v = _mm256_add_ps(acc[i][j], b);
       __m256 rv = zero;
+      // (With HS the residual's other place adds -0, as on AVX-512.)
+      const __m256 none = HS ? negZero : zero;
       if (RES) {
         rv = cm.full[j] ? _mm256_loadu_ps(r + 8 * j)
                         : _mm256_maskload_ps(r + 8 * j, cm.m[j]);
-        v = _mm256_add_ps(v, after ? zero : rv);
+        v = _mm256_add_ps(v, after ? none : rv);
       }
       if (ACT)
         v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+      if (HS)
+        v = hardSwish256(v);
       if (RES)
-        v = _mm256_add_ps(v, after ? rv : zero);
+        v = _mm256_add_ps(v, after ? rv : none);
       if (cm.full[j])
         _mm256_storeu_ps(c + 8 * j, v);
       else
@@ -121,8 +129,13 @@ template <int MRC, int NVC>
 EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
 finishTile(const TileArgs &t, const __m256 (&acc)[MRC][NVC],
            const ColMasks<NVC> &cm) {
-  if (!t.loadC && t.last && !t.biasCol) {
-    const bool act = t.activation != Activation::None;
+  const bool act = t.activation != Activation::None;
+  // (A HardSwish after an activation takes storeRow8, which applies both.)
+  if (!t.loadC && t.last && !t.biasCol && !(t.hardSwish && act)) {
+    if (t.hardSwish)
+      return t.residual
+                 ? finishSimple<MRC, NVC, false, true, true>(t, acc, cm)
+                 : finishSimple<MRC, NVC, false, false, true>(t, acc, cm);
     if (!t.residual)
       return act ? finishSimple<MRC, NVC, true, false>(t, acc, cm)
                  : finishSimple<MRC, NVC, false, false>(t, acc, cm);

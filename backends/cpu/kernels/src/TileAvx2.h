@@ -3,12 +3,14 @@
 //
 // Shared by the AVX2 tiles (SgemmAvx2.cpp, SgemmAvx2Nhwc.cpp; laneMask8 also
 // by QGemmAvx2.cpp, residualActivation8 by Depthwise.cpp): one definition
-// of an 8-lane column mask and of the per-vector epilogue and store into C.
+// of an 8-lane column mask and of the per-vector epilogue and store into C
+// (a HardSwish post in registers included: TileArgs::hardSwish).
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_CPU_KERNELS_TILEAVX2_H
 #define EMBER_CPU_KERNELS_TILEAVX2_H
 
+#include "HardSwishAvx2.h"
 #include "Internal.h"
 #include "Simd.h"
 
@@ -57,8 +59,20 @@ EMBER_TARGET_AVX2 inline void storeRow8(const TileArgs &t, int i, int j,
     if (t.residual)
       r = _mm256_maskload_ps(
           t.residual + static_cast<size_t>(i) * t.ldr + 8 * j, m);
-    v = residualActivation8(v, r, t.residualAfterActivation, t.activation,
-                            t.clipMin, t.clipMax);
+    if (t.hardSwish) {
+      // As the AVX-512 tiles (storeRow): the tile added a zero for the
+      // residual (the post's) after the activation, the post adds the
+      // residual after the HardSwish.
+      const bool after = t.residualAfterActivation;
+      v = residualActivation8(v, after ? _mm256_setzero_ps() : r, after,
+                              t.activation, t.clipMin, t.clipMax);
+      v = hardSwish256(v);
+      if (after && t.residual)
+        v = _mm256_add_ps(v, r);
+    } else {
+      v = residualActivation8(v, r, t.residualAfterActivation, t.activation,
+                              t.clipMin, t.clipMax);
+    }
   }
   if (full)
     _mm256_storeu_ps(c, v);

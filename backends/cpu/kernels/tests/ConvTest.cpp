@@ -2,6 +2,7 @@
 #include "Reference.h"
 
 #include "Internal.h"
+#include "PointwiseNarrow.h"
 
 #include <algorithm>
 #include <cmath>
@@ -617,7 +618,8 @@ TEST_P(ConvTest, Conv2DNhwcNarrowPanelsWideMaps) {
 }
 
 // The narrow-K pointwise kernel (pointwiseNarrowAvx512, conv2dNhwc's
-// 1x1 convolutions of at most kNarrowK input channels on the AVX-512 path):
+// 1x1 convolutions of at most kNarrowK input channels on the AVX-512 path,
+// and its AVX2 form, pointwiseNarrowAvx2, on the AVX2 path):
 // every K from 1 to 64, then 80, 96, 127 and 128, output channels not a
 // multiple of 16 (1 to 200: one to four vectors of a panel, several panels),
 // odd pixel counts (a last tile of 1 to 5 rows, several pixel blocks), padded
@@ -630,8 +632,10 @@ TEST_P(ConvTest, Conv2DNhwcNarrowPanelsWideMaps) {
 TEST_P(ConvTest, Conv2DNhwcPointwiseNarrowK) {
   using namespace detail;
   const Isa isa = GetParam();
-  if (resolveIsa(isa) != Isa::Avx512)
-    GTEST_SKIP() << "the narrow-K kernel is the AVX-512 path's";
+  const bool avx512 = resolveIsa(isa) == Isa::Avx512;
+  if (!avx512 && resolveIsa(isa) != Isa::Avx2)
+    GTEST_SKIP() << "the narrow-K kernels are the AVX-512 and AVX2 paths'";
+  const auto narrow = avx512 ? &pointwiseNarrowAvx512 : &pointwiseNarrowAvx2;
   std::mt19937 rng(1664 + static_cast<unsigned>(isa));
   PostOp silu, hardSwish;
   silu.kind = PostActivation::Silu;
@@ -673,7 +677,7 @@ TEST_P(ConvTest, Conv2DNhwcPointwiseNarrowK) {
     const float sentinel = -12345.0f;
     std::vector<float> want(P * ldy, sentinel), got(P * ldy, sentinel),
         halves(P * ldy, sentinel), pieces(P * ldy, sentinel);
-    GemmKernel k = gemmKernelAvx512();
+    GemmKernel k = avx512 ? gemmKernelAvx512() : gemmKernelAvx2Direct();
     k.kc = K;
     ASource as;
     as.a = x.data();
@@ -682,17 +686,16 @@ TEST_P(ConvTest, Conv2DNhwcPointwiseNarrowK) {
     BSource bs;
     bs.packed = packedPanels(packed.data());
     gemmDriver(k, P, N, K, as, bs, want.data(), ldy, e, 0, P, 0, N, nullptr);
-    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), got.data(), ldy, e,
-                          0, P, 0, N);
+    narrow(x.data(), ldx, K, packed.data(), got.data(), ldy, e, 0, P, 0, N);
     const size_t pCut = randomIn(rng, 0, P), nCut = randomIn(rng, 0, N);
-    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), halves.data(), ldy,
-                          e, 0, pCut, 0, N);
-    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), halves.data(), ldy,
-                          e, pCut, P, 0, N);
-    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), pieces.data(), ldy,
-                          e, 0, P, 0, nCut);
-    pointwiseNarrowAvx512(x.data(), ldx, K, packed.data(), pieces.data(), ldy,
-                          e, 0, P, nCut, N);
+    narrow(x.data(), ldx, K, packed.data(), halves.data(), ldy, e, 0, pCut, 0,
+           N);
+    narrow(x.data(), ldx, K, packed.data(), halves.data(), ldy, e, pCut, P, 0,
+           N);
+    narrow(x.data(), ldx, K, packed.data(), pieces.data(), ldy, e, 0, P, 0,
+           nCut);
+    narrow(x.data(), ldx, K, packed.data(), pieces.data(), ldy, e, 0, P, nCut,
+           N);
     size_t bad = 0;
     for (const std::vector<float> *v : {&got, &halves, &pieces})
       for (size_t i = 0; i < P * ldy; ++i)

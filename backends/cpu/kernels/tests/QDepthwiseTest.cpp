@@ -325,7 +325,8 @@ TEST(QDepthwise, RefusesMissingPointers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, QDepthwiseTest,
-                         ::testing::Values(Isa::Generic, Isa::Avx2, Isa::Avx512,
+                         ::testing::Values(Isa::Generic, Isa::Avx2,
+                                           Isa::AvxVnni, Isa::Avx512,
                                            Isa::Avx512Vnni),
                          [](const auto &info) {
                            return std::string(isaName(info.param));

@@ -2,6 +2,7 @@
 #include "Reference.h"
 
 #include "QGemm.h"
+#include "QGemmSplit.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,8 @@ namespace ember::cpu::test {
 namespace {
 
 using detail::packedQLayout;
+using detail::QGemmBlockCounts;
+using detail::qgemmBlockCounts;
 using detail::QLayout;
 
 class QGemmTest : public ::testing::TestWithParam<Isa> {
@@ -240,7 +243,7 @@ TEST_P(QGemmTest, WholePanelsAtEveryDepthBitExact) {
 // it runs a portable kernel for that layout.
 TEST_P(QGemmTest, PackedForAnotherPathBitExact) {
   std::mt19937 rng(4321 + static_cast<unsigned>(GetParam()));
-  for (Isa packIsa : {Isa::Generic, Isa::Avx2, Isa::Avx512Vnni}) {
+  for (Isa packIsa : {Isa::Generic, Isa::Avx2, Isa::AvxVnni, Isa::Avx512Vnni}) {
     if (!isaSupported(packIsa) || packIsa == GetParam())
       continue;
     for (int iter = 0; iter < 60; ++iter) {
@@ -306,6 +309,49 @@ QProblem quantizerWeights(std::mt19937 &rng, size_t M, size_t N, size_t K,
       v = randomIn(rng, 0, 1) ? (p.aSigned ? 0x7f : 0xff)
                               : (p.aSigned ? 0x80 : 0x00);
   return p;
+}
+
+// qgemmPacked's split tile on AVX2 (QGemmSplit.cpp): blocks of A whose
+// bytes mostly fit a window of 128 values (after a ReLU: [0, 127]; around a
+// zero point near 128: [64, 191]; crowding the top: [128, 255]) run the
+// vpmaddubsw tile with corrections for the bytes outside, others the exact
+// tile. Weights of the extremes side by side (127 and -128: every pair can
+// saturate), s8 and u8 A, 0-15% of the bytes outside the window, row pieces
+// and column pieces: every output bit-exact, and both kinds of block seen.
+// Dropping the corrections, or the shift's column terms, fails it.
+TEST_P(QGemmTest, GemmSplitActivationsBitExact) {
+  const Isa path = resolveIsa(GetParam());
+  if (path != Isa::Avx2 && path != Isa::Avx512)
+    GTEST_SKIP() << "the split GEMM tile is the AVX2 kernel's";
+  std::mt19937 rng(4711);
+  const QGemmBlockCounts before = qgemmBlockCounts();
+  for (int iter = 0; iter < 60; ++iter) {
+    QProblem p(rng, randomIn(rng, 1, iter % 10 == 0 ? 700 : 90),
+               randomIn(rng, 1, 100), randomIn(rng, 1, 300));
+    std::fill(p.bZp.begin(), p.bZp.end(), int8_t(0));
+    const int8_t ext[] = {127, 127, -128, -128, 126, -127, 3, -2};
+    for (int8_t &v : p.B)
+      v = ext[randomIn(rng, 0, 7)];
+    // The window's start (in the u8 domain the kernel reads), and the share
+    // (per mille) of bytes outside it; the last kind: uniform bytes.
+    const int kind = iter % 4;
+    const uint8_t base = kind == 0 ? 0 : kind == 1 ? 64 : 128;
+    const size_t outside = randomIn(rng, 0, 150);
+    for (uint8_t &v : p.A) {
+      uint8_t u = static_cast<uint8_t>(base + randomIn(rng, 0, 127));
+      if (kind == 3)
+        u = static_cast<uint8_t>(randomIn(rng, 0, 255));
+      else if (randomIn(rng, 0, 999) < outside)
+        u = static_cast<uint8_t>(u + 128); // above or below the window
+      v = p.aSigned ? static_cast<uint8_t>(u ^ 0x80) : u;
+    }
+    check(GetParam(), rng, p);
+    if (HasFailure())
+      return;
+  }
+  const QGemmBlockCounts &after = qgemmBlockCounts();
+  EXPECT_GT(after.split, before.split) << "no block took the split tile";
+  EXPECT_GT(after.exact, before.exact) << "no block took the exact tile";
 }
 
 // QPackExtra::PairedK: weights whose rows pair take the Paired layout (on
@@ -719,7 +765,7 @@ TEST_P(QGemmTest, ConvNhwcSplitActivationsBitExact) {
 
 INSTANTIATE_TEST_SUITE_P(Paths, QGemmTest,
                          ::testing::Values(Isa::Generic, Isa::Avx2,
-                                           Isa::Avx512Vnni),
+                                           Isa::AvxVnni, Isa::Avx512Vnni),
                          [](const auto &info) {
                            return std::string(isaName(info.param));
                          });

@@ -213,5 +213,54 @@ TEST(CpuFeatures, ResolveNeverExceedsTheCpu) {
   EXPECT_EQ(resolveIsa(Isa::Auto), detectIsa());
 }
 
+// Every request resolves to itself when the CPU runs it, else to a path
+// the CPU runs that has nothing the request lacks: the VNNI paths fall to
+// each other and to the plain paths, never an AVX2 request to AVX-512 or
+// to AVX-VNNI. The fp32 families fold the VNNI paths into their bases.
+TEST(CpuFeatures, ResolveFallsBackWithinTheRequestsExtensions) {
+  const Isa all[] = {Isa::Generic, Isa::Avx2, Isa::AvxVnni, Isa::Avx512,
+                     Isa::Avx512Vnni};
+  for (Isa r : all) {
+    const Isa got = resolveIsa(r);
+    EXPECT_TRUE(isaSupported(got)) << isaName(r);
+    if (isaSupported(r)) {
+      EXPECT_EQ(got, r) << isaName(r);
+      continue;
+    }
+    switch (r) {
+    case Isa::Avx512Vnni:
+      EXPECT_NE(got, Isa::Avx512Vnni);
+      break;
+    case Isa::Avx512:
+    case Isa::AvxVnni:
+      EXPECT_TRUE(got == Isa::Avx2 || got == Isa::Generic) << isaName(r);
+      break;
+    case Isa::Avx2:
+      EXPECT_EQ(got, Isa::Generic);
+      break;
+    case Isa::Auto:
+    case Isa::Generic:
+      break;
+    }
+  }
+  for (Isa r : all) {
+    const Isa f = fp32Family(r);
+    EXPECT_TRUE(f == Isa::Generic || f == Isa::Avx2 || f == Isa::Avx512)
+        << isaName(r);
+  }
+  if (isaSupported(Isa::AvxVnni)) {
+    EXPECT_EQ(fp32Family(Isa::AvxVnni), Isa::Avx2);
+    EXPECT_TRUE(isaHasAvx2(Isa::AvxVnni));
+    EXPECT_FALSE(isaHasAvx512(Isa::AvxVnni));
+  }
+  if (isaSupported(Isa::Avx512Vnni)) {
+    EXPECT_TRUE(isaHasAvx512(Isa::Avx512Vnni));
+    // A host with both (Sapphire Rapids) prefers the AVX-512 path.
+    EXPECT_EQ(detectIsa(), Isa::Avx512Vnni);
+  }
+  EXPECT_FALSE(isaHasAvx2(Isa::Generic));
+  EXPECT_STREQ(isaName(Isa::AvxVnni), "avxvnni");
+}
+
 } // namespace
 } // namespace ember::cpu::test

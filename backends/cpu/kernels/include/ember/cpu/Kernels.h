@@ -38,24 +38,37 @@ namespace ember::cpu {
 // Instruction-set paths and status
 //===----------------------------------------------------------------------===//
 
-/// A kernel implementation family, ordered from least to most capable.
+/// A kernel implementation family. The values are stored in packed buffers
+/// and compiled artifacts: a new path takes the next free value, so the
+/// order of the values is not the order of capability (see resolveIsa).
 enum class Isa : uint8_t {
   Auto = 0,   ///< the best path this CPU supports
   Generic,    ///< portable C++ (whatever the compiler's baseline allows)
   Avx2,       ///< AVX2 + FMA
   Avx512,     ///< AVX-512 F/BW/DQ/VL + FMA
   Avx512Vnni, ///< Avx512 plus VNNI (vpdpbusd) for the int8 kernels
+  AvxVnni,    ///< Avx2 plus AVX-VNNI (vpdpbusd on ymm) for the int8 kernels
 };
 
-/// The best Isa this CPU supports (cpuid through __builtin_cpu_supports,
-/// queried once).
+/// The best Isa this CPU supports (cpuid, queried once): Avx512Vnni, Avx512,
+/// AvxVnni, Avx2 or Generic, in that order of preference.
 Isa detectIsa();
 /// Whether this CPU can run `isa` (Auto and Generic: always).
 bool isaSupported(Isa isa);
-/// The path a request resolves to: Auto -> detectIsa(); an unsupported Isa
-/// -> the most capable supported Isa below it.
+/// The path a request resolves to: Auto -> detectIsa(); a supported Isa ->
+/// itself; an unsupported one -> the first supported path of its fallbacks:
+/// Avx512Vnni -> Avx512, AvxVnni, Avx2, Generic; Avx512 -> Avx2, Generic;
+/// AvxVnni -> Avx2, Generic; Avx2 -> Generic.
 Isa resolveIsa(Isa requested);
-/// "auto", "generic", "avx2", "avx512", "avx512vnni".
+/// The family a path belongs to for the fp32 kernels, which have no VNNI
+/// forms: Avx512Vnni -> Avx512, AvxVnni -> Avx2, others unchanged (Auto is
+/// resolved first).
+Isa fp32Family(Isa isa);
+/// Whether a path has AVX-512 (F/BW/DQ/VL), and whether it has AVX2 + FMA
+/// (every x86 path but Generic).
+bool isaHasAvx512(Isa isa);
+bool isaHasAvx2(Isa isa);
+/// "auto", "generic", "avx2", "avx512", "avx512vnni", "avxvnni".
 const char *isaName(Isa isa);
 
 enum class Status : uint8_t {
@@ -448,7 +461,9 @@ Status pool2d(PoolKind kind, const Conv2DShape &shape, const float *x, float *y,
 enum class QPackExtra : uint8_t {
   /// Nothing: every call runs the exact tile.
   None,
-  /// B again as s8 panels, for qconv2dNhwc's 7-bit split tile.
+  /// B again as s8 panels, for the 7-bit split tile of qconv2dNhwc and of
+  /// qgemmPacked (blocks of A whose bytes mostly fit a window of 128
+  /// values run vpmaddubsw with corrections for the others).
   SplitTile,
   /// For qgemmPacked: when K's rows can be paired so that no pair of
   /// u8 x s8 products can saturate vpmaddubsw's s16 sum (for every column,
@@ -459,6 +474,9 @@ enum class QPackExtra : uint8_t {
   /// Per-tensor weights (ONNX Runtime's quantize_dynamic) usually pair;
   /// per-channel ones with many columns usually do not, and stay exact.
   PairedK,
+  /// PairedK, and when the weights do not pair, SplitTile (qgemmPacked's
+  /// split tile then takes the blocks of A whose bytes mostly fit 7 bits).
+  PairedKOrSplit,
 };
 
 /// Bytes needed for B[K,N] (s8) packed with its zero-point terms.
