@@ -18,31 +18,13 @@ namespace {
 // times it as MLAS's SGEMM sums (sgemmOrtOrder), then the bias.
 void convOrtOrder(const ConvProblem &p, const float *x, const float *w,
                   const float *bias, float *y) {
-  const WindowGeom &g = p.g;
-  const size_t nsp = g.rank();
-  const int64_t inP = numElements(g.in), outP = g.outSize(),
-                kP = g.kernelSize(), cg = p.inC / p.group,
-                mg = p.outC / p.group, K = cg * kP;
-  const std::vector<int64_t> inStr = stridesOf(g.in), kStr = stridesOf(g.kernel),
-                             outStr = stridesOf(g.out);
+  const int64_t inP = numElements(p.g.in), outP = p.g.outSize(),
+                cg = p.inC / p.group, mg = p.outC / p.group,
+                K = cg * p.g.kernelSize();
   std::vector<float> col(static_cast<size_t>(K * outP));
   for (int64_t n = 0; n < p.batch; ++n)
     for (int64_t gi = 0; gi < p.group; ++gi) {
-      const float *xg = x + (n * p.inC + gi * cg) * inP;
-      for (int64_t r = 0; r < K; ++r)
-        for (int64_t q = 0; q < outP; ++q) {
-          const int64_t c = r / kP, kf = r % kP;
-          int64_t off = 0;
-          bool ok = true;
-          for (size_t d = 0; d < nsp; ++d) {
-            const int64_t v = ((q / outStr[d]) % g.out[d]) * g.strides[d] -
-                              g.padBegin[d] +
-                              ((kf / kStr[d]) % g.kernel[d]) * g.dilations[d];
-            ok = ok && v >= 0 && v < g.in[d];
-            off += v * inStr[d];
-          }
-          col[size_t(r * outP + q)] = ok ? xg[c * inP + off] : 0.0f;
-        }
+      im2colChunk(p, x + (n * p.inC + gi * cg) * inP, 0, outP, col.data());
       std::vector<float> yg(static_cast<size_t>(mg * outP));
       sgemmOrtOrder(mg, outP, K, w + gi * mg * K, col.data(), yg.data());
       for (int64_t mi = 0; mi < mg; ++mi) {

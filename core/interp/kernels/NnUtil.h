@@ -84,6 +84,46 @@ void gemmAccumulate(int64_t M, int64_t N, int64_t K, const T *A, int64_t lda,
 void sgemmOrtOrder(int64_t M, int64_t N, int64_t K, const float *A,
                    const float *B, float *C);
 
+// The im2col rows of one group's input xg (its channels' planes) for the
+// output positions [p0, p0 + np): col[r * np + q] is the input under
+// kernel row r (channel-major, then kernel position) of output p0 + q, 0
+// in the padding.
+template <typename T>
+void im2colChunk(const ConvProblem &p, const T *xg, int64_t p0, int64_t np,
+                 T *col) {
+  const WindowGeom &g = p.g;
+  const size_t nsp = g.rank();
+  const int64_t inP = numElements(g.in), kP = g.kernelSize();
+  const int64_t K = p.inC / p.group * kP;
+  const std::vector<int64_t> inStr = stridesOf(g.in),
+                             kStr = stridesOf(g.kernel),
+                             outStr = stridesOf(g.out);
+  // Per output position and spatial dim: first input coordinate.
+  std::vector<int64_t> base(nsp * size_t(np));
+  for (int64_t q = 0; q < np; ++q)
+    for (size_t d = 0; d < nsp; ++d)
+      base[d * size_t(np) + size_t(q)] =
+          ((p0 + q) / outStr[d]) % g.out[d] * g.strides[d] - g.padBegin[d];
+  for (int64_t r = 0; r < K; ++r) {
+    const int64_t c = r / kP, kf = r % kP;
+    int64_t off[8] = {0};
+    for (size_t d = 0; d < nsp; ++d)
+      off[d] = ((kf / kStr[d]) % g.kernel[d]) * g.dilations[d];
+    const T *xc = xg + c * inP;
+    T *dst = col + r * np;
+    for (int64_t q = 0; q < np; ++q) {
+      int64_t inOff = 0;
+      bool ok = true;
+      for (size_t d = 0; d < nsp; ++d) {
+        const int64_t v = base[d * size_t(np) + size_t(q)] + off[d];
+        ok = ok && v >= 0 && v < g.in[d];
+        inOff += v * inStr[d];
+      }
+      dst[q] = ok ? xc[inOff] : T(0);
+    }
+  }
+}
+
 // Y[N, M, out...] += conv(X, W) in accumulation type T (Y must start zero
 // or hold the bias). im2col over column chunks + gemmAccumulate.
 template <typename T>
@@ -101,10 +141,6 @@ void convForward(const ConvProblem &p, const T *x, const T *w, T *y) {
       std::max<int64_t>(64, (int64_t(1) << 21) / std::max<int64_t>(K, 1));
   chunk = std::min(chunk, outP);
   std::vector<T> col(direct ? 0 : size_t(K * chunk));
-  // Per output position and spatial dim: first input coordinate.
-  std::vector<int64_t> base(direct ? 0 : size_t(nsp * chunk));
-  std::vector<int64_t> inStr = stridesOf(g.in), kStr = stridesOf(g.kernel),
-                       outStr = stridesOf(g.out);
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t gi = 0; gi < p.group; ++gi) {
       const T *xg = x + (n * p.inC + gi * cg) * inP;
@@ -116,32 +152,7 @@ void convForward(const ConvProblem &p, const T *x, const T *w, T *y) {
       }
       for (int64_t p0 = 0; p0 < outP; p0 += chunk) {
         int64_t np = std::min(chunk, outP - p0);
-        for (int64_t q = 0; q < np; ++q) {
-          int64_t flat = p0 + q;
-          for (size_t d = 0; d < nsp; ++d) {
-            int64_t od = (flat / outStr[d]) % g.out[d];
-            base[d * chunk + q] = od * g.strides[d] - g.padBegin[d];
-          }
-        }
-        for (int64_t r = 0; r < K; ++r) {
-          int64_t c = r / kP, kf = r % kP;
-          int64_t off[8] = {0};
-          int64_t inOff = 0;
-          for (size_t d = 0; d < nsp; ++d)
-            off[d] = ((kf / kStr[d]) % g.kernel[d]) * g.dilations[d];
-          const T *xc = xg + c * inP;
-          T *dst = col.data() + r * np;
-          for (int64_t q = 0; q < np; ++q) {
-            inOff = 0;
-            bool ok = true;
-            for (size_t d = 0; d < nsp; ++d) {
-              int64_t v = base[d * chunk + q] + off[d];
-              ok = ok && v >= 0 && v < g.in[d];
-              inOff += v * inStr[d];
-            }
-            dst[q] = ok ? xc[inOff] : T(0);
-          }
-        }
+        im2colChunk(p, xg, p0, np, col.data());
         gemmAccumulate<T>(mg, np, K, wg, K, col.data(), np, yg + p0, outP);
       }
     }
