@@ -26,40 +26,52 @@ template <typename T> using AccT = ComputeT<T>;
 //   fused multiply-add chain from zero, the blocks' sums added in order.
 void sgemmOrtOrder(int64_t M, int64_t N, int64_t K, const float *A,
                    const float *B, float *C) {
-  const int64_t strideK = ember_mlas_sgemm_stride_k(N, K, 0);
-  const int64_t fours = M / 4 * 4;
-  for (int64_t i = 0; i < M; ++i) {
-    const float *a = A + i * K;
-    float *c = C + i * N;
-    if (M > 1 && N == 1) {
+  if (M == 1) { // GEMV: runs of 4, then 2, then 1 rounded products
+    for (int64_t j = 0; j < N; ++j) {
+      float t = 0.0f;
+      for (int64_t k0 = 0; k0 < K;) {
+        const int64_t run = K - k0 >= 4 ? 4 : K - k0 >= 2 ? 2 : 1;
+        float s = A[k0] * B[k0 * N + j];
+        for (int64_t k = k0 + 1; k < k0 + run; ++k)
+          s = s + A[k] * B[k * N + j];
+        t = k0 == 0 ? s : t + s;
+        k0 += run;
+      }
+      C[j] = t;
+    }
+    return;
+  }
+  if (N == 1) { // transposed-B: 8 lanes, reduced per group of rows
+    const int64_t fours = M / 4 * 4;
+    for (int64_t i = 0; i < M; ++i) {
       float l[8] = {0};
       for (int64_t k = 0; k < K; ++k)
-        l[k % 8] = l[k % 8] + a[k] * B[k];
-      c[0] = i < fours ? (((l[0] + l[1]) + l[2]) + l[3]) +
-                             (((l[4] + l[5]) + l[6]) + l[7])
-             : M - fours >= 2 && i < fours + 2
-                 ? ((l[0] + l[2]) + (l[4] + l[6])) +
-                       ((l[1] + l[3]) + (l[5] + l[7]))
-                 : ((l[0] + l[1]) + (l[2] + l[3])) +
-                       ((l[4] + l[5]) + (l[6] + l[7]));
-      continue;
+        l[k % 8] = l[k % 8] + A[i * K + k] * B[k];
+      if (i < fours)
+        C[i] =
+            (((l[0] + l[1]) + l[2]) + l[3]) + (((l[4] + l[5]) + l[6]) + l[7]);
+      else if (M - fours >= 2 && i < fours + 2)
+        C[i] =
+            ((l[0] + l[2]) + (l[4] + l[6])) + ((l[1] + l[3]) + (l[5] + l[7]));
+      else
+        C[i] =
+            ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
     }
-    std::fill(c, c + N, 0.0f);
-    for (int64_t k0 = 0; k0 < K;) {
-      // The rows [k0, k1) summed into s, then added to the total.
-      const int64_t k1 = M > 1         ? std::min(K, k0 + strideK)
-                         : K - k0 >= 4 ? k0 + 4
-                         : K - k0 >= 2 ? k0 + 2
-                                       : k0 + 1;
-      for (int64_t j = 0; j < N; ++j) {
-        float s = M > 1 ? 0.0f : a[k0] * B[k0 * N + j];
-        for (int64_t k = M > 1 ? k0 : k0 + 1; k < k1; ++k)
-          s = M > 1 ? std::fma(a[k], B[k * N + j], s) : s + a[k] * B[k * N + j];
-        c[j] = k0 == 0 ? s : c[j] + s;
-      }
-      k0 = k1;
-    }
+    return;
   }
+  // K blocks, each an fma chain from zero, added in order.
+  const int64_t strideK = ember_mlas_sgemm_stride_k(N, K, 0);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      float t = 0.0f;
+      for (int64_t k0 = 0; k0 < K; k0 += strideK) {
+        float s = 0.0f;
+        for (int64_t k = k0; k < std::min(K, k0 + strideK); ++k)
+          s = std::fma(A[i * K + k], B[k * N + j], s);
+        t = k0 == 0 ? s : t + s;
+      }
+      C[i * N + j] = t;
+    }
 }
 
 Status kernel_MatMul(KernelContext &ctx) {
