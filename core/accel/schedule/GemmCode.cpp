@@ -917,21 +917,12 @@ void GemmStep::arrayOps(LayerInfo &info) {
       const bool rs = resetNext; // every GEMM of this (tile, tap)
       resetNext = false;
       int64_t wgt = slot(oWgt) + (q * taps + tap) * lanes;
-      if (s.flat) {
-        for (int64_t r0 = 0; r0 < lines; r0 += tg.maxInner) {
-          int64_t m = std::min(tg.maxInner, lines - r0);
+      if (s.flat || s.sub) { // the tile's rows (flat: its lines) in runs
+        const int64_t span = s.flat ? lines : rows;
+        for (int64_t r0 = 0; r0 < span; r0 += tg.maxInner) {
+          int64_t m = std::min(tg.maxInner, span - r0);
           sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r0,
-                                      slot(oAct) + q * lines + r0, wgt, m, 1, 0,
-                                      0));
-          info.arrayMacs += uint64_t(m * lanes * lanes);
-        }
-        continue;
-      }
-      if (s.sub) {
-        for (int64_t r0 = 0; r0 < rows; r0 += tg.maxInner) {
-          int64_t m = std::min(tg.maxInner, rows - r0);
-          sc.compute.push_back(gemmOp(tg, rs, slot(oAcc) + r0,
-                                      slot(oAct) + q * rows + r0, wgt, m, 1, 0,
+                                      slot(oAct) + q * span + r0, wgt, m, 1, 0,
                                       0));
           info.arrayMacs += uint64_t(m * lanes * lanes);
         }
