@@ -607,8 +607,8 @@ private:
     auto out = output(&n, writesPerChannelActivation("Conv"));
     // ONNX Runtime's x86 kernels fuse a QDQ Conv with uint8 at both ends
     // only: an int8 end leaves it float there, and in the float32 profile.
-    if (!out || (float32() && !ortSeesU8(n.inputs[0].node, x->q,
-                                          out->chain.back())))
+    if (!out ||
+        (float32() && !ortSeesU8(n.inputs[0].node, x->q, out->chain.back())))
       return false;
     LoweringBuilder b(f_, n);
     EMBER_ASSIGN(Value y,
