@@ -28,9 +28,11 @@
 //     static void describe(uint32_t device, const Config &c,
 //                          ember::backend::v1::DeviceDescription &d);
 //     static ember_plugin::npu::Run start(uint32_t device,
-//                                         const ember_plugin::npu::Executable<Acme> &x,
-//                                         const std::vector<const void *> &ins,
-//                                         const std::vector<void *> &outs);
+//                                         const
+//                                         ember_plugin::npu::Executable<Acme>
+//                                         &x, const std::vector<const void *>
+//                                         &ins, const std::vector<void *>
+//                                         &outs);
 //   };
 //   EMBER_PLUGIN_ENTRY(ember_plugin::npu::NpuPlugin<Acme>)
 //
@@ -167,11 +169,10 @@ inline v1::ProfileLayer *addLayer(v1::ExecutionProfile &pr,
 
 // Cycles of each layer of `p` run alone from an idle machine (what the cost
 // model predicts; the profile's `alone`), each measured by `run`.
-inline std::string
-layersAlone(const accel::Target &t, const accel::Program &p,
-            const std::function<std::string(const accel::Program &,
-                                            uint64_t &)> &run,
-            std::vector<uint64_t> &cycles) {
+inline std::string layersAlone(
+    const accel::Target &t, const accel::Program &p,
+    const std::function<std::string(const accel::Program &, uint64_t &)> &run,
+    std::vector<uint64_t> &cycles) {
   cycles.assign(p.layers.size(), 0);
   for (size_t i = 0; i < p.layers.size(); ++i) {
     accel::Program q;
@@ -192,8 +193,8 @@ struct HasTimingRun<V, std::void_t<decltype(V::timingRun(
     : std::true_type {};
 template <typename V, typename = void> struct HasPrepare : std::false_type {};
 template <typename V>
-struct HasPrepare<V, std::void_t<decltype(V::prepare(
-                         std::declval<Executable<V> &>(), true))>>
+struct HasPrepare<
+    V, std::void_t<decltype(V::prepare(std::declval<Executable<V> &>(), true))>>
     : std::true_type {};
 
 inline void putBlob(std::string &out, const std::string &s) {
@@ -231,9 +232,9 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
     if (ember_error *e = host().attach(h))
       return e;
     if (!V::targetError().empty())
-      return error(EMBER_STATUS_INTERNAL, std::string(V::device) +
-                                              "'s target description: " +
-                                              V::targetError());
+      return error(EMBER_STATUS_INTERNAL,
+                   std::string(V::device) +
+                       "'s target description: " + V::targetError());
     return nullptr;
   }
 
@@ -282,7 +283,8 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
             "ember_query_params"))
       return e;
     v1::Graph g;
-    if (ember_error *e = parseGraph(p->graph, p->graph_size, g, "query_support"))
+    if (ember_error *e =
+            parseGraph(p->graph, p->graph_size, g, "query_support"))
       return e;
     // The options the partitions will be compiled with (islands=keep|host),
     // when the host sends them.
@@ -344,9 +346,10 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
     auto x = std::make_unique<Exec>();
     x->options = o.SerializeAsString();
     x->kind = p->program_kind;
-    if (ember_error *e = p->program_kind == EMBER_PROGRAM_GRAPH
-                             ? compileGraph(o, p->program, p->program_size, *x)
-                             : compileLayers(o, p->program, p->program_size, *x))
+    if (ember_error *e =
+            p->program_kind == EMBER_PROGRAM_GRAPH
+                ? compileGraph(o, p->program, p->program_size, *x)
+                : compileLayers(o, p->program, p->program_size, *x))
       return e;
     x->program.uid = accel::newProgramUid();
     if (ember_error *e = prepare(*x, true))
@@ -470,8 +473,8 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
       return host().blob(accel::printProgram(V::target(), x->program), out);
     if (std::strcmp(format, "npu-asm") != 0)
       return error(EMBER_STATUS_UNSUPPORTED,
-                   std::string(V::name) + " emits npu-asm and npu-layers, not '" +
-                       format + "'");
+                   std::string(V::name) +
+                       " emits npu-asm and npu-layers, not '" + format + "'");
     return host().blob(V::assembly(x->program), out);
   }
 
@@ -847,8 +850,8 @@ private:
     tune.simulator = V::simulator;
     tune.deviceKey = V::deviceKey(c);
     accel::TuneReport rep;
-    std::string err =
-        accel::tuneAndGenerate(V::target(), lp, lo.codegen, tune, x.program, rep);
+    std::string err = accel::tuneAndGenerate(V::target(), lp, lo.codegen, tune,
+                                             x.program, rep);
     for (const std::string &w : rep.warnings)
       host().log(EMBER_LOG_WARNING, w);
     if (!err.empty())

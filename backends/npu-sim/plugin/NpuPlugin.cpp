@@ -205,7 +205,6 @@ void profileOf(const ns::Program &p, const ns::RunConfig &c,
   }
 }
 
-
 // This NPU's part of the plugin (ember/npu_plugin.hpp lists the hooks).
 struct ExampleNpu {
   static constexpr const char *name = "npu-sim";
@@ -246,7 +245,7 @@ struct ExampleNpu {
       (k == "dram_burst" ? rc.burst : rc.sharedBytesPerCycle) = uint32_t(n);
       return "";
     }
-    known = false; // the layer's; the DRAM ones are the device's too
+    known = false;          // the layer's; the DRAM ones are the device's too
     ns::parseCount(val, n); // checked by the layer
     if (k == "dram_bytes") {
       rc.dramBytes = n;
@@ -283,9 +282,9 @@ struct ExampleNpu {
     return "dram_bw=" +
            pick(c.bytesPerCycle, EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT) +
            " dram_latency=" +
-           (c.zeroLatency ? std::string("0")
-                          : pick(c.latency,
-                                 EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT)) +
+           (c.zeroLatency
+                ? std::string("0")
+                : pick(c.latency, EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT)) +
            " dram_burst=" + pick(c.burst, EMBER_NPU_DRAM_BURST_BYTES_DEFAULT);
   }
   // A timing run of the host's tuner is measured on the timed model.
@@ -348,9 +347,9 @@ struct ExampleNpu {
                    const std::vector<void *> &outs) {
     const uint64_t nth = ++gRuns[dev];
     const Config &c = x.config;
-    const ns::Program *prog =
-        c.fault.device == int(dev) && nth == c.fault.run ? &c.faulty
-                                                         : &x.program;
+    const ns::Program *prog = c.fault.device == int(dev) && nth == c.fault.run
+                                  ? &c.faulty
+                                  : &x.program;
     auto run = std::make_shared<ns::PendingRunPtr>();
     std::string started = ns::startRun(dev, *prog, c, ins, outs, *run);
     return [&c, prog, dev, run, started](v1::ExecutionProfile &pr) {

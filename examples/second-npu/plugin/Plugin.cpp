@@ -87,7 +87,6 @@ void profileOf(const sn::Program &p, const sn::RunConfig &c,
   }
 }
 
-
 struct SecondNpu {
   static constexpr const char *name = "second-npu";
   static constexpr const char *version = "0.1.0";
@@ -169,11 +168,12 @@ struct SecondNpu {
       Config alone = x.config;
       alone.profile = 0;
       if (err.empty() && x.config.profile >= 1)
-        err = layersAlone(target(), x.program,
-                          [&alone](const sn::Program &q, uint64_t &cycles) {
-                            return measure(alone, q, cycles);
-                          },
-                          r.alone);
+        err = layersAlone(
+            target(), x.program,
+            [&alone](const sn::Program &q, uint64_t &cycles) {
+              return measure(alone, q, cycles);
+            },
+            r.alone);
       if (err.empty())
         profileOf(x.program, x.config, r, pr);
       return err;
