@@ -77,7 +77,8 @@
 // and host-memory devices and buffers (plugin_helpers.hpp). A plugin class
 // deriving from NpuPlugin<V> may replace any entry (plugin_table.hpp).
 //
-// Link Ember::accel and Ember::backend_proto (ember_add_plugin does).
+// A plugin using it links Ember::accel and Ember::backend_proto besides what
+// ember_add_plugin links (examples/second-npu/CMakeLists.txt).
 #ifndef EMBER_NPU_PLUGIN_HPP
 #define EMBER_NPU_PLUGIN_HPP
 
