@@ -333,7 +333,16 @@ void requantize(Builder &b, const v1::Node &n) {
   int64_t lo = std::max(aInt(n, "min", lowest), lowest);
   int64_t hi = std::min(aInt(n, "max", highest), highest);
   int64_t off = to == "u8" ? 128 : 0;
-  g.rq.zp = int32_t((zy.empty() ? 0 : zy[0]) - off);
+  const int64_t yzp = zy.empty() ? 0 : zy[0];
+  if (yzp < lowest || yzp > highest) {
+    // The interpreter adds it and clamps; the device's zero-point field
+    // holds the stored type only.
+    b.err = "Requantize " + q(n.name()) + ": its output zero point " +
+            std::to_string(yzp) + " is outside " + to + "'s range [" +
+            std::to_string(lowest) + ", " + std::to_string(highest) + "]";
+    return;
+  }
+  g.rq.zp = int32_t(yzp - off);
   g.rq.lo = int32_t(lo - off);
   g.rq.hi = int32_t(std::max(lo, hi) - off);
   g.requant = true;
