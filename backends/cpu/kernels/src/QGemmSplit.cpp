@@ -127,7 +127,11 @@ bool qgemmSplitPack(const uint8_t *A, size_t lda, size_t rows, size_t K,
         continue;
       }
       const uint8_t *src = A + r * lda;
-      for (size_t g = 0; g < groups; ++g) {
+      // Whole 32-byte steps vectorized, the rest (a short K's tail) here.
+      start[i + 1] += splitPackRowAvx2(src, K, flip,
+                                       static_cast<uint8_t>(shift), d + i * 4,
+                                       kMR * 4, rowHot + start[i + 1]);
+      for (size_t g = K / 32 * 8; g < groups; ++g) {
         uint8_t v[4] = {0, 0, 0, 0};
         unsigned above = 0, below = 0;
         for (size_t j = 0; j < 4; ++j) {
