@@ -431,10 +431,11 @@ EMBER_TARGET_AVX2 size_t splitPackRowAvx2(const uint8_t *src, size_t K,
     const uint32_t below =
         m & ~static_cast<uint32_t>(_mm256_movemask_epi8(
                 _mm256_cmpeq_epi8(_mm256_max_epu8(x, sh), x)));
-    for (size_t g = 0; g < 8; ++g) {
+    // The groups with a high bit, lowest first: bit 4g of `groupsHot`.
+    uint32_t groupsHot = (m | m >> 1 | m >> 2 | m >> 3) & 0x11111111u;
+    for (; groupsHot; groupsHot &= groupsHot - 1) {
+      const unsigned g = static_cast<unsigned>(__builtin_ctz(groupsHot)) / 4;
       const uint32_t hi = (m >> (4 * g)) & 15u, lo = (below >> (4 * g)) & 15u;
-      if (!hi)
-        continue;
       const uint32_t off = static_cast<uint32_t>((k / 4 + g) * 64);
       if (hi & ~lo)
         hot[n++] = off | (hi & ~lo);
