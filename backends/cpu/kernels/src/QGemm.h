@@ -90,12 +90,6 @@ struct QSplitRows {
   const uint32_t *hot; ///< rounds x 6 entries
   size_t rounds;
 };
-/// The same entries as one list a row: row i's at hot[start[i]] up to
-/// hot[start[i + 1]] (start: 7 offsets).
-struct QSplitRowLists {
-  const uint32_t *hot;
-  const uint32_t *start;
-};
 
 /// W pixels of 3 contiguous bytes to 4 bytes each, the fourth `fill`
 /// (qconv2dNhwc's slab rows for 3-channel input), 16 pixels per step; each

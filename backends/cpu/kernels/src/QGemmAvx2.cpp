@@ -171,40 +171,6 @@ splitFix(__m256i (&acc)[kMR][NV], const int8_t *b, const uint32_t *e,
   }
 }
 
-/// The corrections of splitFix, each row's as a list of its own (the GEMM's
-/// split tile): row i runs its entries only, not as many as the tile's row
-/// with the most (a round's padding).
-template <int NV>
-EMBER_TARGET_AVX2 __attribute__((always_inline)) inline void
-splitFixRows(__m256i (&acc)[kMR][NV], const int8_t *b,
-             const QSplitRowLists &rows) {
-#pragma GCC unroll 6
-  for (int i = 0; i < kMR; ++i) {
-    const uint32_t *const end = rows.hot + rows.start[i + 1];
-    for (const uint32_t *e = rows.hot + rows.start[i]; e < end; ++e) {
-      const __m256i v =
-          _mm256_set1_epi32(static_cast<int32_t>(kHighBytes[*e & 15]));
-      const __m256i ones = _mm256_load_si256(
-          reinterpret_cast<const __m256i *>(kSigns[(*e >> 4) & 1]));
-      const int8_t *g = b + (*e & ~63u);
-      acc[i][0] = _mm256_add_epi32(
-          acc[i][0],
-          _mm256_madd_epi16(
-              _mm256_maddubs_epi16(
-                  v, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(g))),
-              ones));
-      if constexpr (NV == 2)
-        acc[i][1] = _mm256_add_epi32(
-            acc[i][1],
-            _mm256_madd_epi16(
-                _mm256_maddubs_epi16(
-                    v, _mm256_loadu_si256(
-                           reinterpret_cast<const __m256i *>(g + 32))),
-                ones));
-    }
-  }
-}
-
 /// acc += every tap of a convolution tile: the exact tile's loop (s16
 /// pairs) or the split tile's (Split: 7-bit bytes, groups of 4).
 template <int NV, bool Split>
@@ -345,19 +311,19 @@ EMBER_TARGET_AVX2 void qconvTileAvx2(const QTileArgs &t,
 namespace {
 template <int NV>
 EMBER_TARGET_AVX2 void qgemmTileSplitN(const QTileArgs &t,
-                                       const QSplitRowLists &rows) {
+                                       const QSplitRows &rows) {
   __m256i acc[kMR][NV];
   startQAvx2<NV>(t, acc);
   if (t.groups)
     panelLoopAvx2<NV, true>(acc, t.a, t.b, t.groups);
-  if (rows.start[kMR] != rows.start[0])
-    splitFixRows<NV>(acc, t.b, rows);
+  if (rows.rounds)
+    splitFix<NV>(acc, t.b, rows.hot, rows.rounds);
   finishQAvx2<NV>(t, acc);
 }
 } // namespace
 
 EMBER_TARGET_AVX2 void qgemmTileSplitAvx2(const QTileArgs &t,
-                                          const QSplitRowLists &rows) {
+                                          const QSplitRows &rows) {
   if (t.colEnd <= 8)
     return qgemmTileSplitN<1>(t, rows);
   qgemmTileSplitN<2>(t, rows);

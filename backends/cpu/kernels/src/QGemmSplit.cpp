@@ -80,11 +80,11 @@ size_t qgemmSplitBytes(size_t K, size_t rows) {
   const size_t tiles = (rows + kMR - 1) / kMR;
   const size_t cells = tiles * kMR * groups;
   const size_t hotCap = cells * kMaxHotPercent / 100 + 1;
-  // The packed bytes; per tile its rows' 7 list offsets; the lists (at
-  // most hotCap x 2 entries, a group with bytes above and below the window
-  // taking two; sized as 6 x that); one tile's rows' entries while they
-  // are listed.
-  return ((cells * 4 + 63) / 64) * 64 + (kMR + 1) * tiles * sizeof(uint32_t) +
+  // The packed bytes; per tile its first round and rounds; the rounds
+  // (each at most 6 entries a row's entry: at most 6 x hotCap x 2, a group
+  // with bytes above and below the window taking two entries); one tile's
+  // rows' entries while they are listed.
+  return ((cells * 4 + 63) / 64) * 64 + 2 * tiles * sizeof(uint32_t) +
          (kMR * 2 * hotCap + kMR * 2 * groups + 64) * sizeof(uint32_t) + 64;
 }
 
@@ -122,14 +122,14 @@ bool qgemmSplitPack(const uint8_t *A, size_t lda, size_t rows, size_t K,
   uint8_t *a = static_cast<uint8_t *>(ws);
   uint32_t *tileHot = reinterpret_cast<uint32_t *>(
       a + ((tiles * kMR * groups * 4 + 63) / 64) * 64);
-  uint32_t *rowHot = tileHot + (kMR + 1) * tiles;
+  uint32_t *rowHot = tileHot + 2 * tiles;
   uint32_t *hot = rowHot + kMR * 2 * groups + 16;
   const size_t hotCap =
       kMR * 2 * (tiles * kMR * groups * kMaxHotPercent / 100 + 1);
   size_t n = 0;
   for (size_t tile = 0; tile < tiles; ++tile) {
     uint8_t *d = a + tile * groups * 4 * kMR;
-    size_t start[kMR + 1] = {0};
+    size_t start[kMR + 1] = {0}, most = 0;
     for (size_t i = 0; i < kMR; ++i) {
       const size_t r = tile * kMR + i;
       start[i + 1] = start[i];
@@ -163,13 +163,15 @@ bool qgemmSplitPack(const uint8_t *A, size_t lda, size_t rows, size_t K,
         if (below)
           rowHot[start[i + 1]++] = off | 16u | below;
       }
+      most = std::max(most, start[i + 1] - start[i]);
     }
-    if (n + start[kMR] > hotCap)
+    if (n + most * kMR > hotCap)
       return false; // (cannot happen within kMaxHotPercent; kept safe)
-    for (size_t i = 0; i <= kMR; ++i)
-      tileHot[(kMR + 1) * tile + i] = static_cast<uint32_t>(n + start[i]);
-    std::memcpy(hot + n, rowHot, start[kMR] * sizeof(uint32_t));
-    n += start[kMR];
+    tileHot[2 * tile] = static_cast<uint32_t>(n);
+    tileHot[2 * tile + 1] = static_cast<uint32_t>(most);
+    for (size_t r = 0; r < most; ++r)
+      for (size_t i = 0; i < kMR; ++i)
+        hot[n++] = start[i] + r < start[i + 1] ? rowHot[start[i] + r] : 0;
   }
   out.a = a;
   out.tileHot = tileHot;
@@ -212,8 +214,8 @@ bool qgemmSplitBlock(const uint8_t *A, size_t lda, size_t rows, size_t K,
       t.rowBegin = 0;
       t.rowEnd = static_cast<int>(rows - ir < MR ? rows - ir : MR);
       t.c = C + (ir * t.ldc + col0) * elem;
-      qgemmTileSplitAvx2(t,
-                         QSplitRowLists{sb.hot, sb.tileHot + (kMR + 1) * tile});
+      qgemmTileSplitAvx2(t, QSplitRows{sb.hot + sb.tileHot[2 * tile],
+                                       sb.tileHot[2 * tile + 1]});
     }
   }
   t.groups = groups;

@@ -13,8 +13,8 @@
 namespace ember::cpu::detail {
 
 /// A block of A for the split tile: Quad panels of 6 rows (bytes - shift,
-/// high bits cleared); per tile t, row i's correction entries are
-/// hot[tileHot[7t + i]] up to hot[tileHot[7t + i + 1]] (QSplitRowLists).
+/// high bits cleared); per tile t, its correction rounds start at
+/// hot[tileHot[2t]] and number tileHot[2t + 1] (QSplitRows).
 struct QSplitBlock {
   const uint8_t *a = nullptr;
   const uint32_t *tileHot = nullptr;
@@ -59,8 +59,8 @@ bool qgemmSplitBlock(const uint8_t *A, size_t lda, size_t rows, size_t K,
 
 /// The AVX2 split tile over a packed block (QGemmAvx2.cpp): 6 x 16,
 /// vpmaddubsw over t.a (the block's tile) and t.b (the split section's s8
-/// Quad panel), then the corrections `rows`, row by row.
-void qgemmTileSplitAvx2(const QTileArgs &t, const QSplitRowLists &rows);
+/// Quad panel), then the corrections `rows`.
+void qgemmTileSplitAvx2(const QTileArgs &t, const QSplitRows &rows);
 
 /// What this thread's qgemmPacked calls did on the AVX2 path (tests,
 /// gemm_bench): blocks through the split tile and through the exact one
