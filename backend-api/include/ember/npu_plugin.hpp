@@ -287,8 +287,8 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
     if (ember_error *e =
             parseGraph(p->graph, p->graph_size, g, "query_support"))
       return e;
-    // The options the partitions will be compiled with (islands=keep|host),
-    // when the host sends them.
+    // The options the partitions will be compiled with
+    // (islands=free|host|keep), when the host sends them.
     accel::LayerOptions lo;
     for (const ember_extension *x = p->next; x; x = x->next) {
       if (x->type != EMBER_EXT_QUERY_OPTIONS ||

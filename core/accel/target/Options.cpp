@@ -82,8 +82,10 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
       co.stripes = StripeMode(i);
   } else if (k == "islands") {
     // Read by query_support (the claims); compile accepts it.
-    if ((err = word({"host", "keep"}, i)).empty())
-      o.select.hostIslands = i == 0;
+    if ((err = word({"free", "host", "keep"}, i)).empty()) {
+      o.select.hostIslands = i != 2;
+      o.select.islandMacs = i == 1;
+    }
   } else if (k == "patches") {
     // A channel-poor convolution of a host input reads its patches
     // (packPatches, Select.h).
