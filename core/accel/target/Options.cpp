@@ -44,7 +44,8 @@ std::string notOneOf(const std::string &k, const std::string &val,
 
 const char *layerOptionKeys() {
   return "tiling, bias, depthwise, prefetch, cascade, cascade_predict, "
-         "stripes, fill, tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
+         "stripes, fill, taps, tune, tune_cache, dram_bytes, dram_bw, "
+         "dram_latency, "
          "islands, patches, act16";
 }
 
@@ -98,6 +99,16 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
       return "backend option fill=" + val +
              " is not a piece count from 1 to 16";
     co.fillPieces = unsigned(n);
+  } else if (k == "taps") {
+    // Split a convolution's taps over accumulating passes: where needed
+    // (auto) or at most N taps a pass.
+    if (val == "auto")
+      co.tapGroup = 0;
+    else if (!parseCount(val, n) || n < 1 || n > 4096)
+      return "backend option taps=" + val +
+             " is not auto or a tap count from 1 to 4096";
+    else
+      co.tapGroup = int64_t(n);
   } else if (k == "tune") {
     // Measure the cost model's N best tilings per layer.
     if (!parseCount(val, n) || n < 1 || n > 64)
