@@ -157,8 +157,8 @@ Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
           if (it == index.end() || !s.supported[it->second])
             continue;
           s.supported[it->second] = false;
-          s.reasons[it->second] = named ? withoutNodePrefix(err, *p.nodes[k])
-                                        : err;
+          s.reasons[it->second] =
+              named ? withoutNodePrefix(err, *p.nodes[k]) : err;
           again = true;
         }
     }
