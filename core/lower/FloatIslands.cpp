@@ -162,14 +162,6 @@ private:
     auto it = members_.find(n);
     return it == members_.end() ? -1 : find(it->second.comp);
   }
-  int leafComp(const Node *d) {
-    auto it = leafComp_.find(d);
-    if (it != leafComp_.end())
-      return it->second;
-    parent_.push_back(int(parent_.size()));
-    return leafComp_[d] = int(parent_.size()) - 1;
-  }
-  std::unordered_map<const Node *, int> leafComp_;
 
   bool isLeaf(const Node *n) const { return leaves_.count(n) != 0; }
   bool isMember(const Node *n) const { return members_.count(n) != 0; }
@@ -204,7 +196,8 @@ private:
         continue;
       }
       double lo, hi;
-      if (!clampBounds(*u, lo, hi) || u->inputs[0] != Value(const_cast<Node *>(n), 0))
+      if (!clampBounds(*u, lo, hi) ||
+          u->inputs[0] != Value(const_cast<Node *>(n), 0))
         return false;
       n = u;
     }
@@ -270,8 +263,8 @@ private:
       bool reads = false;
       for (auto &in : n->inputs)
         reads = reads || inIsland(in);
-      if (!reads || !(hasProp(n->kind, P_Elementwise) ||
-                      isReduction(n->kind) || isHull(*n)))
+      if (!reads || !(hasProp(n->kind, P_Elementwise) || isReduction(n->kind) ||
+                      isHull(*n)))
         continue;
       visit(*n);
     }
@@ -289,6 +282,8 @@ private:
       comps_[find(kv)].bad = true;
     for (const Node *n : cut_)
       comps_[compOf(n)].cuts = true;
+    for (int c : rewrites_)
+      comps_[find(c)].cuts = true;
     std::map<int, Comp> merged;
     for (auto &kv : comps_) {
       Comp &m = merged[find(kv.first)];
@@ -296,8 +291,25 @@ private:
       m.bad = m.bad || kv.second.bad;
     }
     comps_ = std::move(merged);
+    // A leaf read by several components: each but the first reads a copy
+    // of its own (the table of a piece is taken per DequantizeLinear).
+    std::map<const Node *, std::vector<int>> readers;
+    for (auto &kv : members_)
+      for (auto &in : kv.first->inputs)
+        if (in.node && isLeaf(in.node)) {
+          auto &v = readers[in.node];
+          int c = find(kv.second.comp);
+          if (!comps_[c].bad && std::find(v.begin(), v.end(), c) == v.end())
+            v.push_back(c);
+        }
+    for (auto &kv : readers)
+      for (size_t i = 1; i < kv.second.size(); ++i) {
+        copies_.push_back({kv.first, kv.second[i]});
+        comps_[kv.second[i]].cuts = true;
+      }
   }
-  std::vector<int> badNodes_;
+  std::vector<std::pair<const Node *, int>> copies_;
+  std::vector<int> badNodes_, rewrites_;
 
   void visit(Node &n) {
     Member m;
@@ -309,11 +321,13 @@ private:
       if (!in.node)
         continue;
       if (inIsland(in)) {
+        // (Leaves do not join: the pieces reading one are independent.)
         island.push_back(i);
-        comp = join(comp, isLeaf(in.node) ? leafComp(in.node)
-                                          : members_.at(in.node).comp);
-      } else if (isHull(n) && n.kind != OpKind::Concat && constantValue(in) &&
-                 i > 0) {
+        if (!isLeaf(in.node))
+          comp = join(comp, members_.at(in.node).comp);
+      } else if (((isHull(n) && n.kind != OpKind::Concat) ||
+                  isReduction(n.kind)) &&
+                 constantValue(in) && i > 0) {
         // (a shape, scales, pads: a movement's constant operands)
       } else if (!scalarConstant(in)) {
         bad = true; // a tensor constant or a value from outside
@@ -322,6 +336,10 @@ private:
     for (size_t i : island)
       for (const Node *l : leavesOf(n.inputs[i]))
         m.leaves.insert(l);
+    if (comp < 0) {
+      parent_.push_back(int(parent_.size()));
+      comp = int(parent_.size()) - 1;
+    }
     m.comp = comp;
     members_[&n] = m;
     if (isReduction(n.kind)) {
@@ -334,6 +352,8 @@ private:
         markCut(in.node);
       members_[&n].leaves = {&n};
       // (A ReduceSum's folded Mul/Div are members reading it.)
+      if (n.kind == OpKind::ReduceSum)
+        rewrites_.push_back(comp); // (a ReduceMean: work to do)
       const Node *t = n.kind == OpKind::ReduceSum ? foldedTail(&n, true) : &n;
       if (!clampsToExit(t))
         markCut(t);
@@ -354,6 +374,8 @@ private:
         for (size_t i : island)
           if (!isLeaf(n.inputs[i].node))
             markCut(n.inputs[i].node);
+      if (n.kind == OpKind::Sub)
+        rewrites_.push_back(comp); // (an add of the negation: work to do)
       members_[&n].leaves = {&n};
       if (!clampsToExit(&n))
         markCut(&n);
@@ -411,8 +433,8 @@ private:
           r.hi = std::max(r.hi, x.hi);
         }
       if (r.lo > r.hi)
-        return makeError(ErrorCode::Internal, "float island at ",
-                         n->describe(), " has no dequantized input");
+        return makeError(ErrorCode::Internal, "float island at ", n->describe(),
+                         " has no dequantized input");
       return r;
     }
     if (n->kind == OpKind::Mul || n->kind == OpKind::Add ||
@@ -493,9 +515,8 @@ private:
   Expected<Value> dequantizeOf(Node *q, Node *before) {
     std::vector<Value> ins(q->inputs.begin() + 1, q->inputs.end());
     ins.insert(ins.begin(), Value(q, 0));
-    EMBER_ASSIGN(Node * d, f_.create(OpKind::DequantizeLinear, ins, {},
-                                     q->name, -1, before,
-                                     {q->outNames[0] + ".dq"}));
+    EMBER_ASSIGN(Node * d, f_.create(OpKind::DequantizeLinear, ins, {}, q->name,
+                                     -1, before, {q->outNames[0] + ".dq"}));
     return Value(d, 0);
   }
 
@@ -541,9 +562,9 @@ private:
   Status foldSum(Node *r) {
     Node *d = r->inputs[0].node;
     auto p = dequantizeParams(*d);
-    double scale = p->scale() * double(r->inputs[0].type().numElements() /
-                                       std::max<int64_t>(
-                                           1, r->types[0].numElements()));
+    double scale =
+        p->scale() * double(r->inputs[0].type().numElements() /
+                            std::max<int64_t>(1, r->types[0].numElements()));
     Node *last = r;
     for (Node *m = r;;) {
       const auto us = f_.computeUsers()[m];
@@ -559,8 +580,9 @@ private:
                            Tensor::scalar(ElemKind::F32, scale)));
     std::vector<Value> ins = d->inputs;
     ins[1] = s;
-    EMBER_ASSIGN(Node * d2, f_.create(OpKind::DequantizeLinear, ins, d->attrs,
-                                      d->name, -1, r, {d->outNames[0] + ".sum"}));
+    EMBER_ASSIGN(Node * d2,
+                 f_.create(OpKind::DequantizeLinear, ins, d->attrs, d->name, -1,
+                           r, {d->outNames[0] + ".sum"}));
     std::vector<Value> rins = r->inputs;
     rins[0] = Value(d2, 0);
     EMBER_ASSIGN(Node * mean, f_.create(OpKind::ReduceMean, rins, r->attrs,
@@ -587,9 +609,8 @@ private:
   // Sub(a, b) of two dequantized sides: Add(a, -b), the negation a table.
   Status subAsAdd(Node *n) {
     Node *b = n->inputs[1].node;
-    EMBER_ASSIGN(Node * neg,
-                 f_.create(OpKind::Neg, {Value(b, 0)}, {}, n->name, -1, n,
-                           {n->outNames[0] + ".neg"}));
+    EMBER_ASSIGN(Node * neg, f_.create(OpKind::Neg, {Value(b, 0)}, {}, n->name,
+                                       -1, n, {n->outNames[0] + ".neg"}));
     members_[neg] = members_[n];
     Range r = rangeOf(*dequantizeParams(*b));
     EMBER_ASSIGN(Value d, cutWith(Value(neg, 0),
@@ -602,7 +623,24 @@ private:
     return Status::ok();
   }
 
+  // Component c's members read a copy of leaf d.
+  Status copyLeaf(const Node *d, int c) {
+    Node *dn = const_cast<Node *>(d);
+    EMBER_ASSIGN(Node * copy,
+                 f_.create(OpKind::DequantizeLinear, dn->inputs, dn->attrs,
+                           dn->name, -1, after(dn), {dn->outNames[0]}));
+    leaves_.insert(copy);
+    for (auto &kv : members_)
+      if (compOf(kv.first) == c)
+        for (auto &in : const_cast<Node *>(kv.first)->inputs)
+          if (in.node == d)
+            in = Value(copy, 0);
+    return Status::ok();
+  }
+
   Status apply() {
+    for (auto &dc : copies_)
+      EMBER_TRY(copyLeaf(dc.first, dc.second));
     std::vector<Node *> work;
     for (auto &np : f_.nodes())
       if (isMember(np.get()) && keep(np.get()))
