@@ -291,12 +291,14 @@ private:
       m.bad = m.bad || kv.second.bad;
     }
     comps_ = std::move(merged);
-    // A leaf read by several components: each but the first reads a copy
-    // of its own (the table of a piece is taken per DequantizeLinear).
+    // A leaf read by the tables of several components: each but the first
+    // reads a copy of its own (lowerIntegerPatterns takes one table per
+    // DequantizeLinear).
     std::map<const Node *, std::vector<int>> readers;
     for (auto &kv : members_)
       for (auto &in : kv.first->inputs)
-        if (in.node && isLeaf(in.node)) {
+        if (in.node && isLeaf(in.node) &&
+            kv.second.leaves == std::set<const Node *>{in.node}) {
           auto &v = readers[in.node];
           int c = find(kv.second.comp);
           if (!comps_[c].bad && std::find(v.begin(), v.end(), c) == v.end())
