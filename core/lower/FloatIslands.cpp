@@ -559,8 +559,8 @@ private:
     if (rs.size() == 1 && rs[0].user && isHull(*rs[0].user)) {
       const auto &next = us[rs[0].user];
       if (next.size() == 1 && next[0].user && isExit(*next[0].user)) {
-        EMBER_ASSIGN(Value d, cutWith(v, *quantizeParams(*next[0].user),
-                                      after(n)));
+        EMBER_ASSIGN(Value d,
+                     cutWith(v, *quantizeParams(*next[0].user), after(n)));
         redirect(n, d, d.node->inputs[0].node);
         return Status::ok();
       }
@@ -624,12 +624,11 @@ private:
   Status subAsAdd(Node *n) {
     Node *b = n->inputs[1].node;
     // (The negation's table reads a DequantizeLinear of its own.)
-    EMBER_ASSIGN(Node * bd, f_.create(OpKind::DequantizeLinear, b->inputs,
-                                      b->attrs, b->name, -1, n,
-                                      {b->outNames[0]}));
-    EMBER_ASSIGN(Node * neg,
-                 f_.create(OpKind::Neg, {Value(bd, 0)}, {}, n->name, -1, n,
-                           {n->outNames[0] + ".neg"}));
+    EMBER_ASSIGN(Node * bd,
+                 f_.create(OpKind::DequantizeLinear, b->inputs, b->attrs,
+                           b->name, -1, n, {b->outNames[0]}));
+    EMBER_ASSIGN(Node * neg, f_.create(OpKind::Neg, {Value(bd, 0)}, {}, n->name,
+                                       -1, n, {n->outNames[0] + ".neg"}));
     members_[neg] = members_[n];
     Range r = rangeOf(*dequantizeParams(*b));
     EMBER_ASSIGN(Value d, cutWith(Value(neg, 0),

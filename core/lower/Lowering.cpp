@@ -80,6 +80,7 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   // Quantized patterns first, while composites are still whole.
   EMBER_TRY(
       lowerIntegerPatterns(f, opts.requant, &count, opts.integerRecurrent));
+  EMBER_TRY(splitLayers(f, &count));
   for (bool changed = true; changed;) {
     changed = false;
     std::vector<Node *> work;

@@ -91,6 +91,11 @@ Status lowerIntegerPatterns(
 // DequantizeLinear with the scale folded in. Counts the islands rewritten.
 Status quantizeFloatIslands(Function &f, size_t *numRewritten = nullptr);
 
+// A Split along the channels of an integer convolution's requantized
+// result, read by nothing else: one convolution per part (SplitLayers.cpp;
+// exact). Counts the Splits rewritten.
+Status splitLayers(Function &f, size_t *numRewritten = nullptr);
+
 // Custom ops (LowerCustom.cpp, docs/custom-ops.md): the integer kernel form
 // of those that have one in a quantized graph, and the lowering of the
 // others that have a lowering and are not kept; counted in *count.
