@@ -81,6 +81,7 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   EMBER_TRY(
       lowerIntegerPatterns(f, opts.requant, &count, opts.integerRecurrent));
   EMBER_TRY(splitLayers(f, &count));
+  EMBER_TRY(moveChannelsLast(f, &count));
   for (bool changed = true; changed;) {
     changed = false;
     std::vector<Node *> work;

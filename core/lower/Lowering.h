@@ -96,6 +96,12 @@ Status quantizeFloatIslands(Function &f, size_t *numRewritten = nullptr);
 // exact). Counts the Splits rewritten.
 Status splitLayers(Function &f, size_t *numRewritten = nullptr);
 
+// Reshape([N, C, H, W] -> [N, C, H*W]) then Transpose(perm [0, 2, 1]):
+// Transpose(perm [0, 2, 3, 1]) then Reshape to [N, H*W, C], the same
+// movement in the rank-4 form backends hold (ChannelsLast.cpp). Counts the
+// pairs rewritten.
+Status moveChannelsLast(Function &f, size_t *numRewritten = nullptr);
+
 // Custom ops (LowerCustom.cpp, docs/custom-ops.md): the integer kernel form
 // of those that have one in a quantized graph, and the lowering of the
 // others that have a lowering and are not kept; counted in *count.
