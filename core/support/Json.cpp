@@ -85,7 +85,7 @@ private:
   }
 
   Expected<JsonValue> value(int depth) {
-    if (depth > 64)
+    if (depth >= 64) // depth 0 is the document's own level
       return error("nesting deeper than 64 levels");
     skipSpace();
     if (p_ >= t_.size())

@@ -30,8 +30,9 @@ TEST(Json, ErrorsNameWhatAndWhere) {
             "number '1e999' out of range (line 1, column 7)");
   EXPECT_EQ(errorOf("[1] x"),
             "trailing characters after the document (line 1, column 5)");
-  EXPECT_EQ(errorOf(std::string(66, '[') + std::string(66, ']')),
-            "nesting deeper than 64 levels (line 1, column 67)");
+  EXPECT_EQ(errorOf(std::string(65, '[') + std::string(65, ']')),
+            "nesting deeper than 64 levels (line 1, column 65)");
+  EXPECT_TRUE(parseJson(std::string(64, '[') + std::string(64, ']')));
 }
 
 TEST(Json, Quoting) {
