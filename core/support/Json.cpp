@@ -1,5 +1,7 @@
 #include "support/Json.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -83,7 +85,7 @@ private:
   }
 
   Expected<JsonValue> value(int depth) {
-    if (depth > 64)
+    if (depth >= 64) // depth 0 is the document's own level
       return error("nesting deeper than 64 levels");
     skipSpace();
     if (p_ >= t_.size())
@@ -105,7 +107,13 @@ private:
       return JsonValue();
     if (c == '-' || (c >= '0' && c <= '9'))
       return number();
-    return error(concat("unexpected character '", c, "'"));
+    char buf[40];
+    if (c > 0x20 && c < 0x7f)
+      std::snprintf(buf, sizeof buf, "unexpected character '%c'", c);
+    else
+      std::snprintf(buf, sizeof buf, "unexpected byte 0x%02x",
+                    unsigned(static_cast<unsigned char>(c)));
+    return error(buf);
   }
 
   Expected<JsonValue> number() {
@@ -118,9 +126,12 @@ private:
       ++p_;
     std::string tok = t_.substr(start, p_ - start);
     char *end = nullptr;
+    errno = 0;
     double v = std::strtod(tok.c_str(), &end);
     if (tok.empty() || *end)
       return error("bad number '" + tok + "'");
+    if (errno == ERANGE)
+      return error("number '" + tok + "' out of range");
     return JsonValue::number(v);
   }
 
@@ -261,33 +272,26 @@ Expected<JsonValue> parseJson(const std::string &text) {
   return JsonParser(text).document();
 }
 
-std::string jsonQuote(const std::string &s) {
+std::string jsonQuote(const std::string &s, JsonQuoting how) {
+  const bool ascii = how == JsonQuoting::Ascii;
   std::string out = "\"";
   for (char c : s) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (!ascii && c == '\n') {
       out += "\\n";
-      break;
-    case '\r':
+    } else if (!ascii && c == '\r') {
       out += "\\r";
-      break;
-    case '\t':
+    } else if (!ascii && c == '\t') {
       out += "\\t";
-      break;
-    default:
-      if (static_cast<unsigned char>(c) < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof(buf), "\\u%04x", unsigned(c));
-        out += buf;
-      } else {
-        out.push_back(c);
-      }
+    } else if (u < 0x20 || (ascii && u >= 0x7f)) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", unsigned(u));
+      out += buf;
+    } else {
+      out.push_back(c);
     }
   }
   return out + "\"";
@@ -303,6 +307,44 @@ std::string jsonNumber(double v) {
       return buf;
   }
   return buf;
+}
+
+std::string jsonCanonical(const JsonValue &v) {
+  switch (v.kind()) {
+  case JsonValue::Kind::Null:
+    return "null";
+  case JsonValue::Kind::Bool:
+    return v.boolean() ? "true" : "false";
+  case JsonValue::Kind::Number: {
+    char buf[40];
+    const double n = v.num();
+    if (std::isfinite(n) && n == std::floor(n) && std::fabs(n) < 1e15)
+      std::snprintf(buf, sizeof buf, "%lld", (long long)n);
+    else
+      std::snprintf(buf, sizeof buf, "%.17g", n);
+    return buf;
+  }
+  case JsonValue::Kind::String:
+    return jsonQuote(v.str(), JsonQuoting::Ascii);
+  case JsonValue::Kind::Array: {
+    std::string s = "[";
+    for (size_t i = 0; i < v.items().size(); ++i)
+      s += (i ? "," : "") + jsonCanonical(v.items()[i]);
+    return s + "]";
+  }
+  case JsonValue::Kind::Object:
+    break;
+  }
+  std::vector<const std::pair<std::string, JsonValue> *> m;
+  for (const auto &kv : v.members())
+    m.push_back(&kv);
+  std::stable_sort(m.begin(), m.end(),
+                   [](auto *a, auto *b) { return a->first < b->first; });
+  std::string s = "{";
+  for (size_t i = 0; i < m.size(); ++i)
+    s += (i ? "," : "") + jsonQuote(m[i]->first, JsonQuoting::Ascii) + ":" +
+         jsonCanonical(m[i]->second);
+  return s + "}";
 }
 
 } // namespace ember

@@ -102,8 +102,8 @@ check_bad() { # NAME CONTENT EXPECTED
   cmp -s "$work/$1.json" "$work/$1.orig" || fail "$1: the bad cache file was overwritten"
 }
 check_bad truncated '{"format": "ember-npu-tune", "version": 1, "entries": [' \
-  "is not valid JSON (line 1, column 56: unexpected end of file); it is ignored and left as it is"
-check_bad garbage $'\x01\x02binary\xff' "is not valid JSON (line 1, column 1: unexpected byte 0x01)"
+  "is not valid JSON: unexpected end of input (line 1, column 56); it is ignored and left as it is"
+check_bad garbage $'\x01\x02binary\xff' "is not valid JSON: unexpected byte 0x01 (line 1, column 1)"
 check_bad notcache '[1, 2, 3]' "is not an NPU tuning cache"
 check_bad version '{"format": "ember-npu-tune", "version": 99, "entries": []}' "has format version 99"
 # Malformed entries are dropped with a warning; the good ones are used.

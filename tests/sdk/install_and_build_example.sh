@@ -35,7 +35,9 @@ for f in bin/ember lib/ember/libember_interp.so lib/ember/libember_null.so \
          share/ember/templates/null/CMakeLists.txt share/ember/templates/null/NullPlugin.cpp \
          share/ember/examples/mnist/model.onnx \
          include/ember/accel/Target.h include/ember/accel/Program.h \
-         lib/libember_accel.a lib/libember_scratchpad.a bin/ember-accel; do
+         lib/libember_accel.a lib/libember_scratchpad.a bin/ember-accel \
+         lib/libember_support.a include/ember/core/support/Json.h \
+         include/ember/core/support/Error.h; do
   [ -e "$prefix/$f" ] || die "the install has no $f"
 done
 ember=$prefix/bin/ember

@@ -1,28 +1,39 @@
 // ember-accel: the stages of the NPU compiler layer (Ember::accel), text in
 // and text out, for any target description (docs/npu-sdk.md, "Stages as
-// text"):
+// text" and "The pipeline"):
 //   ember-accel check DESC.json
 //       validates a target description ("ok: ..." or the field at fault)
 //   ember-accel claims DESC.json
 //       the ops the description's forms claim, as the capability manifest
 //       lists them (one line each: dtypes, ranks, constraint, context)
+//   ember-accel --list-passes
+//       the pipeline's passes (Pipeline.h): name, levels, what each does
+//   ember-accel run FILE --target DESC.json [--stop-after=PASS]
+//       [--option KEY=VALUE]... [--dim NAME=N]...
+//       the pipeline from FILE's level (MODEL.onnx or .eir: the lowered
+//       graph, one partition; .layers; .sched) through PASS (default: the
+//       last), printing the IR after it as text that parses back
 //   ember-accel select MODEL.onnx|MODEL.eir --target DESC.json
 //       [--option islands=host|keep] [--dim NAME=N]... [--run N]
+//       [--stop-after=PASS]
 //       lowers the model and selects: per node whether the target runs it
 //       (# comments), then the layer program; when some nodes stay on the
 //       host (a quantized model's Q/DQ edges), the graph is cut into runs
 //       as the partitioner cuts it and each run's layer program follows
-//       its "# run N" line (--run N: that run's alone)
+//       its "# run N" line (--run N: that run's alone); each run goes
+//       through the passes build and patches, or through PASS
 //   ember-accel schedule FILE.layers --target DESC.json
 //       [--stop-after tiling|residency|sync] [--option KEY=VALUE]...
-//       tiles and schedules a layer program; tiling: each layer's tiling
-//       and steps alone (no residency, no prefetch, no synchronization);
-//       residency: plus cascading, stripes and prefetch; sync (default):
-//       plus dependency insertion
+//       the passes tiling, residency and sync, or through PASS; tiling:
+//       each layer's tiling and steps alone (no residency, no prefetch, no
+//       synchronization); residency: plus cascading, stripes and prefetch;
+//       sync (default): plus dependency insertion
 //   ember-accel sync FILE.sched --target DESC.json
-//       inserts the synchronization of a scheduled program (its waits and
-//       signals made again from the operations' accesses)
-// Errors: one line "error: <what> (<where>)" on stderr, exit 1.
+//       the pass sync: the synchronization of a scheduled program (its
+//       waits and signals made again from the operations' accesses)
+// --stop-after takes any pass from the subcommand's first on (an unknown
+// pass: an error listing them). Errors: one line "error: <what> (<where>)"
+// on stderr, exit 1.
 #include "backend/LayerPath.h"
 #include "backend/Partitioner.h"
 #include "backend/ProgramProto.h"
@@ -33,6 +44,7 @@
 #include "passes/Pass.h"
 
 #include "ember/accel/Options.h"
+#include "ember/accel/Pipeline.h"
 #include "ember/accel/Select.h"
 #include "ember/accel/Sync.h"
 #include "ember/accel/Text.h"
@@ -41,6 +53,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -66,20 +79,95 @@ bool readText(const std::string &path, std::string &out, std::string &err) {
 const char *const kUsage =
     "usage: ember-accel check DESC.json\n"
     "       ember-accel claims DESC.json\n"
+    "       ember-accel --list-passes\n"
+    "       ember-accel run MODEL.onnx|MODEL.eir|FILE.layers|FILE.sched "
+    "--target DESC.json\n"
+    "                   [--stop-after=PASS] [--option K=V]... [--dim "
+    "NAME=N]...\n"
     "       ember-accel select MODEL.onnx|MODEL.eir --target DESC.json\n"
     "                   [--option islands=host|keep] [--dim NAME=N]... "
     "[--run N]\n"
+    "                   [--stop-after=PASS]\n"
     "       ember-accel schedule FILE.layers --target DESC.json\n"
-    "                   [--stop-after tiling|residency|sync] [--option "
+    "                   [--stop-after=tiling|residency|sync] [--option "
     "K=V]...\n"
     "       ember-accel sync FILE.sched --target DESC.json\n";
+
+bool endsWith(const std::string &s, const char *tail) {
+  const size_t n = std::strlen(tail);
+  return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
+}
+
+// The passes: one line each (name, input -> output, what it does).
+int listPasses() {
+  for (const accel::Pass &p : accel::passes())
+    std::printf("%-10s %-6s -> %-6s %s%s\n", p.name, accel::levelName(p.input),
+                accel::levelName(p.output), p.description,
+                p.fromText ? "" : " (not from text)");
+  return 0;
+}
+
+// The IR of `st` as text: the layer and scheduled programs by the layer's
+// printers, the graph by the graph IR's (it parses back with parseModule).
+int printState(const accel::Target &t, const accel::PipelineState &st) {
+  if (st.level != accel::Level::Graph)
+    return std::fputs(accel::printLevel(t, st).c_str(), stdout), 0;
+  auto m = backend::fromProto(*st.graph);
+  if (!m)
+    return fail(m.status().message());
+  std::ostringstream os;
+  printModule(os, **m);
+  return std::fputs(os.str().c_str(), stdout), 0;
+}
+
+// Runs the passes from `first` through `stop` ("": the last) on `st`, then
+// prints the IR; `where` names the input in errors.
+int runPasses(const accel::Target &t, const accel::LayerOptions &lo,
+              const std::string &first, const std::string &stop,
+              accel::PipelineState &st, const std::string &where) {
+  std::vector<const accel::Pass *> pipeline;
+  std::string err = accel::passRange(first, stop, pipeline);
+  if (!err.empty())
+    return fail(err);
+  err = accel::runPipeline(t, lo, pipeline, st);
+  if (!err.empty())
+    return fail(err + " (" + where + ")");
+  return printState(t, st);
+}
+
+// The lowered graph of MODEL.onnx or MODEL.eir.
+Expected<std::unique_ptr<Module>> loweredModel(const std::string &file,
+                                               const ImportOptions &io) {
+  std::unique_ptr<Module> m;
+  if (endsWith(file, ".onnx")) {
+    auto r = importOnnxFile(file, io, nullptr);
+    if (!r)
+      return r.status();
+    m = std::move(*r);
+  } else {
+    auto t = readFileBytes(file, uint64_t(1) << 31);
+    if (!t)
+      return t.status();
+    auto r = parseModule(*t, file);
+    if (!r)
+      return r.status();
+    m = std::move(*r);
+  }
+  PipelineOptions po;
+  po.lower = true;
+  Status s = runPipeline(*m, po);
+  if (!s.isOk())
+    return s;
+  return m;
+}
 
 // `select` after the lowering: the claims, then the layer program of the
 // whole graph, or of each run the partitioner cuts from the claimed nodes
 // (each selected again alone, as a plugin's partition is).
 int selectRuns(const accel::Target &t, const Function &f,
-               const backend::v1::Graph &g, const accel::SelectOptions &so,
-               long only) {
+               const backend::v1::Graph &g, const accel::LayerOptions &lo,
+               long only, const std::string &stop) {
+  const accel::SelectOptions &so = lo.select;
   std::vector<std::string> why = accel::whyNot(t, g, so);
   backend::Support sup;
   for (const std::string &w : why) {
@@ -114,11 +202,18 @@ int selectRuns(const accel::Target &t, const Function &f,
     Status s = backend::toProto(*p.graph->main(), pg);
     if (!s.isOk())
       return fail(s.message());
-    accel::LayerProgram lp;
-    std::string err = accel::buildLayers(t, pg, lp, so);
+    accel::PipelineState st;
+    st.graph = &pg;
+    std::vector<const accel::Pass *> pipeline;
+    std::string err =
+        accel::passRange("build", stop.empty() ? "patches" : stop, pipeline);
+    if (!err.empty())
+      return fail(err);
+    err = accel::runPipeline(t, lo, pipeline, st);
     if (!err.empty())
       return fail("run " + std::to_string(k) + ": " + err);
-    std::fputs(accel::printLayers(t, lp).c_str(), stdout);
+    if (printState(t, st))
+      return 1;
   }
   return 0;
 }
@@ -126,50 +221,57 @@ int selectRuns(const accel::Target &t, const Function &f,
 } // namespace
 
 int main(int argc, char **argv) {
+  if (argc == 2 && std::string(argv[1]) == "--list-passes")
+    return listPasses();
   if (argc < 3)
     return std::fputs(kUsage, stderr), 2;
   const std::string cmd = argv[1], file = argv[2];
-  std::string targetPath = cmd == "check" || cmd == "claims" ? file : "",
-              stop = "sync";
+  std::string targetPath = cmd == "check" || cmd == "claims" ? file : "", stop;
   accel::LayerOptions lo;
   ImportOptions io;
   io.shapes.defaults = true; // as ember: batch-like dims default to 1
   long run = 0;              // --run N (0: every run)
   for (int i = 3; i < argc; ++i) {
-    const std::string a = argv[i];
-    if ((a == "--target" || a == "--stop-after" || a == "--option" ||
-         a == "--dim" || a == "--run") &&
-        i + 1 < argc) {
-      const std::string v = argv[++i];
-      if (a == "--target") {
-        targetPath = v;
-      } else if (a == "--stop-after") {
-        stop = v;
-      } else if (a == "--dim") {
-        Status s = parseDimBinding(v, io.shapes);
-        if (!s.isOk())
-          return fail(s.message());
-      } else if (a == "--run") {
-        char *end = nullptr;
-        run = std::strtol(v.c_str(), &end, 10);
-        if (v.empty() || *end || run < 1)
-          return fail("--run " + v + " (a run's number, from 1)");
-      } else {
-        size_t eq = v.find('=');
-        bool known = false;
-        std::string err =
-            eq == std::string::npos
-                ? "--option " + v + " is not KEY=VALUE"
-                : accel::applyLayerOption(v.substr(0, eq), v.substr(eq + 1), lo,
-                                          known);
-        if (err.empty() && !known)
-          err = "unknown option '" + v.substr(0, eq) + "' (the layer takes " +
-                accel::layerOptionKeys() + ")";
-        if (!err.empty())
-          return fail(err);
-      }
+    std::string a = argv[i];
+    std::string v;
+    if (a.rfind("--stop-after=", 0) == 0) { // also --stop-after PASS
+      v = a.substr(13);
+      a = "--stop-after";
+    } else if ((a == "--target" || a == "--stop-after" || a == "--option" ||
+                a == "--dim" || a == "--run") &&
+               i + 1 < argc) {
+      v = argv[++i];
     } else {
       return std::fputs(kUsage, stderr), 2;
+    }
+    if (a == "--target") {
+      targetPath = v;
+    } else if (a == "--stop-after") {
+      if (!accel::findPass(v))
+        return fail("unknown pass '" + v +
+                    "' (the passes: " + accel::passNames() + ")");
+      stop = v;
+    } else if (a == "--dim") {
+      Status s = parseDimBinding(v, io.shapes);
+      if (!s.isOk())
+        return fail(s.message());
+    } else if (a == "--run") {
+      char *end = nullptr;
+      run = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end || run < 1)
+        return fail("--run " + v + " (a run's number, from 1)");
+    } else {
+      size_t eq = v.find('=');
+      bool known = false;
+      std::string err = eq == std::string::npos
+                            ? "--option " + v + " is not KEY=VALUE"
+                            : accel::applyLayerOption(
+                                  v.substr(0, eq), v.substr(eq + 1), lo, known);
+      if (err.empty() && !known)
+        err = "unknown option '" + v.substr(0, eq) + "' (the layer takes " +
+              accel::layerOptionKeys() + ")";
+      if (!err.empty())
+        return fail(err);
     }
   }
   if (targetPath.empty())
@@ -206,69 +308,45 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  if (cmd == "select") {
-    std::unique_ptr<Module> m;
-    if (file.size() > 5 && file.compare(file.size() - 5, 5, ".onnx") == 0) {
-      auto r = importOnnxFile(file, io, nullptr);
-      if (!r)
-        return fail(r.status().message());
-      m = std::move(*r);
-    } else {
-      if (!readText(file, text, err))
-        return fail(err);
-      auto r = parseModule(text, file);
-      if (!r)
-        return fail(r.status().message());
-      m = std::move(*r);
-    }
-    PipelineOptions po;
-    po.lower = true;
-    Status s = runPipeline(*m, po);
-    if (!s.isOk())
-      return fail(s.message());
+  const bool model = endsWith(file, ".onnx") || endsWith(file, ".eir");
+  if (cmd == "select" || (cmd == "run" && model)) {
+    auto m = loweredModel(file, io);
+    if (!m)
+      return fail(m.status().message());
     backend::v1::Graph g;
-    s = backend::toProto(*m->main(), g);
+    Status s = backend::toProto(*(*m)->main(), g);
     if (!s.isOk())
       return fail(s.message());
-    return selectRuns(t, *m->main(), g, lo.select, run);
+    if (cmd == "select")
+      return selectRuns(t, *(*m)->main(), g, lo, run, stop);
+    accel::PipelineState st;
+    st.graph = &g;
+    return runPasses(t, lo, accel::firstPassFrom(accel::Level::Graph)->name,
+                     stop, st, file);
   }
 
+  // The subcommands on a program's text: the level it is and the first pass.
+  accel::Level level = accel::Level::Layers;
+  const char *first = "tiling";
+  if (cmd == "sync" || (cmd == "run" && endsWith(file, ".sched"))) {
+    level = accel::Level::Sched;
+    first = cmd == "sync" ? "sync" : accel::firstPassFrom(level)->name;
+  } else if (cmd == "run") {
+    if (!endsWith(file, ".layers"))
+      return fail("run: the input is a model (.onnx, .eir), a layer program "
+                  "(.layers) or a scheduled program (.sched) (" +
+                  file + ")");
+    first = accel::firstPassFrom(level)->name;
+  } else if (cmd != "schedule") {
+    return std::fputs(kUsage, stderr), 2;
+  }
+  if (cmd == "sync" && stop.empty())
+    stop = "sync";
   if (!readText(file, text, err))
     return fail(err);
-  if (cmd == "schedule") {
-    accel::LayerProgram lp;
-    err = accel::parseLayers(t, text, lp);
-    if (!err.empty())
-      return fail(err + " (" + file + ")");
-    accel::CodegenOptions &co = lo.codegen;
-    if (stop == "tiling") {
-      co.cascade = co.prefetch = false;
-      co.stripes = accel::StripeMode::Off;
-      co.sync = false;
-    } else if (stop == "residency") {
-      co.sync = false;
-    } else if (stop != "sync") {
-      return fail("--stop-after " + stop + " (tiling, residency or sync)");
-    }
-    accel::Program p;
-    err = accel::generateProgram(t, lp, co, p);
-    if (!err.empty())
-      return fail(err);
-    std::fputs(accel::printProgram(t, p).c_str(), stdout);
-    return 0;
-  }
-  if (cmd == "sync") {
-    accel::Program p;
-    err = accel::parseProgram(t, text, p);
-    if (!err.empty())
-      return fail(err + " (" + file + ")");
-    if (p.ops.empty() || p.ops.back().kind != accel::OpKind::Finish)
-      return fail("the program does not end with finish (" + file + ")");
-    err = accel::assignSync(t, p.ops, nullptr);
-    if (!err.empty())
-      return fail(err + " (" + file + ")");
-    std::fputs(accel::printProgram(t, p).c_str(), stdout);
-    return 0;
-  }
-  return std::fputs(kUsage, stderr), 2;
+  accel::PipelineState st;
+  err = accel::parseLevel(t, level, text, st);
+  if (!err.empty())
+    return fail(err + " (" + file + ")");
+  return runPasses(t, lo, first, stop, st, file);
 }

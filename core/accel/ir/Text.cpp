@@ -1,8 +1,6 @@
 // The text forms of the layer program and the scheduled program (Text.h).
 #include "ember/accel/Text.h"
 
-#include "ember/accel/Json.h"
-
 #include <cstdlib>
 #include <cstring>
 #include <sstream>

@@ -9,6 +9,7 @@
 #include "Emit.h"
 #include "Form.h"
 #include "Pack.h"
+#include "Schedule.h"
 #include "Stream.h"
 #include "Stripes.h"
 
@@ -791,41 +792,6 @@ std::string layerFits(const Target &tg, const Layer &L,
   return "";
 }
 
-// Tensors placed inside channel tiles (NTensor::laneFrom): every store of
-// their rows writes only the tensor's 8-lane groups of its tile (the store
-// op's `lanes`, a bit per group; 0 for a whole row), so the producers sharing a
-// tile may store in any order.
-std::string maskPlacedStores(const Target &tg, const LayerProgram &lp,
-                             const std::vector<NTensor> &ts, Program &p) {
-  for (size_t k = 0; k < p.ops.size(); ++k) {
-    Op &op = p.ops[k];
-    if (op.kind != OpKind::Store || p.opLayer[k] < 0)
-      continue;
-    const int x = layerOutput(lp.layers[size_t(p.opLayer[k])]);
-    if (x < 0 || ts[size_t(x)].laneFrom < 0)
-      continue;
-    const NTensor &t = ts[size_t(x)];
-    const uint64_t first = Addr{ts}(x, 0, 0);
-    const uint64_t tileBytes = uint64_t(t.P * t.rowBytes());
-    if (uint64_t(op.dram) < first || !tileBytes)
-      continue;
-    const int64_t tile = int64_t((uint64_t(op.dram) - first) / tileBytes);
-    if (tile >= t.tiles())
-      continue;
-    if (!tg.declares(OpKind::Store, "lanes") || t.i16 || t.i32)
-      return "tensor '" + t.name +
-             "' is placed inside channel tiles and the target's store has "
-             "no lane groups";
-    const int64_t lo = tile == 0 ? t.laneFrom : 0;
-    const int64_t hi = std::min(tg.lanes, t.C - tile * tg.lanes);
-    int64_t mask = 0;
-    for (int64_t g = lo / 8; g < ceilDiv(hi, int64_t(8)); ++g)
-      mask |= int64_t(1) << g;
-    op.lanes = mask == (int64_t(1) << (tg.lanes / 8)) - 1 ? 0 : mask;
-  }
-  return "";
-}
-
 namespace {
 
 // Constants (e.g. an add's constant operand) into the image first, in the
@@ -1043,27 +1009,13 @@ std::string LayerGen::gemm(size_t i, const CodegenOptions &lo,
   return err;
 }
 
-// DMA bytes per layer, by the layer each operation is counted in.
-void countDmaBytes(const Target &tg, Program &out) {
-  for (size_t k = 0; k < out.ops.size(); ++k) {
-    const Op &in = out.ops[k];
-    if (out.opLayer[k] < 0 ||
-        (in.kind != OpKind::Load && in.kind != OpKind::Store))
-      continue;
-    LayerInfo &info = out.layers[size_t(out.opLayer[k])];
-    uint64_t b = uint64_t(in.ysize * in.xsize * tg.clsRowBytes(in.cls) *
-                          (in.w16 ? 2 : 1));
-    (in.kind == OpKind::Load ? info.loadBytes : info.storeBytes) += b;
-  }
-}
-
 } // namespace
 
-std::string generateProgram(const Target &tg, const LayerProgram &lp,
-                            const CodegenOptions &o, Program &out) {
-  out = Program();
-  out.lanes = tg.lanes;
-  std::vector<NTensor> ts = lp.tensors;
+std::string tileLayers(const Target &tg, const LayerProgram &lp,
+                       const CodegenOptions &o, ScheduleState &st) {
+  st.out.lanes = tg.lanes;
+  std::vector<NTensor> &ts = st.ts;
+  ts = lp.tensors;
   for (NTensor &t : ts)
     if (!t.lanes)
       t.lanes = tg.lanes;
@@ -1072,27 +1024,24 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
       return "internal: tensor '" + t.name + "' has " +
              std::to_string(t.lanes) + " lanes, the target " +
              std::to_string(tg.lanes);
-  Image img(tg);
-  std::vector<GemmTables> tables(lp.layers.size());
-  std::string err = placeConstants(tg, lp, o, ts, img, tables, out);
+  st.tables.assign(lp.layers.size(), GemmTables());
+  std::string err = placeConstants(tg, lp, o, ts, st.img, st.tables, st.out);
   if (!err.empty())
     return err;
-  bool anyTable = false, anyTable16 = false;
-  for (const GemmTables &tb : tables) {
-    anyTable = anyTable || tb.lut;
-    anyTable16 = anyTable16 || tb.lut16;
+  for (const GemmTables &tb : st.tables) {
+    st.anyTable = st.anyTable || tb.lut;
+    st.anyTable16 = st.anyTable16 || tb.lut16;
   }
   // Activations after the image (the SDK's interval planner).
-  uint64_t actBase = alignUp(img.bytes.size(), tg.dram.alignment), end = 0;
+  uint64_t actBase = alignUp(st.img.bytes.size(), tg.dram.alignment), end = 0;
   // Boundaries that may run in stripes (Stripes.h), known before tiling.
-  std::vector<char> stripeCand;
   if (o.stripes != StripeMode::Off)
-    stripeCand = stripeCandidates(tg, lp, ts);
-  err = placeActivations(tg, ts, lp, stripeCand, actBase, end);
+    st.stripeCand = stripeCandidates(tg, lp, ts);
+  err = placeActivations(tg, ts, lp, st.stripeCand, actBase, end);
   if (!err.empty())
     return err;
-  out.activationBase = actBase;
-  out.dramBytes = end;
+  st.out.activationBase = actBase;
+  st.out.dramBytes = end;
   // Without a capacity the program may use the whole address space (the
   // device gets the DRAM its program needs).
   const uint64_t space = tg.dram.addressBits < 64
@@ -1100,35 +1049,44 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
                              : UINT64_MAX;
   const uint64_t capacity = o.dramCapacity ? o.dramCapacity : space;
   if (end > capacity || end > space)
-    return dramOverflow(lp, ts, img.bytes.size(), actBase, end, capacity);
+    return dramOverflow(lp, ts, st.img.bytes.size(), actBase, end, capacity);
   // Each layer's code (LayerGen).
-  std::vector<LayerCode> codes(lp.layers.size());
-  out.layers.resize(lp.layers.size());
-  const LayerGen genLayer{tg,       lp,         o,     ts, tables,
-                          anyTable, anyTable16, codes, out};
   const size_t nl = lp.layers.size();
+  st.codes.assign(nl, LayerCode());
+  st.out.layers.resize(nl);
+  const LayerGen genLayer{
+      tg, lp, o, ts, st.tables, st.anyTable, st.anyTable16, st.codes, st.out};
   // Layers whose input will likely be cascaded are tiled with it costed as
   // copies (Cascade.h, predictCascadedInputs); cascadeLayers corrects the
   // side of those whose boundary the code does not allow, keeping the tiling.
-  std::vector<char> predIn(nl, 0), predOut(nl, 0);
+  st.predIn.assign(nl, 0);
+  st.predOut.assign(nl, 0);
   if (o.cascade && o.cascadePredict != CascadePredict::Off) {
     std::vector<char> likely = predictCascadedInputs(tg, lp, ts);
     for (size_t i = 0; i + 1 < nl; ++i)
-      predOut[i] = likely[i + 1];
+      st.predOut[i] = likely[i + 1];
     if (o.cascadePredict == CascadePredict::Both)
-      predIn = likely;
+      st.predIn = likely;
   }
   for (size_t i = 0; i < nl; ++i) {
-    err = genLayer(i, predIn[i], predOut[i], nullptr);
+    err = genLayer(i, st.predIn[i], st.predOut[i], nullptr);
     if (!err.empty())
       return err;
   }
+  return "";
+}
+
+std::string keepOnChip(const Target &tg, const LayerProgram &lp,
+                       const CodegenOptions &o, ScheduleState &st) {
+  const LayerGen genLayer{
+      tg,       lp,    o, st.ts, st.tables, st.anyTable, st.anyTable16,
+      st.codes, st.out};
   // Layer cascading (Cascade.cpp), before prefetch: the copies read the out
   // memory, so they never move across a layer boundary. It needs a copy
   // operation.
   if (o.cascade && tg.has(OpKind::Copy)) {
-    err = cascadeLayers(
-        tg, codes, out.layers, lp, ts, predIn, predOut,
+    std::string err = cascadeLayers(
+        tg, st.codes, st.out.layers, lp, st.ts, st.predIn, st.predOut,
         [&](size_t j, bool inOn, bool outOn, const TileChoice *keep) {
           return genLayer(j, inOn, outOn, keep);
         });
@@ -1137,40 +1095,32 @@ std::string generateProgram(const Target &tg, const LayerProgram &lp,
   }
   // Layer cascading in stripes (Stripes.cpp), after whole-tensor cascading
   // (its boundaries and their layers are left as they are).
-  std::vector<StripedPair> pairs;
   if (o.stripes != StripeMode::Off && tg.has(OpKind::Copy)) {
     stripeLayers(
-        tg, codes, out.layers, lp, ts, stripeCand, o.stripes == StripeMode::All,
+        tg, st.codes, st.out.layers, lp, st.ts, st.stripeCand,
+        o.stripes == StripeMode::All,
         [&](size_t j, bool inOn, bool outOn,
             const std::vector<uint64_t> *share) {
           return genLayer(j, inOn, outOn, nullptr, share);
         },
-        pairs);
-  }
-  emitStream(tg, codes, pairs, o.prefetch, out);
-  err = maskPlacedStores(tg, lp, ts, out);
-  if (!err.empty())
-    return err;
-  countDmaBytes(tg, out);
-  out.ops.push_back(finishOp());
-  out.opLayer.push_back(-1);
-  SyncStats st;
-  err = o.sync ? assignSync(tg, out.ops, &st) : "";
-  if (!err.empty())
-    return "internal: dependency insertion: " + err;
-  out.image = std::move(img.bytes);
-  out.tables = std::move(tables);
-  for (int k : lp.inputs) {
-    NTensor t = ts[size_t(k)];
-    t.dram = int64_t(Addr{ts}(k, 0, 0));
-    out.inputs.push_back(t);
-  }
-  for (int k : lp.outputs) {
-    NTensor t = ts[size_t(k)];
-    t.dram = int64_t(Addr{ts}(k, 0, 0));
-    out.outputs.push_back(t);
+        st.pairs);
   }
   return "";
+}
+
+std::string generateProgram(const Target &tg, const LayerProgram &lp,
+                            const CodegenOptions &o, Program &out) {
+  out = Program();
+  ScheduleState st(tg);
+  std::string err = tileLayers(tg, lp, o, st);
+  if (err.empty())
+    err = keepOnChip(tg, lp, o, st);
+  if (err.empty())
+    err = emitProgram(tg, lp, o, st, out);
+  if (!err.empty() || !o.sync)
+    return err;
+  err = assignSync(tg, out.ops, nullptr);
+  return err.empty() ? "" : "internal: dependency insertion: " + err;
 }
 
 } // namespace ember::accel

@@ -1,7 +1,9 @@
 // The operation stream of a scheduled program (Stream.h): the layers' code
 // in order, striped pairs interleaved, weight loads prefetched across layer
-// boundaries.
+// boundaries; and the program emitted from the scheduler's state
+// (Schedule.h, emitProgram).
 #include "Stream.h"
+#include "Schedule.h"
 
 #include "ember/accel/Sync.h"
 
@@ -105,6 +107,85 @@ void emitStream(const Target &t, std::vector<LayerCode> &codes,
       emitUnit(i, u);
     info.endInsn = out.ops.size();
   }
+}
+
+namespace {
+
+// Tensors placed inside channel tiles (NTensor::laneFrom): every store of
+// their rows writes only the tensor's 8-lane groups of its tile (the store
+// op's `lanes`, a bit per group; 0 for a whole row), so the producers sharing a
+// tile may store in any order.
+std::string maskPlacedStores(const Target &tg, const LayerProgram &lp,
+                             const std::vector<NTensor> &ts, Program &p) {
+  for (size_t k = 0; k < p.ops.size(); ++k) {
+    Op &op = p.ops[k];
+    if (op.kind != OpKind::Store || p.opLayer[k] < 0)
+      continue;
+    const int x = layerOutput(lp.layers[size_t(p.opLayer[k])]);
+    if (x < 0 || ts[size_t(x)].laneFrom < 0)
+      continue;
+    const NTensor &t = ts[size_t(x)];
+    const uint64_t first = Addr{ts}(x, 0, 0);
+    const uint64_t tileBytes = uint64_t(t.P * t.rowBytes());
+    if (uint64_t(op.dram) < first || !tileBytes)
+      continue;
+    const int64_t tile = int64_t((uint64_t(op.dram) - first) / tileBytes);
+    if (tile >= t.tiles())
+      continue;
+    if (!tg.declares(OpKind::Store, "lanes") || t.i16 || t.i32)
+      return "tensor '" + t.name +
+             "' is placed inside channel tiles and the target's store has "
+             "no lane groups";
+    const int64_t lo = tile == 0 ? t.laneFrom : 0;
+    const int64_t hi = std::min(tg.lanes, t.C - tile * tg.lanes);
+    int64_t mask = 0;
+    for (int64_t g = lo / 8; g < ceilDiv(hi, int64_t(8)); ++g)
+      mask |= int64_t(1) << g;
+    op.lanes = mask == (int64_t(1) << (tg.lanes / 8)) - 1 ? 0 : mask;
+  }
+  return "";
+}
+
+// DMA bytes per layer, by the layer each operation is counted in.
+void countDmaBytes(const Target &tg, Program &out) {
+  for (size_t k = 0; k < out.ops.size(); ++k) {
+    const Op &in = out.ops[k];
+    if (out.opLayer[k] < 0 ||
+        (in.kind != OpKind::Load && in.kind != OpKind::Store))
+      continue;
+    LayerInfo &info = out.layers[size_t(out.opLayer[k])];
+    uint64_t b = uint64_t(in.ysize * in.xsize * tg.clsRowBytes(in.cls) *
+                          (in.w16 ? 2 : 1));
+    (in.kind == OpKind::Load ? info.loadBytes : info.storeBytes) += b;
+  }
+}
+
+} // namespace
+
+std::string emitProgram(const Target &tg, const LayerProgram &lp,
+                        const CodegenOptions &o, ScheduleState &st,
+                        Program &out) {
+  out = std::move(st.out);
+  emitStream(tg, st.codes, st.pairs, o.prefetch, out);
+  std::string err = maskPlacedStores(tg, lp, st.ts, out);
+  if (!err.empty())
+    return err;
+  countDmaBytes(tg, out);
+  out.ops.push_back(finishOp());
+  out.opLayer.push_back(-1);
+  out.image = std::move(st.img.bytes);
+  out.tables = std::move(st.tables);
+  for (int k : lp.inputs) {
+    NTensor t = st.ts[size_t(k)];
+    t.dram = int64_t(Addr{st.ts}(k, 0, 0));
+    out.inputs.push_back(t);
+  }
+  for (int k : lp.outputs) {
+    NTensor t = st.ts[size_t(k)];
+    t.dram = int64_t(Addr{st.ts}(k, 0, 0));
+    out.outputs.push_back(t);
+  }
+  return "";
 }
 
 } // namespace ember::accel

@@ -1,6 +1,5 @@
 // Tuning against the vendor's simulator and the tuning cache (Tune.h).
 #include "ember/accel/Tune.h"
-#include "ember/accel/Json.h"
 #include "ember/accel/Pack.h"
 
 #include <algorithm>
@@ -109,25 +108,27 @@ struct Cache {
     std::stringstream ss;
     ss << f.rdbuf();
     std::string text = ss.str();
-    Json root;
-    const std::string parseError = parseJson(text, root);
-    const bool ok = parseError.empty();
+    auto parsed = parseJson(text);
+    const bool ok = parsed.hasValue();
+    const Json root = ok ? *parsed : Json();
     const Json *fmt = ok ? root.get("format") : nullptr;
     const Json *ver = ok ? root.get("version") : nullptr;
     const Json *list = ok ? root.get("entries") : nullptr;
     std::string why;
     if (!ok)
-      why = "is not valid JSON (" + parseError + ")";
-    else if (root.t != Json::T::Obj || !fmt || fmt->t != Json::T::Str ||
-             fmt->s != kFormat)
+      why = "is not valid JSON: " + parsed.status().message();
+    else if (root.kind() != Json::Kind::Object || !fmt ||
+             fmt->kind() != Json::Kind::String || fmt->str() != kFormat)
       why = std::string("is not an NPU tuning cache (no \"format\": \"") +
             kFormat + "\")";
-    else if (!ver || ver->t != Json::T::Num || ver->n != kFormatVersion)
+    else if (!ver || ver->kind() != Json::Kind::Number ||
+             ver->num() != kFormatVersion)
       why = "has format version " +
-            (ver && ver->t == Json::T::Num ? std::to_string(int64_t(ver->n))
-                                           : std::string("?")) +
+            (ver && ver->kind() == Json::Kind::Number
+                 ? std::to_string(int64_t(ver->num()))
+                 : std::string("?")) +
             " (this compiler reads " + std::to_string(kFormatVersion) + ")";
-    else if (!list || list->t != Json::T::Arr)
+    else if (!list || list->kind() != Json::Kind::Array)
       why = "has no \"entries\" array";
     if (!why.empty()) {
       warnings.push_back("tuning cache '" + path + "' " + why +
@@ -137,28 +138,31 @@ struct Cache {
       return;
     }
     size_t bad = 0;
-    for (const Json &e : list->a) {
+    for (const Json &e : list->items()) {
       Entry x;
       const Json *cfg = e.get("config"), *layer = e.get("layer"),
                  *choice = e.get("choice"), *cyc = e.get("cycles"),
                  *model = e.get("model_cycles"), *meas = e.get("measured"),
                  *rank = e.get("rank");
       auto num = [](const Json *j) {
-        return j && j->t == Json::T::Num && j->n >= 0 && j->n < 1e15;
+        return j && j->kind() == Json::Kind::Number && j->num() >= 0 &&
+               j->num() < 1e15;
       };
-      if (e.t != Json::T::Obj || !cfg || cfg->t != Json::T::Str || !layer ||
-          layer->t != Json::T::Str || !choice || choice->t != Json::T::Str ||
-          !parseChoice(choice->s, x.choice) || !num(cyc) || !num(model) ||
-          !num(meas) || !num(rank) || meas->n < 1) {
+      if (e.kind() != Json::Kind::Object || !cfg ||
+          cfg->kind() != Json::Kind::String || !layer ||
+          layer->kind() != Json::Kind::String || !choice ||
+          choice->kind() != Json::Kind::String ||
+          !parseChoice(choice->str(), x.choice) || !num(cyc) || !num(model) ||
+          !num(meas) || !num(rank) || meas->num() < 1) {
         ++bad;
         continue;
       }
-      x.config = cfg->s;
-      x.layer = layer->s;
-      x.cycles = uint64_t(cyc->n);
-      x.modelCycles = uint64_t(model->n);
-      x.measured = uint32_t(meas->n);
-      x.rank = int32_t(rank->n);
+      x.config = cfg->str();
+      x.layer = layer->str();
+      x.cycles = uint64_t(cyc->num());
+      x.modelCycles = uint64_t(model->num());
+      x.measured = uint32_t(meas->num());
+      x.rank = int32_t(rank->num());
       entries.push_back(std::move(x));
     }
     if (bad) {
@@ -202,13 +206,14 @@ struct Cache {
     if (!dir.empty())
       std::filesystem::create_directories(dir, ec);
     std::ostringstream os;
-    os << "{\n  \"format\": " << jsonQuote(kFormat)
+    os << "{\n  \"format\": " << jsonQuote(kFormat, JsonQuoting::Ascii)
        << ",\n  \"version\": " << kFormatVersion << ",\n  \"entries\": [";
     for (size_t i = 0; i < entries.size(); ++i) {
       const Entry &e = entries[i];
-      os << (i ? ",\n" : "\n") << "    {\"config\": " << jsonQuote(e.config)
-         << ", \"layer\": " << jsonQuote(e.layer)
-         << ", \"choice\": " << jsonQuote(e.choice.text())
+      os << (i ? ",\n" : "\n")
+         << "    {\"config\": " << jsonQuote(e.config, JsonQuoting::Ascii)
+         << ", \"layer\": " << jsonQuote(e.layer, JsonQuoting::Ascii)
+         << ", \"choice\": " << jsonQuote(e.choice.text(), JsonQuoting::Ascii)
          << ", \"cycles\": " << e.cycles
          << ", \"model_cycles\": " << e.modelCycles
          << ", \"measured\": " << e.measured << ", \"rank\": " << e.rank << "}";

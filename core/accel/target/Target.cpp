@@ -96,7 +96,7 @@ struct Obj {
   const Json *get(const char *k) const { return j ? j->get(k) : nullptr; }
   // Every member is one of `known`.
   bool only(std::initializer_list<const char *> known) const {
-    for (const auto &kv : j->o) {
+    for (const auto &kv : j->members()) {
       bool ok = false;
       for (const char *k : known)
         ok = ok || kv.first == k;
@@ -115,11 +115,11 @@ struct Obj {
     const Json *v = get(k);
     if (!v)
       return !required || fail(at(k), "missing");
-    if (!v->isNum() || v->n != std::floor(v->n) || v->n < double(lo) ||
-        v->n > double(hi))
+    if (!v->isNumber() || v->num() != std::floor(v->num()) ||
+        v->num() < double(lo) || v->num() > double(hi))
       return fail(at(k), "expected an integer from " + std::to_string(lo) +
                              " to " + std::to_string(hi));
-    out = int64_t(v->n);
+    out = int64_t(v->num());
     return true;
   }
   template <typename T>
@@ -136,28 +136,28 @@ struct Obj {
     const Json *v = get(k);
     if (!v)
       return !required || fail(at(k), "missing");
-    if (!v->isNum() || !(v->n >= lo && v->n <= hi))
+    if (!v->isNumber() || !(v->num() >= lo && v->num() <= hi))
       return fail(at(k), "expected a number from " + std::to_string(lo) +
                              " to " + std::to_string(hi));
-    out = v->n;
+    out = v->num();
     return true;
   }
   bool str(const char *k, std::string &out, bool required = true) const {
     const Json *v = get(k);
     if (!v)
       return !required || fail(at(k), "missing");
-    if (!v->isStr() || v->s.empty() || v->s.size() > 256)
+    if (!v->isString() || v->str().empty() || v->str().size() > 256)
       return fail(at(k), "expected a non-empty string");
-    out = v->s;
+    out = v->str();
     return true;
   }
   bool flag(const char *k, bool &out) const {
     const Json *v = get(k);
     if (!v)
       return true;
-    if (v->t != Json::T::Bool)
+    if (v->kind() != Json::Kind::Bool)
       return fail(at(k), "expected true or false");
-    out = v->b;
+    out = v->boolean();
     return true;
   }
   bool strings(const char *k, std::vector<std::string> &out,
@@ -165,13 +165,13 @@ struct Obj {
     const Json *v = get(k);
     if (!v)
       return !required || fail(at(k), "missing");
-    if (!v->isArr() || v->a.size() > 64)
+    if (!v->isArray() || v->items().size() > 64)
       return fail(at(k), "expected a list of strings");
     out.clear();
-    for (size_t i = 0; i < v->a.size(); ++i) {
-      if (!v->a[i].isStr())
+    for (size_t i = 0; i < v->items().size(); ++i) {
+      if (!v->items()[i].isString())
         return fail(at(k) + "[" + std::to_string(i) + "]", "expected a string");
-      out.push_back(v->a[i].s);
+      out.push_back(v->items()[i].str());
     }
     return true;
   }
@@ -182,7 +182,7 @@ struct Obj {
         fail(at(k), "missing");
       return {nullptr, at(k), err};
     }
-    if (!v->isObj()) {
+    if (!v->isObject()) {
       fail(at(k), "expected an object");
       return {nullptr, at(k), err};
     }
@@ -560,12 +560,12 @@ std::string parseArray(const Obj &r, Target &t, std::string &err) {
 // "memories": each memory's rows, row bytes, ports and the classes it holds.
 std::string parseMemories(const Obj &r, Target &t, std::string &err) {
   const Json *ms = r.get("memories");
-  if (!ms || !ms->isArr() || ms->a.empty() || ms->a.size() > 16)
+  if (!ms || !ms->isArray() || ms->items().empty() || ms->items().size() > 16)
     return "memories: expected a list of 1 to 16 memories";
   t.clsMem.fill(-1);
-  for (size_t i = 0; i < ms->a.size(); ++i) {
-    Obj m{&ms->a[i], "memories[" + std::to_string(i) + "]", &err};
-    if (!ms->a[i].isObj())
+  for (size_t i = 0; i < ms->items().size(); ++i) {
+    Obj m{&ms->items()[i], "memories[" + std::to_string(i) + "]", &err};
+    if (!ms->items()[i].isObject())
       return m.path + ": expected an object";
     Memory mem;
     std::vector<std::string> holds;
@@ -650,7 +650,7 @@ std::string parseOps(const Obj &r, Target &t, std::string &err) {
   Obj os = r.sub("ops");
   if (!os.j)
     return err;
-  for (const auto &kv : os.j->o) {
+  for (const auto &kv : os.j->members()) {
     OpKind k;
     if (!opKindFromName(kv.first, k)) {
       std::string names;
@@ -659,11 +659,11 @@ std::string parseOps(const Obj &r, Target &t, std::string &err) {
       return os.at(kv.first.c_str()) + ": not an operation of the layer (" +
              names + ")";
     }
-    if (!kv.second.isObj())
+    if (!kv.second.isObject())
       return os.at(kv.first.c_str()) + ": expected an object of field bits";
     OpDesc &od = t.ops[size_t(k)];
     od.present = true;
-    for (const auto &f : kv.second.o) {
+    for (const auto &f : kv.second.members()) {
       const std::string where = os.at(kv.first.c_str()) + "." + f.first;
       bool ok = false;
       for (const char *n : allowedOpFields(k))
@@ -671,10 +671,11 @@ std::string parseOps(const Obj &r, Target &t, std::string &err) {
       if (!ok)
         return where + ": not a field of " + kv.first +
                " (allowed: " + opFieldNames(k) + ")";
-      if (!f.second.isNum() || f.second.n != std::floor(f.second.n) ||
-          f.second.n < 1 || f.second.n > 64)
+      if (!f.second.isNumber() ||
+          f.second.num() != std::floor(f.second.num()) || f.second.num() < 1 ||
+          f.second.num() > 64)
         return where + ": expected a width in bits from 1 to 64";
-      od.fields.push_back({f.first, unsigned(f.second.n)});
+      od.fields.push_back({f.first, unsigned(f.second.num())});
     }
   }
   auto lim = [&](OpKind k, const char *f) {
@@ -701,12 +702,12 @@ std::string parseOps(const Obj &r, Target &t, std::string &err) {
 // "engines": what each runs and, for a DMA engine, which classes it moves.
 std::string parseEngines(const Obj &r, Target &t, std::string &err) {
   const Json *es = r.get("engines");
-  if (!es || !es->isArr() || es->a.empty() || es->a.size() > 16)
+  if (!es || !es->isArray() || es->items().empty() || es->items().size() > 16)
     return "engines: expected a list of 1 to 16 engines";
   t.kindEngine.fill(-1);
-  for (size_t i = 0; i < es->a.size(); ++i) {
-    Obj e{&es->a[i], "engines[" + std::to_string(i) + "]", &err};
-    if (!es->a[i].isObj())
+  for (size_t i = 0; i < es->items().size(); ++i) {
+    Obj e{&es->items()[i], "engines[" + std::to_string(i) + "]", &err};
+    if (!es->items()[i].isObject())
       return e.path + ": expected an object";
     Engine en;
     std::vector<std::string> runs, classes;
@@ -769,13 +770,13 @@ std::string parseRegisters(const Obj &r, Target &t, std::string &err) {
     return err;
   Obj rg = r.sub("registers", false);
   if (rg.j)
-    for (const auto &kv : rg.j->o) {
+    for (const auto &kv : rg.j->members()) {
       const std::string where = rg.at(kv.first.c_str());
       int role = indexOf(kRegNames, kv.first);
       if (role < 0)
         return where + ": not a register role of the layer";
       Obj x{&kv.second, where, &err};
-      if (!kv.second.isObj())
+      if (!kv.second.isObject())
         return where + ": expected {\"id\": N, \"engine\": NAME}";
       int64_t id = 0;
       std::string eng;
@@ -833,11 +834,11 @@ std::string parseRequant(const Obj &r, Target &t, std::string &err) {
 // "forms": the layer forms the target claims, their limits and stages.
 std::string parseForms(const Obj &r, Target &t, std::string &err) {
   const Json *fs = r.get("forms");
-  if (!fs || !fs->isArr() || fs->a.size() > 64)
+  if (!fs || !fs->isArray() || fs->items().size() > 64)
     return "forms: expected a list of layer forms";
-  for (size_t i = 0; i < fs->a.size(); ++i) {
-    Obj f{&fs->a[i], "forms[" + std::to_string(i) + "]", &err};
-    if (!fs->a[i].isObj())
+  for (size_t i = 0; i < fs->items().size(); ++i) {
+    Obj f{&fs->items()[i], "forms[" + std::to_string(i) + "]", &err};
+    if (!fs->items()[i].isObject())
       return f.path + ": expected an object";
     Form form;
     if (!f.only({"form", "kernel_max", "stride_max", "dilation_max",
@@ -959,11 +960,12 @@ int64_t Target::clsRowBytes(Cls c) const {
 
 std::string parseTarget(const std::string &text, Target &t) {
   t = Target();
-  Json doc;
-  std::string err = parseJson(text, doc);
-  if (!err.empty())
-    return "not JSON: " + err;
-  if (!doc.isObj())
+  auto parsed = parseJson(text);
+  if (!parsed)
+    return "not JSON: " + parsed.status().message();
+  const Json &doc = *parsed;
+  std::string err;
+  if (!doc.isObject())
     return "a target description is a JSON object";
   Obj r{&doc, "", &err};
   std::string format;

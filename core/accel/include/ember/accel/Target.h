@@ -18,7 +18,7 @@
 #ifndef EMBER_ACCEL_TARGET_H
 #define EMBER_ACCEL_TARGET_H
 
-#include "ember/accel/Json.h"
+#include "support/Json.h"
 
 #include <array>
 #include <cstdint>
@@ -26,6 +26,10 @@
 #include <vector>
 
 namespace ember::accel {
+
+// The layer reads its JSON files (target descriptions, the tuning cache)
+// with the SDK's JSON module (ember/support/Json.h).
+using Json = ember::JsonValue;
 
 // The operand classes a memory may hold.
 enum class Cls : uint8_t {
