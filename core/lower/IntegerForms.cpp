@@ -247,7 +247,7 @@ buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,
   // int16 value shifted by 15 stays within int32; docs/quantization.md).
   const bool wide = pa.kind == ElemKind::I16 || pb.kind == ElemKind::I16 ||
                     out.kind == ElemKind::I16;
-  if (!wide) {
+  if (!wide && quant::exactAdd(profile)) {
     // 8-bit: the exact add, written with its scales (the float32 values
     // the QDQ nodes hold).
     quant::AddScales s;
@@ -273,6 +273,10 @@ buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,
       pa.scale(), int32_t(pa.zeroPoint()), pb.scale(), int32_t(pb.zeroPoint()),
       out.scale(), int32_t(out.zeroPoint()), int32_t(lo), int32_t(hi),
       wide ? 15 : 20);
+  // The tflite profile names itself; the fixed profile's int16 add keeps the
+  // attribute form it always had (the same arithmetic).
+  if (profile != quant::RequantProfile::Fixed)
+    attrs["requant"] = Attr::ofString(quant::profileName(profile));
   attrs["left_shift"] = Attr::ofInt(p.leftShift);
   attrs["a_zero_point"] = Attr::ofInt(p.aZp);
   attrs["a_multiplier"] = Attr::ofInt(p.a.mult);

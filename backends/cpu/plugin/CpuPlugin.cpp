@@ -127,6 +127,7 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   // Both requantization profiles, bit-exact with the interpreter.
   m.add_requant_profiles("fixed");
   m.add_requant_profiles("float32");
+  m.add_requant_profiles("tflite");
   ember::cpugen::fillManifest(m);
   return gHost.blob(m.SerializeAsString(), out);
 }

@@ -96,7 +96,8 @@ Expected<QuantizedAddForm> quantizedAddForm(const TypeContext &ctx) {
   QuantizedAddForm f;
   std::string profile = ctx.attrString("requant", "fixed");
   if (!quant::profileFromName(profile, f.profile))
-    return ctx.error("requant = '", profile, "' (expected fixed or float32)");
+    return ctx.error("requant = '", profile, "' (expected one of ",
+                     quant::profileNames(), ")");
   auto need = [&](const char *n) -> Status {
     if (!ctx.hasAttr(n))
       return ctx.error("the '", n, "' attribute is required (",
@@ -124,7 +125,9 @@ Expected<QuantizedAddForm> quantizedAddForm(const TypeContext &ctx) {
       return ctx.error("the scales a_scale ", sc[0], ", b_scale ", sc[1],
                        " and y_scale ", sc[2], " lie more than 2^60 apart");
     f.exact = true;
-  } else if (f.profile == quant::RequantProfile::Fixed) {
+  } else if (quant::fixedPointRequant(f.profile)) {
+    // TFLite's add: the fixed profile's attribute form, or the tflite
+    // profile's (the same arithmetic, quant::quantizedAdd).
     quant::AddParams &p = f.fixed;
     p.leftShift = int32_t(ctx.attrInt("left_shift", 20));
     p.aZp = int32_t(ctx.attrInt("a_zero_point", 0));

@@ -68,6 +68,8 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.set_device_count(1);
   m.add_emit_formats("npu-asm");
   m.add_emit_formats("npu-layers");
+  for (ember::quant::RequantProfile a : sn::target().arithmetic)
+    m.add_requant_profiles(ember::quant::profileName(a)); // its description's
   for (const sn::OpClaim &c : sn::claimedOps(sn::target())) {
     v1::OpCapability *o = m.add_ops();
     o->set_op(c.op);

@@ -1,10 +1,12 @@
 //===- ember/quant/Profile.h - Requantization profiles --------------------===//
 //
 // The requantization profiles of Ember's integer definition
-// (docs/quantization.md, "Requantization profiles"): how an integer result
-// is scaled back to 8 bits. A device computes one of them bit for bit and
-// declares it in its capability manifest (requant_profiles); the
-// arithmetic of each is ember/quant/Arith.h. Header-only C++17.
+// (docs/quantization.md, "Requantization profiles"): the arithmetics a
+// device can declare, each how its requantization and its quantized add
+// round. A device computes one of them bit for bit and declares it in its
+// capability manifest (requant_profiles) and, for a target of the NPU
+// compiler layer, in its description (`arithmetic`); the arithmetic of each
+// is ember/quant/Arith.h, defined there once. Header-only C++17.
 //
 //===----------------------------------------------------------------------===//
 #ifndef EMBER_QUANT_PROFILE_H
@@ -20,21 +22,54 @@ namespace ember::quant {
 enum class RequantProfile : uint8_t {
   Fixed = 0,   ///< Ember's fixed point (the example NPU's)
   Float32 = 1, ///< float32, as ONNX Runtime's x86 kernels compute it
+  /// TFLite's add (TFLITE_SINGLE_ROUNDING): both inputs shifted left by 20
+  /// and rescaled, their sum rescaled, three single roundings half up
+  /// (quantizedAdd); requantization as fixed (mbqm). The second NPU's.
+  Tflite = 2,
 };
 
+/// Every profile, in the order of the enum (for lists and sweeps).
+constexpr RequantProfile kProfiles[] = {
+    RequantProfile::Fixed, RequantProfile::Float32, RequantProfile::Tflite};
+
 inline const char *profileName(RequantProfile p) {
-  return p == RequantProfile::Float32 ? "float32" : "fixed";
+  switch (p) {
+  case RequantProfile::Fixed:
+    return "fixed";
+  case RequantProfile::Float32:
+    return "float32";
+  case RequantProfile::Tflite:
+    return "tflite";
+  }
+  return "fixed";
 }
 
-/// "fixed" or "float32"; false for anything else.
+/// The names of every profile, comma separated (for messages).
+inline std::string profileNames() {
+  std::string s;
+  for (RequantProfile p : kProfiles)
+    s += std::string(s.empty() ? "" : ", ") + profileName(p);
+  return s;
+}
+
+/// A profile's name to the profile; false for a name Ember does not know.
 inline bool profileFromName(const std::string &name, RequantProfile &p) {
-  if (name == "fixed")
-    p = RequantProfile::Fixed;
-  else if (name == "float32")
-    p = RequantProfile::Float32;
-  else
-    return false;
-  return true;
+  for (RequantProfile q : kProfiles)
+    if (name == profileName(q)) {
+      p = q;
+      return true;
+    }
+  return false;
+}
+
+/// Whether the profile's 8-bit add is Ember's exact add (one rounding of
+/// the exact sum) rather than TFLite's rescaled form or float32's.
+inline bool exactAdd(RequantProfile p) { return p == RequantProfile::Fixed; }
+
+/// Whether the profile requantizes with mbqm (one rounding, half up): every
+/// integer profile does; float32 multiplies in float.
+inline bool fixedPointRequant(RequantProfile p) {
+  return p != RequantProfile::Float32;
 }
 
 } // namespace ember::quant

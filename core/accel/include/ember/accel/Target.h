@@ -19,6 +19,7 @@
 #define EMBER_ACCEL_TARGET_H
 
 #include "ember/accel/Json.h"
+#include "ember/quant/Profile.h"
 
 #include <array>
 #include <cstdint>
@@ -228,6 +229,13 @@ struct Target {
   // acc16 and out16 flags (Op.h) address them; the layer keeps a 16-bit
   // layer's blocks in the lower halves.
   bool wide16 = false;
+  // The arithmetics the target computes bit for bit (its description's
+  // `arithmetic`, profile names of ember/quant/Profile.h, the preferred
+  // first; docs/quantization.md, "Declared arithmetic"): how its requant
+  // and vadd round. Without the field: tflite (vadd's attribute form) and,
+  // with vadd's exact flag, fixed first.
+  std::vector<quant::RequantProfile> arithmetic;
+  bool computes(quant::RequantProfile p) const;
 
   // ---- derived limits (filled by parseTarget) ----
   int64_t maxY = 0, maxX = 0, maxStride = 0, maxPad = 0; // Load/Copy/Store
