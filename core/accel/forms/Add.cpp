@@ -198,7 +198,8 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
     return "the float32 profile's add (the target's vadd is fixed point)";
   std::string declared;
   for (quant::RequantProfile d : v.t.arithmetic)
-    declared += (declared.empty() ? "" : ", ") + std::string(quant::profileName(d));
+    declared +=
+        (declared.empty() ? "" : ", ") + std::string(quant::profileName(d));
   AddAttrs p;
   if (!addAttrs(n, p))
     return "QuantizedAdd without its multiplier/shift/zero-point attributes";

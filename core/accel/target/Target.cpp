@@ -952,8 +952,7 @@ bool Target::exactAddFlag() const {
 }
 
 bool Target::computes(quant::RequantProfile p) const {
-  return std::find(arithmetic.begin(), arithmetic.end(), p) !=
-         arithmetic.end();
+  return std::find(arithmetic.begin(), arithmetic.end(), p) != arithmetic.end();
 }
 
 bool Target::declares(OpKind k, const char *f) const {
@@ -1009,10 +1008,10 @@ std::string parseTarget(const std::string &text, Target &t) {
   Obj r{&doc, "", &err};
   std::string format;
   int64_t version = 0;
-  if (!r.only({"format", "version", "name", "hash", "lanes", "array",
-               "memories", "dram", "dma", "vector", "engines", "sync", "ops",
-               "registers", "register_count", "requant", "depthwise", "forms",
-               "arithmetic", "comment"}) ||
+  if (!r.only({"format",  "version",   "name",  "hash",       "lanes",
+               "array",   "memories",  "dram",  "dma",        "vector",
+               "engines", "sync",      "ops",   "registers",  "register_count",
+               "requant", "depthwise", "forms", "arithmetic", "comment"}) ||
       !r.str("format", format) || !r.num("version", 0, INT_MAX, version) ||
       !r.str("name", t.name) || !r.num("lanes", 1, 4096, t.lanes))
     return err;
@@ -1040,8 +1039,7 @@ std::string parseTarget(const std::string &text, Target &t) {
   using Section = std::string (*)(const Obj &, Target &, std::string &);
   for (Section parse :
        {parseArray, parseMemories, parseTiming, parseOps, parseEngines,
-        parseSync, parseRegisters, parseRequant, parseForms,
-        parseArithmetic}) {
+        parseSync, parseRegisters, parseRequant, parseForms, parseArithmetic}) {
     std::string e = parse(r, t, err);
     if (!e.empty())
       return e;
