@@ -138,6 +138,10 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
   }
   if (mult.size() > 1)
     attrs["axis"] = Attr::ofInt(axis);
+  // gemmlowp's rescale rounds twice: the node names its profile (the
+  // others round once, as fixed, and keep the form they always had).
+  if (quant::doublingRescale(profile))
+    attrs["requant"] = Attr::ofString(quant::profileName(profile));
   std::vector<Value> ins{
       acc, b.constant(Tensor::fromInts(ElemKind::I32, mult), "multiplier"),
       b.constant(Tensor::fromInts(ElemKind::I32, shift), "shift")};
@@ -273,8 +277,8 @@ buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,
       pa.scale(), int32_t(pa.zeroPoint()), pb.scale(), int32_t(pb.zeroPoint()),
       out.scale(), int32_t(out.zeroPoint()), int32_t(lo), int32_t(hi),
       wide ? 15 : 20);
-  // The tflite profile names itself; the fixed profile's int16 add keeps the
-  // attribute form it always had (the same arithmetic).
+  // The tflite and gemmlowp profiles name themselves; the fixed profile's
+  // int16 add keeps the attribute form it always had (tflite's arithmetic).
   if (profile != quant::RequantProfile::Fixed)
     attrs["requant"] = Attr::ofString(quant::profileName(profile));
   attrs["left_shift"] = Attr::ofInt(p.leftShift);

@@ -131,8 +131,10 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
           "The requantization profile of the int8 arithmetic "
           "(docs/quantization.md): fixed (Ember's fixed point, the example "
           "NPU's), float32 (float32 as ONNX Runtime's x86 kernels compute "
-          "it) or tflite (TFLite's add, rounded per input and on the sum; "
-          "the second NPU's). interp and cpu compute each; a plugin "
+          "it), tflite (TFLite's single-rounding add, rounded per input and "
+          "on the sum; the second NPU's) or gemmlowp (every rescale a "
+          "doubling high multiply and a rounding divide by a power of two). "
+          "interp and cpu compute each; a plugin "
           "computes what its manifest declares. Default: the target's "
           "(interp, cpu: fixed).",
           [&t](const std::string &v) {

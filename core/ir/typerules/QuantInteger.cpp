@@ -76,6 +76,16 @@ Expected<RequantizeLayout> requantizeLayout(const TypeContext &ctx) {
       inner *= x.dim(d);
   }
   RequantizeLayout p;
+  const std::string profile =
+      ctx.attrString("requant", float32 ? "float32" : "fixed");
+  if (!quant::profileFromName(profile, p.profile))
+    return ctx.error("requant = '", profile, "' (expected one of ",
+                     quant::profileNames(), ")");
+  if ((p.profile == quant::RequantProfile::Float32) != float32)
+    return ctx.error("requant = '", profile, "' with multiplier ",
+                     m.type().toString(),
+                     " (float32 takes an f32 multiplier, the integer "
+                     "profiles an i32 one)");
   p.axis = axis;
   p.axisDim = axisDim;
   p.inner = inner;

@@ -17,20 +17,33 @@
 
 namespace ember::quant {
 
-/// How integer results are scaled back to 8 bits (docs/quantization.md,
-/// "Requantization profiles"). A device computes one of them bit for bit.
+/// How integer results are scaled back to 8 bits and how a quantized add
+/// rounds (docs/quantization.md, "Requantization profiles"). Every step of
+/// each is a function of ember/quant/Arith.h (requantizeIn, quantizedAddIn).
 enum class RequantProfile : uint8_t {
-  Fixed = 0,   ///< Ember's fixed point (the example NPU's)
-  Float32 = 1, ///< float32, as ONNX Runtime's x86 kernels compute it
-  /// TFLite's add (TFLITE_SINGLE_ROUNDING): both inputs shifted left by 20
-  /// and rescaled, their sum rescaled, three single roundings half up
-  /// (quantizedAdd); requantization as fixed (mbqm). The second NPU's.
+  /// Ember's fixed point (the example NPU's): requantization rounds once,
+  /// half up (mbqm); the 8-bit add is the exact sum rounded once, half up
+  /// (AddExact / AddFixed).
+  Fixed = 0,
+  /// float32, as ONNX Runtime's x86 kernels compute it.
+  Float32 = 1,
+  /// TFLite's add as TFLITE_SINGLE_ROUNDING builds it: both inputs shifted
+  /// left by 20 and rescaled, their sum rescaled, each step one rounding
+  /// right shift, half up, without doubling (quantizedAdd); requantization
+  /// as fixed (mbqm). The second NPU's, and the example NPU's vadd without
+  /// its exact flag.
   Tflite = 2,
+  /// gemmlowp's arithmetic, TFLite's default reference kernels and
+  /// CMSIS-NN's: every rescale (requantization, each add input, the sum) a
+  /// saturating rounding doubling high multiply, then a rounding divide by
+  /// a power of two, both half away from zero (mbqmDoubling).
+  Gemmlowp = 3,
 };
 
 /// Every profile, in the order of the enum (for lists and sweeps).
 constexpr RequantProfile kProfiles[] = {
-    RequantProfile::Fixed, RequantProfile::Float32, RequantProfile::Tflite};
+    RequantProfile::Fixed, RequantProfile::Float32, RequantProfile::Tflite,
+    RequantProfile::Gemmlowp};
 
 inline const char *profileName(RequantProfile p) {
   switch (p) {
@@ -40,6 +53,8 @@ inline const char *profileName(RequantProfile p) {
     return "float32";
   case RequantProfile::Tflite:
     return "tflite";
+  case RequantProfile::Gemmlowp:
+    return "gemmlowp";
   }
   return "fixed";
 }
@@ -66,10 +81,17 @@ inline bool profileFromName(const std::string &name, RequantProfile &p) {
 /// the exact sum) rather than TFLite's rescaled form or float32's.
 inline bool exactAdd(RequantProfile p) { return p == RequantProfile::Fixed; }
 
-/// Whether the profile requantizes with mbqm (one rounding, half up): every
-/// integer profile does; float32 multiplies in float.
+/// Whether the profile requantizes with an integer multiplier and shift
+/// (every profile but float32, which multiplies in float).
 inline bool fixedPointRequant(RequantProfile p) {
   return p != RequantProfile::Float32;
+}
+
+/// Whether the profile's rescales are gemmlowp's two roundings (a doubling
+/// high multiply, then a rounding divide by a power of two) rather than
+/// mbqm's one: a Requantize then names the profile.
+inline bool doublingRescale(RequantProfile p) {
+  return p == RequantProfile::Gemmlowp;
 }
 
 } // namespace ember::quant
