@@ -203,9 +203,13 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   AddAttrs p;
   if (!addAttrs(n, p))
     return "QuantizedAdd without its multiplier/shift/zero-point attributes";
-  if (!p.exact && !v.t.computes(quant::RequantProfile::Tflite))
-    return "TFLite's add (the tflite arithmetic): the target declares " +
-           declared + " (its description's arithmetic)";
+  // The attribute form is vadd's own arithmetic (tflite's, one rounding a
+  // rescale): the fixed profile's (its int16 add) runs on every target, a
+  // node of another profile where the target declares that profile.
+  if (!p.exact && pp != quant::RequantProfile::Fixed && !v.t.computes(pp))
+    return std::string("the ") + quant::profileName(pp) +
+           " arithmetic's add: the target declares " + declared +
+           " (its description's arithmetic)";
   if (p.exact) {
     AddRegs r;
     if (!v.t.computes(quant::RequantProfile::Fixed))

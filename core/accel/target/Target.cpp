@@ -799,7 +799,9 @@ std::string parseRegisters(const Obj &r, Target &t, std::string &err) {
 // "arithmetic": the profiles (ember/quant/Profile.h) the target's requant
 // and vadd compute, each one the layer can emit: fixed needs vadd's exact
 // flag (the exact add), tflite is vadd's attribute form; float32 is not
-// fixed point. Absent: what vadd computes (fixed first when exact).
+// fixed point and gemmlowp's rescales round twice where requant and vadd
+// round once. Absent: what vadd computes (fixed first when exact), and the
+// host lowers in fixed as it always did (arithmeticDeclared false).
 std::string parseArithmetic(const Obj &r, Target &t, std::string &err) {
   std::vector<std::string> names;
   if (!r.strings("arithmetic", names, false))
@@ -822,6 +824,10 @@ std::string parseArithmetic(const Obj &r, Target &t, std::string &err) {
     if (p == quant::RequantProfile::Float32)
       return "arithmetic: 'float32' (the layer's requant and vadd are fixed "
              "point; float32 is the host's profile)";
+    if (quant::doublingRescale(p))
+      return "arithmetic: '" + n +
+             "' (its rescales round twice; the layer's requant and vadd "
+             "round once: fixed or tflite)";
     if (p == quant::RequantProfile::Fixed && !t.exactAddFlag())
       return "arithmetic: 'fixed' needs vadd's exact flag and the add_x_* "
              "registers (its exact add)";
@@ -829,6 +835,7 @@ std::string parseArithmetic(const Obj &r, Target &t, std::string &err) {
       return "arithmetic: '" + n + "' is listed twice";
     t.arithmetic.push_back(p);
   }
+  t.arithmeticDeclared = true;
   return err;
 }
 

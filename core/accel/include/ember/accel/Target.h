@@ -235,6 +235,8 @@ struct Target {
   // and vadd round. Without the field: tflite (vadd's attribute form) and,
   // with vadd's exact flag, fixed first.
   std::vector<quant::RequantProfile> arithmetic;
+  bool arithmeticDeclared = false; // the field is present (the manifest's
+                                   // requant_profiles list it)
   bool computes(quant::RequantProfile p) const;
 
   // ---- derived limits (filled by parseTarget) ----
