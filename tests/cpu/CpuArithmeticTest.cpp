@@ -56,7 +56,7 @@ std::vector<AddCase> addCases(std::mt19937 &rng) {
 std::string addAttrs(RequantProfile p, const AddCase &c, quant::AddParams &q) {
   auto f = [](float v) {
     char b[64];
-    std::snprintf(b, sizeof b, "%.9g", double(v));
+    std::snprintf(b, sizeof b, "%.17g", double(v)); // the float, exactly
     return std::string(b);
   };
   std::string s = "{to = 3, min = " + std::to_string(c.lo) +
@@ -206,13 +206,17 @@ TEST(CpuArithmetic, ProfilesDiffer) {
   }
   EXPECT_GT(tfliteVsGemm, 0u);
   EXPECT_GT(fixedVsTflite, 0u);
-  // gemmlowp's primitives, by hand: the one overflow saturates; -3 / 2
-  // rounds away from zero (-2) where mbqm's half up gives -1.
+  // gemmlowp's primitives, by hand: the one overflow saturates; the
+  // doubling multiply's ties go up (-1.5 -> -1, 1.5 -> 2); the divide's
+  // away from zero (-3 / 2 -> -2), so -2 x 0.25 = -0.5 is -1 where mbqm's
+  // one rounding, half up, gives 0.
   EXPECT_EQ(quant::doublingHighMul(INT32_MIN, INT32_MIN), INT32_MAX);
+  EXPECT_EQ(quant::doublingHighMul(-3, 1 << 30), -1);
+  EXPECT_EQ(quant::doublingHighMul(3, 1 << 30), 2);
   EXPECT_EQ(quant::roundingDividePot(-3, 1), -2);
   EXPECT_EQ(quant::roundingDividePot(3, 1), 2);
-  EXPECT_EQ(quant::mbqmDoubling(-3, 1 << 30, 0), -2);
-  EXPECT_EQ(quant::mbqm(-3, 1 << 30, 0), -1);
+  EXPECT_EQ(quant::mbqmDoubling(-2, 1 << 30, -1), -1);
+  EXPECT_EQ(quant::mbqm(-2, 1 << 30, -1), 0);
 }
 
 // Requantize: int32 accumulators (zero, ties at every shift, the int32

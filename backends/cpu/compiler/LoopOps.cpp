@@ -275,8 +275,8 @@ llvm::Value *mbqm(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *m,
   return b.CreateTrunc(r, b.getInt32Ty());
 }
 
-// quant::doublingHighMul: the high half of 2 a b rounded half away from
-// zero, a = b = INT32_MIN saturating to INT32_MAX.
+// quant::doublingHighMul: the high half of 2 a b rounded half up, a = b =
+// INT32_MIN saturating to INT32_MAX.
 llvm::Value *doublingHighMul(llvm::IRBuilder<> &b, llvm::Value *x,
                              llvm::Value *m) {
   llvm::Type *i64 = b.getInt64Ty();

@@ -159,14 +159,17 @@ inline int32_t quantizedAdd(int32_t a, int32_t b, const AddParams &p) {
 }
 
 //===----------------------------------------------------------------------===//
-// Gemmlowp profile: each rescale rounds twice, half away from zero
+// Gemmlowp profile: each rescale rounds twice (half up, then half away
+// from zero)
 // (docs/quantization.md, "Requantization profiles"). TFLite's default
 // reference kernels (MultiplyByQuantizedMultiplier without
 // TFLITE_SINGLE_ROUNDING), gemmlowp and CMSIS-NN compute these.
 //===----------------------------------------------------------------------===//
 
 /// gemmlowp's SaturatingRoundingDoublingHighMul: the high 32 bits of
-/// 2 a b, rounded half away from zero; the one overflow (a = b = -2^31)
+/// 2 a b, rounded half up (its nudge of 2^30, or 1 - 2^30 below zero, then
+/// a division truncating toward zero: ties go toward +infinity either
+/// way); the one overflow (a = b = -2^31)
 /// saturates to 2^31 - 1.
 inline int32_t doublingHighMul(int32_t a, int32_t b) {
   if (a == b && a == std::numeric_limits<int32_t>::min())

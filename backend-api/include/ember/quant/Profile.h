@@ -36,7 +36,8 @@ enum class RequantProfile : uint8_t {
   /// gemmlowp's arithmetic, TFLite's default reference kernels and
   /// CMSIS-NN's: every rescale (requantization, each add input, the sum) a
   /// saturating rounding doubling high multiply, then a rounding divide by
-  /// a power of two, both half away from zero (mbqmDoubling).
+  /// a power of two, the first half up, the second half away from zero
+  /// (mbqmDoubling).
   Gemmlowp = 3,
 };
 
