@@ -60,6 +60,8 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.set_device_count(1);
   m.add_requant_profiles("fixed");
   m.add_requant_profiles("float32");
+  m.add_requant_profiles("tflite");
+  m.add_requant_profiles("gemmlowp");
   for (auto &s : ember::lir::defaultSpaces()) {
     m.add_memory_spaces(s.name);
     m.add_memory_capacities(s.capacity);

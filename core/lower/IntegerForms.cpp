@@ -138,6 +138,10 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
   }
   if (mult.size() > 1)
     attrs["axis"] = Attr::ofInt(axis);
+  // gemmlowp's rescale rounds twice: the node names its profile (the
+  // others round once, as fixed, and keep the form they always had).
+  if (quant::doublingRescale(profile))
+    attrs["requant"] = Attr::ofString(quant::profileName(profile));
   std::vector<Value> ins{
       acc, b.constant(Tensor::fromInts(ElemKind::I32, mult), "multiplier"),
       b.constant(Tensor::fromInts(ElemKind::I32, shift), "shift")};
@@ -247,7 +251,7 @@ buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,
   // int16 value shifted by 15 stays within int32; docs/quantization.md).
   const bool wide = pa.kind == ElemKind::I16 || pb.kind == ElemKind::I16 ||
                     out.kind == ElemKind::I16;
-  if (!wide) {
+  if (!wide && quant::exactAdd(profile)) {
     // 8-bit: the exact add, written with its scales (the float32 values
     // the QDQ nodes hold).
     quant::AddScales s;
@@ -273,6 +277,10 @@ buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,
       pa.scale(), int32_t(pa.zeroPoint()), pb.scale(), int32_t(pb.zeroPoint()),
       out.scale(), int32_t(out.zeroPoint()), int32_t(lo), int32_t(hi),
       wide ? 15 : 20);
+  // The tflite and gemmlowp profiles name themselves; the fixed profile's
+  // int16 add keeps the attribute form it always had (tflite's arithmetic).
+  if (profile != quant::RequantProfile::Fixed)
+    attrs["requant"] = Attr::ofString(quant::profileName(profile));
   attrs["left_shift"] = Attr::ofInt(p.leftShift);
   attrs["a_zero_point"] = Attr::ofInt(p.aZp);
   attrs["a_multiplier"] = Attr::ofInt(p.a.mult);

@@ -124,23 +124,24 @@ namespace {
 
 // The requantization profiles a plugin declares (its manifest's
 // requant_profiles, in its order of preference); a manifest without the
-// field (a plugin built before it) computes the fixed profile.
+// field (a plugin built before it) computes the fixed profile. A profile
+// this host does not know is refused: its oracle could not compute what the
+// device does.
 Expected<std::vector<quant::RequantProfile>>
 declaredProfiles(backend::Plugin &p, const std::string &name) {
   EMBER_ASSIGN(auto man, p.capabilities());
   std::vector<quant::RequantProfile> out;
   for (const std::string &s : man.requant_profiles()) {
     quant::RequantProfile q;
-    if (quant::profileFromName(s, q))
-      out.push_back(q); // a profile this host does not know is skipped
+    if (!quant::profileFromName(s, q))
+      return unsupported("plugin ", name, " declares the arithmetic '", s,
+                         "', which this host does not know (its manifest's "
+                         "requant_profiles; known: ",
+                         quant::profileNames(), ")");
+    out.push_back(q);
   }
-  if (man.requant_profiles_size() == 0)
-    out.push_back(quant::RequantProfile::Fixed);
   if (out.empty())
-    return unsupported("plugin ", name,
-                       " declares requantization profiles "
-                       "this host does not know (its manifest's "
-                       "requant_profiles)");
+    out.push_back(quant::RequantProfile::Fixed);
   return out;
 }
 

@@ -130,13 +130,17 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
     c.add({"--requant"}, "PROFILE",
           "The requantization profile of the int8 arithmetic "
           "(docs/quantization.md): fixed (Ember's fixed point, the example "
-          "NPU's) or float32 (float32 as ONNX Runtime's x86 kernels compute "
-          "it). interp and cpu compute either; a plugin computes what its "
-          "manifest declares. Default: the target's (interp, cpu: fixed).",
+          "NPU's), float32 (float32 as ONNX Runtime's x86 kernels compute "
+          "it), tflite (TFLite's single-rounding add, rounded per input and "
+          "on the sum; the second NPU's) or gemmlowp (every rescale a "
+          "doubling high multiply and a rounding divide by a power of two). "
+          "interp and cpu compute each; a plugin "
+          "computes what its manifest declares. Default: the target's "
+          "(interp, cpu: fixed).",
           [&t](const std::string &v) {
             quant::RequantProfile p;
             if (!quant::profileFromName(v, p))
-              return std::string("expected fixed or float32");
+              return "expected one of " + quant::profileNames();
             t.requant = p;
             return std::string();
           })

@@ -4,6 +4,7 @@
 #include "KitInternal.h"
 
 #include "backend/ProgramProto.h"
+#include "ember/quant/Profile.h"
 
 #include <algorithm>
 #include <cstring>
@@ -441,6 +442,15 @@ void checkManifest() {
       EXPECT_LE(c.min_rank(), c.max_rank())
           << c.op() << ": min_rank > max_rank";
     }
+  }
+  // The arithmetics it declares: each one the host's oracle computes.
+  for (const std::string &p : m.requant_profiles()) {
+    quant::RequantProfile q;
+    KIT_CHECK(quant::profileFromName(p, q))
+        << "the plugin declares the arithmetic '" << p
+        << "', which this host does not know (its manifest's "
+           "requant_profiles; known: "
+        << quant::profileNames() << ")";
   }
   EXPECT_EQ(m.memory_spaces_size(), m.memory_capacities_size())
       << "memory_spaces and memory_capacities differ in length";

@@ -942,18 +942,38 @@ Status qlinearGlobalAveragePool(Builder &b, OpKind k, Draw &d) {
                 attrs);
 }
 
-// Whether the plugin under test declares the float32 requantization
-// profile (its manifest's requant_profiles): the kit then also draws
-// float32-profile Requantize and QuantizedAdd cases. Every plugin gets
-// fixed-profile ones (a manifest without the field computes fixed).
-bool declaresFloat32() {
+// The requantization profiles the plugin under test declares (its
+// manifest's requant_profiles, in its order; fixed for a manifest without
+// the field). The kit draws its Requantize and QuantizedAdd cases in them.
+std::vector<quant::RequantProfile> declaredProfiles() {
   const KitState &s = state();
-  if (!s.haveManifest)
-    return false;
-  for (const std::string &p : s.manifest.requant_profiles())
-    if (p == "float32")
+  std::vector<quant::RequantProfile> out;
+  if (s.haveManifest)
+    for (const std::string &p : s.manifest.requant_profiles()) {
+      quant::RequantProfile q;
+      if (quant::profileFromName(p, q))
+        out.push_back(q);
+    }
+  if (out.empty())
+    out.push_back(quant::RequantProfile::Fixed);
+  return out;
+}
+
+bool declaresFloat32() {
+  for (quant::RequantProfile p : declaredProfiles())
+    if (p == quant::RequantProfile::Float32)
       return true;
   return false;
+}
+
+// A case's profile: the plugin's first (canonical), else one it declares.
+// (A plugin declaring one profile draws nothing: its cases stay the ones
+// it always had.)
+quant::RequantProfile drawProfile(Draw &d) {
+  std::vector<quant::RequantProfile> ps = declaredProfiles();
+  if (ps.size() == 1 || d.canonical())
+    return ps[0];
+  return ps[size_t(d.rng()() % ps.size())];
 }
 
 // Ember's integer primitives (docs/quantization.md), with parameters as
@@ -989,8 +1009,11 @@ Status requantize(Builder &b, OpKind k, Draw &d) {
   }
   std::vector<Value> ins = {x, b.ints(mult, {n}, ElemKind::I32),
                             b.ints(shift, {n}, ElemKind::I32)};
-  if (declaresFloat32() && d.coin(false)) // the float32 profile
+  const quant::RequantProfile prof = drawProfile(d);
+  if (prof == quant::RequantProfile::Float32)
     ins = {x, b.cst(std::move(scale)), Value()};
+  else if (quant::doublingRescale(prof)) // its rescale rounds twice
+    attrs["requant"] = Attr::ofString(quant::profileName(prof));
   if (d.coin(true)) {
     ins.push_back(b.scalar(in, elemSize(in) == 1 ? zeroPointOf(in) : 0));
     ins.push_back(b.scalar(out, zeroPointOf(out)));
@@ -1017,7 +1040,8 @@ Status quantizedAdd(Builder &b, OpKind k, Draw &d) {
   s.za = s.zb = s.zy = int32_t(zeroPointOf(b.d()));
   quant::Range r = quant::rangeOf(b.d() == ElemKind::I8);
   AttrMap attrs = {{"to", Attr::ofInt(elemKindToOnnx(b.d()))}};
-  if (declaresFloat32() && d.coin(false)) {
+  const quant::RequantProfile prof = drawProfile(d);
+  if (prof == quant::RequantProfile::Float32) {
     attrs["requant"] = Attr::ofString("float32");
     attrs["a_ratio"] = Attr::ofFloat(double(s.sa / s.sy));
     attrs["b_ratio"] = Attr::ofFloat(double(s.sb / s.sy));
@@ -1027,10 +1051,13 @@ Status quantizedAdd(Builder &b, OpKind k, Draw &d) {
     return b.node(k, {a, c}, attrs);
   }
   // The fixed profile's exact add, as lowering writes it (its scales), or
-  // TFLite's (the form older graphs and the int16 add carry): both inputs
+  // TFLite's (the form older graphs and the int16 add carry, and the tflite
+  // and gemmlowp profiles' add, which name themselves): both inputs
   // rescaled to twice the larger scale, shifted left by 20 bits, added,
   // rescaled to the output scale.
-  if (d.coin(true)) {
+  if (prof != quant::RequantProfile::Fixed)
+    attrs["requant"] = Attr::ofString(quant::profileName(prof));
+  else if (d.coin(true)) {
     attrs["a_scale"] = Attr::ofFloat(double(s.sa));
     attrs["b_scale"] = Attr::ofFloat(double(s.sb));
     attrs["y_scale"] = Attr::ofFloat(double(s.sy));

@@ -258,6 +258,13 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
     m.set_device_count(V::devices);
     m.add_emit_formats("npu-asm");
     m.add_emit_formats("npu-layers");
+    // The arithmetics the device computes bit for bit, its description's
+    // `arithmetic` (docs/quantization.md, "Declared arithmetic"): the host
+    // lowers in the first and its oracle computes it. Without the field,
+    // none (the host's fixed, as before the field).
+    if (V::target().arithmeticDeclared)
+      for (ember::quant::RequantProfile a : V::target().arithmetic)
+        m.add_requant_profiles(ember::quant::profileName(a));
     for (const accel::OpClaim &c : accel::claimedOps(V::target())) {
       v1::OpCapability *o = m.add_ops();
       o->set_op(c.op);

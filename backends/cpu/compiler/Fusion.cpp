@@ -445,7 +445,10 @@ void growQuantEpilogue(Ctx &c, Group &g) {
   int64_t xzp = 0;
   const Node *rq = next();
   // (The float32 profile's Requantize has an f32 multiplier and no shift.)
+  // (The kernels' epilogues round once, as mbqm: a gemmlowp Requantize,
+  // rounding twice, stays a loop of its own.)
   bool ok = rq && rq->kind == OpKind::Requantize && rq->inputs[0].node == cur &&
+            rq->attrString("requant", "fixed") != "gemmlowp" &&
             isConstant(rq->inputs[1]) &&
             (rq->hasInput(2) ? isConstant(rq->inputs[2])
                              : rq->inputs[1].type().elem() == ElemKind::F32);

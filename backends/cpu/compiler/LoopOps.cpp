@@ -275,6 +275,60 @@ llvm::Value *mbqm(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *m,
   return b.CreateTrunc(r, b.getInt32Ty());
 }
 
+// quant::doublingHighMul: the high half of 2 a b rounded half up, a = b =
+// INT32_MIN saturating to INT32_MAX.
+llvm::Value *doublingHighMul(llvm::IRBuilder<> &b, llvm::Value *x,
+                             llvm::Value *m) {
+  llvm::Type *i64 = b.getInt64Ty();
+  llvm::Value *ab = b.CreateMul(b.CreateSExt(x, i64), b.CreateSExt(m, i64));
+  llvm::Value *nudge =
+      b.CreateSelect(b.CreateICmpSGE(ab, b.getInt64(0)), b.getInt64(1 << 30),
+                     b.getInt64(uint64_t(int64_t(1) - (int64_t(1) << 30))));
+  llvm::Value *r = b.CreateTrunc(
+      b.CreateSDiv(b.CreateAdd(ab, nudge), b.getInt64(int64_t(1) << 31)),
+      b.getInt32Ty());
+  llvm::Value *min = b.getInt32(uint32_t(INT32_MIN));
+  llvm::Value *both =
+      b.CreateAnd(b.CreateICmpEQ(x, min), b.CreateICmpEQ(m, min));
+  return b.CreateSelect(both, b.getInt32(INT32_MAX), r);
+}
+
+// quant::mbqmDoubling: x << max(e, 0) (wrapping), doublingHighMul by m,
+// then quant::roundingDividePot by max(-e, 0) (half away from zero); e
+// clamped to [-31, 30].
+llvm::Value *mbqmDoubling(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *m,
+                          llvm::Value *e) {
+  llvm::Type *i64 = b.getInt64Ty();
+  llvm::Value *ec =
+      b.CreateSelect(b.CreateICmpSLT(e, b.getInt32(-31)), b.getInt32(-31), e);
+  ec = b.CreateSelect(b.CreateICmpSGT(ec, b.getInt32(30)), b.getInt32(30), ec);
+  llvm::Value *pos = b.CreateICmpSGT(ec, b.getInt32(0));
+  llvm::Value *left = b.CreateSelect(pos, ec, b.getInt32(0));
+  llvm::Value *right =
+      b.CreateZExt(b.CreateSelect(pos, b.getInt32(0), b.CreateNeg(ec)), i64);
+  llvm::Value *h =
+      b.CreateSExt(doublingHighMul(b, b.CreateShl(x, left), m), i64);
+  llvm::Value *mask =
+      b.CreateSub(b.CreateShl(b.getInt64(1), right), b.getInt64(1));
+  llvm::Value *rem = b.CreateAnd(h, mask);
+  llvm::Value *thr =
+      b.CreateAdd(b.CreateAShr(mask, b.getInt64(1)),
+                  b.CreateZExt(b.CreateICmpSLT(h, b.getInt64(0)), i64));
+  llvm::Value *r = b.CreateAdd(b.CreateAShr(h, right),
+                               b.CreateZExt(b.CreateICmpSGT(rem, thr), i64));
+  return b.CreateTrunc(r, b.getInt32Ty());
+}
+
+// The rescale of a node's integer profile (its `requant` attribute):
+// gemmlowp's two roundings or mbqm's one.
+llvm::Value *rescale(llvm::IRBuilder<> &b, const Node &n, llvm::Value *x,
+                     llvm::Value *m, llvm::Value *e) {
+  quant::RequantProfile p = quant::RequantProfile::Fixed;
+  quant::profileFromName(n.attrString("requant", "fixed"), p);
+  return quant::doublingRescale(p) ? mbqmDoubling(b, x, m, e)
+                                   : mbqm(b, x, m, e);
+}
+
 // The clamp range of an integer op with a `to` result kind and optional
 // min/max attributes (quant::clampTo: an empty range is its lower bound).
 void clampRange(const Node &n, int64_t &lo, int64_t &hi) {
@@ -367,7 +421,7 @@ llvm::Value *LoopGen::requantize(const Node &n, std::vector<llvm::Value *> &o) {
                           : nullptr;
     return b.CreateTrunc(float32ToStored(b, f, zp, lo, hi), b.getInt8Ty());
   }
-  v = mbqm(b, v, o[1], o[2]);
+  v = rescale(b, n, v, o[1], o[2]);
   if (o.size() > 4 && o[4])
     v = b.CreateAdd(v, toI32(b, o[4], n.inputs[4].type().elem()));
   return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
@@ -378,8 +432,9 @@ llvm::Value *LoopGen::quantizedAdd(const Node &n,
                                    std::vector<llvm::Value *> &o) {
   ElemKind k = n.inputs[0].type().elem();
   llvm::Value *x = o[0];
-  // The node's profile (docs/quantization.md): quant::quantizedAdd
-  // (TFLite's add), or quant::addFloat32 with its fixed part computed here.
+  // The node's profile (docs/quantization.md): quant::quantizedAddIn
+  // (TFLite's add; gemmlowp's rescales rounding twice), the exact add, or
+  // quant::addFloat32 with its fixed part computed here.
   int64_t lo, hi;
   clampRange(n, lo, hi);
   const ElemKind kb = n.inputs[1].type().elem();
@@ -431,10 +486,10 @@ llvm::Value *LoopGen::quantizedAdd(const Node &n,
   unsigned L = unsigned(n.attrInt("left_shift", 20)) & 31u;
   llvm::Value *va = b.CreateSub(toI32(b, x, k), ai("a_zero_point"));
   llvm::Value *vb = b.CreateSub(toI32(b, o[1], kb), ai("b_zero_point"));
-  va = mbqm(b, b.CreateShl(va, L), ai("a_multiplier"), ai("a_shift"));
-  vb = mbqm(b, b.CreateShl(vb, L), ai("b_multiplier"), ai("b_shift"));
+  va = rescale(b, n, b.CreateShl(va, L), ai("a_multiplier"), ai("a_shift"));
+  vb = rescale(b, n, b.CreateShl(vb, L), ai("b_multiplier"), ai("b_shift"));
   llvm::Value *v = b.CreateAdd(
-      mbqm(b, b.CreateAdd(va, vb), ai("y_multiplier"), ai("y_shift")),
+      rescale(b, n, b.CreateAdd(va, vb), ai("y_multiplier"), ai("y_shift")),
       ai("y_zero_point"));
   return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
 }

@@ -124,9 +124,11 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.set_accepts_lir(false);
   m.set_supports_serialize(true);
   m.set_device_count(1);
-  // Both requantization profiles, bit-exact with the interpreter.
+  // Every requantization profile, bit-exact with the interpreter.
   m.add_requant_profiles("fixed");
   m.add_requant_profiles("float32");
+  m.add_requant_profiles("tflite");
+  m.add_requant_profiles("gemmlowp");
   ember::cpugen::fillManifest(m);
   return gHost.blob(m.SerializeAsString(), out);
 }

@@ -1,6 +1,8 @@
 // Form add (Forms.def): a QuantizedAdd of i8/u8 (or int16) tensors of one
-// shape, or one operand repeated per channel, TFLite's attribute form or
-// the fixed profile's exact add (docs/quantization.md): fused into the
+// shape, or one operand repeated per channel, TFLite's attribute form (the
+// tflite profile's add) or the fixed profile's exact add, each on a target
+// whose declared arithmetic computes it (Target::arithmetic,
+// docs/quantization.md "Declared arithmetic"): fused into the
 // pending GEMM layer computing an operand when its form fuses the add
 // stage, else an add layer of its own on the vadd operation (the add kind's
 // scheduler, schedule/Codegen.cpp, genAdd).
@@ -186,14 +188,37 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
     if (!isQ8(v.dtype(x)) && !(w16 && v.dtype(x) == "i16"))
       return q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8" +
              (has16(v.t, "add") ? " or i16)" : ")");
+  const v1::Attribute *prof = attr(n, "requant");
+  const std::string profile =
+      prof && prof->value_case() == v1::Attribute::kS ? prof->s() : "fixed";
+  quant::RequantProfile pp;
+  if (!quant::profileFromName(profile, pp))
+    return "requant = '" + profile + "' (an arithmetic Ember does not know)";
+  if (pp == quant::RequantProfile::Float32)
+    return "the float32 profile's add (the target's vadd is fixed point)";
+  std::string declared;
+  for (quant::RequantProfile d : v.t.arithmetic)
+    declared +=
+        (declared.empty() ? "" : ", ") + std::string(quant::profileName(d));
   AddAttrs p;
   if (!addAttrs(n, p))
     return "QuantizedAdd without its multiplier/shift/zero-point attributes";
+  // The attribute form is vadd's own arithmetic (tflite's, one rounding a
+  // rescale): the fixed profile's (its int16 add) runs on every target, a
+  // node of another profile where the target declares that profile.
+  if (!p.exact && pp != quant::RequantProfile::Fixed && !v.t.computes(pp))
+    return std::string("the ") + quant::profileName(pp) +
+           " arithmetic's add: the target declares " + declared +
+           " (its description's arithmetic)";
   if (p.exact) {
     AddRegs r;
-    if (!v.t.exactAddFlag())
-      return "the exact quantized add needs vadd's exact flag and the "
-             "add_x_* registers (the target has TFLite's add only)";
+    if (!v.t.computes(quant::RequantProfile::Fixed))
+      return "the exact quantized add (the fixed arithmetic): the target "
+             "declares " +
+             declared +
+             " (its description's arithmetic; lower for its profile, e.g. "
+             "--requant=" +
+             quant::profileName(v.t.arithmetic.front()) + ")";
     if (!exactAddRegs(v, p, a, b, y, false, r))
       return "the exact add's scales lie too far apart for the 64-bit form "
              "(48-bit multipliers)";
@@ -341,15 +366,18 @@ std::string addText(const Target &) {
          "tensor)";
 }
 
-// 16-bit operands and result where the add form declares them; and
-// without vadd's exact flag only TFLite's attribute form runs: the fixed
-// profile's exact add of a QDQ graph stays on the host.
+// 16-bit operands and result where the add form declares them; the adds of
+// the arithmetics the target declares (the exact add: fixed; the attribute
+// form: tflite).
 void claimAdd(const Target &t, const FormRow &, OpClaim &c) {
   if (t.form("add") && t.form("add")->act16 && t.wide16)
     c.dtypes.push_back("i16");
-  if (!t.exactAddFlag())
+  if (!t.computes(quant::RequantProfile::Fixed))
     c.context = "TFLite's attribute form only (left_shift and multipliers "
-                "given); the exact add needs vadd's exact flag";
+                "given: the tflite arithmetic); the exact add needs the fixed "
+                "arithmetic (vadd's exact flag)";
+  else if (!t.computes(quant::RequantProfile::Tflite))
+    c.context = "the exact add only (the fixed arithmetic)";
 }
 
 std::string addNeeds(const Target &, const Form &, FormNeeds &n) {

@@ -55,6 +55,17 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   const bool wide = v.t.wide16 && (v.dtype(y) == "i16" || v.dtype(x) == "i64");
   if (!isQ8(v.dtype(y)) && !(wide && v.dtype(y) == "i16"))
     return "result is " + v.dtype(y) + " (i8 or u8)";
+  // The requant operation rounds once (mbqm): a profile whose rescale
+  // rounds twice needs a target that declares it (none the layer knows).
+  if (const v1::Attribute *pa = attr(n, "requant")) {
+    quant::RequantProfile p;
+    if (!quant::profileFromName(pa->s(), p))
+      return "requant = '" + pa->s() + "' (an arithmetic Ember does not know)";
+    if (quant::doublingRescale(p) && !v.t.computes(p))
+      return std::string("the ") + quant::profileName(p) +
+             " arithmetic's requantization (two roundings; the target's "
+             "requant rounds once: its description's arithmetic)";
+  }
   auto xd = v.dims(x);
   const bool seq = xd.size() == 3 && isSequence(v, x) && isSequence(v, y);
   if (xd.size() != 4 && xd.size() != 2 && !seq)

@@ -97,8 +97,17 @@ struct Eval {
                           int32_t(scalar(v.in(n, 2)))};
       int32_t xz = v.in(n, 3) >= 0 ? int32_t(scalar(v.in(n, 3))) : 0;
       int32_t yz = v.in(n, 4) >= 0 ? int32_t(scalar(v.in(n, 4))) : 0;
+      // (A table holds any profile's rounding: the node's, computed here.)
+      quant::RequantProfile p = quant::RequantProfile::Fixed;
+      const v1::Attribute *pa = attr(n, "requant");
+      if (pa && !quant::profileFromName(pa->s(), p))
+        return "requant = '" + pa->s() +
+               "' (an arithmetic Ember does not know)";
+      if (!quant::fixedPointRequant(p))
+        return "a float32-profile Requantize";
       for (size_t k = 0; k < 256; ++k)
-        out[k] = quant::requantize(int32_t(operand(0, k)), xz, m, yz, lo, hi);
+        out[k] =
+            quant::requantizeIn(p, int32_t(operand(0, k)), xz, m, yz, lo, hi);
     } else {
       return "op " + op + " in a chain";
     }

@@ -797,6 +797,49 @@ std::string parseRegisters(const Obj &r, Target &t, std::string &err) {
   return err;
 }
 
+// "arithmetic": the profiles (ember/quant/Profile.h) the target's requant
+// and vadd compute, each one the layer can emit: fixed needs vadd's exact
+// flag (the exact add), tflite is vadd's attribute form; float32 is not
+// fixed point and gemmlowp's rescales round twice where requant and vadd
+// round once. Absent: what vadd computes (fixed first when exact), and the
+// host lowers in fixed as it always did (arithmeticDeclared false).
+std::string parseArithmetic(const Obj &r, Target &t, std::string &err) {
+  std::vector<std::string> names;
+  if (!r.strings("arithmetic", names, false))
+    return err;
+  if (!r.get("arithmetic")) {
+    if (t.exactAddFlag())
+      t.arithmetic.push_back(quant::RequantProfile::Fixed);
+    t.arithmetic.push_back(quant::RequantProfile::Tflite);
+    return err;
+  }
+  if (names.empty())
+    return "arithmetic: empty (list the profiles the target computes: " +
+           quant::profileNames() + ")";
+  for (const std::string &n : names) {
+    quant::RequantProfile p;
+    if (!quant::profileFromName(n, p))
+      return "arithmetic: '" + n +
+             "' is not an arithmetic Ember knows (known: " +
+             quant::profileNames() + "; docs/quantization.md)";
+    if (p == quant::RequantProfile::Float32)
+      return "arithmetic: 'float32' (the layer's requant and vadd are fixed "
+             "point; float32 is the host's profile)";
+    if (quant::doublingRescale(p))
+      return "arithmetic: '" + n +
+             "' (its rescales round twice; the layer's requant and vadd "
+             "round once: fixed or tflite)";
+    if (p == quant::RequantProfile::Fixed && !t.exactAddFlag())
+      return "arithmetic: 'fixed' needs vadd's exact flag and the add_x_* "
+             "registers (its exact add)";
+    if (t.computes(p))
+      return "arithmetic: '" + n + "' is listed twice";
+    t.arithmetic.push_back(p);
+  }
+  t.arithmeticDeclared = true;
+  return err;
+}
+
 // "requant", "depthwise": the output unit's options.
 std::string parseRequant(const Obj &r, Target &t, std::string &err) {
   Obj rq = r.sub("requant", false);
@@ -916,6 +959,10 @@ bool Target::exactAddFlag() const {
   return flag;
 }
 
+bool Target::computes(quant::RequantProfile p) const {
+  return std::find(arithmetic.begin(), arithmetic.end(), p) != arithmetic.end();
+}
+
 bool Target::declares(OpKind k, const char *f) const {
   for (const auto &d : ops[size_t(k)].fields)
     if (d.first == f)
@@ -970,10 +1017,10 @@ std::string parseTarget(const std::string &text, Target &t) {
   Obj r{&doc, "", &err};
   std::string format;
   int64_t version = 0;
-  if (!r.only({"format", "version", "name", "hash", "lanes", "array",
-               "memories", "dram", "dma", "vector", "engines", "sync", "ops",
-               "registers", "register_count", "requant", "depthwise", "forms",
-               "comment"}) ||
+  if (!r.only({"format",  "version",   "name",  "hash",       "lanes",
+               "array",   "memories",  "dram",  "dma",        "vector",
+               "engines", "sync",      "ops",   "registers",  "register_count",
+               "requant", "depthwise", "forms", "arithmetic", "comment"}) ||
       !r.str("format", format) || !r.num("version", 0, INT_MAX, version) ||
       !r.str("name", t.name) || !r.num("lanes", 1, 4096, t.lanes))
     return err;
@@ -1001,7 +1048,7 @@ std::string parseTarget(const std::string &text, Target &t) {
   using Section = std::string (*)(const Obj &, Target &, std::string &);
   for (Section parse :
        {parseArray, parseMemories, parseTiming, parseOps, parseEngines,
-        parseSync, parseRegisters, parseRequant, parseForms}) {
+        parseSync, parseRegisters, parseRequant, parseForms, parseArithmetic}) {
     std::string e = parse(r, t, err);
     if (!e.empty())
       return e;

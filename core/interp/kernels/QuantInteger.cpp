@@ -30,6 +30,8 @@ int32_t scalarOr0(const KernelContext &ctx, size_t i) {
 // Requantize(x, multiplier, shift?, x_zero_point?, y_zero_point?)
 //   fixed:   y = clamp(MBQM(x - x_zp, m[c], e[c]) + y_zp, max(min, lo),
 //                      min(max, hi))
+//   gemmlowp (`requant`): MBQM's rescale as gemmlowp's two roundings
+//            (quant::mbqmDoubling); tflite as fixed
 //   float32: y = clamp(rne(f32(f32(x - x_zp) * m[c])) + y_zp, ...)
 //            (an f32 multiplier and no shift)
 // with c the index along `axis` when the tables have more than one entry.
@@ -63,8 +65,8 @@ Status kernel_Requantize(KernelContext &ctx) {
       y.setInt(i, quant::requantize16x8(x.getInt(i) - int64_t(xz), mul[c], yz,
                                         r.lo, r.hi));
     else
-      y.setInt(i, quant::requantize(int32_t(x.getInt(i)), xz, mul[c], yz, r.lo,
-                                    r.hi));
+      y.setInt(i, quant::requantizeIn(lay.profile, int32_t(x.getInt(i)), xz,
+                                      mul[c], yz, r.lo, r.hi));
   }
   return Status::ok();
 }
@@ -72,8 +74,9 @@ Status kernel_Requantize(KernelContext &ctx) {
 // QuantizedAdd(a, b) with numpy broadcasting, in the profile its `requant`
 // attribute names (docs/quantization.md): fixed, the exact add
 // (quant::AddExact: a_/b_/y_scale and zero points) or TFLite's
-// (quant::quantizedAdd: left_shift and the a_/b_/y_ zero_point, multiplier
-// and shift; the int16 add), or float32, ONNX Runtime's QLinearAdd
+// (quant::quantizedAddIn: left_shift and the a_/b_/y_ zero_point,
+// multiplier and shift; the int16 add; `requant` tflite, or gemmlowp with
+// two roundings a rescale), or float32, ONNX Runtime's QLinearAdd
 // (quant::addFloat32: a_ratio, b_ratio, a/b/y_zero_point); min, max and to
 // as for Requantize.
 Status kernel_QuantizedAdd(KernelContext &ctx) {
@@ -101,8 +104,8 @@ Status kernel_QuantizedAdd(KernelContext &ctx) {
   p.lo = r.lo;
   p.hi = r.hi;
   for (int64_t i = 0; i < y.size(); ++i)
-    y.setInt(i, quant::quantizedAdd(int32_t(a.getInt(ia.map(i))),
-                                    int32_t(b.getInt(ib.map(i))), p));
+    y.setInt(i, quant::quantizedAddIn(f.profile, int32_t(a.getInt(ia.map(i))),
+                                      int32_t(b.getInt(ib.map(i))), p));
   return Status::ok();
 }
 

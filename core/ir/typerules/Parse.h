@@ -459,6 +459,9 @@ struct RequantizeLayout {
   int64_t axis = 0, axisDim = 1, inner = 1;
   ElemKind kind = ElemKind::I8;
   bool float32 = false;
+  // The `requant` attribute (default fixed): how an i32 multiplier rounds
+  // (quant::requantizeIn; gemmlowp twice, every other integer profile once).
+  quant::RequantProfile profile = quant::RequantProfile::Fixed;
 };
 Expected<RequantizeLayout> requantizeLayout(const TypeContext &ctx);
 
@@ -466,7 +469,8 @@ Expected<RequantizeLayout> requantizeLayout(const TypeContext &ctx);
 // `requant` fixed (default) with a_scale, b_scale, y_scale and the three
 // zero points: the exact add (quant::AddExact, `exact` set); fixed with
 // left_shift and the a_/b_/y_ zero_point, multiplier and shift instead:
-// TFLite's add (quant::AddParams, the int16 add's form); or float32
+// TFLite's add (quant::AddParams, the int16 add's form), also the form of
+// `requant` tflite and gemmlowp (quant::quantizedAddIn); or float32
 // (a_ratio, b_ratio and the three zero points; quant::AddFloat32). The
 // clamp range is the kernel's to fill in.
 struct QuantizedAddForm {

@@ -76,6 +76,16 @@ Expected<RequantizeLayout> requantizeLayout(const TypeContext &ctx) {
       inner *= x.dim(d);
   }
   RequantizeLayout p;
+  const std::string profile =
+      ctx.attrString("requant", float32 ? "float32" : "fixed");
+  if (!quant::profileFromName(profile, p.profile))
+    return ctx.error("requant = '", profile, "' (expected one of ",
+                     quant::profileNames(), ")");
+  if ((p.profile == quant::RequantProfile::Float32) != float32)
+    return ctx.error("requant = '", profile, "' with multiplier ",
+                     m.type().toString(),
+                     " (float32 takes an f32 multiplier, the integer "
+                     "profiles an i32 one)");
   p.axis = axis;
   p.axisDim = axisDim;
   p.inner = inner;
@@ -96,7 +106,8 @@ Expected<QuantizedAddForm> quantizedAddForm(const TypeContext &ctx) {
   QuantizedAddForm f;
   std::string profile = ctx.attrString("requant", "fixed");
   if (!quant::profileFromName(profile, f.profile))
-    return ctx.error("requant = '", profile, "' (expected fixed or float32)");
+    return ctx.error("requant = '", profile, "' (expected one of ",
+                     quant::profileNames(), ")");
   auto need = [&](const char *n) -> Status {
     if (!ctx.hasAttr(n))
       return ctx.error("the '", n, "' attribute is required (",
@@ -124,7 +135,9 @@ Expected<QuantizedAddForm> quantizedAddForm(const TypeContext &ctx) {
       return ctx.error("the scales a_scale ", sc[0], ", b_scale ", sc[1],
                        " and y_scale ", sc[2], " lie more than 2^60 apart");
     f.exact = true;
-  } else if (f.profile == quant::RequantProfile::Fixed) {
+  } else if (quant::fixedPointRequant(f.profile)) {
+    // TFLite's add: the fixed profile's attribute form, or the tflite
+    // profile's (the same arithmetic, quant::quantizedAdd).
     quant::AddParams &p = f.fixed;
     p.leftShift = int32_t(ctx.attrInt("left_shift", 20));
     p.aZp = int32_t(ctx.attrInt("a_zero_point", 0));

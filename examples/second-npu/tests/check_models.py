@@ -12,7 +12,11 @@ inside a folder given:
      model's prediction against the layer run alone on the simulator.
 
     check_models.py --ember EMBER --plugin SO [--min-share F]
-        [--max-median-err F] [--json OUT] CASE_OR_FOLDER...
+        [--max-median-err F] [--json OUT] [--requant PROFILE]
+        CASE_OR_FOLDER...
+
+--requant: the profile the plugin declares (docs/quantization.md), which
+both runs use.
 
 A path that does not exist is skipped with a reason (the shared models are
 optional); exit 77 when nothing was found to run, 1 on any failure.
@@ -51,6 +55,8 @@ def input_names(model_path):
 def run(args, model, target, inputs, out, extra=()):
     cmd = [args.ember, "run", model, "--target=" + target,
            "--save-outputs", out, "--fallback=interp"] + list(extra)
+    if args.requant:
+        cmd.append("--requant=" + args.requant)
     for name, path in inputs:
         cmd += ["--input", f"{name}={path}"]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -107,6 +113,9 @@ def main():
     ap.add_argument("--min-share", type=float)
     ap.add_argument("--max-median-err", type=float)
     ap.add_argument("--json")
+    # The arithmetic the plugin declares (its description's `arithmetic`):
+    # the interpreter runs in it, so it is bit-exact with the device.
+    ap.add_argument("--requant")
     ap.add_argument("paths", nargs="*")
     args = ap.parse_args()
     cases = cases_of(args.paths)

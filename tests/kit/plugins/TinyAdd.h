@@ -168,6 +168,11 @@ inline ember_error *getCapabilities(const ember_capabilities_params *p,
   auto *c = m.add_ops();
   c->set_op("Add");
   c->add_dtypes("f32");
+#if defined(TINY_CAPS_UNKNOWN_ARITH)
+  // An arithmetic no host knows (docs/quantization.md, "Declared
+  // arithmetic").
+  m.add_requant_profiles("round-to-odd");
+#endif
 #if defined(TINY_CAPS_FOREIGN_ALLOC)
   // Memory from malloc, not from the host's allocator.
   std::string bytes = m.SerializeAsString();

@@ -6,6 +6,8 @@
 //   HOSTILE_NAME_GARBAGE      the table's name is not text
 //   TINY_CAPS_GARBAGE         the capability blob is random bytes
 //   TINY_CAPS_FOREIGN_ALLOC   the capability blob comes from malloc
+//   TINY_CAPS_UNKNOWN_ARITH   the manifest declares an arithmetic
+//                             (requant_profiles) no host knows
 //   TINY_COMPILE_NULL         compile returns no executable and no error
 //   TINY_COMPILE_CRASH        compile dereferences a null pointer
 //   HOSTILE_WRONG_ADD         claims Add f32 but computes a - b

@@ -5,9 +5,12 @@
 // backend and the NPU's golden and SystemC models all call these functions,
 // so they agree by construction. Installed with the SDK for vendor backends.
 //
-// Two requantization profiles (RequantProfile, docs/quantization.md):
-// `fixed`, Ember's own fixed point, and `float32`, the float arithmetic of
-// ONNX Runtime's x86 kernels (its section at the end of this file).
+// Four requantization profiles (RequantProfile, docs/quantization.md):
+// `fixed`, Ember's own fixed point; `tflite`, TFLite's single-rounding add
+// (quantizedAdd) with fixed's requantization; `gemmlowp`, every rescale a
+// doubling high multiply and a rounding divide by a power of two
+// (mbqmDoubling); and `float32`, the float arithmetic of ONNX Runtime's x86
+// kernels (its section at the end of this file).
 //
 // Fixed-profile conventions (TFLite): a real multiplier M is an int32 Q31
 // multiplier m and a power-of-two exponent e (positive = left shift) with
@@ -153,6 +156,78 @@ inline int32_t quantizedAdd(int32_t a, int32_t b, const AddParams &p) {
   int32_t sb = mbqm(wrapShl(wrapSub(b, p.bZp), L), p.b.mult, p.b.shift);
   return clampTo(wrapAdd(mbqm(wrapAdd(sa, sb), p.y.mult, p.y.shift), p.yZp),
                  p.lo, p.hi);
+}
+
+//===----------------------------------------------------------------------===//
+// Gemmlowp profile: each rescale rounds twice (half up, then half away
+// from zero)
+// (docs/quantization.md, "Requantization profiles"). TFLite's default
+// reference kernels (MultiplyByQuantizedMultiplier without
+// TFLITE_SINGLE_ROUNDING), gemmlowp and CMSIS-NN compute these.
+//===----------------------------------------------------------------------===//
+
+/// gemmlowp's SaturatingRoundingDoublingHighMul: the high 32 bits of
+/// 2 a b, rounded half up (its nudge of 2^30, or 1 - 2^30 below zero, then
+/// a division truncating toward zero: ties go toward +infinity either
+/// way); the one overflow (a = b = -2^31)
+/// saturates to 2^31 - 1.
+inline int32_t doublingHighMul(int32_t a, int32_t b) {
+  if (a == b && a == std::numeric_limits<int32_t>::min())
+    return std::numeric_limits<int32_t>::max();
+  const int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
+  const int64_t nudge = ab >= 0 ? (int64_t(1) << 30) : 1 - (int64_t(1) << 30);
+  return static_cast<int32_t>((ab + nudge) / (int64_t(1) << 31)); // truncates
+}
+
+/// gemmlowp's RoundingDivideByPOT: x / 2^e rounded half away from zero,
+/// e clamped to [0, 31].
+inline int32_t roundingDividePot(int32_t x, int e) {
+  e = std::clamp(e, 0, 31);
+  const int64_t mask = (int64_t(1) << e) - 1;
+  const int64_t rem = int64_t(x) & mask;
+  const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return static_cast<int32_t>((int64_t(x) >> e) + (rem > threshold ? 1 : 0));
+}
+
+/// x times m * 2^(shift - 31) as TFLite's double-rounding
+/// MultiplyByQuantizedMultiplier computes it: x shifted left by
+/// max(shift, 0) (wrapping), doublingHighMul by m, roundingDividePot by
+/// max(-shift, 0); the shift clamped to [-31, 30] as mbqm's.
+inline int32_t mbqmDoubling(int32_t x, int32_t mult, int32_t shift) {
+  const int e = static_cast<int>(std::clamp<int32_t>(shift, -31, 30));
+  return roundingDividePot(doublingHighMul(wrapShl(x, std::max(e, 0)), mult),
+                           std::max(-e, 0));
+}
+
+/// The rescale of an integer profile: mbqm (one rounding, half up) or, for
+/// gemmlowp, mbqmDoubling.
+inline int32_t mbqmIn(RequantProfile p, int32_t x, int32_t mult,
+                      int32_t shift) {
+  return doublingRescale(p) ? mbqmDoubling(x, mult, shift)
+                            : mbqm(x, mult, shift);
+}
+
+/// Requantize one element in an integer profile:
+/// clamp(rescale(x - xZp, m, e) + yZp, lo, hi).
+inline int32_t requantizeIn(RequantProfile p, int32_t x, int32_t xZp,
+                            Multiplier m, int32_t yZp, int32_t lo, int32_t hi) {
+  return clampTo(wrapAdd(mbqmIn(p, wrapSub(x, xZp), m.mult, m.shift), yZp), lo,
+                 hi);
+}
+
+/// TFLite's add in an integer profile's rescale: tflite (and fixed's
+/// attribute form) quantizedAdd, gemmlowp each of its three rescales with
+/// two roundings.
+inline int32_t quantizedAddIn(RequantProfile p, int32_t a, int32_t b,
+                              const AddParams &q) {
+  if (!doublingRescale(p))
+    return quantizedAdd(a, b, q);
+  int L = static_cast<int>(q.leftShift & 31);
+  int32_t sa = mbqmDoubling(wrapShl(wrapSub(a, q.aZp), L), q.a.mult, q.a.shift);
+  int32_t sb = mbqmDoubling(wrapShl(wrapSub(b, q.bZp), L), q.b.mult, q.b.shift);
+  return clampTo(
+      wrapAdd(mbqmDoubling(wrapAdd(sa, sb), q.y.mult, q.y.shift), q.yZp), q.lo,
+      q.hi);
 }
 
 //===----------------------------------------------------------------------===//

@@ -18,6 +18,7 @@
 #ifndef EMBER_ACCEL_TARGET_H
 #define EMBER_ACCEL_TARGET_H
 
+#include "ember/quant/Profile.h"
 #include "support/Json.h"
 
 #include <array>
@@ -232,6 +233,15 @@ struct Target {
   // acc16 and out16 flags (Op.h) address them; the layer keeps a 16-bit
   // layer's blocks in the lower halves.
   bool wide16 = false;
+  // The arithmetics the target computes bit for bit (its description's
+  // `arithmetic`, profile names of ember/quant/Profile.h, the preferred
+  // first; docs/quantization.md, "Declared arithmetic"): how its requant
+  // and vadd round. Without the field: tflite (vadd's attribute form) and,
+  // with vadd's exact flag, fixed first.
+  std::vector<quant::RequantProfile> arithmetic;
+  bool arithmeticDeclared = false; // the field is present (the manifest's
+                                   // requant_profiles list it)
+  bool computes(quant::RequantProfile p) const;
 
   // ---- derived limits (filled by parseTarget) ----
   int64_t maxY = 0, maxX = 0, maxStride = 0, maxPad = 0; // Load/Copy/Store
