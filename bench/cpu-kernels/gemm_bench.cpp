@@ -45,8 +45,8 @@
 //
 // Usage: gemm_bench [--isa=auto|generic|avx2|avx512] [--peak=GFLOPS]
 //                   [--min-time=SECONDS] [--cold-weights] [--cpu-time]
-//                   [--residual] [--hot=PERCENT]  (qconv: u8 input
-//                   with that share of bytes >= 128 and zero point 0, as
+//                   [--residual] [--hot=PERCENT] [--qshape=M,N,K]  (qconv: u8
+//                   input with that share of bytes >= 128 and zero point 0, as
 //                   after a ReLU; default uniform bytes, zero point 125)
 //                   [--only=1024|int8|qpaired|qconv|qconv-resnet50|qconv-mnv2|
 //                           winograd|
@@ -69,6 +69,7 @@
 #include "QGemmSplit.h" // and the GEMM's block counts
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -100,6 +101,8 @@ bool gResidual = false;
 /// --hot: the share (percent) of qconv input bytes at 128 or more; < 0:
 /// uniform random bytes.
 double gHotPercent = -1;
+// --qshape=M,N,K: qsplit-gemm runs that shape instead of its six.
+size_t gQShape[3] = {0, 0, 0};
 
 /// --layer=...,nchw: the channels-last column runs conv2dNhwcFromNchw (a
 /// first layer reading a row-major input) whatever the channel count.
@@ -898,6 +901,13 @@ int main(int argc, char **argv) {
       minTime = std::atof(a + 11);
     } else if (!std::strcmp(a, "--cpu-time")) {
       gCpuTime = true;
+    } else if (!std::strncmp(a, "--qshape=", 9)) {
+      if (std::sscanf(a + 9, "%zu,%zu,%zu", &gQShape[0], &gQShape[1],
+                      &gQShape[2]) != 3 ||
+          !gQShape[0] || !gQShape[1] || !gQShape[2]) {
+        std::fprintf(stderr, "error: --qshape takes M,N,K (gemm_bench)\n");
+        return 1;
+      }
     } else if (!std::strncmp(a, "--hot=", 6)) {
       gHotPercent = std::atof(a + 6);
     } else if (!std::strcmp(a, "--residual")) {
@@ -1077,9 +1087,11 @@ int main(int argc, char **argv) {
     // the same data, in turn: per-channel-like weights that do not pair
     // (each column's largest at +-127), A post-ReLU-like with P% of its
     // bytes at 128 or more (--hot, else 0, 1, 2, 4, 8 and 16).
-    const size_t shapes[][3] = {{1024, 1024, 1024}, {256, 256, 256},
-                                {197, 768, 192},    {197, 192, 768},
-                                {128, 3072, 768},   {784, 64, 576}};
+    std::vector<std::array<size_t, 3>> shapes = {
+        {1024, 1024, 1024}, {256, 256, 256},  {197, 768, 192},
+        {197, 192, 768},    {128, 3072, 768}, {784, 64, 576}};
+    if (gQShape[0])
+      shapes = {{gQShape[0], gQShape[1], gQShape[2]}};
     std::vector<double> hots = {0, 1, 2, 4, 8, 16};
     if (gHotPercent >= 0)
       hots = {gHotPercent};

@@ -6,7 +6,10 @@ Builds seeded float models (bench/cpu/dense_models.py's MobileNetV3, DBNet,
 FPN segmentation and ViT styles, and four more here: a YOLO-style detector
 with SiLU, Split, Concat, nearest Resize and SPPF, an LCNet-style classifier
 with HardSwish and squeeze-excitation, a U-Net decoder with bilinear Resize
-and skip Concats, and one transformer block), quantizes each with ONNX
+and skip Concats, one transformer block, and two as paddle2onnx writes
+PaddlePaddle models: a PP-OCR text-direction classifier and a PicoDet-style
+detector body, with HardSwish, HardSigmoid and SiLU decomposed into float
+ops), quantizes each with ONNX
 Runtime's quantize_static (QDQ, per-channel int8 weights, uint8
 activations, seeded calibration), runs it on the NPU target and prints one
 row per model: partitions, host nodes, the share of nodes and of MACs in
@@ -168,6 +171,107 @@ def transformer_block(rng, tokens=64, dim=128, heads=4):
                    [1, tokens, dim], opset=17)
 
 
+def paddle_act(b, x, act):
+    """An activation as paddle2onnx writes it, decomposed: "hardswish" x *
+    HardSigmoid(x) (alpha 1/6, beta 0.5), "relu6swish" x * Clip(x + 3, 0,
+    6) / 6, "hardsigmoid" Clip(x * 0.2 + 0.5, 0, 1) (PaddleOCR's SE scale),
+    "silu" x * Sigmoid(x)."""
+    def c(v):
+        return b.const(np.array(v, np.float32))
+    if act == "hardswish":
+        return b.op("Mul", [x, b.op("HardSigmoid", [x], alpha=1.0 / 6,
+                                    beta=0.5)])
+    if act == "relu6swish":
+        r = b.op("Clip", [b.op("Add", [x, c(3.0)]), c(0.0), c(6.0)])
+        return b.op("Mul", [x, b.op("Div", [r, c(6.0)])])
+    if act == "hardsigmoid":
+        h = b.op("Add", [b.op("Mul", [x, c(0.2)]), c(0.5)])
+        return b.op("Clip", [h, c(0.0), c(1.0)])
+    if act == "silu":
+        return b.op("Mul", [x, b.op("Sigmoid", [x])])
+    raise ValueError(act)
+
+
+def paddle_conv(b, x, cin, cout, act, k=3, stride=1, group=1):
+    return paddle_act(b, b.conv(x, cin, cout, k=k, stride=stride, group=group,
+                                relu=False), act)
+
+
+def paddle_se(b, x, ch):
+    """PaddleOCR's SE block: mean, 1x1 reduce, Relu, 1x1 expand, the
+    decomposed hard sigmoid, times the feature map."""
+    s = b.op("GlobalAveragePool", [x])
+    s = b.conv(s, ch, max(8, ch // 4), k=1)
+    s = paddle_act(b, b.conv(s, max(8, ch // 4), ch, k=1, relu=False),
+                   "hardsigmoid")
+    return b.op("Mul", [x, s])
+
+
+def ppocr_cls(rng, h=48, w=192):
+    """A PP-OCR text-direction classifier (MobileNetV3-small style, scale
+    0.35) as paddle2onnx writes it: HardSwish decomposed (x * Clip(x + 3,
+    0, 6) / 6 and x * HardSigmoid(x)), SE blocks with the decomposed hard
+    sigmoid, global pooling and a 2-class 1x1 head."""
+    b = dm.Builder(rng)
+    x = paddle_conv(b, "image", 3, 16, "relu6swish", stride=2)
+    cin = 16
+    for k, exp, cout, se, act, s in ((3, 16, 16, True, "relu", 1),
+                                     (3, 72, 24, False, "relu", 2),
+                                     (5, 96, 40, True, "hardswish", 2),
+                                     (5, 120, 48, True, "relu6swish", 1),
+                                     (5, 288, 96, True, "hardswish", 2)):
+        a = (lambda y: b.op("Relu", [y])) if act == "relu" else (
+            lambda y: paddle_act(b, y, act))
+        y = a(b.conv(x, cin, exp, k=1, relu=False))
+        y = a(b.conv(y, exp, exp, k=k, stride=s, group=exp, relu=False))
+        if se:
+            y = paddle_se(b, y, exp)
+        y = b.conv(y, exp, cout, k=1, relu=False)
+        x = b.op("Add", [x, y]) if cin == cout and s == 1 else y
+        cin = cout
+    x = paddle_conv(b, x, cin, 192, "hardswish", k=1)
+    x = b.op("GlobalAveragePool", [x])
+    x = b.conv(x, 192, 2, k=1, relu=False)
+    out = b.op("Flatten", [x], axis=1)
+    return b.model("ppocr_cls_toy", "image", [1, 3, h, w], out, [1, 2],
+                   opset=13)
+
+
+def picodet(rng, size=160):
+    """A PicoDet-style detector's body as paddle2onnx writes it: an LCNet
+    backbone with HardSwish as x * HardSigmoid(x) and SE, a PAN neck of
+    1x1 convolutions, nearest upsampling and Concat, and SiLU (x *
+    Sigmoid(x)) head convolutions ending in class and box maps (the head's
+    reshapes and transposes are left out)."""
+    b = dm.Builder(rng)
+    x = paddle_conv(b, "image", 3, 16, "hardswish", stride=2)
+    cin, feats = 16, []
+    for k, cout, s, se in ((3, 32, 1, False), (3, 64, 2, False),
+                           (3, 64, 1, False), (3, 128, 2, False),
+                           (5, 128, 1, False), (5, 256, 2, True)):
+        x = paddle_conv(b, x, cin, cin, "hardswish", k=k, stride=s,
+                        group=cin)
+        if se:
+            x = paddle_se(b, x, cin)
+        x = paddle_conv(b, x, cin, cout, "hardswish", k=1)
+        cin = cout
+        if s == 2 and cout >= 64:
+            feats.append((x, cout))
+    lat = [paddle_conv(b, f, c, 64, "hardswish", k=1) for f, c in feats]
+    up = b.resize_scales(lat[2], 2.0, "nearest", "asymmetric", "floor")
+    p4 = paddle_conv(b, b.op("Concat", [up, lat[1]], axis=1), 128, 64,
+                     "hardswish", k=1)
+    up = b.resize_scales(p4, 2.0, "nearest", "asymmetric", "floor")
+    p3 = paddle_conv(b, b.op("Concat", [up, lat[0]], axis=1), 128, 64,
+                     "hardswish", k=1)
+    h = paddle_conv(b, p3, 64, 64, "silu", k=3, group=64)
+    h = paddle_conv(b, h, 64, 64, "silu", k=1)
+    out = b.conv(h, 64, 10 + 32, k=1, relu=False)
+    s = size // 4  # (p3: stride 4)
+    return b.model("picodet_toy", "image", [1, 3, size, size], out,
+                   [1, 42, s, s], opset=13)
+
+
 MODELS = {
     "mnv3-toy": lambda r: dm.mnv3(r, size=160, classes=100),
     "lcnet-toy": lcnet,
@@ -178,6 +282,8 @@ MODELS = {
     "vit-toy": lambda r: dm.vit(r, size=96, patch=16, dim=96, heads=3,
                                 depth=2, classes=100),
     "transformer-block-toy": transformer_block,
+    "ppocr-cls-toy": ppocr_cls,
+    "picodet-toy": picodet,
 }
 
 

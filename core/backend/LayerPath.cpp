@@ -111,6 +111,17 @@ std::string measure(Plugin &p, Device &d, const accel::Target &t,
   return "the plugin's execution profile has no cycles counter";
 }
 
+// A reason is printed after its node's kind and name: a build error naming
+// that node ("Concat 'cat': ...") loses the repeated prefix.
+std::string withoutNodePrefix(const std::string &err, const Node &n) {
+  const std::string own = " '" + n.name + "': ";
+  const size_t at = err.find(own);
+  if (at == std::string::npos || at == 0 ||
+      err.find(' ') != at) // one word (the kind) before the name
+    return err;
+  return err.substr(at + own.size());
+}
+
 } // namespace
 
 Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
@@ -146,7 +157,8 @@ Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
           if (it == index.end() || !s.supported[it->second])
             continue;
           s.supported[it->second] = false;
-          s.reasons[it->second] = err;
+          s.reasons[it->second] =
+              named ? withoutNodePrefix(err, *p.nodes[k]) : err;
           again = true;
         }
     }

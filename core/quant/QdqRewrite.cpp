@@ -100,27 +100,16 @@ private:
   void addInit(const std::string &name, const Tensor &t) {
     *out_.mutable_graph()->add_initializer() = makeInitializer(name, t);
   }
-  // The tensor whose parameters t shares (t itself when it has its own).
-  std::string rootOf(const std::string &t) const {
-    std::string r = t;
-    for (int guard = 0; guard < 100000; ++guard) {
-      const TensorSpec *x = plan_.spec(r);
-      if (!x || x->shareWith.empty())
-        break;
-      r = x->shareWith;
-    }
-    return r;
-  }
   // The stored type of activation t: int16 when its root is wide.
   ElemKind kindOf(const std::string &t) const {
-    return o_.wide.count(rootOf(t)) ? ElemKind::I16 : o_.activationType;
+    return o_.wide.count(plan_.root(t)) ? ElemKind::I16 : o_.activationType;
   }
   Expected<QParams> paramsOf(const std::string &t) const {
     const TensorSpec *s = plan_.spec(t);
     if (!s)
       return makeError(ErrorCode::Internal, "tensor '", t,
                        "' has no quantization plan");
-    std::string r = rootOf(t);
+    std::string r = plan_.root(t);
     auto it = params_.find(r);
     if (it == params_.end())
       return makeError(ErrorCode::Internal, "no parameters for tensor '", r,

@@ -17,6 +17,14 @@ temporary directory, with EMBER_SRC, EMBER_BUILD and EMBER_PREFIX (a
 temporary prefix) set, and CMAKE_GENERATOR=Ninja and ccache as the compiler
 launcher when available. Any failing command fails the run.
 
+Code quoted from the tree: a block (any fence) after the marker
+
+    <!-- ci:source examples/second-npu/plugin/Plugin.cpp -->
+
+must appear, line for line (trailing blanks aside), in that file of
+SOURCE_DIR, so the code a page shows is code that is built. With
+--sources-only only these are checked (a page with no ci:run blocks).
+
 Expected output: a ```text block after the marker
 
     <!-- ci:expect -->
@@ -36,20 +44,23 @@ import tempfile
 
 MARKER = re.compile(r"^<!--\s*ci:run(?:\s+needs=(\S+))?\s*-->\s*$")
 EXPECT = re.compile(r"^<!--\s*ci:expect\s*-->\s*$")
+SOURCE = re.compile(r"^<!--\s*ci:source\s+(\S+)\s*-->\s*$")
 
 
 def blocks(path):
     """Yields (line number, kind, needs, text) for each marked block: kind
-    "run" (a ```sh block to run) or "expect" (a ```text block of expected
-    output)."""
+    "run" (a ```sh block to run), "expect" (a ```text block of expected
+    output) or "source" (a block quoted from the file `needs`)."""
     lines = open(path, encoding="utf-8").read().split("\n")
     i = 0
     pending = None  # (kind, needs) after a marker, until the next block
     while i < len(lines):
         line = lines[i]
         m = MARKER.match(line.strip())
-        if m or EXPECT.match(line.strip()):
-            pending = ("run", m.group(1)) if m else ("expect", None)
+        src = SOURCE.match(line.strip())
+        if m or src or EXPECT.match(line.strip()):
+            pending = ("run", m.group(1)) if m else \
+                ("source", src.group(1)) if src else ("expect", None)
             i += 1
             continue
         if line.strip().startswith("```"):
@@ -60,7 +71,9 @@ def blocks(path):
                 j += 1
             if j == len(lines):
                 sys.exit(f"{path}:{i + 1}: unterminated code block")
-            if pending is not None:
+            if pending is not None and pending[0] == "source":
+                yield i + 1, "source", pending[1], "\n".join(lines[start:j])
+            elif pending is not None:
                 want = ("```sh", "```bash") if pending[0] == "run" else \
                     ("```text",)
                 if fence not in want:
@@ -113,6 +126,21 @@ def matches(expected, output):
     return ""
 
 
+def check_source(doc, line, rel, text, source):
+    """"" when the block quoted at doc:line is in SOURCE/rel, else why."""
+    path = os.path.join(source, rel)
+    if not os.path.isfile(path):
+        return f"{doc}:{line}: the quoted file {rel} does not exist"
+    want = [ln.rstrip() for ln in text.split("\n")]
+    got = [ln.rstrip() for ln in
+           open(path, encoding="utf-8", errors="replace").read().split("\n")]
+    for at in range(len(got) - len(want) + 1):
+        if got[at:at + len(want)] == want:
+            return ""
+    return (f"{doc}:{line}: the block is not in {rel} as quoted (update "
+            f"the page from the file)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("doc")
@@ -120,9 +148,23 @@ def main():
     ap.add_argument("--source", required=True)
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory")
+    ap.add_argument("--sources-only", action="store_true",
+                    help="check the ci:source blocks only")
     a = ap.parse_args()
     doc = os.path.abspath(a.doc)
     marked = list(blocks(doc))
+    quoted = [b for b in marked if b[1] == "source"]
+    bad = [why for why in (check_source(doc, ln, rel, text, a.source)
+                           for ln, _, rel, text in quoted) if why]
+    if bad:
+        sys.exit("error: " + "\nerror: ".join(bad))
+    if a.sources_only:
+        if not quoted:
+            sys.exit(f"{doc}: no ci:source blocks")
+        print(f"ok: the {len(quoted)} blocks of {doc} quoted from the "
+              f"tree are in it")
+        return
+    marked = [b for b in marked if b[1] != "source"]
     found = [b for b in marked if b[1] == "run"]
     if not found:
         sys.exit(f"{doc}: no ci:run blocks")

@@ -1,6 +1,7 @@
 #include "ember/api/Profile.h"
 
 #include "ember/backend/v1/profile.pb.h"
+#include "support/Json.h"
 
 #include <cstdio>
 #include <fstream>
@@ -32,22 +33,6 @@ double counter(const v1::ExecutionProfile &p, const std::string &name) {
     if (v.name() == name)
       return v.value();
   return 0;
-}
-
-std::string jsonString(const std::string &s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      o += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-      continue;
-    }
-    o += c;
-  }
-  return o + "\"";
 }
 
 } // namespace
@@ -252,7 +237,7 @@ Status writeProfileTrace(const std::string &path,
         "partition " + std::to_string(i) + " (" +
         (parts[i].onPlugin ? (device ? p.device() : "plugin") : "host") + ", " +
         std::to_string(parts[i].nodes.size()) + " nodes)";
-    out << ",\n{\"name\":" << jsonString(name)
+    out << ",\n{\"name\":" << jsonQuote(name)
         << ",\"cat\":\"partition\",\"ph\":\"X\",\"pid\":0,\"tid\":0,\"ts\":"
         << std::fixed << std::setprecision(3) << t << ",\"dur\":" << dur
         << ",\"args\":{\"wall_ms\":" << runs[i].wallMs << "}}";
@@ -265,11 +250,11 @@ Status writeProfileTrace(const std::string &path,
           it = tracks.emplace(key, tid).first;
           out << ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,"
                  "\"tid\":"
-              << tid << ",\"args\":{\"name\":" << jsonString(key) << "}}";
+              << tid << ",\"args\":{\"name\":" << jsonQuote(key) << "}}";
         }
         out << ",\n{\"name\":"
-            << jsonString((s.category() == "stall" ? "wait " : "") + s.name())
-            << ",\"cat\":" << jsonString(s.category())
+            << jsonQuote((s.category() == "stall" ? "wait " : "") + s.name())
+            << ",\"cat\":" << jsonQuote(s.category())
             << ",\"ph\":\"X\",\"pid\":0,\"tid\":" << it->second
             << ",\"ts\":" << t + s.start() * scale
             << ",\"dur\":" << s.duration() * scale << "}";

@@ -3,6 +3,7 @@
 #include "ember/api/Target.h"
 
 #include "import/TensorIO.h"
+#include "support/Json.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,22 +22,6 @@ bool sameFile(const std::string &a, const std::string &b) {
   }, y{};
   return stat(a.c_str(), &x) == 0 && stat(b.c_str(), &y) == 0 &&
          x.st_dev == y.st_dev && x.st_ino == y.st_ino;
-}
-
-std::string jsonString(const std::string &s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      o += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-      continue;
-    }
-    o += c;
-  }
-  return o + "\"";
 }
 
 // Nearest rank.
@@ -176,7 +161,7 @@ Status writeTimeline(const std::string &path, const runtime::Executor &x,
     for (int pid = 0; pid < 2; ++pid)
       if (pid == 1 || (d < devices.size() && devices[d].traits.simulated))
         out << ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" << pid
-            << ",\"tid\":" << d << ",\"args\":{\"name\":" << jsonString(name)
+            << ",\"tid\":" << d << ",\"args\":{\"name\":" << jsonQuote(name)
             << "}}";
   }
   out << std::fixed << std::setprecision(3);
@@ -188,12 +173,12 @@ Status writeTimeline(const std::string &path, const runtime::Executor &x,
                               ",\"stage\":", j.stage, ",\"cycles\":", j.cycles,
                               ",\"wall_ms\":", j.endMs - j.startMs, "}");
     if (j.simulated && clock > 0)
-      out << ",\n{\"name\":" << jsonString(name)
+      out << ",\n{\"name\":" << jsonQuote(name)
           << ",\"cat\":\"stage\",\"ph\":\"X\",\"pid\":0,\"tid\":" << tid
           << ",\"ts\":" << (j.simStart - first) / clock * 1e6
           << ",\"dur\":" << (j.simEnd - j.simStart) / clock * 1e6
           << ",\"args\":" << args << "}";
-    out << ",\n{\"name\":" << jsonString(name)
+    out << ",\n{\"name\":" << jsonQuote(name)
         << ",\"cat\":\"stage\",\"ph\":\"X\",\"pid\":1,\"tid\":" << tid
         << ",\"ts\":" << j.startMs * 1e3
         << ",\"dur\":" << (j.endMs - j.startMs) * 1e3 << ",\"args\":" << args

@@ -2,6 +2,7 @@
 // to ember-kit's supervisor), and the JSON and JUnit XML reports, stamped
 // with the plugin's name, version and ABI version and the host's.
 #include "KitInternal.h"
+#include "support/Json.h"
 #include "support/Xml.h"
 
 #include <chrono>
@@ -66,38 +67,6 @@ RunStamp currentStamp() {
 
 namespace {
 
-std::string jsonString(const std::string &s) {
-  std::string r = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-    case '"':
-      r += "\\\"";
-      break;
-    case '\\':
-      r += "\\\\";
-      break;
-    case '\n':
-      r += "\\n";
-      break;
-    case '\t':
-      r += "\\t";
-      break;
-    case '\r':
-      r += "\\r";
-      break;
-    default:
-      if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        r += buf;
-      } else {
-        r += char(c);
-      }
-    }
-  }
-  return r + "\"";
-}
-
 std::string xml(const std::string &s) { return ember::xmlEscape(s); }
 
 struct Counts {
@@ -142,7 +111,7 @@ std::string listJson(const std::string &commaList) {
     size_t end = commaList.find(',', start);
     if (end == std::string::npos)
       end = commaList.size();
-    r += (first ? "" : ", ") + jsonString(commaList.substr(start, end - start));
+    r += (first ? "" : ", ") + jsonQuote(commaList.substr(start, end - start));
     first = false;
     start = end + 1;
   }
@@ -165,39 +134,39 @@ Status writeJsonReport(const std::string &path, const RunStamp &st,
   if (!o)
     return makeError(ErrorCode::Io, "cannot write ", path);
   o << "{\n  \"kit\": \"ember-kit\",\n  \"report_version\": 1,\n";
-  o << "  \"plugin\": {\"path\": " << jsonString(field(st, "plugin_path"))
-    << ", \"name\": " << jsonString(field(st, "plugin_name"))
-    << ", \"version\": " << jsonString(field(st, "plugin_version"))
+  o << "  \"plugin\": {\"path\": " << jsonQuote(field(st, "plugin_path"))
+    << ", \"name\": " << jsonQuote(field(st, "plugin_name"))
+    << ", \"version\": " << jsonQuote(field(st, "plugin_version"))
     << ", \"abi\": " << abiJson(field(st, "plugin_abi"))
-    << ", \"abi_version\": " << jsonString(field(st, "plugin_abi"))
+    << ", \"abi_version\": " << jsonQuote(field(st, "plugin_abi"))
     << ", \"unimplemented\": " << listJson(field(st, "unimplemented"));
   if (!field(st, "load_error").empty())
-    o << ", \"load_error\": " << jsonString(field(st, "load_error"));
+    o << ", \"load_error\": " << jsonQuote(field(st, "load_error"));
   o << "},\n";
-  o << "  \"host\": {\"name\": " << jsonString(field(st, "host_name"))
-    << ", \"version\": " << jsonString(field(st, "host_version"))
+  o << "  \"host\": {\"name\": " << jsonQuote(field(st, "host_name"))
+    << ", \"version\": " << jsonQuote(field(st, "host_version"))
     << ", \"abi\": " << abiJson(field(st, "host_abi"))
-    << ", \"abi_version\": " << jsonString(field(st, "host_abi")) << "},\n";
-  o << "  \"reference\": " << jsonString(field(st, "reference")) << ",\n";
-  o << "  \"config\": {\"rtol\": " << jsonString(field(st, "rtol"))
-    << ", \"atol\": " << jsonString(field(st, "atol"))
-    << ", \"seed\": " << jsonString(field(st, "seed"))
+    << ", \"abi_version\": " << jsonQuote(field(st, "host_abi")) << "},\n";
+  o << "  \"reference\": " << jsonQuote(field(st, "reference")) << ",\n";
+  o << "  \"config\": {\"rtol\": " << jsonQuote(field(st, "rtol"))
+    << ", \"atol\": " << jsonQuote(field(st, "atol"))
+    << ", \"seed\": " << jsonQuote(field(st, "seed"))
     << ", \"layers\": " << listJson(field(st, "layers")) << "},\n";
   o << "  \"summary\": " << all.json() << ",\n  \"layers\": {";
   bool first = true;
   for (auto &[name, c] : layers) {
-    o << (first ? "\n" : ",\n") << "    " << jsonString(name) << ": "
+    o << (first ? "\n" : ",\n") << "    " << jsonQuote(name) << ": "
       << c.json();
     first = false;
   }
   o << "\n  },\n  \"tests\": [";
   first = true;
   for (auto &t : tests) {
-    o << (first ? "\n" : ",\n") << "    {\"name\": " << jsonString(t.name)
-      << ", \"layer\": " << jsonString(layerOf(t.name))
-      << ", \"status\": " << jsonString(t.status)
+    o << (first ? "\n" : ",\n") << "    {\"name\": " << jsonQuote(t.name)
+      << ", \"layer\": " << jsonQuote(layerOf(t.name))
+      << ", \"status\": " << jsonQuote(t.status)
       << ", \"seconds\": " << concat(t.seconds)
-      << ", \"message\": " << jsonString(t.message) << "}";
+      << ", \"message\": " << jsonQuote(t.message) << "}";
     first = false;
   }
   o << "\n  ]\n}\n";

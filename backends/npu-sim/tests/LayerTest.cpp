@@ -771,6 +771,33 @@ TEST(NpuLayer, RandomSmallConvs) {
   }
 }
 
+// The tap split (CodegenOptions::tapGroup; docs/npu-sdk.md, "Split
+// tiling"): a kernel's taps over passes that accumulate into the same
+// accumulator rows, each pass loading one group's weights. Forced here (the
+// example NPU's weight memory holds every tap of a tile), bit-exact on the
+// golden model and the SystemC model over kernel sizes, strides, dilations,
+// groups, depthwise and channel counts, each with its tiling showing the
+// split.
+TEST(NpuLayer, TapSplitRandomConvs) {
+  std::mt19937 rng(63);
+  int split = 0;
+  for (int i = 0; i < 24; ++i) {
+    ConvSpec s = randomConv(rng, false);
+    while (s.kh * s.kw == 1) // a 1x1 kernel has no taps to split
+      s = randomConv(rng, false);
+    CodegenOptions o;
+    o.tapGroup = 1 + int64_t(rng() % 3);
+    Program p;
+    runCase(convCase(s, 900 + uint32_t(i)),
+            describe(s) + " taps=" + std::to_string(o.tapGroup), o, &p);
+    if (HasFatalFailure())
+      return;
+    ASSERT_EQ(p.layers.size(), 1u);
+    split += p.layers[0].tiling.find(" t=") != std::string::npos;
+  }
+  EXPECT_GE(split, 20) << "the split was not taken";
+}
+
 TEST(NpuLayer, RandomLargeConvs) {
   std::mt19937 rng(99);
   for (int i = 0; i < 5; ++i) {

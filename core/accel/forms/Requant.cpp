@@ -9,6 +9,8 @@
 // accumulators are the stored values.
 #include "Form.h"
 
+#include "ember/quant/Arith.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -169,14 +171,21 @@ std::string whyTableNode(const View &v, Analysis &a, int i, bool) {
   if (!v.constant[size_t(tb)] || !v.ints(tb, vals) || vals.size() != 256)
     return "the table is not a constant of 256 entries";
   int p = v.producer[size_t(x)];
-  if (p < 0 || v.g.nodes(p).op() != "Requantize" || !a.why[size_t(p)].empty() ||
-      !a.free(p))
+  const bool fused = p >= 0 && v.g.nodes(p).op() == "Requantize" &&
+                     a.why[size_t(p)].empty() && a.free(p) && v.uses(x) == 1;
+  if (fused)
+    return "";
+  // Else a layer of its own: the requant form's identity GEMM of the stored
+  // x, requantized by exactly 1, its output table the lookup.
+  const std::vector<int64_t> xd = v.dims(x);
+  if (!fuses(v.t, "requant", "lut"))
     return "its input " + q(v.name(x)) +
            " is not requantized by a layer the target runs (the table is "
-           "applied on a convolution's, MatMul's or mean's output path)";
-  if (v.uses(x) != 1)
-    return "its input " + q(v.name(x)) +
-           " has other uses (the layer stores only the looked-up result)";
+           "applied on a convolution's, MatMul's or mean's output path; the "
+           "target's requant form has no lut stage to run it alone)";
+  if (xd.size() != 4 && xd.size() != 2 && !isSequence(v, x))
+    return "a table of its own of a rank-" + std::to_string(xd.size()) +
+           " tensor (2, 4, or 3 laid out as a sequence: channels last)";
   return "";
 }
 
@@ -242,6 +251,45 @@ void biasAdd(Builder &b, const v1::Node &n) {
   b.pending[y] = std::move(p);
 }
 
+// An identity GEMM layer (form requant) named `name` bringing the stored
+// int8 (or int16: both byte planes) x into its accumulators: each
+// accumulator the value of x (its stored offset folded into the bias).
+// False when x cannot be materialized (b.err says why).
+bool identityGemm(Builder &b, int x, const std::string &name,
+                  Builder::Pending &p) {
+  p.form = "requant";
+  int in = b.materialize(x);
+  if (in < 0)
+    return false;
+  const NTensor &t = b.lp.tensors[size_t(in)];
+  GemmLayer &g = p.layer.gemm;
+  p.layer.kind = Layer::Kind::Gemm;
+  p.layer.name = name;
+  g.in = in;
+  auto d = t.dims;
+  g.C = g.K = g.groups = t.C;
+  if (d.size() == 4 && t.axis == 1) {
+    g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
+  } else {
+    g.N = 1, g.H = g.OH = 1, g.W = g.OW = t.P;
+  }
+  g.flat = true;
+  g.w.assign(size_t(g.K), 1);
+  g.bias.assign(size_t(g.K), 0);
+  // The device's accumulator = stored x; Requantize wants q - x_zp.
+  g.padValue = 0;
+  p.layer.usefulMacs = 0;
+  // The input's stored offset is folded below with x_zero_point.
+  if (t.u8)
+    for (auto &c : g.bias)
+      c += 128;
+  if (t.i16) { // the low plane's excess-128 (zero point 0)
+    g.in16 = true;
+    g.bias64.assign(size_t(g.K), 128);
+  }
+  return true;
+}
+
 void requantize(Builder &b, const v1::Node &n) {
   int x = b.v.in(n, 0), y = b.v.out(n);
   Builder::Pending p;
@@ -252,36 +300,8 @@ void requantize(Builder &b, const v1::Node &n) {
   } else if (isQ8(b.v.dtype(x)) || b.v.dtype(x) == "i16") {
     // An identity GEMM brings int8 (or int16: both byte planes) into the
     // accumulators.
-    p.form = "requant";
-    int in = b.materialize(x);
-    if (in < 0)
+    if (!identityGemm(b, x, n.name(), p))
       return;
-    const NTensor &t = b.lp.tensors[size_t(in)];
-    GemmLayer &g = p.layer.gemm;
-    p.layer.kind = Layer::Kind::Gemm;
-    p.layer.name = n.name();
-    g.in = in;
-    auto d = t.dims;
-    g.C = g.K = g.groups = t.C;
-    if (d.size() == 4 && t.axis == 1) {
-      g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
-    } else {
-      g.N = 1, g.H = g.OH = 1, g.W = g.OW = t.P;
-    }
-    g.flat = true;
-    g.w.assign(size_t(g.K), 1);
-    g.bias.assign(size_t(g.K), 0);
-    // The device's accumulator = stored x; Requantize wants q - x_zp.
-    g.padValue = 0;
-    p.layer.usefulMacs = 0;
-    // The input's stored offset is folded below with x_zero_point.
-    if (t.u8)
-      for (auto &b : g.bias)
-        b += 128;
-    if (t.i16) { // the low plane's excess-128 (zero point 0)
-      g.in16 = true;
-      g.bias64.assign(size_t(g.K), 128);
-    }
   } else {
     b.err = "Requantize " + q(n.name()) + ": its input is not in the partition";
     return;
@@ -313,7 +333,16 @@ void requantize(Builder &b, const v1::Node &n) {
   int64_t lo = std::max(aInt(n, "min", lowest), lowest);
   int64_t hi = std::min(aInt(n, "max", highest), highest);
   int64_t off = to == "u8" ? 128 : 0;
-  g.rq.zp = int32_t((zy.empty() ? 0 : zy[0]) - off);
+  const int64_t yzp = zy.empty() ? 0 : zy[0];
+  if (yzp < lowest || yzp > highest) {
+    // The interpreter adds it and clamps; the device's zero-point field
+    // holds the stored type only.
+    b.err = "Requantize " + q(n.name()) + ": its output zero point " +
+            std::to_string(yzp) + " is outside " + to + "'s range [" +
+            std::to_string(lowest) + ", " + std::to_string(highest) + "]";
+    return;
+  }
+  g.rq.zp = int32_t(yzp - off);
   g.rq.lo = int32_t(lo - off);
   g.rq.hi = int32_t(std::max(lo, hi) - off);
   g.requant = true;
@@ -328,10 +357,25 @@ void table(Builder &b, const v1::Node &n) {
   int x = b.v.in(n, 0), y = b.v.out(n);
   auto it = b.pending.find(x);
   if (it == b.pending.end() || !it->second.requantized ||
-      !it->second.layer.lut.empty() || !fuses(b.v.t, it->second.form, "lut")) {
-    b.err = "TableLookup " + q(n.name()) +
-            ": its input is not the result of a layer with an output table";
-    return;
+      !it->second.layer.lut.empty() || !fuses(b.v.t, it->second.form, "lut") ||
+      b.v.uses(x) != 1) {
+    // A layer of its own (whyTableNode): x through the identity GEMM,
+    // requantized by exactly 1 (quantizeMultiplier(1.0): MBQM(a, 2^30, 1)
+    // is a) into its own stored range.
+    Builder::Pending own;
+    if (!identityGemm(b, x, n.name(), own))
+      return;
+    GemmLayer &g = own.layer.gemm;
+    const quant::Multiplier one = quant::quantizeMultiplier(1.0);
+    const bool u8 = b.v.dtype(x) == "u8";
+    g.rq.mult.assign(size_t(g.K), one.mult);
+    g.rq.shift.assign(size_t(g.K), one.shift);
+    g.rq.zp = u8 ? -128 : 0;
+    g.rq.lo = -128;
+    g.rq.hi = 127;
+    g.requant = true;
+    own.requantized = true;
+    it = b.pending.emplace(x, std::move(own)).first;
   }
   std::vector<int64_t> vals;
   b.v.ints(b.v.in(n, 1), vals);

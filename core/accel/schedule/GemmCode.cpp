@@ -134,6 +134,11 @@ struct GemmSched {
   int path = 0; // the bias path: 0 DRAM rows, 1 by GEMM, 2 by Requant
   bool gemmBias = false, rqBias = false, noBiasRows = false;
   int64_t Kt = 0, taps = 0, kcExt = 1;
+  // The tap split (Split tiling, docs/npu-sdk.md): the loop dim over groups
+  // of taps (a reduction dim after kc; -1: every tap in each pass) and the
+  // group sizes offered.
+  int dT = -1;
+  std::vector<int64_t> tapSizes;
   bool actByKo = false;
   int64_t ekh = 0, ekw = 0, Wp = 0;
   bool pool = false, add = false, flat = false;
@@ -151,6 +156,12 @@ struct GemmSched {
             const CodegenOptions &opts, int biasPath);
   std::string columnBands();
   void flatTileStride();
+  void tapSplit(const sp::Problem &p);
+
+  // The taps of a block (every tap without the split).
+  int64_t tapTile(const std::vector<int64_t> &t) const {
+    return dT >= 0 ? t[size_t(dT)] : taps;
+  }
 
   // The layer's output tensor, or null while it is checked for fit.
   const NTensor *outTensor() const {
@@ -323,6 +334,32 @@ void GemmSched::flatTileStride() {
     actTileStride = std::max<int64_t>(step, 1) * rowStride;
 }
 
+// Whether the taps are split over passes that accumulate into the same
+// accumulator rows, and the group sizes: with option taps=N, at most N a
+// group, always; by default only when one input tile's weights for every
+// tap do not fit half of the weight space (double-buffered), the sizes that
+// fit it, the largest first, for the cost model to choose from (a smaller
+// group loads the same weights in more, smaller blocks). Kernels of one tap,
+// sum layers and 1x1 forms have nothing to split.
+void GemmSched::tapSplit(const sp::Problem &p) {
+  if (taps < 2 || flat || sub || g.sum)
+    return;
+  const uint64_t wgtRows = p.spaces[size_t(tg.memOf(Cls::Wgt))].capacity;
+  const int64_t most = o.tapGroup > 0 ? std::min(o.tapGroup, taps) : taps;
+  if (o.tapGroup == 0 && (!wgtRows || uint64_t(taps * lanes) * 2 <= wgtRows))
+    return;
+  for (int64_t k = 1; k <= taps && tapSizes.size() < 6; ++k) {
+    const int64_t b = ceilDiv(taps, k);
+    if (b > most || (!tapSizes.empty() && tapSizes.back() == b))
+      continue;
+    if (o.tapGroup == 0 && wgtRows && uint64_t(b * lanes) * 2 > wgtRows)
+      continue;
+    tapSizes.push_back(b);
+  }
+  if (tapSizes.empty())
+    tapSizes.push_back(1); // the planner names what does not fit
+}
+
 // The memories' spaces: 16-bit row pairs keep the blocks in the lower half,
 // the upper half their high bytes (or high plane, or the int64 bias's high
 // words). The output table's rows at the top of the parameter memory
@@ -379,6 +416,8 @@ void gemmDims(const GemmSched &s, sp::Problem &p) {
   }
   if (s.banded)
     p.dims.push_back({"x", g.OW, false, s.bandSizes});
+  if (s.dT >= 0) // after kc: a block's taps inside its input tiles' loop
+    p.dims.push_back({"t", s.taps, true, s.tapSizes});
   p.greedyDim = dY;
   p.fillDim = dKc;
   p.fillPieces = std::max(1u, s.o.fillPieces);
@@ -393,7 +432,7 @@ void gemmDims(const GemmSched &s, sp::Problem &p) {
 void gemmOperands(const GemmSched &s, sp::Problem &p) {
   const Target &tg = s.tg;
   const GemmLayer &g = s.g;
-  const int64_t lanes = s.lanes, taps = s.taps;
+  const int64_t lanes = s.lanes;
   const GemmSched *c = &s;
   using T = const std::vector<int64_t> &;
   std::vector<size_t> actDims = {dN, dY, dKc};
@@ -414,10 +453,13 @@ void gemmOperands(const GemmSched &s, sp::Problem &p) {
       [c](T t) {
         return u(c->actDataRows(t) * c->lanes * (c->in16 ? 2 : 1)); // no pad
       }));
+  std::vector<size_t> wgtDims = {dKo, dKc};
+  if (s.dT >= 0)
+    wgtDims.push_back(size_t(s.dT));
   p.operands.push_back(operand(
-      "wgt", tg.memOf(Cls::Wgt), sp::Role::Input, {dKo, dKc},
-      [=](T t) { return u(t[dKc] * taps * lanes); },
-      [=](T t) { return u(t[dKc] * taps * lanes * lanes); }));
+      "wgt", tg.memOf(Cls::Wgt), sp::Role::Input, wgtDims,
+      [c](T t) { return u(t[dKc] * c->tapTile(t) * c->lanes); },
+      [c](T t) { return u(t[dKc] * c->tapTile(t) * c->lanes * c->lanes); }));
   p.operands.push_back(operand(
       "acc", tg.memOf(Cls::Acc),
       g.requant ? sp::Role::Accumulator : sp::Role::Output, px({dN, dY, dKo}),
@@ -482,6 +524,10 @@ void gemmOperandCosts(const GemmSched &s, sp::Problem &p) {
   ops[oAct].rows = ops[oAct].footprint;
   ops[oAct].padRows = [c](T t) { return u(c->actRows(t) - c->actDataRows(t)); };
   ops[oWgt].transfers = [c](T t) {
+    // Split: a group's taps of each input tile are contiguous, the tiles
+    // taps * lanes rows apart in DRAM (a move per input tile).
+    if (c->dT >= 0)
+      return u(t[dKc]) * moveRowsCount(c->tg, c->tapTile(t) * c->lanes);
     return moveRowsCount(c->tg, t[dKc] * c->taps * c->lanes);
   };
   ops[oWgt].rows = ops[oWgt].footprint;
@@ -591,8 +637,10 @@ std::vector<uint64_t> gemmStepCycles(const GemmSched &s, const sp::Tiling &t,
   } else {
     one = uint64_t(cLines) * gemmCycles(tg, ow);
   }
+  const int64_t tp0 = s.dT >= 0 ? idx[size_t(s.dT)] * t.tile[size_t(s.dT)] : 0;
+  const int64_t tp1 = std::min(s.taps, tp0 + s.tapTile(tile));
   for (int64_t ri = ri0; ri < ri1; ++ri)
-    for (int64_t tap = 0; tap < s.taps; ++tap)
+    for (int64_t tap = tp0; tap < tp1; ++tap)
       if (!tb.zero[size_t(ko)][size_t(ri * s.taps + tap)])
         cyc[0] += one;
   if (s.gemmBias && so[oAcc].begins) {
@@ -704,6 +752,7 @@ struct GemmStep {
   int64_t n = 0, ko = 0, kc = 0, y0 = 0, y1 = 0, lines = 0;
   const std::vector<int64_t> &rel;
   int64_t ri0 = 0, ri1 = 0;
+  int64_t tp0 = 0, tp1 = 0; // the block's taps
   // Conv lines of this tile and the input lines they read.
   int64_t cy0 = 0, cLines = 0;
   // The band's output columns [x0, x0 + ow) and its input columns [ix0,
@@ -745,6 +794,8 @@ GemmStep::GemmStep(const GemmSched &sched, const sp::Tiling &t,
   lines = y1 - y0;
   ri0 = kc * t.tile[dKc];
   ri1 = std::min<int64_t>(int64_t(rel.size()), ri0 + t.tile[dKc]);
+  tp0 = s.dT >= 0 ? st.index[size_t(s.dT)] * t.tile[size_t(s.dT)] : 0;
+  tp1 = std::min(s.taps, tp0 + s.tapTile(t.tile));
   cy0 = flat ? 0 : (s.pool ? y0 * g.pool.s : y0);
   cLines = flat ? 0 : s.convLines(lines);
   x0 = banded ? st.index[dX] * t.tile[dX] : 0;
@@ -802,13 +853,25 @@ void GemmStep::loadAct(int64_t q0, int64_t q1) {
   }
 }
 
+// Each input tile's weights are its taps' tiles in DRAM: the block's taps
+// [tp0, tp1) of input tiles [q0, q1), in the slot tile after tile (all taps:
+// one move for them all).
 void GemmStep::loadWgt(int64_t q0, int64_t q1) {
-  const int64_t lanes = s.lanes, taps = s.taps;
-  if (q1 > q0)
+  const int64_t lanes = s.lanes, taps = s.taps, n = tp1 - tp0;
+  if (q1 <= q0)
+    return;
+  if (n == taps) {
     moveRows(s.tg, sc.loads, false, Cls::Wgt, slot(oWgt) + q0 * taps * lanes,
              s.tb.wOff[size_t(ko)] +
                  uint64_t((ri0 + q0) * taps * lanes * lanes),
              (q1 - q0) * taps * lanes);
+    return;
+  }
+  for (int64_t q = q0; q < q1; ++q)
+    moveRows(s.tg, sc.loads, false, Cls::Wgt, slot(oWgt) + q * n * lanes,
+             s.tb.wOff[size_t(ko)] +
+                 uint64_t(((ri0 + q) * taps + tp0) * lanes * lanes),
+             n * lanes);
 }
 
 void GemmStep::loadParam() {
@@ -906,17 +969,18 @@ void GemmStep::arrayOps(LayerInfo &info) {
   // its first tile runs anyway to clear them.
   bool resetNext = s.rqBias && st.operands[oAcc].begins;
   bool allZero = true;
-  for (int64_t k = ri0 * taps; k < ri1 * taps && allZero; ++k)
-    allZero = tb.zero[size_t(ko)][size_t(k)];
+  for (int64_t ri = ri0; ri < ri1 && allZero; ++ri)
+    for (int64_t tap = tp0; tap < tp1 && allZero; ++tap)
+      allZero = tb.zero[size_t(ko)][size_t(ri * taps + tap)];
   for (int64_t ri = ri0; ri < ri1; ++ri) {
     int64_t q = ri - ri0;
-    for (int64_t tap = 0; tap < taps; ++tap) {
+    for (int64_t tap = tp0; tap < tp1; ++tap) {
       if (tb.zero[size_t(ko)][size_t(ri * taps + tap)] &&
           !(resetNext && allZero))
         continue;
       const bool rs = resetNext; // every GEMM of this (tile, tap)
       resetNext = false;
-      int64_t wgt = slot(oWgt) + (q * taps + tap) * lanes;
+      int64_t wgt = slot(oWgt) + (q * (tp1 - tp0) + tap - tp0) * lanes;
       if (s.flat || s.sub) { // the tile's rows (flat: its lines) in runs
         const int64_t span = s.flat ? lines : rows;
         for (int64_t r0 = 0; r0 < span; r0 += tg.maxInner) {
@@ -1075,6 +1139,9 @@ std::string genGemm(const Target &tg, const Layer &L,
   if (!bands.empty())
     return bands;
   s.flatTileStride();
+  s.tapSplit(p);
+  if (!s.tapSizes.empty())
+    s.dT = s.banded ? int(dX) + 1 : int(dX);
   gemmDims(s, p);
   gemmOperands(s, p);
   gemmOperandCosts(s, p);

@@ -136,9 +136,11 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
   if (g.kh < 1 || g.kh > kmax || g.kw < 1 || g.kw > kmax)
     os << "kernel " << g.kh << "x" << g.kw << " (the target runs 1.." << kmax
        << ")";
-  else if (uint64_t(g.kh * g.kw * t.lanes) > wgt / 2)
-    os << "kernel " << g.kh << "x" << g.kw << ": its weights for one input "
-       << "channel tile (" << g.kh * g.kw * t.lanes << " rows) exceed half of "
+  // The taps split over passes that accumulate (GemmSched::tapSplit): the
+  // least a pass loads is one tap's weight tile.
+  else if (uint64_t(t.lanes) > wgt / 2)
+    os << "kernel " << g.kh << "x" << g.kw << ": the weights of one tap of "
+       << "one input channel tile (" << t.lanes << " rows) exceed half of "
        << nameOf(t, Cls::Wgt) << " (" << wgt / 2 << " rows)";
   else if (g.sh < 1 || g.sh > smax || g.sw < 1 || g.sw > smax)
     os << "strides " << g.sh << "x" << g.sw << " (the target runs 1.." << smax

@@ -2,8 +2,10 @@
 // a device partition that is one connected group of claimed nodes, reads
 // only values the host computes and hands a result back to the host, and
 // does too little work to pay for the two round trips it adds, is left on
-// the host. The partitions are those the host's partitioner forms from the
-// claims (core/backend/Partitioner.cpp, partitionByLabel), simulated here.
+// the host: by default only one doing no MAC (a MAC on the host costs more
+// than a partition), any with islands=host. The partitions are those the host's
+// partitioner forms from the claims (core/backend/Partitioner.cpp,
+// partitionByLabel), simulated here.
 #include "SelectInternal.h"
 
 #include <algorithm>
@@ -134,7 +136,7 @@ int findRoot(std::vector<int> &up, int i) {
 
 // One round: the islands of the current claims go to the host. Whether
 // any did.
-bool moveIslands(const View &v, std::vector<std::string> &why) {
+bool moveIslands(const View &v, std::vector<std::string> &why, bool withMacs) {
   const int nn = v.g.nodes_size();
   std::vector<char> dev(static_cast<size_t>(nn));
   for (int i = 0; i < nn; ++i)
@@ -212,7 +214,8 @@ bool moveIslands(const View &v, std::vector<std::string> &why) {
     // Too little work: fewer MACs per boundary byte than the array does
     // per byte DRAM moves (its time is the transfers, not the array), and
     // fewer than kIslandMacs in all.
-    if (macs >= kIslandMacs || macs * bytesPerCycle >= macsPerCycle * bytes)
+    if (macs >= kIslandMacs || macs * bytesPerCycle >= macsPerCycle * bytes ||
+        (macs > 0 && !withMacs))
       continue;
     const std::string reason =
         "a device partition of its own between host nodes, too little work "
@@ -220,7 +223,9 @@ bool moveIslands(const View &v, std::vector<std::string> &why) {
         std::to_string(macs) + " MACs over " + std::to_string(bytes) +
         " bytes in and out, below the array's " +
         std::to_string(macsPerCycle / bytesPerCycle) +
-        " MACs per DRAM byte (backend option islands=keep runs it)";
+        " MACs per DRAM byte (backend option " +
+        (macs > 0 ? "islands=free, the default, or islands=keep runs it)"
+                  : "islands=keep runs it)");
     for (int i : m)
       why[size_t(i)] = reason;
     moved = true;
@@ -230,9 +235,10 @@ bool moveIslands(const View &v, std::vector<std::string> &why) {
 
 } // namespace
 
-void leaveIslandsOnHost(const View &v, std::vector<std::string> &why) {
+void leaveIslandsOnHost(const View &v, std::vector<std::string> &why,
+                        bool withMacs) {
   // Each round moves at least one node to the host.
-  while (moveIslands(v, why)) {
+  while (moveIslands(v, why, withMacs)) {
   }
 }
 

@@ -128,7 +128,7 @@ std::vector<std::string> whyNot(const Target &t, const backend::v1::Graph &g,
     }
   }
   if (o.hostIslands)
-    sel::leaveIslandsOnHost(v, out);
+    sel::leaveIslandsOnHost(v, out, o.islandMacs);
   return out;
 }
 

@@ -187,8 +187,10 @@ std::string scalarZp(const View &v, int z, int64_t &out);
 // The most MACs an island left on the host does (SelectOptions).
 constexpr uint64_t kIslandMacs = uint64_t(1) << 20;
 // Claimed nodes (`why` empty) that would form a device partition of their
-// own between host nodes with too little work get the reason instead.
-void leaveIslandsOnHost(const View &v, std::vector<std::string> &why);
+// own between host nodes with too little work get the reason instead: those
+// doing no MAC, or (`withMacs`) any.
+void leaveIslandsOnHost(const View &v, std::vector<std::string> &why,
+                        bool withMacs);
 
 // ---- shared products (Unshare.cpp) ----------------------------------------
 

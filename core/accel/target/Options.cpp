@@ -44,7 +44,8 @@ std::string notOneOf(const std::string &k, const std::string &val,
 
 const char *layerOptionKeys() {
   return "tiling, bias, depthwise, prefetch, cascade, cascade_predict, "
-         "stripes, fill, tune, tune_cache, dram_bytes, dram_bw, dram_latency, "
+         "stripes, fill, taps, tune, tune_cache, dram_bytes, dram_bw, "
+         "dram_latency, "
          "islands, patches, act16";
 }
 
@@ -81,8 +82,10 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
       co.stripes = StripeMode(i);
   } else if (k == "islands") {
     // Read by query_support (the claims); compile accepts it.
-    if ((err = word({"host", "keep"}, i)).empty())
-      o.select.hostIslands = i == 0;
+    if ((err = word({"free", "host", "keep"}, i)).empty()) {
+      o.select.hostIslands = i != 2;
+      o.select.islandMacs = i == 1;
+    }
   } else if (k == "patches") {
     // A channel-poor convolution of a host input reads its patches
     // (packPatches, Select.h).
@@ -96,6 +99,16 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
       return "backend option fill=" + val +
              " is not a piece count from 1 to 16";
     co.fillPieces = unsigned(n);
+  } else if (k == "taps") {
+    // Split a convolution's taps over accumulating passes: where needed
+    // (auto) or at most N taps a pass.
+    if (val == "auto")
+      co.tapGroup = 0;
+    else if (!parseCount(val, n) || n < 1 || n > 4096)
+      return "backend option taps=" + val +
+             " is not auto or a tap count from 1 to 4096";
+    else
+      co.tapGroup = int64_t(n);
   } else if (k == "tune") {
     // Measure the cost model's N best tilings per layer.
     if (!parseCount(val, n) || n < 1 || n > 64)

@@ -138,23 +138,4 @@ std::string runProgram(const Program &p, const RunConfig &c,
   return "";
 }
 
-std::string runLayersAlone(const Program &p, const RunConfig &c,
-                           std::vector<uint64_t> &cycles) {
-  cycles.assign(p.layers.size(), 0);
-  RunConfig rc = c;
-  rc.profile = 0;
-  for (size_t i = 0; i < p.layers.size(); ++i) {
-    Program q;
-    std::string err = layerAlone(target(), p, i, q);
-    if (err.empty() && !q.ops.empty()) {
-      RunResult r;
-      err = runProgram(q, rc, {}, {}, &r);
-      cycles[i] = r.counters.cycles;
-    }
-    if (!err.empty())
-      return "layer '" + p.layers[i].name + "' alone: " + err;
-  }
-  return "";
-}
-
 } // namespace second_npu

@@ -62,9 +62,5 @@ struct RunResult {
 std::string runProgram(const Program &p, const RunConfig &c,
                        const std::vector<const void *> &inputs,
                        const std::vector<void *> &outputs, RunResult *r);
-// Cycles of each layer run alone from an idle machine (what the cost model
-// predicts).
-std::string runLayersAlone(const Program &p, const RunConfig &c,
-                           std::vector<uint64_t> &cycles);
 
 } // namespace second_npu

@@ -7,7 +7,9 @@
 #    simulator's assembler syntax names (LOAD q=DMA0 ...), and --emit=npu-layers
 #    the scheduled layer IR;
 # 3. tune=N measures candidates on the simulator and keeps a cache;
-# 4. bad options fail with a clear error naming the option.
+# 4. taps=1 (every convolution's taps split over accumulating passes) runs
+#    the bundled MNIST int8 model bit-exact with the interpreter;
+# 5. bad options fail with a clear error naming the option.
 set -euo pipefail
 ember=$1
 plugin=$2
@@ -41,6 +43,16 @@ grep -q 'gemm' "$work/layers.txt" || die "no gemm in the layer IR"
   --backend-opt tune_cache="$work/tune.json" >"$work/tuned.txt"
 grep -q 'second-npu: cycles=' "$work/tuned.txt" || die "no summary with tune=3"
 [ -s "$work/tune.json" ] || die "tune=3 wrote no tuning cache"
+
+# Split tiling: MNIST's 5x5 convolutions one tap a pass, accumulating in
+# the accumulator memory; bit-exact with the interpreter.
+mnist=$src/../../mnist-int8/model.onnx
+[ -f "$mnist" ] || die "$mnist is missing"
+"$ember" run "$mnist" --target=interp --seed 3 --save-outputs "$work/mi" >/dev/null
+"$ember" run "$mnist" --target=plugin:"$plugin" --backend-opt taps=1 --seed 3 \
+  --save-outputs "$work/ms" >/dev/null
+cmp "$work/mi/output_0.pb" "$work/ms/output_0.pb" ||
+  die "MNIST with taps=1 differs from the interpreter"
 
 expect_error() { # expect_error PATTERN ARGS...
   local pat=$1

@@ -214,6 +214,16 @@ size_t slabHighBitsAvx2(uint8_t *slab, size_t bytes, uint64_t *bits,
 /// whose high bit, once `add` is added to it (modulo 256), is set; once
 /// more than `limit` are found, some count past it (not all).
 size_t highGroupsAvx2(const uint8_t *p, size_t n, uint8_t add, size_t limit);
+/// One row of A into the split tile's packing, 32 bytes at a time: groups
+/// [0, K / 32 x 8) of `src` (xor flip, minus shift, high bit cleared) to
+/// dst + 4 x kMR x g (`stride` bytes a group), and for each group with a
+/// byte outside the window its correction entries (QGemmSplit.cpp: the
+/// group's offset g x 64, | 16 for bytes below the window, | which bytes)
+/// appended at `hot`. Returns the entries written; the caller packs the
+/// groups from K / 32 x 8 on.
+size_t splitPackRowAvx2(const uint8_t *src, size_t K, uint8_t flip,
+                        uint8_t shift, uint8_t *dst, size_t stride,
+                        uint32_t *hot);
 
 /// One slab row of qconv2dNhwc's AVX2 path: W pixels of C bytes (pixel
 /// stride ldx) widened to u16, each byte xor-ed with flip, into pixels of cp

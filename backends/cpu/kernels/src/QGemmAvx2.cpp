@@ -405,6 +405,47 @@ EMBER_TARGET_AVX2 size_t highGroupsAvx2(const uint8_t *p, size_t n, uint8_t add,
   return groups;
 }
 
+EMBER_TARGET_AVX2 size_t splitPackRowAvx2(const uint8_t *src, size_t K,
+                                          uint8_t flip, uint8_t shift,
+                                          uint8_t *dst, size_t stride,
+                                          uint32_t *hot) {
+  const __m256i fx = _mm256_set1_epi8(static_cast<char>(flip));
+  const __m256i sh = _mm256_set1_epi8(static_cast<char>(shift));
+  const __m256i low7 = _mm256_set1_epi8(0x7f);
+  size_t n = 0;
+  for (size_t k = 0; k + 32 <= K; k += 32) {
+    const __m256i x = _mm256_xor_si256(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + k)), fx);
+    const __m256i y = _mm256_sub_epi8(x, sh);
+    alignas(32) uint32_t v[8];
+    _mm256_store_si256(reinterpret_cast<__m256i *>(v),
+                       _mm256_and_si256(y, low7));
+    uint8_t *d = dst + (k / 4) * stride;
+#pragma GCC unroll 8
+    for (size_t g = 0; g < 8; ++g)
+      std::memcpy(d + g * stride, &v[g], 4);
+    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(y));
+    if (!m)
+      continue;
+    // Bytes below the window: x < shift (unsigned), i.e. max(x, shift) != x.
+    const uint32_t below =
+        m & ~static_cast<uint32_t>(_mm256_movemask_epi8(
+                _mm256_cmpeq_epi8(_mm256_max_epu8(x, sh), x)));
+    // The groups with a high bit, lowest first: bit 4g of `groupsHot`.
+    uint32_t groupsHot = (m | m >> 1 | m >> 2 | m >> 3) & 0x11111111u;
+    for (; groupsHot; groupsHot &= groupsHot - 1) {
+      const unsigned g = static_cast<unsigned>(__builtin_ctz(groupsHot)) / 4;
+      const uint32_t hi = (m >> (4 * g)) & 15u, lo = (below >> (4 * g)) & 15u;
+      const uint32_t off = static_cast<uint32_t>((k / 4 + g) * 64);
+      if (hi & ~lo)
+        hot[n++] = off | (hi & ~lo);
+      if (lo)
+        hot[n++] = off | 16u | lo;
+    }
+  }
+  return n;
+}
+
 EMBER_TARGET_AVX2 void fixedPointPanelAvx2(const QTileArgs &t, void *out) {
   FixedPointLanes8 *l = static_cast<FixedPointLanes8 *>(out);
   const Requantize &rq = *t.rq;

@@ -51,6 +51,23 @@ size_t hotGroups(const uint8_t *A, size_t lda, size_t rows, size_t K,
   return hot;
 }
 
+/// How many groups with bytes outside the window a block of `cells` may
+/// have for the split tile to pay over `panels` panels (it pays below).
+/// In units of the exact tile's (row, group of 4 k, panel): the split
+/// tile's loop 0.75 of it, and its corrections about 2.5 an entry (a round,
+/// about twice a loop step, runs to the tile's row with the most); packing
+/// and listing per block, about 0.1 a cell and 10 an entry (a mispredicted
+/// branch or two each), against the exact tile's widening of A, about 0.05
+/// a cell. Fitted to gemm_bench --only=qsplit-gemm with 2% of A's bytes
+/// outside the window: the split tile lost on 784x64x576 (4 panels) and
+/// 197x192x768 (12), broke even on 256^3 and won from about 48 panels on.
+/// split = 0.75 c p + 2.5 h p + 0.1 c + 10 h < exact = c p + 0.05 c.
+double splitHotBound(size_t cells, size_t panels) {
+  const double p = static_cast<double>(panels ? panels : 1);
+  const double c = static_cast<double>(cells);
+  return c * (0.25 * p - 0.05) / (2.5 * p + 10.0);
+}
+
 } // namespace
 
 QGemmBlockCounts &qgemmBlockCounts() {
@@ -72,16 +89,8 @@ size_t qgemmSplitBytes(size_t K, size_t rows) {
 }
 
 bool qgemmSplitPays(size_t cells, size_t hot, size_t panels) {
-  // In units of the exact tile's (row, group of 4 k, panel): the split
-  // tile's loop 0.75 of it, a correction round about 1.1 a row, and a
-  // tile's rounds about 1.6 x its entries (rounds run to the row with the
-  // most); packing and listing per block, about 0.1 a cell and 3 an entry,
-  // against the exact tile's widening of A, about 0.05 a cell.
-  const double p = static_cast<double>(panels ? panels : 1);
-  const double c = static_cast<double>(cells), h = static_cast<double>(hot);
-  const double split = 0.75 * c * p + 1.1 * 1.6 * h * p + 0.1 * c + 3.0 * h;
-  const double exact = c * p + 0.05 * c;
-  return hot * 100 <= cells * kMaxHotPercent && split < exact;
+  return hot * 100 <= cells * kMaxHotPercent &&
+         hot < splitHotBound(cells, panels);
 }
 
 bool qgemmSplitPack(const uint8_t *A, size_t lda, size_t rows, size_t K,
@@ -90,8 +99,11 @@ bool qgemmSplitPack(const uint8_t *A, size_t lda, size_t rows, size_t K,
   const size_t tiles = (rows + kMR - 1) / kMR;
   const size_t cells = rows * groups;
   // The window that leaves the fewest groups out (counting stops once past
-  // the most at which the split can pay).
-  const size_t limit = cells * kMaxHotPercent / 100 + 1;
+  // the most at which the split can pay, for these panels).
+  const size_t limit =
+      std::min(cells * kMaxHotPercent / 100,
+               static_cast<size_t>(splitHotBound(cells, panels))) +
+      1;
   size_t best = limit + 1;
   int32_t shift = 0;
   for (int32_t s : {0, 128, 64}) {
@@ -127,7 +139,11 @@ bool qgemmSplitPack(const uint8_t *A, size_t lda, size_t rows, size_t K,
         continue;
       }
       const uint8_t *src = A + r * lda;
-      for (size_t g = 0; g < groups; ++g) {
+      // Whole 32-byte steps vectorized, the rest (a short K's tail) here.
+      start[i + 1] +=
+          splitPackRowAvx2(src, K, flip, static_cast<uint8_t>(shift), d + i * 4,
+                           kMR * 4, rowHot + start[i + 1]);
+      for (size_t g = K / 32 * 8; g < groups; ++g) {
         uint8_t v[4] = {0, 0, 0, 0};
         unsigned above = 0, below = 0;
         for (size_t j = 0; j < 4; ++j) {

@@ -24,7 +24,7 @@ struct LayerOptions {
 };
 
 // Applies `key`=`value` to `o` when the key is the layer's: tiling, bias,
-// depthwise, prefetch, cascade, cascade_predict, stripes, fill, tune,
+// depthwise, prefetch, cascade, cascade_predict, stripes, fill, taps, tune,
 // tune_cache, dram_bytes, dram_bw, dram_latency (the DRAM ones the device
 // reads too), islands, patches. Sets `known`; returns "" or why the value is
 // wrong.

@@ -246,6 +246,13 @@ struct CodegenOptions {
   // first GEMMs start after a piece instead of the whole blocks
   // (docs/npu-sdk.md, "Within a layer: the fill and the DMA stream").
   unsigned fillPieces = 4;
+  // Tap split of a convolution (backend option taps=auto|N; docs/npu-sdk.md,
+  // "Split tiling"): its kernel taps over passes that accumulate into the
+  // same accumulator rows, each pass loading the weights of a group of taps.
+  // 0 (auto): offered to the cost model when the weights of one input tile's
+  // taps do not fit half of the weight space; N: always, at most N taps a
+  // pass (to test and measure the split where it is not needed).
+  int64_t tapGroup = 0;
   // Internal, per layer: its memory slots from the top of each memory.
   bool slotsFromTop = false;
   // Internal: rows at the top of the param memory that no layer's slots use

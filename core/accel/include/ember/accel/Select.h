@@ -28,9 +28,12 @@ struct SelectOptions {
   // Islands (docs/npu-backend.md, "Islands"): a group of claimed nodes that
   // would be a device partition of its own between host nodes, doing fewer
   // MACs per byte crossing its boundary than the array does per DRAM byte
-  // and fewer than 2^20 MACs, is left on the host (backend option
-  // islands=host, the default); false: claimed (islands=keep).
+  // and fewer than 2^20 MACs, is left on the host when it does no MAC
+  // (backend option islands=free, the default), or whatever its MACs
+  // (islandMacs: islands=host, which trades MACs for partitions); false:
+  // claimed (islands=keep).
   bool hostIslands = true;
+  bool islandMacs = false;
   // Patches (docs/npu-backend.md, "Channel-poor convolutions"): a
   // convolution whose input comes from the host and has few channels reads
   // it as its patches, laid out by the host (packPatches; backend option

@@ -226,6 +226,39 @@ int disasmMain(int argc, char **argv) {
   return 0;
 }
 
+// The run's counters: the per-engine table (unless quiet) and the summary
+// line.
+static void printRunReport(uint32_t executor, const ember_npu_counters_t &c,
+                           double seconds, bool quiet) {
+  double macUtil = c.cycles ? static_cast<double>(c.macs) /
+                                  (double(kDim) * kDim * double(c.cycles))
+                            : 0.0;
+  double overlap =
+      c.load_busy ? static_cast<double>(c.overlap) / double(c.load_busy) : 0.0;
+  double cps = seconds > 0 ? static_cast<double>(c.cycles) / seconds : 0.0;
+  if (!quiet) {
+    const char *names[] = {"golden", "systemc", "rtl"};
+    std::printf("executor=%s dim=%d insns=%" PRIu64 " macs=%" PRIu64 "\n",
+                names[executor], kDim, c.insns, c.macs);
+    std::printf("%-7s %12s %12s %12s\n", "engine", "busy", "stall_token",
+                "stall_dram");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "LOAD",
+                c.load_busy, c.load_stall_token, c.load_stall_dram);
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "GEMM", c.gemm_busy,
+                c.gemm_stall_token, "-");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "VECTOR",
+                c.vector_busy, c.vector_stall_token, "-");
+    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "STORE",
+                c.store_busy, c.store_stall_token, c.store_stall_dram);
+    std::printf("load_bytes=%" PRIu64 " store_bytes=%" PRIu64
+                " overlap_cycles=%" PRIu64 " wall_s=%.6f\n",
+                c.load_bytes, c.store_bytes, c.overlap, seconds);
+  }
+  std::printf("cycles=%" PRIu64 " mac_util=%.4f dma_bytes=%" PRIu64
+              " overlap=%.4f sim_cycles_per_s=%.0f\n",
+              c.cycles, macUtil, c.load_bytes + c.store_bytes, overlap, cps);
+}
+
 int simMain(int argc, char **argv) {
   ember_npu_config_t cfg;
   ember_npu_config_init(&cfg);
@@ -409,33 +442,7 @@ int simMain(int argc, char **argv) {
   ember_npu_device_destroy(dev);
   if (rc)
     return rc;
-  double macUtil = c.cycles ? static_cast<double>(c.macs) /
-                                  (double(kDim) * kDim * double(c.cycles))
-                            : 0.0;
-  double overlap =
-      c.load_busy ? static_cast<double>(c.overlap) / double(c.load_busy) : 0.0;
-  double cps = seconds > 0 ? static_cast<double>(c.cycles) / seconds : 0.0;
-  if (!quiet) {
-    const char *names[] = {"golden", "systemc", "rtl"};
-    std::printf("executor=%s dim=%d insns=%" PRIu64 " macs=%" PRIu64 "\n",
-                names[cfg.executor], kDim, c.insns, c.macs);
-    std::printf("%-7s %12s %12s %12s\n", "engine", "busy", "stall_token",
-                "stall_dram");
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "LOAD",
-                c.load_busy, c.load_stall_token, c.load_stall_dram);
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "GEMM", c.gemm_busy,
-                c.gemm_stall_token, "-");
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12s\n", "VECTOR",
-                c.vector_busy, c.vector_stall_token, "-");
-    std::printf("%-7s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "STORE",
-                c.store_busy, c.store_stall_token, c.store_stall_dram);
-    std::printf("load_bytes=%" PRIu64 " store_bytes=%" PRIu64
-                " overlap_cycles=%" PRIu64 " wall_s=%.6f\n",
-                c.load_bytes, c.store_bytes, c.overlap, seconds);
-  }
-  std::printf("cycles=%" PRIu64 " mac_util=%.4f dma_bytes=%" PRIu64
-              " overlap=%.4f sim_cycles_per_s=%.0f\n",
-              c.cycles, macUtil, c.load_bytes + c.store_bytes, overlap, cps);
+  printRunReport(cfg.executor, c, seconds, quiet);
   return 0;
 }
 

@@ -1,7 +1,7 @@
 //===- Cli.h - `ember asm|disasm|sim` entry points ------------------------===//
 //
 // The NPU tool's commands, shared by `ember` and the standalone `ember-npu`
-// (which adds `kernel`, simulator/cli/KernelCommand.h). Options go through
+// (which adds `kernel`, tools/npu/KernelCommand.h). Options go through
 // Ember's command-line layer (tools/cmdline): every command answers --help,
 // and errors print one line `error: <what> (<where>)` to stderr and return
 // non-zero.
