@@ -3,6 +3,7 @@
 // plain C++ reference of the layer's definition bit for bit.
 #include "NpuTarget.h"
 #include "Runtime.h"
+#include "ember/accel/RefSim.h"
 #include "ember/accel/Text.h"
 
 #include "ember/npu/Arith.h"
@@ -315,6 +316,23 @@ void runCase(const Case &c, const std::string &what,
                          << int(c.expected[i][first]) << ")";
     }
   }
+  // The SDK's reference simulator runs the same program (packed in its
+  // arrangement, which is this NPU's) bit-exactly, with every check on.
+  std::vector<std::vector<uint8_t>> outs;
+  std::vector<const void *> in;
+  std::vector<void *> out;
+  for (auto &v : c.inputs)
+    in.push_back(v.data());
+  for (auto &e : c.expected)
+    outs.emplace_back(e.size(), 0xAB);
+  for (auto &o : outs)
+    out.push_back(o.data());
+  SimStats st;
+  err = simulateProgram(npuTarget(), p, in, out, SimOptions(), &st);
+  ASSERT_EQ(err, "") << what << " on the reference simulator";
+  for (size_t i = 0; i < outs.size(); ++i)
+    ASSERT_TRUE(outs[i] == c.expected[i])
+        << what << " on the reference simulator: output " << i << " differs";
 }
 
 std::string describe(const ConvSpec &s) {

@@ -175,9 +175,11 @@ struct RefMachine::Impl {
     const Op &o = *op;
     if (!t.has(o.kind))
       return std::string("the target has no '") + opKindName(o.kind) + "'";
+    // SetReg and Finish run on any engine (a register's own, the last).
+    const bool anyEngine = o.kind == OpKind::SetReg || o.kind == OpKind::Finish;
     if (o.kind != OpKind::Finish &&
         (o.engine < 0 || size_t(o.engine) >= E ||
-         !t.engines[size_t(o.engine)].runsKind(o.kind)))
+         (!anyEngine && !t.engines[size_t(o.engine)].runsKind(o.kind))))
       return "its engine does not run it";
     const OpDesc &d = t.ops[size_t(o.kind)];
     for (const OpField &f : opFields(o.kind)) {
