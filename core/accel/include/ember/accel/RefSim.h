@@ -102,7 +102,8 @@ void packReference(const Target &t, const LayerProgram &lp, Program &p);
 
 // Runs program `p` (packed by packReference) on a fresh machine: its image
 // and inputs (host layout, NTensor's dtype) into DRAM, the program, the
-// outputs back to the host layout. "" or the error.
+// outputs back to the host layout. "" or the error. With no inputs and no
+// outputs at all, a timing run (inputs zero).
 std::string simulateProgram(const Target &t, const Program &p,
                             const std::vector<const void *> &inputs,
                             const std::vector<void *> &outputs,
