@@ -77,8 +77,7 @@ void overlapOf(const accel::Target &t, const accel::Program &p,
     if (o.kind == accel::OpKind::Load)
       load.push_back(s.spans[i]);
     else if (o.kind != accel::OpKind::Store &&
-             o.kind != accel::OpKind::SetReg &&
-             o.kind != accel::OpKind::Finish)
+             o.kind != accel::OpKind::SetReg && o.kind != accel::OpKind::Finish)
       compute.push_back(s.spans[i]);
   }
   auto merge = [](std::vector<Span> &v) {
@@ -105,9 +104,9 @@ void overlapOf(const accel::Target &t, const accel::Program &p,
   (void)t;
 }
 
-void profileOf(const accel::Target &t, const accel::Program &p,
-               const Config &c, const accel::SimStats &s,
-               const std::vector<uint64_t> &alone, v1::ExecutionProfile &pr) {
+void profileOf(const accel::Target &t, const accel::Program &p, const Config &c,
+               const accel::SimStats &s, const std::vector<uint64_t> &alone,
+               v1::ExecutionProfile &pr) {
   pr.set_device("npu");
   pr.set_executor("reference");
   pr.set_timed(true);
@@ -248,11 +247,12 @@ struct AccelRef {
                                                x.config.sim, &s);
       std::vector<uint64_t> alone;
       if (err.empty() && x.config.profile >= 1)
-        err = layersAlone(target(), x.program,
-                          [&x](const accel::Program &q, uint64_t &cycles) {
-                            return measure(x.config, q, cycles);
-                          },
-                          alone);
+        err = layersAlone(
+            target(), x.program,
+            [&x](const accel::Program &q, uint64_t &cycles) {
+              return measure(x.config, q, cycles);
+            },
+            alone);
       if (err.empty())
         profileOf(target(), x.program, x.config, s, alone, pr);
       return err;

@@ -202,8 +202,8 @@ Expected<Target> openTarget(const TargetOptions &opts) {
   const bool accelerator =
       target == "npu-sim" || target.rfind("accel:", 0) == 0;
   if (fallback.empty())
-    fallback = accelerator && pluginPathFor("cpu").hasValue() ? "cpu"
-                                                               : "interp";
+    fallback =
+        accelerator && pluginPathFor("cpu").hasValue() ? "cpu" : "interp";
   Target t;
   t.name = target;
   t.requirePlacement = accelerator;

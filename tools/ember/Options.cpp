@@ -19,7 +19,8 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
           "Where the model compiles and runs: interp (the reference "
           "interpreter, in process), cpu (the LLVM backend), npu-sim (the "
           "example NPU), accel:DESC.json (the SDK's reference simulator on a "
-          "target description), plugin:PATH.so (any backend plugin) or plugin:NAME "
+          "target description), plugin:PATH.so (any backend plugin) or "
+          "plugin:NAME "
           "(lib/ember/libember_NAME.so beside ember). Default: " +
               t.target + ".",
           [&t](const std::string &v) {

@@ -946,8 +946,8 @@ std::string simulateProgram(const Target &t, const Program &p,
                             const SimOptions &o, SimStats *stats) {
   // No buffers at all: a timing run (the inputs zero, no outputs read).
   const bool timing = inputs.empty() && outputs.empty();
-  if (!timing && (inputs.size() != p.inputs.size() ||
-                  outputs.size() != p.outputs.size()))
+  if (!timing &&
+      (inputs.size() != p.inputs.size() || outputs.size() != p.outputs.size()))
     return "the program has " + std::to_string(p.inputs.size()) +
            " inputs and " + std::to_string(p.outputs.size()) + " outputs";
   const uint64_t need = std::max<uint64_t>(p.dramBytes, p.image.size());
