@@ -865,16 +865,28 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
       }
     }
     if (best < 0) {
-      std::string msg;
+      // Deadlock: named at the operation blocked earliest, the others after.
+      size_t first = E;
+      for (size_t e = 0; e < E; ++e)
+        if (head[e] < queue[e].size() &&
+            (first == E || freeAt[e] < freeAt[first]))
+          first = e;
+      std::string msg, lead;
       for (size_t e = 0; e < E; ++e)
         if (head[e] < queue[e].size()) {
           const size_t i = queue[e][head[e]];
-          msg += (msg.empty() ? "" : "; ") + where(i) + " at cycle " +
-                 std::to_string(freeAt[e]) +
-                 " waits on a signal (or a place in a token FIFO) that no "
-                 "operation left can give";
+          const std::string w = where(i);
+          const std::string at = w.substr(0, w.size() - 1) + ", cycle " +
+                                 std::to_string(freeAt[e]) + ")";
+          if (e == first)
+            lead = at;
+          else
+            msg += "; " + at + " too";
         }
-      return "deadlock: " + msg;
+      return lead +
+             ": deadlock: it waits on a signal (or a place in a token FIFO) "
+             "that no operation left can give" +
+             msg;
     }
     const size_t e = size_t(best);
     const size_t i = queue[e][head[e]++];
