@@ -3,10 +3,11 @@
 on the SDK's reference simulator (`ember run --target=accel:DESC.json`)
 against the interpreter.
 
-    sweep.py BUILD_BIN WORK_DIR MODEL.onnx... [--targets N] [--seed S]
+    sweep.py EMBER WORK_DIR MODEL.onnx... [--targets N] [--seed S]
              [--jobs J] [--every MODEL=K]...
 
-Targets are gen_target.py's draws from seed S on; a draw `ember-accel check`
+EMBER is the `ember` binary (`ember-accel` beside it). Targets are
+gen_target.py's draws from seed S on; a draw `ember-accel check`
 refuses is counted and the next seed taken, until N targets are accepted.
 For every target and model:
 - `ember-accel select` names a reason for every node it does not claim
@@ -78,7 +79,7 @@ def one(bin_dir, work, ti, tpath, mi, model, ref):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("bin")
+    ap.add_argument("ember")
     ap.add_argument("work")
     ap.add_argument("models", nargs="+")
     ap.add_argument("--targets", type=int, default=4)
@@ -86,6 +87,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--every", action="append", default=[])
     a = ap.parse_args()
+    a.bin = os.path.dirname(os.path.abspath(a.ember))
     os.makedirs(a.work, exist_ok=True)
     every = {k: int(v) for k, v in (e.split("=") for e in a.every)}
     ember = os.path.join(a.bin, "ember")
