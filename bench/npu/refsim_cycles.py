@@ -3,6 +3,7 @@
 same models (docs/npu-sdk.md, "The reference simulator"):
 
     refsim_cycles.py BUILD_DIR MODEL.onnx... [--second-npu PLUGIN.so]
+                     [--no-example]
 
 For each model: `ember run --target=npu-sim` (the example NPU's SystemC
 model; its golden model is untimed) against `--target=accel:` the example
@@ -27,7 +28,7 @@ def cycles(ember, model, target, out):
     p = subprocess.run([ember, "run", model, f"--target={target}", "--seed",
                         "1", "--save-outputs", out],
                        capture_output=True, text=True)
-    m = re.search(r"^npu: cycles=(\d+)", p.stdout, re.M)
+    m = re.search(r"^[\w-]+: cycles=(\d+)", p.stdout, re.M)
     if p.returncode or not m:
         return None, (p.stderr.strip().splitlines() or ["?"])[-1]
     return int(m.group(1)), ""
@@ -43,11 +44,15 @@ def main():
     ap.add_argument("build")
     ap.add_argument("models", nargs="+")
     ap.add_argument("--second-npu")
+    ap.add_argument("--no-example", action="store_true",
+                    help="only the second NPU's rows")
     a = ap.parse_args()
     ember = os.path.join(a.build, "bin", "ember")
     pairs = [("example NPU (SystemC)", "npu-sim",
               "accel:" + os.path.join(a.build, "backends", "npu-sim",
                                       "target", "NpuTarget.json"))]
+    if a.no_example:
+        pairs = []
     if a.second_npu:
         pairs.append(("second NPU (its simulator)",
                       "plugin:" + os.path.abspath(a.second_npu),

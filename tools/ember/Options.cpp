@@ -35,7 +35,8 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
           "Where the nodes the target's plugin does not claim run: interp, "
           "none (refuse to run them) or another target. Default: " +
               (fallbackDefault.empty()
-                   ? std::string("cpu for npu-sim when it is built (an "
+                   ? std::string("cpu for npu-sim and accel: when it is "
+                                 "built (an "
                                  "accelerator's unclaimed nodes run on the "
                                  "host's fast path), interp otherwise.")
                    : fallbackDefault),
