@@ -17,7 +17,8 @@
 // rows at the DMA's rows a cycle); an array op max(streamed rows x (lanes /
 // array rows) x (lanes / array columns), preload rows) plus its issue
 // overhead; a vector op its rows at the vector unit's rows a cycle plus its
-// issue overhead (a pool, each output row's window); SetReg one cycle.
+// issue overhead (a pool, each output row's window); SetReg one cycle. A
+// memory's ports and banks are not modelled (no port conflicts).
 //
 // Checks (each an error naming the operation, its engine and its cycle):
 // - ordering: two operations on different engines touching the same memory
