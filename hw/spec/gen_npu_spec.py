@@ -384,7 +384,9 @@ def accel_target(spec, dim, forms):
                   "act16_one_pass": spec["version"] >= 5},
         "memories": [{"name": m["name"], "rows": m["rows"], "row_bytes": m["elem_bytes"] * dim,
                       "holds": ACCEL_HOLDS[m["name"]]} for m in spec["memories"]],
-        "dram": {"bytes": spec["dram"]["bytes_default"],
+        # The DRAM a program may use: a core's window of the platform's
+        # DRAM (a program that needs more is refused when it is scheduled).
+        "dram": {"bytes": spec["platform"]["core_dram_bytes"],
                  "bytes_per_cycle": spec["dram"]["bytes_per_cycle_default"],
                  "latency": spec["dram"]["latency_cycles_default"],
                  "burst_bytes": spec["dram"]["burst_bytes_default"],

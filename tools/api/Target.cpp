@@ -72,12 +72,30 @@ Expected<std::string> pluginPathFor(const std::string &target) {
       return "./" + rest;
     }
     name = rest;
+  } else if (target.rfind("accel:", 0) == 0) {
+    // The SDK's reference simulator on a target description, which the
+    // plugin reads from EMBER_ACCEL_TARGET when it loads (one description
+    // per process: the plugin is loaded once).
+    const std::string desc = target.substr(6);
+    char real[PATH_MAX];
+    if (desc.empty() || !fileExists(desc) || !realpath(desc.c_str(), real))
+      return invalid("target description '", desc,
+                     "' does not exist (--target=", target, ")");
+    static std::mutex mu;
+    static std::string inUse;
+    std::lock_guard<std::mutex> lock(mu);
+    if (!inUse.empty() && inUse != real)
+      return invalid("one accel: description per process: '", inUse,
+                     "' is in use (--target=", target, ")");
+    inUse = real;
+    setenv("EMBER_ACCEL_TARGET", real, 1);
+    name = "accel-ref";
   } else if (target == "cpu" || target == "npu-sim") {
     name = target;
   } else {
     return invalid("unknown target '", target,
-                   "' (expected interp, cpu, npu-sim, plugin:PATH.so or "
-                   "plugin:NAME)");
+                   "' (expected interp, cpu, npu-sim, accel:DESC.json, "
+                   "plugin:PATH.so or plugin:NAME)");
   }
   if (!validName(name))
     return invalid("bad plugin name '", name, "' in --target=", target);
@@ -182,13 +200,14 @@ Status resolveRequant(const TargetOptions &opts, Target &t) {
 Expected<Target> openTarget(const TargetOptions &opts) {
   const std::string &target = opts.target;
   std::string fallback = opts.fallback;
+  const bool accelerator =
+      target == "npu-sim" || target.rfind("accel:", 0) == 0;
   if (fallback.empty())
-    fallback = target == "npu-sim" && pluginPathFor("cpu").hasValue()
-                   ? "cpu"
-                   : "interp";
+    fallback =
+        accelerator && pluginPathFor("cpu").hasValue() ? "cpu" : "interp";
   Target t;
   t.name = target;
-  t.requirePlacement = target == "npu-sim";
+  t.requirePlacement = accelerator;
   t.compile = opts.compile;
   EMBER_ASSIGN(std::string path, pluginPathFor(target));
   if (!path.empty()) {
@@ -305,8 +324,10 @@ std::string checkTargetSpelling(const std::string &target) {
     return "";
   if (target.rfind("plugin:", 0) == 0 && target.size() > 7)
     return "";
-  return "unknown target; expected interp, cpu, npu-sim, plugin:PATH.so or "
-         "plugin:NAME";
+  if (target.rfind("accel:", 0) == 0 && target.size() > 6)
+    return "";
+  return "unknown target; expected interp, cpu, npu-sim, accel:DESC.json, "
+         "plugin:PATH.so or plugin:NAME";
 }
 
 void applyTimeout(const TargetOptions &t, double *seconds) {

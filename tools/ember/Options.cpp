@@ -18,7 +18,9 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
     c.add({"--target"}, "T",
           "Where the model compiles and runs: interp (the reference "
           "interpreter, in process), cpu (the LLVM backend), npu-sim (the "
-          "example NPU), plugin:PATH.so (any backend plugin) or plugin:NAME "
+          "example NPU), accel:DESC.json (the SDK's reference simulator on a "
+          "target description), plugin:PATH.so (any backend plugin) or "
+          "plugin:NAME "
           "(lib/ember/libember_NAME.so beside ember). Default: " +
               t.target + ".",
           [&t](const std::string &v) {
@@ -33,7 +35,8 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
           "Where the nodes the target's plugin does not claim run: interp, "
           "none (refuse to run them) or another target. Default: " +
               (fallbackDefault.empty()
-                   ? std::string("cpu for npu-sim when it is built (an "
+                   ? std::string("cpu for npu-sim and accel: when it is "
+                                 "built (an "
                                  "accelerator's unclaimed nodes run on the "
                                  "host's fast path), interp otherwise.")
                    : fallbackDefault),

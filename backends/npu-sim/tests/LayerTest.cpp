@@ -3,6 +3,7 @@
 // plain C++ reference of the layer's definition bit for bit.
 #include "NpuTarget.h"
 #include "Runtime.h"
+#include "ember/accel/RefSim.h"
 #include "ember/accel/Text.h"
 
 #include "ember/npu/Arith.h"
@@ -272,8 +273,10 @@ Case convCase(const ConvSpec &s, uint32_t seed,
   return c;
 }
 
-// Compiles `c` with `opts`, runs it on golden and SystemC and compares; the
-// program goes to *compiled, the SystemC cycles to *cycles.
+// Compiles `c` with `opts`, runs it on golden, SystemC and the SDK's
+// reference simulator (the same program: this NPU packs its image in the
+// reference arrangement; every check on) and compares; the program goes to
+// *compiled, the SystemC cycles to *cycles.
 void runCase(const Case &c, const std::string &what,
              const CodegenOptions &opts = {}, Program *compiled = nullptr,
              uint64_t *cycles = nullptr) {
@@ -281,8 +284,12 @@ void runCase(const Case &c, const std::string &what,
   std::string err = compileLayers(c.lp, opts, p);
   ASSERT_EQ(err, "") << what;
   p.uid = newProgramUid();
+  const uint32_t kReference = UINT32_MAX;
   for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
-                        uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC)}) {
+                        uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC), kReference}) {
+    const std::string on = exec == kReference
+                               ? std::string(" on the reference simulator")
+                               : " on executor " + std::to_string(exec);
     std::vector<std::vector<uint8_t>> outs;
     std::vector<const void *> in;
     std::vector<void *> out;
@@ -295,8 +302,11 @@ void runCase(const Case &c, const std::string &what,
     RunConfig rc;
     rc.executor = exec;
     RunResult rr;
-    err = runProgram(p, rc, in, out, &rr);
-    ASSERT_EQ(err, "") << what << " on executor " << exec;
+    SimStats st;
+    err = exec == kReference
+              ? simulateProgram(npuTarget(), p, in, out, SimOptions(), &st)
+              : runProgram(p, rc, in, out, &rr);
+    ASSERT_EQ(err, "") << what << on;
     if (compiled)
       *compiled = p;
     if (cycles && exec == uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC))
@@ -308,11 +318,10 @@ void runCase(const Case &c, const std::string &what,
           ++bad;
           first = std::min(first, k);
         }
-      ASSERT_EQ(bad, 0u) << what << " on executor " << exec << ": " << bad
-                         << " of " << outs[i].size()
-                         << " bytes differ, first at " << first << " (got "
-                         << int(outs[i][first]) << ", want "
-                         << int(c.expected[i][first]) << ")";
+      ASSERT_EQ(bad, 0u) << what << on << ": " << bad << " of "
+                         << outs[i].size() << " bytes differ, first at "
+                         << first << " (got " << int(outs[i][first])
+                         << ", want " << int(c.expected[i][first]) << ")";
     }
   }
 }

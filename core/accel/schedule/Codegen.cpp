@@ -847,7 +847,7 @@ std::string placeConstants(const Target &tg, const LayerProgram &lp,
 // whose tensors need the most.
 std::string dramOverflow(const LayerProgram &lp, const std::vector<NTensor> &ts,
                          uint64_t imageBytes, uint64_t actBase, uint64_t end,
-                         uint64_t capacity) {
+                         uint64_t capacity, bool described) {
   // Name the layer whose tensors need the most.
   size_t worst = 0;
   uint64_t worstBytes = 0;
@@ -872,7 +872,9 @@ std::string dramOverflow(const LayerProgram &lp, const std::vector<NTensor> &ts,
   os << "the program needs " << end << " bytes of NPU DRAM (" << imageBytes
      << " of weights and tables, " << (end - actBase)
      << " of activations), over the DRAM's " << capacity
-     << " bytes (backend option dram_bytes); the largest layer is '"
+     << (described ? " bytes (the description's dram.bytes)"
+                   : " bytes (backend option dram_bytes)")
+     << "; the largest layer is '"
      << (lp.layers.empty() ? std::string("?") : lp.layers[worst].name)
      << "' with " << worstBytes << " bytes of tensors";
   return os.str();
@@ -1042,14 +1044,15 @@ std::string tileLayers(const Target &tg, const LayerProgram &lp,
     return err;
   st.out.activationBase = actBase;
   st.out.dramBytes = end;
-  // Without a capacity the program may use the whole address space (the
-  // device gets the DRAM its program needs).
+  // The DRAM is the description's dram.bytes unless the backend option
+  // dram_bytes gives the device's; never beyond the address space.
   const uint64_t space = tg.dram.addressBits < 64
                              ? uint64_t(1) << tg.dram.addressBits
                              : UINT64_MAX;
-  const uint64_t capacity = o.dramCapacity ? o.dramCapacity : space;
+  const uint64_t capacity = o.dramCapacity ? o.dramCapacity : tg.dram.bytes;
   if (end > capacity || end > space)
-    return dramOverflow(lp, ts, st.img.bytes.size(), actBase, end, capacity);
+    return dramOverflow(lp, ts, st.img.bytes.size(), actBase, end,
+                        std::min(capacity, space), !o.dramCapacity);
   // Each layer's code (LayerGen).
   const size_t nl = lp.layers.size();
   st.codes.assign(nl, LayerCode());

@@ -160,9 +160,12 @@ int packPatches(const Target &t, LayerProgram &lp) {
   }
   int changed = 0;
   std::vector<ptrdiff_t> patched; // layers on whole windows
-  for (Layer &L : lp.layers) {
-    if (L.kind != Layer::Kind::Gemm)
+  for (size_t li = 0; li < lp.layers.size(); ++li) {
+    if (lp.layers[li].kind != Layer::Kind::Gemm)
       continue;
+    // Kept to go back to when the layer on patches does not fit.
+    LayerProgram before;
+    Layer &L = lp.layers[li];
     GemmLayer &g = L.gemm;
     if (g.in < 0 || size_t(g.in) >= lp.tensors.size())
       continue;
@@ -204,6 +207,8 @@ int packPatches(const Target &t, LayerProgram &lp) {
     if (!whole &&
         (g.kw < 2 || !fits(g.H, g.kw * g.C, g.kh * ceilDiv(g.kw * g.C, lanes))))
       continue;
+    before = lp;
+    const int w0 = e ? writer[size_t(g.in)] : -1;
     const int64_t ph = whole ? g.kh : 1, taps = ph * g.kw, C2 = taps * g.C;
     const int64_t H2 = whole ? g.OH : g.H, kh2 = g.kh / ph;
     // The weights, [K][C][kh][kw] -> [K][(dy kw + dx) C + c][kh2]: tap
@@ -248,8 +253,16 @@ int packPatches(const Target &t, LayerProgram &lp) {
       g.kh = g.sh = g.dh = 1;
       g.pt = g.pb = 0;
       g.flat = !g.pool.on; // a fused pool needs image lines
-      patched.push_back(&L - lp.layers.data());
     }
+    // Selection asked whether the layer fits as it was; on patches its
+    // input is wider, so it is asked again (or the layer stays as it was).
+    if (!layerFits(t, L, lp.tensors).empty() ||
+        (w0 >= 0 && !layerFits(t, lp.layers[size_t(w0)], lp.tensors).empty())) {
+      lp = std::move(before);
+      continue;
+    }
+    if (whole)
+      patched.push_back(ptrdiff_t(li));
     ++changed;
   }
   // Pools the convolutions could not take before (their layers' indices

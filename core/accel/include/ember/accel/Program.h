@@ -183,8 +183,8 @@ enum class CascadePredict { Off, Out, Both };
 enum class StripeMode { Off, On, All };
 
 struct CodegenOptions {
-  // The device's DRAM (option dram_bytes; 0: the whole address space, the
-  // device then gets what the program needs).
+  // The device's DRAM (option dram_bytes; 0: the description's dram.bytes).
+  // A program that needs more is refused, naming its largest layer.
   uint64_t dramCapacity = 0;
   // Tiling: by predicted cycles (the cost model of docs/npu-sdk.md,
   // "Cost-model tiling"), or by DMA bytes alone (the rule before it; backend

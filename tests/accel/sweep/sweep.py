@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""The hardware-space sweep: int8 models on drawn target descriptions, run
+on the SDK's reference simulator (`ember run --target=accel:DESC.json`)
+against the interpreter.
+
+    sweep.py EMBER WORK_DIR MODEL.onnx... [--targets N] [--seed S]
+             [--jobs J] [--every MODEL=K]...
+
+EMBER is the `ember` binary (`ember-accel` beside it). Targets are
+gen_target.py's draws from seed S on; a draw `ember-accel check`
+refuses is counted and the next seed taken, until N targets are accepted.
+For every target and model:
+- `ember-accel select` names a reason for every node it does not claim
+  (a node without one is a failure);
+- `ember run` (seeded inputs) compiles every claimed run and runs it on the
+  reference simulator with its checks on; an error (a claimed node that does
+  not schedule, a checker error) is a failure, and so is an output that is
+  not byte-equal to the interpreter's.
+--every MODEL=K runs MODEL (a file name's folder or stem) on every K-th
+target only (a large model in a wide sweep). The last line:
+  `sweep: T targets (R refused by check), P runs, C nodes claimed,
+   H refused at selection, F failures`
+Failures are printed above it with the target and model, and the target's
+description is kept in WORK_DIR.
+"""
+import argparse
+import concurrent.futures as cf
+import filecmp
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_target  # noqa: E402
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def model_key(path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return os.path.basename(os.path.dirname(path)) if stem == "model" else stem
+
+
+def one(bin_dir, work, ti, tpath, mi, model, ref):
+    """(claimed, refused, failures) of one model on one target."""
+    fails = []
+    rc, out, err = run([os.path.join(bin_dir, "ember-accel"), "select", model,
+                        "--target", tpath])
+    if rc != 0:
+        return 0, 0, [f"select: {err.strip()}"]
+    claimed = refused = 0
+    for m in re.finditer(r"^# node \d+ (\S+) '([^']*)': (.*)$", out, re.M):
+        if m.group(3) == "runs":
+            claimed += 1
+        elif m.group(3).strip():
+            refused += 1
+        else:
+            fails.append(f"node {m.group(1)} '{m.group(2)}' refused "
+                         "without a reason")
+    if claimed == 0:  # every node refused at selection, with its reason
+        return claimed, refused, fails
+    odir = os.path.join(work, f"out-t{ti}-m{mi}")
+    rc, out, err = run([os.path.join(bin_dir, "ember"), "run", model,
+                        f"--target=accel:{tpath}", "--seed", "1",
+                        "--save-outputs", odir])
+    if rc != 0:
+        fails.append(f"run: {err.strip()}")
+        return claimed, refused, fails
+    for f in sorted(os.listdir(ref)):
+        if not filecmp.cmp(os.path.join(ref, f), os.path.join(odir, f),
+                           shallow=False):
+            fails.append(f"{f} differs from the interpreter's")
+    return claimed, refused, fails
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ember")
+    ap.add_argument("work")
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--targets", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--every", action="append", default=[])
+    a = ap.parse_args()
+    a.bin = os.path.dirname(os.path.abspath(a.ember))
+    os.makedirs(a.work, exist_ok=True)
+    every = {k: int(v) for k, v in (e.split("=") for e in a.every)}
+    ember = os.path.join(a.bin, "ember")
+    refs = []
+    for mi, model in enumerate(a.models):
+        ref = os.path.join(a.work, f"ref-m{mi}")
+        rc, _, err = run([ember, "run", model, "--target=interp", "--seed",
+                          "1", "--save-outputs", ref])
+        if rc != 0:
+            print(f"error: the interpreter cannot run {model}: {err.strip()}")
+            return 1
+        refs.append(ref)
+    targets, refused_targets, seed = [], 0, a.seed
+    while len(targets) < a.targets:
+        tpath = os.path.join(a.work, f"target-{seed}.json")
+        gen_target.main_to(seed, tpath)
+        if run([os.path.join(a.bin, "ember-accel"), "check", tpath])[0]:
+            refused_targets += 1
+            os.remove(tpath)
+        else:
+            targets.append(tpath)
+        seed += 1
+    work = []
+    for ti, tpath in enumerate(targets):
+        for mi, model in enumerate(a.models):
+            if ti % every.get(model_key(model), 1) == 0:
+                work.append((ti, tpath, mi, model))
+    claimed = refused = runs = 0
+    failures = []
+    with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
+        futs = {ex.submit(one, a.bin, a.work, ti, tp, mi, m, refs[mi]):
+                (tp, m) for ti, tp, mi, m in work}
+        for fu in cf.as_completed(futs):
+            tp, m = futs[fu]
+            c, r, fs = fu.result()
+            runs += 1
+            claimed += c
+            refused += r
+            failures += [f"{tp} {m}: {f}" for f in fs]
+    for f in sorted(failures):
+        print("FAIL:", f)
+    print(f"sweep: {len(targets)} targets ({refused_targets} refused by "
+          f"check), {runs} runs, {claimed} nodes claimed, {refused} refused "
+          f"at selection, {len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
