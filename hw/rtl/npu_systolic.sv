@@ -3,7 +3,7 @@
 // enters array row k skewed by k cycles and moves one PE to the right per cycle; partial sums
 // move one PE down per cycle and leave the bottom row, where column j is delayed DIM-1-j cycles
 // so a whole result row comes out at once, 2 * DIM - 1 cycles after the row went in.
-// Each PE (g_row[k].g_pe[j]) is an 8 x 8 -> 32 multiply-add on its weight (pe_mac) with the
+// Each PE (g_row[k].g_pe[j]) is an 8 x 8 -> 32 multiply-add on its weight (NPU_PE_MAC) with the
 // registers passing activations right and partial sums down. It has an active and a shadow
 // weight: the shadow is loaded one column per cycle (`wld`), and a row marked `in_swap` (the
 // first row of a GEMM) copies shadow to active in every PE as it passes, so the next tile loads
@@ -20,7 +20,7 @@
 //
 // Operands in offset binary. Activations and weights travel and are held with their sign bit
 // inverted (v ^ 8'h80, an inverter in hardware), so a PE's signed operand is its unsigned byte
-// minus 128 (pe_mac): the same signed 8 x 8 product, which a simulator computes without
+// minus 128 (NPU_PE_MAC): the same signed 8 x 8 product, which a simulator computes without
 // extending a sign bit in every PE (Verilator's sign extension cost more than the multiply).
 // Shared delay lines. The swap, column-broadcast and bias flags of the row in PE(k, j) entered
 // the array k + j cycles before (a row moves one PE right or down per cycle), so one flag delay
@@ -36,9 +36,11 @@
 // its kind is in flight: the results are those of a design with every register clocked (clock
 // gating, as a synthesis tool inserts it), and under Verilator an idle datapath costs a branch
 // a cycle. Each enable is a window counter (`win_*`) restarted by every row of its kind; a new
-// datapath gets one the same way (docs/npu-rtl.md, "Simulation speed"). Every register is a
-// variable of its own (no unpacked arrays, no port connections between PEs), so the simulator
-// copies nothing per cycle.
+// datapath gets one the same way (docs/npu-rtl.md, "Simulation speed"). In the cycles without a
+// swap or column-broadcast flag anywhere in the array (`flags` low), the PEs take the plain
+// multiply-add of their active weight and left neighbour, the selects' value then. Every
+// register is a variable of its own (no unpacked arrays, no port connections between PEs), so
+// the simulator copies nothing per cycle.
 module npu_systolic #(
     parameter int DIM = 16,
     localparam int CW = $clog2(DIM),
@@ -65,11 +67,9 @@ module npu_systolic #(
   localparam logic [8*DIM-1:0] OFS = {DIM{8'h80}};  // offset binary: sign bits inverted
 
   // The product of one PE: a signed activation times its signed weight, both in offset binary,
-  // added to the partial sum.
-  function automatic logic [31:0] pe_mac(input logic [31:0] ps, input logic [7:0] xo,
-                                         input logic [7:0] wo);
-    pe_mac = ps + (32'(xo) - 32'd128) * (32'(wo) - 32'd128);
-  endfunction
+  // added to the partial sum. A macro, not a function: Verilator computes a function's result
+  // before the statement that uses it, outside its enable.
+`define NPU_PE_MAC(ps, xo, wo) ((ps) + (32'({xo}) - 32'd128) * (32'({wo}) - 32'd128))
 
   // ---- the row entering (offset binary; an empty slot is a row of zeros)
   logic [8*DIM-1:0] row_in, rowh_in;
@@ -97,6 +97,9 @@ module npu_systolic #(
       dwd <= {dwd[ND-2:0], dw_in0};
       bid <= {bid[DIM-3:0], bi_in0};
     end
+  // Some PE holds a row with a swap or column-broadcast flag.
+  logic flags;
+  assign flags = sw_in0 || dw_in0 || swd != '0 || dwd != '0;
 
   for (genvar j = 0; j < DIM; j++) begin : g_col
     // DWGEMM bias: a shadow and an active int32 per column, loaded with the column's weights
@@ -179,15 +182,20 @@ module npu_systolic #(
       end
       always_ff @(posedge clk)
         if (wld && wld_col == CW'(j)) w_sh <= wld_row[8*k+:8] ^ 8'h80;
+      // Without a flag in the array (no swap, no DWGEMM row) the selects are known: the
+      // plain multiply-add, the same logic in the cycles that need no select.
       always_ff @(posedge clk)
         if (en) begin
-          ps <= pe_mac(psi, dwi ? g_row[j].a0 : ai, swi ? w_sh : w_act);
+          if (flags) begin
+            ps <= `NPU_PE_MAC(psi, dwi ? g_row[j].a0 : ai, swi ? w_sh : w_act);
+            if (swi) w_act <= w_sh;
+          end else ps <= `NPU_PE_MAC(psi, ai, w_act);
           a <= ai;
-          if (swi) w_act <= w_sh;
         end
       always_ff @(posedge clk)
         if (en_hi) begin
-          psh <= pe_mac(pshi, dwi ? g_row[j].ah0 : ahi, swi ? w_sh : w_act);
+          if (flags) psh <= `NPU_PE_MAC(pshi, dwi ? g_row[j].ah0 : ahi, swi ? w_sh : w_act);
+          else psh <= `NPU_PE_MAC(pshi, ahi, w_act);
           ah <= ahi;
         end
     end
@@ -220,3 +228,4 @@ module npu_systolic #(
     end
   end
 endmodule
+`undef NPU_PE_MAC
