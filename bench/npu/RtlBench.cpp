@@ -9,7 +9,8 @@
 // (perf_event_open, user space only), the instructions retired per simulated
 // cycle, which does not depend on the machine's load. It prints the median of
 // each over --reps runs beside the rates before (kBefore below: the last
-// commit that met the goals, and the one before the speed-up) and the goals
+// commit that met the goals, the regressed one and the one before the array's
+// rework) and the goals
 // (docs/npu-rtl.md, "Simulation speed"; docs/npu-performance.md).
 //
 //   npu-rtl-bench [--reps N] [--executor rtl,systemc] [--kernel gemm,conv]
@@ -137,24 +138,27 @@ Speed measure(ember_npu_executor_t ex, const kernels::Kernel &k, int reps,
 
 /// The figures before: fc73077, the last table that met both goals (spec
 /// version 3, before version 4's exact VADD and version 5's 16x8 array;
-/// docs/npu-rtl.md's history in docs/changelog/npu-rtl.md), and 49eddf8, the
-/// commit before the simulators were made faster again, both at DIM 16:
-/// median CPU-time rates (M cycles/s) with this program (docs/npu-rtl.md and
-/// docs/npu-performance.md, "Simulation speed"). Both were measured on a
-/// loaded machine, 49eddf8's interleaved with this build's by
-/// bench/npu/sim_speed.py; a rate depends on the machine and its load, so
-/// compare builds side by side with sim_speed.py.
+/// docs/npu-rtl.md's history in docs/changelog/npu-rtl.md), 49eddf8, the
+/// commit before the simulators were made faster again, and d1ddd13, the
+/// datapath enables before the array's offset-binary operands and shared
+/// delay lines, all at DIM 16: median CPU-time rates (M cycles/s) with this
+/// program (docs/npu-rtl.md and docs/npu-performance.md, "Simulation speed",
+/// and their changelogs). All were measured on a loaded machine, 49eddf8's and
+/// d1ddd13's interleaved with a newer build's by bench/npu/sim_speed.py; a rate
+/// depends on the machine and its load, so compare builds side by side with
+/// sim_speed.py.
 struct Before {
   const char *executor, *kernel;
-  double goodMcps, lastMcps;
+  double goodMcps, lastMcps, prevMcps;
 };
 constexpr Before kBefore[] = {
-    {"rtl", "gemm", 0.38, 0.102},
-    {"rtl", "conv", 0.52, 0.094},
-    {"systemc", "gemm", 34.4, 22.8},
-    {"systemc", "conv", 55.9, 30.3},
+    {"rtl", "gemm", 0.38, 0.102, 0.273},
+    {"rtl", "conv", 0.52, 0.094, 0.284},
+    {"systemc", "gemm", 34.4, 22.8, 35.0},
+    {"systemc", "conv", 55.9, 30.3, 57.4},
 };
-constexpr const char *kGoodCommit = "fc73077", *kLastCommit = "49eddf8";
+constexpr const char *kGoodCommit = "fc73077", *kLastCommit = "49eddf8",
+                     *kPrevCommit = "d1ddd13";
 
 const Before *beforeOf(const std::string &ex, const std::string &kernel) {
   if (EMBER_NPU_DIM != 16)
@@ -217,12 +221,13 @@ int main(int argc, char **argv) {
     std::printf("DIM=%d, %d runs each, medians; M = million simulated cycles "
                 "per second of CPU time (user + sys); insns/cycle = "
                 "user-space instructions per simulated cycle; before: the "
-                "CPU-time rates of %s (goals met) and %s (DIM 16)\n\n",
-                EMBER_NPU_DIM, reps, kGoodCommit, kLastCommit);
-    std::printf("| executor | kernel | cycles | cycles/s (CPU) | %s | %s | "
-                "cycles/s (wall) | insns/cycle | goal | correct "
-                "|\n|---|---|---|---|---|---|---|---|---|---|\n",
-                kGoodCommit, kLastCommit);
+                "CPU-time rates of %s (goals met), %s (regressed) and %s "
+                "(DIM 16)\n\n",
+                EMBER_NPU_DIM, reps, kGoodCommit, kLastCommit, kPrevCommit);
+    std::printf("| executor | kernel | cycles | cycles/s (CPU) | %s | %s | %s "
+                "| cycles/s (wall) | insns/cycle | goal | correct "
+                "|\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+                kGoodCommit, kLastCommit, kPrevCommit);
   }
   for (const Job &j : ks) {
     for (const Ex &e : exs) {
@@ -243,19 +248,20 @@ int main(int argc, char **argv) {
       double cyc = double(s.cycles);
       double cpu = median(s.cpu), wall = median(s.wall), ins = median(s.insns);
       const Before *b = beforeOf(e.name, j.kernel);
-      char bg[32] = "-", bl[32] = "-", ipc[32] = "n/a";
+      char bg[32] = "-", bl[32] = "-", bp[32] = "-", ipc[32] = "n/a";
       if (b) {
         std::snprintf(bg, sizeof bg, "%.3f M", b->goodMcps);
         std::snprintf(bl, sizeof bl, "%.3f M", b->lastMcps);
+        std::snprintf(bp, sizeof bp, "%.3f M", b->prevMcps);
       }
       if (!s.insns.empty())
         std::snprintf(ipc, sizeof ipc, "%.0f", ins / cyc);
       bool rtl = e.ex == EMBER_NPU_EXECUTOR_RTL;
-      std::printf("| %s | %s | %llu | **%.3f M** | %s | %s | %.3f M | %s | "
-                  "%s | yes |\n",
+      std::printf("| %s | %s | %llu | **%.3f M** | %s | %s | %s | %.3f M | %s "
+                  "| %s | yes |\n",
                   e.name, j.k.name.c_str(),
                   static_cast<unsigned long long>(s.cycles), cyc / cpu / 1e6,
-                  bg, bl, cyc / wall / 1e6, ipc,
+                  bg, bl, bp, cyc / wall / 1e6, ipc,
                   rtl ? ">= 0.3 M" : (j.kernel == "gemm" ? ">= 25 M" : "-"));
     }
   }
