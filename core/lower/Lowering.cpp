@@ -73,9 +73,13 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   // Custom ops first, so that their lowerings' ops join the integer
   // patterns.
   EMBER_TRY(expandCustomOps(f, opts, &count));
-  // Quantized patterns first, while composites are still whole.
+  // Quantized patterns first, while composites are still whole: the
+  // transformer patterns, which span several QDQ pairs, before the rest.
+  size_t transformer = 0;
+  EMBER_TRY(lowerIntegerTransformer(f, opts.requant, &transformer));
   EMBER_TRY(
       lowerIntegerPatterns(f, opts.requant, &count, opts.integerRecurrent));
+  count += transformer;
   for (bool changed = true; changed;) {
     changed = false;
     std::vector<Node *> work;

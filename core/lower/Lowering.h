@@ -79,6 +79,13 @@ Status lowerIntegerPatterns(
     Function &f, quant::RequantProfile profile = quant::RequantProfile::Fixed,
     size_t *numRewritten = nullptr, bool integerRecurrent = false);
 
+// The fixed profile's integer softmax, LayerNorm/RMSNorm and GELU of the
+// QDQ transformer patterns (IntegerTransformer.cpp, docs/quantization.md,
+// "Transformers"); nothing in the float32 profile. Runs before
+// lowerIntegerPatterns; counts the patterns rewritten.
+Status lowerIntegerTransformer(Function &f, quant::RequantProfile profile,
+                               size_t *numRewritten = nullptr);
+
 // Custom ops (LowerCustom.cpp, docs/custom-ops.md): the integer kernel form
 // of those that have one in a quantized graph, and the lowering of the
 // others that have a lowering and are not kept; counted in *count.
