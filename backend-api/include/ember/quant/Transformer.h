@@ -117,16 +117,16 @@ inline SoftmaxParams makeSoftmaxParams(double sx, double sy, int32_t yZp,
   return p;
 }
 
-/// 2^(u / 2^16) in Q15 for u <= 0 (Q16 log2 units): u = 2^16 n + r with
+/// 2^(u / 2^16) in Q23 for u <= 0 (Q16 log2 units): u = 2^16 n + r with
 /// n = u >> 16 and r in [0, 2^16), the table's 2^(r / 2^16) (Q23),
-/// shifted right by 8 - n with rounding. 1 (u = 0) is 32768; below
+/// shifted right by -n with rounding. 1 (u = 0) is 2^23; below
 /// -kSoftmaxMaxExp (saturated there) the result is 0.
-inline int32_t exp2NegQ15(int32_t u) {
+inline int32_t exp2NegQ23(int32_t u) {
   u = std::clamp(u, -(kSoftmaxMaxExp << 16), 0);
   const int32_t n = u >> 16, r = u & 0xFFFF;
   const int64_t v =
       interpTable(transformerTables().exp2.data(), r >> 8, r & 255);
-  return static_cast<int32_t>(roundShift(v, 8 - n));
+  return static_cast<int32_t>(n == 0 ? v : roundShift(v, -n));
 }
 
 /// The reciprocal of a sum s > 0 as (r, p): 1 / s ~= r * 2^(-24 - p), with
@@ -149,7 +149,7 @@ inline Reciprocal reciprocalOf(uint64_t s) {
 /// y (same layout):
 ///   m   = max_j x_j                               (row max)
 ///   u_j = max(MBQM(x_j - m, in), -32 * 2^16)      (log2 units, Q16)
-///   e_j = exp2NegQ15(u_j)                          (Q15, the max's is 2^15)
+///   e_j = exp2NegQ23(u_j)                          (Q23, the max's is 2^23)
 ///   S   = sum_j e_j                                (row sum, 64-bit)
 ///   (r, p) = reciprocalOf(S)                       (leading zeros, table)
 ///   y_j = clamp(round(e_j * r * out.mult / 2^(55 + p - out.shift)) + y_zp)
@@ -165,10 +165,10 @@ void integerSoftmaxRow(const TX *x, TY *y, int64_t n, int64_t stride,
   uint64_t sum = 0;
   for (int64_t j = 0; j < n; ++j) {
     const int32_t u = mbqm(int32_t(x[j * stride]) - m, p.in.mult, p.in.shift);
-    scratch[size_t(j)] = exp2NegQ15(u);
+    scratch[size_t(j)] = exp2NegQ23(u);
     sum += uint64_t(scratch[size_t(j)]);
   }
-  const Reciprocal rc = reciprocalOf(sum); // sum >= 2^15: the max's term
+  const Reciprocal rc = reciprocalOf(sum); // sum >= 2^23: the max's term
   const int shift = 55 + rc.p - int(std::clamp<int32_t>(p.out.shift, -31, 30));
   for (int64_t j = 0; j < n; ++j) {
     const Int128 prod = Int128(scratch[size_t(j)]) * rc.r * p.out.mult;
