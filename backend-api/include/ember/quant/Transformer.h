@@ -1,4 +1,4 @@
-//===- ember/quant/Transformer.h - Integer softmax, norms and GELU
+//===- ember/quant/Transformer.h - Integer softmax, norms, GELU -----------===//
 //---------===//
 //
 // The fixed profile's integer definitions of a transformer's nonlinear ops
