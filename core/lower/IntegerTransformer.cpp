@@ -423,6 +423,13 @@ private:
                     const Dims &dims) {
     if (n.numResults() != 1 || n.types[0].dims() != dims)
       return false;
+    // Cheap tests first: this runs for every node after every
+    // DequantizeLinear.
+    bool any = false;
+    for (const Value &in : n.inputs)
+      any |= in.node && region.count(in.node);
+    if (!any)
+      return false;
     bool reads = false;
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const Value &in = n.inputs[i];
@@ -432,8 +439,14 @@ private:
         reads = true;
         continue;
       }
-      auto c = realConstant(in);
       const Tensor *ic = constantOf(in);
+      // A scalar, or the DequantizeLinear of one (never a weight's).
+      const Tensor *dqc = in.node->kind == OpKind::DequantizeLinear
+                              ? constantOf(in.node->inputs[0])
+                              : nullptr;
+      auto c = (ic && ic->size() == 1) || (dqc && dqc->size() == 1)
+                   ? realConstant(in)
+                   : std::nullopt;
       const bool param = (n.kind == OpKind::QuantizeLinear ||
                           n.kind == OpKind::DequantizeLinear) &&
                          i > 0 && ic && ic->size() == 1;
