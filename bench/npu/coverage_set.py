@@ -9,9 +9,13 @@ with HardSwish and squeeze-excitation, a U-Net decoder with bilinear Resize
 and skip Concats, one transformer block, and two as paddle2onnx writes
 PaddlePaddle models: a PP-OCR text-direction classifier and a PicoDet-style
 detector body, with HardSwish, HardSigmoid and SiLU decomposed into float
-ops), quantizes each with ONNX
+ops; a PP-OCR DBNet text detector with an RSE-FPN neck, and the PicoDet
+body with its head: Split at channel 10, rank-3 Reshape and Transpose,
+Concat of the levels), quantizes each with ONNX
 Runtime's quantize_static (QDQ, per-channel int8 weights, uint8
-activations, seeded calibration), runs it on the NPU target and prints one
+activations, seeded calibration; the "-slim-toy" copies with only
+convolutions and matrix products quantized, as PaddleSlim does, the other
+ops float islands), runs it on the NPU target and prints one
 row per model: partitions, host nodes, the share of nodes and of MACs in
 device partitions, the simulated cycles, whether the NPU's output is
 bit-exact with the interpreter's, and how far it is from ONNX Runtime's (in
@@ -237,7 +241,29 @@ def ppocr_cls(rng, h=48, w=192):
                    opset=13)
 
 
-def picodet(rng, size=160):
+def picodet_head(b, feats, classes=10, reg=32):
+    """PicoDet's head as paddle2onnx writes it without post-processing:
+    per level one 1x1 convolution of classes + reg channels, Split at
+    channel `classes`, Sigmoid of the class map, each part flattened over
+    H, W (Reshape to rank 3) and transposed to [1, H*W, C], the levels
+    concatenated: scores [1, N, classes] and box distributions [1, N,
+    reg]."""
+    cls, box = [], []
+    for f, ch, hw in feats:
+        h = paddle_conv(b, f, ch, ch, "silu", k=3, group=ch)
+        h = paddle_conv(b, h, ch, ch, "silu", k=1)
+        o = b.conv(h, ch, classes + reg, k=1, relu=False)
+        c, r = b.name("split"), b.name("split")
+        b.nodes.append(onnx.helper.make_node(
+            "Split", [o, b.shape([classes, reg])], [c, r], axis=1))
+        c = b.op("Sigmoid", [c])
+        for t, n, out in ((c, classes, cls), (r, reg, box)):
+            t = b.op("Reshape", [t, b.shape([1, n, hw])])
+            out.append(b.op("Transpose", [t], perm=[0, 2, 1]))
+    return (b.op("Concat", cls, axis=1), b.op("Concat", box, axis=1))
+
+
+def picodet(rng, size=160, head=False):
     """A PicoDet-style detector's body as paddle2onnx writes it: an LCNet
     backbone with HardSwish as x * HardSigmoid(x) and SE, a PAN neck of
     1x1 convolutions, nearest upsampling and Concat, and SiLU (x *
@@ -264,12 +290,58 @@ def picodet(rng, size=160):
     up = b.resize_scales(p4, 2.0, "nearest", "asymmetric", "floor")
     p3 = paddle_conv(b, b.op("Concat", [up, lat[0]], axis=1), 128, 64,
                      "hardswish", k=1)
+    s = size // 4  # (p3: stride 4)
+    if head:
+        cls, box = picodet_head(b, [(p3, 64, s * s),
+                                    (p4, 64, (s // 2) * (s // 2))])
+        n = s * s + (s // 2) * (s // 2)
+        m = b.model("picodet_head_toy", "image", [1, 3, size, size], cls,
+                    [1, n, 10], opset=13)
+        m.graph.output.append(onnx.helper.make_tensor_value_info(
+            box, onnx.TensorProto.FLOAT, [1, n, 32]))
+        return m
     h = paddle_conv(b, p3, 64, 64, "silu", k=3, group=64)
     h = paddle_conv(b, h, 64, 64, "silu", k=1)
     out = b.conv(h, 64, 10 + 32, k=1, relu=False)
-    s = size // 4  # (p3: stride 4)
     return b.model("picodet_toy", "image", [1, 3, size, size], out,
                    [1, 42, s, s], opset=13)
+
+
+def ppocr_det(rng, size=160):
+    """A PP-OCR text detector (DBNet) as paddle2onnx writes it: an
+    LCNet-style backbone with HardSwish as x * HardSigmoid(x), an RSE-FPN
+    neck (1x1 lateral convolutions each followed by the SE block with the
+    decomposed hard sigmoid, nearest upsampling by 2 and Add, 3x3 output
+    convolutions, each level upsampled to 1/4 and concatenated) and the DB
+    head: 3x3 convolution, Relu, two 2x2 stride-2 ConvTransposes, Sigmoid
+    (the probability map at the input's size)."""
+    b = dm.Builder(rng)
+    x = paddle_conv(b, "image", 3, 16, "hardswish", stride=2)
+    cin, feats = 16, []
+    for k, cout, s in ((3, 32, 2), (3, 64, 2), (5, 96, 2), (5, 128, 2)):
+        x = paddle_conv(b, x, cin, cin, "hardswish", k=k, stride=s,
+                        group=cin)
+        x = paddle_conv(b, x, cin, cout, "hardswish", k=1)
+        cin = cout
+        feats.append((x, cout))
+    ch = 32
+    lat = [paddle_se(b, b.conv(f, c, ch, k=1, relu=False), ch)
+           for f, c in feats]
+    for i in (2, 1, 0):
+        lat[i] = b.op("Add", [lat[i], b.resize_scales(
+            lat[i + 1], 2.0, "nearest", "asymmetric", "floor")])
+    outs = []
+    for i, f in enumerate(lat):
+        o = paddle_se(b, b.conv(f, ch, ch // 4, relu=False), ch // 4)
+        outs.append(o if i == 0 else b.resize_scales(
+            o, float(2 ** i), "nearest", "asymmetric", "floor"))
+    fuse = b.op("Concat", outs, axis=1)
+    h = b.conv(fuse, ch, ch // 4)
+    h = b.deconv(h, ch // 4, ch // 4)
+    h = b.deconv(h, ch // 4, 1, relu=False)
+    prob = b.op("Sigmoid", [h])
+    return b.model("ppocr_det_toy", "image", [1, 3, size, size], prob,
+                   [1, 1, size, size], opset=13)
 
 
 MODELS = {
@@ -284,10 +356,23 @@ MODELS = {
     "transformer-block-toy": transformer_block,
     "ppocr-cls-toy": ppocr_cls,
     "picodet-toy": picodet,
+    "ppocr-det-toy": ppocr_det,
+    "picodet-head-toy": lambda r: picodet(r, head=True),
+    "ppocr-cls-slim-toy": ppocr_cls,
+    "picodet-slim-toy": picodet,
+    "ppocr-det-slim-toy": ppocr_det,
+    "picodet-head-slim-toy": lambda r: picodet(r, head=True),
 }
 
+# The models quantized as a quantizer of convolutions and matrix products
+# only writes them (PaddleSlim's default): quantize_static told to quantize
+# those ops alone, every other op a float island between a
+# DequantizeLinear and a QuantizeLinear.
+CONV_ONLY = ["Conv", "ConvTranspose", "MatMul", "Gemm"]
+SLIM = {n for n in MODELS if n.endswith("-slim-toy")}
 
-def quantize(fp32, out, rng):
+
+def quantize(fp32, out, rng, ops=None):
     from onnxruntime.quantization import (CalibrationDataReader,
                                           QuantFormat, QuantType,
                                           quantize_static)
@@ -305,7 +390,7 @@ def quantize(fp32, out, rng):
 
     quantize_static(fp32, out, Reader(), quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
+                    weight_type=QuantType.QInt8, op_types_to_quantize=ops)
 
 
 def load_pb(path):
@@ -464,7 +549,7 @@ def main():
             qdq = os.path.join(a.out, name + "-qdq.onnx")
             if not os.path.exists(qdq):
                 onnx.save(make(rng), fp32)
-                quantize(fp32, qdq, rng)
+                quantize(fp32, qdq, rng, CONV_ONLY if name in SLIM else None)
         r = measure(a.ember, qdq, a.executor, a.target, inputs)
         if "partitions" not in r:
             print(f"| {name} | error: {r.get('error', '?')} | | | | | | | |")

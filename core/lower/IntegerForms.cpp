@@ -316,8 +316,8 @@ Expected<Value> centeredInt32(LoweringBuilder &b, Value x, const QParams &px) {
               {c, scalarOf(b, ElemKind::I32, px.zeroPoint(), "zero_point")});
 }
 
-Expected<Tensor> regionTable(const Node &d, const std::vector<Node *> &members,
-                             const Node &q, const QParams &pq) {
+Expected<Tensor> regionValues(const Node &d, const std::vector<Node *> &members,
+                              Value out, const Node *q) {
   ElemKind xk = d.inputs[0].type().elem();
   Function g("table");
   Node *p = g.addPlaceholder("x", Type(xk, {256}));
@@ -345,20 +345,33 @@ Expected<Tensor> regionTable(const Node &d, const std::vector<Node *> &members,
     EMBER_ASSIGN(Node * c, g.create(m->kind, ins, m->attrs));
     map[m] = Value(c);
   }
-  std::vector<Value> qIns{map.at(q.inputs[0].node)};
-  for (size_t i = 1; i < q.inputs.size(); ++i)
-    qIns.push_back(operand(q.inputs[i]));
-  EMBER_ASSIGN(Node * qn, g.create(OpKind::QuantizeLinear, qIns, q.attrs));
-  g.addOutput(Value(qn), "y");
+  Value y = map.at(out.node);
+  if (q) {
+    std::vector<Value> qIns{y};
+    for (size_t i = 1; i < q->inputs.size(); ++i)
+      qIns.push_back(operand(q->inputs[i]));
+    EMBER_ASSIGN(Node * qn, g.create(OpKind::QuantizeLinear, qIns, q->attrs));
+    y = Value(qn);
+  }
+  g.addOutput(y, "y");
   Tensor in(Type(xk, {256}));
   int64_t lowest = lowestOf(xk);
   for (int64_t i = 0; i < 256; ++i)
     in.setInt(i, lowest + i);
   EMBER_ASSIGN(auto outs, interpret(g, {in}));
-  if (outs.size() != 1 || outs[0].elem() != pq.kind)
+  if (outs.size() != 1)
+    return makeError(ErrorCode::Internal, "values of ", d.describe(),
+                     "'s region: no result");
+  return std::move(outs[0]);
+}
+
+Expected<Tensor> regionTable(const Node &d, const std::vector<Node *> &members,
+                             const Node &q, const QParams &pq) {
+  EMBER_ASSIGN(Tensor t, regionValues(d, members, q.inputs[0], &q));
+  if (t.elem() != pq.kind)
     return makeError(ErrorCode::Internal, "table of ", q.describe(),
                      " has the wrong type");
-  return std::move(outs[0]);
+  return t;
 }
 
 // Per-channel activation parameters an integer form takes (ChannelScales.h):

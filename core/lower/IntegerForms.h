@@ -274,6 +274,12 @@ integerLrn(LoweringBuilder &b, const Node &n, Value q, const QParams &px,
 Expected<Tensor> regionTable(const Node &d, const std::vector<Node *> &members,
                              const Node &q, const QParams &pq);
 
+// The values of `out` (d's result or a member's) on the 256 values of d's
+// 8-bit input, lowest first, by the same reference kernels; with q, the
+// QuantizeLinear of them with q's parameters (regionTable).
+Expected<Tensor> regionValues(const Node &d, const std::vector<Node *> &members,
+                              Value out, const Node *q = nullptr);
+
 // The fixed profile's integer LSTM of x (stored integers with per-tensor
 // params *px, or a float tensor when px is null), [T, B, I], unrolled over
 // the T steps (docs/quantization.md, "LSTM"; IntegerLstm.cpp): its Y as

@@ -81,10 +81,33 @@ Status lowerIntegerPatterns(
 
 // The fixed profile's integer softmax, LayerNorm/RMSNorm and GELU of the
 // QDQ transformer patterns (IntegerTransformer.cpp, docs/quantization.md,
-// "Transformers"); nothing in the float32 profile. Runs before
-// lowerIntegerPatterns; counts the patterns rewritten.
+// "Transformers"); nothing in the float32 profile. Runs before the
+// float islands and lowerIntegerPatterns; counts the patterns rewritten.
 Status lowerIntegerTransformer(Function &f, quant::RequantProfile profile,
                                size_t *numRewritten = nullptr);
+
+// Float islands the integer patterns do not take as they are (fixed
+// profile; FloatIslands.cpp, docs/quantization.md, "Float islands"): an
+// elementwise float region between DequantizeLinears and QuantizeLinears
+// that combines two dequantized 8-bit tensors (Mul, Add, Sub), reduces one
+// (ReduceSum, ReduceMean, GlobalAveragePool) or shares an intermediate
+// between several readers gets a QuantizeLinear -> DequantizeLinear pair
+// at each such point, so that each piece is a pattern lowerIntegerPatterns
+// takes (a table, a quantized multiply or add, a mean); a ReduceSum of a
+// DequantizeLinear and its scalar Mul/Div become a ReduceMean of a
+// DequantizeLinear with the scale folded in. Counts the islands rewritten.
+Status quantizeFloatIslands(Function &f, size_t *numRewritten = nullptr);
+
+// A Split along the channels of an integer convolution's requantized
+// result, read by nothing else: one convolution per part (SplitLayers.cpp;
+// exact). Counts the Splits rewritten.
+Status splitLayers(Function &f, size_t *numRewritten = nullptr);
+
+// Reshape([N, C, H, W] -> [N, C, H*W]) then Transpose(perm [0, 2, 1]):
+// Transpose(perm [0, 2, 3, 1]) then Reshape to [N, H*W, C], the same
+// movement in the rank-4 form backends hold (ChannelsLast.cpp). Counts the
+// pairs rewritten.
+Status moveChannelsLast(Function &f, size_t *numRewritten = nullptr);
 
 // Custom ops (LowerCustom.cpp, docs/custom-ops.md): the integer kernel form
 // of those that have one in a quantized graph, and the lowering of the
