@@ -73,6 +73,10 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   // Custom ops first, so that their lowerings' ops join the integer
   // patterns.
   EMBER_TRY(expandCustomOps(f, opts, &count));
+  // The transformer patterns first, while they are whole: they span
+  // several QDQ pairs, which the float islands would cut.
+  size_t transformer = 0;
+  EMBER_TRY(lowerIntegerTransformer(f, opts.requant, &transformer));
   // Float islands cut into quantized patterns (the fixed profile's integer
   // forms; the float32 profile keeps ONNX Runtime's float islands).
   if (opts.requant == quant::RequantProfile::Fixed)
@@ -80,6 +84,7 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   // Quantized patterns first, while composites are still whole.
   EMBER_TRY(
       lowerIntegerPatterns(f, opts.requant, &count, opts.integerRecurrent));
+  count += transformer;
   EMBER_TRY(splitLayers(f, &count));
   EMBER_TRY(moveChannelsLast(f, &count));
   for (bool changed = true; changed;) {

@@ -79,6 +79,13 @@ Status lowerIntegerPatterns(
     Function &f, quant::RequantProfile profile = quant::RequantProfile::Fixed,
     size_t *numRewritten = nullptr, bool integerRecurrent = false);
 
+// The fixed profile's integer softmax, LayerNorm/RMSNorm and GELU of the
+// QDQ transformer patterns (IntegerTransformer.cpp, docs/quantization.md,
+// "Transformers"); nothing in the float32 profile. Runs before the
+// float islands and lowerIntegerPatterns; counts the patterns rewritten.
+Status lowerIntegerTransformer(Function &f, quant::RequantProfile profile,
+                               size_t *numRewritten = nullptr);
+
 // Float islands the integer patterns do not take as they are (fixed
 // profile; FloatIslands.cpp, docs/quantization.md, "Float islands"): an
 // elementwise float region between DequantizeLinears and QuantizeLinears

@@ -224,4 +224,98 @@ Status types_QuantizedSoftmax(TypeContext &ctx) {
   ctx.setOutput(0, Type(x.elem(), x.dims()));
   return Status::ok();
 }
+
+namespace {
+
+// The axis attribute of an integer softmax or normalization of x, in range.
+Expected<int64_t> integerAxis(const TypeContext &ctx, const Tensor &x) {
+  const int64_t r = int64_t(x.rank()), axis = ctx.attrInt("axis", -1);
+  if (r == 0 || axis < -r || axis >= r)
+    return ctx.error("axis ", axis, " is out of range for rank ", r);
+  return axis < 0 ? axis + r : axis;
+}
+
+// A multiplier attribute pair: an int32 multiplier and a shift in [-31, 30].
+Status checkMultiplier(const TypeContext &ctx, const char *mult,
+                       const char *shift, bool positive) {
+  const int64_t m = ctx.attrInt(mult, -1), e = ctx.attrInt(shift, 0);
+  if (m < (positive ? 0 : INT32_MIN) || m > INT32_MAX || e < -31 || e > 30)
+    return ctx.error(
+        mult, " ", m, " and ", shift, " ", e, " must be an int32 multiplier",
+        positive ? " (not negative)" : "", " and a shift in [-31, 30]");
+  return Status::ok();
+}
+
+// The result kind `to` of an integer transformer op and its y_zero_point
+// (0 for i16).
+Expected<ElemKind> resultKind(const TypeContext &ctx) {
+  EMBER_ASSIGN(ElemKind yk, storedKind(ctx));
+  const quant::Range range = yk == ElemKind::I16
+                                 ? quant::Range{0, 0}
+                                 : quant::rangeOf(yk == ElemKind::I8);
+  const int64_t zp = ctx.attrInt("y_zero_point", 0);
+  if (zp < range.lo || zp > range.hi)
+    return ctx.error("y_zero_point ", zp, " is out of range for ",
+                     elemKindName(yk));
+  return yk;
+}
+
+} // namespace
+
+// IntegerSoftmax: u8/i8/i16 x, an axis of x, the input multiplier (log2
+// units, Q16) and the output multiplier (1 / s_y); y of kind `to`, x's
+// shape.
+Status types_IntegerSoftmax(TypeContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (!isStored(x.elem()))
+    return ctx.unsupportedError("input type ", elemKindName(x.elem()),
+                                " (expected u8, i8 or i16)");
+  EMBER_TRY(integerAxis(ctx, x).status());
+  EMBER_TRY(checkMultiplier(ctx, "in_multiplier", "in_shift", true));
+  EMBER_TRY(checkMultiplier(ctx, "out_multiplier", "out_shift", true));
+  EMBER_ASSIGN(ElemKind yk, resultKind(ctx));
+  ctx.setOutput(0, Type(yk, x.dims()));
+  return Status::ok();
+}
+
+// IntegerNormalization: u8/i8/i16 x normalized over the axes from `axis`
+// on (at most 2^20 elements a row), i32 multiplier and shift and i64 bias of
+// one entry or one per element of a row, a non-negative epsilon and an
+// x_zero_point of x's range; y of kind `to`, x's shape.
+Status types_IntegerNormalization(TypeContext &ctx) {
+  const Tensor &x = ctx.in(0);
+  if (!isStored(x.elem()))
+    return ctx.unsupportedError("input type ", elemKindName(x.elem()),
+                                " (expected u8, i8 or i16)");
+  EMBER_ASSIGN(int64_t axis, integerAxis(ctx, x));
+  int64_t row = 1;
+  for (size_t d = size_t(axis); d < x.rank(); ++d)
+    row *= x.dims()[d];
+  if (row > (int64_t(1) << 20))
+    return ctx.unsupportedError("a row of ", row,
+                                " elements (at most 2^20 are normalized)");
+  const ElemKind want[3] = {ElemKind::I32, ElemKind::I32, ElemKind::I64};
+  const char *names[3] = {"multiplier", "shift", "bias"};
+  for (size_t i = 1; i < 4; ++i) {
+    const Tensor &t = ctx.in(i);
+    if (t.elem() != want[i - 1] || t.rank() > 1 ||
+        (t.size() != 1 && t.size() != row) || t.size() != ctx.in(1).size())
+      return ctx.error(names[i - 1], " ", t.type().toString(), " must be ",
+                       elemKindName(want[i - 1]), "[1] or [", row,
+                       "], like the multiplier");
+  }
+  if (ctx.attrInt("epsilon", 0) < 0)
+    return ctx.error("epsilon ", ctx.attrInt("epsilon", 0),
+                     " must not be negative");
+  const quant::Range xr = x.elem() == ElemKind::I16
+                              ? quant::Range{0, 0}
+                              : quant::rangeOf(x.elem() == ElemKind::I8);
+  const int64_t xz = ctx.attrInt("x_zero_point", 0);
+  if (xz < xr.lo || xz > xr.hi)
+    return ctx.error("x_zero_point ", xz, " is out of range for ",
+                     elemKindName(x.elem()));
+  EMBER_ASSIGN(ElemKind yk, resultKind(ctx));
+  ctx.setOutput(0, Type(yk, x.dims()));
+  return Status::ok();
+}
 } // namespace ember
