@@ -152,7 +152,7 @@ declaredProfiles(backend::Plugin &p, const std::string &name) {
   for (const std::string &s : man.requant_profiles()) {
     quant::RequantProfile q;
     if (!quant::profileFromName(s, q))
-      return unsupported("plugin ", name, " declares the arithmetic '", s,
+      return unsupported("target ", name, " declares the arithmetic '", s,
                          "', which this host does not know (its manifest's "
                          "requant_profiles; known: ",
                          quant::profileNames(), ")");
