@@ -82,9 +82,10 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   if (opts.requant == quant::RequantProfile::Fixed)
     EMBER_TRY(quantizeFloatIslands(f, &count));
   // Quantized patterns first, while composites are still whole.
+  size_t patterns = 0;
   EMBER_TRY(
-      lowerIntegerPatterns(f, opts.requant, &count, opts.integerRecurrent));
-  count += transformer;
+      lowerIntegerPatterns(f, opts.requant, &patterns, opts.integerRecurrent));
+  count += transformer + patterns;
   EMBER_TRY(splitLayers(f, &count));
   EMBER_TRY(moveChannelsLast(f, &count));
   for (bool changed = true; changed;) {
