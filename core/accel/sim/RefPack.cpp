@@ -70,8 +70,8 @@ void packGemm(const Target &t, const GemmLayer &g, const GemmTables &tb,
         p3[size_t((ko * 3 + 2) * L + j)] = bias[size_t(ko * L + j)];
       }
     // 16x8: the int64 bias, its low word in the table, its high word in the
-    // same place of the second table (REQUANT acc16 reads param + 2 and
-    // param + 2 + ACC rows/2).
+    // same place of the second table (a 16-bit accumulator's requantization
+    // reads param + 2 and param + 2 + half the accumulator memory's rows).
     std::vector<int32_t> hi(size_t(g.in16 ? Kt * 3 * L : 0), 0);
     for (int64_t oc = 0; oc < g.K && g.in16; ++oc) {
       const uint64_t b = uint64_t(g.bias64[size_t(oc)]);
