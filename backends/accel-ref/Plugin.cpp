@@ -119,16 +119,10 @@ void profileOf(const accel::Target &t, const accel::Program &p, const Config &c,
   }
   uint64_t loadBusy = 0, overlap = 0;
   overlapOf(t, p, s, loadBusy, overlap);
-  auto *cs = pr.mutable_counters();
-  addValue(cs, "cycles", double(s.cycles));
-  addValue(cs, "peak_macs_per_cycle", peak);
-  addValue(cs, "useful_macs", double(useful));
-  addValue(cs, "array_macs", double(arrayMacs));
-  addValue(cs, "dma_bytes", double(s.loadBytes + s.storeBytes));
-  addValue(cs, "dma_in_busy", double(loadBusy));
-  addValue(cs, "dma_compute_overlap", double(overlap));
-  addValue(cs, "instructions", double(s.ops));
-  addValue(cs, "dram_stall", double(s.dramStall));
+  addRunCounters(pr, {double(s.cycles), peak, double(useful), double(arrayMacs),
+                      double(s.loadBytes + s.storeBytes), double(loadBusy),
+                      double(overlap), double(s.ops)});
+  addValue(pr.mutable_counters(), "dram_stall", double(s.dramStall));
   if (c.profile >= 1)
     for (size_t i = 0; i < p.layers.size(); ++i) {
       const accel::LayerInfo &l = p.layers[i];
@@ -143,11 +137,7 @@ void profileOf(const accel::Target &t, const accel::Program &p, const Config &c,
       pl->set_detail(l.shape.empty() ? l.tiling : l.shape + "; " + l.tiling);
       auto *vs = pl->mutable_values();
       const uint64_t a = i < alone.size() ? alone[i] : 0;
-      addValue(vs, "cycles", double(cycles));
-      addValue(vs, "alone", double(a));
-      addValue(vs, "predicted", l.predictedCycles);
-      addValue(vs, "model_err",
-               a ? (l.predictedCycles - double(a)) / double(a) : 0);
+      addLayerTiming(vs, cycles, a, l.predictedCycles);
       addValue(vs, "mac_util",
                cycles ? double(l.usefulMacs) / (peak * double(cycles)) : 0);
       addValue(vs, "dma_bytes", double(l.loadBytes + l.storeBytes));

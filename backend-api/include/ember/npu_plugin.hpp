@@ -157,6 +157,38 @@ inline void addValue(google::protobuf::RepeatedPtrField<v1::ProfileValue> *l,
   pv->set_value(v);
 }
 
+// The counters every NPU profile opens with, in this order (the layer
+// report and `npu:` summary read them by name).
+struct RunCounters {
+  double cycles = 0, peakMacsPerCycle = 0, usefulMacs = 0, arrayMacs = 0;
+  double dmaBytes = 0, dmaInBusy = 0, dmaComputeOverlap = 0, instructions = 0;
+};
+
+inline void addRunCounters(v1::ExecutionProfile &pr, const RunCounters &k) {
+  auto *cs = pr.mutable_counters();
+  addValue(cs, "cycles", k.cycles);
+  addValue(cs, "peak_macs_per_cycle", k.peakMacsPerCycle);
+  addValue(cs, "useful_macs", k.usefulMacs);
+  addValue(cs, "array_macs", k.arrayMacs);
+  addValue(cs, "dma_bytes", k.dmaBytes);
+  addValue(cs, "dma_in_busy", k.dmaInBusy);
+  addValue(cs, "dma_compute_overlap", k.dmaComputeOverlap);
+  addValue(cs, "instructions", k.instructions);
+}
+
+// A layer's first four values: its span in the run (`cycles`), its cycles
+// run alone from an idle machine (`alone`, what the cost model predicts),
+// the prediction and its relative error against `alone`.
+inline void
+addLayerTiming(google::protobuf::RepeatedPtrField<v1::ProfileValue> *vs,
+               uint64_t cycles, uint64_t alone, double predicted) {
+  addValue(vs, "cycles", double(cycles));
+  addValue(vs, "alone", double(alone));
+  addValue(vs, "predicted", predicted);
+  addValue(vs, "model_err",
+           alone ? (predicted - double(alone)) / double(alone) : 0);
+}
+
 // A layer of the profile: its name, what it does and its source nodes.
 inline v1::ProfileLayer *addLayer(v1::ExecutionProfile &pr,
                                   const accel::LayerInfo &l) {

@@ -101,15 +101,11 @@ void profileOf(const ns::Program &p, const ns::RunConfig &c,
   uint64_t useful = 0;
   for (const ns::LayerInfo &l : p.layers)
     useful += l.usefulMacs;
+  addRunCounters(pr, {double(k.cycles), double(p.lanes) * double(p.lanes),
+                      double(useful), double(k.macs),
+                      double(k.load_bytes + k.store_bytes), double(k.load_busy),
+                      double(k.overlap), double(k.insns)});
   auto *cs = pr.mutable_counters();
-  addValue(cs, "cycles", double(k.cycles));
-  addValue(cs, "peak_macs_per_cycle", double(p.lanes) * double(p.lanes));
-  addValue(cs, "useful_macs", double(useful));
-  addValue(cs, "array_macs", double(k.macs));
-  addValue(cs, "dma_bytes", double(k.load_bytes + k.store_bytes));
-  addValue(cs, "dma_in_busy", double(k.load_busy));
-  addValue(cs, "dma_compute_overlap", double(k.overlap));
-  addValue(cs, "instructions", double(k.insns));
   addValue(cs, "gemm_busy", double(k.gemm_busy));
   addValue(cs, "vector_busy", double(k.vector_busy));
   addValue(cs, "store_busy", double(k.store_busy));
@@ -158,11 +154,7 @@ void profileOf(const ns::Program &p, const ns::RunConfig &c,
       // results); alone: the layer run alone from an idle machine, which is
       // what the cost model predicts, so model_err is against it.
       uint64_t alone = i < r.alone.size() ? r.alone[i] : 0;
-      addValue(vs, "cycles", double(s.cycles));
-      addValue(vs, "alone", double(alone));
-      addValue(vs, "predicted", l.predictedCycles);
-      addValue(vs, "model_err",
-               alone ? (l.predictedCycles - double(alone)) / double(alone) : 0);
+      addLayerTiming(vs, s.cycles, alone, l.predictedCycles);
       addValue(vs, "bound", bound);
       addValue(vs, "roof", s.cycles ? bound / double(s.cycles) : 0);
       addValue(vs, "mac_util",

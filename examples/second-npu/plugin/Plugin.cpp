@@ -33,15 +33,11 @@ void profileOf(const sn::Program &p, const sn::RunConfig &c,
   uint64_t useful = 0;
   for (const sn::LayerInfo &l : p.layers)
     useful += l.usefulMacs;
+  addRunCounters(
+      pr, {double(k.cycles), peak, double(useful), double(k.array_macs),
+           double(k.load_bytes + k.store_bytes), double(k.busy[0] + k.busy[1]),
+           double(k.overlap), double(k.insns)});
   auto *cs = pr.mutable_counters();
-  addValue(cs, "cycles", double(k.cycles));
-  addValue(cs, "peak_macs_per_cycle", peak);
-  addValue(cs, "useful_macs", double(useful));
-  addValue(cs, "array_macs", double(k.array_macs));
-  addValue(cs, "dma_bytes", double(k.load_bytes + k.store_bytes));
-  addValue(cs, "dma_in_busy", double(k.busy[0] + k.busy[1]));
-  addValue(cs, "dma_compute_overlap", double(k.overlap));
-  addValue(cs, "instructions", double(k.insns));
   addValue(cs, "mac_busy", double(k.busy[snpu::MAC]));
   addValue(cs, "out_busy", double(k.busy[snpu::OUT]));
   addValue(cs, "port_stall", double(k.port_stall));
@@ -55,11 +51,7 @@ void profileOf(const sn::Program &p, const sn::RunConfig &c,
           i < r.layers.size() ? r.layers[i] : sn::LayerStats();
       const uint64_t alone = i < r.alone.size() ? r.alone[i] : 0;
       auto *vs = pl->mutable_values();
-      addValue(vs, "cycles", double(s.cycles));
-      addValue(vs, "alone", double(alone));
-      addValue(vs, "predicted", l.predictedCycles);
-      addValue(vs, "model_err",
-               alone ? (l.predictedCycles - double(alone)) / double(alone) : 0);
+      addLayerTiming(vs, s.cycles, alone, l.predictedCycles);
       addValue(vs, "mac_util",
                s.cycles ? double(l.usefulMacs) / (peak * double(s.cycles)) : 0);
       addValue(vs, "mapping_eff",
