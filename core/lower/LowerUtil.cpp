@@ -37,6 +37,14 @@ const Tensor *constantOf(Value v) {
                                                     : nullptr;
 }
 
+Node *soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
+                 const Node *n) {
+  auto it = users.find(n);
+  if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
+    return nullptr;
+  return it->second[0].user;
+}
+
 // Runs the node's reference kernel and returns its results as constants.
 // Operands that are not constants are passed as zero tensors of their type,
 // so only use this where the kernel does not read them (or where type

@@ -86,6 +86,7 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   EMBER_TRY(
       lowerIntegerPatterns(f, opts.requant, &patterns, opts.integerRecurrent));
   count += transformer + patterns;
+  EMBER_TRY(sinkDequantize(f, &count));
   EMBER_TRY(splitLayers(f, &count));
   EMBER_TRY(moveChannelsLast(f, &count));
   for (bool changed = true; changed;) {

@@ -98,6 +98,11 @@ Status lowerIntegerTransformer(Function &f, quant::RequantProfile profile,
 // DequantizeLinear with the scale folded in. Counts the islands rewritten.
 Status quantizeFloatIslands(Function &f, size_t *numRewritten = nullptr);
 
+// DequantizeLinears of one scale moved past the rearrangements, float
+// unary ops and Concats after them, so that those move the stored integers
+// (SinkDequantize.cpp; exact). Counts the ops moved past.
+Status sinkDequantize(Function &f, size_t *numRewritten = nullptr);
+
 // A Split along the channels of an integer convolution's requantized
 // result, read by nothing else: one convolution per part (SplitLayers.cpp;
 // exact). Counts the Splits rewritten.

@@ -47,14 +47,6 @@ int channelAxis(const Tensor &t, size_t rank, int64_t k, bool perChannel1d) {
   return int(a);
 }
 
-Node *soleReader(const std::unordered_map<const Node *, std::vector<Use>> &us,
-                 const Node *n) {
-  auto it = us.find(n);
-  if (it == us.end() || it->second.size() != 1 || !it->second[0].user)
-    return nullptr;
-  return it->second[0].user;
-}
-
 class SplitLayers {
 public:
   explicit SplitLayers(Function &f) : f_(f) {}
@@ -105,18 +97,18 @@ private:
       return false;
     auto us = f_.computeUsers();
     Node *rq = s.inputs[0].node;
-    if (!rq || rq->kind != OpKind::Requantize || soleReader(us, rq) != &s)
+    if (!rq || rq->kind != OpKind::Requantize || soleReaderOf(us, rq) != &s)
       return false;
     Node *add = rq->inputs[0].node, *conv = add;
     if (add && add->kind == OpKind::Add) {
-      if (soleReader(us, add) != rq || !constantOf(add->inputs[1]))
+      if (soleReaderOf(us, add) != rq || !constantOf(add->inputs[1]))
         return false;
       conv = add->inputs[0].node;
     } else {
       add = nullptr;
     }
     if (!conv || conv->kind != OpKind::ConvInteger ||
-        soleReader(us, conv) != (add ? add : rq) ||
+        soleReaderOf(us, conv) != (add ? add : rq) ||
         conv->attrInt("group", 1) != 1 || !constantOf(conv->inputs[1]))
       return false;
     const int64_t k = conv->types[0].dims()[1];
