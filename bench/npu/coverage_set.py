@@ -415,6 +415,7 @@ MODELS = {
     "picodet-slim-toy": picodet,
     "ppocr-det-slim-toy": ppocr_det,
     "picodet-head-slim-toy": lambda r: picodet(r, head=True),
+    "yolov8-head-slim-toy": yolov8_head,
 }
 
 # The models quantized as a quantizer of convolutions and matrix products

@@ -79,8 +79,10 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   EMBER_TRY(lowerIntegerTransformer(f, opts.requant, &transformer));
   // Float islands cut into quantized patterns (the fixed profile's integer
   // forms; the float32 profile keeps ONNX Runtime's float islands).
-  if (opts.requant == quant::RequantProfile::Fixed)
+  if (opts.requant == quant::RequantProfile::Fixed) {
+    EMBER_TRY(splitFloatIslands(f, &count));
     EMBER_TRY(quantizeFloatIslands(f, &count));
+  }
   // Quantized patterns first, while composites are still whole.
   size_t patterns = 0;
   EMBER_TRY(

@@ -31,20 +31,6 @@ namespace {
 
 using Users = std::unordered_map<const Node *, std::vector<Use>>;
 
-// A DequantizeLinear with one scale and zero point (constants of one
-// element), or false.
-bool perTensorDequantize(const Node *n) {
-  if (!n || n->kind != OpKind::DequantizeLinear)
-    return false;
-  const Tensor *s = constantOf(n->inputs[1]);
-  if (!s || s->size() != 1 || s->dims().size() > 1)
-    return false;
-  if (!n->hasInput(2))
-    return true;
-  const Tensor *z = constantOf(n->inputs[2]);
-  return z && z->size() == 1 && z->dims().size() <= 1;
-}
-
 // A float elementwise op of one operand.
 bool floatUnary(const Node *n) {
   return n && n->numResults() == 1 && n->inputs.size() == 1 &&
