@@ -11,7 +11,10 @@ PaddlePaddle models: a PP-OCR text-direction classifier and a PicoDet-style
 detector body, with HardSwish, HardSigmoid and SiLU decomposed into float
 ops; a PP-OCR DBNet text detector with an RSE-FPN neck, and the PicoDet
 body with its head: Split at channel 10, rank-3 Reshape and Transpose,
-Concat of the levels), quantizes each with ONNX
+Concat of the levels; a YOLOv8-style detector with Ultralytics' Detect
+head: C2f Splits of SiLU results, the levels flattened and concatenated,
+the DFL's Reshape, Transpose, Softmax and convolution, boxes and classes
+concatenated at channel 4), quantizes each with ONNX
 Runtime's quantize_static (QDQ, per-channel int8 weights, uint8
 activations, seeded calibration; the "-slim-toy" copies with only
 convolutions and matrix products quantized, as PaddleSlim does, the other
