@@ -49,8 +49,9 @@ bool perTensorDequantize(const Node *n) {
   return z && z->size() == 1 && z->dims().size() <= 1;
 }
 
-Node *soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
-                 const Node *n) {
+Node *
+soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
+             const Node *n) {
   auto it = users.find(n);
   if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
     return nullptr;

@@ -26,8 +26,9 @@ bool perTensorDequantize(const Node *n);
 
 // The one node reading n's results (users: Function::computeUsers()), or
 // null when n has several readers, none, or is a function output.
-Node *soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
-                 const Node *n);
+Node *
+soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
+             const Node *n);
 
 // The node's results computed now by its reference kernel (evaluateNode)
 // and returned as constants. Operands must be constants, or (allowUnknown)

@@ -65,8 +65,8 @@ public:
           work.push_back(np.get());
       for (Node *m : work) {
         users_ = f_.computeUsers();
-        EMBER_ASSIGN(bool done, m->kind == OpKind::Concat ? concat(*m)
-                                                          : rearrange(*m));
+        EMBER_ASSIGN(bool done,
+                     m->kind == OpKind::Concat ? concat(*m) : rearrange(*m));
         total += done;
         changed |= done;
       }
@@ -158,8 +158,8 @@ private:
                            constantOf(ps[0]->inputs[2])->getInt(0));
     }
     const Dims &yd = c.types[0].dims();
-    EMBER_ASSIGN(int64_t axis, checkedAxis("Concat", c.attrInt("axis", 0),
-                                           yd.size()));
+    EMBER_ASSIGN(int64_t axis,
+                 checkedAxis("Concat", c.attrInt("axis", 0), yd.size()));
     LoweringBuilder b(f_, c);
     std::vector<Value> ins;
     for (Node *p : ps)

@@ -99,8 +99,8 @@ private:
     seen_.clear();
     dq_ = nullptr;
     Value v = s.inputs[0];
-    if (!v.node || perTensorDequantize(v.node) ||
-        !cone(v, v.type().dims()) || !dq_ || !closed(s))
+    if (!v.node || perTensorDequantize(v.node) || !cone(v, v.type().dims()) ||
+        !dq_ || !closed(s))
       return false;
     LoweringBuilder b(f_, s);
     std::vector<Value> ins = s.inputs;
