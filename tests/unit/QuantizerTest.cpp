@@ -176,6 +176,23 @@ TEST(OnnxModel, UpgradesASoftmaxWhoseShapeIsNotWritten) {
   EXPECT_EQ(m.graph().value_info_size(), 0); // only what the file had
 }
 
+TEST(OnnxModel, AnOpOnnxNoLongerDefinesIsNamedAtTheUpgrade) {
+  onnx::ModelProto m;
+  m.set_ir_version(3);
+  m.add_opset_import()->set_version(7);
+  auto &g = *m.mutable_graph();
+  io(g.add_input(), "x", {1, 3, 4, 4});
+  io(g.add_output(), "y", {1, 3, 4, 4});
+  node(g, "ImageScaler", {"x"}, {"s"}, "scaler");
+  node(g, "Relu", {"s"}, {"y"}, "relu");
+  Status st = upgradeForQdq(m, 13);
+  ASSERT_FALSE(st.isOk());
+  EXPECT_NE(st.message().find("node 'scaler' (ImageScaler) is an op ONNX no "
+                              "longer defines"),
+            std::string::npos)
+      << st.message();
+}
+
 TEST(Histogram, ExactMinMaxCountAndGrowth) {
   Histogram h;
   std::vector<float> a = {0.5f, 0.25f, 0.0f, 0.75f};
