@@ -63,10 +63,13 @@ public:
       for (auto &np : f_.nodes())
         if (hasProp(np->kind, P_Rearrange) || np->kind == OpKind::Concat)
           work.push_back(np.get());
+      bool stale = true; // (the readers change with each rewrite)
       for (Node *m : work) {
-        users_ = f_.computeUsers();
+        if (stale)
+          users_ = f_.computeUsers();
         EMBER_ASSIGN(bool done,
                      m->kind == OpKind::Concat ? concat(*m) : rearrange(*m));
+        stale = done;
         total += done;
         changed |= done;
       }
