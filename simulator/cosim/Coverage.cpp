@@ -44,6 +44,7 @@ std::vector<int> memsOf(Opcode op) {
   case Opcode::DWGEMM16:
     return {EMBER_NPU_MEM_ACT, EMBER_NPU_MEM_WGT, EMBER_NPU_MEM_ACC};
   case Opcode::REQUANT:
+  case Opcode::VREDUCE:
     return {EMBER_NPU_MEM_ACC, EMBER_NPU_MEM_OUT};
   case Opcode::LUTLD:
     return {EMBER_NPU_MEM_ACC};
