@@ -38,6 +38,61 @@ int32_t hostI32(const std::vector<uint8_t> &h, int64_t P, int64_t c,
   return x;
 }
 
+// Places tensors `ids` in DRAM after `p`'s image: the first `inputs` of
+// them are the program's inputs, the others its outputs.
+void place(LayerProgram &lp, Program &p, const std::vector<int> &ids,
+           size_t inputs) {
+  p.activationBase = p.image.size();
+  uint64_t at = p.activationBase;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    NTensor &n = lp.tensors[size_t(ids[i])];
+    n.dram = int64_t(at);
+    at += (n.bytes() + 63) / 64 * 64;
+    (i < inputs ? p.inputs : p.outputs).push_back(n);
+  }
+  p.dramBytes = at;
+}
+
+// Synchronizes `ops` (Finish appended) into `p` and runs it on golden,
+// SystemC and the reference simulator: per executor (named in `names`),
+// the outputs, of `sizes` bytes. "" or the first error.
+std::string runEverywhere(Program &p, std::vector<Op> ops,
+                          const std::vector<const void *> &ins,
+                          const std::vector<size_t> &sizes,
+                          std::vector<std::string> &names,
+                          std::vector<std::vector<std::vector<uint8_t>>> &got) {
+  const Target &t = npuTarget();
+  ops.push_back(finishOp());
+  std::string err = assignSync(t, ops, nullptr);
+  if (!err.empty())
+    return err;
+  p.ops = ops;
+  p.opLayer.assign(ops.size(), -1);
+  p.uid = newProgramUid();
+  const uint32_t kReference = UINT32_MAX;
+  for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
+                        uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC), kReference}) {
+    names.push_back(exec == kReference ? "reference"
+                                       : "executor " + std::to_string(exec));
+    got.emplace_back();
+    std::vector<void *> outs;
+    for (size_t n : sizes) {
+      got.back().emplace_back(n, 0xAB);
+      outs.push_back(got.back().back().data());
+    }
+    RunConfig rc;
+    rc.executor = exec;
+    RunResult rr;
+    SimStats st;
+    err = exec == kReference
+              ? simulateProgram(t, p, ins, outs, SimOptions(), &st)
+              : runProgram(p, rc, ins, outs, &rr);
+    if (!err.empty())
+      return names.back() + ": " + err;
+  }
+  return "";
+}
+
 } // namespace
 
 // A MatMul of two activations on this NPU's operations (docs/npu-sdk.md,
@@ -79,16 +134,7 @@ TEST(NpuLayer, ActivationOperandsRunAsWeights) {
         p.image[I + uint64_t(j * L + l)] = j == l ? 1 : 0;
       }
     }
-    p.activationBase = p.image.size();
-    uint64_t at = p.activationBase;
-    for (int x : {q, k, v, qk, vt}) {
-      lp.tensors[size_t(x)].dram = int64_t(at);
-      at += (lp.tensors[size_t(x)].bytes() + 63) / 64 * 64;
-    }
-    p.dramBytes = at;
-    p.inputs = {lp.tensors[size_t(q)], lp.tensors[size_t(k)],
-                lp.tensors[size_t(v)]};
-    p.outputs = {lp.tensors[size_t(qk)], lp.tensors[size_t(vt)]};
+    place(lp, p, {q, k, v, qk, vt}, 3);
     auto row = [&](int x, int64_t tile, int64_t pixel) { // a tiled row
       const NTensor &n = lp.tensors[size_t(x)];
       return n.dram + (tile * n.P + pixel) * n.rowBytes();
@@ -125,11 +171,6 @@ TEST(NpuLayer, ActivationOperandsRunAsWeights) {
         ops.push_back(gemmOp(t, true, 0, 0, 0, L, 1));
         ops.push_back(storeOp(t, Cls::Acc, 0, row(vt, ko, ri * L), 1, L, L));
       }
-    ops.push_back(finishOp());
-    ASSERT_EQ(assignSync(t, ops, nullptr), "");
-    p.ops = ops;
-    p.opLayer.assign(ops.size(), -1);
-    p.uid = newProgramUid();
     std::vector<std::vector<uint8_t>> in;
     for (int i = 0; i < 3; ++i) {
       in.emplace_back(size_t(S * D));
@@ -139,35 +180,27 @@ TEST(NpuLayer, ActivationOperandsRunAsWeights) {
     auto val = [&](int i, int64_t s, int64_t d) { // host [1, D, 1, S]
       return int64_t(int8_t(in[size_t(i)][size_t(d * S + s)]));
     };
-    const uint32_t kReference = UINT32_MAX;
-    for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
-                          uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC), kReference}) {
-      std::vector<uint8_t> oqk(size_t(S * S * 4)), ovt(size_t(S * D * 4));
-      RunConfig rc;
-      rc.executor = exec;
-      RunResult rr;
-      SimStats st;
-      const std::vector<const void *> ins = {in[0].data(), in[1].data(),
-                                             in[2].data()};
-      const std::vector<void *> outs = {oqk.data(), ovt.data()};
-      const std::string err =
-          exec == kReference
-              ? simulateProgram(t, p, ins, outs, SimOptions(), &st)
-              : runProgram(p, rc, ins, outs, &rr);
-      ASSERT_EQ(err, "") << "executor " << exec;
+    std::vector<std::string> names;
+    std::vector<std::vector<std::vector<uint8_t>>> got;
+    ASSERT_EQ(runEverywhere(p, ops, {in[0].data(), in[1].data(), in[2].data()},
+                            {size_t(S * S * 4), size_t(S * D * 4)}, names, got),
+              "");
+    for (size_t e = 0; e < got.size(); ++e) {
+      const std::vector<uint8_t> &oqk = got[e][0], &ovt = got[e][1];
+      const std::string &exec = names[e];
       for (int64_t s = 0; s < S; ++s)
         for (int64_t j = 0; j < S; ++j) {
           int64_t want = -D * zq * zk;
           for (int64_t d = 0; d < D; ++d)
             want += (val(0, s, d) - zq) * (val(1, j, d) - zk);
           ASSERT_EQ(hostI32(oqk, S, j, s), want)
-              << "executor " << exec << " S " << S << " D " << D << " row " << s
-              << " col " << j;
+              << exec << " S " << S << " D " << D << " row " << s << " col "
+              << j;
         }
       for (int64_t d = 0; d < D; ++d)
         for (int64_t s = 0; s < S; ++s)
           ASSERT_EQ(hostI32(ovt, D, s, d), val(2, s, d))
-              << "executor " << exec << " V^T row " << d << " lane " << s;
+              << exec << " V^T row " << d << " lane " << s;
     }
   }
 }
@@ -206,15 +239,7 @@ TEST(NpuLayer, ActivationOperandsRunAsWeights16x8) {
       p.image[C + uint64_t(l)] = 127;
       p.image[C + uint64_t(L + l)] = 1;
     }
-    p.activationBase = p.image.size();
-    uint64_t at = p.activationBase;
-    for (int x : {q, k, lo, hi}) {
-      lp.tensors[size_t(x)].dram = int64_t(at);
-      at += (lp.tensors[size_t(x)].bytes() + 63) / 64 * 64;
-    }
-    p.dramBytes = at;
-    p.inputs = {lp.tensors[size_t(q)], lp.tensors[size_t(k)]};
-    p.outputs = {lp.tensors[size_t(lo)], lp.tensors[size_t(hi)]};
+    place(lp, p, {q, k, lo, hi}, 2);
     auto row = [&](int x, int64_t tile, int64_t pixel) {
       const NTensor &n = lp.tensors[size_t(x)];
       return n.dram + (tile * n.P + pixel) * n.rowBytes();
@@ -248,32 +273,20 @@ TEST(NpuLayer, ActivationOperandsRunAsWeights16x8) {
       ops.push_back(storeOp(t, Cls::Acc, 0, row(lo, ko, 0), 1, S, S));
       ops.push_back(storeOp(t, Cls::Acc, accHalf, row(hi, ko, 0), 1, S, S));
     }
-    ops.push_back(finishOp());
-    ASSERT_EQ(assignSync(t, ops, nullptr), "");
-    p.ops = ops;
-    p.opLayer.assign(ops.size(), -1);
-    p.uid = newProgramUid();
     std::vector<int16_t> qv(size_t(S * D));
     std::vector<uint8_t> kv(size_t(S * D));
     for (int16_t &x : qv)
       x = int16_t(rng());
     for (uint8_t &x : kv)
       x = uint8_t(rng());
-    const uint32_t kReference = UINT32_MAX;
-    for (uint32_t exec : {uint32_t(EMBER_NPU_EXECUTOR_GOLDEN),
-                          uint32_t(EMBER_NPU_EXECUTOR_SYSTEMC), kReference}) {
-      std::vector<uint8_t> olo(size_t(S * S * 4)), ohi(size_t(S * S * 4));
-      RunConfig rc;
-      rc.executor = exec;
-      RunResult rr;
-      SimStats st;
-      const std::vector<const void *> ins = {qv.data(), kv.data()};
-      const std::vector<void *> outs = {olo.data(), ohi.data()};
-      const std::string err =
-          exec == kReference
-              ? simulateProgram(t, p, ins, outs, SimOptions(), &st)
-              : runProgram(p, rc, ins, outs, &rr);
-      ASSERT_EQ(err, "") << "executor " << exec;
+    std::vector<std::string> names;
+    std::vector<std::vector<std::vector<uint8_t>>> got;
+    ASSERT_EQ(runEverywhere(p, ops, {qv.data(), kv.data()},
+                            {size_t(S * S * 4), size_t(S * S * 4)}, names, got),
+              "");
+    for (size_t e = 0; e < got.size(); ++e) {
+      const std::vector<uint8_t> &olo = got[e][0], &ohi = got[e][1];
+      const std::string &exec = names[e];
       for (int64_t s = 0; s < S; ++s)
         for (int64_t j = 0; j < S; ++j) {
           int64_t want = 128 * D * zk;
@@ -283,8 +296,8 @@ TEST(NpuLayer, ActivationOperandsRunAsWeights16x8) {
           ASSERT_EQ(int64_t(hostI32(olo, S, j, s)) +
                         256 * int64_t(hostI32(ohi, S, j, s)),
                     want)
-              << "executor " << exec << " S " << S << " D " << D << " row " << s
-              << " col " << j;
+              << exec << " S " << S << " D " << D << " row " << s << " col "
+              << j;
         }
     }
   }
