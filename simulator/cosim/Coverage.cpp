@@ -81,6 +81,8 @@ void fieldRange(Opcode op, const FieldDesc &f, int64_t &lo, int64_t &hi) {
     hi = (int64_t(1) << kNumLaneGroups) - 1;
   } else if (op == Opcode::UPSAMPLE && n == "mode") {
     hi = 2;
+  } else if (op == Opcode::VREDUCE && n == "last") {
+    hi = kDim;
   }
 }
 

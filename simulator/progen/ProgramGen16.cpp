@@ -352,8 +352,9 @@ void addArithEdgeCases(std::vector<TestCase> &cases) {
 }
 
 /// VREDUCE (spec version 6): the maximum and the sum of 8- and 16-bit rows,
-/// contiguous groups and tile-major ones, partial last tiles, constant rows
-/// at the int16 extremes (the sums' extremes), the last ACC rows.
+/// contiguous groups and tile-major ones, partial and full last tiles,
+/// constant rows at the int16 extremes (the sums' extremes), the last rows of
+/// OUT and ACC.
 void addReduceCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   for (int variant = 0; variant < 8; ++variant) {
     SafeProgramBuilder b;
@@ -370,12 +371,14 @@ void addReduceCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
     // tiles 4 rows apart); one group of 1 tile; the last ACC rows.
     b.add(vreduceInsn(10, src, 5, 3, 3, 1, last, w16, sum));
     b.add(vreduceInsn(20, src + 1, 4, 5, 1, 4, last, w16, sum));
-    b.add(
-        vreduceInsn(30, src + 47, 1, 1, 0, 0, variant % 2 ? 1 : 0, w16, !sum));
+    b.add(vreduceInsn(30, src + 47, 1, 1, 0, 0, variant % 2 ? 1 : kDim, w16,
+                      !sum));
+    // OUT's last row (8-bit rows reach the upper half).
+    b.add(vreduceInsn(31, EMBER_NPU_OUT_ROWS - 2, 1, 2, 0, 1, 0, false, sum));
     b.add(
         vreduceInsn(EMBER_NPU_ACC_ROWS - 2, src, 2, 12, 12, 2, last, w16, sum));
-    b.add(storeInsn(kAccM, 10, kOutArea, 1, 21, 21));
-    b.add(storeInsn(kAccM, EMBER_NPU_ACC_ROWS - 2, kOutArea + 21 * 4 * kDim, 1,
+    b.add(storeInsn(kAccM, 10, kOutArea, 1, 22, 22));
+    b.add(storeInsn(kAccM, EMBER_NPU_ACC_ROWS - 2, kOutArea + 22 * 4 * kDim, 1,
                     2, 2));
     cases.push_back(
         {"vreduce_" + std::to_string(variant), b.finish(), std::move(dram)});
