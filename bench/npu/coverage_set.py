@@ -484,7 +484,9 @@ def measure(ember, model, executor, target="npu-sim", inputs=None):
     if m:
         dev, host = int(m.group(1)), int(m.group(2))
         row["node_share"] = dev / max(1, dev + host)
-    m = re.search(r"npu: cycles=(\d+) mac_util=(\S+) .* npu_mac_share=(\S+)",
+    # (The summary line of npu-sim, "npu: ... npu_mac_share=S", or of a
+    # plugin NPU, e.g. "second-npu: ... second-npu_mac_share=S".)
+    m = re.search(r"npu: cycles=(\d+) mac_util=(\S+) .*npu_mac_share=(\S+)",
                   out)
     if m:
         row.update(cycles=int(m.group(1)), mac_util=float(m.group(2)),

@@ -62,6 +62,26 @@ def run(args, model, target, inputs, out, extra=()):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
+def number(s):
+    return re.match(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$", s) is not None
+
+
+def layer_row(line):
+    """A row of the layer report (part, layer, op, cycles, alone,
+    predicted, model_err, ...) or None. The layer's name is the source
+    node's and may be empty (an exporter that names no nodes) or hold
+    spaces: the op is the field before the first three numbers."""
+    f = line.split()
+    if len(f) < 6 or not f[0].isdigit():
+        return None
+    for j in range(2, len(f) - 3):
+        if number(f[j]) and number(f[j + 1]) and number(f[j + 2]) and \
+                number(f[j + 3]) and not number(f[j - 1]):
+            return {"layer": " ".join(f[1:j - 1]), "op": f[j - 1],
+                    "alone": float(f[j + 1]), "predicted": float(f[j + 2])}
+    return None
+
+
 def check(case, args):
     model = os.path.join(case, "model.onnx")
     res = {"case": os.path.basename(case.rstrip("/")), "ok": True, "msg": "",
@@ -91,12 +111,9 @@ def check(case, args):
             res.update(share=0.0)
         # The layer table: part, layer, op, cycles, alone, predicted, err, ...
         for line in npu.stdout.splitlines():
-            f = line.split()
-            if len(f) > 7 and f[0].isdigit() and re.match(r"^-?\d", f[6]):
-                alone, pred = float(f[4]), float(f[5])
-                if alone > 0:
-                    res["layers"].append({"layer": f[1], "op": f[2],
-                                          "alone": alone, "predicted": pred})
+            row = layer_row(line)
+            if row and row["alone"] > 0:
+                res["layers"].append(row)
         for i in range(nout):
             a = open(os.path.join(tmp, "ref", f"output_{i}.pb"), "rb").read()
             b = open(os.path.join(tmp, "npu", f"output_{i}.pb"), "rb").read()
