@@ -82,6 +82,13 @@ std::string emitOp(const Op &op, snpu::Insn &in) {
     in.dst = u(op.dst), in.a = u(op.a), in.b = u(op.b), in.rows = u(op.rows);
     in.lut = op.lut;
     break;
+  case OpKind::VMul:
+    if (op.a16 || op.b16 || op.out16 || op.one)
+      return "the second NPU multiplies int8 rows only";
+    in.op = Opcode::MUL;
+    in.dst = u(op.dst), in.a = u(op.a), in.b = u(op.b), in.rows = u(op.rows);
+    in.lut = op.lut, in.bcast = op.bcast;
+    break;
   case OpKind::LutLd:
     if (op.w16)
       return "the second NPU has no 16-bit table";
@@ -98,7 +105,6 @@ std::string emitOp(const Op &op, snpu::Insn &in) {
   case OpKind::Copy:
   case OpKind::DwGemm:
   case OpKind::Pool:
-  case OpKind::VMul:
   case OpKind::Upsample:
   case OpKind::Lut:
     return std::string("the second NPU has no ") + opKindName(op.kind);

@@ -119,8 +119,11 @@ Fail check(const snpu_device &d, const Insn &in) {
       return bad(span("table", in.param, in.bias ? 3 : 2));
     return {};
   case Opcode::ADD:
-    if (!rowsOk(in.a, in.rows) || !rowsOk(in.b, in.rows))
-      return bad(span("operand", std::max(in.a, in.b), in.rows));
+  case Opcode::MUL:
+    if (!rowsOk(in.a, in.rows) || !rowsOk(in.b, in.bcast ? 1 : in.rows))
+      return bad(rowsOk(in.a, in.rows)
+                     ? span("operand", in.b, in.bcast ? 1 : in.rows)
+                     : span("operand", in.a, in.rows));
     if (!rowsOk(in.dst, in.rows))
       return bad(span("destination", in.dst, in.rows));
     return {};
@@ -244,6 +247,29 @@ void execute(snpu_device &d, const Insn &in) {
       std::memcpy(&d.sram[(in.dst + i) * kRowBytes], &out[i * kLanes], kLanes);
     return;
   }
+  case Opcode::MUL: {
+    const int32_t az = int8_t(d.regs[R_MUL_A_ZP] & 0xff),
+                  bz = int8_t(d.regs[R_MUL_B_ZP] & 0xff),
+                  lo = std::max(d.regs[R_MUL_MIN], -128),
+                  hi = std::min(d.regs[R_MUL_MAX], 127);
+    std::vector<int8_t> out(size_t(in.rows) * kLanes);
+    for (uint64_t i = 0; i < in.rows; ++i)
+      for (int l = 0; l < kLanes; ++l) {
+        const int64_t da = i8(d, in.a + i, l) - az,
+                      db = i8(d, in.b + (in.bcast ? 0 : i), l) - bz;
+        int32_t v = q::clampTo(
+            q::wrapAdd(q::mbqm(int32_t(da * db), d.regs[R_MUL_MULT],
+                               d.regs[R_MUL_SHIFT]),
+                       d.regs[R_MUL_OUT_ZP]),
+            lo, hi);
+        if (in.lut)
+          v = d.lut[uint8_t(int8_t(v))];
+        out[i * kLanes + size_t(l)] = int8_t(v);
+      }
+    for (uint64_t i = 0; i < in.rows; ++i)
+      std::memcpy(&d.sram[(in.dst + i) * kRowBytes], &out[i * kLanes], kLanes);
+    return;
+  }
   case Opcode::LUTLD:
     // Entry e (for the int8 value e - 256 * (e > 127)) is byte e of the two
     // rows.
@@ -345,10 +371,12 @@ uint64_t timeOf(snpu_device &d, Timing &t, const Insn &in, uint64_t s) {
   }
   case Opcode::REQ:
   case Opcode::ADD:
+  case Opcode::MUL:
     natural = s + kOutIssue + in.rows;
     end = std::max(t.reads.book(s, natural,
-                                in.op == Opcode::ADD ? 2 * in.rows
-                                                     : in.rows + 2 + in.bias),
+                                in.op == Opcode::ADD   ? 2 * in.rows
+                                : in.op == Opcode::MUL ? in.rows + (in.bcast ? 1 : in.rows)
+                                                       : in.rows + 2 + in.bias),
                    t.writes.book(s + kOutIssue, natural, in.rows));
     break;
   case Opcode::LUTLD:
