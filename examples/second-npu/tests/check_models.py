@@ -12,8 +12,12 @@ inside a folder given:
      model's prediction against the layer run alone on the simulator.
 
     check_models.py --ember EMBER --plugin SO [--min-share F]
-        [--max-median-err F] [--json OUT] [--requant PROFILE]
-        CASE_OR_FOLDER...
+        [--max-host-nodes N] [--max-median-err F] [--json OUT]
+        [--requant PROFILE] CASE_OR_FOLDER...
+
+--max-host-nodes: at most N nodes of each case on the host (the run's
+fallback_nodes; a QDQ model's input QuantizeLinear and output
+DequantizeLinear are two).
 
 --requant: the profile the plugin declares (docs/quantization.md), which
 both runs use.
@@ -107,6 +111,9 @@ def check(case, args):
         if m:
             res.update(cycles=int(m.group(1)), mac_util=float(m.group(2)),
                        share=float(m.group(5)))
+        m = re.search(r"fallback_nodes=(\d+)", npu.stdout + npu.stderr)
+        if m:
+            res.update(host_nodes=int(m.group(1)))
         else:
             res.update(share=0.0)
         # The layer table: part, layer, op, cycles, alone, predicted, err, ...
@@ -128,6 +135,7 @@ def main():
     ap.add_argument("--ember", required=True)
     ap.add_argument("--plugin", required=True)
     ap.add_argument("--min-share", type=float)
+    ap.add_argument("--max-host-nodes", type=int)
     ap.add_argument("--max-median-err", type=float)
     ap.add_argument("--json")
     # The arithmetic the plugin declares (its description's `arithmetic`):
@@ -147,6 +155,11 @@ def main():
         if r["ok"] and args.min_share is not None and share is not None and \
                 r.get("cycles") and share < args.min_share:
             r.update(ok=False, msg=f"MAC share {share} < {args.min_share}")
+        host = r.get("host_nodes")
+        if r["ok"] and args.max_host_nodes is not None and \
+                (host is None or host > args.max_host_nodes):
+            r.update(ok=False, msg=f"{host} nodes on the host > "
+                     f"{args.max_host_nodes}")
         layer_errs = [(l["predicted"] - l["alone"]) / l["alone"]
                       for l in r["layers"]]
         errs += layer_errs
@@ -157,7 +170,8 @@ def main():
         print(f"{'PASS' if r['ok'] else 'FAIL'} {r['case']} "
               f"share={share if share is not None else '-'} "
               f"cycles={r.get('cycles', '-')} "
-              f"mac_util={r.get('mac_util', '-')} layers={len(layer_errs)} "
+              f"mac_util={r.get('mac_util', '-')} "
+              f"host_nodes={r.get('host_nodes', '-')} layers={len(layer_errs)} "
               f"median_err={med:.3f} {r['msg']}")
     med = statistics.median(abs(e) for e in errs) if errs else 0.0
     print(f"{len(cases) - bad} of {len(cases)} bit-exact with the interpreter; "
