@@ -257,11 +257,11 @@ void execute(snpu_device &d, const Insn &in) {
       for (int l = 0; l < kLanes; ++l) {
         const int64_t da = i8(d, in.a + i, l) - az,
                       db = i8(d, in.b + (in.bcast ? 0 : i), l) - bz;
-        int32_t v = q::clampTo(
-            q::wrapAdd(q::mbqm(int32_t(da * db), d.regs[R_MUL_MULT],
-                               d.regs[R_MUL_SHIFT]),
-                       d.regs[R_MUL_OUT_ZP]),
-            lo, hi);
+        int32_t v =
+            q::clampTo(q::wrapAdd(q::mbqm(int32_t(da * db), d.regs[R_MUL_MULT],
+                                          d.regs[R_MUL_SHIFT]),
+                                  d.regs[R_MUL_OUT_ZP]),
+                       lo, hi);
         if (in.lut)
           v = d.lut[uint8_t(int8_t(v))];
         out[i * kLanes + size_t(l)] = int8_t(v);
@@ -374,9 +374,10 @@ uint64_t timeOf(snpu_device &d, Timing &t, const Insn &in, uint64_t s) {
   case Opcode::MUL:
     natural = s + kOutIssue + in.rows;
     end = std::max(t.reads.book(s, natural,
-                                in.op == Opcode::ADD   ? 2 * in.rows
-                                : in.op == Opcode::MUL ? in.rows + (in.bcast ? 1 : in.rows)
-                                                       : in.rows + 2 + in.bias),
+                                in.op == Opcode::ADD ? 2 * in.rows
+                                : in.op == Opcode::MUL
+                                    ? in.rows + (in.bcast ? 1 : in.rows)
+                                    : in.rows + 2 + in.bias),
                    t.writes.book(s + kOutIssue, natural, in.rows));
     break;
   case Opcode::LUTLD:

@@ -85,13 +85,12 @@ TEST(SnpuIsa, RandomWordsRoundTripThroughEncodeDecodeAndText) {
     Insn in;
     in.op = Opcode(rng() % kNumOpcodes);
     const uint32_t queues[] = {0, 1, 2, 3};
-    in.queue =
-        in.op == Opcode::MAC                              ? uint32_t(MAC)
-        : in.op == Opcode::LOAD || in.op == Opcode::STORE ? rng() % 2
-        : in.op == Opcode::REQ || in.op == Opcode::ADD ||
-                in.op == Opcode::MUL || in.op == Opcode::LUTLD
-            ? uint32_t(OUT)
-            : queues[rng() % 4];
+    in.queue = in.op == Opcode::MAC                              ? uint32_t(MAC)
+               : in.op == Opcode::LOAD || in.op == Opcode::STORE ? rng() % 2
+               : in.op == Opcode::REQ || in.op == Opcode::ADD ||
+                       in.op == Opcode::MUL || in.op == Opcode::LUTLD
+                   ? uint32_t(OUT)
+                   : queues[rng() % 4];
     in.wait = uint32_t(rng() % (1u << kNumBarriers));
     in.signal = uint32_t(rng() % (1u << kNumBarriers));
     for (const Field &f : fieldsOf(in.op))
@@ -211,9 +210,9 @@ TEST(SnpuSim, MulMatchesTheIntegerDefinition) {
   snpu_dram_write(dev.d, 4096, b.data(), b.size());
   snpu_dram_write(dev.d, 8192, lut.data(), lut.size());
   const auto m = ember::quant::quantizeMultiplier(0.0123);
-  const int32_t regs[][2] = {{R_MUL_A_ZP, 5},         {R_MUL_B_ZP, -7},
-                             {R_MUL_MULT, m.mult},    {R_MUL_SHIFT, m.shift},
-                             {R_MUL_OUT_ZP, -2},      {R_MUL_MIN, -120},
+  const int32_t regs[][2] = {{R_MUL_A_ZP, 5},      {R_MUL_B_ZP, -7},
+                             {R_MUL_MULT, m.mult}, {R_MUL_SHIFT, m.shift},
+                             {R_MUL_OUT_ZP, -2},   {R_MUL_MIN, -120},
                              {R_MUL_MAX, 100}};
   std::vector<Insn> p = {load(DMA0, 0, 0, 1, P, P),
                          load(DMA0, 10, 4096, 1, P, P),
