@@ -5,7 +5,10 @@ QuantizeLinear): a convolution; HardSwish as x * HardSigmoid(x) (a table
 then a multiply of two int8 tensors); a squeeze-excitation block (a mean,
 two 1x1 convolutions, Sigmoid, the per-channel scale times the map); a
 residual Add and a Sigmoid of its result (a table with no convolution to
-ride on); a 1x1 convolution and Tanh (a table fused into it).
+ride on); a 1x1 convolution and Tanh (a table fused into it); a
+ShuffleNet channel shuffle (Reshape, Transpose, Reshape: a permutation of
+the channels); a stride-2 transposed convolution (its phases interleaved
+into the result).
     make_tables.py OUT_DIR   (OUT_DIR/model.onnx, test_data_set_0)
 """
 import os
@@ -33,8 +36,9 @@ def qdq(x, scale, zp, out):
     return out
 
 
-def conv(x, cin, cout, k, name):
-    const(name + "_w", rng.integers(-50, 50, (cout, cin, k, k)).astype(np.int8))
+def conv(x, cin, cout, k, name, kind="Conv", **attrs):
+    shape = (cin, cout, k, k) if kind == "ConvTranspose" else (cout, cin, k, k)
+    const(name + "_w", rng.integers(-50, 50, shape).astype(np.int8))
     const(name + "_ws", np.array(0.004, np.float32))
     const(name + "_wz", np.array(0, np.int8))
     const(name + "_b", rng.integers(-300, 300, cout).astype(np.int32))
@@ -44,8 +48,9 @@ def conv(x, cin, cout, k, name):
         nodes.append(helper.make_node(
             "DequantizeLinear", [f"{name}_{t}", f"{name}_{t}s", f"{name}_{t}z"],
             [f"{name}_{t}f"]))
-    nodes.append(helper.make_node("Conv", [x, name + "_wf", name + "_bf"],
-                                  [name + "_c"], pads=[k // 2] * 4))
+    attrs = attrs or {"pads": [k // 2] * 4}
+    nodes.append(helper.make_node(kind, [x, name + "_wf", name + "_bf"],
+                                  [name + "_c"], **attrs))
     return name + "_c"
 
 
@@ -75,10 +80,20 @@ def main():
     # A table fused into a convolution.
     y6 = qdq(conv(y5, C, C, 1, "c2"), 0.05, 0, "y6")
     y7 = op("Tanh", [y6], "tanh", 1 / 128, 0)
+    # A channel shuffle of 4 groups.
+    const("shuf_s1", np.array([1, 4, C // 4, H, H], np.int64))
+    const("shuf_s2", np.array([1, C, H, H], np.int64))
+    r = op("Reshape", [y7, "shuf_s1"], "shuf_r1", 1 / 128, 0)
+    r = op("Transpose", [r], "shuf_t", 1 / 128, 0, perm=[0, 2, 1, 3, 4])
+    y8 = op("Reshape", [r, "shuf_s2"], "shuf_r2", 1 / 128, 0)
+    # A 2x2 stride-2 transposed convolution.
+    y9 = qdq(conv(y8, C, 16, 2, "up", "ConvTranspose", strides=[2, 2]), 0.05,
+             0, "y9")
     g = helper.make_graph(
         nodes, "tables",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, H, H])],
-        [helper.make_tensor_value_info(y7, TensorProto.FLOAT, [1, C, H, H])],
+        [helper.make_tensor_value_info(y9, TensorProto.FLOAT,
+                                       [1, 16, 2 * H, 2 * H])],
         inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     os.makedirs(os.path.join(out, "test_data_set_0"), exist_ok=True)
