@@ -34,7 +34,9 @@ with the interpreter and with the ONNX Runtime outputs stored beside them
 
 --target: npu-sim (default) or plugin:PATH.so, e.g. the DIM 8 or 32 plugin
 of tests/npu/dim_subbuild.sh's sub-builds
-(build/npu-dim32/lib/ember/libember_npu_sim.so).
+(build/npu-dim32/lib/ember/libember_npu_sim.so), or the second NPU's
+(--executor sim --ember-arg=--requant=tflite: the arithmetic it declares;
+docs/second-npu.md).
 
 Needs onnx, onnxruntime and numpy (scripts/install-deps.sh).
 """
