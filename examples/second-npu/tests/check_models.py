@@ -174,7 +174,8 @@ def main():
               f"host_nodes={r.get('host_nodes', '-')} layers={len(layer_errs)} "
               f"median_err={med:.3f} {r['msg']}")
     med = statistics.median(abs(e) for e in errs) if errs else 0.0
-    print(f"{len(cases) - bad} of {len(cases)} bit-exact with the interpreter; "
+    print(f"{len(cases) - bad} of {len(cases)} passed (bit-exact with the "
+          f"interpreter, within the share and host-node bounds); "
           f"cost model vs simulator over {len(errs)} layers: median |error| "
           f"{med:.3f}")
     if args.json:
