@@ -65,7 +65,7 @@ size_t hotGroups(const uint8_t *A, size_t lda, size_t rows, size_t K,
 double splitHotBound(size_t cells, size_t panels) {
   const double p = static_cast<double>(panels ? panels : 1);
   const double c = static_cast<double>(cells);
-  return c * (0.25 * p - 0.05) / (2.5 * p + 10.0);
+  return c * (0.25 * p - 0.05) / (1.8 * p + 10.0);
 }
 
 } // namespace
