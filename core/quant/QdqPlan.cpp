@@ -411,8 +411,13 @@ bool Planner::tryLinear(int i) {
       plan_.biases.push_back(bs);
     }
   }
-  // A following Add of a constant per-channel bias joins the accumulator.
-  if (w && !hasBias && !ix_.isGraphOutput(tail)) {
+  // A following Add of a constant per-channel bias joins the accumulator;
+  // not after a MatMul of a rank-3+ activation (a transformer's batched
+  // tokens), which the lowering takes as MatMulInteger -> Requantize only
+  // when a QuantizeLinear follows: its bias Add is then a quantized add of
+  // its own, as ONNX Runtime writes it.
+  const bool batched = op == "MatMul" && dimsOf(n.input(0)).size() > 2;
+  if (w && !hasBias && !batched && !ix_.isGraphOutput(tail)) {
     int j = soleFreeConsumer(tail);
     if (j >= 0 && isDefault(g_.node(j)) && g_.node(j).op_type() == "Add" &&
         g_.node(j).input_size() == 2) {
