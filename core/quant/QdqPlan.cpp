@@ -308,6 +308,22 @@ private:
   bool claimRegion(std::vector<int> nodes, const std::string &input,
                    const std::string &output);
   bool scalarInit(const std::string &t, double *v = nullptr) const;
+  // Whether t is read only by a graph output, through a chain of sole
+  // readers that move data (Reshape, Flatten, ...).
+  bool reachesOutputOnly(std::string t) const {
+    for (;;) {
+      if (ix_.isGraphOutput(t))
+        return ix_.readers(t) == 1;
+      auto it = ix_.consumers.find(t);
+      if (ix_.readers(t) != 1 || it == ix_.consumers.end() ||
+          it->second.size() != 1)
+        return false;
+      const auto &c = g_.node(it->second[0].first);
+      if (!kMovement.count(c.op_type()) || c.output_size() < 1)
+        return false;
+      t = c.output(0);
+    }
+  }
   int producerOf(const std::string &t) const {
     auto it = ix_.producer.find(t);
     return it == ix_.producer.end() ? -1 : it->second;
@@ -325,6 +341,7 @@ private:
   const PlanOptions &o_;
   QdqPlan plan_;
   std::vector<bool> keep_;
+  std::set<int> floatByChoice_; // float on purpose: no note
   std::map<std::string, size_t> specIndex_;
 };
 
@@ -511,6 +528,10 @@ bool Planner::trySimple(int i) {
     plan_.groups[size_t(id)].activationInputs.push_back({i, 0});
     plan_.groups[size_t(id)].outputs.push_back(n.output(0));
     return true;
+  }
+  if (op == "Softmax" && reachesOutputOnly(n.output(0))) {
+    floatByChoice_.insert(i); // a classifier's probabilities: nothing gains
+    return false;
   }
   if (op == "Softmax" || op == "LayerNormalization" ||
       op == "RMSNormalization") {
@@ -913,7 +934,8 @@ Expected<QdqPlan> Planner::run() {
       floatIn = floatIn || floatAct(in);
     static const std::set<std::string> kNoNote = {"Shape", "Size",
                                                   "ConstantOfShape"};
-    if (floatIn && !kNoNote.count(n.op_type()) && !kMovement.count(n.op_type()))
+    if (floatIn && !kNoNote.count(n.op_type()) &&
+        !kMovement.count(n.op_type()) && !floatByChoice_.count(i))
       plan_.noInt8Form.push_back(describeNode(n));
   }
 
