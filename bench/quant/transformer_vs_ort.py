@@ -290,6 +290,8 @@ def measure(args, label, fp32, names, calib, evals, dims, tmp):
     cdir = os.path.join(tmp, label + "_calib")
     write_calibration(cdir, calib, names)
     variants = [("ember int8", [])]
+    for extra in args.variant:
+        variants.append((f"ember {extra}", extra.split()))
     if args.mixed:
         variants.append((f"ember mixed {args.mixed}",
                          ["--mixed-precision", str(args.mixed)]))
@@ -305,9 +307,13 @@ def measure(args, label, fp32, names, calib, evals, dims, tmp):
         share = integer_share(args.ember, q, dims, tmp)
         rows.append((label, tag, cos, top1) + share)
     oq = os.path.join(tmp, f"{label}_ort.onnx")
+    # Per-channel weights need opset 13's per-axis DequantizeLinear, which
+    # quantize_static does not upgrade to: per tensor below it.
+    opset = max(o.version for o in onnx.load(fp32).opset_import
+                if o.domain in ("", "ai.onnx"))
     quantize_static(fp32, oq, Reader(calib), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, per_channel=True)
+                    weight_type=QuantType.QInt8, per_channel=opset >= 13)
     cos, top1 = agreement(ref, run_ort(oq, evals))
     rows.append((label, "ort quantize_static", cos, top1, None, None, []))
     cos, top1 = agreement(ref, run_ember(args.ember, oq, evals, tmp))
@@ -325,6 +331,8 @@ def main():
     ap.add_argument("--eval", type=int, default=16)
     ap.add_argument("--mixed", type=float, default=0.0,
                     help="also --mixed-precision BUDGET (needs npu-sim)")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="also `ember quantize` with these options")
     ap.add_argument("--only", choices=["bert", "vit"], default=None)
     args = ap.parse_args()
     rows = []
