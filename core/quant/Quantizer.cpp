@@ -211,55 +211,6 @@ std::string seconds(Clock::time_point t0) {
 
 // One `ember quantize` run, stage by stage in the order quantizeModel calls
 // them; each stage reads what the ones before it left in the members.
-// An opset upgrade whose converter needs the rank of a tensor that neither
-// the file nor ONNX's shape inference gives (a Softmax 12 -> 13 after a
-// Reshape to a shape computed from the input's): the dims Ember's importer
-// infers at the calibration shapes are written as value_info of the float
-// tensors that have none, for the conversion only. `plain` is the plain
-// conversion's failure, returned when this one fails too.
-Status upgradeWithRanks(onnx::ModelProto &m,
-                        const std::map<std::string, Dims> &shapes,
-                        const Status &plain) {
-  if (shapes.empty())
-    return plain;
-  auto info = inspectTensors(m, shapes);
-  if (!info)
-    return plain;
-  onnx::ModelProto shaped = m;
-  std::set<std::string> had;
-  for (auto &v : m.graph().value_info())
-    had.insert(v.name());
-  for (auto &i : m.graph().input())
-    had.insert(i.name());
-  for (auto &o : m.graph().output())
-    had.insert(o.name());
-  std::set<std::string> added;
-  for (auto &n : m.graph().node())
-    for (auto &t : n.output()) {
-      auto it = info->find(t);
-      if (t.empty() || had.count(t) || it == info->end() ||
-          it->second.elem != ElemKind::F32 || it->second.constant)
-        continue;
-      auto *v = shaped.mutable_graph()->add_value_info();
-      v->set_name(t);
-      auto *tt = v->mutable_type()->mutable_tensor_type();
-      tt->set_elem_type(onnx::TensorProto::FLOAT);
-      auto *sh = tt->mutable_shape();
-      for (int64_t d : it->second.dims)
-        sh->add_dim()->set_dim_value(d);
-      added.insert(t);
-    }
-  if (upgradeForQdq(shaped).failed())
-    return plain;
-  google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> kept;
-  for (auto &v : shaped.graph().value_info())
-    if (!added.count(v.name()))
-      *kept.Add() = v;
-  shaped.mutable_graph()->mutable_value_info()->Swap(&kept);
-  m = std::move(shaped);
-  return Status::ok();
-}
-
 class QuantizeRun {
 public:
   explicit QuantizeRun(const QuantizeOptions &o) : o_(o), log_(o.log) {}
@@ -301,7 +252,7 @@ private:
 Status QuantizeRun::load() {
   EMBER_ASSIGN(m_, loadOnnxModel(o_.model));
   EMBER_TRY(requireFp32(m_).withContext(o_.model));
-  Status upgraded = upgradeForQdq(m_);
+  EMBER_TRY(upgradeForQdq(m_).withContext(o_.model));
   EMBER_ASSIGN(decls_, modelInputs(m_));
   if (!o_.profileIn.empty()) {
     EMBER_ASSIGN(std::string text, readFileBytes(o_.profileIn));
@@ -313,10 +264,6 @@ Status QuantizeRun::load() {
                  loadCalibrationDir(o_.calibrationDir, decls_, o_.maxSamples));
     if (o_.profileIn.empty())
       shapes_ = sampleShapes(decls_, samples_[0]);
-  }
-  if (upgraded.failed()) {
-    EMBER_TRY(upgradeWithRanks(m_, shapes_, upgraded).withContext(o_.model));
-    EMBER_ASSIGN(decls_, modelInputs(m_));
   }
   return Status::ok();
 }
