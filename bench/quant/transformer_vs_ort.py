@@ -50,8 +50,9 @@ BERT = os.path.join(ROOT, "..", "shared", "models", "bert-toy")
 
 
 def build_vit(path, res=64, patch=8, dim=64, heads=4, blocks=4, mlp=128,
-              classes=10, seed=7):
-    """A pre-norm ViT (opset 17: fused LayerNormalization)."""
+              classes=10, seed=7, gelu="erf"):
+    """A pre-norm ViT (opset 17: fused LayerNormalization); GELU in erf or
+    tanh form."""
     rng = np.random.default_rng(seed)
     inits, nodes = [], []
     n = helper.make_node
@@ -111,12 +112,26 @@ def build_vit(path, res=64, patch=8, dim=64, heads=4, blocks=4, mlp=128,
         nodes.append(n("Add", [x, a], [p + "_r1"]))
         h2 = ln(p + "_r1", p + "_ln2")
         f1 = linear(h2, p + "_fc1", dim, mlp)
-        nodes += [
-            n("Div", [f1, const(p + "_sqrt2", np.sqrt(2.0))], [p + "_gd"]),
-            n("Erf", [p + "_gd"], [p + "_ge"]),
-            n("Add", [p + "_ge", const(p + "_one", 1.0)], [p + "_g1"]),
-            n("Mul", [f1, p + "_g1"], [p + "_gm"]),
-            n("Mul", [p + "_gm", const(p + "_half", 0.5)], [p + "_g"])]
+        if gelu == "erf":
+            nodes += [
+                n("Div", [f1, const(p + "_sqrt2", np.sqrt(2.0))],
+                  [p + "_gd"]),
+                n("Erf", [p + "_gd"], [p + "_ge"]),
+                n("Add", [p + "_ge", const(p + "_one", 1.0)], [p + "_g1"]),
+                n("Mul", [f1, p + "_g1"], [p + "_gm"]),
+                n("Mul", [p + "_gm", const(p + "_half", 0.5)], [p + "_g"])]
+        else:  # 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+            nodes += [
+                n("Pow", [f1, const(p + "_three", 3.0)], [p + "_g3"]),
+                n("Mul", [p + "_g3", const(p + "_k0", 0.044715)],
+                  [p + "_g3k"]),
+                n("Add", [f1, p + "_g3k"], [p + "_gi"]),
+                n("Mul", [p + "_gi", const(p + "_k1", np.sqrt(2 / np.pi))],
+                  [p + "_gs"]),
+                n("Tanh", [p + "_gs"], [p + "_gt"]),
+                n("Add", [p + "_gt", const(p + "_one", 1.0)], [p + "_g1"]),
+                n("Mul", [f1, const(p + "_half", 0.5)], [p + "_gh"]),
+                n("Mul", [p + "_gh", p + "_g1"], [p + "_g"])]
         f2 = linear(p + "_g", p + "_fc2", mlp, dim)
         nodes.append(n("Add", [p + "_r1", f2], [p + "_r2"]))
         x = p + "_r2"
