@@ -332,7 +332,7 @@ private:
   int producedBy(const std::string &t, const char *op) const {
     int p = producerOf(t);
     return p >= 0 && isDefault(g_.node(p)) && g_.node(p).op_type() == op ? p
-                                                                          : -1;
+                                                                         : -1;
   }
 
   const onnx::GraphProto &g_;
@@ -708,9 +708,9 @@ bool Planner::tryNormRegion(int div) {
     return false;
   const auto &pn = g_.node(pw);
   double e = 0;
-  bool square = (pn.op_type() == "Pow" && scalarInit(pn.input(1), &e) &&
-                 e == 2.0) ||
-                (pn.op_type() == "Mul" && pn.input(0) == pn.input(1));
+  bool square =
+      (pn.op_type() == "Pow" && scalarInit(pn.input(1), &e) && e == 2.0) ||
+      (pn.op_type() == "Mul" && pn.input(0) == pn.input(1));
   if (!square)
     return false;
   std::vector<int> nodes{div, sq, add, var, pw};
@@ -905,17 +905,17 @@ Expected<QdqPlan> Planner::run() {
     const auto &n = g_.node(i);
     const int claimed = plan_.groupOf[size_t(i)];
     const bool regionEnd =
-        claimed >= 0 && plan_.groups[size_t(claimed)].kind ==
-                            GroupKind::Region &&
+        claimed >= 0 &&
+        plan_.groups[size_t(claimed)].kind == GroupKind::Region &&
         plan_.groups[size_t(claimed)].anchor == i;
     if (claimed >= 0 && !regionEnd)
       continue;
     bool custom = findNewestCustomOp(n.domain(), n.op_type()) != nullptr;
     if (!regionEnd && !isDefault(n) && !custom)
       continue;
-    bool done = regionEnd || (custom ? tryCustom(i)
-                                     : tryLinear(i) || tryElementwise(i) ||
-                                           trySimple(i));
+    bool done = regionEnd ||
+                (custom ? tryCustom(i)
+                        : tryLinear(i) || tryElementwise(i) || trySimple(i));
     if (done) {
       // Register the group's tensors (producers come first in this order).
       const QuantGroup &q = plan_.groups[size_t(plan_.groupOf[size_t(i)])];
