@@ -2,6 +2,7 @@
 
 #include "import/TensorIO.h"
 
+#include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
 
@@ -118,6 +119,19 @@ onnx::ModelProto convertVersion(const onnx::ModelProto &m, int opset) {
 Status upgradeForQdq(onnx::ModelProto &m, int64_t minOpset) {
   int64_t v = defaultOpset(m);
   if (v < minOpset) {
+    // The converter carries only ops ONNX still defines: an experimental
+    // op of old exporters (ImageScaler, Crop, Affine) has no schema, and
+    // the converter's own message names neither the op nor the node.
+    for (const auto &n : m.graph().node())
+      if ((n.domain().empty() || n.domain() == "ai.onnx") &&
+          !onnx::OpSchemaRegistry::Schema(n.op_type(), int(v), ""))
+        return unsupported(
+            "the model's opset ", v, " must be converted to ", minOpset,
+            " for per-axis QuantizeLinear/DequantizeLinear, and ",
+            describeNode(n),
+            " is an op ONNX no longer defines (an experimental op of older "
+            "exporters), which its version converter cannot carry; "
+            "replace it with standard ops first");
     onnx::ModelProto out;
     try {
       out = convertVersion(m, int(minOpset));

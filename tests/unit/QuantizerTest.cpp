@@ -8,7 +8,6 @@
 #include "interp/Interpreter.h"
 #include "quant/ActEqualization.h"
 #include "quant/Equalization.h"
-#include "quant/OnnxModel.h"
 #include "quant/QdqRewrite.h"
 #include "quant/Refine.h"
 #include "quant/ResidualEqualization.h"
@@ -144,37 +143,6 @@ int countOps(const onnx::ModelProto &m, const std::string &op) {
 }
 
 } // namespace
-
-// An opset-12 Softmax over a tensor whose shape is not written in the file
-// (a MatMul's output with a symbolic batch, as exporters write it): ONNX's
-// 12 -> 13 adapter needs its rank, which shape inference supplies.
-TEST(OnnxModel, UpgradesASoftmaxWhoseShapeIsNotWritten) {
-  onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(12);
-  auto &g = *m.mutable_graph();
-  g.set_name("attention-scores");
-  io(g.add_input(), "x", {1, 3, 4});
-  g.mutable_input(0)
-      ->mutable_type()
-      ->mutable_tensor_type()
-      ->mutable_shape()
-      ->mutable_dim(0)
-      ->set_dim_param("batch");
-  io(g.add_output(), "y", {1, 3, 4});
-  addInit(g, "w", f32({4, 4}, gaussian(16, 5)));
-  node(g, "MatMul", {"x", "w"}, {"s"}, "scores");
-  auto *sm = node(g, "Softmax", {"s"}, {"y"}, "softmax");
-  auto *axis = sm->add_attribute();
-  axis->set_name("axis");
-  axis->set_type(onnx::AttributeProto::INT);
-  axis->set_i(2);
-  Status st = upgradeForQdq(m, 13);
-  ASSERT_TRUE(st.isOk()) << st.message();
-  EXPECT_EQ(defaultOpset(m), 13);
-  EXPECT_EQ(countOps(m, "Softmax"), 1);
-  EXPECT_EQ(m.graph().value_info_size(), 0); // only what the file had
-}
 
 TEST(Histogram, ExactMinMaxCountAndGrowth) {
   Histogram h;
