@@ -34,7 +34,9 @@ with the interpreter and with the ONNX Runtime outputs stored beside them
 
 --target: npu-sim (default) or plugin:PATH.so, e.g. the DIM 8 or 32 plugin
 of tests/npu/dim_subbuild.sh's sub-builds
-(build/npu-dim32/lib/ember/libember_npu_sim.so).
+(build/npu-dim32/lib/ember/libember_npu_sim.so), or the second NPU's
+(--executor sim --ember-arg=--requant=tflite: the arithmetic it declares;
+docs/second-npu.md).
 
 Needs onnx, onnxruntime and numpy (scripts/install-deps.sh).
 """
@@ -484,7 +486,9 @@ def measure(ember, model, executor, target="npu-sim", inputs=None):
     if m:
         dev, host = int(m.group(1)), int(m.group(2))
         row["node_share"] = dev / max(1, dev + host)
-    m = re.search(r"npu: cycles=(\d+) mac_util=(\S+) .* npu_mac_share=(\S+)",
+    # (The summary line of npu-sim, "npu: ... npu_mac_share=S", or of a
+    # plugin NPU, e.g. "second-npu: ... second-npu_mac_share=S".)
+    m = re.search(r"npu: cycles=(\d+) mac_util=(\S+) .*npu_mac_share=(\S+)",
                   out)
     if m:
         row.update(cycles=int(m.group(1)), mac_util=float(m.group(2)),

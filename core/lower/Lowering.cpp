@@ -77,9 +77,10 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   // several QDQ pairs, which the float islands would cut.
   size_t transformer = 0;
   EMBER_TRY(lowerIntegerTransformer(f, opts.requant, &transformer));
-  // Float islands cut into quantized patterns (the fixed profile's integer
-  // forms; the float32 profile keeps ONNX Runtime's float islands).
-  if (opts.requant == quant::RequantProfile::Fixed)
+  // Float islands cut into quantized patterns (the integer forms of every
+  // integer profile; the float32 profile keeps ONNX Runtime's float
+  // islands).
+  if (quant::fixedPointRequant(opts.requant))
     EMBER_TRY(quantizeFloatIslands(f, &count));
   // Quantized patterns first, while composites are still whole.
   size_t patterns = 0;

@@ -2,6 +2,8 @@
 
 #include "import/TensorIO.h"
 
+#include <onnx/defs/schema.h>
+#include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
 
 #include <google/protobuf/io/coded_stream.h>
@@ -11,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <set>
 #include <sys/stat.h>
@@ -79,12 +82,59 @@ int64_t defaultOpset(const onnx::ModelProto &m) {
   return m.opset_import_size() ? 0 : 1;
 }
 
+namespace {
+// ONNX's version converter. Some of its adapters need a tensor's rank that
+// the file does not write (Softmax 12 -> 13 flattens at its axis unless
+// that axis is the last; exporters write no value_info for a MatMul's
+// output): when the plain conversion fails, it is tried again on a copy
+// whose shapes ONNX's shape inference filled in, and the value_info the
+// file did not have is dropped again. A model the plain conversion takes
+// converts exactly as before.
+onnx::ModelProto convertVersion(const onnx::ModelProto &m, int opset) {
+  try {
+    return onnx::version_conversion::ConvertVersion(m, opset);
+  } catch (const std::exception &) {
+    std::exception_ptr plain = std::current_exception();
+    onnx::ModelProto out;
+    try {
+      onnx::ModelProto shaped = m;
+      onnx::shape_inference::InferShapes(shaped);
+      out = onnx::version_conversion::ConvertVersion(shaped, opset);
+    } catch (const std::exception &) {
+      std::rethrow_exception(plain); // the plain conversion's reason
+    }
+    std::set<std::string> had;
+    for (const auto &v : m.graph().value_info())
+      had.insert(v.name());
+    google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> kept;
+    for (const auto &v : out.graph().value_info())
+      if (had.count(v.name()))
+        *kept.Add() = v;
+    out.mutable_graph()->mutable_value_info()->Swap(&kept);
+    return out;
+  }
+}
+} // namespace
+
 Status upgradeForQdq(onnx::ModelProto &m, int64_t minOpset) {
   int64_t v = defaultOpset(m);
   if (v < minOpset) {
+    // The converter carries only ops ONNX still defines: an experimental
+    // op of old exporters (ImageScaler, Crop, Affine) has no schema, and
+    // the converter's own message names neither the op nor the node.
+    for (const auto &n : m.graph().node())
+      if ((n.domain().empty() || n.domain() == "ai.onnx") &&
+          !onnx::OpSchemaRegistry::Schema(n.op_type(), int(v), ""))
+        return unsupported(
+            "the model's opset ", v, " must be converted to ", minOpset,
+            " for per-axis QuantizeLinear/DequantizeLinear, and ",
+            describeNode(n),
+            " is an op ONNX no longer defines (an experimental op of older "
+            "exporters), which its version converter cannot carry; "
+            "replace it with standard ops first");
     onnx::ModelProto out;
     try {
-      out = onnx::version_conversion::ConvertVersion(m, int(minOpset));
+      out = convertVersion(m, int(minOpset));
     } catch (const std::exception &e) {
       return unsupported("the model's opset ", v, " must be converted to ",
                          minOpset,

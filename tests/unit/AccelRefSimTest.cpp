@@ -13,6 +13,7 @@
 #include "ember/accel/Program.h"
 #include "ember/accel/RefSim.h"
 #include "ember/accel/Select.h"
+#include "ember/accel/Sync.h"
 #include "ember/backend/v1/graph.pb.h"
 
 #include <gtest/gtest.h>
@@ -301,4 +302,116 @@ TEST(RefSimLayers, SecondNpuRandomConvsMatchTheInterpreter) {
     ++ran;
   }
   EXPECT_GE(ran, 18) << "the description claimed too few of the graphs";
+}
+
+// What a MatMul of two activations asks of the machine, on the operations
+// every description has (docs/npu-sdk.md, "Two-activation MatMuls"): B's
+// weight tiles loaded from B's own DRAM rows (rows beyond its columns from
+// a zero region), the zero points' cross terms as array passes (a constant
+// activation row by B's tiles over every row, act_ostride 0; A's tiles by
+// a constant weight tile), and a transpose by the array (the identity by
+// the operand's rows). Random Q [S, D], K [S, D], V [S, D] in the
+// channel-tiled layout, S not a multiple of the lanes; the accumulators are
+// compared with sum_d (q - zq)(k - zk) less the constant D zq zk, and with
+// V transposed.
+TEST(RefSimOps, ActivationOperandsRunAsWeights) {
+  const Target &t = testTarget("scratchpads");
+  const int64_t L = t.lanes;
+  const int acc = t.memOf(Cls::Acc);
+  const int64_t accBytes = t.memories[size_t(acc)].rowBytes;
+  std::mt19937 rng(67);
+  for (int round = 0; round < 6; ++round) {
+    const int64_t S = 3 + int64_t(rng() % 22), dt = 1 + int64_t(rng() % 2),
+                  D = dt * L, Kt = (S + L - 1) / L;
+    const int zq = int(rng() % 255) - 127, zk = int(rng() % 255) - 127;
+    // DRAM: Q, K, V (tile t of X at X + t S L), then the constants: zero
+    // rows, the row of -zq, the tile of -zk, the identity.
+    const uint64_t Q = 0, K = 4096, V = 8192, Z = 12288, ZQ = Z + 64 * L,
+                   ZK = ZQ + 64, I = ZK + 64 * L;
+    RefMachine m(t, 65536);
+    std::vector<uint8_t> &dram = m.dram();
+    std::vector<int8_t> q(size_t(S * D)), k(size_t(S * D)), v(size_t(S * D));
+    auto at = [&](uint64_t base, int64_t s, int64_t d) {
+      return base + uint64_t(((d / L) * S + s) * L + d % L);
+    };
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t d = 0; d < D; ++d) {
+        q[size_t(s * D + d)] = int8_t(rng());
+        k[size_t(s * D + d)] = int8_t(rng());
+        v[size_t(s * D + d)] = int8_t(rng());
+        dram[at(Q, s, d)] = uint8_t(q[size_t(s * D + d)]);
+        dram[at(K, s, d)] = uint8_t(k[size_t(s * D + d)]);
+        dram[at(V, s, d)] = uint8_t(v[size_t(s * D + d)]);
+      }
+    for (int64_t l = 0; l < L; ++l) {
+      dram[ZQ + uint64_t(l)] = uint8_t(int8_t(-zq));
+      for (int64_t j = 0; j < L; ++j) {
+        dram[ZK + uint64_t(j * L + l)] = uint8_t(int8_t(-zk));
+        dram[I + uint64_t(j * L + l)] = j == l ? 1 : 0;
+      }
+    }
+    m.setConstants(0);
+    auto run = [&](std::vector<Op> ops) {
+      ops.push_back(finishOp());
+      ASSERT_EQ(assignSync(t, ops, nullptr), "");
+      SimStats st;
+      ASSERT_EQ(m.run(ops, SimOptions(), &st), "");
+    };
+    auto accAt = [&](int64_t r, int64_t l) {
+      int32_t x;
+      std::memcpy(&x, m.memory(acc).data() + r * accBytes + 4 * l, 4);
+      return x;
+    };
+    // B's weight tile (ko, ri): rows ko L .. of B's tile ri, the rest 0.
+    auto weights = [&](std::vector<Op> &ops, uint64_t B, int64_t ko, int64_t ri,
+                       int64_t row) {
+      const int64_t valid = std::min(L, S - ko * L);
+      ops.push_back(loadOp(t, Cls::Wgt, row, int64_t(at(B, ko * L, ri * L)), 1,
+                           valid, valid));
+      if (valid < L)
+        ops.push_back(
+            loadOp(t, Cls::Wgt, row + valid, int64_t(Z), 1, L - valid, 1));
+    };
+    for (int64_t ko = 0; ko < Kt; ++ko) { // Q x K^T, output tile ko
+      std::vector<Op> ops;
+      const int64_t cq = dt * S, ck = dt * L; // the constants' rows
+      for (int64_t ri = 0; ri < dt; ++ri) {
+        ops.push_back(
+            loadOp(t, Cls::Act, ri * S, int64_t(at(Q, 0, ri * L)), 1, S, S));
+        weights(ops, K, ko, ri, ri * L);
+      }
+      ops.push_back(loadOp(t, Cls::Act, cq, int64_t(ZQ), 1, 1, 1));
+      ops.push_back(loadOp(t, Cls::Wgt, ck, int64_t(ZK), 1, L, L));
+      for (int64_t ri = 0; ri < dt; ++ri) {
+        ops.push_back(gemmOp(t, ri == 0, 0, ri * S, ri * L, S, 1));
+        ops.push_back(gemmOp(t, false, 0, cq, ri * L, 1, S, 0, 1));
+        ops.push_back(gemmOp(t, false, 0, ri * S, ck, S, 1));
+      }
+      run(ops);
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t j = 0; j < L && ko * L + j < S; ++j) {
+          int64_t want = 0;
+          for (int64_t d = 0; d < D; ++d)
+            want += (q[size_t(s * D + d)] - zq) *
+                    int64_t(k[size_t((ko * L + j) * D + d)] - zk);
+          ASSERT_EQ(accAt(s, j) + D * zq * zk, want)
+              << "S " << S << " D " << D << " row " << s << " col "
+              << ko * L + j;
+        }
+    }
+    for (int64_t ko = 0; ko < Kt; ++ko) // V^T: its tile ri rows d, lanes s
+      for (int64_t ri = 0; ri < dt; ++ri) {
+        std::vector<Op> ops;
+        ops.push_back(loadOp(t, Cls::Act, 0, int64_t(I), 1, L, L));
+        weights(ops, V, ko, ri, 0);
+        ops.push_back(gemmOp(t, true, 0, 0, 0, L, 1));
+        run(ops);
+        for (int64_t p = 0; p < L; ++p)
+          for (int64_t j = 0; j < L; ++j) {
+            const int64_t s = ko * L + j, d = ri * L + p;
+            ASSERT_EQ(accAt(p, j), s < S ? v[size_t(s * D + d)] : 0)
+                << "V^T row " << d << " lane " << s;
+          }
+      }
+  }
 }

@@ -77,6 +77,32 @@ TEST(CommandLine, LastValueWinsAndDoubleDashEndsOptions) {
   EXPECT_EQ(f.pos, std::vector<std::string>{"--threads"});
 }
 
+TEST(CommandLine, ShortOptionTakesAnAttachedValue) {
+  uint32_t jobs = 0;
+  bool quiet = false;
+  std::vector<std::string> pos;
+  Command cmd{"tool run", "[options]", "Runs."};
+  cmd.positional("FILE", "An input.", pos, 0, 1);
+  cmd.add({"--jobs", "-j"}, "N", "Jobs.", uintIn(jobs, 1, 64));
+  cmd.add({"--quiet", "-q"}, "", "Says less.", set(quiet));
+  ASSERT_FALSE(cmd.parse({"-j2"}));
+  EXPECT_EQ(jobs, 2u);
+  ASSERT_FALSE(cmd.parse({"-j", "3"}));
+  EXPECT_EQ(jobs, 3u);
+  testing::internal::CaptureStderr();
+  std::optional<int> rc = cmd.parse({"-j0"});
+  std::string err = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(err, "error: -j '0': expected a whole number from 1 to 64 (tool "
+                 "run, argument 1)\n");
+  // A flag takes no value, attached or not.
+  testing::internal::CaptureStderr();
+  rc = cmd.parse({"-qx"});
+  err = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(err, "error: unknown option '-qx' (tool run, argument 1)\n");
+}
+
 TEST(CommandLine, ErrorsNameTheArgument) {
   struct Case {
     std::vector<std::string> args;

@@ -225,6 +225,15 @@ std::optional<int> Command::parse(int argc, char **argv, int first) {
             value = a.substr(n.size());
           }
     }
+    if (!o && a.size() > 2 && a[1] != '-') {
+      // A short option with its value attached, as getopt takes it: -j2.
+      const Option *shortOpt = find(a.substr(0, 2));
+      if (shortOpt && !shortOpt->metavar.empty()) {
+        o = shortOpt;
+        name = a.substr(0, 2);
+        value = a.substr(2);
+      }
+    }
     if (!o) {
       std::string s = suggest(a);
       return fail(i, "unknown option '" + name + "'" +

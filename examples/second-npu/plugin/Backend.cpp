@@ -3,6 +3,7 @@
 
 #include "ember/accel/Pack.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace second_npu {
@@ -74,11 +75,25 @@ std::string emitOp(const Op &op, snpu::Insn &in) {
     in.op = Opcode::REQ;
     in.dst = u(op.dst), in.src = u(op.src), in.rows = u(op.rows);
     in.param = u(op.param), in.zp = s8(op.zp), in.lo = s8(op.min);
-    in.hi = s8(op.max), in.bias = op.bias;
+    in.hi = s8(op.max), in.bias = op.bias, in.lut = op.lut;
     break;
   case OpKind::VAdd:
     in.op = Opcode::ADD;
     in.dst = u(op.dst), in.a = u(op.a), in.b = u(op.b), in.rows = u(op.rows);
+    in.lut = op.lut;
+    break;
+  case OpKind::VMul:
+    if (op.a16 || op.b16 || op.out16 || op.one)
+      return "the second NPU multiplies int8 rows only";
+    in.op = Opcode::MUL;
+    in.dst = u(op.dst), in.a = u(op.a), in.b = u(op.b), in.rows = u(op.rows);
+    in.lut = op.lut, in.bcast = op.bcast;
+    break;
+  case OpKind::LutLd:
+    if (op.w16)
+      return "the second NPU has no 16-bit table";
+    in.op = Opcode::LUTLD;
+    in.src = u(op.src);
     break;
   case OpKind::SetReg:
     in.op = Opcode::SETREG;
@@ -90,8 +105,6 @@ std::string emitOp(const Op &op, snpu::Insn &in) {
   case OpKind::Copy:
   case OpKind::DwGemm:
   case OpKind::Pool:
-  case OpKind::LutLd:
-  case OpKind::VMul:
   case OpKind::Upsample:
   case OpKind::Lut:
     return std::string("the second NPU has no ") + opKindName(op.kind);
@@ -197,9 +210,19 @@ void packGemm(const GemmLayer &g, const GemmTables &tb, uint8_t *img) {
 
 void packImage(const LayerProgram &lp, Program &p) {
   writeConstants(lp, p);
-  for (size_t i = 0; i < lp.layers.size() && i < p.tables.size(); ++i)
+  for (size_t i = 0; i < lp.layers.size() && i < p.tables.size(); ++i) {
     if (lp.layers[i].kind == Layer::Kind::Gemm)
       packGemm(lp.layers[i].gemm, p.tables[i], p.image.data());
+    // The output table: the layer's entry k is the result for the stored
+    // input k - 128; the output unit indexes its table by the stored byte
+    // as unsigned (entry e for e, or e - 256 above 127), so the halves
+    // swap.
+    const GemmTables &tb = p.tables[i];
+    if (tb.lut && tb.lutOff + snpu::kLutEntries <= p.image.size()) {
+      uint8_t *t = p.image.data() + tb.lutOff;
+      std::rotate(t, t + snpu::kLutEntries / 2, t + snpu::kLutEntries);
+    }
+  }
 }
 
 } // namespace second_npu

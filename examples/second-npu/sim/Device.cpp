@@ -119,8 +119,11 @@ Fail check(const snpu_device &d, const Insn &in) {
       return bad(span("table", in.param, in.bias ? 3 : 2));
     return {};
   case Opcode::ADD:
-    if (!rowsOk(in.a, in.rows) || !rowsOk(in.b, in.rows))
-      return bad(span("operand", std::max(in.a, in.b), in.rows));
+  case Opcode::MUL:
+    if (!rowsOk(in.a, in.rows) || !rowsOk(in.b, in.bcast ? 1 : in.rows))
+      return bad(rowsOk(in.a, in.rows)
+                     ? span("operand", in.b, in.bcast ? 1 : in.rows)
+                     : span("operand", in.a, in.rows));
     if (!rowsOk(in.dst, in.rows))
       return bad(span("destination", in.dst, in.rows));
     return {};
@@ -137,6 +140,23 @@ Fail check(const snpu_device &d, const Insn &in) {
     return {};
   }
   return {};
+}
+
+// The output unit's result rows: out[dst + i][l] = value(i, l), clipped to
+// int8 by `value`, then through the table when the instruction's lut bit
+// is set. Every value is computed before any row is written (dst may
+// overlap the operands).
+template <class F> void outputRows(snpu_device &d, const Insn &in, F value) {
+  std::vector<int8_t> out(size_t(in.rows) * kLanes);
+  for (uint64_t i = 0; i < in.rows; ++i)
+    for (int l = 0; l < kLanes; ++l) {
+      int32_t v = value(i, l);
+      if (in.lut)
+        v = d.lut[uint8_t(int8_t(v))];
+      out[i * kLanes + size_t(l)] = int8_t(v);
+    }
+  for (uint64_t i = 0; i < in.rows; ++i)
+    std::memcpy(&d.sram[(in.dst + i) * kRowBytes], &out[i * kLanes], kLanes);
 }
 
 void execute(snpu_device &d, const Insn &in) {
@@ -201,22 +221,15 @@ void execute(snpu_device &d, const Insn &in) {
     const int32_t zp = int32_t(signedField(in, &Insn::zp)),
                   lo = int32_t(signedField(in, &Insn::lo)),
                   hi = int32_t(signedField(in, &Insn::hi));
-    std::vector<int8_t> out(size_t(in.rows) * kLanes);
-    for (uint64_t i = 0; i < in.rows; ++i)
-      for (int l = 0; l < kLanes; ++l) {
-        int32_t x = acc(d, in.src + i, l);
-        if (in.bias)
-          x = q::wrapAdd(x, acc(d, in.param + 2, l));
-        int32_t v = q::clampTo(
-            q::wrapAdd(q::mbqm(x, acc(d, in.param, l), acc(d, in.param + 1, l)),
-                       zp),
-            std::max(lo, -128), std::min(hi, 127));
-        if (in.lut)
-          v = d.lut[uint8_t(int8_t(v))];
-        out[i * kLanes + size_t(l)] = int8_t(v);
-      }
-    for (uint64_t i = 0; i < in.rows; ++i)
-      std::memcpy(&d.sram[(in.dst + i) * kRowBytes], &out[i * kLanes], kLanes);
+    outputRows(d, in, [&](uint64_t i, int l) {
+      int32_t x = acc(d, in.src + i, l);
+      if (in.bias)
+        x = q::wrapAdd(x, acc(d, in.param + 2, l));
+      return q::clampTo(
+          q::wrapAdd(q::mbqm(x, acc(d, in.param, l), acc(d, in.param + 1, l)),
+                     zp),
+          std::max(lo, -128), std::min(hi, 127));
+    });
     return;
   }
   case Opcode::ADD: {
@@ -230,18 +243,26 @@ void execute(snpu_device &d, const Insn &in) {
     p.y = {d.regs[R_ADD_OUT_MULT], d.regs[R_ADD_OUT_SHIFT]};
     p.lo = std::max(d.regs[R_ADD_MIN], -128);
     p.hi = std::min(d.regs[R_ADD_MAX], 127);
-    std::vector<int8_t> out(size_t(in.rows) * kLanes);
-    for (uint64_t i = 0; i < in.rows; ++i)
-      for (int l = 0; l < kLanes; ++l) {
-        int32_t v = q::clampTo(
-            q::quantizedAdd(i8(d, in.a + i, l), i8(d, in.b + i, l), p), -128,
-            127);
-        if (in.lut)
-          v = d.lut[uint8_t(int8_t(v))];
-        out[i * kLanes + size_t(l)] = int8_t(v);
-      }
-    for (uint64_t i = 0; i < in.rows; ++i)
-      std::memcpy(&d.sram[(in.dst + i) * kRowBytes], &out[i * kLanes], kLanes);
+    outputRows(d, in, [&](uint64_t i, int l) {
+      return q::clampTo(
+          q::quantizedAdd(i8(d, in.a + i, l), i8(d, in.b + i, l), p), -128,
+          127);
+    });
+    return;
+  }
+  case Opcode::MUL: {
+    const int32_t az = int8_t(d.regs[R_MUL_A_ZP] & 0xff),
+                  bz = int8_t(d.regs[R_MUL_B_ZP] & 0xff),
+                  lo = std::max(d.regs[R_MUL_MIN], -128),
+                  hi = std::min(d.regs[R_MUL_MAX], 127);
+    outputRows(d, in, [&](uint64_t i, int l) {
+      const int64_t da = i8(d, in.a + i, l) - az,
+                    db = i8(d, in.b + (in.bcast ? 0 : i), l) - bz;
+      return q::clampTo(q::wrapAdd(q::mbqm(int32_t(da * db), d.regs[R_MUL_MULT],
+                                           d.regs[R_MUL_SHIFT]),
+                                   d.regs[R_MUL_OUT_ZP]),
+                        lo, hi);
+    });
     return;
   }
   case Opcode::LUTLD:
@@ -345,10 +366,13 @@ uint64_t timeOf(snpu_device &d, Timing &t, const Insn &in, uint64_t s) {
   }
   case Opcode::REQ:
   case Opcode::ADD:
+  case Opcode::MUL:
     natural = s + kOutIssue + in.rows;
     end = std::max(t.reads.book(s, natural,
                                 in.op == Opcode::ADD ? 2 * in.rows
-                                                     : in.rows + 2 + in.bias),
+                                : in.op == Opcode::MUL
+                                    ? in.rows + (in.bcast ? 1 : in.rows)
+                                    : in.rows + 2 + in.bias),
                    t.writes.book(s + kOutIssue, natural, in.rows));
     break;
   case Opcode::LUTLD:

@@ -35,6 +35,9 @@ const std::vector<Field> kAdd = {{"dst", 12, &I::dst},
                                  {"b", 12, &I::b},
                                  {"rows", 12, &I::rows},
                                  {"lut", 1, &I::lut}};
+const std::vector<Field> kMul = {{"dst", 12, &I::dst}, {"a", 12, &I::a},
+                                 {"b", 12, &I::b},     {"rows", 12, &I::rows},
+                                 {"lut", 1, &I::lut},  {"bcast", 1, &I::bcast}};
 const std::vector<Field> kLutld = {{"src", 12, &I::src}};
 const std::vector<Field> kSetreg = {{"reg", 6, &I::reg},
                                     {"value", 32, &I::value, true}};
@@ -52,6 +55,7 @@ unsigned queuesOf(Opcode op) {
     return 0x4;
   case Opcode::REQ:
   case Opcode::ADD:
+  case Opcode::MUL:
   case Opcode::LUTLD:
     return 0x8;
   case Opcode::NOP:
@@ -92,6 +96,8 @@ const std::vector<Field> &fieldsOf(Opcode op) {
     return kReq;
   case Opcode::ADD:
     return kAdd;
+  case Opcode::MUL:
+    return kMul;
   case Opcode::LUTLD:
     return kLutld;
   case Opcode::SETREG:
@@ -105,7 +111,8 @@ const std::vector<Field> &fieldsOf(Opcode op) {
 
 const char *opcodeName(Opcode op) {
   static const char *const names[kNumOpcodes] = {
-      "NOP", "LOAD", "STORE", "MAC", "REQ", "ADD", "LUTLD", "SETREG", "END"};
+      "NOP", "LOAD",  "STORE",  "MAC", "REQ",
+      "ADD", "LUTLD", "SETREG", "END", "MUL"};
   return unsigned(op) < kNumOpcodes ? names[unsigned(op)] : "?";
 }
 

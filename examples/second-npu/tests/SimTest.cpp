@@ -85,12 +85,12 @@ TEST(SnpuIsa, RandomWordsRoundTripThroughEncodeDecodeAndText) {
     Insn in;
     in.op = Opcode(rng() % kNumOpcodes);
     const uint32_t queues[] = {0, 1, 2, 3};
-    in.queue =
-        in.op == Opcode::MAC                              ? uint32_t(MAC)
-        : in.op == Opcode::LOAD || in.op == Opcode::STORE ? rng() % 2
-        : in.op == Opcode::REQ || in.op == Opcode::ADD || in.op == Opcode::LUTLD
-            ? uint32_t(OUT)
-            : queues[rng() % 4];
+    in.queue = in.op == Opcode::MAC                              ? uint32_t(MAC)
+               : in.op == Opcode::LOAD || in.op == Opcode::STORE ? rng() % 2
+               : in.op == Opcode::REQ || in.op == Opcode::ADD ||
+                       in.op == Opcode::MUL || in.op == Opcode::LUTLD
+                   ? uint32_t(OUT)
+                   : queues[rng() % 4];
     in.wait = uint32_t(rng() % (1u << kNumBarriers));
     in.signal = uint32_t(rng() % (1u << kNumBarriers));
     for (const Field &f : fieldsOf(in.op))
@@ -190,6 +190,64 @@ TEST(SnpuSim, MacRequantLutMatchTheIntegerDefinition) {
   EXPECT_EQ(c.insns, p.size());
   EXPECT_EQ(c.store_bytes, uint64_t(P) * 32);
   EXPECT_GT(c.cycles, uint64_t(100));
+}
+
+// The quantized multiply: 6 rows of a times 6 rows of b, and a times one
+// broadcast row of b (a per-channel factor), then the table; each element
+// against the integer definition.
+TEST(SnpuSim, MulMatchesTheIntegerDefinition) {
+  std::mt19937 rng(5);
+  Dev dev;
+  const int P = 6;
+  std::vector<int8_t> a(P * 32), b(P * 32), lut(256);
+  for (auto &v : a)
+    v = int8_t(rng());
+  for (auto &v : b)
+    v = int8_t(rng());
+  for (auto &v : lut)
+    v = int8_t(rng());
+  snpu_dram_write(dev.d, 0, a.data(), a.size());
+  snpu_dram_write(dev.d, 4096, b.data(), b.size());
+  snpu_dram_write(dev.d, 8192, lut.data(), lut.size());
+  const auto m = ember::quant::quantizeMultiplier(0.0123);
+  const int32_t regs[][2] = {{R_MUL_A_ZP, 5},      {R_MUL_B_ZP, -7},
+                             {R_MUL_MULT, m.mult}, {R_MUL_SHIFT, m.shift},
+                             {R_MUL_OUT_ZP, -2},   {R_MUL_MIN, -120},
+                             {R_MUL_MAX, 100}};
+  std::vector<Insn> p = {load(DMA0, 0, 0, 1, P, P),
+                         load(DMA0, 10, 4096, 1, P, P),
+                         sig(load(DMA0, 20, 8192, 1, 2, 2, true), 1)};
+  for (const auto &r : regs) {
+    Insn s = mk(Opcode::SETREG, OUT);
+    s.reg = uint64_t(r[0]), s.value = uint64_t(uint32_t(r[1]));
+    p.push_back(s);
+  }
+  Insn lutld = mk(Opcode::LUTLD, OUT);
+  lutld.src = 20;
+  Insn mul = mk(Opcode::MUL, OUT);
+  mul.dst = 40, mul.a = 0, mul.b = 10, mul.rows = P;
+  Insn bc = mul;
+  bc.dst = 40 + P, bc.b = 12, bc.bcast = 1, bc.lut = 1;
+  p.push_back(wt(lutld, 1));
+  p.push_back(mul);
+  p.push_back(sig(bc, 2));
+  p.push_back(wt(store(DMA0, 40, 65536, 1, 2 * P, 2 * P), 2));
+  p.push_back(end());
+  ASSERT_EQ(dev.run(p), SNPU_OK) << dev.error();
+  std::vector<int8_t> out(2 * P * 32);
+  snpu_dram_read(dev.d, 65536, out.data(), out.size());
+  auto def = [&](int x, int y) {
+    return ember::quant::clampTo(
+        ember::quant::mbqm((x - 5) * (y + 7), m.mult, m.shift) - 2, -120, 100);
+  };
+  for (int i = 0; i < P; ++i)
+    for (int j = 0; j < 32; ++j) {
+      EXPECT_EQ(out[i * 32 + j], def(a[i * 32 + j], b[i * 32 + j]))
+          << i << "," << j;
+      EXPECT_EQ(out[(P + i) * 32 + j],
+                lut[uint8_t(int8_t(def(a[i * 32 + j], b[2 * 32 + j])))])
+          << i << "," << j;
+    }
 }
 
 TEST(SnpuSim, PaddedLoadsFillThePadValue) {

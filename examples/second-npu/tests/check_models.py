@@ -12,8 +12,12 @@ inside a folder given:
      model's prediction against the layer run alone on the simulator.
 
     check_models.py --ember EMBER --plugin SO [--min-share F]
-        [--max-median-err F] [--json OUT] [--requant PROFILE]
-        CASE_OR_FOLDER...
+        [--max-host-nodes N] [--max-median-err F] [--json OUT]
+        [--requant PROFILE] CASE_OR_FOLDER...
+
+--max-host-nodes: at most N nodes of each case on the host (the run's
+fallback_nodes; a QDQ model's input QuantizeLinear and output
+DequantizeLinear are two).
 
 --requant: the profile the plugin declares (docs/quantization.md), which
 both runs use.
@@ -62,6 +66,26 @@ def run(args, model, target, inputs, out, extra=()):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
+def number(s):
+    return re.match(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$", s) is not None
+
+
+def layer_row(line):
+    """A row of the layer report (part, layer, op, cycles, alone,
+    predicted, model_err, ...) or None. The layer's name is the source
+    node's and may be empty (an exporter that names no nodes) or hold
+    spaces: the op is the field before the first three numbers."""
+    f = line.split()
+    if len(f) < 6 or not f[0].isdigit():
+        return None
+    for j in range(2, len(f) - 3):
+        if number(f[j]) and number(f[j + 1]) and number(f[j + 2]) and \
+                number(f[j + 3]) and not number(f[j - 1]):
+            return {"layer": " ".join(f[1:j - 1]), "op": f[j - 1],
+                    "alone": float(f[j + 1]), "predicted": float(f[j + 2])}
+    return None
+
+
 def check(case, args):
     model = os.path.join(case, "model.onnx")
     res = {"case": os.path.basename(case.rstrip("/")), "ok": True, "msg": "",
@@ -87,16 +111,16 @@ def check(case, args):
         if m:
             res.update(cycles=int(m.group(1)), mac_util=float(m.group(2)),
                        share=float(m.group(5)))
+        m = re.search(r"fallback_nodes=(\d+)", npu.stdout + npu.stderr)
+        if m:
+            res.update(host_nodes=int(m.group(1)))
         else:
             res.update(share=0.0)
         # The layer table: part, layer, op, cycles, alone, predicted, err, ...
         for line in npu.stdout.splitlines():
-            f = line.split()
-            if len(f) > 7 and f[0].isdigit() and re.match(r"^-?\d", f[6]):
-                alone, pred = float(f[4]), float(f[5])
-                if alone > 0:
-                    res["layers"].append({"layer": f[1], "op": f[2],
-                                          "alone": alone, "predicted": pred})
+            row = layer_row(line)
+            if row and row["alone"] > 0:
+                res["layers"].append(row)
         for i in range(nout):
             a = open(os.path.join(tmp, "ref", f"output_{i}.pb"), "rb").read()
             b = open(os.path.join(tmp, "npu", f"output_{i}.pb"), "rb").read()
@@ -111,6 +135,7 @@ def main():
     ap.add_argument("--ember", required=True)
     ap.add_argument("--plugin", required=True)
     ap.add_argument("--min-share", type=float)
+    ap.add_argument("--max-host-nodes", type=int)
     ap.add_argument("--max-median-err", type=float)
     ap.add_argument("--json")
     # The arithmetic the plugin declares (its description's `arithmetic`):
@@ -130,6 +155,11 @@ def main():
         if r["ok"] and args.min_share is not None and share is not None and \
                 r.get("cycles") and share < args.min_share:
             r.update(ok=False, msg=f"MAC share {share} < {args.min_share}")
+        host = r.get("host_nodes")
+        if r["ok"] and args.max_host_nodes is not None and \
+                (host is None or host > args.max_host_nodes):
+            r.update(ok=False, msg=f"{host} nodes on the host > "
+                     f"{args.max_host_nodes}")
         layer_errs = [(l["predicted"] - l["alone"]) / l["alone"]
                       for l in r["layers"]]
         errs += layer_errs
@@ -140,10 +170,12 @@ def main():
         print(f"{'PASS' if r['ok'] else 'FAIL'} {r['case']} "
               f"share={share if share is not None else '-'} "
               f"cycles={r.get('cycles', '-')} "
-              f"mac_util={r.get('mac_util', '-')} layers={len(layer_errs)} "
+              f"mac_util={r.get('mac_util', '-')} "
+              f"host_nodes={r.get('host_nodes', '-')} layers={len(layer_errs)} "
               f"median_err={med:.3f} {r['msg']}")
     med = statistics.median(abs(e) for e in errs) if errs else 0.0
-    print(f"{len(cases) - bad} of {len(cases)} bit-exact with the interpreter; "
+    print(f"{len(cases) - bad} of {len(cases)} passed (bit-exact with the "
+          f"interpreter, within the share and host-node bounds); "
           f"cost model vs simulator over {len(errs)} layers: median |error| "
           f"{med:.3f}")
     if args.json:

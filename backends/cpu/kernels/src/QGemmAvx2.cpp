@@ -121,17 +121,29 @@ constexpr uint32_t highBytes(uint32_t m) {
   return (m & 1 ? 0x80u : 0u) | (m & 2 ? 0x8000u : 0u) |
          (m & 4 ? 0x800000u : 0u) | (m & 8 ? 0x80000000u : 0u);
 }
-alignas(64) constexpr uint32_t kHighBytes[16] = {
-    highBytes(0),  highBytes(1),  highBytes(2),  highBytes(3),
-    highBytes(4),  highBytes(5),  highBytes(6),  highBytes(7),
-    highBytes(8),  highBytes(9),  highBytes(10), highBytes(11),
-    highBytes(12), highBytes(13), highBytes(14), highBytes(15)};
+/// vpmaddwd's multiplier of a correction as four s16: + 1 (activations
+/// above the window, bit 4 of the entry clear), - 1 (below it).
+constexpr uint64_t fixSign(uint32_t m) {
+  return m & 16 ? ~uint64_t{0} : 0x0001000100010001u;
+}
 
-/// vpmaddwd's multiplier of a correction: + 1 (activations above the
-/// window), - 1 (below it).
-alignas(32) constexpr int16_t kSigns[2][16] = {
-    {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
-    {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}};
+/// A correction entry's selector and multiplier, both indexed by the
+/// entry's low 5 bits (which bytes, below): two loads the k loop's load
+/// ports absorb, where decoding the fields took 6 integer operations an
+/// entry on the ports the vector operations need.
+struct FixTables {
+  uint32_t sel[32];
+  uint64_t sign[32];
+};
+constexpr FixTables makeFixTables() {
+  FixTables f{};
+  for (uint32_t m = 0; m < 32; ++m) {
+    f.sel[m] = highBytes(m & 15);
+    f.sign[m] = fixSign(m);
+  }
+  return f;
+}
+alignas(64) constexpr FixTables kFix = makeFixTables();
 
 /// The corrections: acc[i] += 128 x B over the bytes of row i whose high
 /// bit the slab cleared, - 128 x B for those that stand for activations
@@ -148,17 +160,17 @@ splitFix(__m256i (&acc)[kMR][NV], const int8_t *b, const uint32_t *e,
   for (size_t r = 0; r < rounds; ++r, e += kMR) {
 #pragma GCC unroll 6
     for (int i = 0; i < kMR; ++i) {
-      const __m256i v =
-          _mm256_set1_epi32(static_cast<int32_t>(kHighBytes[e[i] & 15]));
-      const __m256i ones = _mm256_load_si256(
-          reinterpret_cast<const __m256i *>(kSigns[(e[i] >> 4) & 1]));
-      const int8_t *g = b + (e[i] & ~63u);
+      const uint32_t x = e[i], m = x & 31;
+      const __m256i v = _mm256_set1_epi32(static_cast<int32_t>(kFix.sel[m]));
+      const __m256i sign =
+          _mm256_set1_epi64x(static_cast<long long>(kFix.sign[m]));
+      const int8_t *g = b + (x & ~63u);
       acc[i][0] = _mm256_add_epi32(
           acc[i][0],
           _mm256_madd_epi16(
               _mm256_maddubs_epi16(
                   v, _mm256_loadu_si256(reinterpret_cast<const __m256i *>(g))),
-              ones));
+              sign));
       if constexpr (NV == 2)
         acc[i][1] = _mm256_add_epi32(
             acc[i][1],
@@ -166,7 +178,7 @@ splitFix(__m256i (&acc)[kMR][NV], const int8_t *b, const uint32_t *e,
                 _mm256_maddubs_epi16(
                     v, _mm256_loadu_si256(
                            reinterpret_cast<const __m256i *>(g + 32))),
-                ones));
+                sign));
     }
   }
 }

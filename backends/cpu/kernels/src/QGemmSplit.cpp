@@ -54,18 +54,18 @@ size_t hotGroups(const uint8_t *A, size_t lda, size_t rows, size_t K,
 /// How many groups with bytes outside the window a block of `cells` may
 /// have for the split tile to pay over `panels` panels (it pays below).
 /// In units of the exact tile's (row, group of 4 k, panel): the split
-/// tile's loop 0.75 of it, and its corrections about 2.5 an entry (a round,
-/// about twice a loop step, runs to the tile's row with the most); packing
-/// and listing per block, about 0.1 a cell and 10 an entry (a mispredicted
-/// branch or two each), against the exact tile's widening of A, about 0.05
-/// a cell. Fitted to gemm_bench --only=qsplit-gemm with 2% of A's bytes
-/// outside the window: the split tile lost on 784x64x576 (4 panels) and
-/// 197x192x768 (12), broke even on 256^3 and won from about 48 panels on.
-/// split = 0.75 c p + 2.5 h p + 0.1 c + 10 h < exact = c p + 0.05 c.
+/// tile's loop 0.75 of it, and its corrections about 1.8 an entry (a round
+/// runs to the tile's row with the most); packing and listing per block,
+/// about 0.1 a cell and 10 an entry (a mispredicted branch or two each),
+/// against the exact tile's widening of A, about 0.05 a cell. Fitted to
+/// gemm_bench --only=qsplit-gemm with 2% of A's bytes outside the window
+/// (and the split forced): it loses on 784x64x576 (4 panels) and on
+/// 197x192x768 (12) at 4%, wins on 197x192x768 at 2% and from 16 panels on.
+/// split = 0.75 c p + 1.8 h p + 0.1 c + 10 h < exact = c p + 0.05 c.
 double splitHotBound(size_t cells, size_t panels) {
   const double p = static_cast<double>(panels ? panels : 1);
   const double c = static_cast<double>(cells);
-  return c * (0.25 * p - 0.05) / (2.5 * p + 10.0);
+  return c * (0.25 * p - 0.05) / (1.8 * p + 10.0);
 }
 
 } // namespace

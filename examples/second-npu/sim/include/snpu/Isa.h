@@ -41,8 +41,9 @@ enum class Opcode : uint8_t {
   LUTLD = 6,  // output unit: load the 256-entry table from SRAM
   SETREG = 7, // any queue: a parameter register
   END = 8,    // end of the program
+  MUL = 9,    // output unit: quantized multiply of two int8 row runs
 };
-constexpr int kNumOpcodes = 9;
+constexpr int kNumOpcodes = 10;
 
 // Register ids (SETREG).
 enum Reg : uint8_t {
@@ -59,6 +60,13 @@ enum Reg : uint8_t {
   R_ADD_OUT_ZP,
   R_ADD_MIN,
   R_ADD_MAX,
+  R_MUL_A_ZP = 20, // MUL: the factors' zero points (int8), the product's
+  R_MUL_B_ZP,      // multiplier and shift, the result's zero point and
+  R_MUL_MULT,      // clip bounds
+  R_MUL_SHIFT,
+  R_MUL_OUT_ZP,
+  R_MUL_MIN,
+  R_MUL_MAX,
 };
 
 // A decoded instruction: every field of every opcode (unused ones zero).
@@ -78,9 +86,13 @@ struct Insn {
   // REQ: out[dst + i][l] = clip(requant(acc[src + i][l] (+ bias row)), then
   // the table when lut): tables at `param` (mult, shift, bias rows).
   // ADD: out[dst + i] = add(out[a + i], out[b + i]) (registers R_ADD_*).
+  // MUL: out[dst + i][l] = clip(mbqm((out[a + i][l] - a_zp) *
+  // (out[b + i][l] - b_zp), mult, shift) + out_zp) (registers R_MUL_*),
+  // then the table when lut; bcast: b's row b for every i (a per-channel
+  // factor).
   // LUTLD: the table = the first 256 bytes of rows src, src + 1.
   uint64_t dst = 0, src = 0, rows = 0, param = 0, zp = 0, lo = 0, hi = 0, a = 0,
-           b = 0, lut = 0, bias = 0;
+           b = 0, lut = 0, bias = 0, bcast = 0;
   // SETREG
   uint64_t reg = 0, value = 0;
 };

@@ -79,8 +79,8 @@
 //
 // A plugin using it links Ember::accel and Ember::backend_proto besides what
 // ember_add_plugin links (examples/second-npu/CMakeLists.txt).
-#ifndef EMBER_NPU_PLUGIN_HPP
-#define EMBER_NPU_PLUGIN_HPP
+#ifndef EMBER_ACCEL_NPU_PLUGIN_HPP
+#define EMBER_ACCEL_NPU_PLUGIN_HPP
 
 #include "ember/backend.h"
 #include "ember/plugin_helpers.hpp"
@@ -951,4 +951,4 @@ private:
 } // namespace npu
 } // namespace ember_plugin
 
-#endif // EMBER_NPU_PLUGIN_HPP
+#endif // EMBER_ACCEL_NPU_PLUGIN_HPP
