@@ -62,6 +62,7 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.add_requant_profiles("float32");
   m.add_requant_profiles("tflite");
   m.add_requant_profiles("gemmlowp");
+  m.add_requant_profiles("sat16");
   for (auto &s : ember::lir::defaultSpaces()) {
     m.add_memory_spaces(s.name);
     m.add_memory_capacities(s.capacity);

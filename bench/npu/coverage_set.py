@@ -11,7 +11,10 @@ PaddlePaddle models: a PP-OCR text-direction classifier and a PicoDet-style
 detector body, with HardSwish, HardSigmoid and SiLU decomposed into float
 ops; a PP-OCR DBNet text detector with an RSE-FPN neck, and the PicoDet
 body with its head: Split at channel 10, rank-3 Reshape and Transpose,
-Concat of the levels), quantizes each with ONNX
+Concat of the levels; a YOLOv8-style detector with Ultralytics' Detect
+head: C2f Splits of SiLU results, the levels flattened and concatenated,
+the DFL's Reshape, Transpose, Softmax and convolution, boxes and classes
+concatenated at channel 4), quantizes each with ONNX
 Runtime's quantize_static (QDQ, per-channel int8 weights, uint8
 activations, seeded calibration; the "-slim-toy" copies with only
 convolutions and matrix products quantized, as PaddleSlim does, the other
@@ -346,6 +349,58 @@ def ppocr_det(rng, size=160):
                    [1, 1, size, size], opset=13)
 
 
+def yolov8_head(rng, size=160, nc=10, reg=16):
+    """A YOLOv8-style detector as Ultralytics exports it (SiLU as x *
+    Sigmoid(x)): a small backbone with C2f blocks (Split at half channels
+    of a SiLU's result, 24 of 48 on the second: inside a 16-lane tile),
+    and the Detect head on two levels: per level a box branch (two 3x3
+    convolutions, a 1x1 to 4 x reg channels) and a class branch (to nc),
+    concatenated, flattened (Reshape to [1, C, H*W]), the levels
+    concatenated along the anchors, Split into boxes and classes, the
+    boxes through the DFL (Reshape to [1, 4, reg, N], Transpose [0, 2, 1,
+    3], Softmax over the bins, a 1x1 convolution by the bin indices,
+    Reshape to [1, 4, N]) and the classes through Sigmoid, concatenated at
+    channel 4: [1, 4 + nc, N] (the anchor decode left out)."""
+    b = dm.Builder(rng)
+
+    def cv(x, cin, cout, k=3, s=1):
+        return b.conv(x, cin, cout, k=k, stride=s, relu=False, act="Swish")
+
+    def c2f(x, cin, cout):
+        y = cv(x, cin, cout, k=1)
+        h = cout // 2
+        y1, y2 = (b.name("split"), b.name("split"))
+        b.nodes.append(onnx.helper.make_node(
+            "Split", [y, b.shape([h, h])], [y1, y2], axis=1))
+        z = cv(cv(y2, h, h), h, h)
+        return cv(b.op("Concat", [y1, y2, z], axis=1), 3 * h, cout, k=1)
+
+    x = cv("image", 3, 16, s=2)
+    x = cv(x, 16, 32, s=2)
+    x = c2f(x, 32, 32)
+    p3 = c2f(cv(x, 32, 48, s=2), 48, 48)
+    p4 = c2f(cv(p3, 48, 64, s=2), 64, 64)
+    levels, n = [], 0
+    for f, c, hw in ((p3, 48, (size // 8) ** 2), (p4, 64, (size // 16) ** 2)):
+        box = b.conv(cv(cv(f, c, 32), 32, 32), 32, 4 * reg, k=1, relu=False)
+        cls = b.conv(cv(cv(f, c, 32), 32, 32), 32, nc, k=1, relu=False)
+        o = b.op("Concat", [box, cls], axis=1)
+        levels.append(b.op("Reshape", [o, b.shape([1, 4 * reg + nc, hw])]))
+        n += hw
+    y = b.op("Concat", levels, axis=2)
+    box, cls = b.name("split"), b.name("split")
+    b.nodes.append(onnx.helper.make_node(
+        "Split", [y, b.shape([4 * reg, nc])], [box, cls], axis=1))
+    d = b.op("Reshape", [box, b.shape([1, 4, reg, n])])
+    d = b.op("Softmax", [b.op("Transpose", [d], perm=[0, 2, 1, 3])], axis=1)
+    w = np.arange(reg, dtype=np.float32).reshape(1, reg, 1, 1)
+    d = b.op("Conv", [d, b.const(w, "dfl")], kernel_shape=[1, 1])
+    d = b.op("Reshape", [d, b.shape([1, 4, n])])
+    out = b.op("Concat", [d, b.op("Sigmoid", [cls])], axis=1)
+    return b.model("yolov8_head_toy", "image", [1, 3, size, size], out,
+                   [1, 4 + nc, n], opset=13)
+
+
 MODELS = {
     "mnv3-toy": lambda r: dm.mnv3(r, size=160, classes=100),
     "lcnet-toy": lcnet,
@@ -360,10 +415,12 @@ MODELS = {
     "picodet-toy": picodet,
     "ppocr-det-toy": ppocr_det,
     "picodet-head-toy": lambda r: picodet(r, head=True),
+    "yolov8-head-toy": yolov8_head,
     "ppocr-cls-slim-toy": ppocr_cls,
     "picodet-slim-toy": picodet,
     "ppocr-det-slim-toy": ppocr_det,
     "picodet-head-slim-toy": lambda r: picodet(r, head=True),
+    "yolov8-head-slim-toy": yolov8_head,
 }
 
 # The models quantized as a quantizer of convolutions and matrix products

@@ -6,7 +6,7 @@ in output quanta (an output computed by DequantizeLinear: one quantum is its
 scale; an integer output: one unit).
 
   int8_vs_ort.py [--ember build/bin/ember] [--target interp]
-                 [--requant fixed|float32|tflite|gemmlowp]
+                 [--requant fixed|float32|tflite|gemmlowp|sat16]
                  [--per-layer | --layerwise]
                  CASE_DIR...
 
@@ -16,8 +16,8 @@ The last line is `total: elements=<n> exact=<share> within1=<share> max=<q>`.
 float32 computes what ONNX Runtime's x86 kernels compute, fixed (Ember's
 default) the exact fixed-point form, tflite and gemmlowp the arithmetics a
 device declares (TFLite's single-rounding add; gemmlowp's doubling
-rescales). --per-layer (layer_divergence.py)
-names, for each case, the first tensor where Ember and ONNX Runtime
+rescales; sat16's add, saturating at 16 bits between steps).
+--per-layer (layer_divergence.py) names, for each case, the first tensor where Ember and ONNX Runtime
 differ, the op that computed it, the elements and why (tie, near-tie,
 other); its last line is `per-layer: cases=<n> equal=<n> tie=<n>
 near-tie=<n> other=<n>` (differing elements of the first tensors).
@@ -122,7 +122,8 @@ def main():
     ap.add_argument("--ember", default="build/bin/ember")
     ap.add_argument("--target", default="interp")
     ap.add_argument("--requant",
-                    choices=["fixed", "float32", "tflite", "gemmlowp"])
+                    choices=["fixed", "float32", "tflite", "gemmlowp",
+                             "sat16"])
     ap.add_argument("--per-layer", action="store_true")
     ap.add_argument("--layerwise", action="store_true")
     ap.add_argument("cases", nargs="+")

@@ -455,6 +455,7 @@ def layerwise(case, ember, target="interp", requant=None, why=True,
         r = {"tensor": t, "op": op, "type": str(want.dtype),
              "elements": int(d.size), "differ": int(np.count_nonzero(d)),
              "max": int(d.max()) if d.size else 0, "failed": False,
+             "within1": int(np.count_nonzero(d <= 1)),
              "why": {"tie": 0, "near-tie": 0, "other": 0}, "nearest": 0}
         if r["differ"] and why:
             try:

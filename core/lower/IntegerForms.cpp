@@ -276,10 +276,12 @@ buildQuantizedAdd(LoweringBuilder &b, Value a, const QParams &pa, Value bv,
   quant::AddParams p = quant::makeAddParams(
       pa.scale(), int32_t(pa.zeroPoint()), pb.scale(), int32_t(pb.zeroPoint()),
       out.scale(), int32_t(out.zeroPoint()), int32_t(lo), int32_t(hi),
-      wide ? 15 : 20);
-  // The tflite and gemmlowp profiles name themselves; the fixed profile's
-  // int16 add keeps the attribute form it always had (tflite's arithmetic).
-  if (profile != quant::RequantProfile::Fixed)
+      quant::addLeftShift(profile, wide));
+  // The tflite, gemmlowp and sat16 profiles name themselves; the fixed
+  // profile's int16 add keeps the attribute form it always had (tflite's
+  // arithmetic), as does sat16's (its 16-bit lanes are the 8-bit add's).
+  if (profile != quant::RequantProfile::Fixed &&
+      !(wide && quant::saturates16(profile)))
     attrs["requant"] = Attr::ofString(quant::profileName(profile));
   attrs["left_shift"] = Attr::ofInt(p.leftShift);
   attrs["a_zero_point"] = Attr::ofInt(p.aZp);

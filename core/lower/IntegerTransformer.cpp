@@ -397,9 +397,13 @@ private:
     Node *last = &div;
     for (OpKind k : {OpKind::Mul, OpKind::Add}) {
       Node *u = soleUser(users_, last);
-      if (!u || u->kind != k || u->inputs[0] != Value(last, 0))
+      if (!u || u->kind != k || u->inputs.size() != 2)
         continue;
-      auto c = rowConstant(u->inputs[1], row);
+      // Either operand order (exporters write gamma * x as well).
+      const size_t side = u->inputs[0] == Value(last, 0) ? 1 : 0;
+      if (u->inputs[1 - side] != Value(last, 0))
+        continue;
+      auto c = rowConstant(u->inputs[side], row);
       if (!c || u->types[0].dims() != dims)
         continue;
       (k == OpKind::Mul ? gamma : beta) = *c;

@@ -37,6 +37,27 @@ const Tensor *constantOf(Value v) {
                                                     : nullptr;
 }
 
+bool perTensorDequantize(const Node *n) {
+  if (!n || n->kind != OpKind::DequantizeLinear)
+    return false;
+  const Tensor *s = constantOf(n->inputs[1]);
+  if (!s || s->size() != 1 || s->dims().size() > 1)
+    return false;
+  if (!n->hasInput(2))
+    return true;
+  const Tensor *z = constantOf(n->inputs[2]);
+  return z && z->size() == 1 && z->dims().size() <= 1;
+}
+
+Node *
+soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
+             const Node *n) {
+  auto it = users.find(n);
+  if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
+    return nullptr;
+  return it->second[0].user;
+}
+
 // Runs the node's reference kernel and returns its results as constants.
 // Operands that are not constants are passed as zero tensors of their type,
 // so only use this where the kernel does not read them (or where type

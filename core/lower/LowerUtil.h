@@ -20,6 +20,16 @@ Expected<Value> swish(LoweringBuilder &b, Value x, double alpha);
 // The value of a Constant operand, or null.
 const Tensor *constantOf(Value v);
 
+// n is a DequantizeLinear of one scale and zero point (constants of one
+// element).
+bool perTensorDequantize(const Node *n);
+
+// The one node reading n's results (users: Function::computeUsers()), or
+// null when n has several readers, none, or is a function output.
+Node *
+soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
+             const Node *n);
+
 // The node's results computed now by its reference kernel (evaluateNode)
 // and returned as constants. Operands must be constants, or (allowUnknown)
 // are read as zeros of their type, so only use this where the kernel does

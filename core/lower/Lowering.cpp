@@ -80,13 +80,16 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   // Float islands cut into quantized patterns (the integer forms of every
   // integer profile; the float32 profile keeps ONNX Runtime's float
   // islands).
-  if (quant::fixedPointRequant(opts.requant))
+  if (quant::fixedPointRequant(opts.requant)) {
+    EMBER_TRY(splitFloatIslands(f, &count));
     EMBER_TRY(quantizeFloatIslands(f, &count));
+  }
   // Quantized patterns first, while composites are still whole.
   size_t patterns = 0;
   EMBER_TRY(
       lowerIntegerPatterns(f, opts.requant, &patterns, opts.integerRecurrent));
   count += transformer + patterns;
+  EMBER_TRY(sinkDequantize(f, &count));
   EMBER_TRY(splitLayers(f, &count));
   EMBER_TRY(moveChannelsLast(f, &count));
   for (bool changed = true; changed;) {

@@ -98,6 +98,17 @@ Status lowerIntegerTransformer(Function &f, quant::RequantProfile profile,
 // DequantizeLinear with the scale folded in. Counts the islands rewritten.
 Status quantizeFloatIslands(Function &f, size_t *numRewritten = nullptr);
 
+// A Split of float elementwise ops of one DequantizeLinear (a float
+// island's SiLU split at half its channels): a Split of the stored
+// integers and the ops copied per part (SplitIslands.cpp; exact). Counts
+// the Splits rewritten.
+Status splitFloatIslands(Function &f, size_t *numRewritten = nullptr);
+
+// DequantizeLinears of one scale moved past the rearrangements, float
+// unary ops and Concats after them, so that those move the stored integers
+// (SinkDequantize.cpp; exact). Counts the ops moved past.
+Status sinkDequantize(Function &f, size_t *numRewritten = nullptr);
+
 // A Split along the channels of an integer convolution's requantized
 // result, read by nothing else: one convolution per part (SplitLayers.cpp;
 // exact). Counts the Splits rewritten.

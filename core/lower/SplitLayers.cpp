@@ -1,5 +1,6 @@
 // A Split along the channels of an integer convolution's requantized
-// result, read by nothing else, becomes one convolution per part
+// result (or of lookup tables of it: its activation), read by nothing
+// else, becomes one convolution (and its tables) per part
 // (docs/quantization.md, "Split of a layer's result"): ConvInteger (group
 // 1) -> [Add of a constant bias] -> Requantize -> Split(axis 1) computes
 // each output channel from its own weights, bias, multiplier and shift, so
@@ -45,14 +46,6 @@ int channelAxis(const Tensor &t, size_t rank, int64_t k, bool perChannel1d) {
   if (t.dim(a) != k || t.size() != k)
     return -2;
   return int(a);
-}
-
-Node *soleReader(const std::unordered_map<const Node *, std::vector<Use>> &us,
-                 const Node *n) {
-  auto it = us.find(n);
-  if (it == us.end() || it->second.size() != 1 || !it->second[0].user)
-    return nullptr;
-  return it->second[0].user;
 }
 
 class SplitLayers {
@@ -104,19 +97,28 @@ private:
     if (s.attrInt("axis", 0) != 1 || s.inputs[0].type().rank() != 4)
       return false;
     auto us = f_.computeUsers();
-    Node *rq = s.inputs[0].node;
-    if (!rq || rq->kind != OpKind::Requantize || soleReader(us, rq) != &s)
+    // Lookup tables between the layer and the Split (its activation) apply
+    // to each part alike.
+    std::vector<Node *> tables;
+    Node *rq = s.inputs[0].node, *reader = &s;
+    while (rq && rq->kind == OpKind::TableLookup &&
+           soleReaderOf(us, rq) == reader && constantOf(rq->inputs[1])) {
+      tables.insert(tables.begin(), rq);
+      reader = rq;
+      rq = rq->inputs[0].node;
+    }
+    if (!rq || rq->kind != OpKind::Requantize || soleReaderOf(us, rq) != reader)
       return false;
     Node *add = rq->inputs[0].node, *conv = add;
     if (add && add->kind == OpKind::Add) {
-      if (soleReader(us, add) != rq || !constantOf(add->inputs[1]))
+      if (soleReaderOf(us, add) != rq || !constantOf(add->inputs[1]))
         return false;
       conv = add->inputs[0].node;
     } else {
       add = nullptr;
     }
     if (!conv || conv->kind != OpKind::ConvInteger ||
-        soleReader(us, conv) != (add ? add : rq) ||
+        soleReaderOf(us, conv) != (add ? add : rq) ||
         conv->attrInt("group", 1) != 1 || !constantOf(conv->inputs[1]))
       return false;
     const int64_t k = conv->types[0].dims()[1];
@@ -154,12 +156,17 @@ private:
       for (size_t i = 1; i < ri.size(); ++i)
         ri[i] = *part(b, ri[i], 4, k, true, c0, c1);
       EMBER_ASSIGN(y, b.op(OpKind::Requantize, ri, rq->attrs));
+      for (Node *t : tables) {
+        EMBER_ASSIGN(y, b.op(OpKind::TableLookup, {y, t->inputs[1]}, t->attrs));
+      }
       outs.push_back(y);
       c0 = c1;
     }
     for (size_t i = 0; i < outs.size(); ++i)
       f_.replaceAllUses(Value(&s, unsigned(i)), outs[i]);
     f_.erase(&s);
+    for (auto it = tables.rbegin(); it != tables.rend(); ++it)
+      f_.erase(*it);
     f_.erase(rq);
     if (add)
       f_.erase(add);

@@ -20,9 +20,7 @@ double groupCycles(const onnx::GraphProto &g, const QuantGroup &q,
                    const std::map<std::string, double> &nodeCycles,
                    bool *present = nullptr) {
   double c = 0;
-  for (int node : {q.anchor, q.biasAdd, q.activation}) {
-    if (node < 0)
-      continue;
+  for (int node : q.nodes()) {
     auto it = nodeCycles.find(g.node(node).name());
     if (it != nodeCycles.end()) {
       c += it->second;
@@ -141,9 +139,8 @@ void CycleTable::measure(const onnx::GraphProto &g, const QdqPlan &plan,
   std::set<std::string> inGroups;
   for (size_t gi = 0; gi < plan.groups.size(); ++gi) {
     const QuantGroup &q = plan.groups[gi];
-    for (int node : {q.anchor, q.biasAdd, q.activation})
-      if (node >= 0)
-        inGroups.insert(g.node(node).name());
+    for (int node : q.nodes())
+      inGroups.insert(g.node(node).name());
     const size_t s = size_t(signature(gi, wide));
     if (measured[gi][s])
       continue; // the first compile that measured it (all-int8 first)

@@ -125,6 +125,31 @@ std::string groupName(const onnx::GraphProto &g, const QuantGroup &q) {
   return q.outputs.empty() ? n.op_type() : q.outputs[0];
 }
 
+std::vector<int> QuantGroup::nodes() const {
+  std::vector<int> out;
+  for (int n : {anchor, biasAdd, activation})
+    if (n >= 0)
+      out.push_back(n);
+  out.insert(out.end(), members.begin(), members.end());
+  return out;
+}
+
+std::set<std::string> tieWidths(const QdqPlan &plan,
+                                std::set<std::string> wide) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto &p : plan.sameWidth) {
+      const std::string a = plan.root(p.first), b = plan.root(p.second);
+      if (wide.count(a) != wide.count(b)) {
+        wide.insert(a);
+        wide.insert(b);
+        changed = true;
+      }
+    }
+  }
+  return wide;
+}
+
 namespace {
 
 bool isDefault(const onnx::NodeProto &n) {
@@ -271,6 +296,44 @@ private:
   // and results get Q/DQ, results with their own parameters
   // (docs/custom-ops.md, "Quantization"); float otherwise.
   bool tryCustom(int i);
+  // The regions the lowering turns into one integer op, claimed before
+  // the node-by-node walk (their Adds and Muls would else be elementwise
+  // groups of their own).
+  void claimRegions();
+  bool tryNormRegion(int div);
+  bool tryGeluRegion(int anchor);
+  // The region of `nodes` reading `input` and writing `output`, when none
+  // of its nodes is kept float or claimed and only the output is read
+  // outside it.
+  bool claimRegion(std::vector<int> nodes, const std::string &input,
+                   const std::string &output);
+  bool scalarInit(const std::string &t, double *v = nullptr) const;
+  // Whether t is read only by a graph output, through a chain of sole
+  // readers that move data (Reshape, Flatten, ...).
+  bool reachesOutputOnly(std::string t) const {
+    for (;;) {
+      if (ix_.isGraphOutput(t))
+        return ix_.readers(t) == 1;
+      auto it = ix_.consumers.find(t);
+      if (ix_.readers(t) != 1 || it == ix_.consumers.end() ||
+          it->second.size() != 1)
+        return false;
+      const auto &c = g_.node(it->second[0].first);
+      if (!kMovement.count(c.op_type()) || c.output_size() < 1)
+        return false;
+      t = c.output(0);
+    }
+  }
+  int producerOf(const std::string &t) const {
+    auto it = ix_.producer.find(t);
+    return it == ix_.producer.end() ? -1 : it->second;
+  }
+  // The producer of t when it is a default-domain `op`, else -1.
+  int producedBy(const std::string &t, const char *op) const {
+    int p = producerOf(t);
+    return p >= 0 && isDefault(g_.node(p)) && g_.node(p).op_type() == op ? p
+                                                                         : -1;
+  }
 
   const onnx::GraphProto &g_;
   GraphIndex ix_;
@@ -278,6 +341,7 @@ private:
   const PlanOptions &o_;
   QdqPlan plan_;
   std::vector<bool> keep_;
+  std::set<int> floatByChoice_; // float on purpose: no note
   std::map<std::string, size_t> specIndex_;
 };
 
@@ -364,8 +428,13 @@ bool Planner::tryLinear(int i) {
       plan_.biases.push_back(bs);
     }
   }
-  // A following Add of a constant per-channel bias joins the accumulator.
-  if (w && !hasBias && !ix_.isGraphOutput(tail)) {
+  // A following Add of a constant per-channel bias joins the accumulator;
+  // not after a MatMul of a rank-3+ activation (a transformer's batched
+  // tokens), which the lowering takes as MatMulInteger -> Requantize only
+  // when a QuantizeLinear follows: its bias Add is then a quantized add of
+  // its own, as ONNX Runtime writes it.
+  const bool batched = op == "MatMul" && dimsOf(n.input(0)).size() > 2;
+  if (w && !hasBias && !batched && !ix_.isGraphOutput(tail)) {
     int j = soleFreeConsumer(tail);
     if (j >= 0 && isDefault(g_.node(j)) && g_.node(j).op_type() == "Add" &&
         g_.node(j).input_size() == 2) {
@@ -460,6 +529,27 @@ bool Planner::trySimple(int i) {
     plan_.groups[size_t(id)].outputs.push_back(n.output(0));
     return true;
   }
+  if (op == "Softmax" && reachesOutputOnly(n.output(0))) {
+    floatByChoice_.insert(i); // a classifier's probabilities: nothing gains
+    return false;
+  }
+  if (op == "Softmax" || op == "LayerNormalization" ||
+      op == "RMSNormalization") {
+    // The integer softmax and normalization: the scale and bias stay float
+    // constants the lowering reads; the statistics outputs unread.
+    for (int k = 1; k < n.input_size(); ++k)
+      if (!n.input(k).empty() && !floatInit(n.input(k)))
+        return false;
+    for (int k = 1; k < n.output_size(); ++k)
+      if (!n.output(k).empty() && ix_.readers(n.output(k)) > 0)
+        return false;
+    if (!floatAct(n.output(0)))
+      return false;
+    int id = newGroup(GroupKind::OwnParams, i);
+    plan_.groups[size_t(id)].activationInputs.push_back({i, 0});
+    plan_.groups[size_t(id)].outputs.push_back(n.output(0));
+    return true;
+  }
   if (op == "GlobalAveragePool" || op == "ReduceMean") {
     if (!outputsFloat())
       return false;
@@ -548,6 +638,245 @@ bool Planner::tryCustom(int i) {
   return true;
 }
 
+bool Planner::scalarInit(const std::string &t, double *v) const {
+  const onnx::TensorProto *p = floatInit(t);
+  if (!p)
+    return false;
+  auto x = initializerTensor(*p);
+  if (!x || x->size() != 1)
+    return false;
+  if (v)
+    *v = x->getDouble(0);
+  return true;
+}
+
+bool Planner::claimRegion(std::vector<int> nodes, const std::string &input,
+                          const std::string &output) {
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  if (!floatAct(input) || !floatAct(output))
+    return false;
+  std::set<int> in(nodes.begin(), nodes.end());
+  int last = producerOf(output);
+  if (last < 0 || !in.count(last))
+    return false;
+  for (int j : nodes) {
+    if (kept(j) || plan_.groupOf[size_t(j)] >= 0)
+      return false;
+    for (auto &o : g_.node(j).output()) {
+      if (o.empty() || o == output)
+        continue;
+      if (ix_.isGraphOutput(o))
+        return false;
+      auto it = ix_.consumers.find(o);
+      if (it != ix_.consumers.end())
+        for (auto &c : it->second)
+          if (!in.count(c.first))
+            return false;
+    }
+  }
+  int id = newGroup(GroupKind::Region, last);
+  QuantGroup &q = plan_.groups[size_t(id)];
+  for (int j : nodes) {
+    plan_.groupOf[size_t(j)] = id;
+    if (j != last)
+      q.members.push_back(j);
+    for (int k = 0; k < g_.node(j).input_size(); ++k)
+      if (g_.node(j).input(k) == input)
+        q.activationInputs.push_back({j, k});
+  }
+  q.outputs.push_back(output);
+  return true;
+}
+
+// Div(t, Sqrt(Add(ReduceMean(Pow(t, 2) or Mul(t, t)), eps))), t = x -
+// ReduceMean(x) (exporters may write that Sub twice) or x itself (RMS),
+// then a Mul by gamma and an Add of beta, each optional.
+bool Planner::tryNormRegion(int div) {
+  const auto &d = g_.node(div);
+  if (d.input_size() != 2)
+    return false;
+  int sq = producedBy(d.input(1), "Sqrt");
+  int add = sq < 0 ? -1 : producedBy(g_.node(sq).input(0), "Add");
+  if (add < 0 || g_.node(add).input_size() != 2)
+    return false;
+  const auto &a = g_.node(add);
+  int side = scalarInit(a.input(1)) ? 0 : scalarInit(a.input(0)) ? 1 : -1;
+  int var = side < 0 ? -1 : producedBy(a.input(side), "ReduceMean");
+  int pw = var < 0 ? -1 : producerOf(g_.node(var).input(0));
+  if (pw < 0 || !isDefault(g_.node(pw)) || g_.node(pw).input_size() != 2)
+    return false;
+  const auto &pn = g_.node(pw);
+  double e = 0;
+  bool square =
+      (pn.op_type() == "Pow" && scalarInit(pn.input(1), &e) && e == 2.0) ||
+      (pn.op_type() == "Mul" && pn.input(0) == pn.input(1));
+  if (!square)
+    return false;
+  std::vector<int> nodes{div, sq, add, var, pw};
+  const std::string &t = d.input(0), &t2 = pn.input(0);
+  std::string x = t;
+  int s1 = producedBy(t, "Sub");
+  int m1 = s1 < 0 ? -1 : producedBy(g_.node(s1).input(1), "ReduceMean");
+  if (m1 >= 0 && g_.node(m1).input(0) == g_.node(s1).input(0)) {
+    const auto &sn = g_.node(s1);
+    x = sn.input(0);
+    nodes.push_back(s1);
+    nodes.push_back(m1);
+    if (t2 != t) {
+      int s2 = producedBy(t2, "Sub");
+      if (s2 < 0 || g_.node(s2).input(0) != sn.input(0) ||
+          g_.node(s2).input(1) != sn.input(1))
+        return false;
+      nodes.push_back(s2);
+    }
+  } else if (t2 != t) {
+    return false;
+  }
+  std::string tail = d.output(0);
+  for (const char *op : {"Mul", "Add"}) {
+    if (ix_.isGraphOutput(tail))
+      break;
+    int j = soleFreeConsumer(tail);
+    if (j < 0 || !isDefault(g_.node(j)) || g_.node(j).op_type() != op ||
+        g_.node(j).input_size() != 2)
+      continue;
+    const auto &u = g_.node(j);
+    const std::string &other = u.input(0) == tail ? u.input(1) : u.input(0);
+    if (!floatInit(other) || dimsOf(u.output(0)) != dimsOf(tail))
+      continue;
+    nodes.push_back(j);
+    tail = u.output(0);
+  }
+  return claimRegion(nodes, x, tail);
+}
+
+namespace {
+const std::set<std::string> kRegionOps = {"Add", "Sub", "Mul",  "Div",
+                                          "Pow", "Erf", "Tanh", "Gelu"};
+}
+
+// The elementwise nodes around an Erf, Tanh or Gelu computing one function
+// of one tensor x with single-value constants: back from the anchor through
+// producers only the region reads, forward from x through nodes reading
+// only x, region values and such constants; one tensor leaves.
+bool Planner::tryGeluRegion(int anchor) {
+  const Dims dims = dimsOf(g_.node(anchor).output(0));
+  auto member = [&](int j) {
+    const auto &n = g_.node(j);
+    if (!isDefault(n) || !kRegionOps.count(n.op_type()) ||
+        n.output_size() != 1 || !floatAct(n.output(0)) ||
+        dimsOf(n.output(0)) != dims || kept(j) || plan_.groupOf[size_t(j)] >= 0)
+      return false;
+    bool act = false;
+    for (auto &in : n.input()) {
+      if (scalarInit(in))
+        continue;
+      if (!floatAct(in) || dimsOf(in) != dims)
+        return false;
+      act = true;
+    }
+    return act;
+  };
+  if (!member(anchor))
+    return false;
+  std::set<int> back{anchor};
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (int j : std::vector<int>(back.begin(), back.end()))
+      for (auto &in : g_.node(j).input()) {
+        int p = producerOf(in);
+        if (p < 0 || back.count(p) || !member(p) || ix_.isGraphOutput(in))
+          continue;
+        bool inside = true;
+        for (auto &c : ix_.consumers.at(in))
+          inside = inside && back.count(c.first);
+        if (inside && back.insert(p).second)
+          grew = true;
+      }
+  }
+  std::set<std::string> sources;
+  for (int j : back)
+    for (auto &in : g_.node(j).input()) {
+      int p = producerOf(in);
+      if (!scalarInit(in) && !(p >= 0 && back.count(p)))
+        sources.insert(in);
+    }
+  if (sources.size() != 1)
+    return false;
+  const std::string x = *sources.begin();
+  // Forward from x, in topological order.
+  std::set<std::string> values{x};
+  std::vector<int> fwd;
+  for (int j : ix_.order) {
+    if (!member(j))
+      continue;
+    bool reads = true;
+    for (auto &in : g_.node(j).input())
+      reads = reads && (values.count(in) || scalarInit(in));
+    if (!reads)
+      continue;
+    fwd.push_back(j);
+    values.insert(g_.node(j).output(0));
+  }
+  if (std::find(fwd.begin(), fwd.end(), anchor) == fwd.end())
+    return false;
+  std::set<int> fset(fwd.begin(), fwd.end());
+  // The exit: the one value read outside that depends on the anchor.
+  std::map<int, bool> afterAnchor;
+  std::string exit;
+  for (int j : fwd) {
+    bool dep = j == anchor;
+    for (auto &in : g_.node(j).input()) {
+      int p = producerOf(in);
+      dep = dep || (p >= 0 && fset.count(p) && afterAnchor[p]);
+    }
+    afterAnchor[j] = dep;
+    const std::string &o = g_.node(j).output(0);
+    bool outside = ix_.isGraphOutput(o);
+    auto it = ix_.consumers.find(o);
+    if (it != ix_.consumers.end())
+      for (auto &c : it->second)
+        outside = outside || !fset.count(c.first);
+    if (dep && outside) {
+      if (!exit.empty())
+        return false;
+      exit = o;
+    }
+  }
+  if (exit.empty())
+    return false;
+  // The nodes the exit depends on.
+  std::set<std::string> need{exit};
+  std::vector<int> nodes;
+  for (auto it = fwd.rbegin(); it != fwd.rend(); ++it)
+    if (need.count(g_.node(*it).output(0))) {
+      nodes.push_back(*it);
+      for (auto &in : g_.node(*it).input())
+        need.insert(in);
+    }
+  // A lone Tanh stays a table of its own (Unary).
+  const std::string &op = g_.node(anchor).op_type();
+  if (nodes.size() == 1 && op == "Tanh")
+    return false;
+  if (!claimRegion(nodes, x, exit))
+    return false;
+  plan_.sameWidth.push_back({x, exit});
+  return true;
+}
+
+void Planner::claimRegions() {
+  for (int i : ix_.order) {
+    if (kept(i) || plan_.groupOf[size_t(i)] >= 0 || !isDefault(g_.node(i)))
+      continue;
+    const std::string &op = g_.node(i).op_type();
+    if (op == "Div")
+      tryNormRegion(i);
+    else if (op == "Erf" || op == "Tanh" || op == "Gelu")
+      tryGeluRegion(i);
+  }
+}
+
 Expected<QdqPlan> Planner::run() {
   size_t nn = size_t(g_.node_size());
   plan_.groupOf.assign(nn, -1);
@@ -569,15 +898,24 @@ Expected<QdqPlan> Planner::run() {
     if (!matched.count(k))
       plan_.unmatchedKeepFloat.push_back(k);
 
+  claimRegions();
   for (int i : ix_.order) {
-    if (plan_.groupOf[size_t(i)] >= 0 || kept(i))
+    if (kept(i))
       continue;
     const auto &n = g_.node(i);
-    bool custom = findNewestCustomOp(n.domain(), n.op_type()) != nullptr;
-    if (!isDefault(n) && !custom)
+    const int claimed = plan_.groupOf[size_t(i)];
+    const bool regionEnd =
+        claimed >= 0 &&
+        plan_.groups[size_t(claimed)].kind == GroupKind::Region &&
+        plan_.groups[size_t(claimed)].anchor == i;
+    if (claimed >= 0 && !regionEnd)
       continue;
-    bool done = custom ? tryCustom(i)
-                       : tryLinear(i) || tryElementwise(i) || trySimple(i);
+    bool custom = findNewestCustomOp(n.domain(), n.op_type()) != nullptr;
+    if (!regionEnd && !isDefault(n) && !custom)
+      continue;
+    bool done = regionEnd ||
+                (custom ? tryCustom(i)
+                        : tryLinear(i) || tryElementwise(i) || trySimple(i));
     if (done) {
       // Register the group's tensors (producers come first in this order).
       const QuantGroup &q = plan_.groups[size_t(plan_.groupOf[size_t(i)])];
@@ -596,7 +934,8 @@ Expected<QdqPlan> Planner::run() {
       floatIn = floatIn || floatAct(in);
     static const std::set<std::string> kNoNote = {"Shape", "Size",
                                                   "ConstantOfShape"};
-    if (floatIn && !kNoNote.count(n.op_type()) && !kMovement.count(n.op_type()))
+    if (floatIn && !kNoNote.count(n.op_type()) &&
+        !kMovement.count(n.op_type()) && !floatByChoice_.count(i))
       plan_.noInt8Form.push_back(describeNode(n));
   }
 

@@ -41,6 +41,13 @@ enum class GroupKind {
   SharedPool,  // MaxPool, AveragePool: output parameters = input's
   OwnParams,   // GlobalAveragePool, ReduceMean, Concat: own output params
   Movement,    // Reshape, Transpose, ...: output parameters = input's
+  // Nodes computing one function of one input that the lowering turns
+  // into one integer op (docs/quantization.md, "Transformers"): a
+  // LayerNorm or RMSNorm written out (ReduceMean, Sub, Pow, Sqrt, Div,
+  // gamma, beta), a GELU written out (erf or tanh form). They stay float
+  // between their input's Q/DQ and their output's, which has its own
+  // parameters.
+  Region,
 };
 
 // One quantized node, with the nodes folded into it.
@@ -51,6 +58,9 @@ struct QuantGroup {
   int activation = -1;              // a following Relu/Clip, or -1
   std::vector<std::string> outputs; // quantized results (the tail's)
   std::vector<std::pair<int, int>> activationInputs; // (node, input) pairs
+  std::vector<int> members; // Region: its nodes other than the anchor
+  // Every node of the group: anchor, bias Add, activation, members.
+  std::vector<int> nodes() const;
 };
 
 struct WeightSpec {
@@ -101,11 +111,19 @@ struct QdqPlan {
   std::vector<std::string> noInt8Form;
   // --keep-float names that matched nothing.
   std::vector<std::string> unmatchedKeepFloat;
+  // Pairs of tensors held at the same width (8 or 16 bits): a GELU
+  // region's input and output, which one table maps (the lowering's
+  // TableLookup reads and writes one kind).
+  std::vector<std::pair<std::string, std::string>> sameWidth;
 
   const TensorSpec *spec(const std::string &t) const;
   // The tensor whose own parameters t uses (t itself when it has them).
   std::string root(std::string t) const;
 };
+
+// `wide` with every root tied to a wide one by plan.sameWidth added.
+std::set<std::string> tieWidths(const QdqPlan &plan,
+                                std::set<std::string> wide);
 
 Expected<QdqPlan> planQdq(const onnx::ModelProto &m, const TensorInfoMap &info,
                           const PlanOptions &o);

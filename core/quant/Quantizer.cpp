@@ -509,9 +509,9 @@ Status QuantizeRun::mixedPrecision() {
   auto build =
       [&](const std::set<std::string> &wide) -> Expected<onnx::ModelProto> {
     RewriteOptions r2 = ro_;
-    r2.wide = wide;
+    r2.wide = tieWidths(plan_, wide);
     auto p2 = params8_;
-    widenParams(p2, wide, prof_, o_.methodOptions, m_.graph(), plan_);
+    widenParams(p2, r2.wide, prof_, o_.methodOptions, m_.graph(), plan_);
     return rewriteQdq(m_, plan_, p2, means_, r2, nullptr);
   };
   auto t0 = Clock::now();

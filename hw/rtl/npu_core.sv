@@ -155,13 +155,14 @@ module npu_core
   logic [3:0][CB-1:0] acc_rdata_hi;  // R0 (GEMM), R1/R2 (VECTOR) read wide
   /* verilator lint_on UNUSEDSIGNAL */
   logic act_we, wgt_we;
-  // ACC: R0 GEMM, R1/R2 VECTOR, R3 STORE; W0 LOAD, W1 GEMM.
+  // ACC: R0 GEMM, R1/R2 VECTOR, R3 STORE; W0 LOAD, W1 GEMM, W2 VECTOR (VREDUCE's per-row
+  // scalars, spec version 6).
   logic [3:0] acc_re, acc_rwide;
   logic [3:0][10:0] acc_raddr;
   logic [3:0][CB-1:0] acc_rdata;
-  logic [1:0] acc_we, acc_wwide;
-  logic [1:0][10:0] acc_waddr;
-  logic [1:0][CB-1:0] acc_wdata, acc_wdata_hi;
+  logic [2:0] acc_we, acc_wwide;
+  logic [2:0][10:0] acc_waddr;
+  logic [2:0][CB-1:0] acc_wdata, acc_wdata_hi;
   // OUT: R0/R1 VECTOR, R2 STORE, R3 LOAD (MOVE); W0 LOAD, W1 VECTOR.
   logic [3:0] out_re, out_rwide;
   logic [3:0][10:0] out_raddr;
@@ -190,7 +191,7 @@ module npu_core
       .clk(clk), .re(wgt_re), .rwide(2'b00), .raddr(wgt_raddr), .rdata(wgt_rdata),
       .rdata_hi(wgt_rdata_hi), .we(wgt_we), .wwide(1'b0), .waddr(ld_waddr),
       .wdata(ld_wdata[AB-1:0]), .wdata_hi(ld_wdata[2*AB-1:AB]));
-  npu_sram #(.ROWS(NPU_ACC_ROWS), .WIDTH(CB), .NR(4), .NW(2)) u_acc (
+  npu_sram #(.ROWS(NPU_ACC_ROWS), .WIDTH(CB), .NR(4), .NW(3)) u_acc (
       .clk(clk), .re(acc_re), .rwide(acc_rwide), .raddr(acc_raddr), .rdata(acc_rdata),
       .rdata_hi(acc_rdata_hi), .we(acc_we), .wwide(acc_wwide), .waddr(acc_waddr),
       .wdata(acc_wdata), .wdata_hi(acc_wdata_hi));
@@ -292,12 +293,13 @@ module npu_core
   logic [31:0] vregs[NPU_NUM_REG_IDS];
   logic [1:0] vacc_re, vout_re, vacc_rwide, vout_rwide;
   logic [1:0][10:0] vacc_raddr, vout_raddr;
-  logic vout_we;
+  logic vout_we, vacc_we;
   npu_vector #(.DIM(DIM)) u_vec (
       .clk(clk), .rst(rst), .start(e_start[E_VEC] && !halt), .running(e_running[E_VEC] && !halt),
       .insn(e_insn[E_VEC]), .exec_done(e_done[E_VEC]),
       .acc_re(vacc_re), .acc_rwide(vacc_rwide), .acc_raddr(vacc_raddr),
       .acc_rdata(acc_rdata[2:1]), .acc_rdata_hi(acc_rdata_hi[2:1]),
+      .acc_we(vacc_we), .acc_waddr(acc_waddr[2]), .acc_wdata(acc_wdata[2]),
       .out_re(vout_re), .out_rwide(vout_rwide), .out_raddr(vout_raddr),
       .out_rdata(out_rdata[1:0]), .out_rdata_hi(out_rdata_hi),
       .out_we(vout_we), .out_wwide(out_wwide[1]), .out_waddr(out_waddr[1]),
@@ -314,6 +316,9 @@ module npu_core
     out_rwide[1:0] = vout_rwide;
     out_raddr[1:0] = vout_raddr;
     out_we[1] = vout_we && !halt;
+    acc_we[2] = vacc_we && !halt;
+    acc_wwide[2] = 1'b0;
+    acc_wdata_hi[2] = '0;
     for (int r = 0; r < 5; r++) pool_regs[32*r+:32] = vregs[NPU_REG_POOL_KH+r];
   end
 
@@ -378,7 +383,7 @@ module npu_core
     activity = f_accept || (|q_pop) || (|take_all) || (|give_all) || e_running[E_LOAD] ||
                e_running[E_VEC] || e_running[E_STORE] || g_active;
     progress = f_accept || (|q_pop) || (|take_all) || (|give_all) || (|ld_we) || (|st_re) || ld_out_re ||
-               g_row || g_acc_we || vout_we || vb_we || (|vacc_re) || (|vout_re) ||
+               g_row || g_acc_we || vout_we || vacc_we || vb_we || (|vacc_re) || (|vout_re) ||
                (ar_valid && ar_ready) || (r_valid && r_ready) || (aw_valid && aw_ready) ||
                (w_valid && w_ready) || b_valid;
     for (int e = 0; e < 4; e++) begin

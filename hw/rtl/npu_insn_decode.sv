@@ -29,7 +29,7 @@ module npu_insn_decode (
       NPU_OP_GEMM, NPU_OP_DWGEMM, NPU_OP_GEMM16, NPU_OP_DWGEMM16:
         engine_onehot[NPU_ENGINE_GEMM] = 1'b1;
       NPU_OP_REQUANT, NPU_OP_VADD, NPU_OP_POOL, NPU_OP_LUTLD, NPU_OP_LUT, NPU_OP_VMUL,
-          NPU_OP_UPSAMPLE:
+          NPU_OP_UPSAMPLE, NPU_OP_VREDUCE:
         engine_onehot[NPU_ENGINE_VECTOR] = 1'b1;
       NPU_OP_STORE, NPU_OP_STORE16: engine_onehot[NPU_ENGINE_STORE] = 1'b1;
       NPU_OP_SETREG:

@@ -22,6 +22,11 @@
 // int64 bias) as ACC row pairs and the requantization unit takes a 48-bit input. LUT w16 looks
 // lanes up in the 16-bit table (513 entries, interpolated) lut16_lanes_per_cycle lanes a cycle:
 // a row takes DIM / lanes cycles (the source row is read once and held).
+// VREDUCE (spec version 6) reads a group's rows one a cycle like POOL's taps (tile k of group g
+// at src + g*gstride + k*kstride), folds each arriving row's lanes (the last tile: its first
+// `last`) into the group's running maximum or int32 sum, and writes the result to every lane of
+// ACC row dst + g on its own ACC write port in the cycle the group's last row arrives: rows*len
+// + 2 cycles. It reads OUT and writes ACC, so it is never staged.
 module npu_vector
   import npu_arith_pkg::*;
   import npu_spec_pkg::NPU_NUM_REG_IDS;
@@ -42,6 +47,10 @@ module npu_vector
     output logic [1:0][10:0]     acc_raddr,
     input  logic [1:0][32*DIM-1:0] acc_rdata,
     input  logic [1:0][32*DIM-1:0] acc_rdata_hi,
+    // ACC write (VREDUCE's per-row scalars)
+    output logic                 acc_we,
+    output logic [10:0]          acc_waddr,
+    output logic [32*DIM-1:0]    acc_wdata,
     // OUT reads (a and b) and write
     output logic [1:0]           out_re,
     output logic [1:0]           out_rwide,
@@ -75,7 +84,7 @@ module npu_vector
   localparam int L16G = (DIM + L16P - 1) / L16P;    // cycles per row of LUT w16
   localparam int OH = NPU_OUT_HALF;
   logic signed [31:0] regs[NPU_NUM_REG_IDS];
-  typedef enum logic [2:0] {K_REQUANT, K_VADD, K_POOL, K_LUTLD, K_LUT, K_VMUL, K_UP} kind_t;
+  typedef enum logic [2:0] {K_REQUANT, K_VADD, K_POOL, K_LUTLD, K_LUT, K_VMUL, K_UP, K_RED} kind_t;
   kind_t kind;
   logic setup /*verilator public_flat_rd*/;  // cycles 1.. of an instruction (a fault-injection point)
   logic staged;
@@ -109,6 +118,13 @@ module npu_vector
   logic [1:0] up_k, up_mode;
   logic [12:0] up_y, up_x, up_ow;
   logic up_ph;                      // bilinear: taps of the first (0) or second (1) source line
+  // VREDUCE: this group's first row, the tile's offset in it, strides, lanes of the last tile,
+  // sum (else maximum), the group's running result.
+  logic [31:0] red_gbase, red_koff;
+  logic [11:0] red_gstride, red_kstride;
+  logic [6:0] red_last;
+  logic red_sum;
+  logic signed [31:0] red_acc;
   // Pipeline stage aligned with the read data.
   logic p_valid, p_first, p_last_tap, p_last, p_skip;
   logic [13:0] p_row;
@@ -126,7 +142,7 @@ module npu_vector
   end
 
   logic [7:0] op;
-  logic op_setreg, is_rq, is_add, is_pool, is_lutld, is_lut, is_mul, is_up;
+  logic op_setreg, is_rq, is_add, is_pool, is_lutld, is_lut, is_mul, is_up, is_red;
   assign op = insn[`NPU_F_OPCODE];
   assign op_setreg = op == NPU_OP_SETREG;
   assign is_rq = op == NPU_OP_REQUANT;
@@ -136,6 +152,7 @@ module npu_vector
   assign is_lut = op == NPU_OP_LUT;
   assign is_mul = op == NPU_OP_VMUL;
   assign is_up = op == NPU_OP_UPSAMPLE;
+  assign is_red = op == NPU_OP_VREDUCE;
 
   // POOL geometry at start (the same checks as checkPool in Arith.h).
   logic [1:0] g_err;
@@ -299,6 +316,12 @@ module npu_vector
           rd_out_last_tap = !t16 || tap + 1 == taps;
         end
         K_VMUL: out_re = {!bcast && !one, 1'b1};
+        K_RED: begin
+          out_re[0] = 1'b1;
+          out_raddr[0] = 11'(red_gbase + red_koff);
+          rd_out_first_tap = tap == 0;
+          rd_out_last_tap = tap + 1 == taps;
+        end
         K_UP: begin
           out_re = {up_mode != 2'd0, 1'b1};
           out_raddr[0] = 11'(uline + 32'(tx0));
@@ -459,6 +482,20 @@ module npu_vector
         result_hi[8*l+:8] = pre[15:8];
       end else result[8*l+:8] = lut_en ? lut[pre[7:0] ^ 8'h80] : pre[7:0];
     end
+    // VREDUCE: the arriving row's lanes into the group's maximum or sum (a maximum starts from
+    // below every int16, a sum from 0; a group has at least one element).
+    red_now = p_first ? (red_sum ? 32'sd0 : -32'sd32768) : red_acc;
+    if (p_valid && kind == K_RED)
+      for (int l = 0; l < DIM; l++) begin
+        logic signed [31:0] v;
+        v = a16 ? wide_value(out_rdata[0][8*l+:8], out_rdata_hi[0][8*l+:8])
+                : 32'($signed(out_rdata[0][8*l+:8]));
+        if (!p_last_tap || red_last == 0 || 7'(l) < red_last)
+          red_now = red_sum ? red_now + v : (v > red_now ? v : red_now);
+      end
+    acc_we = running && setup && p_valid && p_last_tap && kind == K_RED;
+    acc_waddr = 11'(32'(dst) + 32'(p_row));
+    acc_wdata = {DIM{red_now}};
     out_we = 1'b0;
     stg_we = 1'b0;
     out_wwide = r16;
@@ -469,7 +506,7 @@ module npu_vector
     out_wdata_hi = result_hi;
     stg_wdata = result;
     stg_wdata_hi = result_hi;
-    if (p_valid && p_last_tap && kind != K_LUTLD) begin
+    if (p_valid && p_last_tap && kind != K_LUTLD && kind != K_RED) begin
       if (staged) stg_we = 1'b1;
       else out_we = 1'b1;
     end
@@ -486,6 +523,7 @@ module npu_vector
                             (setup && staged && cp_valid && cp_last));
   end
   logic insn_avg;
+  logic signed [31:0] red_now;
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -629,6 +667,18 @@ module npu_vector
           b16 <= insn[`NPU_F_UPSAMPLE_W16];  // the second tap's port
           r16 <= insn[`NPU_F_UPSAMPLE_W16];
           staged <= up_hazard;
+        end else if (is_red) begin
+          kind <= K_RED;
+          dst <= insn[`NPU_F_VREDUCE_DST_LSB +: 11];
+          rows <= insn[`NPU_F_VREDUCE_ROWS];
+          taps <= 32'(insn[`NPU_F_VREDUCE_LEN]);
+          a16 <= insn[`NPU_F_VREDUCE_W16];
+          red_sum <= insn[`NPU_F_VREDUCE_SUM];
+          red_last <= 7'(insn[`NPU_F_VREDUCE_LAST]);
+          red_gstride <= insn[`NPU_F_VREDUCE_GSTRIDE];
+          red_kstride <= insn[`NPU_F_VREDUCE_KSTRIDE];
+          red_gbase <= 32'(insn[`NPU_F_VREDUCE_SRC]);
+          red_koff <= '0;
         end else begin
           kind <= K_POOL;
           dst <= insn[`NPU_F_POOL_DST_LSB +: 11];
@@ -706,11 +756,16 @@ module npu_vector
             end
           end else if (kind == K_LUT && t16 && tap + 1 != taps) begin
             tap <= tap + 1;  // the next lane group of the same row
+          end else if (kind == K_RED && tap + 1 != taps) begin
+            tap <= tap + 1;  // the next tile of the same group
+            red_koff <= red_koff + 32'(red_kstride);
           end else if (kind == K_UP && up_mode != 2'd0 && !up_ph) begin
             up_ph <= 1'b1;  // the second line's two taps of the same output row
           end else begin
             up_ph <= 1'b0;
             tap <= '0;
+            red_koff <= '0;
+            red_gbase <= red_gbase + 32'(red_gstride);
             rd_i <= rd_i + 1;
             if (32'(rd_i) + 1 == 32'(rows)) rd_active <= 1'b0;
             if (up_x + 1 == up_ow) begin
@@ -722,6 +777,7 @@ module npu_vector
         if (p_valid) begin
           for (int l = 0; l < DIM; l++) pacc[l] <= nacc[l];
           pcount <= ncount;
+          red_acc <= red_now;
           l16_res <= l16_now;
         end
         // LUTLD: each ACC row of the table as it arrives (w16: bytes of the 16-bit entries).

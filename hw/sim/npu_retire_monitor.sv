@@ -34,7 +34,7 @@ module npu_retire_monitor
     // scratchpad write ports (enables as the memories see them)
     input  logic                 act_we,
     input  logic                 wgt_we,
-    input  logic [1:0]           acc_we,      // 0 LOAD, 1 GEMM
+    input  logic [2:0]           acc_we,      // 0 LOAD, 1 GEMM, 2 VECTOR (VREDUCE)
     input  logic [1:0]           out_we,      // 0 LOAD, 1 VECTOR
     input  logic                 ld_wwide,    // LOAD's write is a row pair: high plane in
     input  logic [11:0]          ld_waddr,    //   ld_wdata[2AB-1:AB]
@@ -43,6 +43,8 @@ module npu_retire_monitor
     input  logic [CB-1:0]        acc_wdata,
     input  logic                 acc_wwide,   // GEMM's write is an accumulator pair
     input  logic [CB-1:0]        acc_wdata_hi,
+    input  logic [10:0]          vacc_waddr,  // VECTOR's port
+    input  logic [CB-1:0]        vacc_wdata,
     input  logic [10:0]          out_waddr,   // VECTOR's port
     input  logic [AB-1:0]        out_wdata,
     input  logic                 out_wwide,   // VECTOR's write is a row pair
@@ -140,6 +142,9 @@ module npu_retire_monitor
         npu_trace_write(NPU_MEM_ACC, gemm_wr_idx,
                         ((32'(acc_waddr) + ACC_HALF) % NPU_ACC_ROWS) * 4 * DIM, 4 * DIM,
                         1024'(acc_wdata_hi), '1);
+      if (acc_we[2])
+        npu_trace_write(NPU_MEM_ACC, e_idx[NPU_ENGINE_VECTOR], 32'(vacc_waddr) * 4 * DIM, 4 * DIM,
+                        1024'(vacc_wdata), '1);
       if (out_we[0])
         npu_trace_write(NPU_MEM_OUT, e_idx[NPU_ENGINE_LOAD], 32'(ld_waddr[10:0]) * DIM, DIM,
                         1024'(ld_wdata[AB-1:0]), '1);

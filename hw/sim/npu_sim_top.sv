@@ -115,6 +115,7 @@ module npu_sim_top
       .ld_wdata(u_core.ld_wdata),
       .acc_waddr(u_core.acc_waddr[1]), .acc_wdata(u_core.acc_wdata[1]),
       .acc_wwide(u_core.acc_wwide[1]), .acc_wdata_hi(u_core.acc_wdata_hi[1]),
+      .vacc_waddr(u_core.acc_waddr[2]), .vacc_wdata(u_core.acc_wdata[2]),
       .out_waddr(u_core.out_waddr[1]), .out_wdata(u_core.out_wdata[1]),
       .out_wwide(u_core.out_wwide[1]), .out_wdata_hi(u_core.out_wdata_hi[1]),
       .e_idx(u_core.e_idx), .e_retire(u_core.e_retire), .vec_op(u_core.e_insn[2][7:0]),

@@ -210,6 +210,22 @@ Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
   return i;
 }
 
+Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
+                 int64_t gstride, int64_t kstride, int64_t last, bool w16,
+                 bool sum) {
+  Insn i = makeInsn(Opcode::VREDUCE);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  i.len = len;
+  i.gstride = gstride;
+  i.kstride = kstride;
+  i.last = last;
+  i.w16 = w16;
+  i.sum = sum;
+  return i;
+}
+
 Insn setregInsn(unsigned reg, int64_t value) {
   Insn i = makeInsn(Opcode::SETREG);
   i.reg = reg;

@@ -213,6 +213,10 @@ std::vector<Access> footprint(const Insn &i, const int32_t *regs,
       table(r, false);
     rows(r, kOut, i.dst, i.oh * (i.w << i.factor), true);
     break;
+  case Opcode::VREDUCE: // the span of the groups' rows, one ACC row a group
+    rows(r, kOut, i.src, reduceSpan(i), false);
+    rows(r, kAcc, i.dst, i.rows, true);
+    break;
   case Opcode::SETREG:
   case Opcode::FENCE:
   case Opcode::FINISH:

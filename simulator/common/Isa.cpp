@@ -1,6 +1,8 @@
 //===- Isa.cpp - NPU instructions: encode, decode, validate ---------------===//
 #include "ember/npu/Isa.h"
 
+#include "ember/npu/Arith.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -348,6 +350,7 @@ Engine engineOf(const Insn &insn) {
   case Opcode::LUT:
   case Opcode::VMUL:
   case Opcode::UPSAMPLE:
+  case Opcode::VREDUCE:
     return Engine::VECTOR;
   case Opcode::STORE:
   case Opcode::STORE16:
@@ -570,6 +573,16 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
     if (err.empty())
       err = outRange("dst", insn.w16, insn.dst, insn.oh * f * insn.w);
     return err.empty() ? lutNeedsInt8(insn, insn.w16) : err;
+  }
+  case Opcode::VREDUCE: {
+    if (insn.rows < 1 || insn.len < 1)
+      return "rows and len must be >= 1";
+    if (insn.last > kDim)
+      return "last (the lanes of a group's last row) must be in 0.." +
+             std::to_string(kDim);
+    if (!inRange(EMBER_NPU_MEM_ACC, insn.dst, insn.rows))
+      return rangeError("dst", EMBER_NPU_MEM_ACC, insn.dst, insn.rows);
+    return outRange("src", insn.w16, insn.src, reduceSpan(insn));
   }
   case Opcode::SETREG:
   case Opcode::FENCE:

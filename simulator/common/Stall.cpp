@@ -90,6 +90,9 @@ uint64_t vectorBound(const Insn &insn, const int32_t *regs) {
     rows = uint64_t(insn.oh) * (uint64_t(insn.w) << insn.factor);
     reads = 2 * rows; // bilinear: two taps a cycle
     break;
+  case Opcode::VREDUCE:
+    reads = rows * uint64_t(insn.len);
+    break;
   default:
     break;
   }

@@ -44,6 +44,7 @@ std::vector<int> memsOf(Opcode op) {
   case Opcode::DWGEMM16:
     return {EMBER_NPU_MEM_ACT, EMBER_NPU_MEM_WGT, EMBER_NPU_MEM_ACC};
   case Opcode::REQUANT:
+  case Opcode::VREDUCE:
     return {EMBER_NPU_MEM_ACC, EMBER_NPU_MEM_OUT};
   case Opcode::LUTLD:
     return {EMBER_NPU_MEM_ACC};
@@ -80,6 +81,8 @@ void fieldRange(Opcode op, const FieldDesc &f, int64_t &lo, int64_t &hi) {
     hi = (int64_t(1) << kNumLaneGroups) - 1;
   } else if (op == Opcode::UPSAMPLE && n == "mode") {
     hi = 2;
+  } else if (op == Opcode::VREDUCE && n == "last") {
+    hi = kDim;
   }
 }
 

@@ -456,6 +456,23 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     }
     return "";
   }
+  case Opcode::VREDUCE: {
+    // Spec version 6: one per-row scalar per group, in every lane of its ACC
+    // row (the sources are OUT rows, the results ACC rows: no aliasing).
+    for (int64_t g = 0; g < insn.rows; ++g) {
+      int32_t acc = 0;
+      bool first = true;
+      for (int64_t k = 0; k < insn.len; ++k)
+        for (int l = 0; l < reduceLanes(insn, k); ++l) {
+          acc = reduceStep(insn.sum, first, acc,
+                           outAt(reduceRow(insn, g, k), l, insn.w16));
+          first = false;
+        }
+      for (int l = 0; l < kDim; ++l)
+        setAcc(insn.dst + g, l, acc);
+    }
+    return "";
+  }
   case Opcode::SETREG:
     regs_[insn.reg] = static_cast<int32_t>(insn.value);
     return "";

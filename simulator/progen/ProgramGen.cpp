@@ -142,6 +142,10 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     rows(kOutM, i.src, i.src + i.h * i.w, i.w16, false);
     rows(kOutM, i.dst, i.dst + i.oh * (i.w << i.factor), i.w16, true);
     break;
+  case Opcode::VREDUCE: // 16-bit sources, ACC results in the lower half only
+    rows(kOutM, i.src, i.src + reduceSpan(i), i.w16, false);
+    r.push_back({kAccM, i.dst, i.dst + i.rows, true});
+    break;
   case Opcode::SETREG:
   case Opcode::FENCE:
   case Opcode::FINISH:
@@ -816,7 +820,7 @@ bool inBias(GenBias bias, int kind) {
   case GenBias::Gemm:
     return (kind >= 8 && kind < 12) || wide >= 8;
   case GenBias::Vector:
-    return (kind >= 12 && kind < 27) || (wide >= 2 && wide < 8);
+    return (kind >= 12 && kind < 27) || (wide >= 2 && wide < 8) || wide == 10;
   case GenBias::None:
   case GenBias::Hazards:
     return true;

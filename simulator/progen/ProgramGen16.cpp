@@ -351,6 +351,40 @@ void addArithEdgeCases(std::vector<TestCase> &cases) {
   }
 }
 
+/// VREDUCE (spec version 6): the maximum and the sum of 8- and 16-bit rows,
+/// contiguous groups and tile-major ones, partial and full last tiles,
+/// constant rows at the int16 extremes (the sums' extremes), the last rows of
+/// OUT and ACC.
+void addReduceCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
+  for (int variant = 0; variant < 8; ++variant) {
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    putRows16(dram, 0, 48, rng, [&](std::mt19937 &r) {
+      return variant == 6 ? -32768 : variant == 7 ? 32767 : edgy16(r);
+    });
+    const bool w16 = variant % 2 == 0, sum = variant & 2;
+    b.add(load16Insn(kOutM, 0, 0, 1, 48, 48));
+    b.add(loadInsn(kOutM, 300, 8000, 1, 48, 48)); // 8-bit rows
+    const int64_t src = w16 ? 0 : 300;
+    const int64_t last = variant % 3 == 0 ? 0 : 1 + variant % kDim;
+    // Contiguous groups of 3 tiles; tile-major 4 groups x 5 tiles (channel
+    // tiles 4 rows apart); one group of 1 tile; the last ACC rows.
+    b.add(vreduceInsn(10, src, 5, 3, 3, 1, last, w16, sum));
+    b.add(vreduceInsn(20, src + 1, 4, 5, 1, 4, last, w16, sum));
+    b.add(vreduceInsn(30, src + 47, 1, 1, 0, 0, variant % 2 ? 1 : kDim, w16,
+                      !sum));
+    // OUT's last row (8-bit rows reach the upper half).
+    b.add(vreduceInsn(31, EMBER_NPU_OUT_ROWS - 2, 1, 2, 0, 1, 0, false, sum));
+    b.add(
+        vreduceInsn(EMBER_NPU_ACC_ROWS - 2, src, 2, 12, 12, 2, last, w16, sum));
+    b.add(storeInsn(kAccM, 10, kOutArea, 1, 22, 22));
+    b.add(storeInsn(kAccM, EMBER_NPU_ACC_ROWS - 2, kOutArea + 22 * 4 * kDim, 1,
+                    2, 2));
+    cases.push_back(
+        {"vreduce_" + std::to_string(variant), b.finish(), std::move(dram)});
+  }
+}
+
 /// VADD, VMUL (every width and `one`), POOL, UPSAMPLE, LUTLD/LUT w16.
 void addWideVectorCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   // VADD w16: TFLite's int16 form (L = 15), other shifts and zero points,
@@ -560,6 +594,7 @@ void addWideCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   addWideRequantCases(cases, rng);
   addWideVectorCases(cases, rng);
   addWideArrayCases(cases);
+  addReduceCases(cases, rng);
 }
 
 bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
@@ -725,6 +760,25 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     bool bias = taps <= kDim - 4 && rng() % 2;
     b.add(dwgemm16Insn(rng() % 2, rowIn(kAccM, accSpan), rowIn(kActM, span),
                        wgt, inner, outer, aos, cos, taps, stride, bias));
+    return true;
+  }
+  case 10: { // VREDUCE (spec version 6): max or sum, 16-bit or 8-bit rows
+    const bool w16 = rng() % 2, sum = rng() % 2;
+    const int64_t rows = rnd(1, 6), len = rnd(1, 4);
+    // Contiguous groups, channel tiles apart (tile-major), or anything.
+    int64_t gstride = len, kstride = 1;
+    if (rng() % 3 == 0) {
+      gstride = 1;
+      kstride = rows;
+    } else if (rng() % 2) {
+      gstride = rnd(0, 6);
+      kstride = rnd(0, 6);
+    }
+    const int64_t last = rng() % 2 ? 0 : rnd(1, kDim);
+    const int64_t span = (rows - 1) * gstride + (len - 1) * kstride + 1;
+    const int64_t src = w16 ? rowIn(kOutM, span) : narrowIn(kOutM, span);
+    b.add(vreduceInsn(rng() % 8 ? rnd(0, window) : EMBER_NPU_ACC_ROWS - rows,
+                      src, rows, len, gstride, kstride, last, w16, sum));
     return true;
   }
   default: { // LUTLD w16 from whatever ACC holds, or LUT w16

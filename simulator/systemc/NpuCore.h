@@ -469,6 +469,7 @@ private:
   uint64_t vector(const Insn &insn, uint32_t index);
   uint64_t vectorTableMulUpsample(const Insn &insn);
   void applyLut(int8_t *v, size_t n) const;
+  uint64_t reduceRows(const Insn &insn);
 
   tlm::tlm_generic_payload
       payload_; // re-used by every access (no per-access construction)

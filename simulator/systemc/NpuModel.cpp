@@ -328,6 +328,7 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
   case Opcode::LUT:
   case Opcode::VMUL:
   case Opcode::UPSAMPLE:
+  case Opcode::VREDUCE:
     return vector(insn, index);
   case Opcode::SETREG:
     top_.regs[insn.reg] = static_cast<int32_t>(insn.value);
@@ -687,6 +688,8 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
 }
 
 uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
+  if (insn.op == Opcode::VREDUCE)
+    return reduceRows(insn);
   if (isWideVector(insn)) { // spec version 3's 16-bit forms (WideRows.cpp)
     struct Port : WideVectorPort {
       EngineModule &e;
@@ -799,6 +802,41 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
   return cycles / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
          EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES +
          (staged ? static_cast<uint64_t>(rows) + 1 : 0);
+}
+
+// VREDUCE (spec version 6), as the RTL's VECTOR engine runs it: one source
+// row a cycle from cycle 1 (a group's tiles in order, the groups in order),
+// group g's scalar written to every lane of ACC row dst + g as its last row
+// arrives. Sources are OUT rows and results ACC rows, so nothing is staged.
+uint64_t EngineModule::reduceRows(const Insn &insn) {
+  const int64_t span = reduceSpan(insn);
+  std::vector<int32_t> src(static_cast<size_t>(span * kDim));
+  if (insn.w16) {
+    buf_.resize(static_cast<size_t>(2 * span * kDim));
+    wideRead(EMBER_NPU_MEM_OUT, insn.src, buf_.data(), span);
+    for (size_t e = 0; e < src.size(); ++e)
+      src[e] = int16_t(uint16_t(buf_[2 * e] | (buf_[2 * e + 1] << 8)));
+  } else {
+    buf_.resize(static_cast<size_t>(span * kDim));
+    sramRead(EMBER_NPU_MEM_OUT, insn.src, buf_.data(), span);
+    for (size_t e = 0; e < src.size(); ++e)
+      src[e] = int8_t(buf_[e]);
+  }
+  accBuf_.resize(static_cast<size_t>(insn.rows * kDim));
+  for (int64_t g = 0; g < insn.rows; ++g) {
+    int32_t acc = 0;
+    bool first = true;
+    for (int64_t k = 0; k < insn.len; ++k) {
+      const int32_t *row = &src[(reduceRow(insn, g, k) - insn.src) * kDim];
+      for (int l = 0; l < reduceLanes(insn, k); ++l, first = false)
+        acc = reduceStep(insn.sum, first, acc, row[l]);
+    }
+    std::fill_n(accBuf_.data() + g * kDim, kDim, acc);
+  }
+  sramWrite(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
+  return static_cast<uint64_t>(insn.rows * insn.len) /
+             EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+         EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
 }
 
 void EngineModule::applyLut(int8_t *v, size_t n) const {

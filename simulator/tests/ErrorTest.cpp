@@ -355,6 +355,33 @@ TEST_P(Errors, Version5FieldsAreValidated) {
   EXPECT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
 }
 
+// VREDUCE (spec version 6): at least one group of at least one row, at most
+// DIM lanes in the last row, every source row in OUT (16-bit: its lower
+// half), every result row in ACC.
+TEST_P(Errors, Version6FieldsAreValidated) {
+  const int64_t outHalf = EMBER_NPU_OUT_HALF, accRows = EMBER_NPU_ACC_ROWS;
+  expectError(vreduceInsn(0, 0, 0, 1, 1, 1, 0, false, false),
+              "rows and len must be >= 1");
+  expectError(vreduceInsn(0, 0, 1, 0, 1, 1, 0, false, true),
+              "rows and len must be >= 1");
+  expectError(vreduceInsn(0, 0, 1, 1, 1, 1, kDim + 1, false, false),
+              "last (the lanes of a group's last row) must be in 0.." +
+                  std::to_string(kDim));
+  // Groups 10 apart, tiles 3 apart: the last row is src + 2*10 + 3*3.
+  expectError(vreduceInsn(0, outHalf - 29, 3, 4, 10, 3, 0, true, false),
+              "src 16-bit rows [" + std::to_string(outHalf - 29) + ", " +
+                  std::to_string(outHalf + 1) +
+                  ") out of range of the lower half of OUT (" +
+                  std::to_string(outHalf) + " rows)");
+  expectError(vreduceInsn(accRows - 2, 0, 3, 1, 1, 1, 0, false, true),
+              "dst rows [" + std::to_string(accRows - 2) + ", " +
+                  std::to_string(accRows + 1) + ") out of range of ACC (" +
+                  std::to_string(accRows) + " rows)");
+  RunOutput ok = runOne(
+      vreduceInsn(accRows - 3, outHalf - 30, 3, 4, 10, 3, kDim, true, false));
+  EXPECT_EQ(ok.status, EMBER_NPU_STATUS_OK) << ok.error;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Executors, Errors,
     ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,

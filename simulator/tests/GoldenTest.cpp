@@ -253,5 +253,60 @@ TEST(NpuGolden, MaxPoolTwoByTwoStrideTwo) {
               expect[i]);
 }
 
+// VREDUCE (spec version 6): a tile-major tensor of 3 softmax rows of 2.5
+// tiles (40 elements at DIM 16), element j of row g = (7 j + 13 g) mod 41 - 20
+// as int16 (times 1000 for w16): each row's maximum and sum, computed here
+// from the elements, in every lane of its ACC row.
+TEST(NpuGolden, RowReductionIsTheMaximumOrSumOfEachRow) {
+  const int groups = 3, tiles = 3, n = 2 * kDim + kDim / 2;
+  for (bool w16 : {false, true}) {
+    for (bool sum : {false, true}) {
+      std::vector<uint8_t> dram(8192, 0);
+      int32_t want[groups];
+      for (int g = 0; g < groups; ++g) {
+        int32_t mx = INT32_MIN, total = 0;
+        for (int j = 0; j < tiles * kDim; ++j) {
+          const int32_t v =
+              ((7 * j + 13 * g) % 41 - 20) * (w16 ? 1000 : 1) -
+              (j >= n ? 30000 : 0); // beyond the row: never counted
+          const int64_t row = (j / kDim) * groups + g; // tile-major
+          const int32_t s = w16 ? v : int32_t(int8_t(v));
+          if (w16) {
+            dram[(row * kDim + j % kDim) * 2] = uint8_t(s & 0xff);
+            dram[(row * kDim + j % kDim) * 2 + 1] = uint8_t((s >> 8) & 0xff);
+          } else {
+            dram[row * kDim + j % kDim] = uint8_t(s);
+          }
+          if (j < n) {
+            mx = std::max(mx, s);
+            total += s;
+          }
+        }
+        want[g] = sum ? total : mx;
+      }
+      const unsigned lv = 1u << EMBER_NPU_TOKEN_CHANNEL(
+                              EMBER_NPU_ENGINE_LOAD, EMBER_NPU_ENGINE_VECTOR);
+      Insn ld = w16 ? load16Insn(EMBER_NPU_MEM_OUT, 0, 0, 1, tiles * groups,
+                                 tiles * groups)
+                    : loadInsn(EMBER_NPU_MEM_OUT, 0, 0, 1, tiles * groups,
+                               tiles * groups);
+      ld.signal = lv;
+      Insn red =
+          vreduceInsn(50, 0, groups, tiles, 1, groups, n % kDim, w16, sum);
+      red.wait = lv;
+      RunOutput r = golden({ld, red, makeInsn(Opcode::FINISH)}, dram);
+      ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+      for (int g = 0; g < groups; ++g)
+        for (int l = 0; l < kDim; ++l) {
+          int32_t v;
+          std::memcpy(
+              &v, &r.srams[EMBER_NPU_MEM_ACC][((50 + g) * kDim + l) * 4], 4);
+          EXPECT_EQ(v, want[g]) << "w16 " << w16 << " sum " << sum << " row "
+                                << g << " lane " << l;
+        }
+    }
+  }
+}
+
 } // namespace
 } // namespace ember::npu::test

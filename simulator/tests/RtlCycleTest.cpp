@@ -295,6 +295,20 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     }
     add("vadd_exact", b);
   }
+  {
+    // VREDUCE (spec version 6): one row a cycle, a group's result on
+    // VECTOR's own ACC port, also while GEMM writes ACC.
+    SafeProgramBuilder b;
+    b.add(gemmInsn(true, 600, 0, 0, 100, 1));
+    for (int len : {1, 3, kDim})
+      for (bool w16 : {false, true}) {
+        b.add(vreduceInsn(10 * len + w16, 0, 5, len, len, 1, len % kDim, w16,
+                          len == 3));
+        b.add(vreduceInsn(300 + len, 2, 4, len, 1, 4, 0, w16, true));
+      }
+    b.add(requantInsn(200, 10, 8, EMBER_NPU_ACC_ROWS - 2, 0, -128, 127));
+    add("vreduce", b);
+  }
   for (int rows : {1, 2, kDim, 100}) {
     SafeProgramBuilder b; // REQUANT's bias row: read beside each source row
     b.add(gemmInsn(true, 0, 0, 0, rows, 1));

@@ -3,8 +3,10 @@
 // ties, saturation and extreme multipliers, on which the definition
 // (ember/quant/Arith.h), the reference interpreter, the CPU backend's
 // generated code and the example NPU's golden model (where its registers
-// express the profile: fixed and tflite) agree bit for bit, per integer
-// profile. A fixed seed; every int8 input pair of each add.
+// express the profile: fixed and tflite; sat16's requantization, fixed's)
+// agree bit
+// for bit, per integer profile. A fixed seed; every int8 input pair of each
+// add.
 #include "CpuTestUtil.h"
 
 #include "ember/quant/Arith.h"
@@ -21,7 +23,8 @@ namespace {
 using quant::RequantProfile;
 
 constexpr RequantProfile kIntegerProfiles[] = {
-    RequantProfile::Fixed, RequantProfile::Tflite, RequantProfile::Gemmlowp};
+    RequantProfile::Fixed, RequantProfile::Tflite, RequantProfile::Gemmlowp,
+    RequantProfile::Sat16};
 
 // One add's scales and zero points, and its clamp.
 struct AddCase {
@@ -31,8 +34,10 @@ struct AddCase {
 
 // Scales quantize_static writes, ties (HardSwish's x + 3: s_y = 2 s_b, every
 // zero point 0, and equal scales with odd sums), saturation (an output
-// scale far below the inputs', a narrow clamp) and extreme ratios (2^-20
-// to 2^12 between the inputs' and the output's scales).
+// scale far below the inputs', a narrow clamp; sat16's 16-bit sum: inputs
+// after a Relu, zero points -128, added into an output of twice the scale)
+// and extreme ratios (2^-20 to 2^12 between the inputs' and the output's
+// scales).
 std::vector<AddCase> addCases(std::mt19937 &rng) {
   std::vector<AddCase> c;
   const float s3 = 3.0f / 255;
@@ -42,12 +47,50 @@ std::vector<AddCase> addCases(std::mt19937 &rng) {
   c.push_back({0.02f, 0.03f, 0.05f, 0, 0, -2, -20, 40});
   c.push_back({std::ldexp(1.0f, -20), 0.5f, 0.25f, -128, 4, 1});
   c.push_back({0.75f, std::ldexp(1.0f, -14), std::ldexp(1.0f, -12), 9, 0, -9});
+  c.push_back({0.05f, 0.05f, 0.1f, -128, -128, -128});
   std::uniform_real_distribution<float> e(-12, 6);
   std::uniform_int_distribution<int32_t> z(-128, 127);
-  while (c.size() < 14)
+  while (c.size() < 15)
     c.push_back({std::exp2(e(rng)), std::exp2(e(rng)), std::exp2(e(rng)),
                  z(rng), z(rng), z(rng)});
   return c;
+}
+
+// Parameters a program may give beyond those of scales (the profiles but
+// fixed's, which adds scales exactly): multipliers up to 2^31 - 1 at shift
+// 0 (x 1), shifts up to 30, left shifts 8 to 20; with sat16's 16-bit lanes
+// the rescaled inputs saturate (a multiplier near 1 at left shift 8), and
+// their sum does (two inputs of 1/2 after a Relu, zero points -128).
+std::vector<quant::AddParams> rawAddCases() {
+  auto P = [](int32_t L, int32_t za, quant::Multiplier a, int32_t zb,
+              quant::Multiplier b, quant::Multiplier y, int32_t zy) {
+    quant::AddParams q;
+    q.leftShift = L;
+    q.aZp = za;
+    q.bZp = zb;
+    q.yZp = zy;
+    q.a = a;
+    q.b = b;
+    q.y = y;
+    return q;
+  };
+  return {P(8, -128, {1 << 30, 0}, -128, {1 << 30, 0}, {1 << 30, -7}, -128),
+          P(8, 0, {INT32_MAX, 0}, 5, {1 << 30, 0}, {1 << 30, -6}, 0),
+          P(8, -128, {INT32_MAX, 0}, -128, {INT32_MAX, 0}, {1 << 30, -8}, 7),
+          P(20, 3, {1 << 30, 0}, -2, {1518500250, -3}, {INT32_MAX, -21}, -1),
+          P(12, 0, {1, 30}, 0, {INT32_MAX, -31}, {1 << 30, 0}, 0)};
+}
+
+// A raw case's attributes (graph text) in profile p.
+std::string rawAttrs(RequantProfile p, const quant::AddParams &q) {
+  auto i = [](int32_t v) { return std::to_string(v); };
+  return "{to = 3, requant = \"" + std::string(quant::profileName(p)) +
+         "\", left_shift = " + i(q.leftShift) + ", a_zero_point = " + i(q.aZp) +
+         ", a_multiplier = " + i(q.a.mult) + ", a_shift = " + i(q.a.shift) +
+         ", b_zero_point = " + i(q.bZp) + ", b_multiplier = " + i(q.b.mult) +
+         ", b_shift = " + i(q.b.shift) + ", y_zero_point = " + i(q.yZp) +
+         ", y_multiplier = " + i(q.y.mult) + ", y_shift = " + i(q.y.shift) +
+         "}";
 }
 
 // The profile's add of a case as lowering writes it (attributes of graph
@@ -61,7 +104,8 @@ std::string addAttrs(RequantProfile p, const AddCase &c, quant::AddParams &q) {
   };
   std::string s = "{to = 3, min = " + std::to_string(c.lo) +
                   ", max = " + std::to_string(c.hi);
-  q = quant::makeAddParams(c.sa, c.za, c.sb, c.zb, c.sy, c.zy, c.lo, c.hi);
+  q = quant::makeAddParams(c.sa, c.za, c.sb, c.zb, c.sy, c.zy, c.lo, c.hi,
+                           quant::addLeftShift(p, false));
   if (p == RequantProfile::Fixed)
     return s + ", a_scale = " + f(c.sa) + ", b_scale = " + f(c.sb) +
            ", y_scale = " + f(c.sy) +
@@ -90,8 +134,8 @@ int32_t defined(RequantProfile p, const AddCase &c, const quant::AddParams &q,
 
 // The example NPU's golden model, where its vadd expresses the profile
 // (the exact flag: fixed; the attribute form: tflite): its registers for a
-// case (`ok` false for gemmlowp, or an exact add its 64-bit form cannot
-// hold), then one pair.
+// case (`ok` false for gemmlowp and sat16, whose add vadd cannot express,
+// or an exact add its 64-bit form cannot hold), then one pair.
 struct Golden {
   bool ok = false;
 #ifdef EMBER_HAVE_GOLDEN
@@ -137,18 +181,23 @@ int32_t goldenAdd(RequantProfile p, const Golden &g, int32_t a, int32_t b) {
 TEST(CpuArithmetic, AddSweepAgreesPerProfile) {
   std::mt19937 rng(64);
   const std::vector<AddCase> cases = addCases(rng);
+  const std::vector<quant::AddParams> raw = rawAddCases();
   for (RequantProfile p : kIntegerProfiles) {
     SCOPED_TRACE(quant::profileName(p));
-    // Every int8 pair: a [256, 1] against b [1, 256], one add per case.
+    // Every int8 pair: a [256, 1] against b [1, 256], one add per case
+    // (the scale cases, then, but in fixed, the raw ones).
+    const size_t nraw = p == RequantProfile::Fixed ? 0 : raw.size();
     std::string t = "func @main(%a: i8[256,1], %b: i8[1,256]) {\n";
     std::vector<quant::AddParams> qs(cases.size());
     std::string ret;
-    for (size_t k = 0; k < cases.size(); ++k) {
+    for (size_t k = 0; k < cases.size() + nraw; ++k) {
       std::string y = "%y" + std::to_string(k);
-      t += "  " + y + " = QuantizedAdd(%a, %b) " +
-           addAttrs(p, cases[k], qs[k]) + " : i8[256,256]\n";
+      std::string attrs = k < cases.size() ? addAttrs(p, cases[k], qs[k])
+                                           : rawAttrs(p, raw[k - cases.size()]);
+      t += "  " + y + " = QuantizedAdd(%a, %b) " + attrs + " : i8[256,256]\n";
       ret += (k ? ", " : "") + y;
     }
+    qs.insert(qs.end(), raw.begin(), raw.begin() + long(nraw));
     t += "  return " + ret + "\n}\n";
     auto m = parseLowered(t);
     ASSERT_TRUE(m);
@@ -161,12 +210,14 @@ TEST(CpuArithmetic, AddSweepAgreesPerProfile) {
     ASSERT_TRUE(bool(want)) << want.status().message();
     expectIdentical(runCpu(*m->main(), hostConfig(), {a, b}), *want);
     size_t goldenCases = 0;
-    for (size_t k = 0; k < cases.size(); ++k) {
-      const Golden g = goldenOf(p, cases[k], qs[k]);
+    for (size_t k = 0; k < qs.size(); ++k) {
+      // (A raw case's scales are unused: its profile is not fixed.)
+      const AddCase &c = cases[std::min(k, cases.size() - 1)];
+      const Golden g = goldenOf(p, c, qs[k]);
       goldenCases += g.ok;
       for (int i = 0; i < 256 * 256; ++i) {
         int32_t x = i / 256 - 128, w = i % 256 - 128;
-        int32_t d = defined(p, cases[k], qs[k], x, w);
+        int32_t d = defined(p, c, qs[k], x, w);
         ASSERT_EQ((*want)[k].getInt(i), d)
             << "case " << k << ", a " << x << ", b " << w;
         if (g.ok) {
@@ -176,11 +227,61 @@ TEST(CpuArithmetic, AddSweepAgreesPerProfile) {
       }
     }
 #ifdef EMBER_HAVE_GOLDEN
-    if (p == RequantProfile::Gemmlowp)
+    if (p == RequantProfile::Gemmlowp || p == RequantProfile::Sat16)
       EXPECT_EQ(goldenCases, 0u);
     else
       EXPECT_GE(goldenCases, cases.size() - 2);
 #endif
+  }
+}
+
+// sat16's saturation points bite: each saturated step (an input, the sum)
+// moves results that tflite's 32-bit steps keep, by hand and over the raw
+// cases' pairs; with lowering's parameters (left shift 7) no scale case
+// saturates.
+TEST(CpuArithmetic, Sat16SaturationBites) {
+  const std::vector<quant::AddParams> raw = rawAddCases();
+  // Sum: 255 << 8 halved is 32640 per input; 65280 saturates to 32767,
+  // / 256 = 127.996 -> 128, + -128 = 0 (tflite: 255 - 128 = 127).
+  EXPECT_EQ(quant::quantizedAddIn(RequantProfile::Sat16, 127, 127, raw[0]), 0);
+  EXPECT_EQ(quant::quantizedAddIn(RequantProfile::Tflite, 127, 127, raw[0]),
+            127);
+  // Input (the third raw case): (127 + 128) << 8 times ~1 is 65280, which
+  // saturates to 32767 before the sum.
+  size_t sum = 0, input = 0;
+  for (size_t k = 0; k < raw.size(); ++k)
+    for (int x = -128; x < 128; ++x)
+      for (int w = -128; w < 128; ++w) {
+        const quant::AddParams &q = raw[k];
+        const int L = q.leftShift;
+        const int32_t ra = quant::mbqm(quant::wrapShl(x - q.aZp, L), q.a.mult,
+                                       q.a.shift),
+                      rb = quant::mbqm(quant::wrapShl(w - q.bZp, L), q.b.mult,
+                                       q.b.shift);
+        const bool inSat = ra != quant::sat16(ra) || rb != quant::sat16(rb);
+        const bool sumSat = !inSat && ra + rb != quant::sat16(ra + rb);
+        const bool moved =
+            quant::quantizedAddIn(RequantProfile::Sat16, x, w, q) !=
+            quant::quantizedAddIn(RequantProfile::Tflite, x, w, q);
+        input += inSat && moved;
+        sum += sumSat && moved;
+      }
+  EXPECT_GT(input, 0u);
+  EXPECT_GT(sum, 0u);
+  // Lowering's parameters: no scale case's pair saturates.
+  std::mt19937 rng(64);
+  for (const AddCase &c : addCases(rng)) {
+    quant::AddParams q =
+        quant::makeAddParams(c.sa, c.za, c.sb, c.zb, c.sy, c.zy, c.lo, c.hi,
+                             quant::addLeftShift(RequantProfile::Sat16, false));
+    for (int x = -128; x < 128; ++x)
+      for (int w = -128; w < 128; ++w) {
+        const int32_t ra = quant::mbqm(quant::wrapShl(x - q.aZp, 7), q.a.mult,
+                                       q.a.shift),
+                      rb = quant::mbqm(quant::wrapShl(w - q.bZp, 7), q.b.mult,
+                                       q.b.shift);
+        ASSERT_EQ(quant::sat16(ra + rb), ra + rb);
+      }
   }
 }
 

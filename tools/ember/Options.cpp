@@ -135,8 +135,10 @@ void addTargetOptions(Command &c, TargetOptions &t, unsigned parts,
           "(docs/quantization.md): fixed (Ember's fixed point, the example "
           "NPU's), float32 (float32 as ONNX Runtime's x86 kernels compute "
           "it), tflite (TFLite's single-rounding add, rounded per input and "
-          "on the sum; the second NPU's) or gemmlowp (every rescale a "
-          "doubling high multiply and a rounding divide by a power of two). "
+          "on the sum; the second NPU's), gemmlowp (every rescale a "
+          "doubling high multiply and a rounding divide by a power of two) "
+          "or sat16 (a 16-bit datapath's add: the rescaled inputs and their "
+          "sum saturated to int16). "
           "interp and cpu compute each; a plugin "
           "computes what its manifest declares. Default: the target's "
           "(interp, cpu: fixed).",

@@ -1039,6 +1039,10 @@ Status quantizedAdd(Builder &b, OpKind k, Draw &d) {
   s.sy = float(d.pick(0.05, {0.05, 0.04, 0.3}));
   s.za = s.zb = s.zy = int32_t(zeroPointOf(b.d()));
   quant::Range r = quant::rangeOf(b.d() == ElemKind::I8);
+  // Inputs after a Relu (zero point at the type's lowest): differences up
+  // to 255, whose sum sat16's 16-bit lanes saturate.
+  if (d.coin(false))
+    s.za = s.zb = r.lo;
   AttrMap attrs = {{"to", Attr::ofInt(elemKindToOnnx(b.d()))}};
   const quant::RequantProfile prof = drawProfile(d);
   if (prof == quant::RequantProfile::Float32) {
@@ -1051,10 +1055,10 @@ Status quantizedAdd(Builder &b, OpKind k, Draw &d) {
     return b.node(k, {a, c}, attrs);
   }
   // The fixed profile's exact add, as lowering writes it (its scales), or
-  // TFLite's (the form older graphs and the int16 add carry, and the tflite
-  // and gemmlowp profiles' add, which name themselves): both inputs
-  // rescaled to twice the larger scale, shifted left by 20 bits, added,
-  // rescaled to the output scale.
+  // TFLite's (the form older graphs and the int16 add carry, and the tflite,
+  // gemmlowp and sat16 profiles' add, which name themselves): both inputs
+  // rescaled to twice the larger scale, shifted left by 20 bits (sat16: 8),
+  // added, rescaled to the output scale.
   if (prof != quant::RequantProfile::Fixed)
     attrs["requant"] = Attr::ofString(quant::profileName(prof));
   else if (d.coin(true)) {
@@ -1067,7 +1071,8 @@ Status quantizedAdd(Builder &b, OpKind k, Draw &d) {
     return b.node(k, {a, c}, attrs);
   }
   quant::AddParams p =
-      quant::makeAddParams(s.sa, s.za, s.sb, s.zb, s.sy, s.zy, r.lo, r.hi);
+      quant::makeAddParams(s.sa, s.za, s.sb, s.zb, s.sy, s.zy, r.lo, r.hi,
+                           quant::addLeftShift(prof, false));
   attrs["left_shift"] = Attr::ofInt(p.leftShift);
   attrs["a_zero_point"] = Attr::ofInt(p.aZp);
   attrs["b_zero_point"] = Attr::ofInt(p.bZp);

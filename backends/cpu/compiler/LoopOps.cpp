@@ -319,14 +319,19 @@ llvm::Value *mbqmDoubling(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *m,
   return b.CreateTrunc(r, b.getInt32Ty());
 }
 
-// The rescale of a node's integer profile (its `requant` attribute):
-// gemmlowp's two roundings or mbqm's one.
-llvm::Value *rescale(llvm::IRBuilder<> &b, const Node &n, llvm::Value *x,
-                     llvm::Value *m, llvm::Value *e) {
+// A node's integer profile (its `requant` attribute; fixed without it).
+quant::RequantProfile profileOf(const Node &n) {
   quant::RequantProfile p = quant::RequantProfile::Fixed;
   quant::profileFromName(n.attrString("requant", "fixed"), p);
-  return quant::doublingRescale(p) ? mbqmDoubling(b, x, m, e)
-                                   : mbqm(b, x, m, e);
+  return p;
+}
+
+// The rescale of a node's integer profile: gemmlowp's two roundings or
+// mbqm's one.
+llvm::Value *rescale(llvm::IRBuilder<> &b, const Node &n, llvm::Value *x,
+                     llvm::Value *m, llvm::Value *e) {
+  return quant::doublingRescale(profileOf(n)) ? mbqmDoubling(b, x, m, e)
+                                              : mbqm(b, x, m, e);
 }
 
 // The clamp range of an integer op with a `to` result kind and optional
@@ -344,6 +349,14 @@ llvm::Value *clampTo(llvm::IRBuilder<> &b, llvm::Value *v, int64_t lo,
   llvm::Value *h = b.getInt32(uint32_t(int32_t(hi)));
   v = b.CreateSelect(b.CreateICmpSGT(v, h), h, v);
   return b.CreateSelect(b.CreateICmpSLT(v, l), l, v);
+}
+
+// quant::sat16 where the node's add saturates to 16 bits between steps
+// (sat16), else v.
+llvm::Value *sat16If(llvm::IRBuilder<> &b, const Node &n, llvm::Value *v) {
+  if (!quant::saturates16(profileOf(n)))
+    return v;
+  return clampTo(b, v, quant::kSat16Min, quant::kSat16Max);
 }
 
 // quant::float32ToStored: f clamped to [-2^30, 2^30] (NaN: -2^30), rounded
@@ -433,7 +446,8 @@ llvm::Value *LoopGen::quantizedAdd(const Node &n,
   ElemKind k = n.inputs[0].type().elem();
   llvm::Value *x = o[0];
   // The node's profile (docs/quantization.md): quant::quantizedAddIn
-  // (TFLite's add; gemmlowp's rescales rounding twice), the exact add, or
+  // (TFLite's add; gemmlowp's rescales rounding twice; sat16's saturating
+  // to int16 between steps), the exact add, or
   // quant::addFloat32 with its fixed part computed here.
   int64_t lo, hi;
   clampRange(n, lo, hi);
@@ -486,11 +500,16 @@ llvm::Value *LoopGen::quantizedAdd(const Node &n,
   unsigned L = unsigned(n.attrInt("left_shift", 20)) & 31u;
   llvm::Value *va = b.CreateSub(toI32(b, x, k), ai("a_zero_point"));
   llvm::Value *vb = b.CreateSub(toI32(b, o[1], kb), ai("b_zero_point"));
-  va = rescale(b, n, b.CreateShl(va, L), ai("a_multiplier"), ai("a_shift"));
-  vb = rescale(b, n, b.CreateShl(vb, L), ai("b_multiplier"), ai("b_shift"));
-  llvm::Value *v = b.CreateAdd(
-      rescale(b, n, b.CreateAdd(va, vb), ai("y_multiplier"), ai("y_shift")),
-      ai("y_zero_point"));
+  // (sat16: each rescaled input and their sum saturated to int16.)
+  va = sat16If(
+      b, n,
+      rescale(b, n, b.CreateShl(va, L), ai("a_multiplier"), ai("a_shift")));
+  vb = sat16If(
+      b, n,
+      rescale(b, n, b.CreateShl(vb, L), ai("b_multiplier"), ai("b_shift")));
+  llvm::Value *v = b.CreateAdd(rescale(b, n, sat16If(b, n, b.CreateAdd(va, vb)),
+                                       ai("y_multiplier"), ai("y_shift")),
+                               ai("y_zero_point"));
   return b.CreateTrunc(clampTo(b, v, lo, hi), b.getInt8Ty());
 }
 

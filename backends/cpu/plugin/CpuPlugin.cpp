@@ -129,6 +129,7 @@ ember_error *getCapabilities(const ember_capabilities_params *p,
   m.add_requant_profiles("float32");
   m.add_requant_profiles("tflite");
   m.add_requant_profiles("gemmlowp");
+  m.add_requant_profiles("sat16");
   ember::cpugen::fillManifest(m);
   return gHost.blob(m.SerializeAsString(), out);
 }

@@ -206,6 +206,10 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
   // The attribute form is vadd's own arithmetic (tflite's, one rounding a
   // rescale): the fixed profile's (its int16 add) runs on every target, a
   // node of another profile where the target declares that profile.
+  if (quant::saturates16(pp) && !v.t.computes(pp))
+    return "the sat16 arithmetic's add (its rescaled inputs and their sum "
+           "saturate to 16 bits; the target's vadd's are 32-bit: its "
+           "description's arithmetic)";
   if (!p.exact && pp != quant::RequantProfile::Fixed && !v.t.computes(pp))
     return std::string("the ") + quant::profileName(pp) +
            " arithmetic's add: the target declares " + declared +

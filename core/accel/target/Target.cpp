@@ -800,8 +800,9 @@ std::string parseRegisters(const Obj &r, Target &t, std::string &err) {
 // "arithmetic": the profiles (ember/quant/Profile.h) the target's requant
 // and vadd compute, each one the layer can emit: fixed needs vadd's exact
 // flag (the exact add), tflite is vadd's attribute form; float32 is not
-// fixed point and gemmlowp's rescales round twice where requant and vadd
-// round once. Absent: what vadd computes (fixed first when exact), and the
+// fixed point, gemmlowp's rescales round twice where requant and vadd
+// round once, and sat16's add saturates at 16 bits where vadd's steps are
+// 32-bit. Absent: what vadd computes (fixed first when exact), and the
 // host lowers in fixed as it always did (arithmeticDeclared false).
 std::string parseArithmetic(const Obj &r, Target &t, std::string &err) {
   std::vector<std::string> names;
@@ -829,6 +830,10 @@ std::string parseArithmetic(const Obj &r, Target &t, std::string &err) {
       return "arithmetic: '" + n +
              "' (its rescales round twice; the layer's requant and vadd "
              "round once: fixed or tflite)";
+    if (quant::saturates16(p))
+      return "arithmetic: '" + n +
+             "' (its add saturates the rescaled inputs and their sum to 16 "
+             "bits; vadd's are 32-bit: fixed or tflite)";
     if (p == quant::RequantProfile::Fixed && !t.exactAddFlag())
       return "arithmetic: 'fixed' needs vadd's exact flag and the add_x_* "
              "registers (its exact add)";

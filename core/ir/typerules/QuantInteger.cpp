@@ -173,7 +173,14 @@ Status types_QuantizedAdd(TypeContext &ctx) {
                                 " and ", elemKindName(b.elem()),
                                 " (expected u8, i8 or i16)");
   EMBER_ASSIGN(ElemKind yk, storedKind(ctx));
-  EMBER_TRY(quantizedAddForm(ctx).status());
+  EMBER_ASSIGN(QuantizedAddForm f, quantizedAddForm(ctx));
+  // sat16's 16-bit lanes hold an 8-bit add's rescaled inputs; an int16
+  // add is TFLite's in every integer profile (lowering names none).
+  if (quant::saturates16(f.profile) &&
+      (a.elem() == ElemKind::I16 || b.elem() == ElemKind::I16 ||
+       yk == ElemKind::I16))
+    return ctx.error("requant = 'sat16' on an int16 add (sat16's add is "
+                     "the 8-bit one; the int16 add names no profile)");
   EMBER_ASSIGN(Dims od, broadcastOperands(ctx, a, b));
   ctx.setOutput(0, Type(yk, od));
   return Status::ok();

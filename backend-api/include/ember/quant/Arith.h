@@ -5,12 +5,14 @@
 // backend and the NPU's golden and SystemC models all call these functions,
 // so they agree by construction. Installed with the SDK for vendor backends.
 //
-// Four requantization profiles (RequantProfile, docs/quantization.md):
+// Five requantization profiles (RequantProfile, docs/quantization.md):
 // `fixed`, Ember's own fixed point; `tflite`, TFLite's single-rounding add
 // (quantizedAdd) with fixed's requantization; `gemmlowp`, every rescale a
 // doubling high multiply and a rounding divide by a power of two
-// (mbqmDoubling); and `float32`, the float arithmetic of ONNX Runtime's x86
-// kernels (its section at the end of this file).
+// (mbqmDoubling); `sat16`, a 16-bit datapath's add, saturating its rescaled
+// inputs and their sum to int16 (quantizedAddSat16); and `float32`, the
+// float arithmetic of ONNX Runtime's x86 kernels (its section at the end of
+// this file).
 //
 // Fixed-profile conventions (TFLite): a real multiplier M is an int32 Q31
 // multiplier m and a power-of-two exponent e (positive = left shift) with
@@ -111,6 +113,9 @@ inline Range rangeOf(bool isSigned, int bits = 8) {
   return {0, (1 << bits) - 1};
 }
 
+/// The sat16 profile's saturation bounds (int16).
+constexpr int32_t kSat16Min = -32768, kSat16Max = 32767;
+
 /// Clamp to [lo, hi]; when lo > hi the result is lo.
 inline int32_t clampTo(int32_t v, int32_t lo, int32_t hi) {
   return std::max(lo, std::min(hi, v));
@@ -207,19 +212,53 @@ inline int32_t mbqmIn(RequantProfile p, int32_t x, int32_t mult,
                             : mbqm(x, mult, shift);
 }
 
+/// Saturate to int16: the sat16 profile's step between its rescales.
+inline int32_t sat16(int32_t x) { return clampTo(x, kSat16Min, kSat16Max); }
+
 /// Requantize one element in an integer profile:
-/// clamp(rescale(x - xZp, m, e) + yZp, lo, hi).
+/// clamp(rescale(x - xZp, m, e) + yZp, lo, hi) (tflite and sat16 as
+/// fixed).
 inline int32_t requantizeIn(RequantProfile p, int32_t x, int32_t xZp,
                             Multiplier m, int32_t yZp, int32_t lo, int32_t hi) {
   return clampTo(wrapAdd(mbqmIn(p, wrapSub(x, xZp), m.mult, m.shift), yZp), lo,
                  hi);
 }
 
+/// The sat16 profile's left shift of an 8-bit add's inputs, as lowering
+/// derives its parameters: the largest at which the sum of two rescaled
+/// inputs fits int16 (|q - z| <= 255 and makeAddParams' multipliers of at
+/// most 1/2: 255 x 2^7 x (1/2 + 1/2) = 32640), so an add of scales never
+/// saturates; parameters a program gives (a larger shift or multiplier)
+/// saturate as the device's lanes do (docs/quantization.md,
+/// "Requantization profiles").
+constexpr int32_t kSat16AddLeftShift = 7;
+
+/// The left shift lowering gives an add's inputs in a profile: 15 for
+/// int16 operands (every profile), sat16's 7 or TFLite's 20 for 8-bit ones.
+inline int32_t addLeftShift(RequantProfile p, bool wide) {
+  return wide ? 15 : saturates16(p) ? kSat16AddLeftShift : 20;
+}
+
+/// The sat16 profile's 8-bit add (a 16-bit datapath's): TFLite's add with
+/// each rescaled input saturated to int16, their sum saturated to int16,
+/// then the output rescale (32-bit, as fixed's), zero point and clamp:
+///   ra = sat16(MBQM((a - za) << L, Ma)), rb likewise,
+///   y = clamp(MBQM(sat16(ra + rb), My) + zy, lo, hi).
+inline int32_t quantizedAddSat16(int32_t a, int32_t b, const AddParams &p) {
+  int L = static_cast<int>(p.leftShift & 31);
+  int32_t ra = sat16(mbqm(wrapShl(wrapSub(a, p.aZp), L), p.a.mult, p.a.shift));
+  int32_t rb = sat16(mbqm(wrapShl(wrapSub(b, p.bZp), L), p.b.mult, p.b.shift));
+  return clampTo(wrapAdd(mbqm(sat16(ra + rb), p.y.mult, p.y.shift), p.yZp),
+                 p.lo, p.hi);
+}
+
 /// TFLite's add in an integer profile's rescale: tflite (and fixed's
 /// attribute form) quantizedAdd, gemmlowp each of its three rescales with
-/// two roundings.
+/// two roundings, sat16 quantizedAddSat16.
 inline int32_t quantizedAddIn(RequantProfile p, int32_t a, int32_t b,
                               const AddParams &q) {
+  if (saturates16(p))
+    return quantizedAddSat16(a, b, q);
   if (!doublingRescale(p))
     return quantizedAdd(a, b, q);
   int L = static_cast<int>(q.leftShift & 31);

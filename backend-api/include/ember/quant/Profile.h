@@ -39,12 +39,17 @@ enum class RequantProfile : uint8_t {
   /// a power of two, the first half up, the second half away from zero
   /// (mbqmDoubling).
   Gemmlowp = 3,
+  /// A 16-bit datapath's add (a DSP vector unit's halfword lanes): TFLite's
+  /// add with a left shift of 8, each rescaled input and their sum
+  /// saturated to int16 before the output rescale (quantizedAddSat16);
+  /// requantization as fixed (mbqm).
+  Sat16 = 4,
 };
 
 /// Every profile, in the order of the enum (for lists and sweeps).
 constexpr RequantProfile kProfiles[] = {
     RequantProfile::Fixed, RequantProfile::Float32, RequantProfile::Tflite,
-    RequantProfile::Gemmlowp};
+    RequantProfile::Gemmlowp, RequantProfile::Sat16};
 
 inline const char *profileName(RequantProfile p) {
   switch (p) {
@@ -56,6 +61,8 @@ inline const char *profileName(RequantProfile p) {
     return "tflite";
   case RequantProfile::Gemmlowp:
     return "gemmlowp";
+  case RequantProfile::Sat16:
+    return "sat16";
   }
   return "fixed";
 }
@@ -94,6 +101,10 @@ inline bool fixedPointRequant(RequantProfile p) {
 inline bool doublingRescale(RequantProfile p) {
   return p == RequantProfile::Gemmlowp;
 }
+
+/// Whether the profile's 8-bit add saturates to 16 bits between steps
+/// (sat16: its rescaled inputs and their sum).
+inline bool saturates16(RequantProfile p) { return p == RequantProfile::Sat16; }
 
 } // namespace ember::quant
 

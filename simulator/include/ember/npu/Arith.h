@@ -417,6 +417,28 @@ inline int16_t upsampleValue16(const int32_t v[2][2], const UpTaps &ty,
                   quant::kInt16Min, quant::kInt16Max);
 }
 
+/// VREDUCE (spec version 6): the OUT row of tile k of group g, the lanes of
+/// that tile that take part (the group's last tile: `last`, 0 meaning all),
+/// and the rows the instruction spans from src.
+inline int64_t reduceRow(const Insn &insn, int64_t g, int64_t k) {
+  return insn.src + g * insn.gstride + k * insn.kstride;
+}
+inline int reduceLanes(const Insn &insn, int64_t k) {
+  return k + 1 == insn.len && insn.last ? int(insn.last) : EMBER_NPU_DIM;
+}
+inline int64_t reduceSpan(const Insn &insn) {
+  return (insn.rows - 1) * insn.gstride + (insn.len - 1) * insn.kstride + 1;
+}
+
+/// One VREDUCE step: the running maximum or sum of a group with element v
+/// (first: v starts it). No sum overflows int32: a group has at most
+/// 1023 * 32 elements of at most 2^15 in magnitude.
+inline int32_t reduceStep(bool sum, bool first, int32_t acc, int32_t v) {
+  if (first)
+    return v;
+  return sum ? acc + v : std::max(acc, v);
+}
+
 } // namespace ember::npu
 
 #endif // EMBER_NPU_ARITH_H

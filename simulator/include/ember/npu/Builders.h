@@ -89,6 +89,12 @@ Insn rescaleInsn(int64_t dst, int64_t a, int64_t rows, bool a16, bool out16,
 Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
                   int64_t oh, int64_t factor, int64_t mode, int64_t zp = 0,
                   bool lut = false, bool w16 = false);
+/// VREDUCE (spec version 6): `rows` groups of `len` OUT rows each (group g's
+/// tile k at src + g*gstride + k*kstride, the last tile's first `last` lanes,
+/// 0: all) to their maximum (or with `sum` their sum) in ACC rows dst + g.
+Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
+                 int64_t gstride, int64_t kstride, int64_t last, bool w16,
+                 bool sum);
 Insn setregInsn(unsigned reg, int64_t value);
 
 } // namespace ember::npu
