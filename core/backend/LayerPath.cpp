@@ -180,6 +180,16 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
                                         const accel::Target &t,
                                         const Function &f,
                                         const CompileOptions &o) {
+  // The plugin's compile of this partition, done by Ember: the plugin's
+  // compile budget (--timeout) holds for it.
+  const std::vector<const Node *> nodes = computeNodes(f);
+  const HostWorkGuard limit(p, "scheduling a partition",
+                            nodes.empty()
+                                ? std::string("the NPU compiler layer")
+                                : "the NPU compiler layer, the partition of " +
+                                      std::to_string(nodes.size()) +
+                                      " nodes from '" + nodes.front()->name +
+                                      "' to '" + nodes.back()->name + "'");
   v1::Graph g;
   EMBER_TRY(toProto(f, g));
   // The layer's options; the plugin's own keys are left to the plugin.

@@ -311,6 +311,7 @@ private:
   static std::shared_ptr<Handles> newHandles();
   std::shared_ptr<Handles> handles_;
   friend struct PluginCallGuard;
+  friend struct HostWorkGuard;
 };
 
 // Marks the current thread as being inside a plugin call: a fatal signal
@@ -328,6 +329,28 @@ struct PluginCallGuard {
   const char *prevCall;
   const Plugin *prevPlugin;
   int64_t prevDeadline, prevBudget; // the watchdog's view of the outer call
+  // The outer scope when it is Ember's work for a plugin (HostWorkGuard).
+  bool prevHost = false;
+  guard::PluginSlot *prevSlot = nullptr;
+  const char *prevWhat = nullptr;
+};
+
+// Marks the current thread as doing Ember's own work for plugin `p` (the
+// layer path: selection, tiling and scheduling of a partition the plugin
+// is sent as a scheduled program). The work is the plugin's compile, so it
+// has the same budget (callTimeout(); 0: none): the watchdog ends the
+// process with kPluginHangExit and
+//   error: <what> for plugin 'name' (path) did not finish within N s
+//   (<where>; --timeout=SEC sets the limit)
+// A crash meanwhile is not the plugin's (it is reported as Ember's). A
+// plugin call inside (a tuning measurement) has its own budget; the work's
+// deadline goes on after it.
+struct HostWorkGuard {
+  HostWorkGuard(const Plugin &p, const char *what, const std::string &where);
+  ~HostWorkGuard();
+  HostWorkGuard(const HostWorkGuard &) = delete;
+  HostWorkGuard &operator=(const HostWorkGuard &) = delete;
+  bool armed = false;
 };
 
 } // namespace ember::backend

@@ -91,6 +91,10 @@ struct ThreadRecord {
   std::atomic<const char *> call{nullptr};
   std::atomic<int64_t> deadlineNs{0}; // monotonic; 0: none
   std::atomic<int64_t> budgetNs{0};
+  // HostWorkGuard: Ember's own work for the plugin (`call` says what),
+  // `where` its place; false: a call into the plugin.
+  std::atomic<bool> host{false};
+  char where[256] = {};
 };
 constexpr int kMaxThreads = 256;
 ThreadRecord gThreads[kMaxThreads];
@@ -227,6 +231,19 @@ const char *baseName(const char *path) {
 [[noreturn]] void reportHang(ThreadRecord &r) {
   Line l;
   PluginSlot *s = r.slot.load();
+  if (r.host.load()) {
+    const char *what = r.call.load();
+    l.str(what ? what : "Ember's work");
+    l.str(" for ");
+    describePlugin(l, s ? s->name : nullptr, s ? s->path : "(unknown)");
+    l.str(" did not finish within ");
+    l.dec((r.budgetNs.load() + 999999999) / 1000000000);
+    l.str(" s (");
+    l.str(r.where);
+    l.str("; --timeout=SEC sets the limit)");
+    l.emit();
+    _exit(kPluginHangExit);
+  }
   describePlugin(l, s ? s->name : nullptr, s ? s->path : "(unknown)");
   const char *call = r.call.load();
   l.str(" did not return from ");
@@ -551,11 +568,16 @@ PluginCallGuard::PluginCallGuard(const Plugin &p, const char *call,
     return;
   prevDeadline = r->deadlineNs.load(std::memory_order_relaxed);
   prevBudget = r->budgetNs.load(std::memory_order_relaxed);
+  prevHost = r->host.load();
+  prevSlot = r->slot.load(std::memory_order_relaxed);
+  prevWhat = r->call.load(std::memory_order_relaxed);
   if (budget <= 0) {
     r->deadlineNs.store(0);
     return;
   }
   guard::ensureWatchdog();
+  r->deadlineNs.store(0); // while the record changes
+  r->host.store(false);
   r->slot.store(p.slot_, std::memory_order_relaxed);
   r->call.store(call, std::memory_order_relaxed);
   r->budgetNs.store(budget, std::memory_order_relaxed);
@@ -571,14 +593,44 @@ PluginCallGuard::~PluginCallGuard() {
   guard::tCurrentCall = prevCall;
   guard::tCurrentSlot = prevPlugin ? prevPlugin->slot_ : nullptr;
   if (guard::ThreadRecord *r = guard::tRecord.rec) {
-    // The outer call (if any) goes on with its own deadline.
+    // The outer call (if any) goes on with its own deadline; Ember's work
+    // for a plugin (HostWorkGuard) too.
     r->deadlineNs.store(0);
     if (prevPlugin) {
       r->slot.store(prevPlugin->slot_, std::memory_order_relaxed);
       r->call.store(prevCall, std::memory_order_relaxed);
       r->budgetNs.store(prevBudget, std::memory_order_relaxed);
       r->deadlineNs.store(prevDeadline);
+    } else if (prevHost && prevDeadline) {
+      r->slot.store(prevSlot, std::memory_order_relaxed);
+      r->call.store(prevWhat, std::memory_order_relaxed);
+      r->budgetNs.store(prevBudget, std::memory_order_relaxed);
+      r->host.store(true);
+      r->deadlineNs.store(prevDeadline);
     }
+  }
+}
+
+HostWorkGuard::HostWorkGuard(const Plugin &p, const char *what,
+                             const std::string &where) {
+  const int64_t budget = guard::gTimeoutNs.load();
+  guard::ThreadRecord *r = guard::threadRecord();
+  if (!r || budget <= 0 || r->deadlineNs.load())
+    return; // no limit, or inside a call that has its own
+  guard::ensureWatchdog();
+  guard::copyString(r->where, sizeof(r->where), where);
+  r->slot.store(p.slot_, std::memory_order_relaxed);
+  r->call.store(what, std::memory_order_relaxed);
+  r->budgetNs.store(budget, std::memory_order_relaxed);
+  r->host.store(true);
+  r->deadlineNs.store(guard::monotonicNs() + budget);
+  armed = true;
+}
+
+HostWorkGuard::~HostWorkGuard() {
+  if (guard::ThreadRecord *r = guard::tRecord.rec; r && armed) {
+    r->deadlineNs.store(0);
+    r->host.store(false);
   }
 }
 

@@ -188,8 +188,8 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
     return evaluate(fallback || !p.singleBufferFallback ? p : strict, fitOnly,
                     t);
   };
-  bool found = false;
-  bool kept = false; // some order was left out for Problem::outside
+  bool kept = false;           // some order was left out for Problem::outside
+  std::vector<Tiling> fitting; // every tiling that fits, in search order
   std::vector<size_t> pick(nd, 0);
   while (true) {
     std::vector<int64_t> tile(nd, 1);
@@ -255,17 +255,9 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
           kept = true;
           continue;
         }
-        if (!evaluate(p, o, t))
+        if (!evaluate(p, fitOnly, t))
           break; // order-independent
-        found = true;
-        // The `keep` best so far, best first.
-        auto at = std::find_if(r.ranked.begin(), r.ranked.end(),
-                               [&](const Tiling &x) { return better(t, x); });
-        if (size_t(at - r.ranked.begin()) < keep) {
-          r.ranked.insert(at, t);
-          if (r.ranked.size() > keep)
-            r.ranked.pop_back();
-        }
+        fitting.push_back(std::move(t));
       }
     }
     // Next combination of the enumerated dims.
@@ -280,7 +272,37 @@ PlanResult planTiles(const Problem &p, const PlanOptions &o) {
     if (d == nd)
       break;
   }
-  if (found) {
+  // Scored in the order of their steps, fewest first (stable: the search
+  // order among equal steps). The result does not depend on the order: the
+  // `keep` best by cost, ties to fewer steps and then to the search order,
+  // which is what scoring them in search order keeps. A cost model walks
+  // (at most) a tiling's steps, so once the steps scored reach
+  // PlanOptions::stepBudget the tilings left, each with at least as many
+  // steps as any scored, are not scored (PlanResult::unscored).
+  std::stable_sort(
+      fitting.begin(), fitting.end(),
+      [](const Tiling &a, const Tiling &b) { return a.steps < b.steps; });
+  uint64_t walked = 0;
+  for (Tiling &t : fitting) {
+    if (o.cost && o.stepBudget && !r.ranked.empty() &&
+        walked + t.steps > std::max(o.stepBudget, fitting.front().steps)) {
+      r.unscored = size_t(&fitting.back() - &t) + 1;
+      break;
+    }
+    walked += t.steps;
+    evaluate(p, o, t);
+    // The `keep` best so far, best first.
+    auto at = std::find_if(r.ranked.begin(), r.ranked.end(),
+                           [&](const Tiling &x) { return better(t, x); });
+    if (size_t(at - r.ranked.begin()) < keep) {
+      r.ranked.insert(at, std::move(t));
+      if (r.ranked.size() > keep)
+        r.ranked.pop_back();
+    }
+  }
+  r.scored = fitting.size() - r.unscored;
+  r.stepsScored = walked;
+  if (!fitting.empty()) {
     r.ok = true;
     r.tiling = r.ranked.front();
     return r;

@@ -406,6 +406,88 @@ TEST(Scratchpad, KeepsTheNBestWithExactCosts) {
   }
 }
 
+// A matmul in a small space with a cycle cost: many tilings fit, most of
+// them of many small steps (a small memory's search).
+Problem smallMemoryMatmul(int64_t M, int64_t N) {
+  Problem p = matmul(M, 64, N, 96, 96);
+  p.compute = [](const Tiling &, const std::vector<int64_t> &,
+                 const std::vector<int64_t> &t,
+                 const std::vector<StepOperand> &) {
+    return std::vector<uint64_t>{uint64_t(t[0] * t[1] * t[2] / 8 + 2)};
+  };
+  return p;
+}
+
+TEST(Scratchpad, StepBudgetBoundsTheCostModelsWork) {
+  // The cost is asked about tilings whose steps add up to at most the
+  // budget (plus the first, always scored), fewest steps first; the rest
+  // are left, counted.
+  Problem p = smallMemoryMatmul(64, 64);
+  Machine m;
+  uint64_t asked = 0, stepsAsked = 0, most = 0;
+  CostFn model = cycleCost(m);
+  PlanOptions o;
+  o.greedyAlternatives = 8;
+  o.cost = [&](const Problem &q, const Tiling &t) {
+    ++asked;
+    stepsAsked += t.steps;
+    EXPECT_GE(t.steps, most) << "scored fewest steps first";
+    most = t.steps;
+    return model(q, t);
+  };
+  o.stepBudget = 0; // no limit: every tiling that fits
+  PlanResult all = planTiles(p, o);
+  ASSERT_TRUE(all.ok) << all.error;
+  EXPECT_EQ(all.unscored, 0u);
+  EXPECT_EQ(all.scored, asked);
+  const uint64_t allSteps = stepsAsked;
+  ASSERT_GT(allSteps, 2000u) << "the problem no longer needs a budget";
+  asked = stepsAsked = most = 0;
+  model = cycleCost(m);
+  o.stepBudget = allSteps / 10;
+  PlanResult cut = planTiles(p, o);
+  ASSERT_TRUE(cut.ok) << cut.error;
+  EXPECT_LE(stepsAsked, o.stepBudget);
+  EXPECT_EQ(cut.stepsScored, stepsAsked);
+  EXPECT_EQ(cut.scored, asked);
+  EXPECT_GT(cut.unscored, 0u);
+  EXPECT_EQ(cut.scored + cut.unscored, all.scored);
+  // Deterministic: the same search again gives the same tiling.
+  model = cycleCost(m);
+  most = 0;
+  PlanResult again = planTiles(p, o);
+  EXPECT_EQ(again.tiling.tile, cut.tiling.tile);
+  EXPECT_EQ(again.tiling.order, cut.tiling.order);
+}
+
+TEST(Scratchpad, PrunedWalksChooseAsExactCosts) {
+  // Scored fewest steps first, the cycle cost's pruned walks (a lower bound
+  // once a tiling cannot be among the `keep` best) choose the tilings that
+  // exact costs of every fitting tiling choose, in the same order, for
+  // keep 1 and 4.
+  Problem p = smallMemoryMatmul(32, 32);
+  Machine m;
+  for (unsigned keep : {1u, 4u}) {
+    PlanOptions o;
+    o.greedyAlternatives = 8;
+    o.keep = keep;
+    o.cost = cycleCost(m, keep);
+    o.stepBudget = 0;
+    PlanResult r = planTiles(p, o);
+    ASSERT_TRUE(r.ok) << r.error;
+    PlanOptions exact = o;
+    exact.cost = [&](const Problem &q, const Tiling &t) {
+      return predictCycles(q, t, m).cycles + double(t.dmaBytes) * 1e-9;
+    };
+    PlanResult e = planTiles(p, exact);
+    ASSERT_EQ(r.ranked.size(), e.ranked.size());
+    for (size_t i = 0; i < r.ranked.size(); ++i) {
+      EXPECT_EQ(r.ranked[i].tile, e.ranked[i].tile) << "keep " << keep;
+      EXPECT_EQ(r.ranked[i].order, e.ranked[i].order) << "keep " << keep;
+    }
+  }
+}
+
 // One step: a 1600-byte load "a" read by engine 0, a 3200-byte load "b"
 // read by engine 1 (issued second), engine 0 computes 50, engine 1 computes
 // 10; 16 bytes a cycle, no latency or overhead.

@@ -48,12 +48,20 @@ std::string whyPool(const View &v, const v1::Node &n) {
     return "window " + std::to_string(ks[0]) + "x" + std::to_string(ks[1]) +
            " (pooling windows at most " + std::to_string(wmax) + "x" +
            std::to_string(wmax) + ")";
+  if (!Form::allows(pf->windows, ks[0], ks[1]))
+    return "window " + std::to_string(ks[0]) + "x" + std::to_string(ks[1]) +
+           " (the target's pool form lists windows " +
+           Form::sizesText(pf->windows) + ")";
   // (Strides that differ run one pooling op per output line: genPool.)
   int64_t s = global ? std::max<int64_t>(1, std::min(ks[0], ks[1])) : st[0];
   const int64_t sh = global ? s : st[0], sw = global ? s : st[1];
   if (sh < 1 || sw < 1 || sh > smax || sw > smax)
     return "strides " + std::to_string(sh) + "x" + std::to_string(sw) +
            " (at most " + std::to_string(smax) + ")";
+  if (!Form::allows(pf->strides, sh, sw))
+    return "strides " + std::to_string(sh) + "x" + std::to_string(sw) +
+           " (the target's pool form lists strides " +
+           Form::sizesText(pf->strides) + ")";
   bool anyPad = pads[0] || pads[1] || pads[2] || pads[3];
   const bool excludePad =
       n.op() == "AveragePool" && anyPad && !aInt(n, "count_include_pad", 0);

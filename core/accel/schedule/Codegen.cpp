@@ -57,6 +57,7 @@ sp::PlanResult planLayer(const Target &tg, const sp::Problem &layer,
     po.cost = sp::cycleCost(m, keep);
     po.greedyAlternatives = 8;
     po.keep = keep;
+    po.stepBudget = o.planSteps;
   }
   // One side of a striped boundary (Stripes.h): the y loop (dim 1 of a GEMM
   // or pool layer's problem) outside the output-tile loop (dim 2), so each

@@ -350,6 +350,8 @@ std::string layerSignature(const Target &t, const LayerProgram &lp, size_t i,
      << " depthwise=" << (co.dwgemm ? "dwgemm" : "gemm");
   if (co.fillPieces != 4)
     os << " fill=" << co.fillPieces;
+  if (co.planSteps != CodegenOptions().planSteps)
+    os << " plan_steps=" << co.planSteps;
   return os.str();
 }
 

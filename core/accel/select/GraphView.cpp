@@ -148,6 +148,18 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
   else if (g.dh < 1 || g.dh > dmax || g.dw < 1 || g.dw > dmax)
     os << "dilations " << g.dh << "x" << g.dw << " (the target runs 1.." << dmax
        << ")";
+  else if (!Form::allows(f->kernels, g.kh, g.kw))
+    os << "kernel " << g.kh << "x" << g.kw
+       << " (the target's conv form lists kernels "
+       << Form::sizesText(f->kernels) << ")";
+  else if (!Form::allows(f->strides, g.sh, g.sw))
+    os << "strides " << g.sh << "x" << g.sw
+       << " (the target's conv form lists strides "
+       << Form::sizesText(f->strides) << ")";
+  else if (!Form::allows(f->dilations, g.dh, g.dw))
+    os << "dilations " << g.dh << "x" << g.dw
+       << " (the target's conv form lists dilations "
+       << Form::sizesText(f->dilations) << ")";
   else if (std::min({g.pt, g.pl, g.pb, g.pr}) < 0 ||
            (t.maxPad < 1 && std::max({g.pt, g.pl, g.pb, g.pr}) > 0))
     os << "pads " << g.pt << "," << g.pl << "," << g.pb << "," << g.pr << " ("

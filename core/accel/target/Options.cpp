@@ -44,7 +44,8 @@ std::string notOneOf(const std::string &k, const std::string &val,
 
 const char *layerOptionKeys() {
   return "tiling, bias, depthwise, prefetch, cascade, cascade_predict, "
-         "stripes, fill, taps, tune, tune_cache, dram_bytes, dram_bw, "
+         "stripes, fill, plan_steps, taps, tune, tune_cache, dram_bytes, "
+         "dram_bw, "
          "dram_latency, "
          "islands, patches, act16";
 }
@@ -99,6 +100,11 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
       return "backend option fill=" + val +
              " is not a piece count from 1 to 16";
     co.fillPieces = unsigned(n);
+  } else if (k == "plan_steps") {
+    if (!parseCount(val, n) || n > (uint64_t(1) << 40))
+      return "backend option plan_steps=" + val +
+             " is not a step count (0: no limit)";
+    co.planSteps = n;
   } else if (k == "taps") {
     // Split a convolution's taps over accumulating passes: where needed
     // (auto) or at most N taps a pass.

@@ -879,6 +879,42 @@ std::string parseRequant(const Obj &r, Target &t, std::string &err) {
   return err;
 }
 
+// A form's list of allowed sizes `k` ("HxW" each, distinct, within the
+// form's limit `maxKey`, which it needs).
+bool parseSizes(const Obj &f, const char *k, const char *maxKey, int64_t max,
+                Form::Sizes &out) {
+  std::vector<std::string> words;
+  if (!f.get(k))
+    return true;
+  if (!f.strings(k, words) || words.empty())
+    return f.fail(f.at(k), "expected a list of sizes such as \"3x3\"");
+  if (!max)
+    return f.fail(f.at(k), std::string("a list of sizes needs ") + maxKey);
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string &w = words[i];
+    const std::string at = f.at(k) + "[" + std::to_string(i) + "]";
+    const size_t x = w.find('x');
+    int64_t h = 0, v = 0;
+    auto num = [](const std::string &s, int64_t &n) {
+      if (s.empty() || s.size() > 4 ||
+          s.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+      n = std::stoll(s);
+      return n >= 1;
+    };
+    if (x == std::string::npos || !num(w.substr(0, x), h) ||
+        !num(w.substr(x + 1), v))
+      return f.fail(at, "'" + w + "' is not a size HxW (e.g. \"3x3\")");
+    if (h > max || v > max)
+      return f.fail(at, "'" + w + "' exceeds " + maxKey + " " +
+                            std::to_string(max));
+    if (std::find(out.begin(), out.end(), std::make_pair(h, v)) != out.end())
+      return f.fail(at, "'" + w + "' is listed twice");
+    out.push_back({h, v});
+  }
+  return true;
+}
+
 // "forms": the layer forms the target claims, their limits and stages.
 std::string parseForms(const Obj &r, Target &t, std::string &err) {
   const Json *fs = r.get("forms");
@@ -890,7 +926,8 @@ std::string parseForms(const Obj &r, Target &t, std::string &err) {
       return f.path + ": expected an object";
     Form form;
     if (!f.only({"form", "kernel_max", "stride_max", "dilation_max",
-                 "window_max", "epilogue", "act16", "doc"}) ||
+                 "window_max", "kernels", "strides", "dilations", "windows",
+                 "epilogue", "act16", "doc"}) ||
         !f.str("form", form.name) ||
         !f.num("kernel_max", 1, 1024, form.kernelMax, false) ||
         !f.num("stride_max", 1, 1024, form.strideMax, false) ||
@@ -898,6 +935,12 @@ std::string parseForms(const Obj &r, Target &t, std::string &err) {
         !f.num("window_max", 1, 1024, form.windowMax, false) ||
         !f.strings("epilogue", form.epilogue, false) ||
         !f.flag("act16", form.act16))
+      return err;
+    if (!parseSizes(f, "kernels", "kernel_max", form.kernelMax, form.kernels) ||
+        !parseSizes(f, "strides", "stride_max", form.strideMax, form.strides) ||
+        !parseSizes(f, "dilations", "dilation_max", form.dilationMax,
+                    form.dilations) ||
+        !parseSizes(f, "windows", "window_max", form.windowMax, form.windows))
       return err;
     if (form.act16 && !t.wide16)
       return f.at("act16") + ": 16-bit activations need requant.outputs "
@@ -947,6 +990,18 @@ int64_t OpDesc::max(const char *f) const {
     if (kv.first == f)
       return kv.second >= 63 ? INT64_MAX : (int64_t(1) << kv.second) - 1;
   return INT64_MAX;
+}
+
+bool Form::allows(const Sizes &list, int64_t h, int64_t w) {
+  return list.empty() || std::find(list.begin(), list.end(),
+                                   std::make_pair(h, w)) != list.end();
+}
+
+std::string Form::sizesText(const Sizes &list) {
+  std::string s;
+  for (const auto &[h, w] : list)
+    s += (s.empty() ? "" : ", ") + std::to_string(h) + "x" + std::to_string(w);
+  return s;
 }
 
 bool Form::fuses(const char *stage) const {

@@ -19,7 +19,9 @@
   present or absent with the forms that need them;
 - forms conv (kernel, stride and dilation limits, epilogues), matmul, pool
   (window and stride limits), add, requant, concat and reshape, each present
-  or absent; requantization outputs i8, u8 or both.
+  or absent; requantization outputs i8, u8 or both;
+- sometimes a conv form's allowed kernels and strides, a pool form's allowed
+  windows and strides (drawn apart: the rest of a draw stays the same).
 
 The same SEED gives the same description. A module too: draw(seed) returns
 the description as a dict.
@@ -34,6 +36,28 @@ CLASSES = ["act", "wgt", "acc", "param", "out"]
 def bits(n):
     """Bits to hold 0 .. n - 1."""
     return max(1, (max(n, 1) - 1).bit_length())
+
+
+def restrictSizes(seed, forms):
+    """Sometimes a form lists the sizes it allows (conv kernels and strides,
+    pool windows and strides), within its limits. From a generator of its
+    own, so that the rest of a seed's draw is what it was without them."""
+    r = random.Random(seed * 7919 + 17)
+
+    def subset(sizes, most):
+        fit = [f"{s}x{s}" for s in sizes if s <= most]
+        pick = [s for s in fit if r.random() < 0.6]
+        return pick or fit[:1]
+
+    for f in forms:
+        if f["form"] == "conv" and r.random() < 0.25:
+            f["kernels"] = subset([1, 3, 5, 7], f["kernel_max"])
+            if r.random() < 0.5:
+                f["strides"] = subset([1, 2], f["stride_max"])
+        if f["form"] == "pool" and r.random() < 0.3:
+            f["windows"] = subset([2, 3], f["window_max"])
+            if r.random() < 0.5:
+                f["strides"] = subset([1, 2], f["stride_max"])
 
 
 def draw(seed):
@@ -116,6 +140,7 @@ def draw(seed):
         forms.append({"form": "concat"})
     if r.random() < 0.8:
         forms.append({"form": "reshape"})
+    restrictSizes(seed, forms)
     d["forms"] = forms
 
     # Engines.

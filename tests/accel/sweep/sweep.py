@@ -127,6 +127,15 @@ def main():
             claimed += c
             refused += r
             failures += [f"{tp} {m}: {f}" for f in fs]
+            # Progress on stderr (a wide sweep runs for long): the run, and
+            # the counts so far.
+            print(f"sweep: run {runs}/{len(work)}: {os.path.basename(tp)} "
+                  f"{model_key(m)}: {c} claimed, {r} refused, {len(fs)} "
+                  f"failures ({claimed} claimed, {refused} refused, "
+                  f"{len(failures)} failures so far)", file=sys.stderr,
+                  flush=True)
+            for f in fs:
+                print(f"FAIL: {tp} {m}: {f}", file=sys.stderr, flush=True)
     for f in sorted(failures):
         print("FAIL:", f)
     print(f"sweep: {len(targets)} targets ({refused_targets} refused by "

@@ -246,6 +246,13 @@ struct CodegenOptions {
   // first GEMMs start after a piece instead of the whole blocks
   // (docs/npu-sdk.md, "Within a layer: the fill and the DMA stream").
   unsigned fillPieces = 4;
+  // The tile planner's search with the cycle model (backend option
+  // plan_steps=N; 0: no limit): it scores a layer's tilings fewest steps
+  // first until their steps reach N (scratchpad::PlanOptions::stepBudget),
+  // so a small memory's thousands of tilings of many small steps cost a
+  // bounded, deterministic search. Above what any layer of the example
+  // NPU's and second NPU's models needs.
+  uint64_t planSteps = uint64_t(1) << 21;
   // Tap split of a convolution (backend option taps=auto|N; docs/npu-sdk.md,
   // "Split tiling"): its kernel taps over passes that accumulate into the
   // same accumulator rows, each pass loading the weights of a group of taps.

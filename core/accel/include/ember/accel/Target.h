@@ -142,6 +142,16 @@ struct OpDesc {
 struct Form {
   std::string name;
   int64_t kernelMax = 0, strideMax = 0, dilationMax = 0, windowMax = 0;
+  // The sizes the form allows within those limits, when it lists them
+  // ("kernels": ["1x1", "3x3"], "strides", "dilations", "windows"; each
+  // height x width): a node of another size is refused at selection, naming
+  // the field. Empty: every size up to the limit.
+  using Sizes = std::vector<std::pair<int64_t, int64_t>>;
+  Sizes kernels, strides, dilations, windows;
+  // Whether `list` allows h x w (an empty list allows every size).
+  static bool allows(const Sizes &list, int64_t h, int64_t w);
+  // "2x2, 3x3".
+  static std::string sizesText(const Sizes &list);
   std::vector<std::string> epilogue; // fused stages: bias, requant, pool, add
   // The form also runs with 16-bit activations (16x8: int16 input or
   // output, int8 weights; Target::wide16).

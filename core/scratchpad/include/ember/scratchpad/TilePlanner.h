@@ -193,12 +193,22 @@ struct PlanOptions {
   // many, best first (a tuner measures them; with cycleCost, pass the same
   // number to it so their costs are exact, not pruned lower bounds).
   unsigned keep = 1;
+  // With a cost: the most steps (Tiling::steps, summed over the tilings
+  // scored) the cost is asked to score. A cycle model walks every step of
+  // a tiling, and a small memory makes many tilings of many small steps:
+  // the search stops there, deterministically (the tilings are scored
+  // fewest steps first, so those left are the ones with the most steps;
+  // the first is always scored). 0: no limit.
+  uint64_t stepBudget = uint64_t(1) << 21;
 };
 
 struct PlanResult {
   bool ok = false;
   Tiling tiling;
   std::vector<Tiling> ranked; // when ok: up to PlanOptions::keep, best first
+  size_t scored = 0;          // tilings that fit and were scored
+  size_t unscored = 0;        // tilings that fit, left by the step budget
+  uint64_t stepsScored = 0;   // their steps (what a cycle cost walked)
   std::string error; // when !ok: what the smallest tile needs, per space
 };
 
@@ -212,7 +222,8 @@ bool keepsOrder(const Problem &p, const Tiling &t);
 
 // The best tiling that fits: for every combination of candidate sizes and
 // every order of the non-reduction dims (reduction dims innermost) that
-// keeps Problem::outside.
+// keeps Problem::outside. The tilings that fit are scored fewest steps
+// first, within PlanOptions::stepBudget when there is a cost.
 PlanResult planTiles(const Problem &p, const PlanOptions &o = {});
 
 struct Step {
