@@ -40,7 +40,7 @@ enum class RequantProfile : uint8_t {
   /// (mbqmDoubling).
   Gemmlowp = 3,
   /// A 16-bit datapath's add (a DSP vector unit's halfword lanes): TFLite's
-  /// add with a left shift of 8, each rescaled input and their sum
+  /// add with a left shift of 7, each rescaled input and their sum
   /// saturated to int16 before the output rescale (quantizedAddSat16);
   /// requantization as fixed (mbqm).
   Sat16 = 4,
