@@ -56,12 +56,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cpu"))
 import dense_models as dm  # noqa: E402
 
 
-def yolo(rng, size=160):
-    """A YOLOv5/v8-style detector: SiLU convolutions, C2f blocks (Split,
-    bottlenecks, Concat), SPPF (three 5x5 stride-1 max pools, Concat) and a
-    two-level neck with nearest Resize by 2."""
-    b = dm.Builder(rng)
-
+def ultralytics_blocks(b):
+    """Ultralytics' two building blocks on builder b: cv, a convolution
+    with SiLU, and c2f, a C2f block (a 1x1 cv, Split in halves, two 3x3 cv
+    on the second half, Concat of the three, a 1x1 cv)."""
     def cv(x, cin, cout, k=3, s=1):
         return b.conv(x, cin, cout, k=k, stride=s, relu=False, act="Swish")
 
@@ -73,6 +71,17 @@ def yolo(rng, size=160):
             "Split", [y, b.shape([h, h])], [y1, y2], axis=1))
         z = cv(cv(y2, h, h), h, h)
         return cv(b.op("Concat", [y1, y2, z], axis=1), 3 * h, cout, k=1)
+
+    return cv, c2f
+
+
+def yolo(rng, size=160):
+    """A YOLOv5/v8-style detector: SiLU convolutions, C2f blocks (Split,
+    bottlenecks, Concat), SPPF (three 5x5 stride-1 max pools, Concat) and a
+    two-level neck with nearest Resize by 2."""
+    b = dm.Builder(rng)
+
+    cv, c2f = ultralytics_blocks(b)
 
     x = cv("image", 3, 16, s=2)
     x = cv(x, 16, 32, s=2)
@@ -363,17 +372,7 @@ def yolov8_head(rng, size=160, nc=10, reg=16):
     channel 4: [1, 4 + nc, N] (the anchor decode left out)."""
     b = dm.Builder(rng)
 
-    def cv(x, cin, cout, k=3, s=1):
-        return b.conv(x, cin, cout, k=k, stride=s, relu=False, act="Swish")
-
-    def c2f(x, cin, cout):
-        y = cv(x, cin, cout, k=1)
-        h = cout // 2
-        y1, y2 = (b.name("split"), b.name("split"))
-        b.nodes.append(onnx.helper.make_node(
-            "Split", [y, b.shape([h, h])], [y1, y2], axis=1))
-        z = cv(cv(y2, h, h), h, h)
-        return cv(b.op("Concat", [y1, y2, z], axis=1), 3 * h, cout, k=1)
+    cv, c2f = ultralytics_blocks(b)
 
     x = cv("image", 3, 16, s=2)
     x = cv(x, 16, 32, s=2)
