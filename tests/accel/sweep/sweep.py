@@ -40,14 +40,44 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_target  # noqa: E402
 
 
-def run(cmd):
+LOCK = threading.Lock()
+
+
+def add(spent, key, seconds):
+    with LOCK:
+        spent[key] = spent.get(key, 0.0) + seconds
+
+
+def run(cmd, spent=None, key=None):
+    t0 = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True)
+    if spent is not None:
+        add(spent, key, time.monotonic() - t0)
     return p.returncode, p.stdout, p.stderr
+
+
+# Where a run's time goes (wall seconds, summed over runs): `select` (the
+# selection command), `compile` and `run` (as `ember run` reports them:
+# import, passes, the layer's selection, tiling, tuning and scheduling;
+# executing on the reference simulator with the host nodes), `other` (the
+# rest of `ember run`: process start-up, model loading, writing outputs).
+PARTS = ("select", "compile", "run", "other")
+
+
+def account(spent, out):
+    m = re.search(r"compile_ms=([0-9.]+) run_ms=([0-9.]+)", out)
+    if m:
+        c, r = float(m.group(1)) / 1e3, float(m.group(2)) / 1e3
+        add(spent, "compile", c)
+        add(spent, "run", r)
+        add(spent, "other", -c - r)
 
 
 def model_key(path):
@@ -55,11 +85,12 @@ def model_key(path):
     return os.path.basename(os.path.dirname(path)) if stem == "model" else stem
 
 
-def one(bin_dir, work, ti, tpath, mi, model, ref):
-    """(claimed, refused, failures) of one model on one target."""
+def one(bin_dir, work, ti, tpath, mi, model, ref, spent):
+    """(claimed, refused, failures) of one model on one target; adds its
+    times to spent."""
     fails = []
     rc, out, err = run([os.path.join(bin_dir, "ember-accel"), "select", model,
-                        "--target", tpath])
+                        "--target", tpath], spent, "select")
     if rc != 0:
         return 0, 0, [f"select: {err.strip()}"]
     claimed = refused = 0
@@ -76,7 +107,8 @@ def one(bin_dir, work, ti, tpath, mi, model, ref):
     odir = os.path.join(work, f"out-t{ti}-m{mi}")
     rc, out, err = run([os.path.join(bin_dir, "ember"), "run", model,
                         f"--target=accel:{tpath}", "--seed", "1",
-                        "--save-outputs", odir])
+                        "--save-outputs", odir], spent, "other")
+    account(spent, out)
     if rc != 0:
         fails.append(f"run: {err.strip()}")
         return claimed, refused, fails
@@ -163,12 +195,13 @@ def main():
             if ti % every.get(model_key(model), 1) == 0:
                 work.append((ti, tpath, mi, model))
     claimed = refused = runs = done_targets = 0
+    spent = {}
     failures = []
     left = {}  # runs still to finish per target
     for ti, _, _, _ in work:
         left[ti] = left.get(ti, 0) + 1
     with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        futs = {ex.submit(one, a.bin, a.work, ti, tp, mi, m, refs[mi]):
+        futs = {ex.submit(one, a.bin, a.work, ti, tp, mi, m, refs[mi], spent):
                 (ti, tp, m) for ti, tp, mi, m in work}
         for fu in cf.as_completed(futs):
             ti, tp, m = futs[fu]
@@ -192,10 +225,15 @@ def main():
                 print(f"sweep: target {done_targets}/{len(targets)} "
                       f"({os.path.basename(tp)}) complete: {runs} runs, "
                       f"{claimed} claimed, {refused} refused, "
-                      f"{len(failures)} failures so far", file=sys.stderr,
-                      flush=True)
+                      f"{len(failures)} failures so far; time " +
+                      ", ".join(f"{k} {spent.get(k, 0.0):.0f} s"
+                                for k in PARTS), file=sys.stderr, flush=True)
     for f in sorted(failures):
         print("FAIL:", f)
+    total = sum(spent.values()) or 1.0
+    print("sweep: time " + ", ".join(
+        f"{k} {spent.get(k, 0.0):.0f} s ({100 * spent.get(k, 0.0) / total:.0f}%)"
+        for k in PARTS), file=sys.stderr)
     print(f"sweep: {len(targets)} targets ({refused_targets} refused by "
           f"check), {runs} runs, {claimed} nodes claimed, {refused} refused "
           f"at selection, {len(failures)} failures")
