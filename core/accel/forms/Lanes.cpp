@@ -135,9 +135,10 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
   // Every input computed on the target: an input from the host would cut
   // the partition before the Concat, leaving the producers that place
   // their channels inside tiles in an earlier one.
+  // (A constant is copied to its lanes, Concat.cpp.)
   for (int x : anyInside ? ins : std::vector<int>()) {
     int p = v.producer[size_t(x)];
-    if (p < 0 || !a.why[size_t(p)].empty())
+    if (!v.constant[size_t(x)] && (p < 0 || !a.why[size_t(p)].empty()))
       return "input " + q(v.name(x)) +
              " is not computed on the target, and other inputs lie inside "
              "channel tiles (their producers must be in the Concat's "
