@@ -315,10 +315,13 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
                  " runs of pixels per channel tile: " + why;
         continue;
       }
-      // Every input written by placement in the partition: the result of a
-      // layer the target computes (through free reshapes of it alone), so
-      // its stores go to the input's pixels of the result; a copy is not
-      // worth the placement.
+      // Every input computed on the target in the partition: a layer's
+      // result (through free reshapes of it alone) is placed, its stores
+      // going to the input's pixels of the result; a view of another
+      // Concat's, a Split's or a pixel op's result (a YOLOv8 head's levels,
+      // each a channel Concat flattened to [N, C, H*W]) is copied there by
+      // a 1x1 pool on the vector unit (Builder::pixelLayer). An input
+      // from the host is not worth the partition.
       if (forCompile)
         continue;
       int src = xi, p = v.producer[size_t(xi)];
@@ -327,12 +330,16 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
         src = v.in(v.g.nodes(p), 0);
         p = v.producer[size_t(src)];
       }
-      if (p < 0 || !a.why[size_t(p)].empty() || isMoveOp(v.g.nodes(p).op()) ||
-          isPixelOp(v, v.g.nodes(p)) || v.g.nodes(p).op() == "Split" ||
-          v.g.nodes(p).op() == "Concat")
+      if (p < 0 || !a.why[size_t(p)].empty())
         return "input " + q(v.name(xi)) +
-               " is not a layer result computed on the target (a Concat of "
-               "pixels places its inputs' stores)";
+               " is not computed on the target (a Concat of pixels places "
+               "or copies its inputs' results)";
+      if ((isMoveOp(v.g.nodes(p).op()) || isPixelOp(v, v.g.nodes(p)) ||
+           v.g.nodes(p).op() == "Split" || v.g.nodes(p).op() == "Concat") &&
+          !v.t.has(OpKind::Pool))
+        return "input " + q(v.name(xi)) +
+               " is not a layer result (its stores cannot be placed) and the "
+               "target has no pool to copy it";
     }
     return "";
   }
