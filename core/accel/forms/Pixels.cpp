@@ -98,8 +98,9 @@ int64_t pixelRuns(const View &v, const v1::Node &n) {
 // Channel axes other than dim 1 (the pixels form): the result of a
 // reshape that moves the channels to another axis keeping the bytes
 // ([1, H] -> [1, 1, 1, H]: H channels of one pixel), when every reader is a
-// movement or pixel op (nothing else reads such a layout); Concat, Slice
-// and Gather results keep their input's channels (Gather one axis fewer).
+// movement or pixel op (nothing else reads such a layout); Concat, Slice,
+// Split and Gather results keep their input's channels (Gather one axis
+// fewer).
 void layoutChannels(View &v) {
   // A per-tensor Requantize is elementwise: any layout (Y of an LSTM of one
   // step, its h reshaped, requantized to its QuantizeLinear's parameters).
@@ -151,6 +152,14 @@ void layoutChannels(View &v) {
   for (int i = 0; i < v.g.nodes_size(); ++i) {
     const v1::Node &n = v.g.nodes(i);
     const int x = v.in(n, 0), y = v.out(n);
+    // A Split's parts keep its input's channels (a YOLOv8 head's boxes and
+    // classes of its [1, C, anchors] Concat).
+    if (n.op() == "Split" && x >= 0)
+      for (int k = 0; k < n.outputs_size(); ++k) {
+        const int yk = v.out(n, k);
+        if (yk >= 0 && v.dims(yk).size() == v.dims(x).size())
+          v.chan[size_t(yk)] = v.chan[size_t(x)];
+      }
     if (x < 0 || y < 0 || n.outputs_size() != 1)
       continue;
     const std::vector<int64_t> yd = v.dims(y);

@@ -48,6 +48,14 @@ Chain accChain(const View &v, const Analysis &a, int x) {
   return a.chainOf[size_t(x)];
 }
 
+// A rank-3 [1, C, L] with its channels on axis 1 (a detector head's
+// flattened level): L pixels in one run per channel tile, which an identity
+// GEMM reads as a [1, C, 1, L] map.
+bool rankThreeRows(const View &v, int x) {
+  const std::vector<int64_t> xd = v.dims(x);
+  return xd.size() == 3 && xd[0] == 1 && v.chan[size_t(x)] == 1;
+}
+
 std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   int x = v.in(n, 0), m = v.in(n, 1), s = v.in(n, 2), y = v.out(n);
   if (x < 0 || m < 0 || s < 0 || y < 0)
@@ -71,8 +79,7 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   // (A rank-3 [1, C, L] of an int8 tensor with the channels at axis 1, a
   // detector head's flattened level brought to the anchor Concat's scale:
   // its L pixels in one run per channel tile, an identity GEMM over them.)
-  const bool rows = xd.size() == 3 && !seq && xd[0] == 1 &&
-                    v.chan[size_t(x)] == 1 && v.chan[size_t(y)] == 1 &&
+  const bool rows = !seq && rankThreeRows(v, x) && v.chan[size_t(y)] == 1 &&
                     (isQ8(v.dtype(x)) || v.dtype(x) == "i16");
   if (xd.size() != 4 && xd.size() != 2 && !seq && !rows)
     return "x has rank " + std::to_string(xd.size()) +
@@ -457,9 +464,8 @@ std::string biasText(const Target &) {
 std::string requantText(const Target &t) {
   return std::string("rank 2 or 4 (or 3, a sequence: channels last); of an "
                      "accumulator the target computes") +
-         (t.form("requant")
-              ? ", or of an i8/u8 tensor (rank 3 too: [1, C, L])"
-              : "") +
+         (t.form("requant") ? ", or of an i8/u8 tensor (rank 3 too: [1, C, L])"
+                            : "") +
          (t.requant.perChannel
               ? "; per-channel tables on the channel axis (1; 2 of a sequence)"
               : "");
