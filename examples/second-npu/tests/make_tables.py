@@ -18,22 +18,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from qdq_graph import QdqGraph
+
 rng = np.random.default_rng(11)
-nodes, inits = [], []
-
-
-def const(name, arr):
-    inits.append(numpy_helper.from_array(arr, name))
-
-
-def qdq(x, scale, zp, out):
-    const(out + "_s", np.array(scale, np.float32))
-    const(out + "_z", np.array(zp, np.int8))
-    nodes.append(helper.make_node("QuantizeLinear", [x, out + "_s", out + "_z"],
-                                  [out + "_q"]))
-    nodes.append(helper.make_node("DequantizeLinear",
-                                  [out + "_q", out + "_s", out + "_z"], [out]))
-    return out
+graph = QdqGraph()
+nodes, inits = graph.nodes, graph.inits
+const, qdq = graph.const, graph.qdq
 
 
 def conv(x, cin, cout, k, name, kind="Conv", **attrs):
