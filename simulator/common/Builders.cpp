@@ -235,6 +235,23 @@ Insn rscalarInsn(int64_t dst, int64_t src, int64_t rows, bool rsqrt) {
   return i;
 }
 
+Insn vrowmulInsn(int64_t dst, int64_t src, int64_t rows, int64_t stride,
+                 int64_t scal, int64_t sum, int64_t param, bool w16, bool out16,
+                 bool center) {
+  Insn i = makeInsn(Opcode::VROWMUL);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  i.stride = stride;
+  i.scal = scal;
+  i.sum = sum;
+  i.param = param;
+  i.w16 = w16;
+  i.out16 = out16;
+  i.center = center;
+  return i;
+}
+
 Insn setregInsn(unsigned reg, int64_t value) {
   Insn i = makeInsn(Opcode::SETREG);
   i.reg = reg;

@@ -485,6 +485,31 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     }
     return "";
   }
+  case Opcode::VROWMUL: {
+    // Spec version 8: row by row (dst is src or apart from it).
+    const int32_t *rg = regs_.data();
+    for (int64_t g = 0; g < insn.rows; ++g) {
+      const int64_t at = g * insn.stride;
+      const int32_t r = accAt(insn.scal + g, 0), s = accAt(insn.scal + g, 1),
+                    sum = accAt(insn.sum + g, 0);
+      for (int l = 0; l < kDim; ++l) {
+        const int64_t d = rowDeviation(outAt(insn.src + at, l, insn.w16),
+                                       insn.center, rg[EMBER_NPU_REG_ROW_N],
+                                       sum, rg[EMBER_NPU_REG_ROW_X_ZP]);
+        const int64_t bias =
+            int64_t(uint64_t(uint32_t(accAt(insn.param + 2, l))) |
+                    (uint64_t(uint32_t(accAt(insn.param + 3, l))) << 32));
+        writeOutAny(insn.dst + at, l,
+                    rowMulNorm(d, r, s, accAt(insn.param, l),
+                               accAt(insn.param + 1, l), bias,
+                               rg[EMBER_NPU_REG_ROW_OUT_ZP],
+                               rg[EMBER_NPU_REG_ROW_MIN],
+                               rg[EMBER_NPU_REG_ROW_MAX], insn.out16),
+                    insn.out16, false);
+      }
+    }
+    return "";
+  }
   case Opcode::SETREG:
     regs_[insn.reg] = static_cast<int32_t>(insn.value);
     return "";

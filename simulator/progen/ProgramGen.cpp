@@ -150,6 +150,13 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     r.push_back({kAccM, i.src, i.src + i.rows, false});
     r.push_back({kAccM, i.dst, i.dst + i.rows, true});
     break;
+  case Opcode::VROWMUL: // the span of the rows, the ACC scalars and params
+    rows(kOutM, i.src, i.src + (i.rows - 1) * i.stride + 1, i.w16, false);
+    r.push_back({kAccM, i.scal, i.scal + i.rows, false});
+    r.push_back({kAccM, i.sum, i.sum + i.rows, false});
+    r.push_back({kAccM, i.param, i.param + 4, false});
+    rows(kOutM, i.dst, i.dst + (i.rows - 1) * i.stride + 1, i.out16, true);
+    break;
   case Opcode::SETREG:
   case Opcode::FENCE:
   case Opcode::FINISH:

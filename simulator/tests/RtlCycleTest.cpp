@@ -320,6 +320,19 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     b.add(rscalarInsn(800, 800, 40, true));
     add("rscalar", b);
   }
+  {
+    // VROWMUL (spec version 8): two parameter cycles, then one row a cycle
+    // on VECTOR's OUT and two ACC read ports, every width, strides, in place.
+    SafeProgramBuilder b;
+    b.add(gemmInsn(true, 600, 0, 0, 100, 1));
+    b.add(rscalarInsn(300, 0, 100, true));
+    for (int rows : {1, 2, kDim, 100})
+      for (bool w16 : {false, true})
+        b.add(vrowmulInsn(w16 ? 200 : 1200, 0, rows, w16 ? 1 : 2, 300, 600, 400,
+                          w16, w16, rows % 2 == 0));
+    b.add(vrowmulInsn(0, 0, 40, 1, 300, 0, 0, false, false, false));
+    add("vrowmul", b);
+  }
   for (int rows : {1, 2, kDim, 100}) {
     SafeProgramBuilder b; // REQUANT's bias row: read beside each source row
     b.add(gemmInsn(true, 0, 0, 0, rows, 1));

@@ -473,6 +473,35 @@ inline RowScalar rowScalar(const uint32_t w[3], bool rsqrt) {
   return r;
 }
 
+/// VROWMUL (spec version 8): one element of an integer normalization's
+/// output (Transformer.h's integerNormRow, its last three lines): the
+/// deviation d (n x - sum, or x - x_zp) times the row's 1/sqrt value r and
+/// the channel's multiplier, floored by 101 - (s >> 1) - clamp(shift, -31,
+/// 30) (clamped to [0, 127]), plus the channel's Q16 bias, rounded half up
+/// by 16 bits, plus zp, saturated to int32 and clamped to [lo, hi] and to
+/// the result's width. Any register or ACC values are defined (a hostile
+/// program gets the same bits on every executor).
+inline int32_t rowMulNorm(int64_t d, int32_t r, int32_t s, int32_t mult,
+                          int32_t shift, int64_t bias, int32_t zp, int32_t lo,
+                          int32_t hi, bool out16) {
+  const quant::Int128 prod = quant::Int128(d) * r * mult;
+  const int64_t k =
+      101 - int64_t(s >> 1) - int64_t(std::clamp<int32_t>(shift, -31, 30));
+  const quant::Int128 t =
+      quant::floorShift(prod, int(std::clamp<int64_t>(k, 0, 127))) + bias;
+  const quant::Int128 v = quant::roundShift(t, 16) + zp;
+  const int32_t v32 =
+      int32_t(std::clamp<quant::Int128>(v, INT32_MIN, INT32_MAX));
+  return out16 ? int32_t(clampI16(v32, lo, hi)) : int32_t(clampI8(v32, lo, hi));
+}
+
+/// VROWMUL's deviation of a stored value x: n x - sum with `center`
+/// (LayerNorm: the zero point cancels), else x - x_zp (RMSNorm).
+inline int64_t rowDeviation(int32_t x, bool center, int32_t n, int32_t sum,
+                            int32_t xZp) {
+  return center ? int64_t(n) * x - sum : int64_t(x) - xZp;
+}
+
 } // namespace ember::npu
 
 #endif // EMBER_NPU_ARITH_H

@@ -99,6 +99,13 @@ Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
 /// square root) of the 96-bit scalars in lanes 0..2 of ACC rows src + g,
 /// g < rows, as a value (lane 0) and an exponent (lane 1) in ACC rows dst + g.
 Insn rscalarInsn(int64_t dst, int64_t src, int64_t rows, bool rsqrt);
+/// VROWMUL (spec version 8): OUT rows src + g*stride, g < rows, to OUT rows
+/// dst + g*stride through integer normalization's last step, with the row's
+/// RSCALAR result in ACC row scal + g, its VREDUCE sum in ACC row sum + g and
+/// the channels' mult, shift and int64 bias in ACC rows param .. param + 3.
+Insn vrowmulInsn(int64_t dst, int64_t src, int64_t rows, int64_t stride,
+                 int64_t scal, int64_t sum, int64_t param, bool w16, bool out16,
+                 bool center);
 Insn setregInsn(unsigned reg, int64_t value);
 
 } // namespace ember::npu
