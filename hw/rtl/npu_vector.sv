@@ -137,6 +137,11 @@ module npu_vector
   logic [6:0] red_last;
   logic red_sum;
   logic signed [31:0] red_acc;
+  // VREDUCE sq (spec version 9): squares (else max/sum), center, the group's sum (latched from
+  // its ACC row as the group's first row arrives), the running 96-bit W (in 128 bits).
+  logic red_sq, red_center;
+  logic signed [31:0] sq_sum;
+  logic [127:0] sq_acc, sq_now;
   logic rs_sqrt;                    // RSCALAR: 1/sqrt(x) (else 1/x)
   // VROWMUL: the row step, the ACC rows of the scalars and sums, center, the bias rows still to
   // read (cycle 1) or to latch (cycle 2), the channels' biases, the source row's offset.
@@ -355,6 +360,9 @@ module npu_vector
         end
         K_VMUL: out_re = {!bcast && !one, 1'b1};
         K_RED: begin
+          // sq: the group's sum, its destination row's lane 0, read with its first row.
+          acc_re[0] = red_sq && tap == 0;
+          acc_raddr[0] = 11'(32'(dst) + 32'(rd_i));
           out_re[0] = 1'b1;
           out_raddr[0] = 11'(red_gbase + red_koff);
           rd_out_first_tap = tap == 0;
@@ -537,9 +545,27 @@ module npu_vector
         if (!p_last_tap || red_last == 0 || 7'(l) < red_last)
           red_now = red_sum ? red_now + v : (v > red_now ? v : red_now);
       end
+    // VREDUCE sq: each element's deviation squared into the group's W (from epsilon).
+    sq_now = p_first ? {64'd0, regs[NPU_REG_ROW_EPS_HI], regs[NPU_REG_ROW_EPS_LO]} : sq_acc;
+    if (p_valid && kind == K_RED && red_sq)
+      for (int l = 0; l < DIM; l++) begin
+        logic signed [31:0] v, sg;
+        logic signed [63:0] d;
+        logic signed [127:0] d2;
+        v = a16 ? wide_value(out_rdata[0][8*l+:8], out_rdata_hi[0][8*l+:8])
+                : 32'($signed(out_rdata[0][8*l+:8]));
+        sg = p_first ? $signed(acc_rdata[0][31:0]) : sq_sum;
+        d = red_center ? $signed({{32{regs[NPU_REG_ROW_N][31]}}, regs[NPU_REG_ROW_N]}) *
+                             $signed({{32{v[31]}}, v}) - $signed({{32{sg[31]}}, sg})
+                       : $signed({{32{v[31]}}, v}) -
+                             $signed({{32{regs[NPU_REG_ROW_X_ZP][31]}}, regs[NPU_REG_ROW_X_ZP]});
+        d2 = $signed({{64{d[63]}}, d}) * $signed({{64{d[63]}}, d});
+        if (!p_last_tap || red_last == 0 || 7'(l) < red_last) sq_now = sq_now + d2;
+      end
     acc_we = running && setup && p_valid && p_last_tap && (kind == K_RED || kind == K_RSC);
     acc_waddr = 11'(32'(dst) + 32'(p_row));
-    acc_wdata = kind == K_RSC ? (32*DIM)'({rs_exp, rs_val}) : {DIM{red_now}};
+    acc_wdata = kind == K_RSC ? (32*DIM)'({rs_exp, rs_val})
+              : red_sq ? (32*DIM)'(sq_now[95:0]) : {DIM{red_now}};
     out_we = 1'b0;
     stg_we = 1'b0;
     out_wwide = r16;
@@ -780,6 +806,8 @@ module npu_vector
           taps <= 32'(insn[`NPU_F_VREDUCE_LEN]);
           a16 <= insn[`NPU_F_VREDUCE_W16];
           red_sum <= insn[`NPU_F_VREDUCE_SUM];
+          red_sq <= insn[`NPU_F_VREDUCE_SQ];
+          red_center <= insn[`NPU_F_VREDUCE_CENTER];
           red_last <= 7'(insn[`NPU_F_VREDUCE_LAST]);
           red_gstride <= insn[`NPU_F_VREDUCE_GSTRIDE];
           red_kstride <= insn[`NPU_F_VREDUCE_KSTRIDE];
@@ -895,6 +923,8 @@ module npu_vector
           for (int l = 0; l < DIM; l++) pacc[l] <= nacc[l];
           pcount <= ncount;
           red_acc <= red_now;
+          sq_acc <= sq_now;
+          if (p_first) sq_sum <= $signed(acc_rdata[0][31:0]);
           l16_res <= l16_now;
         end
         // LUTLD: each ACC row of the table as it arrives (w16: bytes of the 16-bit entries).

@@ -212,7 +212,7 @@ Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
 
 Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
                  int64_t gstride, int64_t kstride, int64_t last, bool w16,
-                 bool sum) {
+                 bool sum, bool sq, bool center) {
   Insn i = makeInsn(Opcode::VREDUCE);
   i.dst = dst;
   i.src = src;
@@ -223,6 +223,8 @@ Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
   i.last = last;
   i.w16 = w16;
   i.sum = sum;
+  i.sq = sq;
+  i.center = center;
   return i;
 }
 

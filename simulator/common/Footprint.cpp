@@ -215,6 +215,8 @@ std::vector<Access> footprint(const Insn &i, const int32_t *regs,
     break;
   case Opcode::VREDUCE: // the span of the groups' rows, one ACC row a group
     rows(r, kOut, i.src, reduceSpan(i), false);
+    if (i.sq) // each group's sum, read before its row is written
+      rows(r, kAcc, i.dst, i.rows, false);
     rows(r, kAcc, i.dst, i.rows, true);
     break;
   case Opcode::RSCALAR: // one ACC row a scalar, read and written

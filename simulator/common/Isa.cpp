@@ -579,6 +579,10 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
   case Opcode::VREDUCE: {
     if (insn.rows < 1 || insn.len < 1)
       return "rows and len must be >= 1";
+    if (insn.sq && insn.sum)
+      return "sum and sq are exclusive";
+    if (insn.center && !insn.sq)
+      return "center needs sq";
     if (insn.last > kDim)
       return "last (the lanes of a group's last row) must be in 0.." +
              std::to_string(kDim);

@@ -462,14 +462,24 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     for (int64_t g = 0; g < insn.rows; ++g) {
       int32_t acc = 0;
       bool first = true;
+      // sq (spec version 9): the group's sum is its destination row's.
+      const int32_t sum = accAt(insn.dst + g, 0);
+      quant::UInt128 w = squareStart(regs_.data());
       for (int64_t k = 0; k < insn.len; ++k)
         for (int l = 0; l < reduceLanes(insn, k); ++l) {
-          acc = reduceStep(insn.sum, first, acc,
-                           outAt(reduceRow(insn, g, k), l, insn.w16));
+          const int32_t x = outAt(reduceRow(insn, g, k), l, insn.w16);
+          if (insn.sq)
+            w = squareStep(w, rowDeviation(x, insn.center,
+                                           regs_[EMBER_NPU_REG_ROW_N], sum,
+                                           regs_[EMBER_NPU_REG_ROW_X_ZP]));
+          acc = reduceStep(insn.sum, first, acc, x);
           first = false;
         }
       for (int l = 0; l < kDim; ++l)
-        setAcc(insn.dst + g, l, acc);
+        setAcc(insn.dst + g, l,
+               !insn.sq ? acc
+               : l < 3  ? int32_t(uint32_t(w >> (32 * l)))
+                        : 0);
     }
     return "";
   }

@@ -144,6 +144,8 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     break;
   case Opcode::VREDUCE: // 16-bit sources, ACC results in the lower half only
     rows(kOutM, i.src, i.src + reduceSpan(i), i.w16, false);
+    if (i.sq)
+      r.push_back({kAccM, i.dst, i.dst + i.rows, false});
     r.push_back({kAccM, i.dst, i.dst + i.rows, true});
     break;
   case Opcode::RSCALAR: // one ACC row a scalar

@@ -384,6 +384,41 @@ void addReduceCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
     cases.push_back(
         {"vreduce_" + std::to_string(variant), b.finish(), std::move(dram)});
   }
+  // sq (spec version 9): LayerNorm (center) and RMSNorm deviations squared
+  // from epsilon, the sums from VREDUCE or raw ACC words (any int32), ROW_N
+  // and epsilon at their edges (sums wrapping at 2^96), both layouts.
+  for (int variant = 0; variant < 8; ++variant) {
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    putRows16(dram, 0, 48, rng, [&](std::mt19937 &r) {
+      return variant == 6 ? -32768 : edgy16(r);
+    });
+    const bool w16 = variant % 2 == 0, center = variant & 2;
+    b.add(load16Insn(kOutM, 0, 0, 1, 48, 48));
+    b.add(loadInsn(kOutM, 300, 8000, 1, 48, 48));
+    b.add(loadInsn(kAccM, 10, 12000, 1, 24, 24)); // raw sums
+    const int64_t src = w16 ? 0 : 300;
+    const int64_t last = variant % 3 == 0 ? 0 : 1 + variant % kDim;
+    b.add(setregInsn(EMBER_NPU_REG_ROW_N, variant == 5   ? int32_t(rng())
+                                          : variant == 7 ? INT32_MIN
+                                                         : 3 * kDim));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_X_ZP, int32_t(rng() % 41) - 20));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_LO, int32_t(rng())));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_HI,
+                     variant == 4 ? -1 : int32_t(rng() % 1000)));
+    if (variant % 4 < 2) // the sums by VREDUCE, then the squares over them
+      b.add(vreduceInsn(10, src, 5, 3, 3, 1, last, w16, true));
+    b.add(vreduceInsn(10, src, 5, 3, 3, 1, last, w16, false, true, center));
+    b.add(
+        vreduceInsn(20, src + 1, 4, 5, 1, 4, last, w16, false, true, !center));
+    b.add(vreduceInsn(EMBER_NPU_ACC_ROWS - 2, src, 2, 12, 12, 2, last, w16,
+                      false, true, center));
+    b.add(storeInsn(kAccM, 10, kOutArea, 1, 14, 14));
+    b.add(storeInsn(kAccM, EMBER_NPU_ACC_ROWS - 2, kOutArea + 14 * 4 * kDim, 1,
+                    2, 2));
+    cases.push_back(
+        {"vreduce_sq_" + std::to_string(variant), b.finish(), std::move(dram)});
+  }
 }
 
 /// RSCALAR (spec version 7): every entry of both tables read and
@@ -890,8 +925,14 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     return true;
   }
   case 10: { // VREDUCE (spec version 6): max or sum, 16-bit or 8-bit rows
-    const bool w16 = rng() % 2, sum = rng() % 2;
+    const bool w16 = rng() % 2, sq = rng() % 3 == 0, sum = !sq && rng() % 2;
     const int64_t rows = rnd(1, 6), len = rnd(1, 4);
+    if (sq && rng() % 2) { // fresh ROW_* registers (spec version 9)
+      b.add(setregInsn(EMBER_NPU_REG_ROW_N, int32_t(rnd(1, 4 * kDim))));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_X_ZP, int32_t(rng()) >> rnd(0, 31)));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_LO, int32_t(rng())));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_HI, int32_t(rng()) >> rnd(0, 31)));
+    }
     // Contiguous groups, channel tiles apart (tile-major), or anything.
     int64_t gstride = len, kstride = 1;
     if (rng() % 3 == 0) {
@@ -905,7 +946,8 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     const int64_t span = (rows - 1) * gstride + (len - 1) * kstride + 1;
     const int64_t src = w16 ? rowIn(kOutM, span) : narrowIn(kOutM, span);
     b.add(vreduceInsn(rng() % 8 ? rnd(0, window) : EMBER_NPU_ACC_ROWS - rows,
-                      src, rows, len, gstride, kstride, last, w16, sum));
+                      src, rows, len, gstride, kstride, last, w16, sum, sq,
+                      sq && rng() % 2));
     return true;
   }
   case 11: { // RSCALAR (spec version 7) of whatever ACC holds

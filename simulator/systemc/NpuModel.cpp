@@ -829,15 +829,27 @@ uint64_t EngineModule::reduceRows(const Insn &insn) {
       src[e] = int8_t(buf_[e]);
   }
   accBuf_.resize(static_cast<size_t>(insn.rows * kDim));
+  if (insn.sq) // spec version 9: each group's sum, its destination row's
+    sramRead(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
+  const int32_t *rg = top_.regs.data();
   for (int64_t g = 0; g < insn.rows; ++g) {
-    int32_t acc = 0;
+    int32_t acc = 0, *out = accBuf_.data() + g * kDim;
     bool first = true;
+    quant::UInt128 w = squareStart(rg);
     for (int64_t k = 0; k < insn.len; ++k) {
       const int32_t *row = &src[(reduceRow(insn, g, k) - insn.src) * kDim];
-      for (int l = 0; l < reduceLanes(insn, k); ++l, first = false)
+      for (int l = 0; l < reduceLanes(insn, k); ++l, first = false) {
+        if (insn.sq)
+          w = squareStep(w, rowDeviation(row[l], insn.center,
+                                         rg[EMBER_NPU_REG_ROW_N], out[0],
+                                         rg[EMBER_NPU_REG_ROW_X_ZP]));
         acc = reduceStep(insn.sum, first, acc, row[l]);
+      }
     }
-    std::fill_n(accBuf_.data() + g * kDim, kDim, acc);
+    std::fill_n(out, kDim, insn.sq ? 0 : acc);
+    if (insn.sq)
+      for (int l = 0; l < 3; ++l)
+        out[l] = int32_t(uint32_t(w >> (32 * l)));
   }
   sramWrite(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
   return static_cast<uint64_t>(insn.rows * insn.len) /

@@ -410,6 +410,18 @@ TEST_P(Errors, Version7FieldsAreValidated) {
 // VROWMUL (spec version 8): rows and stride at least 1, the OUT spans of
 // either width, the ACC rows of the scalars, sums and four parameter rows,
 // the destination the source itself (same width) or apart from it.
+// VREDUCE sq (spec version 9): a squared reduction is not also a sum, and
+// center is one of its fields.
+TEST_P(Errors, Version9FieldsAreValidated) {
+  expectError(vreduceInsn(0, 0, 2, 2, 2, 1, 0, false, true, true, false),
+              "sum and sq are exclusive");
+  expectError(vreduceInsn(0, 0, 2, 2, 2, 1, 0, false, false, false, true),
+              "center needs sq");
+  RunOutput r =
+      runOne(vreduceInsn(0, 0, 2, 2, 2, 1, 0, true, false, true, true));
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+}
+
 TEST_P(Errors, Version8FieldsAreValidated) {
   const int64_t accRows = EMBER_NPU_ACC_ROWS, outRows = EMBER_NPU_OUT_ROWS,
                 half = EMBER_NPU_OUT_HALF;

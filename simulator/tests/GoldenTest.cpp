@@ -373,7 +373,8 @@ TEST(NpuArith, RowScalarIsTransformerReciprocalAndRsqrt) {
 // VROWMUL per channel tile compute Transformer.h's integerNormRow bit for bit
 // (LayerNorm and RMSNorm, per-channel gamma and beta, 8- and 16-bit inputs
 // and outputs), on the golden and the SystemC model. W (the squared
-// reduction's result) is computed here and loaded.
+// reduction's result) is computed here and loaded, or computed by VREDUCE sq
+// (spec version 9): the whole normalization on the NPU.
 TEST(NpuGolden, RowMultiplyIsTransformerIntegerNorm) {
   constexpr int kGroups = 3, kTiles = 3, kN = 2 * kDim + kDim / 2;
   constexpr int64_t kWAt = 16384, kParamAt = 24576;
@@ -382,8 +383,9 @@ TEST(NpuGolden, RowMultiplyIsTransformerIntegerNorm) {
     std::memcpy(&d[at], &v, 4);
   };
   std::mt19937 rng(67);
-  for (int variant = 0; variant < 8; ++variant) {
+  for (int variant = 0; variant < 16; ++variant) {
     const bool w16 = variant & 1, out16 = variant & 2, center = !(variant & 4);
+    const bool sq = variant & 8; // W by VREDUCE sq (spec version 9), or loaded
     const int32_t xZp = center ? 0 : int32_t(rng() % 21) - 10;
     const int32_t lo = out16 ? -32768 : -128, hi = out16 ? 32767 : 127;
     std::vector<double> gamma, beta;
@@ -437,13 +439,22 @@ TEST(NpuGolden, RowMultiplyIsTransformerIntegerNorm) {
     const int64_t rows = kGroups * kTiles;
     b.add(w16 ? load16Insn(EMBER_NPU_MEM_OUT, 0, 0, 1, rows, rows)
               : loadInsn(EMBER_NPU_MEM_OUT, 0, 0, 1, rows, rows));
-    b.add(loadInsn(EMBER_NPU_MEM_ACC, 100, kWAt, 1, kGroups, kGroups));
+    if (!sq)
+      b.add(loadInsn(EMBER_NPU_MEM_ACC, 100, kWAt, 1, kGroups, kGroups));
     b.add(
         loadInsn(EMBER_NPU_MEM_ACC, 200, kParamAt, 1, 4 * kTiles, 4 * kTiles));
     b.add(vreduceInsn(50, 0, kGroups, kTiles, kTiles, 1, kN % kDim, w16, true));
-    b.add(rscalarInsn(100, 100, kGroups, true));
     b.add(setregInsn(EMBER_NPU_REG_ROW_N, kN));
     b.add(setregInsn(EMBER_NPU_REG_ROW_X_ZP, xZp));
+    if (sq) { // the sums again, then W over them in place
+      b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_LO, int32_t(uint32_t(p.epsilon))));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_HI, int32_t(p.epsilon >> 32)));
+      b.add(vreduceInsn(100, 0, kGroups, kTiles, kTiles, 1, kN % kDim, w16,
+                        true));
+      b.add(vreduceInsn(100, 0, kGroups, kTiles, kTiles, 1, kN % kDim, w16,
+                        false, true, center));
+    }
+    b.add(rscalarInsn(100, 100, kGroups, true));
     b.add(setregInsn(EMBER_NPU_REG_ROW_OUT_ZP, p.yZp));
     b.add(setregInsn(EMBER_NPU_REG_ROW_MIN, lo));
     b.add(setregInsn(EMBER_NPU_REG_ROW_MAX, hi));

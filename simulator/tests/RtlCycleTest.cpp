@@ -310,6 +310,21 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     add("vreduce", b);
   }
   {
+    // VREDUCE sq (spec version 9): the same rate, each group's sum read from
+    // its ACC row on VECTOR's first ACC read port with its first row.
+    SafeProgramBuilder b;
+    b.add(gemmInsn(true, 600, 0, 0, 100, 1));
+    for (int len : {1, 3, kDim})
+      for (bool w16 : {false, true}) {
+        b.add(vreduceInsn(700 + 10 * len, 0, 5, len, len, 1, len % kDim, w16,
+                          true));
+        b.add(vreduceInsn(700 + 10 * len, 0, 5, len, len, 1, len % kDim, w16,
+                          false, true, w16));
+        b.add(rscalarInsn(700 + 10 * len, 700 + 10 * len, 5, true));
+      }
+    add("vreduce_sq", b);
+  }
+  {
     // RSCALAR (spec version 7): one scalar a cycle on VECTOR's ACC port, in
     // place and apart, also while GEMM writes ACC elsewhere.
     SafeProgramBuilder b;

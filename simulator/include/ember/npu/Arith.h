@@ -440,6 +440,18 @@ inline int32_t reduceStep(bool sum, bool first, int32_t acc, int32_t v) {
   return sum ? acc + v : std::max(acc, v);
 }
 
+/// VREDUCE sq (spec version 9): a group's W = epsilon + the sum of its
+/// squared deviations (rowDeviation), modulo 2^96; `step` adds one element.
+inline quant::UInt128 squareStep(quant::UInt128 w, int64_t d) {
+  const quant::UInt128 mask = (quant::UInt128(1) << 96) - 1;
+  return (w + quant::UInt128(quant::Int128(d) * d)) & mask;
+}
+inline quant::UInt128 squareStart(const int32_t *regs) {
+  return quant::UInt128(
+      uint64_t(uint32_t(regs[EMBER_NPU_REG_ROW_EPS_LO])) |
+      (uint64_t(uint32_t(regs[EMBER_NPU_REG_ROW_EPS_HI])) << 32));
+}
+
 /// RSCALAR (spec version 7): the per-row scalar of v (the unsigned 96-bit
 /// value of lanes 0..2 of an ACC row, w[0] the low word), with
 /// Transformer.h's tables and shifts: without `rsqrt` 1/v ~= value *
