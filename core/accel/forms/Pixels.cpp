@@ -305,8 +305,19 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
       if (xi < 0 || v.dtype(xi) != dt || v.dims(xi).size() != yd.size() ||
           v.chan[size_t(xi)] != c)
         return "inputs of different element types or layouts";
-      if (v.constant[size_t(xi)])
-        return "a constant input";
+      // A constant input (a transformer's class token before its patch
+      // tokens) is a constant tensor of the layer program copied into its
+      // pixels of the result by a 1x1 pool (pixelNode).
+      if (v.constant[size_t(xi)]) {
+        if (!isQ8(v.dtype(xi)))
+          return "a constant " + v.dtype(xi) +
+                 " input (constants are placed as int8 tensors)";
+        if (runs > 1)
+          return op + " along axis " + std::to_string(axis) + " in " +
+                 std::to_string(runs) +
+                 " runs of pixels per channel tile with a constant input";
+        continue;
+      }
       if (runs > 1) {
         const std::string why = whyPlacedRuns(v, a, xi, runs);
         if (!why.empty())
