@@ -229,4 +229,35 @@ package npu_arith_pkg;
     return 16'(32'(base) + ((slope * 32'($signed({1'b0, off})) + 32'sd64) >>> 7));
   endfunction
 
+  // VROWMUL (spec version 8): one element of an integer normalization's output, as rowMulNorm
+  // in ember/npu/Arith.h: the deviation d (n x - sum, or x - x_zp) times the row's R and the
+  // channel's mult (a signed product in 128 bits), floored by k = 101 - (s >> 1) - clamp(shift,
+  // -31, 30) clamped to [0, 127], plus the int64 bias (Q16), rounded half up by 16 bits, plus zp,
+  // saturated to int32 and clamped to [lo, hi] and to the result's width.
+  function automatic logic [15:0] row_mul_norm(
+      input logic signed [31:0] x, input logic center, input logic signed [31:0] n,
+      input logic signed [31:0] sum, input logic signed [31:0] xzp,
+      input logic signed [31:0] r, input logic signed [31:0] s,
+      input logic signed [31:0] mult, input logic signed [31:0] shift,
+      input logic signed [63:0] bias, input logic signed [31:0] zp,
+      input logic signed [31:0] lo, input logic signed [31:0] hi, input logic out16);
+    logic signed [63:0] d;
+    logic signed [127:0] prod, t, v;
+    logic signed [31:0] sc, k, v32;
+    d = center ? $signed({{32{n[31]}}, n}) * $signed({{32{x[31]}}, x}) -
+                 $signed({{32{sum[31]}}, sum})
+               : $signed({{32{x[31]}}, x}) - $signed({{32{xzp[31]}}, xzp});
+    prod = $signed({{64{d[63]}}, d}) * $signed({{96{r[31]}}, r}) *
+           $signed({{96{mult[31]}}, mult});
+    sc = shift < -32'sd31 ? -32'sd31 : (shift > 32'sd30 ? 32'sd30 : shift);
+    k = 32'sd101 - (s >>> 1) - sc;
+    k = k < 0 ? 32'sd0 : (k > 32'sd127 ? 32'sd127 : k);
+    t = (prod >>> k[6:0]) + $signed({{64{bias[63]}}, bias});
+    v = ((t + 128'sd32768) >>> 16) + $signed({{96{zp[31]}}, zp});
+    if (v > 128'sd2147483647) v32 = 32'sh7fffffff;
+    else if (v < -128'sd2147483648) v32 = 32'sh80000000;
+    else v32 = v[31:0];
+    return out16 ? clamp_i16(v32, lo, hi) : {8'd0, clamp_i8(v32, lo, hi)};
+  endfunction
+
 endpackage

@@ -32,6 +32,11 @@
 // count, a variable shift and an interpolated ROM read (1/x: 257 entries, 1/sqrt(x): 385, from
 // npu_spec_pkg), rows + 2 cycles. Its destination is its source or apart from it, so row g is
 // written after it is read and before nothing that reads it.
+// VROWMUL (spec version 8) reads the channels' mult and shift rows in its first cycle (as
+// REQUANT) and their int64 bias rows in its second, then one OUT row a cycle with its row's
+// RSCALAR result and VREDUCE sum on the two ACC read ports, and writes each result row as it
+// arrives (the normalization's deviation times R times mult, floored, plus the bias, rounded
+// once): rows + 3 cycles, never staged (in place or apart).
 module npu_vector
   import npu_arith_pkg::*;
   import npu_spec_pkg::NPU_NUM_REG_IDS;
@@ -90,7 +95,7 @@ module npu_vector
   localparam int OH = NPU_OUT_HALF;
   logic signed [31:0] regs[NPU_NUM_REG_IDS];
   typedef enum logic [3:0] {
-    K_REQUANT, K_VADD, K_POOL, K_LUTLD, K_LUT, K_VMUL, K_UP, K_RED, K_RSC
+    K_REQUANT, K_VADD, K_POOL, K_LUTLD, K_LUT, K_VMUL, K_UP, K_RED, K_RSC, K_RMUL
   } kind_t;
   kind_t kind;
   logic setup /*verilator public_flat_rd*/;  // cycles 1.. of an instruction (a fault-injection point)
@@ -132,7 +137,19 @@ module npu_vector
   logic [6:0] red_last;
   logic red_sum;
   logic signed [31:0] red_acc;
+  // VREDUCE sq (spec version 9): squares (else max/sum), center, the group's sum (latched from
+  // its ACC row as the group's first row arrives), the running 96-bit W (in 128 bits).
+  logic red_sq, red_center;
+  logic signed [31:0] sq_sum;
+  logic [127:0] sq_acc, sq_now;
   logic rs_sqrt;                    // RSCALAR: 1/sqrt(x) (else 1/x)
+  // VROWMUL: the row step, the ACC rows of the scalars and sums, center, the bias rows still to
+  // read (cycle 1) or to latch (cycle 2), the channels' biases, the source row's offset.
+  logic [11:0] rm_stride;
+  logic [10:0] rm_scal, rm_sum;
+  logic rm_center, rm_wait, rm_bias_pending;
+  logic [63:0] rm_bias[DIM];
+  logic [31:0] rm_off, p_off;
   // Pipeline stage aligned with the read data.
   logic p_valid, p_first, p_last_tap, p_last, p_skip;
   logic [13:0] p_row;
@@ -151,6 +168,7 @@ module npu_vector
 
   logic [7:0] op;
   logic op_setreg, is_rq, is_add, is_pool, is_lutld, is_lut, is_mul, is_up, is_red, is_rsc;
+  logic is_rmul;
   assign op = insn[`NPU_F_OPCODE];
   assign op_setreg = op == NPU_OP_SETREG;
   assign is_rq = op == NPU_OP_REQUANT;
@@ -162,6 +180,7 @@ module npu_vector
   assign is_up = op == NPU_OP_UPSAMPLE;
   assign is_red = op == NPU_OP_VREDUCE;
   assign is_rsc = op == NPU_OP_RSCALAR;
+  assign is_rmul = op == NPU_OP_VROWMUL;
 
   // POOL geometry at start (the same checks as checkPool in Arith.h).
   logic [1:0] g_err;
@@ -282,7 +301,7 @@ module npu_vector
   logic rd_fire, rd_out_last_tap, rd_out_first_tap, rd_skip;
   always_comb begin
     logic [31:0] uline;
-    rd_fire = running && setup && rd_active && perr == 0;
+    rd_fire = running && setup && rd_active && perr == 0 && !rm_wait;
     acc_re = 2'b00;
     acc_rwide = 2'b00;
     out_rwide = {b16, a16};
@@ -299,6 +318,14 @@ module npu_vector
       acc_re = 2'b11;
       acc_raddr[0] = insn[`NPU_F_REQUANT_PARAM_LSB +: 11];
       acc_raddr[1] = 11'(32'(insn[`NPU_F_REQUANT_PARAM]) + 1);
+    end else if (start && is_rmul) begin
+      acc_re = 2'b11;
+      acc_raddr[0] = insn[`NPU_F_VROWMUL_PARAM];
+      acc_raddr[1] = 11'(32'(insn[`NPU_F_VROWMUL_PARAM]) + 1);
+    end else if (running && setup && rm_wait) begin
+      acc_re = 2'b11;  // VROWMUL's int64 biases: the low and the high words
+      acc_raddr[0] = param + 11'd2;
+      acc_raddr[1] = param + 11'd3;
     end else if (start && is_mul && insn[`NPU_F_VMUL_BCAST]) begin
       out_re[1] = 1'b1;
       out_rwide[1] = insn[`NPU_F_VMUL_B16];
@@ -317,6 +344,13 @@ module npu_vector
           end
         end
         K_LUTLD, K_RSC: acc_re[0] = 1'b1;
+        K_RMUL: begin
+          acc_re = 2'b11;
+          acc_raddr[0] = 11'(32'(rm_scal) + 32'(rd_i));
+          acc_raddr[1] = 11'(32'(rm_sum) + 32'(rd_i));
+          out_re[0] = 1'b1;
+          out_raddr[0] = 11'(32'(src_a) + rm_off);
+        end
         K_VADD: out_re = 2'b11;
         K_LUT: begin
           // LUT w16 reads its row in the first of its lane-group cycles (the data is held).
@@ -326,6 +360,9 @@ module npu_vector
         end
         K_VMUL: out_re = {!bcast && !one, 1'b1};
         K_RED: begin
+          // sq: the group's sum, its destination row's lane 0, read with its first row.
+          acc_re[0] = red_sq && tap == 0;
+          acc_raddr[0] = 11'(32'(dst) + 32'(rd_i));
           out_re[0] = 1'b1;
           out_raddr[0] = 11'(red_gbase + red_koff);
           rd_out_first_tap = tap == 0;
@@ -483,6 +520,12 @@ module npu_vector
           else
             pre = {8'd0, clamp_i8(zp + round_half_even(nacc[l], 5'(2 * 32'(up_k) + 2)),
                                   -32'sd128, 32'sd127)};
+        K_RMUL:
+          pre = row_mul_norm(v, rm_center, regs[NPU_REG_ROW_N], $signed(acc_rdata[1][31:0]),
+                             regs[NPU_REG_ROW_X_ZP], $signed(acc_rdata[0][31:0]),
+                             $signed(acc_rdata[0][63:32]), $signed(mult[l]), $signed(shift[l]),
+                             $signed(rm_bias[l]), regs[NPU_REG_ROW_OUT_ZP], regs[NPU_REG_ROW_MIN],
+                             regs[NPU_REG_ROW_MAX], r16);
         // K_LUT (K_LUTLD writes the table, not OUT)
         default: pre = t16 ? l16_now[16*l+:16] : v[15:0];
       endcase
@@ -502,14 +545,32 @@ module npu_vector
         if (!p_last_tap || red_last == 0 || 7'(l) < red_last)
           red_now = red_sum ? red_now + v : (v > red_now ? v : red_now);
       end
+    // VREDUCE sq: each element's deviation squared into the group's W (from epsilon).
+    sq_now = p_first ? {64'd0, regs[NPU_REG_ROW_EPS_HI], regs[NPU_REG_ROW_EPS_LO]} : sq_acc;
+    if (p_valid && kind == K_RED && red_sq)
+      for (int l = 0; l < DIM; l++) begin
+        logic signed [31:0] v, sg;
+        logic signed [63:0] d;
+        logic signed [127:0] d2;
+        v = a16 ? wide_value(out_rdata[0][8*l+:8], out_rdata_hi[0][8*l+:8])
+                : 32'($signed(out_rdata[0][8*l+:8]));
+        sg = p_first ? $signed(acc_rdata[0][31:0]) : sq_sum;
+        d = red_center ? $signed({{32{regs[NPU_REG_ROW_N][31]}}, regs[NPU_REG_ROW_N]}) *
+                             $signed({{32{v[31]}}, v}) - $signed({{32{sg[31]}}, sg})
+                       : $signed({{32{v[31]}}, v}) -
+                             $signed({{32{regs[NPU_REG_ROW_X_ZP][31]}}, regs[NPU_REG_ROW_X_ZP]});
+        d2 = $signed({{64{d[63]}}, d}) * $signed({{64{d[63]}}, d});
+        if (!p_last_tap || red_last == 0 || 7'(l) < red_last) sq_now = sq_now + d2;
+      end
     acc_we = running && setup && p_valid && p_last_tap && (kind == K_RED || kind == K_RSC);
     acc_waddr = 11'(32'(dst) + 32'(p_row));
-    acc_wdata = kind == K_RSC ? (32*DIM)'({rs_exp, rs_val}) : {DIM{red_now}};
+    acc_wdata = kind == K_RSC ? (32*DIM)'({rs_exp, rs_val})
+              : red_sq ? (32*DIM)'(sq_now[95:0]) : {DIM{red_now}};
     out_we = 1'b0;
     stg_we = 1'b0;
     out_wwide = r16;
     stg_wwide = r16;
-    out_waddr = 11'(32'(dst) + 32'(p_row));
+    out_waddr = kind == K_RMUL ? 11'(32'(dst) + p_off) : 11'(32'(dst) + 32'(p_row));
     stg_waddr = p_row[10:0];
     out_wdata = result;
     out_wdata_hi = result_hi;
@@ -576,6 +637,8 @@ module npu_vector
   always_ff @(posedge clk) begin
     if (rst) begin
       for (int r = 0; r < NPU_NUM_REG_IDS; r++) regs[r] <= '0;
+      rm_wait <= 1'b0;
+      rm_bias_pending <= 1'b0;
       for (int e = 0; e < 256; e++) lut[e] <= '0;
       for (int e = 0; e < 256; e++) begin
         lut16[e] <= '0;
@@ -615,7 +678,10 @@ module npu_vector
         cp_valid <= 1'b0;
         perr <= '0;
         staged <= 1'b0;
-        params_pending <= is_rq;
+        params_pending <= is_rq || is_rmul;
+        rm_wait <= is_rmul;
+        rm_bias_pending <= 1'b0;
+        rm_off <= '0;
         bvec_pending <= is_mul && insn[`NPU_F_VMUL_BCAST];
         insn_avg <= 1'b0;
         rq_bias <= 1'b0;
@@ -715,6 +781,18 @@ module npu_vector
           b16 <= insn[`NPU_F_UPSAMPLE_W16];  // the second tap's port
           r16 <= insn[`NPU_F_UPSAMPLE_W16];
           staged <= up_hazard;
+        end else if (is_rmul) begin
+          kind <= K_RMUL;
+          dst <= insn[`NPU_F_VROWMUL_DST_LSB +: 11];
+          src_a <= insn[`NPU_F_VROWMUL_SRC_LSB +: 11];
+          param <= insn[`NPU_F_VROWMUL_PARAM];
+          rows <= 14'(insn[`NPU_F_VROWMUL_ROWS]);
+          rm_stride <= insn[`NPU_F_VROWMUL_STRIDE];
+          rm_scal <= insn[`NPU_F_VROWMUL_SCAL];
+          rm_sum <= insn[`NPU_F_VROWMUL_SUM];
+          rm_center <= insn[`NPU_F_VROWMUL_CENTER];
+          a16 <= insn[`NPU_F_VROWMUL_W16];
+          r16 <= insn[`NPU_F_VROWMUL_OUT16];
         end else if (is_rsc) begin
           kind <= K_RSC;
           dst <= insn[`NPU_F_RSCALAR_DST_LSB +: 11];
@@ -728,6 +806,8 @@ module npu_vector
           taps <= 32'(insn[`NPU_F_VREDUCE_LEN]);
           a16 <= insn[`NPU_F_VREDUCE_W16];
           red_sum <= insn[`NPU_F_VREDUCE_SUM];
+          red_sq <= insn[`NPU_F_VREDUCE_SQ];
+          red_center <= insn[`NPU_F_VREDUCE_CENTER];
           red_last <= 7'(insn[`NPU_F_VREDUCE_LAST]);
           red_gstride <= insn[`NPU_F_VREDUCE_GSTRIDE];
           red_kstride <= insn[`NPU_F_VREDUCE_KSTRIDE];
@@ -766,6 +846,15 @@ module npu_vector
           end
           params_pending <= 1'b0;
         end
+        if (rm_wait) begin
+          rm_wait <= 1'b0;
+          rm_bias_pending <= 1'b1;
+        end
+        if (rm_bias_pending) begin
+          for (int l = 0; l < DIM; l++)
+            rm_bias[l] <= {acc_rdata[1][32*l+:32], acc_rdata[0][32*l+:32]};
+          rm_bias_pending <= 1'b0;
+        end
         if (bvec_pending) begin
           bvec <= out_rdata[1];
           bvec_hi <= out_rdata_hi[1];
@@ -774,6 +863,7 @@ module npu_vector
         // Read sequencer.
         p_valid <= rd_fire;
         p_row <= rd_i;
+        p_off <= rm_off;
         p_first <= rd_out_first_tap;
         p_last_tap <= rd_out_last_tap;
         p_last <= rd_out_last_tap && 32'(rd_i) + 1 == 32'(rows);
@@ -820,6 +910,7 @@ module npu_vector
             tap <= '0;
             red_koff <= '0;
             red_gbase <= red_gbase + 32'(red_gstride);
+            rm_off <= rm_off + 32'(rm_stride);
             rd_i <= rd_i + 1;
             if (32'(rd_i) + 1 == 32'(rows)) rd_active <= 1'b0;
             if (up_x + 1 == up_ow) begin
@@ -832,6 +923,8 @@ module npu_vector
           for (int l = 0; l < DIM; l++) pacc[l] <= nacc[l];
           pcount <= ncount;
           red_acc <= red_now;
+          sq_acc <= sq_now;
+          if (p_first) sq_sum <= $signed(acc_rdata[0][31:0]);
           l16_res <= l16_now;
         end
         // LUTLD: each ACC row of the table as it arrives (w16: bytes of the 16-bit entries).

@@ -212,7 +212,7 @@ Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
 
 Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
                  int64_t gstride, int64_t kstride, int64_t last, bool w16,
-                 bool sum) {
+                 bool sum, bool sq, bool center) {
   Insn i = makeInsn(Opcode::VREDUCE);
   i.dst = dst;
   i.src = src;
@@ -223,6 +223,8 @@ Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
   i.last = last;
   i.w16 = w16;
   i.sum = sum;
+  i.sq = sq;
+  i.center = center;
   return i;
 }
 
@@ -232,6 +234,23 @@ Insn rscalarInsn(int64_t dst, int64_t src, int64_t rows, bool rsqrt) {
   i.src = src;
   i.rows = rows;
   i.rsqrt = rsqrt;
+  return i;
+}
+
+Insn vrowmulInsn(int64_t dst, int64_t src, int64_t rows, int64_t stride,
+                 int64_t scal, int64_t sum, int64_t param, bool w16, bool out16,
+                 bool center) {
+  Insn i = makeInsn(Opcode::VROWMUL);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  i.stride = stride;
+  i.scal = scal;
+  i.sum = sum;
+  i.param = param;
+  i.w16 = w16;
+  i.out16 = out16;
+  i.center = center;
   return i;
 }
 

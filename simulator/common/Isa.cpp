@@ -352,6 +352,7 @@ Engine engineOf(const Insn &insn) {
   case Opcode::UPSAMPLE:
   case Opcode::VREDUCE:
   case Opcode::RSCALAR:
+  case Opcode::VROWMUL:
     return Engine::VECTOR;
   case Opcode::STORE:
   case Opcode::STORE16:
@@ -578,6 +579,10 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
   case Opcode::VREDUCE: {
     if (insn.rows < 1 || insn.len < 1)
       return "rows and len must be >= 1";
+    if (insn.sq && insn.sum)
+      return "sum and sq are exclusive";
+    if (insn.center && !insn.sq)
+      return "center needs sq";
     if (insn.last > kDim)
       return "last (the lanes of a group's last row) must be in 0.." +
              std::to_string(kDim);
@@ -596,6 +601,33 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
     if (insn.dst != insn.src && insn.dst < insn.src + insn.rows &&
         insn.src < insn.dst + insn.rows)
       return "dst rows must be src's rows or apart from them";
+    return "";
+  }
+  case Opcode::VROWMUL: {
+    if (insn.rows < 1 || insn.stride < 1)
+      return "rows and stride must be >= 1";
+    const int64_t span = (insn.rows - 1) * insn.stride + 1;
+    std::string err = outRange("src", insn.w16, insn.src, span);
+    if (err.empty())
+      err = outRange("dst", insn.out16, insn.dst, span);
+    if (!err.empty())
+      return err;
+    if (!inRange(EMBER_NPU_MEM_ACC, insn.scal, insn.rows))
+      return rangeError("scal", EMBER_NPU_MEM_ACC, insn.scal, insn.rows);
+    if (!inRange(EMBER_NPU_MEM_ACC, insn.sum, insn.rows))
+      return rangeError("sum", EMBER_NPU_MEM_ACC, insn.sum, insn.rows);
+    if (!inRange(EMBER_NPU_MEM_ACC, insn.param, 4))
+      return rangeError("param", EMBER_NPU_MEM_ACC, insn.param, 4);
+    // In place (each row read before it is written) or apart: the OUT rows
+    // written (a 16-bit row is two, one in each half) meet none read.
+    if (insn.dst == insn.src && insn.w16 == insn.out16)
+      return "";
+    const int64_t half = EMBER_NPU_OUT_ROWS / 2;
+    for (int64_t a : {int64_t(0), insn.w16 ? half : int64_t(0)})
+      for (int64_t b : {int64_t(0), insn.out16 ? half : int64_t(0)})
+        if (insn.dst + b < insn.src + a + span &&
+            insn.src + a < insn.dst + b + span)
+          return "dst rows must be src's rows (same width) or apart from them";
     return "";
   }
   case Opcode::SETREG:

@@ -45,6 +45,7 @@ std::vector<int> memsOf(Opcode op) {
     return {EMBER_NPU_MEM_ACT, EMBER_NPU_MEM_WGT, EMBER_NPU_MEM_ACC};
   case Opcode::REQUANT:
   case Opcode::VREDUCE:
+  case Opcode::VROWMUL:
     return {EMBER_NPU_MEM_ACC, EMBER_NPU_MEM_OUT};
   case Opcode::LUTLD:
   case Opcode::RSCALAR:

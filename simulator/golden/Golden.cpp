@@ -462,14 +462,24 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     for (int64_t g = 0; g < insn.rows; ++g) {
       int32_t acc = 0;
       bool first = true;
+      // sq (spec version 9): the group's sum is its destination row's.
+      const int32_t sum = accAt(insn.dst + g, 0);
+      quant::UInt128 w = squareStart(regs_.data());
       for (int64_t k = 0; k < insn.len; ++k)
         for (int l = 0; l < reduceLanes(insn, k); ++l) {
-          acc = reduceStep(insn.sum, first, acc,
-                           outAt(reduceRow(insn, g, k), l, insn.w16));
+          const int32_t x = outAt(reduceRow(insn, g, k), l, insn.w16);
+          if (insn.sq)
+            w = squareStep(w, rowDeviation(x, insn.center,
+                                           regs_[EMBER_NPU_REG_ROW_N], sum,
+                                           regs_[EMBER_NPU_REG_ROW_X_ZP]));
+          acc = reduceStep(insn.sum, first, acc, x);
           first = false;
         }
       for (int l = 0; l < kDim; ++l)
-        setAcc(insn.dst + g, l, acc);
+        setAcc(insn.dst + g, l,
+               !insn.sq ? acc
+               : l < 3  ? int32_t(uint32_t(w >> (32 * l)))
+                        : 0);
     }
     return "";
   }
@@ -482,6 +492,31 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
       const RowScalar s = rowScalar(w, insn.rsqrt);
       for (int l = 0; l < kDim; ++l)
         setAcc(insn.dst + g, l, l == 0 ? s.value : l == 1 ? s.shift : 0);
+    }
+    return "";
+  }
+  case Opcode::VROWMUL: {
+    // Spec version 8: row by row (dst is src or apart from it).
+    const int32_t *rg = regs_.data();
+    for (int64_t g = 0; g < insn.rows; ++g) {
+      const int64_t at = g * insn.stride;
+      const int32_t r = accAt(insn.scal + g, 0), s = accAt(insn.scal + g, 1),
+                    sum = accAt(insn.sum + g, 0);
+      for (int l = 0; l < kDim; ++l) {
+        const int64_t d = rowDeviation(outAt(insn.src + at, l, insn.w16),
+                                       insn.center, rg[EMBER_NPU_REG_ROW_N],
+                                       sum, rg[EMBER_NPU_REG_ROW_X_ZP]);
+        const int64_t bias =
+            int64_t(uint64_t(uint32_t(accAt(insn.param + 2, l))) |
+                    (uint64_t(uint32_t(accAt(insn.param + 3, l))) << 32));
+        writeOutAny(insn.dst + at, l,
+                    rowMulNorm(d, r, s, accAt(insn.param, l),
+                               accAt(insn.param + 1, l), bias,
+                               rg[EMBER_NPU_REG_ROW_OUT_ZP],
+                               rg[EMBER_NPU_REG_ROW_MIN],
+                               rg[EMBER_NPU_REG_ROW_MAX], insn.out16),
+                    insn.out16, false);
+      }
     }
     return "";
   }

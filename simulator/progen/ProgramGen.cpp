@@ -144,11 +144,20 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     break;
   case Opcode::VREDUCE: // 16-bit sources, ACC results in the lower half only
     rows(kOutM, i.src, i.src + reduceSpan(i), i.w16, false);
+    if (i.sq)
+      r.push_back({kAccM, i.dst, i.dst + i.rows, false});
     r.push_back({kAccM, i.dst, i.dst + i.rows, true});
     break;
   case Opcode::RSCALAR: // one ACC row a scalar
     r.push_back({kAccM, i.src, i.src + i.rows, false});
     r.push_back({kAccM, i.dst, i.dst + i.rows, true});
+    break;
+  case Opcode::VROWMUL: // the span of the rows, the ACC scalars and params
+    rows(kOutM, i.src, i.src + (i.rows - 1) * i.stride + 1, i.w16, false);
+    r.push_back({kAccM, i.scal, i.scal + i.rows, false});
+    r.push_back({kAccM, i.sum, i.sum + i.rows, false});
+    r.push_back({kAccM, i.param, i.param + 4, false});
+    rows(kOutM, i.dst, i.dst + (i.rows - 1) * i.stride + 1, i.out16, true);
     break;
   case Opcode::SETREG:
   case Opcode::FENCE:

@@ -384,6 +384,41 @@ void addReduceCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
     cases.push_back(
         {"vreduce_" + std::to_string(variant), b.finish(), std::move(dram)});
   }
+  // sq (spec version 9): LayerNorm (center) and RMSNorm deviations squared
+  // from epsilon, the sums from VREDUCE or raw ACC words (any int32), ROW_N
+  // and epsilon at their edges (sums wrapping at 2^96), both layouts.
+  for (int variant = 0; variant < 8; ++variant) {
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    putRows16(dram, 0, 48, rng, [&](std::mt19937 &r) {
+      return variant == 6 ? -32768 : edgy16(r);
+    });
+    const bool w16 = variant % 2 == 0, center = variant & 2;
+    b.add(load16Insn(kOutM, 0, 0, 1, 48, 48));
+    b.add(loadInsn(kOutM, 300, 8000, 1, 48, 48));
+    b.add(loadInsn(kAccM, 10, 12000, 1, 24, 24)); // raw sums
+    const int64_t src = w16 ? 0 : 300;
+    const int64_t last = variant % 3 == 0 ? 0 : 1 + variant % kDim;
+    b.add(setregInsn(EMBER_NPU_REG_ROW_N, variant == 5   ? int32_t(rng())
+                                          : variant == 7 ? INT32_MIN
+                                                         : 3 * kDim));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_X_ZP, int32_t(rng() % 41) - 20));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_LO, int32_t(rng())));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_HI,
+                     variant == 4 ? -1 : int32_t(rng() % 1000)));
+    if (variant % 4 < 2) // the sums by VREDUCE, then the squares over them
+      b.add(vreduceInsn(10, src, 5, 3, 3, 1, last, w16, true));
+    b.add(vreduceInsn(10, src, 5, 3, 3, 1, last, w16, false, true, center));
+    b.add(
+        vreduceInsn(20, src + 1, 4, 5, 1, 4, last, w16, false, true, !center));
+    b.add(vreduceInsn(EMBER_NPU_ACC_ROWS - 2, src, 2, 12, 12, 2, last, w16,
+                      false, true, center));
+    b.add(storeInsn(kAccM, 10, kOutArea, 1, 14, 14));
+    b.add(storeInsn(kAccM, EMBER_NPU_ACC_ROWS - 2, kOutArea + 14 * 4 * kDim, 1,
+                    2, 2));
+    cases.push_back(
+        {"vreduce_sq_" + std::to_string(variant), b.finish(), std::move(dram)});
+  }
 }
 
 /// RSCALAR (spec version 7): every entry of both tables read and
@@ -437,6 +472,77 @@ void addRowScalarCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
           {std::string("rscalar_") + s.name + "_" + std::to_string(at / kChunk),
            b.finish(), std::move(dram)});
     }
+}
+
+/// VROWMUL (spec version 8): every width pair, LayerNorm (center) and
+/// RMSNorm, the row scalars from RSCALAR (R and even s) or raw ACC words
+/// (any R, odd, negative and huge s), the sums from VREDUCE or raw words,
+/// multipliers, shifts and int64 biases at their edges, lo > hi, strides 1-3,
+/// in place and apart, the last OUT rows.
+void addRowMulCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
+  const int64_t accRowBytes = 4 * kDim;
+  auto edgy32 = [&](std::initializer_list<int32_t> edges) {
+    const std::vector<int32_t> e(edges);
+    return rng() % 3 ? int32_t(rng()) : e[rng() % e.size()];
+  };
+  for (int variant = 0; variant < 16; ++variant) {
+    const bool w16 = variant & 1, out16 = variant & 2, center = variant & 4,
+               raw = variant & 8;
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    putRows16(dram, 0, 48, rng, edgy16);
+    b.add(load16Insn(kOutM, 0, 0, 1, 48, 48));
+    b.add(loadInsn(kOutM, 300, 8000, 1, 48, 48)); // 8-bit rows
+    // ACC 100..: 96-bit scalars (R and s by RSCALAR, or raw words); 150..:
+    // sums (raw words, or VREDUCE's); 200..203: mult, shift, bias lo/hi.
+    for (int64_t e = 0; e < 16 * kDim; ++e) {
+      putI32(dram, uint64_t(12000 + 4 * e),
+             int32_t(uint32_t(rng()) >> (rng() % 32)));
+      putI32(dram, uint64_t(12000 + 16 * accRowBytes + 4 * e),
+             edgy32({0, 1, -1, INT32_MIN, INT32_MAX, 1 << 30}));
+    }
+    for (int l = 0; l < kDim; ++l) {
+      const uint64_t at = uint64_t(20000 + 4 * l);
+      putI32(dram, at, edgy32({INT32_MIN, INT32_MAX, 0, 1, -1, 1 << 30}));
+      putI32(dram, at + uint64_t(accRowBytes),
+             rng() % 4 ? int32_t(rng() % 21) - 10 : int32_t(rng() % 81) - 40);
+      putI32(dram, at + uint64_t(2 * accRowBytes), int32_t(rng()));
+      putI32(dram, at + uint64_t(3 * accRowBytes),
+             rng() % 2 ? int32_t(rng()) % 4 : edgy32({INT32_MIN, INT32_MAX}));
+    }
+    b.add(loadInsn(kAccM, 100, 12000, 1, 32, 32));
+    b.add(loadInsn(kAccM, 200, 20000, 1, 4, 4));
+    if (!raw)
+      b.add(rscalarInsn(100, 100, 16, true));
+    if (variant % 3 == 0)
+      b.add(vreduceInsn(116, w16 ? 0 : 300, 16, 3, 3, 1, variant % kDim, w16,
+                        true));
+    const int32_t n =
+        variant % 5 == 4 ? int32_t(rng()) : int32_t(1 + rng() % (3 * kDim));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_N, n));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_X_ZP, int32_t(rng() % 41) - 20));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_OUT_ZP, variant % 7 == 6
+                                                   ? int32_t(rng())
+                                                   : int32_t(rng() % 21) - 10));
+    const int32_t lo = out16 ? -32768 : -128, hi = out16 ? 32767 : 127;
+    b.add(setregInsn(EMBER_NPU_REG_ROW_MIN,
+                     variant == 9 ? 50 : lo + int32_t(rng() % 20)));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_MAX,
+                     variant == 9 ? -50 : hi - int32_t(rng() % 20)));
+    const int64_t src = w16 ? 0 : 300;
+    const int64_t stride = 1 + variant % 3, rows = 4 + variant % 9;
+    // Apart (a 16-bit destination in the lower half's rows 100..), in place
+    // when the widths agree, and OUT's last rows.
+    const int64_t dst =
+        (w16 == out16 && variant >= 8) ? src : (out16 ? 100 : 600);
+    b.add(
+        vrowmulInsn(dst, src, rows, stride, 100, 116, 200, w16, out16, center));
+    if (!out16)
+      b.add(vrowmulInsn(EMBER_NPU_OUT_ROWS - 1 - (rows - 1) * stride, src + 1,
+                        rows, stride, 101, 117, 200, w16, false, !center));
+    cases.push_back(
+        {"vrowmul_" + std::to_string(variant), b.finish(), std::move(dram)});
+  }
 }
 
 /// VADD, VMUL (every width and `one`), POOL, UPSAMPLE, LUTLD/LUT w16.
@@ -650,6 +756,7 @@ void addWideCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   addWideArrayCases(cases);
   addReduceCases(cases, rng);
   addRowScalarCases(cases, rng);
+  addRowMulCases(cases, rng);
 }
 
 bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
@@ -818,8 +925,14 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     return true;
   }
   case 10: { // VREDUCE (spec version 6): max or sum, 16-bit or 8-bit rows
-    const bool w16 = rng() % 2, sum = rng() % 2;
+    const bool w16 = rng() % 2, sq = rng() % 3 == 0, sum = !sq && rng() % 2;
     const int64_t rows = rnd(1, 6), len = rnd(1, 4);
+    if (sq && rng() % 2) { // fresh ROW_* registers (spec version 9)
+      b.add(setregInsn(EMBER_NPU_REG_ROW_N, int32_t(rnd(1, 4 * kDim))));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_X_ZP, int32_t(rng()) >> rnd(0, 31)));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_LO, int32_t(rng())));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_HI, int32_t(rng()) >> rnd(0, 31)));
+    }
     // Contiguous groups, channel tiles apart (tile-major), or anything.
     int64_t gstride = len, kstride = 1;
     if (rng() % 3 == 0) {
@@ -833,7 +946,8 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     const int64_t span = (rows - 1) * gstride + (len - 1) * kstride + 1;
     const int64_t src = w16 ? rowIn(kOutM, span) : narrowIn(kOutM, span);
     b.add(vreduceInsn(rng() % 8 ? rnd(0, window) : EMBER_NPU_ACC_ROWS - rows,
-                      src, rows, len, gstride, kstride, last, w16, sum));
+                      src, rows, len, gstride, kstride, last, w16, sum, sq,
+                      sq && rng() % 2));
     return true;
   }
   case 11: { // RSCALAR (spec version 7) of whatever ACC holds
@@ -848,6 +962,31 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     if (dst != src && dst < src + rows && src < dst + rows)
       return false;
     b.add(rscalarInsn(dst, src, rows, rng() % 2));
+    return true;
+  }
+  case 12: { // VROWMUL (spec version 8) of whatever OUT and ACC hold
+    const bool w16 = rng() % 2, out16 = rng() % 2;
+    const int64_t rows = rnd(1, 6), stride = rnd(1, 3);
+    const int64_t span = (rows - 1) * stride + 1;
+    const int64_t src = w16 ? rowIn(kOutM, span) : narrowIn(kOutM, span);
+    const int64_t dst = w16 == out16 && rng() % 3 == 0 ? src
+                        : out16                        ? rowIn(kOutM, span)
+                                                       : narrowIn(kOutM, span);
+    auto accIn = [&](int64_t n) {
+      return rng() % 8 ? rnd(0, window) : EMBER_NPU_ACC_ROWS - n - rnd(0, 2);
+    };
+    if (rng() % 3 == 0) {
+      b.add(setregInsn(EMBER_NPU_REG_ROW_N, int32_t(rnd(1, 4 * kDim))));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_X_ZP, int32_t(rng()) >> rnd(0, 31)));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_OUT_ZP, int32_t(rng()) >> rnd(0, 31)));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_MIN, int32_t(rng()) >> rnd(0, 31)));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_MAX, int32_t(rng()) >> rnd(0, 31)));
+    }
+    Insn i = vrowmulInsn(dst, src, rows, stride, accIn(rows), accIn(rows),
+                         accIn(4), w16, out16, rng() % 2);
+    if (!validate(i, kTestDramBytes).empty())
+      return false; // a partial overlap of dst and src
+    b.add(i);
     return true;
   }
   default: { // LUTLD w16 from whatever ACC holds, or LUT w16

@@ -471,6 +471,7 @@ private:
   void applyLut(int8_t *v, size_t n) const;
   uint64_t reduceRows(const Insn &insn);
   uint64_t rowScalars(const Insn &insn);
+  uint64_t rowMultiply(const Insn &insn);
 
   tlm::tlm_generic_payload
       payload_; // re-used by every access (no per-access construction)

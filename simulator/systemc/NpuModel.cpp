@@ -330,6 +330,7 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
   case Opcode::UPSAMPLE:
   case Opcode::VREDUCE:
   case Opcode::RSCALAR:
+  case Opcode::VROWMUL:
     return vector(insn, index);
   case Opcode::SETREG:
     top_.regs[insn.reg] = static_cast<int32_t>(insn.value);
@@ -693,6 +694,8 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     return reduceRows(insn);
   if (insn.op == Opcode::RSCALAR)
     return rowScalars(insn);
+  if (insn.op == Opcode::VROWMUL)
+    return rowMultiply(insn);
   if (isWideVector(insn)) { // spec version 3's 16-bit forms (WideRows.cpp)
     struct Port : WideVectorPort {
       EngineModule &e;
@@ -826,15 +829,27 @@ uint64_t EngineModule::reduceRows(const Insn &insn) {
       src[e] = int8_t(buf_[e]);
   }
   accBuf_.resize(static_cast<size_t>(insn.rows * kDim));
+  if (insn.sq) // spec version 9: each group's sum, its destination row's
+    sramRead(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
+  const int32_t *rg = top_.regs.data();
   for (int64_t g = 0; g < insn.rows; ++g) {
-    int32_t acc = 0;
+    int32_t acc = 0, *out = accBuf_.data() + g * kDim;
     bool first = true;
+    quant::UInt128 w = squareStart(rg);
     for (int64_t k = 0; k < insn.len; ++k) {
       const int32_t *row = &src[(reduceRow(insn, g, k) - insn.src) * kDim];
-      for (int l = 0; l < reduceLanes(insn, k); ++l, first = false)
+      for (int l = 0; l < reduceLanes(insn, k); ++l, first = false) {
+        if (insn.sq)
+          w = squareStep(w, rowDeviation(row[l], insn.center,
+                                         rg[EMBER_NPU_REG_ROW_N], out[0],
+                                         rg[EMBER_NPU_REG_ROW_X_ZP]));
         acc = reduceStep(insn.sum, first, acc, row[l]);
+      }
     }
-    std::fill_n(accBuf_.data() + g * kDim, kDim, acc);
+    std::fill_n(out, kDim, insn.sq ? 0 : acc);
+    if (insn.sq)
+      for (int l = 0; l < 3; ++l)
+        out[l] = int32_t(uint32_t(w >> (32 * l)));
   }
   sramWrite(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
   return static_cast<uint64_t>(insn.rows * insn.len) /
@@ -860,6 +875,53 @@ uint64_t EngineModule::rowScalars(const Insn &insn) {
   sramWrite(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
   return static_cast<uint64_t>(insn.rows) / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
          EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
+}
+
+// VROWMUL (spec version 8), as the RTL runs it: the channels' parameters
+// (four ACC rows) read in cycles 0 and 1, then one source row a cycle from
+// cycle 2 with its two ACC scalars, each written as it arrives (dst is src
+// or apart from it, so row by row is the same).
+uint64_t EngineModule::rowMultiply(const Insn &insn) {
+  int32_t param[4][kDim], scal[kDim], sum[kDim];
+  sramRead(EMBER_NPU_MEM_ACC, insn.param, param, 4);
+  const int32_t *rg = top_.regs.data();
+  std::vector<uint8_t> row(static_cast<size_t>(2 * kDim)),
+      res(static_cast<size_t>(2 * kDim));
+  for (int64_t g = 0; g < insn.rows; ++g) {
+    const int64_t at = g * insn.stride;
+    sramRead(EMBER_NPU_MEM_ACC, insn.scal + g, scal, 1);
+    sramRead(EMBER_NPU_MEM_ACC, insn.sum + g, sum, 1);
+    if (insn.w16)
+      wideRead(EMBER_NPU_MEM_OUT, insn.src + at, row.data(), 1);
+    else
+      sramRead(EMBER_NPU_MEM_OUT, insn.src + at, row.data(), 1);
+    for (int l = 0; l < kDim; ++l) {
+      const size_t e = static_cast<size_t>(l);
+      const int32_t x =
+          insn.w16 ? int16_t(uint16_t(row[2 * e] | (row[2 * e + 1] << 8)))
+                   : int8_t(row[e]);
+      const int64_t bias = int64_t(uint64_t(uint32_t(param[2][l])) |
+                                   (uint64_t(uint32_t(param[3][l])) << 32));
+      const int32_t y =
+          rowMulNorm(rowDeviation(x, insn.center, rg[EMBER_NPU_REG_ROW_N],
+                                  sum[0], rg[EMBER_NPU_REG_ROW_X_ZP]),
+                     scal[0], scal[1], param[0][l], param[1][l], bias,
+                     rg[EMBER_NPU_REG_ROW_OUT_ZP], rg[EMBER_NPU_REG_ROW_MIN],
+                     rg[EMBER_NPU_REG_ROW_MAX], insn.out16);
+      if (insn.out16) {
+        res[2 * e] = uint8_t(uint16_t(y));
+        res[2 * e + 1] = uint8_t(uint16_t(y) >> 8);
+      } else {
+        res[e] = uint8_t(int8_t(y));
+      }
+    }
+    if (insn.out16)
+      wideWrite(EMBER_NPU_MEM_OUT, insn.dst + at, res.data(), 1);
+    else
+      sramWrite(EMBER_NPU_MEM_OUT, insn.dst + at, res.data(), 1);
+  }
+  return static_cast<uint64_t>(insn.rows) / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+         EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES + 1;
 }
 
 void EngineModule::applyLut(int8_t *v, size_t n) const {

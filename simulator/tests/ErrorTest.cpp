@@ -407,6 +407,64 @@ TEST_P(Errors, Version7FieldsAreValidated) {
   }
 }
 
+// VROWMUL (spec version 8): rows and stride at least 1, the OUT spans of
+// either width, the ACC rows of the scalars, sums and four parameter rows,
+// the destination the source itself (same width) or apart from it.
+// VREDUCE sq (spec version 9): a squared reduction is not also a sum, and
+// center is one of its fields.
+TEST_P(Errors, Version9FieldsAreValidated) {
+  expectError(vreduceInsn(0, 0, 2, 2, 2, 1, 0, false, true, true, false),
+              "sum and sq are exclusive");
+  expectError(vreduceInsn(0, 0, 2, 2, 2, 1, 0, false, false, false, true),
+              "center needs sq");
+  RunOutput r =
+      runOne(vreduceInsn(0, 0, 2, 2, 2, 1, 0, true, false, true, true));
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+}
+
+TEST_P(Errors, Version8FieldsAreValidated) {
+  const int64_t accRows = EMBER_NPU_ACC_ROWS, outRows = EMBER_NPU_OUT_ROWS,
+                half = EMBER_NPU_OUT_HALF;
+  auto rm = [](int64_t dst, int64_t src, int64_t rows, int64_t stride,
+               int64_t scal, int64_t sum, int64_t param, bool w16, bool out16) {
+    return vrowmulInsn(dst, src, rows, stride, scal, sum, param, w16, out16,
+                       true);
+  };
+  expectError(rm(100, 0, 0, 1, 0, 0, 0, false, false),
+              "rows and stride must be >= 1");
+  expectError(rm(100, 0, 2, 0, 0, 0, 0, false, false),
+              "rows and stride must be >= 1");
+  expectError(rm(100, outRows - 3, 2, 3, 0, 0, 0, false, false),
+              "src rows [" + std::to_string(outRows - 3) + ", " +
+                  std::to_string(outRows + 1) + ") out of range of OUT (" +
+                  std::to_string(outRows) + " rows)");
+  expectError(rm(0, 100, 2, 1, accRows - 1, 0, 0, false, false),
+              "scal rows [" + std::to_string(accRows - 1) + ", " +
+                  std::to_string(accRows + 1) + ") out of range of ACC (" +
+                  std::to_string(accRows) + " rows)");
+  expectError(rm(0, 100, 2, 1, 0, accRows - 1, 0, false, false),
+              "sum rows [" + std::to_string(accRows - 1) + ", " +
+                  std::to_string(accRows + 1) + ") out of range of ACC (" +
+                  std::to_string(accRows) + " rows)");
+  expectError(rm(0, 100, 2, 1, 0, 0, accRows - 3, false, false),
+              "param rows [" + std::to_string(accRows - 3) + ", " +
+                  std::to_string(accRows + 1) + ") out of range of ACC (" +
+                  std::to_string(accRows) + " rows)");
+  const std::string apart =
+      "dst rows must be src's rows (same width) or apart from them";
+  expectError(rm(101, 100, 4, 1, 0, 0, 0, false, false), apart);
+  expectError(rm(100, 100, 4, 1, 0, 0, 0, true, false), apart);
+  // A 16-bit source's high plane under an 8-bit destination.
+  expectError(rm(half + 102, 100, 4, 1, 0, 0, 0, true, false), apart);
+  for (const Insn &ok :
+       {rm(100, 100, 4, 2, 0, 0, 0, true, true),
+        rm(108, 100, 4, 2, 0, 0, 0, false, false),
+        rm(half + 200, 100, 4, 1, 8, 0, accRows - 4, true, false)}) {
+    RunOutput r = runOne(ok);
+    EXPECT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Executors, Errors,
     ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,
@@ -493,7 +551,7 @@ TEST(NpuRobustness, MutatedTokenMasksNeverHang) {
   ember_npu_device_destroy(systemc);
 }
 
-// Random encodings of the instructions of spec versions 2, 3, 5, 6 and 7 and
+// Random encodings of the instructions of spec versions 2, 3, 5, 6, 7 and 8 and
 // of the older opcodes they extended (their 16-bit fields set at random too),
 // at any field values: whatever the static checks accept runs to the same end
 // on every executor (the same state, or the same error naming the instruction),
@@ -504,11 +562,11 @@ TEST(NpuRobustness, RandomLaterInstructionsAgreeOrFailAlike) {
   ember_npu_device_t *systemc =
       makeDevice(EMBER_NPU_EXECUTOR_SYSTEMC, kTestDramBytes);
   ember_npu_device_t *rtl = makeDevice(EMBER_NPU_EXECUTOR_RTL, kTestDramBytes);
-  const Opcode ops[] = {Opcode::LUTLD,    Opcode::LUT,     Opcode::VMUL,
-                        Opcode::UPSAMPLE, Opcode::POOL,    Opcode::STORE,
-                        Opcode::MOVE,     Opcode::REQUANT, Opcode::VADD,
-                        Opcode::LOAD16,   Opcode::STORE16, Opcode::GEMM16,
-                        Opcode::DWGEMM16, Opcode::VREDUCE, Opcode::RSCALAR};
+  const Opcode ops[] = {
+      Opcode::LUTLD,    Opcode::LUT,     Opcode::VMUL,    Opcode::UPSAMPLE,
+      Opcode::POOL,     Opcode::STORE,   Opcode::MOVE,    Opcode::REQUANT,
+      Opcode::VADD,     Opcode::LOAD16,  Opcode::STORE16, Opcode::GEMM16,
+      Opcode::DWGEMM16, Opcode::VREDUCE, Opcode::RSCALAR, Opcode::VROWMUL};
   constexpr int kOps = sizeof ops / sizeof ops[0];
   std::mt19937_64 rng(2024);
   int ran = 0, failed = 0, perOp[kOps] = {};

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "NpuTestUtil.h"
+#include "ProgramGen.h"
 #include "ember/npu/Arith.h"
 #include "ember/npu/Builders.h"
 
@@ -366,6 +367,135 @@ TEST(NpuArith, RowScalarIsTransformerReciprocalAndRsqrt) {
   const uint32_t zero[3] = {0, 0, 0};
   EXPECT_EQ(rowScalar(zero, false).value, 0);
   EXPECT_EQ(rowScalar(zero, true).shift, 0);
+}
+
+// VROWMUL (spec version 8): VREDUCE's sum, RSCALAR's 1/sqrt of W and
+// VROWMUL per channel tile compute Transformer.h's integerNormRow bit for bit
+// (LayerNorm and RMSNorm, per-channel gamma and beta, 8- and 16-bit inputs
+// and outputs), on the golden and the SystemC model. W (the squared
+// reduction's result) is computed here and loaded, or computed by VREDUCE sq
+// (spec version 9): the whole normalization on the NPU.
+TEST(NpuGolden, RowMultiplyIsTransformerIntegerNorm) {
+  constexpr int kGroups = 3, kTiles = 3, kN = 2 * kDim + kDim / 2;
+  constexpr int64_t kWAt = 16384, kParamAt = 24576;
+  const int accRowBytes = 4 * kDim;
+  auto putI32 = [](std::vector<uint8_t> &d, uint64_t at, int32_t v) {
+    std::memcpy(&d[at], &v, 4);
+  };
+  std::mt19937 rng(67);
+  for (int variant = 0; variant < 16; ++variant) {
+    const bool w16 = variant & 1, out16 = variant & 2, center = !(variant & 4);
+    const bool sq = variant & 8; // W by VREDUCE sq (spec version 9), or loaded
+    const int32_t xZp = center ? 0 : int32_t(rng() % 21) - 10;
+    const int32_t lo = out16 ? -32768 : -128, hi = out16 ? 32767 : 127;
+    std::vector<double> gamma, beta;
+    for (int c = 0; c < kN; ++c) {
+      gamma.push_back((c % 5 == 0 ? -1 : 1) * (0.25 + (rng() % 1000) / 400.0));
+      beta.push_back((int(rng() % 1000) - 500) / 300.0);
+    }
+    const double sx = w16 ? 0.0004 : 0.05, sy = out16 ? 0.0003 : 0.04;
+    const quant::NormParams p = quant::makeNormParams(
+        sx, xZp, sy, out16 ? 0 : 3, lo, hi, kN, center, 1e-5, gamma, beta);
+    std::vector<uint8_t> dram(32768, 0);
+    std::vector<int32_t> x(size_t(kGroups * kTiles * kDim));
+    for (int g = 0; g < kGroups; ++g)
+      for (int j = 0; j < kTiles * kDim; ++j) {
+        const int32_t v = w16 ? int32_t(int16_t(rng())) / (g + 1)
+                              : int32_t(int8_t(rng())) / (g + 1);
+        const size_t e = size_t((g * kTiles + j / kDim) * kDim + j % kDim);
+        x[e] = v;
+        if (w16) {
+          dram[2 * e] = uint8_t(v & 0xff);
+          dram[2 * e + 1] = uint8_t((v >> 8) & 0xff);
+        } else {
+          dram[e] = uint8_t(v);
+        }
+      }
+    // W per group (integerNormRow's), as the 96-bit lanes 0..2 of ACC rows.
+    for (int g = 0; g < kGroups; ++g) {
+      int64_t sum = 0;
+      for (int j = 0; j < kN; ++j)
+        sum += x[size_t(g * kTiles * kDim + j)] - xZp;
+      quant::UInt128 w = uint64_t(p.epsilon);
+      for (int j = 0; j < kN; ++j) {
+        const int64_t c = x[size_t(g * kTiles * kDim + j)] - xZp;
+        const int64_t d = center ? int64_t(kN) * c - sum : c;
+        w += quant::UInt128(quant::Int128(d) * d);
+      }
+      for (int k = 0; k < 3; ++k)
+        putI32(dram, uint64_t(kWAt + g * accRowBytes + 4 * k),
+               int32_t(uint32_t(uint64_t(w >> (32 * k)))));
+    }
+    for (int k = 0; k < kTiles; ++k)
+      for (int l = 0; l < kDim; ++l) {
+        const size_t c = size_t(std::min(k * kDim + l, kN - 1));
+        const uint64_t at = uint64_t(kParamAt + 4 * k * accRowBytes + 4 * l);
+        putI32(dram, at, p.mult[c]);
+        putI32(dram, at + uint64_t(accRowBytes), p.shift[c]);
+        putI32(dram, at + uint64_t(2 * accRowBytes), int32_t(p.bias[c]));
+        putI32(dram, at + uint64_t(3 * accRowBytes), int32_t(p.bias[c] >> 32));
+      }
+    SafeProgramBuilder b;
+    const int64_t rows = kGroups * kTiles;
+    b.add(w16 ? load16Insn(EMBER_NPU_MEM_OUT, 0, 0, 1, rows, rows)
+              : loadInsn(EMBER_NPU_MEM_OUT, 0, 0, 1, rows, rows));
+    if (!sq)
+      b.add(loadInsn(EMBER_NPU_MEM_ACC, 100, kWAt, 1, kGroups, kGroups));
+    b.add(
+        loadInsn(EMBER_NPU_MEM_ACC, 200, kParamAt, 1, 4 * kTiles, 4 * kTiles));
+    b.add(vreduceInsn(50, 0, kGroups, kTiles, kTiles, 1, kN % kDim, w16, true));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_N, kN));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_X_ZP, xZp));
+    if (sq) { // the sums again, then W over them in place
+      b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_LO, int32_t(uint32_t(p.epsilon))));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_HI, int32_t(p.epsilon >> 32)));
+      b.add(vreduceInsn(100, 0, kGroups, kTiles, kTiles, 1, kN % kDim, w16,
+                        true));
+      b.add(vreduceInsn(100, 0, kGroups, kTiles, kTiles, 1, kN % kDim, w16,
+                        false, true, center));
+    }
+    b.add(rscalarInsn(100, 100, kGroups, true));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_OUT_ZP, p.yZp));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_MIN, lo));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_MAX, hi));
+    const int64_t dst =
+        variant % 3 == 0 && w16 == out16 ? 0 : 40; // in place or apart
+    for (int k = 0; k < kTiles; ++k)
+      b.add(vrowmulInsn(dst + k, k, kGroups, kTiles, 100, 50, 200 + 4 * k, w16,
+                        out16, center));
+    const std::vector<Insn> prog = b.finish();
+    for (ember_npu_executor_t ex :
+         {EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC}) {
+      ember_npu_device_t *dev = makeDevice(ex, dram.size());
+      const RunOutput r = runProgram(dev, encodeAll(prog), dram);
+      ember_npu_device_destroy(dev);
+      ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+      const std::vector<uint8_t> &out = r.srams[EMBER_NPU_MEM_OUT];
+      for (int g = 0; g < kGroups; ++g) {
+        std::vector<int32_t> want(static_cast<size_t>(kN));
+        const int32_t *row = &x[size_t(g * kTiles * kDim)];
+        if (w16) {
+          std::vector<int16_t> in(row, row + kN);
+          quant::integerNormRow(in.data(), want.data(), kN, p);
+        } else {
+          std::vector<int8_t> in(row, row + kN);
+          quant::integerNormRow(in.data(), want.data(), kN, p);
+        }
+        for (int j = 0; j < kN; ++j) {
+          const size_t at =
+              size_t((dst + g * kTiles + j / kDim) * kDim + j % kDim);
+          const int32_t got =
+              out16 ? int32_t(int16_t(uint16_t(
+                          (out[at + size_t(EMBER_NPU_OUT_HALF * kDim)] << 8) |
+                          (out[at] ^ 0x80))))
+                    : int32_t(int8_t(out[at]));
+          ASSERT_EQ(got, want[size_t(j)])
+              << "executor " << ex << " variant " << variant << " group " << g
+              << " element " << j;
+        }
+      }
+    }
+  }
 }
 
 } // namespace

@@ -310,6 +310,21 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     add("vreduce", b);
   }
   {
+    // VREDUCE sq (spec version 9): the same rate, each group's sum read from
+    // its ACC row on VECTOR's first ACC read port with its first row.
+    SafeProgramBuilder b;
+    b.add(gemmInsn(true, 600, 0, 0, 100, 1));
+    for (int len : {1, 3, kDim})
+      for (bool w16 : {false, true}) {
+        b.add(vreduceInsn(700 + 10 * len, 0, 5, len, len, 1, len % kDim, w16,
+                          true));
+        b.add(vreduceInsn(700 + 10 * len, 0, 5, len, len, 1, len % kDim, w16,
+                          false, true, w16));
+        b.add(rscalarInsn(700 + 10 * len, 700 + 10 * len, 5, true));
+      }
+    add("vreduce_sq", b);
+  }
+  {
     // RSCALAR (spec version 7): one scalar a cycle on VECTOR's ACC port, in
     // place and apart, also while GEMM writes ACC elsewhere.
     SafeProgramBuilder b;
@@ -319,6 +334,19 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
         b.add(rscalarInsn(rsqrt ? 300 : 0, 0, rows, rsqrt));
     b.add(rscalarInsn(800, 800, 40, true));
     add("rscalar", b);
+  }
+  {
+    // VROWMUL (spec version 8): two parameter cycles, then one row a cycle
+    // on VECTOR's OUT and two ACC read ports, every width, strides, in place.
+    SafeProgramBuilder b;
+    b.add(gemmInsn(true, 600, 0, 0, 100, 1));
+    b.add(rscalarInsn(300, 0, 100, true));
+    for (int rows : {1, 2, kDim, 100})
+      for (bool w16 : {false, true})
+        b.add(vrowmulInsn(w16 ? 200 : 1200, 0, rows, w16 ? 1 : 2, 300, 600, 400,
+                          w16, w16, rows % 2 == 0));
+    b.add(vrowmulInsn(0, 0, 40, 1, 300, 0, 0, false, false, false));
+    add("vrowmul", b);
   }
   for (int rows : {1, 2, kDim, 100}) {
     SafeProgramBuilder b; // REQUANT's bias row: read beside each source row

@@ -440,6 +440,18 @@ inline int32_t reduceStep(bool sum, bool first, int32_t acc, int32_t v) {
   return sum ? acc + v : std::max(acc, v);
 }
 
+/// VREDUCE sq (spec version 9): a group's W = epsilon + the sum of its
+/// squared deviations (rowDeviation), modulo 2^96; `step` adds one element.
+inline quant::UInt128 squareStep(quant::UInt128 w, int64_t d) {
+  const quant::UInt128 mask = (quant::UInt128(1) << 96) - 1;
+  return (w + quant::UInt128(quant::Int128(d) * d)) & mask;
+}
+inline quant::UInt128 squareStart(const int32_t *regs) {
+  return quant::UInt128(
+      uint64_t(uint32_t(regs[EMBER_NPU_REG_ROW_EPS_LO])) |
+      (uint64_t(uint32_t(regs[EMBER_NPU_REG_ROW_EPS_HI])) << 32));
+}
+
 /// RSCALAR (spec version 7): the per-row scalar of v (the unsigned 96-bit
 /// value of lanes 0..2 of an ACC row, w[0] the low word), with
 /// Transformer.h's tables and shifts: without `rsqrt` 1/v ~= value *
@@ -471,6 +483,35 @@ inline RowScalar rowScalar(const uint32_t w[3], bool rsqrt) {
                                          int(uint64_t(m >> 111) & 255)));
   }
   return r;
+}
+
+/// VROWMUL (spec version 8): one element of an integer normalization's
+/// output (Transformer.h's integerNormRow, its last three lines): the
+/// deviation d (n x - sum, or x - x_zp) times the row's 1/sqrt value r and
+/// the channel's multiplier, floored by 101 - (s >> 1) - clamp(shift, -31,
+/// 30) (clamped to [0, 127]), plus the channel's Q16 bias, rounded half up
+/// by 16 bits, plus zp, saturated to int32 and clamped to [lo, hi] and to
+/// the result's width. Any register or ACC values are defined (a hostile
+/// program gets the same bits on every executor).
+inline int32_t rowMulNorm(int64_t d, int32_t r, int32_t s, int32_t mult,
+                          int32_t shift, int64_t bias, int32_t zp, int32_t lo,
+                          int32_t hi, bool out16) {
+  const quant::Int128 prod = quant::Int128(d) * r * mult;
+  const int64_t k =
+      101 - int64_t(s >> 1) - int64_t(std::clamp<int32_t>(shift, -31, 30));
+  const quant::Int128 t =
+      quant::floorShift(prod, int(std::clamp<int64_t>(k, 0, 127))) + bias;
+  const quant::Int128 v = quant::roundShift(t, 16) + zp;
+  const int32_t v32 =
+      int32_t(std::clamp<quant::Int128>(v, INT32_MIN, INT32_MAX));
+  return out16 ? int32_t(clampI16(v32, lo, hi)) : int32_t(clampI8(v32, lo, hi));
+}
+
+/// VROWMUL's deviation of a stored value x: n x - sum with `center`
+/// (LayerNorm: the zero point cancels), else x - x_zp (RMSNorm).
+inline int64_t rowDeviation(int32_t x, bool center, int32_t n, int32_t sum,
+                            int32_t xZp) {
+  return center ? int64_t(n) * x - sum : int64_t(x) - xZp;
 }
 
 } // namespace ember::npu

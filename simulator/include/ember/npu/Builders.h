@@ -92,13 +92,22 @@ Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
 /// VREDUCE (spec version 6): `rows` groups of `len` OUT rows each (group g's
 /// tile k at src + g*gstride + k*kstride, the last tile's first `last` lanes,
 /// 0: all) to their maximum (or with `sum` their sum) in ACC rows dst + g.
+/// With `sq` (spec version 9) the group's 96-bit sum of squared deviations
+/// from epsilon (ROW_EPS_*), its sum read from ACC row dst + g first.
 Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
                  int64_t gstride, int64_t kstride, int64_t last, bool w16,
-                 bool sum);
+                 bool sum, bool sq = false, bool center = false);
 /// RSCALAR (spec version 7): the reciprocal (or with `rsqrt` the reciprocal
 /// square root) of the 96-bit scalars in lanes 0..2 of ACC rows src + g,
 /// g < rows, as a value (lane 0) and an exponent (lane 1) in ACC rows dst + g.
 Insn rscalarInsn(int64_t dst, int64_t src, int64_t rows, bool rsqrt);
+/// VROWMUL (spec version 8): OUT rows src + g*stride, g < rows, to OUT rows
+/// dst + g*stride through integer normalization's last step, with the row's
+/// RSCALAR result in ACC row scal + g, its VREDUCE sum in ACC row sum + g and
+/// the channels' mult, shift and int64 bias in ACC rows param .. param + 3.
+Insn vrowmulInsn(int64_t dst, int64_t src, int64_t rows, int64_t stride,
+                 int64_t scal, int64_t sum, int64_t param, bool w16, bool out16,
+                 bool center);
 Insn setregInsn(unsigned reg, int64_t value);
 
 } // namespace ember::npu
