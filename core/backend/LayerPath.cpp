@@ -12,6 +12,7 @@
 #include "ember/backend/v1/layers.pb.h"
 #include "ember/backend/v1/profile.pb.h"
 
+#include <cstdio>
 #include <map>
 #include <optional>
 
@@ -122,6 +123,25 @@ std::string withoutNodePrefix(const std::string &err, const Node &n) {
   return err.substr(at + own.size());
 }
 
+// The layer program of `g` for plugin `p`: the layer's options of `o` into
+// `lo` (the plugin's own keys are left to it), then the layers built.
+Status buildForPlugin(const Plugin &p, const accel::Target &t,
+                      const v1::Graph &g, const CompileOptions &o,
+                      accel::LayerOptions &lo, accel::LayerProgram &lp) {
+  for (const auto &[k, v] : o.vendor) {
+    bool known = false;
+    const std::string err = accel::applyLayerOption(k, v, lo, known);
+    if (!err.empty())
+      return invalid(err);
+  }
+  const std::string err = accel::buildLayers(t, g, lp, lo.select);
+  if (!err.empty())
+    return unsupported(p.describe(), ": ", err);
+  if (lp.layers.empty() && lp.tensors.empty())
+    return unsupported(p.describe(), ": nothing in this graph runs on it");
+  return Status::ok();
+}
+
 } // namespace
 
 Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
@@ -192,21 +212,10 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
                                       "' to '" + nodes.back()->name + "'");
   v1::Graph g;
   EMBER_TRY(toProto(f, g));
-  // The layer's options; the plugin's own keys are left to the plugin.
   accel::LayerOptions lo;
-  std::string err;
-  for (const auto &[k, v] : o.vendor) {
-    bool known = false;
-    err = accel::applyLayerOption(k, v, lo, known);
-    if (!err.empty())
-      return invalid(err);
-  }
   accel::LayerProgram lp;
-  err = accel::buildLayers(t, g, lp, lo.select);
-  if (!err.empty())
-    return unsupported(p.describe(), ": ", err);
-  if (lp.layers.empty() && lp.tensors.empty())
-    return unsupported(p.describe(), ": nothing in this graph runs on it");
+  EMBER_TRY(buildForPlugin(p, t, g, o, lo, lp));
+  std::string err;
   accel::Program prog;
   if (lo.tune || lo.tuneCacheGiven) {
     // Tuning against the plugin's timed device, or (tune_cache without
@@ -278,6 +287,75 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
                                                  : g.values(v).name());
   }
   return m.SerializeAsString();
+}
+
+Expected<v1::CostEstimate> estimateOnHost(Plugin &p, const accel::Target &t,
+                                          const Function &f,
+                                          const CompileOptions &o,
+                                          double clockHz) {
+  if (!(clockHz > 0))
+    return unsupported(p.describe(), " describes no clock to estimate at");
+  const HostWorkGuard limit(p, "estimating a partition",
+                            "the NPU compiler layer's cost model");
+  v1::Graph g;
+  EMBER_TRY(toProto(f, g));
+  accel::LayerOptions lo;
+  accel::LayerProgram lp;
+  EMBER_TRY(buildForPlugin(p, t, g, o, lo, lp));
+  // The program a compile without tuning makes; the estimate does not
+  // fail on the DRAM's capacity (the compile does).
+  accel::CodegenOptions co = lo.codegen;
+  co.dramCapacity = 0;
+  accel::Program prog;
+  const std::string err = accel::generateProgram(t, lp, co, prog);
+  if (!err.empty())
+    return unsupported(p.describe(), ": ", err);
+  v1::CostEstimate est;
+  accel::costEstimate(g, prog, clockHz, est);
+  char basis[300];
+  std::snprintf(basis, sizeof basis,
+                "%s's cost model: %zu layers, %.3f M cycles at %.0f MHz "
+                "(each layer as tiled, alone)",
+                p.name().c_str(), prog.layers.size(),
+                est.seconds() * clockHz / 1e6, clockHz / 1e6);
+  est.set_basis(basis);
+  return est;
+}
+
+Expected<std::optional<accel::Target>> hostLayerTarget(Plugin &p) {
+  EMBER_ASSIGN(v1::CapabilityManifest m, p.capabilities());
+  if (!takesLayers(p, m))
+    return std::optional<accel::Target>();
+  EMBER_ASSIGN(accel::Target t, layerTarget(p, m));
+  return std::optional<accel::Target>(std::move(t));
+}
+
+Expected<PluginProgram> programForPlugin(Plugin &p, Device *d,
+                                         const std::optional<accel::Target> &t,
+                                         const Function &f,
+                                         const CompileOptions &o) {
+  PluginProgram out;
+  if (t) {
+    EMBER_ASSIGN(out.bytes, scheduleForPlugin(p, d, *t, f, o));
+    out.kind = EMBER_PROGRAM_LAYERS;
+  } else {
+    EMBER_ASSIGN(out.bytes, serializeGraph(f));
+  }
+  return out;
+}
+
+Expected<Executable> compileOnPlugin(Plugin &p, Device *d,
+                                     const std::optional<accel::Target> &t,
+                                     const Function &f,
+                                     const CompileOptions &o) {
+  EMBER_ASSIGN(PluginProgram prog, programForPlugin(p, d, t, f, o));
+  return p.compile(d, prog.kind, prog.bytes, serializeCompileOptions(o));
+}
+
+Expected<Executable> compileOnPlugin(Plugin &p, Device *d, const Function &f,
+                                     const CompileOptions &o) {
+  EMBER_ASSIGN(std::optional<accel::Target> t, hostLayerTarget(p));
+  return compileOnPlugin(p, d, t, f, o);
 }
 
 } // namespace ember::backend
