@@ -322,6 +322,17 @@ Expected<v1::CostEstimate> estimateOnHost(Plugin &p, const accel::Target &t,
   return est;
 }
 
+Expected<v1::CostEstimate>
+estimateOnPlugin(Plugin &p, uint32_t index,
+                 const std::optional<accel::Target> &t, const Function &f,
+                 const CompileOptions &o, double clockHz) {
+  if (t)
+    return estimateOnHost(p, *t, f, o, clockHz);
+  EMBER_ASSIGN(std::string g, serializeGraph(f));
+  return p.estimateCost(index, g, computeNodes(f).size(),
+                        serializeCompileOptions(o));
+}
+
 Expected<std::optional<accel::Target>> hostLayerTarget(Plugin &p) {
   EMBER_ASSIGN(v1::CapabilityManifest m, p.capabilities());
   if (!takesLayers(p, m))

@@ -71,6 +71,14 @@ Expected<v1::CostEstimate> estimateOnHost(Plugin &p, const accel::Target &t,
                                           const CompileOptions &o,
                                           double clockHz);
 
+// The cost estimate of `f` on device `index` of plugin `p`, as the runtime
+// and the quantizer ask it: estimateOnHost when `t` (hostLayerTarget(p)) is
+// set, else the plugin's estimate_cost (Unsupported when it has none).
+Expected<v1::CostEstimate>
+estimateOnPlugin(Plugin &p, uint32_t index,
+                 const std::optional<accel::Target> &t, const Function &f,
+                 const CompileOptions &o, double clockHz);
+
 // The target description plugin `p` is scheduled for on the host, or none
 // when it takes graphs (takesLayers false): the one place that decides
 // which program kind a plugin is sent.

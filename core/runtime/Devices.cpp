@@ -168,16 +168,8 @@ Expected<CostEstimate> estimateOn(RuntimeDevice &d, const DeviceKind &k,
   if (!t && !d.plugin->api().estimate_cost)
     return hostEstimate(f);
   const size_t n = backend::computeNodes(f).size();
-  Expected<backend::v1::CostEstimate> est =
-      unsupported("no estimate"); // set below
-  if (t) {
-    est =
-        backend::estimateOnHost(*d.plugin, *t, f, k.compile, d.traits.clockHz);
-  } else {
-    EMBER_ASSIGN(std::string g, backend::serializeGraph(f));
-    est = d.plugin->estimateCost(d.index, g, n,
-                                 backend::serializeCompileOptions(k.compile));
-  }
+  auto est = backend::estimateOnPlugin(*d.plugin, d.index, t, f, k.compile,
+                                       d.traits.clockHz);
   if (!est)
     return est.status().withContext(concat("device ", d.name));
   CostEstimate c;

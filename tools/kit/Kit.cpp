@@ -301,6 +301,12 @@ compileGraph(backend::Plugin &p, backend::Device *d, const Function &f) {
   return backend::compileOnPlugin(p, d, f, backend::CompileOptions());
 }
 
+Expected<backend::PluginProgram> pluginProgram(backend::Plugin &p,
+                                               const Function &f) {
+  EMBER_ASSIGN(std::optional<accel::Target> t, backend::hostLayerTarget(p));
+  return backend::programForPlugin(p, nullptr, t, f, backend::CompileOptions());
+}
+
 Expected<std::vector<Tensor>> runExecutable(backend::Plugin &p,
                                             backend::Device &d,
                                             backend::Executable &x,
