@@ -47,17 +47,24 @@ void signature(const std::vector<accel::NTensor> &ts,
   }
 }
 
-std::string layerProgram(const accel::Target &t, const accel::LayerProgram &lp,
-                         const accel::Program &p, bool timing) {
+// The LayerProgram message of `lp` scheduled as `p`: the layer text and the
+// binary program, each made once; with `programSignature`, the program's
+// tensors as its signature (a caller with the partition's own sets them).
+v1::LayerProgram layerMessage(const accel::Target &t,
+                              const accel::LayerProgram &lp,
+                              const accel::Program &p, bool timing,
+                              bool programSignature) {
   v1::LayerProgram m;
   m.set_schema_version(1);
   m.set_target_hash(t.hash);
   m.set_layers(accel::printLayers(t, lp));
   m.set_program(accel::serializeProgram(t, p, false));
   m.set_timing_run(timing);
-  signature(p.inputs, m.mutable_inputs(), m.mutable_input_names());
-  signature(p.outputs, m.mutable_outputs(), m.mutable_output_names());
-  return m.SerializeAsString();
+  if (programSignature) {
+    signature(p.inputs, m.mutable_inputs(), m.mutable_input_names());
+    signature(p.outputs, m.mutable_outputs(), m.mutable_output_names());
+  }
+  return m;
 }
 
 // One candidate's cycles on the plugin's timed device: the one-layer
@@ -67,8 +74,9 @@ std::string measure(Plugin &p, Device &d, const accel::Target &t,
                     const std::string &options, const accel::LayerProgram &lp,
                     const accel::Program &prog, uint64_t &cycles,
                     std::string &executor) {
-  auto exe = p.compile(&d, EMBER_PROGRAM_LAYERS,
-                       layerProgram(t, lp, prog, true), options);
+  auto exe = p.compile(
+      &d, EMBER_PROGRAM_LAYERS,
+      layerMessage(t, lp, prog, true, true).SerializeAsString(), options);
   if (!exe)
     return exe.status().message();
   std::vector<Tensor> inputs;
@@ -269,13 +277,9 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
     if (!err.empty())
       return unsupported(p.describe(), ": ", err);
   }
-  v1::LayerProgram m;
-  m.ParseFromString(layerProgram(t, lp, prog, false));
-  // The partition's own names and types, as a graph program gives them.
-  m.clear_inputs();
-  m.clear_input_names();
-  m.clear_outputs();
-  m.clear_output_names();
+  // Serialized once: the partition's own names and types are its
+  // signature, as a graph program gives them.
+  v1::LayerProgram m = layerMessage(t, lp, prog, false, false);
   for (int v : g.inputs()) {
     *m.add_inputs() = g.values(v).type();
     m.add_input_names(g.values(v).name());
