@@ -207,15 +207,18 @@ def run_ort(path, samples):
     return [s.run(None, x) for x in samples]
 
 
-def run_ember(ember, path, samples, tmp):
+def run_ember(ember, path, samples, tmp, target="interp", extra=()):
+    """Ember's outputs of each sample (`ember run --target TARGET` with the
+    options `extra`)."""
     outs = []
     for k, x in enumerate(samples):
-        args = [ember, "run", path, "--target", "interp"]
+        args = [ember, "run", path, "--target", target] + list(extra)
         for nm, a in x.items():
             f = os.path.join(tmp, f"in_{k}_{nm}.npy")
             np.save(f, a)
             args += ["--input", f"{nm}={f}"]
-        od = os.path.join(tmp, f"out_{os.path.basename(path)}_{k}")
+        tag = re.sub(r"\W", "_", target)
+        od = os.path.join(tmp, f"out_{os.path.basename(path)}_{tag}_{k}")
         subprocess.run(args + ["--save-outputs", od], check=True,
                        capture_output=True)
         ys, i = [], 0

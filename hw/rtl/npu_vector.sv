@@ -27,6 +27,11 @@
 // `last`) into the group's running maximum or int32 sum, and writes the result to every lane of
 // ACC row dst + g on its own ACC write port in the cycle the group's last row arrives: rows*len
 // + 2 cycles. It reads OUT and writes ACC, so it is never staged.
+// RSCALAR (spec version 7) reads one ACC row a cycle like LUTLD and writes the per-row scalar of
+// its 96-bit value (lanes 0..2) on the same ACC write port as the row arrives: a leading-zero
+// count, a variable shift and an interpolated ROM read (1/x: 257 entries, 1/sqrt(x): 385, from
+// npu_spec_pkg), rows + 2 cycles. Its destination is its source or apart from it, so row g is
+// written after it is read and before nothing that reads it.
 module npu_vector
   import npu_arith_pkg::*;
   import npu_spec_pkg::NPU_NUM_REG_IDS;
@@ -47,7 +52,7 @@ module npu_vector
     output logic [1:0][10:0]     acc_raddr,
     input  logic [1:0][32*DIM-1:0] acc_rdata,
     input  logic [1:0][32*DIM-1:0] acc_rdata_hi,
-    // ACC write (VREDUCE's per-row scalars)
+    // ACC write (VREDUCE's and RSCALAR's per-row scalars)
     output logic                 acc_we,
     output logic [10:0]          acc_waddr,
     output logic [32*DIM-1:0]    acc_wdata,
@@ -84,7 +89,9 @@ module npu_vector
   localparam int L16G = (DIM + L16P - 1) / L16P;    // cycles per row of LUT w16
   localparam int OH = NPU_OUT_HALF;
   logic signed [31:0] regs[NPU_NUM_REG_IDS];
-  typedef enum logic [2:0] {K_REQUANT, K_VADD, K_POOL, K_LUTLD, K_LUT, K_VMUL, K_UP, K_RED} kind_t;
+  typedef enum logic [3:0] {
+    K_REQUANT, K_VADD, K_POOL, K_LUTLD, K_LUT, K_VMUL, K_UP, K_RED, K_RSC
+  } kind_t;
   kind_t kind;
   logic setup /*verilator public_flat_rd*/;  // cycles 1.. of an instruction (a fault-injection point)
   logic staged;
@@ -125,6 +132,7 @@ module npu_vector
   logic [6:0] red_last;
   logic red_sum;
   logic signed [31:0] red_acc;
+  logic rs_sqrt;                    // RSCALAR: 1/sqrt(x) (else 1/x)
   // Pipeline stage aligned with the read data.
   logic p_valid, p_first, p_last_tap, p_last, p_skip;
   logic [13:0] p_row;
@@ -142,7 +150,7 @@ module npu_vector
   end
 
   logic [7:0] op;
-  logic op_setreg, is_rq, is_add, is_pool, is_lutld, is_lut, is_mul, is_up, is_red;
+  logic op_setreg, is_rq, is_add, is_pool, is_lutld, is_lut, is_mul, is_up, is_red, is_rsc;
   assign op = insn[`NPU_F_OPCODE];
   assign op_setreg = op == NPU_OP_SETREG;
   assign is_rq = op == NPU_OP_REQUANT;
@@ -153,6 +161,7 @@ module npu_vector
   assign is_mul = op == NPU_OP_VMUL;
   assign is_up = op == NPU_OP_UPSAMPLE;
   assign is_red = op == NPU_OP_VREDUCE;
+  assign is_rsc = op == NPU_OP_RSCALAR;
 
   // POOL geometry at start (the same checks as checkPool in Arith.h).
   logic [1:0] g_err;
@@ -307,7 +316,7 @@ module npu_vector
             acc_raddr[1] = param + 11'd2;
           end
         end
-        K_LUTLD: acc_re[0] = 1'b1;
+        K_LUTLD, K_RSC: acc_re[0] = 1'b1;
         K_VADD: out_re = 2'b11;
         K_LUT: begin
           // LUT w16 reads its row in the first of its lane-group cycles (the data is held).
@@ -493,9 +502,9 @@ module npu_vector
         if (!p_last_tap || red_last == 0 || 7'(l) < red_last)
           red_now = red_sum ? red_now + v : (v > red_now ? v : red_now);
       end
-    acc_we = running && setup && p_valid && p_last_tap && kind == K_RED;
+    acc_we = running && setup && p_valid && p_last_tap && (kind == K_RED || kind == K_RSC);
     acc_waddr = 11'(32'(dst) + 32'(p_row));
-    acc_wdata = {DIM{red_now}};
+    acc_wdata = kind == K_RSC ? (32*DIM)'({rs_exp, rs_val}) : {DIM{red_now}};
     out_we = 1'b0;
     stg_we = 1'b0;
     out_wwide = r16;
@@ -506,7 +515,7 @@ module npu_vector
     out_wdata_hi = result_hi;
     stg_wdata = result;
     stg_wdata_hi = result_hi;
-    if (p_valid && p_last_tap && kind != K_LUTLD && kind != K_RED) begin
+    if (p_valid && p_last_tap && kind != K_LUTLD && kind != K_RED && kind != K_RSC) begin
       if (staged) stg_we = 1'b1;
       else out_we = 1'b1;
     end
@@ -524,6 +533,45 @@ module npu_vector
   end
   logic insn_avg;
   logic signed [31:0] red_now;
+
+  // RSCALAR: the arriving ACC row's scalar v (lanes 0..2, unsigned) as a value and an exponent:
+  // lz = the leading zeros of v as a 128-bit value; 1/x: p = 127 - lz and the 16 bits after the
+  // leading one (m = v << lz) index and interpolate the RECIP ROM; 1/sqrt(x): s = lz rounded down
+  // to even and m = v << s, index m[127:119] - 128 and offset m[118:111] into the RSQRT ROM. The
+  // interpolation T[i] * 256 + (T[i+1] - T[i]) * off is exact (no rounding). v = 0: 0 and 0.
+  logic [31:0] rs_val, rs_exp;
+  always_comb begin
+    logic [127:0] v;
+    logic [16:0] m;                 // m = v << sh: bits 127..111, the index and offset
+    logic [6:0] lz, sh;
+    logic [8:0] idx;
+    logic [7:0] off;
+    logic signed [31:0] t0, t1;
+    rs_val = '0;
+    rs_exp = '0;
+    {lz, sh, m, idx, off, t0, t1} = '0;
+    v = {32'd0, acc_rdata[0][95:0]};
+    // Only when a row arrived (the simulator then skips the ROMs in other cycles).
+    if (p_valid && kind == K_RSC && v != '0) begin
+      lz = 7'd127;
+      for (int b = 0; b < 96; b++)
+        if (v[b]) lz = 7'(127 - b);
+      sh = rs_sqrt ? {lz[6:1], 1'b0} : lz;
+      m = 17'((v << sh) >> 111);
+      off = m[7:0];
+      if (rs_sqrt) begin
+        idx = m[16:8] - 9'd128;
+        t0 = 32'(NPU_TAB_RSQRT[32'(idx)]);
+        t1 = 32'(NPU_TAB_RSQRT[32'(idx) + 1]);
+      end else begin
+        idx = {1'b0, m[15:8]};
+        t0 = 32'(NPU_TAB_RECIP[32'(idx)]);
+        t1 = 32'(NPU_TAB_RECIP[32'(idx) + 1]);
+      end
+      rs_val = 32'(t0 * 256 + (t1 - t0) * $signed({24'd0, off}));
+      rs_exp = {25'd0, rs_sqrt ? sh : 7'd127 - lz};
+    end
+  end
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -667,6 +715,12 @@ module npu_vector
           b16 <= insn[`NPU_F_UPSAMPLE_W16];  // the second tap's port
           r16 <= insn[`NPU_F_UPSAMPLE_W16];
           staged <= up_hazard;
+        end else if (is_rsc) begin
+          kind <= K_RSC;
+          dst <= insn[`NPU_F_RSCALAR_DST_LSB +: 11];
+          src_a <= insn[`NPU_F_RSCALAR_SRC_LSB +: 11];
+          rows <= insn[`NPU_F_RSCALAR_ROWS];
+          rs_sqrt <= insn[`NPU_F_RSCALAR_RSQRT];
         end else if (is_red) begin
           kind <= K_RED;
           dst <= insn[`NPU_F_VREDUCE_DST_LSB +: 11];

@@ -12,6 +12,7 @@ SystemC model all use it; the Verilog include is for the RTL. Output is determin
 """
 import hashlib
 import json
+import math
 import sys
 
 
@@ -149,6 +150,17 @@ def header(spec, dim):
     w("#define EMBER_NPU_NUM_REG_IDS %d /* the highest register id + 1 */" %
       (max(r["id"] for r in spec["registers"]) + 1))
     w("")
+    tables = spec.get("scalar_tables", {}).get("tables", [])
+    if tables:
+        w("/* RSCALAR's ROMs (spec version 7), the entries of Transformer.h's tables: X(entry) */")
+    for tb in tables:
+        w("#define EMBER_NPU_TAB_%s_ENTRIES %d" % (tb["name"], tb["entries"]))
+        w("#define EMBER_NPU_TAB_%s_LIST(X) \\" % tb["name"])
+        vals = scalar_table(tb)
+        w(" \\\n".join("  " + " ".join("X(%d)" % v for v in vals[i:i + 12])
+                         for i in range(0, len(vals), 12)))
+    if tables:
+        w("")
     w("/* Perf counters in driver order: X(name) */")
     w("#define EMBER_NPU_COUNTER_LIST(X) \\")
     w(" \\\n".join("  X(%s)" % c["name"] for c in spec["counters"]))
@@ -156,6 +168,22 @@ def header(spec, dim):
     w("")
     w("#endif /* EMBER_NPU_NPUSPEC_H */")
     return "\n".join(o) + "\n"
+
+
+def scalar_table(t):
+    """The entries of one RSCALAR ROM, as Transformer.h computes them (IEEE double: division and
+    square root are correctly rounded, so these are its bits on every host)."""
+    funcs = {"1/x": lambda x: 1.0 / x, "1/sqrt(x)": lambda x: 1.0 / math.sqrt(x)}
+    if t["function"] not in funcs:
+        sys.exit("gen_npu_spec: table %s: unknown function %s" % (t["name"], t["function"]))
+    vals = []
+    for j in range(t["entries"]):
+        x = 1 + j / float(t["step"])
+        v = t["scale"] / x if t["function"] == "1/x" else t["scale"] / math.sqrt(x)
+        vals.append(int(math.floor(v + 0.5)))
+        if vals[-1] >= 1 << t["bits"]:
+            sys.exit("gen_npu_spec: table %s entry %d needs more than %d bits" % (t["name"], j, t["bits"]))
+    return vals
 
 
 def verilog_pkg(spec, dim):
@@ -192,6 +220,14 @@ def verilog_pkg(spec, dim):
     w("  localparam int NPU_NUM_COUNTERS = %d;" % len(spec["counters"]))
     for i, c in enumerate(spec["counters"]):
         w("  localparam int NPU_CNT_%s = %d;" % (c["name"].upper(), i))
+    # RSCALAR's ROMs (spec version 7).
+    for tb in spec.get("scalar_tables", {}).get("tables", []):
+        vals = scalar_table(tb)
+        w("  localparam logic [%d:0] NPU_TAB_%s[%d] = '{" % (tb["bits"] - 1, tb["name"], len(vals)))
+        for i in range(0, len(vals), 12):
+            w("      " + ", ".join("%d'd%d" % (tb["bits"], v) for v in vals[i:i + 12]) +
+              ("," if i + 12 < len(vals) else ""))
+        w("  };")
     w("endpackage")
     w("/* verilator lint_on UNUSEDPARAM */")
     return "\n".join(o) + "\n"
@@ -266,6 +302,18 @@ def markdown(spec):
     for m in spec["memories"]:
         w("| %s | %d | %d | %d | %s |" % (m["name"], m["id"], m["rows"], m["elem_bytes"], m["doc"]))
     w("")
+    st = spec.get("scalar_tables")
+    if st:
+        w("## Scalar tables (RSCALAR's ROMs)")
+        w("")
+        w(st["comment"])
+        w("")
+        w("| table | f(x) | entries | entry j | bits |")
+        w("|---|---|---|---|---|")
+        for tb in st["tables"]:
+            w("| `%s` | %s | %d | floor(%d f(1 + j/%d) + 0.5) | %d |"
+              % (tb["name"], tb["function"], tb["entries"], tb["scale"], tb["step"], tb["bits"]))
+        w("")
     w("## Registers (SETREG)")
     w("")
     w("| name | id | engine | meaning |")

@@ -226,6 +226,15 @@ Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
   return i;
 }
 
+Insn rscalarInsn(int64_t dst, int64_t src, int64_t rows, bool rsqrt) {
+  Insn i = makeInsn(Opcode::RSCALAR);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  i.rsqrt = rsqrt;
+  return i;
+}
+
 Insn setregInsn(unsigned reg, int64_t value) {
   Insn i = makeInsn(Opcode::SETREG);
   i.reg = reg;

@@ -217,6 +217,10 @@ std::vector<Access> footprint(const Insn &i, const int32_t *regs,
     rows(r, kOut, i.src, reduceSpan(i), false);
     rows(r, kAcc, i.dst, i.rows, true);
     break;
+  case Opcode::RSCALAR: // one ACC row a scalar, read and written
+    rows(r, kAcc, i.src, i.rows, false);
+    rows(r, kAcc, i.dst, i.rows, true);
+    break;
   case Opcode::SETREG:
   case Opcode::FENCE:
   case Opcode::FINISH:

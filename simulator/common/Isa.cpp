@@ -351,6 +351,7 @@ Engine engineOf(const Insn &insn) {
   case Opcode::VMUL:
   case Opcode::UPSAMPLE:
   case Opcode::VREDUCE:
+  case Opcode::RSCALAR:
     return Engine::VECTOR;
   case Opcode::STORE:
   case Opcode::STORE16:
@@ -583,6 +584,19 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
     if (!inRange(EMBER_NPU_MEM_ACC, insn.dst, insn.rows))
       return rangeError("dst", EMBER_NPU_MEM_ACC, insn.dst, insn.rows);
     return outRange("src", insn.w16, insn.src, reduceSpan(insn));
+  }
+  case Opcode::RSCALAR: {
+    if (insn.rows < 1)
+      return "rows must be >= 1";
+    if (!inRange(EMBER_NPU_MEM_ACC, insn.src, insn.rows))
+      return rangeError("src", EMBER_NPU_MEM_ACC, insn.src, insn.rows);
+    if (!inRange(EMBER_NPU_MEM_ACC, insn.dst, insn.rows))
+      return rangeError("dst", EMBER_NPU_MEM_ACC, insn.dst, insn.rows);
+    // In place (each row's scalar read before it is written) or apart.
+    if (insn.dst != insn.src && insn.dst < insn.src + insn.rows &&
+        insn.src < insn.dst + insn.rows)
+      return "dst rows must be src's rows or apart from them";
+    return "";
   }
   case Opcode::SETREG:
   case Opcode::FENCE:

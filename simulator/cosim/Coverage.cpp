@@ -47,6 +47,7 @@ std::vector<int> memsOf(Opcode op) {
   case Opcode::VREDUCE:
     return {EMBER_NPU_MEM_ACC, EMBER_NPU_MEM_OUT};
   case Opcode::LUTLD:
+  case Opcode::RSCALAR:
     return {EMBER_NPU_MEM_ACC};
   case Opcode::VADD:
   case Opcode::POOL:

@@ -473,6 +473,18 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     }
     return "";
   }
+  case Opcode::RSCALAR: {
+    // Spec version 7: row by row (dst is src or apart from it).
+    for (int64_t g = 0; g < insn.rows; ++g) {
+      uint32_t w[3];
+      for (int l = 0; l < 3; ++l)
+        w[l] = uint32_t(accAt(insn.src + g, l));
+      const RowScalar s = rowScalar(w, insn.rsqrt);
+      for (int l = 0; l < kDim; ++l)
+        setAcc(insn.dst + g, l, l == 0 ? s.value : l == 1 ? s.shift : 0);
+    }
+    return "";
+  }
   case Opcode::SETREG:
     regs_[insn.reg] = static_cast<int32_t>(insn.value);
     return "";

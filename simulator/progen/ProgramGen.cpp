@@ -146,6 +146,10 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     rows(kOutM, i.src, i.src + reduceSpan(i), i.w16, false);
     r.push_back({kAccM, i.dst, i.dst + i.rows, true});
     break;
+  case Opcode::RSCALAR: // one ACC row a scalar
+    r.push_back({kAccM, i.src, i.src + i.rows, false});
+    r.push_back({kAccM, i.dst, i.dst + i.rows, true});
+    break;
   case Opcode::SETREG:
   case Opcode::FENCE:
   case Opcode::FINISH:
@@ -818,9 +822,9 @@ bool inBias(GenBias bias, int kind) {
   case GenBias::Dma:
     return kind < 8 || wide == 0 || wide == 1;
   case GenBias::Gemm:
-    return (kind >= 8 && kind < 12) || wide >= 8;
+    return (kind >= 8 && kind < 12) || wide == 8 || wide == 9;
   case GenBias::Vector:
-    return (kind >= 12 && kind < 27) || (wide >= 2 && wide < 8) || wide == 10;
+    return (kind >= 12 && kind < 27) || (wide >= 2 && wide < 8) || wide >= 10;
   case GenBias::None:
   case GenBias::Hazards:
     return true;

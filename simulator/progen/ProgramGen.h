@@ -67,14 +67,14 @@ TestCase randomCase(uint32_t seed, int length, GenBias bias = GenBias::None);
 // 16-bit activations (spec version 3), ProgramGen16.cpp.
 /// Directed programs of every 16-bit form.
 void addWideCases(std::vector<TestCase> &cases, std::mt19937 &rng);
-/// Appends a random 16-bit instruction of kind 0..10 (LOAD16/MOVE, STORE16,
+/// Appends a random 16-bit instruction of kind 0..11 (LOAD16/MOVE, STORE16,
 /// REQUANT, VADD, VMUL, POOL, UPSAMPLE, the 16-bit table, GEMM16, DWGEMM16,
-/// VREDUCE of 16-bit or 8-bit rows)
+/// VREDUCE of 16-bit or 8-bit rows, RSCALAR of whatever ACC holds)
 /// using rows near the start of each lower half (`window`) or at its end;
 /// false if it drew nothing that fits.
 bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
                    int64_t window);
-constexpr int kRandomWideKinds = 11;
+constexpr int kRandomWideKinds = 12;
 
 } // namespace ember::npu::test
 

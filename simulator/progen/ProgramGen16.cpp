@@ -9,6 +9,7 @@
 
 #include "ember/npu/Arith.h"
 
+#include <array>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -385,6 +386,59 @@ void addReduceCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   }
 }
 
+/// RSCALAR (spec version 7): every entry of both tables read and
+/// interpolated toward the next (the 16 bits after the leading one walk the
+/// index, the offsets vary), then values over all 96 bits: 0, 1, the
+/// extremes of each word, odd and even leading-zero counts.
+void addRowScalarCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
+  constexpr int64_t kChunk = 128; // scalars a case (ACC rows of 4 DIM bytes)
+  const int64_t accRowBytes = 4 * kDim;
+  std::vector<std::array<uint32_t, 3>> recip, rsqrt, edges;
+  auto r32 = [&] { return uint32_t(rng()); };
+  for (uint32_t i = 0; i < 256; ++i) // leading one at bit 16 (p = 16)
+    recip.push_back({((256 + i) << 8) | (r32() & 255), 0, 0});
+  for (uint32_t i = 0; i < 384; ++i) // m >> 111 = (128 + i) << 8 | offset
+    rsqrt.push_back({(((128 + i) << 8) | (r32() & 255)) << 1, 0, 0});
+  for (uint32_t w : {0u, 1u, 2u, 3u, 0x8000u, 0xFFFFFFFFu, 0x80000000u})
+    for (int k = 0; k < 3; ++k) {
+      std::array<uint32_t, 3> v{0, 0, 0};
+      v[size_t(k)] = w;
+      edges.push_back(v);
+    }
+  edges.push_back({0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu});
+  for (int j = 0; j < 24; ++j)
+    edges.push_back({r32(), r32(), r32() >> (j % 32)});
+  struct Set {
+    const char *name;
+    const std::vector<std::array<uint32_t, 3>> *v;
+    int mode; // 0 recip, 1 rsqrt, 2 both
+  };
+  for (const Set &s : {Set{"recip", &recip, 0}, Set{"rsqrt", &rsqrt, 1},
+                       Set{"edges", &edges, 2}})
+    for (size_t at = 0; at < s.v->size(); at += kChunk) {
+      const int64_t n = std::min<int64_t>(kChunk, int64_t(s.v->size() - at));
+      std::vector<uint8_t> dram = randomDram(rng);
+      for (int64_t g = 0; g < n; ++g)
+        for (int k = 0; k < 3; ++k)
+          putI32(dram, uint64_t(g * accRowBytes + 4 * k),
+                 int32_t((*s.v)[at + size_t(g)][size_t(k)]));
+      SafeProgramBuilder b;
+      b.add(loadInsn(kAccM, 0, 0, 1, n, n));
+      if (s.mode == 2) { // both, one of them in place
+        b.add(rscalarInsn(EMBER_NPU_ACC_ROWS - n, 0, n, true));
+        b.add(rscalarInsn(0, 0, n, false));
+      } else {
+        b.add(rscalarInsn(EMBER_NPU_ACC_ROWS - n, 0, n, s.mode == 1));
+      }
+      b.add(storeInsn(kAccM, EMBER_NPU_ACC_ROWS - n, kOutArea, 1, n, n));
+      if (s.mode == 2)
+        b.add(storeInsn(kAccM, 0, kOutArea + n * accRowBytes, 1, n, n));
+      cases.push_back(
+          {std::string("rscalar_") + s.name + "_" + std::to_string(at / kChunk),
+           b.finish(), std::move(dram)});
+    }
+}
+
 /// VADD, VMUL (every width and `one`), POOL, UPSAMPLE, LUTLD/LUT w16.
 void addWideVectorCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   // VADD w16: TFLite's int16 form (L = 15), other shifts and zero points,
@@ -595,6 +649,7 @@ void addWideCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   addWideVectorCases(cases, rng);
   addWideArrayCases(cases);
   addReduceCases(cases, rng);
+  addRowScalarCases(cases, rng);
 }
 
 bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
@@ -779,6 +834,20 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     const int64_t src = w16 ? rowIn(kOutM, span) : narrowIn(kOutM, span);
     b.add(vreduceInsn(rng() % 8 ? rnd(0, window) : EMBER_NPU_ACC_ROWS - rows,
                       src, rows, len, gstride, kstride, last, w16, sum));
+    return true;
+  }
+  case 11: { // RSCALAR (spec version 7) of whatever ACC holds
+    const int64_t rows = rnd(1, 6);
+    const int64_t src =
+        rng() % 8 ? rnd(0, window) : EMBER_NPU_ACC_ROWS - rows - rnd(0, 2);
+    // In place, or apart (rows beyond src's).
+    const int64_t dst =
+        rng() % 3 == 0 ? src
+        : rng() % 2    ? (src + rows + rnd(0, 4)) % (EMBER_NPU_ACC_ROWS - rows)
+                       : rnd(0, window);
+    if (dst != src && dst < src + rows && src < dst + rows)
+      return false;
+    b.add(rscalarInsn(dst, src, rows, rng() % 2));
     return true;
   }
   default: { // LUTLD w16 from whatever ACC holds, or LUT w16

@@ -470,6 +470,7 @@ private:
   uint64_t vectorTableMulUpsample(const Insn &insn);
   void applyLut(int8_t *v, size_t n) const;
   uint64_t reduceRows(const Insn &insn);
+  uint64_t rowScalars(const Insn &insn);
 
   tlm::tlm_generic_payload
       payload_; // re-used by every access (no per-access construction)

@@ -329,6 +329,7 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
   case Opcode::VMUL:
   case Opcode::UPSAMPLE:
   case Opcode::VREDUCE:
+  case Opcode::RSCALAR:
     return vector(insn, index);
   case Opcode::SETREG:
     top_.regs[insn.reg] = static_cast<int32_t>(insn.value);
@@ -690,6 +691,8 @@ uint64_t EngineModule::dwgemm(const Insn &insn) {
 uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
   if (insn.op == Opcode::VREDUCE)
     return reduceRows(insn);
+  if (insn.op == Opcode::RSCALAR)
+    return rowScalars(insn);
   if (isWideVector(insn)) { // spec version 3's 16-bit forms (WideRows.cpp)
     struct Port : WideVectorPort {
       EngineModule &e;
@@ -836,6 +839,26 @@ uint64_t EngineModule::reduceRows(const Insn &insn) {
   sramWrite(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
   return static_cast<uint64_t>(insn.rows * insn.len) /
              EMBER_NPU_SRAM_ROWS_PER_CYCLE +
+         EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
+}
+
+// RSCALAR (spec version 7), as the RTL runs it: one ACC row read a cycle from
+// cycle 1, its scalar written as it arrives (dst is src or apart from it, so
+// all rows are read before any is written here with the same result).
+uint64_t EngineModule::rowScalars(const Insn &insn) {
+  accBuf_.resize(static_cast<size_t>(insn.rows * kDim));
+  sramRead(EMBER_NPU_MEM_ACC, insn.src, accBuf_.data(), insn.rows);
+  for (int64_t g = 0; g < insn.rows; ++g) {
+    int32_t *row = accBuf_.data() + g * kDim;
+    const uint32_t w[3] = {uint32_t(row[0]), uint32_t(row[1]),
+                           uint32_t(row[2])};
+    const RowScalar s = rowScalar(w, insn.rsqrt);
+    std::fill_n(row, kDim, 0);
+    row[0] = s.value;
+    row[1] = s.shift;
+  }
+  sramWrite(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
+  return static_cast<uint64_t>(insn.rows) / EMBER_NPU_SRAM_ROWS_PER_CYCLE +
          EMBER_NPU_VECTOR_ISSUE_OVERHEAD_CYCLES;
 }
 

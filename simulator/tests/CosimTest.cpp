@@ -108,7 +108,10 @@ TEST(Cosim, PlantedBugsAreNamedAtTheirInstruction) {
   ember_npu_config_init(&cfg);
   cfg.dram_bytes = kTestDramBytes;
   int caught = 0, planted = 0;
-  for (uint32_t seed = 0; seed < 12; ++seed) {
+  // Twelve victims, from as many seeds as it takes (a program whose later
+  // two thirds hold none of the victims' opcodes is skipped), the three
+  // fault modes in turn.
+  for (uint32_t seed = 0; seed < 64 && planted < 12; ++seed) {
     TestCase tc = randomCase(7100 + seed, 50);
     // A victim that writes something: the golden model's own records say.
     // Not a REQUANT through the output table: the table may still be all
@@ -121,9 +124,9 @@ TEST(Cosim, PlantedBugsAreNamedAtTheirInstruction) {
         victim = i;
     if (victim == p.size())
       continue;
-    const char modes[] = {'f', 'd', 'c'};
+    const char modes[] = {'f', 'd', 'c'}, mode = modes[planted % 3];
     char opt[32];
-    std::snprintf(opt, sizeof opt, "%c%llu", modes[seed % 3],
+    std::snprintf(opt, sizeof opt, "%c%llu", mode,
                   static_cast<unsigned long long>(victim));
     ember_npu_device_t *dut = nullptr;
     ASSERT_EQ(ember_npu_device_create_external(&cfg, faulty::ops(), opt, &dut),
@@ -135,11 +138,11 @@ TEST(Cosim, PlantedBugsAreNamedAtTheirInstruction) {
       ++caught;
     EXPECT_FALSE(r.agree) << tc.name << " mode " << opt;
     EXPECT_EQ(r.first.index, victim) << tc.name << " mode " << opt;
-    if (modes[seed % 3] == 'f') {
+    if (mode == 'f') {
       ASSERT_EQ(r.first.bytes.size(), 1u);
       EXPECT_EQ(r.first.bytes[0].ref ^ r.first.bytes[0].dut, 0x40);
     }
-    if (modes[seed % 3] == 'c') {
+    if (mode == 'c') {
       EXPECT_EQ(r.first.dutCounts[0], r.first.refCounts[0] + 1);
     }
     std::string text = formatDivergence(r.first, encodeAll(tc.program));
@@ -149,7 +152,7 @@ TEST(Cosim, PlantedBugsAreNamedAtTheirInstruction) {
         << text;
     ember_npu_device_destroy(dut);
   }
-  EXPECT_GE(planted, 9);
+  EXPECT_EQ(planted, 12);
   EXPECT_EQ(caught, planted);
   ember_npu_device_destroy(g);
 }

@@ -382,6 +382,31 @@ TEST_P(Errors, Version6FieldsAreValidated) {
   EXPECT_EQ(ok.status, EMBER_NPU_STATUS_OK) << ok.error;
 }
 
+// RSCALAR (spec version 7): at least one row, source and destination rows in
+// ACC, the destination the source itself or apart from it.
+TEST_P(Errors, Version7FieldsAreValidated) {
+  const int64_t accRows = EMBER_NPU_ACC_ROWS;
+  expectError(rscalarInsn(0, 10, 0, false), "rows must be >= 1");
+  expectError(rscalarInsn(0, accRows - 2, 3, true),
+              "src rows [" + std::to_string(accRows - 2) + ", " +
+                  std::to_string(accRows + 1) + ") out of range of ACC (" +
+                  std::to_string(accRows) + " rows)");
+  expectError(rscalarInsn(accRows - 1, 0, 2, false),
+              "dst rows [" + std::to_string(accRows - 1) + ", " +
+                  std::to_string(accRows + 1) + ") out of range of ACC (" +
+                  std::to_string(accRows) + " rows)");
+  expectError(rscalarInsn(11, 10, 4, true),
+              "dst rows must be src's rows or apart from them");
+  expectError(rscalarInsn(7, 10, 4, false),
+              "dst rows must be src's rows or apart from them");
+  for (const Insn &ok :
+       {rscalarInsn(10, 10, 4, true), rscalarInsn(14, 10, 4, false),
+        rscalarInsn(0, accRows - 5, 5, true)}) {
+    RunOutput r = runOne(ok);
+    EXPECT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Executors, Errors,
     ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,
@@ -468,10 +493,10 @@ TEST(NpuRobustness, MutatedTokenMasksNeverHang) {
   ember_npu_device_destroy(systemc);
 }
 
-// Random encodings of the instructions of spec versions 2, 3 and 5 and of the
-// older opcodes they extended (their 16-bit fields set at random too), at any
-// field values: whatever the static checks accept runs to the same end on
-// every executor (the same state, or the same error naming the instruction),
+// Random encodings of the instructions of spec versions 2, 3, 5, 6 and 7 and
+// of the older opcodes they extended (their 16-bit fields set at random too),
+// at any field values: whatever the static checks accept runs to the same end
+// on every executor (the same state, or the same error naming the instruction),
 // never a crash or a hang.
 TEST(NpuRobustness, RandomLaterInstructionsAgreeOrFailAlike) {
   ember_npu_device_t *golden =
@@ -483,7 +508,7 @@ TEST(NpuRobustness, RandomLaterInstructionsAgreeOrFailAlike) {
                         Opcode::UPSAMPLE, Opcode::POOL,    Opcode::STORE,
                         Opcode::MOVE,     Opcode::REQUANT, Opcode::VADD,
                         Opcode::LOAD16,   Opcode::STORE16, Opcode::GEMM16,
-                        Opcode::DWGEMM16};
+                        Opcode::DWGEMM16, Opcode::VREDUCE, Opcode::RSCALAR};
   constexpr int kOps = sizeof ops / sizeof ops[0];
   std::mt19937_64 rng(2024);
   int ran = 0, failed = 0, perOp[kOps] = {};

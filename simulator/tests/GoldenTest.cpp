@@ -13,6 +13,8 @@
 
 #include <climits>
 #include <cmath>
+#include <iterator>
+#include <random>
 
 namespace ember::npu::test {
 namespace {
@@ -306,6 +308,64 @@ TEST(NpuGolden, RowReductionIsTheMaximumOrSumOfEachRow) {
         }
     }
   }
+}
+
+// RSCALAR (spec version 7): the spec's ROMs are Transformer.h's tables, and
+// the per-row scalar is its reciprocalOf (extended to 96 bits) and its
+// normalization's 1/sqrt, within the tables' interpolation error.
+TEST(NpuArith, RowScalarIsTransformerReciprocalAndRsqrt) {
+  const quant::TransformerTables &tb = quant::transformerTables();
+  const int32_t recip[] = {
+#define X(v) v,
+      EMBER_NPU_TAB_RECIP_LIST(X)
+#undef X
+  };
+  const int32_t rsqrt[] = {
+#define X(v) v,
+      EMBER_NPU_TAB_RSQRT_LIST(X)
+#undef X
+  };
+  ASSERT_EQ(std::size(recip), tb.recip.size());
+  ASSERT_EQ(std::size(rsqrt), tb.rsqrt.size());
+  for (size_t j = 0; j < tb.recip.size(); ++j)
+    EXPECT_EQ(recip[j], tb.recip[j]) << "recip entry " << j;
+  for (size_t j = 0; j < tb.rsqrt.size(); ++j)
+    EXPECT_EQ(rsqrt[j], tb.rsqrt[j]) << "rsqrt entry " << j;
+
+  std::mt19937_64 rng(77);
+  for (int k = 0; k < 20000; ++k) {
+    // Softmax sums (at least 2^23) up to the 64 bits reciprocalOf takes.
+    const uint64_t s = k == 0 ? UINT64_MAX : k == 1 ? 1 : (rng() >> (k % 64));
+    if (s == 0)
+      continue;
+    const uint32_t w[3] = {uint32_t(s), uint32_t(s >> 32), 0};
+    const RowScalar got = rowScalar(w, false);
+    const quant::Reciprocal want = quant::reciprocalOf(s);
+    ASSERT_EQ(got.value, want.r) << s;
+    ASSERT_EQ(got.shift, want.p) << s;
+  }
+  for (int k = 0; k < 20000; ++k) {
+    // Sums of squares up to 96 bits: 1/sqrt(W) = R 2^(-86 + s/2).
+    uint32_t w[3] = {uint32_t(rng()), uint32_t(rng()), uint32_t(rng())};
+    w[k % 3] >>= (k / 3) % 32;
+    if (k % 5 == 0)
+      w[2] = 0;
+    const RowScalar got = rowScalar(w, true);
+    const double v = std::ldexp(double(w[2]), 64) +
+                     std::ldexp(double(w[1]), 32) + double(w[0]);
+    if (v == 0) {
+      EXPECT_EQ(got.value, 0);
+      continue;
+    }
+    ASSERT_EQ(got.shift % 2, 0);
+    ASSERT_GT(got.value, 1 << 22);
+    ASSERT_LE(got.value, 1 << 23);
+    const double approx = std::ldexp(double(got.value), -86 + got.shift / 2);
+    EXPECT_NEAR(approx * std::sqrt(v), 1.0, 1.0 / 16384) << v;
+  }
+  const uint32_t zero[3] = {0, 0, 0};
+  EXPECT_EQ(rowScalar(zero, false).value, 0);
+  EXPECT_EQ(rowScalar(zero, true).shift, 0);
 }
 
 } // namespace

@@ -309,6 +309,17 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     b.add(requantInsn(200, 10, 8, EMBER_NPU_ACC_ROWS - 2, 0, -128, 127));
     add("vreduce", b);
   }
+  {
+    // RSCALAR (spec version 7): one scalar a cycle on VECTOR's ACC port, in
+    // place and apart, also while GEMM writes ACC elsewhere.
+    SafeProgramBuilder b;
+    b.add(gemmInsn(true, 600, 0, 0, 100, 1));
+    for (int rows : {1, 2, kDim, 100})
+      for (bool rsqrt : {false, true})
+        b.add(rscalarInsn(rsqrt ? 300 : 0, 0, rows, rsqrt));
+    b.add(rscalarInsn(800, 800, 40, true));
+    add("rscalar", b);
+  }
   for (int rows : {1, 2, kDim, 100}) {
     SafeProgramBuilder b; // REQUANT's bias row: read beside each source row
     b.add(gemmInsn(true, 0, 0, 0, rows, 1));

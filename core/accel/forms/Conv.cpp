@@ -50,6 +50,30 @@ std::string fits16x8(const std::vector<int8_t> &w, int64_t K) {
 
 namespace {
 
+// Whether value x comes from the host: a partition input, or the result of
+// a node no form of the target runs (a QuantizeLinear of the model's
+// input).
+bool fromHost(const View &v, int x) {
+  if (v.isInput[size_t(x)])
+    return true;
+  const int p = v.producer[size_t(x)];
+  return p >= 0 && rowsFor(v.t, v, v.g.nodes(p)).empty();
+}
+
+// A convolution outside the target's kernel, stride or dilation limits
+// that reads a host value alone as its whole windows (a ViT's 16x16
+// stride-16 patch embedding): the 1x1 layer over kh kw C channels it
+// becomes (packPatches) is what must fit. "" when it does, else why not.
+std::string whyOnPatches(const View &v, int x, const ConvGeom &g,
+                         const std::string &limits) {
+  const int64_t bytes = v.dtype(x) == "i16" ? 2 : 1;
+  if (!v.patches || !fromHost(v, x) || v.soleReader(x) < 0 ||
+      !wholePatchesPay(v.t.lanes, g, bytes))
+    return limits;
+  const std::string e = convLimits(v.t, patchGeom(g));
+  return e.empty() ? "" : limits + "; on its patches: " + e;
+}
+
 std::string whyConv(const View &v, const v1::Node &n) {
   int x = v.in(n, 0), w = v.in(n, 1), y = v.out(n);
   if (x < 0 || w < 0 || y < 0)
@@ -68,8 +92,12 @@ std::string whyConv(const View &v, const v1::Node &n) {
   if (!e.empty())
     return e;
   e = convLimits(v.t, g);
-  if (!e.empty())
-    return e;
+  const bool patches = !e.empty();
+  if (patches) {
+    e = whyOnPatches(v, x, g, e);
+    if (!e.empty())
+      return e;
+  }
   std::vector<int8_t> wf;
   e = foldWeights(v, w, v.in(n, 3), g.K, wf);
   if (!e.empty())
@@ -80,7 +108,7 @@ std::string whyConv(const View &v, const v1::Node &n) {
   e = scalarZp(v, v.in(n, 2), zp);
   if (!e.empty())
     return e;
-  return convFits(v, x, y, g, std::move(wf));
+  return convFits(v, x, y, patches ? patchGeom(g) : g, std::move(wf));
 }
 
 std::string whyConvNode(const View &v, Analysis &a, int i, bool) {

@@ -1,6 +1,7 @@
 // Pass `build` (graph -> layers): the layer program of a partition, its
-// nodes built into layers by the target's forms (Select.h, buildLayers,
-// without the patches pass it ends with: that is the pass `patches`).
+// nodes built into layers by the target's forms (Select.h,
+// buildLayersUnpacked: buildLayers without the patches pass it ends with,
+// which is the pass `patches`).
 #include "PassesInternal.h"
 
 #include "ember/accel/Select.h"
@@ -8,10 +9,9 @@
 namespace ember::accel {
 
 std::string runBuild(const PassContext &ctx, PipelineState &st) {
-  SelectOptions so = ctx.options.select;
-  so.patches = false;
   st.haveLayers = true;
-  return buildLayers(ctx.target, *st.graph, st.layers, so);
+  return buildLayersUnpacked(ctx.target, *st.graph, st.layers,
+                             ctx.options.select);
 }
 
 } // namespace ember::accel

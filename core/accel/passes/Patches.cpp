@@ -8,9 +8,10 @@
 namespace ember::accel {
 
 std::string runPatches(const PassContext &ctx, PipelineState &st) {
-  if (ctx.options.select.patches)
-    packPatches(ctx.target, st.layers);
-  return "";
+  if (!ctx.options.select.patches)
+    return "";
+  packPatches(ctx.target, st.layers);
+  return patchedLimits(ctx.target, st.layers);
 }
 
 } // namespace ember::accel

@@ -62,7 +62,8 @@ std::string convFits(const View &v, int x, int y, const ConvGeom &c,
   g.W += c.pl + c.pr - g.pl - g.pr;
   NTensor &in = ts[0];
   if (in.dims.size() == 4 && in.axis == 1) {
-    in.dims[2] = g.H, in.dims[3] = g.W;
+    in.dims[1] = g.C, in.dims[2] = g.H, in.dims[3] = g.W; // (patches: kh kw C)
+    in.C = g.C;
     in.P = g.N * g.H * g.W;
   }
   g.flat = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && !g.pt && !g.pl &&
@@ -441,19 +442,21 @@ std::string Builder::run() {
 
 namespace ember::accel {
 
-std::string buildLayers(const Target &t, const backend::v1::Graph &g,
-                        LayerProgram &out, const SelectOptions &o,
-                        int *failedNode) {
+std::string buildLayersUnpacked(const Target &t, const backend::v1::Graph &g,
+                                LayerProgram &out, const SelectOptions &o,
+                                int *failedNode) {
   if (failedNode)
     *failedNode = -1;
   out = LayerProgram();
   sel::View v(t, g);
   if (!v.error.empty())
     return v.error;
+  v.patches = o.patches;
   sel::Unshared u;
   std::optional<sel::View> vu;
   if (sel::unshareProducts(v, u)) { // a product per reader, as whyNot
     vu.emplace(t, u.g);
+    vu->patches = o.patches;
     vu->origin = std::move(u.origin);
     vu->copyNo = std::move(u.copyNo);
   }
@@ -462,8 +465,21 @@ std::string buildLayers(const Target &t, const backend::v1::Graph &g,
   std::string err = b.run();
   if (failedNode && b.failed >= 0)
     *failedNode = vu ? vu->origin[size_t(b.failed)] : b.failed;
-  if (err.empty() && o.patches)
-    packPatches(t, out);
+  return err;
+}
+
+std::string buildLayers(const Target &t, const backend::v1::Graph &g,
+                        LayerProgram &out, const SelectOptions &o,
+                        int *failedNode) {
+  std::string err = buildLayersUnpacked(t, g, out, o, failedNode);
+  if (!err.empty() || !o.patches)
+    return err;
+  packPatches(t, out);
+  std::string layer;
+  err = patchedLimits(t, out, &layer);
+  for (int i = 0; !err.empty() && failedNode && i < g.nodes_size(); ++i)
+    if (g.nodes(i).name() == layer)
+      *failedNode = i;
   return err;
 }
 

@@ -149,6 +149,31 @@ bool fusePoolAfter(const Target &t, LayerProgram &lp, size_t li) {
 
 } // namespace
 
+namespace sel {
+
+bool wholePatchesPay(int64_t lanes, const ConvGeom &g, int64_t bytes) {
+  if (g.groups != 1 || g.kh * g.kw < 2)
+    return false;
+  const int64_t passes = g.kh * g.kw * ceilDiv(g.C, lanes);
+  const int64_t C2 = g.kh * g.kw * g.C;
+  const uint64_t in = uint64_t(ceilDiv(g.C, lanes) * g.N * g.H * g.W * lanes *
+                               bytes);
+  return 2 * ceilDiv(C2, lanes) <= passes &&
+         uint64_t(ceilDiv(C2, lanes) * g.N * g.OH * g.OW * lanes * bytes) <=
+             4 * in;
+}
+
+ConvGeom patchGeom(const ConvGeom &g) {
+  ConvGeom p = g;
+  p.C = g.kh * g.kw * g.C;
+  p.H = g.OH, p.W = g.OW;
+  p.kh = p.kw = p.sh = p.sw = p.dh = p.dw = 1;
+  p.pt = p.pl = p.pb = p.pr = 0;
+  return p;
+}
+
+} // namespace sel
+
 int packPatches(const Target &t, LayerProgram &lp) {
   const int64_t lanes = t.lanes;
   // The layer writing each tensor.
@@ -202,8 +227,10 @@ int packPatches(const Target &t, LayerProgram &lp) {
       return 2 * p <= passes && uint64_t(ceilDiv(ch, lanes) * g.N * rows *
                                          g.OW * lanes * es) <= 4 * bytes;
     };
-    const bool whole =
-        fits(g.OH, g.kh * g.kw * g.C, ceilDiv(g.kh * g.kw * g.C, lanes));
+    const sel::ConvGeom cg{g.N,  g.C,  g.H,  g.W,  g.K,  g.OH,
+                           g.OW, g.kh, g.kw, g.sh, g.sw, g.dh,
+                           g.dw, g.pt, g.pl, g.pb, g.pr, g.groups};
+    const bool whole = sel::wholePatchesPay(lanes, cg, es);
     if (!whole &&
         (g.kw < 2 || !fits(g.H, g.kw * g.C, g.kh * ceilDiv(g.kw * g.C, lanes))))
       continue;
@@ -270,6 +297,31 @@ int packPatches(const Target &t, LayerProgram &lp) {
   for (size_t k = patched.size(); k-- > 0;)
     fusePoolAfter(t, lp, size_t(patched[k]));
   return changed;
+}
+
+std::string patchedLimits(const Target &t, const LayerProgram &lp,
+                          std::string *layer) {
+  const Form *f = t.form("conv");
+  for (const Layer &L : lp.layers) {
+    const GemmLayer &c = L.gemm;
+    // (Selection claims a convolution beyond the limits only when it reads
+    // a partition input as its patches: a mean's sum is not one.)
+    if (L.kind != Layer::Kind::Gemm || !f || c.sum || c.groups != 1 ||
+        c.in < 0 || size_t(c.in) >= lp.tensors.size() ||
+        lp.tensors[size_t(c.in)].kind != NTensor::Kind::Input ||
+        (std::max(c.kh, c.kw) <= f->kernelMax &&
+         std::max(c.sh, c.sw) <= f->strideMax &&
+         std::max(c.dh, c.dw) <= f->dilationMax))
+      continue;
+    if (layer)
+      *layer = L.name;
+    return "layer " + sel::q(L.name) + ": kernel " + std::to_string(c.kh) +
+           "x" + std::to_string(c.kw) + ", stride " + std::to_string(c.sh) +
+           "x" + std::to_string(c.sw) +
+           ": outside the target's conv form, and its layer does not fit "
+           "read as its patches either";
+  }
+  return "";
 }
 
 } // namespace ember::accel

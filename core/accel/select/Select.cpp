@@ -109,6 +109,7 @@ std::vector<std::string> whyNot(const Target &t, const backend::v1::Graph &g,
   sel::View v(t, g);
   if (!v.error.empty())
     return std::vector<std::string>(size_t(g.nodes_size()), v.error);
+  v.patches = o.patches;
   std::vector<std::string> out;
   sel::Unshared u;
   if (!sel::unshareProducts(v, u)) {
@@ -117,6 +118,7 @@ std::vector<std::string> whyNot(const Target &t, const backend::v1::Graph &g,
     // Selection on the graph with a product per reader (Unshare.cpp); a
     // copied node answers as its original, or as the first copy refused.
     sel::View vu(t, u.g);
+    vu.patches = o.patches;
     vu.origin = u.origin;
     vu.copyNo = u.copyNo;
     std::vector<std::string> why = sel::analyze(vu, false).why;

@@ -46,6 +46,9 @@ struct View {
   std::vector<const v1::TensorData *> constant;
   std::vector<bool> isInput;
   std::string error;
+  // SelectOptions::patches: a channel-poor convolution of a host value may
+  // be claimed as the 1x1 layer it becomes on its patches (patchGeom).
+  bool patches = true;
 
   View(const Target &target, const v1::Graph &graph);
   const v1::TensorType &type(int v) const { return g.values(v).type(); }
@@ -149,6 +152,15 @@ const std::string &nameOf(const Target &t, Cls c);
 const std::string &loadEngine(const Target &t);
 // The target's limits on a convolution (its conv form and its fields).
 std::string convLimits(const Target &t, const ConvGeom &g);
+// Whether a convolution over `bytes`-byte elements reads its input as
+// whole windows (packPatches; docs/npu-backend.md, "Channel-poor
+// convolutions"): a dense kernel larger than 1x1 whose windows, kh kw C
+// channels a pixel of the output, at least halve the array's passes and
+// take at most 4 times the input's DRAM bytes.
+bool wholePatchesPay(int64_t lanes, const ConvGeom &g, int64_t bytes);
+// The 1x1 convolution a convolution becomes on its whole windows: kh kw C
+// channels over the output's pixels, stride 1, no padding.
+ConvGeom patchGeom(const ConvGeom &g);
 // Padding a convolution's loads do not add themselves: over the loads'
 // fields (`most` per side), or reaching its kernel's extent (a block of
 // output lines or columns whose input would be padding alone: a load

@@ -12,6 +12,7 @@
 
 #include "ember/npu/Isa.h"
 #include "ember/quant/Arith.h"
+#include "ember/quant/Transformer.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -437,6 +438,39 @@ inline int32_t reduceStep(bool sum, bool first, int32_t acc, int32_t v) {
   if (first)
     return v;
   return sum ? acc + v : std::max(acc, v);
+}
+
+/// RSCALAR (spec version 7): the per-row scalar of v (the unsigned 96-bit
+/// value of lanes 0..2 of an ACC row, w[0] the low word), with
+/// Transformer.h's tables and shifts: without `rsqrt` 1/v ~= value *
+/// 2^(-24 - shift) (quant::reciprocalOf, extended from 64 to 96 bits), with
+/// it 1/sqrt(v) ~= value * 2^(-86 + shift/2) (integerNormRow's R and s).
+/// v = 0 gives {0, 0}.
+struct RowScalar {
+  int32_t value = 0, shift = 0;
+};
+inline RowScalar rowScalar(const uint32_t w[3], bool rsqrt) {
+  const quant::UInt128 v = (quant::UInt128(w[2]) << 64) |
+                           (quant::UInt128(w[1]) << 32) | quant::UInt128(w[0]);
+  if (v == 0)
+    return {};
+  const quant::TransformerTables &tb = quant::transformerTables();
+  const int lz = quant::clz128(v);
+  RowScalar r;
+  if (!rsqrt) {
+    // The 16 bits after the leading one (bit 127 - lz) index and interpolate.
+    const uint64_t f = uint64_t((v << lz) >> 111) & 0xFFFF;
+    r.value =
+        int32_t(quant::interpTable(tb.recip.data(), int(f >> 8), int(f & 255)));
+    r.shift = 127 - lz;
+  } else {
+    r.shift = lz & ~1;
+    const quant::UInt128 m = v << r.shift; // m / 2^126 in [1, 4)
+    r.value = int32_t(quant::interpTable(tb.rsqrt.data(),
+                                         int(uint64_t(m >> 119) - 128),
+                                         int(uint64_t(m >> 111) & 255)));
+  }
+  return r;
 }
 
 } // namespace ember::npu

@@ -95,6 +95,10 @@ Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
 Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
                  int64_t gstride, int64_t kstride, int64_t last, bool w16,
                  bool sum);
+/// RSCALAR (spec version 7): the reciprocal (or with `rsqrt` the reciprocal
+/// square root) of the 96-bit scalars in lanes 0..2 of ACC rows src + g,
+/// g < rows, as a value (lane 0) and an exponent (lane 1) in ACC rows dst + g.
+Insn rscalarInsn(int64_t dst, int64_t src, int64_t rows, bool rsqrt);
 Insn setregInsn(unsigned reg, int64_t value);
 
 } // namespace ember::npu

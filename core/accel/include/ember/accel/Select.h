@@ -65,6 +65,13 @@ std::string buildLayers(const Target &t, const ember::backend::v1::Graph &g,
                         const SelectOptions &o = SelectOptions(),
                         int *failedNode = nullptr);
 
+// buildLayers without the patches pass it ends with (the pipeline's pass
+// `build`, Passes.def, then `patches`): what it claims is the same.
+std::string buildLayersUnpacked(const Target &t,
+                                const ember::backend::v1::Graph &g,
+                                LayerProgram &out, const SelectOptions &o,
+                                int *failedNode = nullptr);
+
 // The pass buildLayers ends with when SelectOptions::patches: a GEMM layer
 // that alone reads a partition input (directly, or through one elementwise
 // layer that keeps the padding value), a dense convolution with a kernel
@@ -78,6 +85,13 @@ std::string buildLayers(const Target &t, const ember::backend::v1::Graph &g,
 // reordered to match and the sums are the same integers. Returns how many
 // layers it changed.
 int packPatches(const Target &t, LayerProgram &lp);
+
+// After packPatches: "" when every convolution is within the conv form's
+// kernel, stride and dilation limits, else an error naming the first that
+// is not (one selection claimed as its patches whose layer, epilogue
+// included, did not fit on them), and its layer's name in `layer`.
+std::string patchedLimits(const Target &t, const LayerProgram &lp,
+                          std::string *layer = nullptr);
 
 // The ops the manifest lists (ember.backend.v1.OpCapability): name, dtypes,
 // constraint text, the lowest rank, and the context the op runs in when the
