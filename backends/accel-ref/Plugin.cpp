@@ -167,8 +167,6 @@ struct AccelRef {
   static constexpr uint32_t devices = 1;
   static constexpr double clockHz = kClockHz;
   static constexpr const char *optionKeys = "check";
-  static constexpr const char *simulator = "the reference simulator";
-  static constexpr const char *tuneCacheFile = "accel-ref-tune.json";
   using Config = ::Config;
 
   static const accel::Target &target() { return loaded().target; }
@@ -211,14 +209,10 @@ struct AccelRef {
                              uint64_t &cycles) {
     accel::SimStats s;
     accel::SimOptions o = c.sim;
-    o.checkOrder = false; // measured for the tuner; the run checks
+    o.checkOrder = false; // each layer alone, measured; the run checks
     std::string e = accel::simulateProgram(target(), p, {}, {}, o, &s);
     cycles = s.cycles;
     return e;
-  }
-  static std::string deviceKey(const Config &c) {
-    return "dram_bw=" + std::to_string(c.sim.bytesPerCycle) +
-           " dram_latency=" + std::to_string(c.sim.latency);
   }
 
   static void describe(uint32_t, const Config &, v1::DeviceDescription &d) {

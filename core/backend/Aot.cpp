@@ -4,7 +4,6 @@
 #include "backend/LayerPath.h"
 #include "backend/Partitioner.h"
 #include "backend/ProgramProto.h"
-#include "ember/backend/v1/capability.pb.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -23,20 +22,9 @@ Expected<std::string> compileAhead(Plugin &p, const Function &f,
                        computeNodes(f)[size_t(bad)]->describe(),
                        " ahead of time: ", s.reasons[size_t(bad)],
                        " (an artifact has no fallback)");
-  // A plugin that takes scheduled programs gets the partition scheduled
-  // for its target description (LayerPath.h), else the graph.
-  EMBER_ASSIGN(v1::CapabilityManifest m, p.capabilities());
-  uint32_t kind = EMBER_PROGRAM_GRAPH;
-  std::string program;
-  if (takesLayers(p, m)) {
-    EMBER_ASSIGN(accel::Target t, layerTarget(p, m));
-    EMBER_ASSIGN(program, scheduleForPlugin(p, nullptr, t, f, o));
-    kind = EMBER_PROGRAM_LAYERS;
-  } else {
-    EMBER_ASSIGN(program, serializeGraph(f));
-  }
-  EMBER_ASSIGN(Executable exe,
-               p.compile(nullptr, kind, program, serializeCompileOptions(o)));
+  // The program compileOnPlugin decides (LayerPath.h): scheduled on the
+  // host for a plugin that takes scheduled programs, else the graph.
+  EMBER_ASSIGN(Executable exe, compileOnPlugin(p, nullptr, f, o));
   return p.serialize(exe);
 }
 

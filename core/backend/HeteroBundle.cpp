@@ -121,12 +121,14 @@ std::string cString(const std::string &s) {
 
 Status writeHeteroBundle(Plugin &npu, Plugin &cpu, const Function &f,
                          const CompileOptions &o, const std::string &dir) {
-  EMBER_ASSIGN(v1::CapabilityManifest man, npu.capabilities());
-  if (!takesLayers(npu, man))
+  // The NPU's partitions are compiled by compileAhead, on the host's layer
+  // path (LayerPath.h); their programs are read back for this description.
+  EMBER_ASSIGN(std::optional<accel::Target> route, hostLayerTarget(npu));
+  if (!route)
     return unsupported(npu.describe(),
                        " does not take scheduled programs: a heterogeneous "
                        "bundle needs an NPU plugin on the NPU compiler layer");
-  EMBER_ASSIGN(accel::Target target, layerTarget(npu, man));
+  const accel::Target &target = *route;
   CompileOptions npuOpts = o;
   npuOpts.targetTriple.clear();
   npuOpts.targetCpu.clear();

@@ -12,6 +12,7 @@
 #include "ember/backend/v1/layers.pb.h"
 #include "ember/backend/v1/profile.pb.h"
 
+#include <cstdio>
 #include <map>
 #include <optional>
 
@@ -46,17 +47,24 @@ void signature(const std::vector<accel::NTensor> &ts,
   }
 }
 
-std::string layerProgram(const accel::Target &t, const accel::LayerProgram &lp,
-                         const accel::Program &p, bool timing) {
+// The LayerProgram message of `lp` scheduled as `p`: the layer text and the
+// binary program, each made once; with `programSignature`, the program's
+// tensors as its signature (a caller with the partition's own sets them).
+v1::LayerProgram layerMessage(const accel::Target &t,
+                              const accel::LayerProgram &lp,
+                              const accel::Program &p, bool timing,
+                              bool programSignature) {
   v1::LayerProgram m;
   m.set_schema_version(1);
   m.set_target_hash(t.hash);
   m.set_layers(accel::printLayers(t, lp));
   m.set_program(accel::serializeProgram(t, p, false));
   m.set_timing_run(timing);
-  signature(p.inputs, m.mutable_inputs(), m.mutable_input_names());
-  signature(p.outputs, m.mutable_outputs(), m.mutable_output_names());
-  return m.SerializeAsString();
+  if (programSignature) {
+    signature(p.inputs, m.mutable_inputs(), m.mutable_input_names());
+    signature(p.outputs, m.mutable_outputs(), m.mutable_output_names());
+  }
+  return m;
 }
 
 // One candidate's cycles on the plugin's timed device: the one-layer
@@ -66,8 +74,9 @@ std::string measure(Plugin &p, Device &d, const accel::Target &t,
                     const std::string &options, const accel::LayerProgram &lp,
                     const accel::Program &prog, uint64_t &cycles,
                     std::string &executor) {
-  auto exe = p.compile(&d, EMBER_PROGRAM_LAYERS,
-                       layerProgram(t, lp, prog, true), options);
+  auto exe = p.compile(
+      &d, EMBER_PROGRAM_LAYERS,
+      layerMessage(t, lp, prog, true, true).SerializeAsString(), options);
   if (!exe)
     return exe.status().message();
   std::vector<Tensor> inputs;
@@ -120,6 +129,25 @@ std::string withoutNodePrefix(const std::string &err, const Node &n) {
       err.find(' ') != at) // one word (the kind) before the name
     return err;
   return err.substr(at + own.size());
+}
+
+// The layer program of `g` for plugin `p`: the layer's options of `o` into
+// `lo` (the plugin's own keys are left to it), then the layers built.
+Status buildForPlugin(const Plugin &p, const accel::Target &t,
+                      const v1::Graph &g, const CompileOptions &o,
+                      accel::LayerOptions &lo, accel::LayerProgram &lp) {
+  for (const auto &[k, v] : o.vendor) {
+    bool known = false;
+    const std::string err = accel::applyLayerOption(k, v, lo, known);
+    if (!err.empty())
+      return invalid(err);
+  }
+  const std::string err = accel::buildLayers(t, g, lp, lo.select);
+  if (!err.empty())
+    return unsupported(p.describe(), ": ", err);
+  if (lp.layers.empty() && lp.tensors.empty())
+    return unsupported(p.describe(), ": nothing in this graph runs on it");
+  return Status::ok();
 }
 
 } // namespace
@@ -192,21 +220,10 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
                                       "' to '" + nodes.back()->name + "'");
   v1::Graph g;
   EMBER_TRY(toProto(f, g));
-  // The layer's options; the plugin's own keys are left to the plugin.
   accel::LayerOptions lo;
-  std::string err;
-  for (const auto &[k, v] : o.vendor) {
-    bool known = false;
-    err = accel::applyLayerOption(k, v, lo, known);
-    if (!err.empty())
-      return invalid(err);
-  }
   accel::LayerProgram lp;
-  err = accel::buildLayers(t, g, lp, lo.select);
-  if (!err.empty())
-    return unsupported(p.describe(), ": ", err);
-  if (lp.layers.empty() && lp.tensors.empty())
-    return unsupported(p.describe(), ": nothing in this graph runs on it");
+  EMBER_TRY(buildForPlugin(p, t, g, o, lo, lp));
+  std::string err;
   accel::Program prog;
   if (lo.tune || lo.tuneCacheGiven) {
     // Tuning against the plugin's timed device, or (tune_cache without
@@ -260,13 +277,9 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
     if (!err.empty())
       return unsupported(p.describe(), ": ", err);
   }
-  v1::LayerProgram m;
-  m.ParseFromString(layerProgram(t, lp, prog, false));
-  // The partition's own names and types, as a graph program gives them.
-  m.clear_inputs();
-  m.clear_input_names();
-  m.clear_outputs();
-  m.clear_output_names();
+  // Serialized once: the partition's own names and types are its
+  // signature, as a graph program gives them.
+  v1::LayerProgram m = layerMessage(t, lp, prog, false, false);
   for (int v : g.inputs()) {
     *m.add_inputs() = g.values(v).type();
     m.add_input_names(g.values(v).name());
@@ -278,6 +291,86 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
                                                  : g.values(v).name());
   }
   return m.SerializeAsString();
+}
+
+Expected<v1::CostEstimate> estimateOnHost(Plugin &p, const accel::Target &t,
+                                          const Function &f,
+                                          const CompileOptions &o,
+                                          double clockHz) {
+  if (!(clockHz > 0))
+    return unsupported(p.describe(), " describes no clock to estimate at");
+  const HostWorkGuard limit(p, "estimating a partition",
+                            "the NPU compiler layer's cost model");
+  v1::Graph g;
+  EMBER_TRY(toProto(f, g));
+  accel::LayerOptions lo;
+  accel::LayerProgram lp;
+  EMBER_TRY(buildForPlugin(p, t, g, o, lo, lp));
+  // The program a compile without tuning makes; the estimate does not
+  // fail on the DRAM's capacity (the compile does).
+  accel::CodegenOptions co = lo.codegen;
+  co.dramCapacity = 0;
+  accel::Program prog;
+  const std::string err = accel::generateProgram(t, lp, co, prog);
+  if (!err.empty())
+    return unsupported(p.describe(), ": ", err);
+  v1::CostEstimate est;
+  accel::costEstimate(g, prog, clockHz, est);
+  char basis[300];
+  std::snprintf(basis, sizeof basis,
+                "%s's cost model: %zu layers, %.3f M cycles at %.0f MHz "
+                "(each layer as tiled, alone)",
+                p.name().c_str(), prog.layers.size(),
+                est.seconds() * clockHz / 1e6, clockHz / 1e6);
+  est.set_basis(basis);
+  return est;
+}
+
+Expected<v1::CostEstimate>
+estimateOnPlugin(Plugin &p, uint32_t index,
+                 const std::optional<accel::Target> &t, const Function &f,
+                 const CompileOptions &o, double clockHz) {
+  if (t)
+    return estimateOnHost(p, *t, f, o, clockHz);
+  EMBER_ASSIGN(std::string g, serializeGraph(f));
+  return p.estimateCost(index, g, computeNodes(f).size(),
+                        serializeCompileOptions(o));
+}
+
+Expected<std::optional<accel::Target>> hostLayerTarget(Plugin &p) {
+  EMBER_ASSIGN(v1::CapabilityManifest m, p.capabilities());
+  if (!takesLayers(p, m))
+    return std::optional<accel::Target>();
+  EMBER_ASSIGN(accel::Target t, layerTarget(p, m));
+  return std::optional<accel::Target>(std::move(t));
+}
+
+Expected<PluginProgram> programForPlugin(Plugin &p, Device *d,
+                                         const std::optional<accel::Target> &t,
+                                         const Function &f,
+                                         const CompileOptions &o) {
+  PluginProgram out;
+  if (t) {
+    EMBER_ASSIGN(out.bytes, scheduleForPlugin(p, d, *t, f, o));
+    out.kind = EMBER_PROGRAM_LAYERS;
+  } else {
+    EMBER_ASSIGN(out.bytes, serializeGraph(f));
+  }
+  return out;
+}
+
+Expected<Executable> compileOnPlugin(Plugin &p, Device *d,
+                                     const std::optional<accel::Target> &t,
+                                     const Function &f,
+                                     const CompileOptions &o) {
+  EMBER_ASSIGN(PluginProgram prog, programForPlugin(p, d, t, f, o));
+  return p.compile(d, prog.kind, prog.bytes, serializeCompileOptions(o));
+}
+
+Expected<Executable> compileOnPlugin(Plugin &p, Device *d, const Function &f,
+                                     const CompileOptions &o) {
+  EMBER_ASSIGN(std::optional<accel::Target> t, hostLayerTarget(p));
+  return compileOnPlugin(p, d, t, f, o);
 }
 
 } // namespace ember::backend

@@ -497,11 +497,9 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   // A plugin that takes scheduled programs gets its partitions scheduled
   // for its target description (LayerPath.h): the cut is one whose plugin
   // partitions the layer builds.
-  EMBER_ASSIGN(v1::CapabilityManifest manifest, plugin->capabilities());
   std::optional<accel::Target> layerTgt;
-  if (s.count() && takesLayers(*plugin, manifest)) {
-    EMBER_ASSIGN(accel::Target t, layerTarget(*plugin, manifest));
-    layerTgt = std::move(t);
+  if (s.count()) {
+    EMBER_ASSIGN(layerTgt, hostLayerTarget(*plugin));
   }
   if (layerTgt) {
     EMBER_ASSIGN(x->plan_, partitionForLayers(f, std::move(s), *layerTgt,
@@ -525,6 +523,10 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   common.vendor.clear();
   const std::string fallbackOptBytes = serializeCompileOptions(common);
   const std::string optBytes = serializeCompileOptions(o.compile);
+  std::optional<accel::Target> fallbackTgt;
+  if (anyFallback && x->fallback_) {
+    EMBER_ASSIGN(fallbackTgt, hostLayerTarget(*x->fallback_));
+  }
   for (size_t i = 0; i < x->plan_.parts.size(); ++i) {
     auto &part = x->plan_.parts[i];
     Compiled c;
@@ -533,31 +535,22 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
     Plugin *runner = part.onPlugin ? plugin.get() : x->fallback_.get();
     if (runner) {
       Device *dev = part.onPlugin ? &x->device_ : &x->fallbackDevice_;
-      // A plugin that takes scheduled programs gets the partition scheduled
-      // for its target description (LayerPath.h); the artifact cache keys
-      // it by the graph (and the program kind), so a hit skips scheduling.
-      const bool layers = part.onPlugin && layerTgt;
-      EMBER_ASSIGN(std::string graph, serializeGraph(*part.graph->main()));
-      const std::string &opts = part.onPlugin ? optBytes : fallbackOptBytes;
+      // The partition's program is the one compileOnPlugin makes
+      // (LayerPath.h); the artifact cache keys it by the graph and the
+      // program kind, so a hit skips scheduling.
+      const std::optional<accel::Target> &route =
+          part.onPlugin ? layerTgt : fallbackTgt;
       std::string cached;
-      if (!o.artifactCacheDir.empty())
+      if (!o.artifactCacheDir.empty()) {
+        EMBER_ASSIGN(std::string graph, serializeGraph(*part.graph->main()));
         cached = artifactCachePath(o.artifactCacheDir, *runner,
-                                   layers ? "layers|" + graph : graph, opts);
+                                   route ? "layers|" + graph : graph,
+                                   part.onPlugin ? optBytes : fallbackOptBytes);
+      }
       Expected<Executable> exe = loadCachedArtifact(*runner, dev, cached);
       if (!exe) {
-        std::string bytes = std::move(graph);
-        if (layers) {
-          auto sched = scheduleForPlugin(*plugin, dev, *layerTgt,
-                                         *part.graph->main(), o.compile);
-          if (!sched)
-            return Status(
-                sched.status().code(),
-                concat("partition ", i, ": ", sched.status().message()));
-          bytes = std::move(*sched);
-        }
-        exe = runner->compile(
-            dev, layers ? EMBER_PROGRAM_LAYERS : EMBER_PROGRAM_GRAPH, bytes,
-            opts);
+        exe = compileOnPlugin(*runner, dev, route, *part.graph->main(),
+                              part.onPlugin ? o.compile : common);
         if (exe && !cached.empty())
           storeArtifact(*runner, *exe, cached);
       }

@@ -1,5 +1,6 @@
 #include "runtime/Devices.h"
 
+#include "backend/LayerPath.h"
 #include "backend/Partitioner.h"
 #include "backend/ProgramProto.h"
 
@@ -7,6 +8,7 @@
 
 #include <cctype>
 #include <map>
+#include <optional>
 
 namespace ember::runtime {
 
@@ -157,12 +159,17 @@ void toProto(const CostEstimate &c, backend::v1::CostEstimate &out) {
 
 Expected<CostEstimate> estimateOn(RuntimeDevice &d, const DeviceKind &k,
                                   const Function &f) {
-  if (!d.plugin || !d.plugin->api().estimate_cost)
+  if (!d.plugin)
+    return hostEstimate(f);
+  // A plugin that takes scheduled programs: the layer's cost model on the
+  // program the host schedules for it (LayerPath.h), at the device's clock.
+  EMBER_ASSIGN(std::optional<accel::Target> t,
+               backend::hostLayerTarget(*d.plugin));
+  if (!t && !d.plugin->api().estimate_cost)
     return hostEstimate(f);
   const size_t n = backend::computeNodes(f).size();
-  EMBER_ASSIGN(std::string g, backend::serializeGraph(f));
-  auto est = d.plugin->estimateCost(
-      d.index, g, n, backend::serializeCompileOptions(k.compile));
+  auto est = backend::estimateOnPlugin(*d.plugin, d.index, t, f, k.compile,
+                                       d.traits.clockHz);
   if (!est)
     return est.status().withContext(concat("device ", d.name));
   CostEstimate c;
@@ -176,6 +183,9 @@ Expected<CostEstimate> estimateOn(RuntimeDevice &d, const DeviceKind &k,
   c.nodeGroup.assign(n, -1);
   for (const backend::v1::NodeCost &nc : est->nodes()) {
     size_t i = size_t(nc.node());
+    if (nc.node() < 0 || i >= n)
+      return makeError(ErrorCode::Internal, "device ", d.name,
+                       ": the estimate names node ", nc.node(), " of ", n);
     c.nodeSeconds[i] = nc.seconds();
     c.nodeMemory[i] = nc.memory_bytes();
     c.nodeGroup[i] = nc.group();

@@ -92,11 +92,17 @@ struct CostEstimate {
   std::string basis;
   // Bytes an execution moves through the bandwidth the device shares.
   double trafficBytes = 0;
-  bool fromPlugin = false; // false: the host's estimate
+  // true: the device's cost model (its plugin's estimate_cost, or the NPU
+  // layer's on the host for a plugin that takes scheduled programs); false:
+  // the host's nominal rates
+  bool fromPlugin = false;
 };
 
-// Asks device `d` (estimate_cost), or estimates on the host when its plugin
-// does not answer (hostEstimate). Node costs the plugin leaves out are 0.
+// The cost of `f` on device `d`: for a plugin that takes scheduled programs
+// the NPU layer's cost model on the program the host schedules
+// (backend::estimateOnHost), else the plugin's estimate_cost, or the host's
+// nominal rates when it has none (hostEstimate). Node costs the estimate
+// leaves out are 0.
 Expected<CostEstimate> estimateOn(RuntimeDevice &d, const DeviceKind &k,
                                   const Function &f);
 

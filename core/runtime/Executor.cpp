@@ -1,5 +1,6 @@
 #include "runtime/Executor.h"
 
+#include "backend/LayerPath.h"
 #include "backend/ProgramProto.h"
 #include "interp/Interpreter.h"
 
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace ember::runtime {
@@ -104,7 +106,9 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Function &f,
   }
   backend::CompileOptions hostOpts = o.hostCompile;
   hostOpts.vendor.clear();
-  const std::string hostBytes = backend::serializeCompileOptions(hostOpts);
+  // Each plugin's route (LayerPath.h), resolved once: a plugin that takes
+  // scheduled programs gets its stages scheduled on the host.
+  std::map<backend::Plugin *, std::optional<accel::Target>> routes;
   for (size_t i = 0; i < x->placement_.stages.size(); ++i) {
     const Stage &st = x->placement_.stages[i];
     auto c = std::make_unique<Compiled>();
@@ -112,21 +116,26 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Function &f,
       c->outTypes.push_back(v.type());
     backend::Plugin *plugin = nullptr;
     backend::Device *dev = nullptr;
-    std::string opts;
+    const backend::CompileOptions *opts = nullptr;
     if (st.device != kHost) {
       RuntimeDevice &d = devices[size_t(st.device)];
       plugin = d.plugin.get();
       dev = &d.handle;
-      opts = backend::serializeCompileOptions(devs.kinds()[d.kind].compile);
+      opts = &devs.kinds()[d.kind].compile;
     } else if (o.host) {
       plugin = o.host.get();
       dev = &x->hostDevice_;
-      opts = hostBytes;
+      opts = &hostOpts;
     }
     if (plugin) {
-      EMBER_ASSIGN(std::string g,
-                   backend::serializeGraph(*st.part.graph->main()));
-      auto exe = plugin->compile(dev, EMBER_PROGRAM_GRAPH, g, opts);
+      auto route = routes.find(plugin);
+      if (route == routes.end()) {
+        EMBER_ASSIGN(std::optional<accel::Target> t,
+                     backend::hostLayerTarget(*plugin));
+        route = routes.emplace(plugin, std::move(t)).first;
+      }
+      auto exe = backend::compileOnPlugin(*plugin, dev, route->second,
+                                          *st.part.graph->main(), *opts);
       // A host plugin that cannot compile a stage (an op it lacks) leaves
       // it to the reference interpreter, which runs everything.
       if (!exe && st.device == kHost &&

@@ -110,7 +110,7 @@ def main():
                         "host (interp)"],
           f"--emit=partitions places the stages {stages}")
     check(p.stdout.count("  why: ") == 4 and
-          p.stdout.count("  predicted by: the NPU cost model") == 2 and
+          p.stdout.count("  predicted by: npu-sim's cost model") == 2 and
           re.search(r"hold [0-9.]+ MiB of the device's 7\.0 MiB", p.stdout),
           "--emit=partitions says why, how it predicted and the memory")
 

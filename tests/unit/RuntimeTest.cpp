@@ -6,6 +6,9 @@
 // isolation are checked end to end by tests/runtime (ctest runtime-devices).
 #include "runtime/Executor.h"
 
+#include "backend/LayerPath.h"
+#include "backend/ProgramProto.h"
+
 #include "interp/Interpreter.h"
 #include "ir/Printer.h"
 
@@ -328,6 +331,57 @@ TEST(Placement, NpuEstimateChargesEachLayerToItsConvolution) {
   // The 3x3 convolution's layer takes longer than the 1x1's.
   EXPECT_GT(conv3, conv1);
   EXPECT_NEAR(sum, c->seconds, 1e-9 * c->seconds);
+  // The estimate is the layer's cost model on the host (LayerPath.h): the
+  // plugin base has no estimate_cost.
+  EXPECT_EQ(plugin->api().estimate_cost, nullptr);
+  EXPECT_NE(c->basis.find("npu-sim's cost model: 2 layers"), std::string::npos)
+      << c->basis;
+}
+
+// The NPU layer runs in one place: a plugin on the SDK's NPU plugin base
+// refuses a graph with one error naming the kind it takes, and the host's
+// one entry (compileOnPlugin) schedules the graph and sends it that kind.
+TEST(LayerPath, NpuPluginTakesOnlyScheduledPrograms) {
+  auto plugin = builtPlugin("npu_sim");
+  if (!plugin)
+    GTEST_SKIP() << "the npu-sim plugin is not built";
+  std::string w;
+  for (int i = 0; i < 256; ++i)
+    w += (i ? ", " : "") + std::to_string(i * 7 % 41 - 20);
+  auto m = parseModule(R"(func @main(%x: u8[1,16,8,8]) {
+  %w = Constant dense<i8[16,16,1,1]: [)" +
+                           w + R"(]>
+  %z = Constant dense<u8[]: [128]>
+  %mm = Constant dense<i32[]: [1500000000]>
+  %sh = Constant dense<i32[]: [-9]>
+  %c = ConvInteger(%x, %w, %z) {kernel_shape = [1, 1]} : i32[1,16,8,8]
+  %r = Requantize(%c, %mm, %sh, _, %z) {to = 2} : u8[1,16,8,8]
+  return %r
+}
+)",
+                       "conv.eir");
+  ASSERT_TRUE(m) << m.status().message();
+  const Function &f = *(*m)->main();
+  auto graph = backend::serializeGraph(f);
+  ASSERT_TRUE(graph) << graph.status().message();
+  auto refused = plugin->compile(nullptr, EMBER_PROGRAM_GRAPH, *graph);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.status().code(), ErrorCode::Unsupported);
+  EXPECT_NE(refused.status().message().find(
+                "compiles scheduled programs (program kind 2), not kind 0 "
+                "(a graph): the host schedules graphs for it"),
+            std::string::npos)
+      << refused.status().message();
+  auto route = backend::hostLayerTarget(*plugin);
+  ASSERT_TRUE(route) << route.status().message();
+  ASSERT_TRUE(route->has_value());
+  auto prog = backend::programForPlugin(*plugin, nullptr, *route, f,
+                                        backend::CompileOptions());
+  ASSERT_TRUE(prog) << prog.status().message();
+  EXPECT_EQ(prog->kind, uint32_t(EMBER_PROGRAM_LAYERS));
+  auto exe =
+      backend::compileOnPlugin(*plugin, nullptr, f, backend::CompileOptions());
+  ASSERT_TRUE(exe) << exe.status().message();
 }
 
 } // namespace

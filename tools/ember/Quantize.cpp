@@ -5,6 +5,7 @@
 #include "ember/api/Profile.h"
 #include "ember/api/Target.h"
 
+#include "backend/LayerPath.h"
 #include "backend/Partitioner.h"
 #include "backend/ProgramProto.h"
 #include "ember/backend/v1/runtime.pb.h"
@@ -34,9 +35,9 @@ void drawProgress(size_t done, size_t total) {
 
 // The NPU cost model's predicted cycles per ONNX node of a QDQ model: the
 // model lowered as `ember compile` does, partitioned by what the npu-sim
-// plugin claims, each NPU partition's estimate_cost (ABI 1.4) per node (the
-// plugin charges a layer to its convolutions and MatMuls), at the device's
-// clock.
+// plugin claims, each NPU partition's cost estimate per node
+// (backend::estimateOnPlugin: the layer's cost model on the host, which
+// charges a layer to its convolutions and MatMuls), at the device's clock.
 Expected<std::map<std::string, double>>
 npuNodeCycles(backend::Plugin &npu, const onnx::ModelProto &m,
               const std::map<std::string, Dims> &shapes) {
@@ -55,14 +56,17 @@ npuNodeCycles(backend::Plugin &npu, const onnx::ModelProto &m,
                backend::partition(f, std::move(sup)));
   EMBER_ASSIGN(auto desc, npu.describeDevice(0, ""));
   const double clock = desc.clock_hz() > 0 ? desc.clock_hz() : 1.0;
+  EMBER_ASSIGN(std::optional<accel::Target> route,
+               backend::hostLayerTarget(npu));
   std::map<std::string, double> out;
   for (const backend::Partition &p : plan.parts) {
     if (!p.onPlugin)
       continue;
     const Function &g = *p.graph->main();
     std::vector<const Node *> nodes = backend::computeNodes(g);
-    EMBER_ASSIGN(std::string bytes, backend::serializeGraph(g));
-    EMBER_ASSIGN(auto est, npu.estimateCost(0, bytes, nodes.size(), ""));
+    EMBER_ASSIGN(auto est,
+                 backend::estimateOnPlugin(npu, 0, route, g,
+                                           backend::CompileOptions(), clock));
     for (const auto &nc : est.nodes())
       out[nodes[size_t(nc.node())]->name] += nc.seconds() * clock;
   }

@@ -107,11 +107,16 @@ std::vector<Outcome> callAll(Form f) {
   // that must be refused anyway (and for query_support, which answers
   // unclaimed nodes too).
   bool refusal = f == Form::Header || f == Form::Zero || f == Form::Null;
-  std::string probeGraph, anyGraph;
+  std::string anyGraph;
+  // The probe as Ember compiles it on this plugin (LayerPath.h).
+  backend::PluginProgram probeProgram;
   if (s.probe) {
     auto g = backend::serializeGraph(s.probe->sample.fn());
     if (g)
-      probeGraph = anyGraph = *g;
+      anyGraph = *g;
+    auto pp = pluginProgram(p, s.probe->sample.fn());
+    if (pp)
+      probeProgram = std::move(*pp);
   } else if (auto add = buildSample("Add", ElemKind::F32, 1)) {
     auto g = backend::serializeGraph(add->fn());
     if (g)
@@ -190,11 +195,12 @@ std::vector<Outcome> callAll(Form f) {
     out.push_back(o);
   }
 
-  const std::string &program = refusal ? anyGraph : probeGraph;
+  const std::string &program = refusal ? anyGraph : probeProgram.bytes;
   if (a.executable_compile && dev && !program.empty()) {
     ember_compile_params v{};
     v.struct_size = sizeof(v);
-    v.program_kind = EMBER_PROGRAM_GRAPH;
+    v.program_kind =
+        refusal ? uint32_t(EMBER_PROGRAM_GRAPH) : probeProgram.kind;
     v.program = program.data();
     v.program_size = program.size();
     Arg<ember_compile_params> arg(v, f);

@@ -205,15 +205,17 @@ void compileRejectsUnknownOption() {
   KIT_REQUIRE_PROBE();
   KitState &s = state();
   KIT_ASSIGN(backend::Device * d, pluginDevice());
-  KIT_ASSIGN(std::string g, backend::serializeGraph(s.probe->sample.fn()));
+  // The probe as Ember sends it to this plugin (LayerPath.h).
+  KIT_ASSIGN(backend::PluginProgram g,
+             pluginProgram(*s.plugin, s.probe->sample.fn()));
   v1::CompileOptions o;
   o.set_schema_version(1);
   (*o.mutable_vendor())["ember_kit_no_such_option"] = "1";
   ember_compile_params cp{};
   cp.struct_size = sizeof(cp);
-  cp.program_kind = EMBER_PROGRAM_GRAPH;
-  cp.program = g.data();
-  cp.program_size = g.size();
+  cp.program_kind = g.kind;
+  cp.program = g.bytes.data();
+  cp.program_size = g.bytes.size();
   std::string ob = o.SerializeAsString();
   cp.options = ob.data();
   cp.options_size = ob.size();
@@ -235,9 +237,8 @@ void compileRejectsUnknownOption() {
   // Default options, serialized, are fine.
   v1::CompileOptions def;
   def.set_schema_version(1);
-  KIT_ASSIGN(
-      backend::Executable ok,
-      s.plugin->compile(d, EMBER_PROGRAM_GRAPH, g, def.SerializeAsString()));
+  KIT_ASSIGN(backend::Executable ok,
+             s.plugin->compile(d, g.kind, g.bytes, def.SerializeAsString()));
   KIT_CHECK(bool(ok));
 }
 

@@ -5,6 +5,7 @@
 #include "KitInternal.h"
 
 #include "backend/Artifact.h"
+#include "backend/LayerPath.h"
 #include "backend/ProgramProto.h"
 
 namespace ember::kit {
@@ -36,7 +37,12 @@ void header() {
   EXPECT_EQ(h.plugin_version(), s.plugin->version())
       << "ArtifactHeader.plugin_version";
   EXPECT_EQ(h.abi_major(), s.plugin->abiMajor()) << "ArtifactHeader.abi_major";
-  EXPECT_EQ(h.program_kind(), uint32_t(EMBER_PROGRAM_GRAPH))
+  // The kind Ember sent (LayerPath.h): a scheduled program to a plugin
+  // that takes them, else the graph.
+  KIT_ASSIGN(std::optional<accel::Target> route,
+             backend::hostLayerTarget(*s.plugin));
+  EXPECT_EQ(h.program_kind(),
+            uint32_t(route ? EMBER_PROGRAM_LAYERS : EMBER_PROGRAM_GRAPH))
       << "ArtifactHeader.program_kind";
   const Function &f = s.probe->sample.fn();
   ASSERT_EQ(size_t(h.inputs_size()), f.params().size()) << "inputs";

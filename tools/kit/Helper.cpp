@@ -293,8 +293,11 @@ Status runRequest(const std::map<std::string, std::string> &req,
     std::string bytes = readFile(dir + "/" + get("program"));
     EMBER_ASSIGN(auto m, backend::deserializeGraph(bytes.data(), bytes.size()));
     EMBER_ASSIGN(backend::Device d, p->openDevice(0));
+    // As Ember compiles it (LayerPath.h): the graph, or scheduled on the
+    // host for a plugin that takes scheduled programs.
     EMBER_ASSIGN(backend::Executable x,
-                 p->compile(&d, EMBER_PROGRAM_GRAPH, bytes));
+                 backend::compileOnPlugin(*p, &d, *m->main(),
+                                          backend::CompileOptions()));
     EMBER_ASSIGN(outs,
                  runExecutable(*p, d, x, inputs, outputTypes(*m->main())));
   } else if (get("mode") == "artifact") {

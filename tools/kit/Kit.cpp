@@ -3,6 +3,7 @@
 // programs on either side.
 #include "KitInternal.h"
 
+#include "backend/LayerPath.h"
 #include "backend/Partitioner.h"
 #include "backend/ProgramProto.h"
 #include "interp/Interpreter.h"
@@ -294,8 +295,16 @@ std::vector<Type> outputTypes(const Function &f) {
 
 Expected<backend::Executable>
 compileGraph(backend::Plugin &p, backend::Device *d, const Function &f) {
-  EMBER_ASSIGN(std::string bytes, backend::serializeGraph(f));
-  return p.compile(d, EMBER_PROGRAM_GRAPH, bytes);
+  // The program Ember sends this plugin (LayerPath.h): the graph, or for a
+  // plugin that takes scheduled programs, the partition scheduled on the
+  // host as ember compile and run schedule it.
+  return backend::compileOnPlugin(p, d, f, backend::CompileOptions());
+}
+
+Expected<backend::PluginProgram> pluginProgram(backend::Plugin &p,
+                                               const Function &f) {
+  EMBER_ASSIGN(std::optional<accel::Target> t, backend::hostLayerTarget(p));
+  return backend::programForPlugin(p, nullptr, t, f, backend::CompileOptions());
 }
 
 Expected<std::vector<Tensor>> runExecutable(backend::Plugin &p,

@@ -5,6 +5,7 @@
 
 #include "ember/kit/Kit.h"
 
+#include "backend/LayerPath.h"
 #include "backend/Plugin.h"
 #include "ir/Graph.h"
 
@@ -166,9 +167,15 @@ void registerSkewTests();
 
 // ---- running ----------------------------------------------------------------
 std::vector<Type> outputTypes(const Function &f);
-// Serializes `f` (a graph program), compiles it on `p`.
+// Compiles `f` on `p` as Ember does (backend::compileOnPlugin): the graph,
+// or for a plugin that takes scheduled programs, `f` scheduled on the host.
 Expected<backend::Executable>
 compileGraph(backend::Plugin &p, backend::Device *d, const Function &f);
+// The program (kind and bytes) Ember sends `p` for `f` with default
+// options (backend::programForPlugin), for the tests that call
+// executable_compile themselves.
+Expected<backend::PluginProgram> pluginProgram(backend::Plugin &p,
+                                               const Function &f);
 // Allocates, writes, executes, waits (at most the configured timeout) and
 // reads back.
 Expected<std::vector<Tensor>>

@@ -122,10 +122,12 @@ void releaseFreesExecutables() {
     GTEST_SKIP() << s.noProbe;
   }
   KIT_ASSIGN(backend::Device * d, pluginDevice());
-  KIT_ASSIGN(std::string graph, backend::serializeGraph(s.probe->sample.fn()));
+  // The probe as Ember sends it to this plugin (LayerPath.h).
+  KIT_ASSIGN(backend::PluginProgram prog,
+             pluginProgram(*s.plugin, s.probe->sample.fn()));
   const int n = 32;
   auto cycle = [&]() -> Status {
-    return s.plugin->compile(d, EMBER_PROGRAM_GRAPH, graph).status();
+    return s.plugin->compile(d, prog.kind, prog.bytes).status();
   };
   KIT_ASSIGN(Growth g, growthPerCycle(24, n, kLeakPerCycle, cycle));
   note(concat("the heap grew by ", bytes(g.perCycle),

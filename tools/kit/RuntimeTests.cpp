@@ -49,15 +49,25 @@ void deviceDescription() {
 
 void costEstimate() {
   KitState &s = state();
-  if (!s.plugin->api().estimate_cost)
+  // The estimate the runtime uses (LayerPath.h): for a plugin that takes
+  // scheduled programs, the layer's cost model on the host at the device's
+  // clock; else the plugin's estimate_cost.
+  KIT_ASSIGN(std::optional<accel::Target> route,
+             backend::hostLayerTarget(*s.plugin));
+  if (!route && !s.plugin->api().estimate_cost)
     GTEST_SKIP() << "estimate_cost is not implemented (NULL): the host "
                     "estimates from the graph";
   if (!s.probe)
     GTEST_SKIP() << s.noProbe;
   const Function &f = s.probe->sample.fn();
-  KIT_ASSIGN(std::string g, backend::serializeGraph(f));
-  size_t nodes = backend::computeNodes(f).size();
-  KIT_ASSIGN(v1::CostEstimate c, s.plugin->estimateCost(0, g, nodes, ""));
+  double clock = 0;
+  if (route) {
+    KIT_ASSIGN(v1::DeviceDescription d, s.plugin->describeDevice(0, ""));
+    clock = d.clock_hz();
+  }
+  KIT_ASSIGN(v1::CostEstimate c,
+             backend::estimateOnPlugin(*s.plugin, 0, route, f,
+                                       backend::CompileOptions(), clock));
   std::set<int32_t> seen;
   double sum = 0;
   for (const v1::NodeCost &n : c.nodes()) {

@@ -206,8 +206,6 @@ struct ExampleNpu {
   static constexpr double clockHz = double(EMBER_NPU_PLATFORM_CLOCK_HZ);
   static constexpr const char *optionKeys =
       "executor, cosim, handover, dram_burst, shared_dram_bw, fault,";
-  static constexpr const char *simulator = "SystemC";
-  static constexpr const char *tuneCacheFile = "npu-tune.json";
   using Config = NpuConfig;
   using Exec = Executable<ExampleNpu>;
 
@@ -262,23 +260,6 @@ struct ExampleNpu {
     return ns::programAsm(target(), p);
   }
 
-  // Tuning on SystemC; the cache's key is the DRAM timing.
-  static std::string measure(const Config &c, const ns::Program &p,
-                             uint64_t &cycles) {
-    return ns::measureOnSystemC(c, p, cycles);
-  }
-  static std::string deviceKey(const Config &c) {
-    auto pick = [](uint32_t v, uint32_t dflt) {
-      return std::to_string(v ? v : dflt);
-    };
-    return "dram_bw=" +
-           pick(c.bytesPerCycle, EMBER_NPU_DRAM_BYTES_PER_CYCLE_DEFAULT) +
-           " dram_latency=" +
-           (c.zeroLatency
-                ? std::string("0")
-                : pick(c.latency, EMBER_NPU_DRAM_LATENCY_CYCLES_DEFAULT)) +
-           " dram_burst=" + pick(c.burst, EMBER_NPU_DRAM_BURST_BYTES_DEFAULT);
-  }
   // A timing run of the host's tuner is measured on the timed model.
   static void timingRun(Config &c) { c.executor = EMBER_NPU_EXECUTOR_SYSTEMC; }
 

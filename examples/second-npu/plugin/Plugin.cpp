@@ -86,8 +86,6 @@ struct SecondNpu {
   static constexpr uint32_t devices = 1;
   static constexpr double clockHz = kClockHz;
   static constexpr const char *optionKeys = "executor";
-  static constexpr const char *simulator = "the second NPU's simulator";
-  static constexpr const char *tuneCacheFile = "second-npu-tune.json";
   using Config = sn::RunConfig;
 
   static const sn::Target &target() { return sn::target(); }
@@ -127,17 +125,14 @@ struct SecondNpu {
     return sn::programAsm(p);
   }
 
-  // Tuning on the simulator; the cache's key is the DRAM timing.
+  // One program's cycles on the simulator (each layer alone, for the
+  // profile).
   static std::string measure(const Config &c, const sn::Program &p,
                              uint64_t &cycles) {
     sn::RunResult r;
     std::string e = sn::runProgram(p, c, {}, {}, &r);
     cycles = r.counters.cycles;
     return e;
-  }
-  static std::string deviceKey(const Config &c) {
-    return "dram_bw=" + std::to_string(c.bytesPerCycle) +
-           " dram_latency=" + std::to_string(c.latency);
   }
 
   // One simulated device, one execution at a time.

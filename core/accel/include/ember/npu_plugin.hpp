@@ -9,8 +9,6 @@
 //     static constexpr uint32_t devices = 1;  // device indices 0..devices-1
 //     static constexpr double clockHz = 1e9;  // the cost model's clock
 //     static constexpr const char *optionKeys = "executor"; // in messages
-//     static constexpr const char *simulator = "Acme's simulator"; // tuning
-//     static constexpr const char *tuneCacheFile = "acme-tune.json";
 //     struct Config { int profile = 0; ... }; // what its options set
 //     static const ember::accel::Target &target(); // the description
 //     static const std::string &targetError();    // "" or why it is bad
@@ -22,9 +20,6 @@
 //     static std::string encode(const Program &p,
 //                               std::vector<uint8_t> &words);
 //     static std::string assembly(const Program &p);
-//     static std::string measure(const Config &c, const Program &p,
-//                                uint64_t &cycles);
-//     static std::string deviceKey(const Config &c);
 //     static void describe(uint32_t device, const Config &c,
 //                          ember::backend::v1::DeviceDescription &d);
 //     static ember_plugin::npu::Run start(uint32_t device,
@@ -49,9 +44,6 @@
 //   encode: the program's instruction words (the artifact's npu.insns);
 //   assembly: the executable_emit format npu-asm (npu-layers, the layer's
 //   text, comes from here).
-// - measure: one program's cycles on the device or its simulator, for the
-//   tuner (backend options tune=N, tune_cache=PATH); deviceKey: the timing
-//   settings a measurement holds for (the tuning cache's key).
 // - describe: fills the DeviceDescription of a device index (schema version,
 //   concurrency 1 and the clock are set before; the index is checked).
 // - start: an execution. Called on the host's thread with buffers checked
@@ -60,22 +52,28 @@
 //   returns "" or why the run failed. A device whose runs must be queued in
 //   the order they were started queues it in start.
 // - Optional: `static void timingRun(Config &)`, what a timing run of the
-//   host's tuner changes (profile is 0 already); `static std::string
+//   host's tuner (backend options tune=N, tune_cache=PATH) changes (profile
+//   is 0 already); `static std::string
 //   prepare(Executable<V> &x, bool compiled)`, called after compile
 //   (compiled) and load, before the executable is handed out.
 //
 // What this base does: plugin_init (checking the description), the
-// manifest (the layer's claimed ops, the description, npu-asm and
-// npu-layers, devices), query_support (with the host's options), compile of
-// graphs (selection and scheduling by the layer, tuning against measure,
-// packing by pack; the program of an estimate_cost kept for the compile of
-// the same graph and options that usually follows) and of scheduled
-// programs (EMBER_PROGRAM_LAYERS, for this description only), artifacts
-// (serialize, load with version, plugin and checksum checks; the files
-// npu.program and npu.insns), signature, emit, execute's argument checks,
-// event_profile, device_describe and estimate_cost (the layer's cost model),
-// and host-memory devices and buffers (plugin_helpers.hpp). A plugin class
-// deriving from NpuPlugin<V> may replace any entry (plugin_table.hpp).
+// manifest (the layer's claimed ops, the description, accepts_layers,
+// npu-asm and npu-layers, devices), query_support (with the host's
+// options), compile of scheduled programs (EMBER_PROGRAM_LAYERS, for this
+// description only; packing by pack), artifacts (serialize, load with
+// version, plugin and checksum checks; the files npu.program and
+// npu.insns), signature, emit, execute's argument checks, event_profile,
+// device_describe, and host-memory devices and buffers
+// (plugin_helpers.hpp). A plugin class deriving from NpuPlugin<V> may
+// replace any entry (plugin_table.hpp).
+//
+// The NPU compiler layer runs on the host, not here: Ember selects,
+// schedules and tunes a graph for the description (core/backend/LayerPath.h)
+// and sends the scheduled program, and the runtime's cost estimates come
+// from the layer's cost model on the host, so this base has no
+// estimate_cost and answers a graph (program kind 0) with one UNSUPPORTED
+// error saying the host schedules graphs for it.
 //
 // A plugin using it links Ember::accel and Ember::backend_proto besides what
 // ember_add_plugin links (examples/second-npu/CMakeLists.txt).
@@ -105,7 +103,6 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -373,23 +370,26 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
       return e;
     if (!out)
       return error(EMBER_STATUS_INVALID_ARGUMENT, "out_executable is NULL");
-    if (p->program_kind != EMBER_PROGRAM_GRAPH &&
-        p->program_kind != EMBER_PROGRAM_LAYERS)
+    // Ember schedules a graph on the host for this description and sends
+    // the scheduled program (accepts_layers; docs/npu-sdk.md, "Through the
+    // ABI"): the layer runs in one place.
+    if (p->program_kind != EMBER_PROGRAM_LAYERS)
       return error(EMBER_STATUS_UNSUPPORTED,
                    std::string(V::name) +
-                       " compiles graphs (program kind 0) and scheduled "
-                       "programs (2), not kind " +
-                       std::to_string(p->program_kind));
+                       " compiles scheduled programs (program kind 2), not "
+                       "kind " +
+                       std::to_string(p->program_kind) +
+                       (p->program_kind == EMBER_PROGRAM_GRAPH
+                            ? " (a graph): the host schedules graphs for it "
+                              "(its manifest sets accepts_layers)"
+                            : ""));
     v1::CompileOptions o;
     if (ember_error *e = parseOptions(p->options, p->options_size, o))
       return e;
     auto x = std::make_unique<Exec>();
     x->options = o.SerializeAsString();
     x->kind = p->program_kind;
-    if (ember_error *e =
-            p->program_kind == EMBER_PROGRAM_GRAPH
-                ? compileGraph(o, p->program, p->program_size, *x)
-                : compileLayers(o, p->program, p->program_size, *x))
+    if (ember_error *e = compileLayers(o, p->program, p->program_size, *x))
       return e;
     x->program.uid = accel::newProgramUid();
     if (ember_error *e = prepare(*x, true))
@@ -594,49 +594,6 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
     return host().blob(d.SerializeAsString(), out);
   }
 
-  // ABI 1.4: the layer's cost model for the program compile would make (kept
-  // for that compile), each layer's cycles charged to its nodes
-  // (accel::costEstimate).
-  static ember_error *estimate_cost(const ember_cost_params *p,
-                                    ember_blob *out) {
-    if (ember_error *e = checkStruct(
-            p, offsetof(ember_cost_params, options_size) + sizeof(size_t),
-            "ember_cost_params"))
-      return e;
-    if (ember_error *e = checkDevice(p->device_index))
-      return e;
-    if (p->program_kind != EMBER_PROGRAM_GRAPH)
-      return error(EMBER_STATUS_UNSUPPORTED,
-                   std::string(V::name) +
-                       " estimates graphs (program kind 0), not kind " +
-                       std::to_string(p->program_kind));
-    v1::CompileOptions o;
-    Config c;
-    accel::LayerOptions lo;
-    if (ember_error *e = parseOptions(p->options, p->options_size, o))
-      return e;
-    if (ember_error *e = applyOptions(o, c, &lo))
-      return e;
-    v1::Graph g;
-    if (ember_error *e =
-            parseGraph(p->program, p->program_size, g, "estimate_cost"))
-      return e;
-    accel::Program prog;
-    if (ember_error *e = generate(p->program, p->program_size, g, codegenKey(o),
-                                  lo.select, lo.codegen, 0, prog))
-      return e;
-    v1::CostEstimate est;
-    accel::costEstimate(g, prog, V::clockHz, est);
-    char basis[200];
-    std::snprintf(basis, sizeof basis,
-                  "%s cost model: %zu layers, %.3f M cycles at %.0f MHz "
-                  "(each layer as tiled, alone)",
-                  V::device, prog.layers.size(),
-                  est.seconds() * V::clockHz / 1e6, V::clockHz / 1e6);
-    est.set_basis(basis);
-    return host().blob(est.SerializeAsString(), out);
-  }
-
   // ---- pieces the entries share ---------------------------------------------
 
   // `c` from the options: the layer's keys into `lo`, the device's by
@@ -735,171 +692,6 @@ private:
     for (auto &n : x.outputNames)
       h.add_output_names(n);
     return h;
-  }
-
-  // Programs generated for estimate_cost, kept for the executable_compile of
-  // the same graph and options that usually follows (the runtime estimates
-  // a stage on its device, then compiles it there); the least recently
-  // used goes first. Tuned programs are not kept.
-  struct Cached {
-    std::string graph, options;
-    accel::Program program;
-  };
-  struct Cache {
-    std::mutex mu;
-    std::list<Cached> list;
-  };
-  static Cache &cache() {
-    static Cache c;
-    return c;
-  }
-  static constexpr size_t kCacheSize = 6;
-
-  // The options that shape the program (not the profile level).
-  static std::string codegenKey(v1::CompileOptions o) {
-    o.clear_profile_level();
-    return o.SerializeAsString();
-  }
-
-  static bool cached(const void *graph, size_t size, const std::string &key,
-                     accel::Program &out) {
-    Cache &c = cache();
-    std::lock_guard<std::mutex> l(c.mu);
-    for (auto it = c.list.begin(); it != c.list.end(); ++it)
-      if (it->options == key && it->graph.size() == size &&
-          std::memcmp(it->graph.data(), graph, size) == 0) {
-        c.list.splice(c.list.begin(), c.list, it);
-        out = it->program;
-        return true;
-      }
-    return false;
-  }
-
-  static void keep(const void *graph, size_t size, const std::string &key,
-                   const accel::Program &p) {
-    Cache &c = cache();
-    std::lock_guard<std::mutex> l(c.mu);
-    c.list.push_front(
-        Cached{std::string(static_cast<const char *>(graph), size), key, p});
-    if (c.list.size() > kCacheSize)
-      c.list.pop_back();
-  }
-
-  static ember_error *buildLayers(const v1::Graph &g,
-                                  const accel::SelectOptions &so,
-                                  accel::LayerProgram &lp) {
-    std::string err = accel::buildLayers(V::target(), g, lp, so);
-    if (!err.empty())
-      return error(EMBER_STATUS_UNSUPPORTED, err);
-    if (lp.layers.empty() && lp.tensors.empty())
-      return error(EMBER_STATUS_UNSUPPORTED,
-                   std::string("nothing in this graph runs on ") + V::device);
-    return nullptr;
-  }
-
-  // Layers, code and constants for graph `g` with codegen options `co`, from
-  // the cache when estimate_cost made them already. `capacity`: the DRAM it
-  // must fit (0: the description's address space).
-  static ember_error *generate(const void *bytes, size_t size,
-                               const v1::Graph &g, const std::string &key,
-                               const accel::SelectOptions &so,
-                               accel::CodegenOptions co, uint64_t capacity,
-                               accel::Program &out) {
-    const accel::Target &t = V::target();
-    if (!cached(bytes, size, key, out)) {
-      accel::LayerProgram lp;
-      if (ember_error *e = buildLayers(g, so, lp))
-        return e;
-      co.dramCapacity = 0; // the address space; the capacity is checked below
-      std::string err = accel::generateProgram(t, lp, co, out);
-      if (!err.empty())
-        return error(EMBER_STATUS_UNSUPPORTED, err);
-      V::pack(lp, out);
-      keep(bytes, size, key, out);
-    }
-    if (capacity == 0 || out.dramBytes <= capacity)
-      return nullptr;
-    // The compiler's own message (it names the largest layer): it stops at
-    // that check, before emitting code.
-    accel::LayerProgram lp;
-    accel::Program unused;
-    co.dramCapacity = capacity;
-    std::string err = accel::buildLayers(t, g, lp, so);
-    if (err.empty())
-      err = accel::generateProgram(t, lp, co, unused);
-    if (!err.empty())
-      return error(EMBER_STATUS_UNSUPPORTED, err);
-    return error(EMBER_STATUS_UNSUPPORTED,
-                 "the program needs " + std::to_string(out.dramBytes) +
-                     " bytes of DRAM (" + std::to_string(out.image.size()) +
-                     " of weights and tables, " +
-                     std::to_string(out.dramBytes - out.activationBase) +
-                     " of activations), over the DRAM's " +
-                     std::to_string(capacity) +
-                     " bytes (backend option dram_bytes)");
-  }
-
-  static void signatureOf(const v1::Graph &g, ember_executable &x) {
-    for (int v : g.inputs()) {
-      x.inputs.push_back(g.values(v).type());
-      x.inputNames.push_back(g.values(v).name());
-    }
-    for (int i = 0; i < g.outputs_size(); ++i) {
-      const int v = g.outputs(i);
-      x.outputs.push_back(g.values(v).type());
-      x.outputNames.push_back(i < g.output_names_size() ? g.output_names(i)
-                                                        : g.values(v).name());
-    }
-  }
-
-  // A graph: the layer selects and schedules (tuning with tune=N against
-  // V::measure), V::pack packs.
-  static ember_error *compileGraph(const v1::CompileOptions &o,
-                                   const void *data, size_t size, Exec &x) {
-    accel::LayerOptions lo;
-    if (ember_error *e = applyOptions(o, x.config, &lo))
-      return e;
-    v1::Graph g;
-    if (ember_error *e = parseGraph(data, size, g, "compile"))
-      return e;
-    if (!lo.tune && !lo.tuneCacheGiven) {
-      if (ember_error *e =
-              generate(data, size, g, codegenKey(o), lo.select, lo.codegen,
-                       lo.codegen.dramCapacity, x.program))
-        return e;
-      signatureOf(g, x);
-      return nullptr;
-    }
-    accel::LayerProgram lp;
-    if (ember_error *e = buildLayers(g, lo.select, lp))
-      return e;
-    // Tuning against the device, or (tune_cache without tune) the cached
-    // tilings only (docs/npu-sdk.md).
-    accel::TuneOptions tune;
-    tune.candidates = lo.tune;
-    tune.cachePath = lo.tuneCacheGiven
-                         ? lo.tuneCache
-                         : accel::defaultTuneCachePath(V::tuneCacheFile);
-    if (!lo.tuneCacheGiven && tune.cachePath.empty())
-      host().log(EMBER_LOG_WARNING,
-                 "tune: neither XDG_CACHE_HOME nor HOME is set, so the "
-                 "tuning results are not kept (tune_cache=PATH keeps them)");
-    const Config c = x.config;
-    tune.measure = [c](const accel::LayerProgram &, const accel::Program &p,
-                       uint64_t &cycles) { return V::measure(c, p, cycles); };
-    tune.simulator = V::simulator;
-    tune.deviceKey = V::deviceKey(c);
-    accel::TuneReport rep;
-    std::string err = accel::tuneAndGenerate(V::target(), lp, lo.codegen, tune,
-                                             x.program, rep);
-    for (const std::string &w : rep.warnings)
-      host().log(EMBER_LOG_WARNING, w);
-    if (!err.empty())
-      return error(EMBER_STATUS_UNSUPPORTED, err);
-    host().log(EMBER_LOG_INFO, rep.summary);
-    V::pack(lp, x.program);
-    signatureOf(g, x);
-    return nullptr;
   }
 
   // A program the host scheduled for this description: packed and run as
