@@ -652,8 +652,8 @@ std::string parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
       g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 ||
       g.N < 1 || g.OH < 1 || g.OW < 1 || g.H < 1 || g.W < 1)
     return lineAt(f.r, "gemm: sizes, kernel, strides or groups out of range");
-  if (g.wAct >= 0 && (!g.w.empty() || !g.flat || g.groups != 1 || g.sum ||
-                      g.in16))
+  if (g.wAct >= 0 &&
+      (!g.w.empty() || !g.flat || g.groups != 1 || g.sum || g.in16))
     return lineAt(f.r, "gemm: weights from an activation (wact) need a flat "
                        "8-bit layer of one group and no weights");
   if (!g.sum && g.wAct < 0 &&

@@ -143,7 +143,7 @@ struct GemmLayer {
   // padding, depthwise): one identity weight tile, and GEMMs whose outer
   // loop accumulates every pixel into one accumulator row. `w` unused.
   bool sum = false;
-  std::vector<int8_t> w;     // [K][C / groups][kh][kw], zero points removed
+  std::vector<int8_t> w; // [K][C / groups][kh][kw], zero points removed
   // Weights read from an activation (form actmatmul: a MatMul of two
   // activations, flat): the NTensor whose pixel j holds output channel j's
   // weights over its channels (its rows are the weight rows, loaded from
