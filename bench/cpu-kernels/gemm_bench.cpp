@@ -61,6 +61,7 @@
 //                   a row-major input, conv2dNhwcFromNchw)
 //
 //===----------------------------------------------------------------------===//
+#include "BenchTiming.h"
 #include "FmaPeak.h"
 
 #include "ember/cpu/Kernels.h"
@@ -83,17 +84,12 @@
 #include <vector>
 
 using namespace ember::cpu;
+using ember::bench::gCpuTime;
+using ember::bench::nowSeconds;
+using ember::bench::timeIt;
+using ember::bench::Timing;
 
 namespace {
-
-struct Timing {
-  double median = 0, best = 0;
-};
-
-/// --cpu-time: time by this thread's CPU clock rather than the wall clock,
-/// so that time the thread spends descheduled on a shared, loaded machine
-/// does not count (caches shared with other jobs still do).
-bool gCpuTime = false;
 
 /// --residual: the channels-last convolutions (nhwc) add a residual of the
 /// output's shape before the Relu (a ResNet block's last layer).
@@ -107,34 +103,6 @@ size_t gQShape[3] = {0, 0, 0};
 /// --layer=...,nchw: the channels-last column runs conv2dNhwcFromNchw (a
 /// first layer reading a row-major input) whatever the channel count.
 bool gFromNchw = false;
-
-double nowSeconds() {
-  if (gCpuTime) {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) +
-           1e-9 * static_cast<double>(ts.tv_nsec);
-  }
-  return std::chrono::duration<double>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-/// Runs f until `minTime` seconds and at least `minReps` repeats have been
-/// spent (after one warm-up call) and returns the median and best time.
-template <typename F> Timing timeIt(F f, double minTime, int minReps = 7) {
-  f();
-  std::vector<double> t;
-  double total = 0;
-  while (total < minTime || static_cast<int>(t.size()) < minReps) {
-    const double t0 = nowSeconds();
-    f();
-    t.push_back(nowSeconds() - t0);
-    total += t.back();
-  }
-  std::sort(t.begin(), t.end());
-  return Timing{t[t.size() / 2], t[0]};
-}
 
 struct ConvLayer {
   const char *name;

@@ -134,6 +134,8 @@ def ember_run(args, model, threads, inputs, ember=None):
     cmd = [ember or args.ember, "bench", model, f"--target={args.target}",
            f"--threads={threads}", f"--runs={args.runs}",
            f"--warmup={args.warmup}"] + inputs
+    for opt in args.backend_opt:
+        cmd += ["--backend-opt", opt]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True,
                            timeout=args.timeout)
@@ -248,6 +250,12 @@ def main():
     ap.add_argument("--only", action="append", default=[],
                     help="with --set: models whose path contains this")
     ap.add_argument("--json", help="write every round's figures here")
+    ap.add_argument("--backend-opt", action="append", default=[],
+                    metavar="KEY=VALUE",
+                    help="passed to every `ember bench` (both builds), e.g. "
+                    "isa=avx2: Ember's AVX2 path on an AVX-512 host, ONNX "
+                    "Runtime unmasked (pessimistic for Ember; masked_host.py "
+                    "masks both)")
     ap.add_argument("models", nargs="*")
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
@@ -270,6 +278,8 @@ def main():
           f"runs={args.runs} warmup={args.warmup} rounds={args.rounds}; "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"host: {host_cpu()}")
+    if args.backend_opt:
+        print(f"ember backend options: {' '.join(args.backend_opt)}")
     print(f"{'model':44s} {'thr':>3s} {'ember_ms':>10s} {'ort_ms':>10s} "
           f"{'ort/ember':>9s}  rounds; ember nodes")
     medians, failed, records, befores = [], 0, [], []

@@ -32,8 +32,11 @@ std::string whyConcat(const View &v, const v1::Node &n, int self) {
     int x = ins[i];
     if (x < 0 || v.dtype(x) != v.dtype(y))
       return "inputs of different element types";
-    if (v.constant[size_t(x)])
-      return "a constant input";
+    // A constant input is a constant tensor of the layer program copied
+    // into its channels of the result (copyInto, laneCopyInto).
+    if (v.constant[size_t(x)] && !isQ8(v.dtype(x)))
+      return "a constant " + v.dtype(x) +
+             " input (constants are placed as int8 tensors)";
     if (lanePart(v, x))
       return "input " + q(v.name(x)) +
              " starts inside a channel tile of its Split's input and the "

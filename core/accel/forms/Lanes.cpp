@@ -1,6 +1,6 @@
-// Split and Concat at channel offsets that are multiples of 8 but not of the
-// lanes (form concat, Concat.cpp; docs/npu-backend.md, "Concatenation and
-// split by placement").
+// Split at any channel offset that is not a multiple of the lanes, and
+// Concat at multiples of 8 that are not (form concat, Concat.cpp;
+// docs/npu-backend.md, "What runs on the NPU").
 //
 // A Split part that starts inside a channel tile (a "lane part") has no
 // storage of its own: a convolution reads the tiles the part lies in and
@@ -79,12 +79,9 @@ std::vector<int> concatInputs(const View &v, const v1::Node &n) {
 std::string whyLaneParts(const View &v, const v1::Node &s) {
   for (int i = 0; i < s.outputs_size(); ++i) {
     int y = v.out(s, i);
+    // (At any channel: a convolution's weights and the identity GEMM's
+    // pick any lane; a Concat of all the parts reads the input whole.)
     int64_t off = splitOffset(v, y, nullptr);
-    if (off % 8)
-      return "output " + q(v.name(y)) + " starts at channel " +
-             std::to_string(off) +
-             ", not a multiple of 8 (the store's lane groups and the weights "
-             "place)";
     if (!lanePart(v, y))
       continue;
     const std::string where = "output " + q(v.name(y)) +
@@ -135,9 +132,10 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
   // Every input computed on the target: an input from the host would cut
   // the partition before the Concat, leaving the producers that place
   // their channels inside tiles in an earlier one.
+  // (A constant is copied to its lanes, Concat.cpp.)
   for (int x : anyInside ? ins : std::vector<int>()) {
     int p = v.producer[size_t(x)];
-    if (p < 0 || !a.why[size_t(p)].empty())
+    if (!v.constant[size_t(x)] && (p < 0 || !a.why[size_t(p)].empty()))
       return "input " + q(v.name(x)) +
              " is not computed on the target, and other inputs lie inside "
              "channel tiles (their producers must be in the Concat's "

@@ -98,8 +98,9 @@ int64_t pixelRuns(const View &v, const v1::Node &n) {
 // Channel axes other than dim 1 (the pixels form): the result of a
 // reshape that moves the channels to another axis keeping the bytes
 // ([1, H] -> [1, 1, 1, H]: H channels of one pixel), when every reader is a
-// movement or pixel op (nothing else reads such a layout); Concat, Slice
-// and Gather results keep their input's channels (Gather one axis fewer).
+// movement or pixel op (nothing else reads such a layout); Concat, Slice,
+// Split and Gather results keep their input's channels (Gather one axis
+// fewer).
 void layoutChannels(View &v) {
   // A per-tensor Requantize is elementwise: any layout (Y of an LSTM of one
   // step, its h reshaped, requantized to its QuantizeLinear's parameters).
@@ -151,6 +152,14 @@ void layoutChannels(View &v) {
   for (int i = 0; i < v.g.nodes_size(); ++i) {
     const v1::Node &n = v.g.nodes(i);
     const int x = v.in(n, 0), y = v.out(n);
+    // A Split's parts keep its input's channels (a YOLOv8 head's boxes and
+    // classes of its [1, C, anchors] Concat).
+    if (n.op() == "Split" && x >= 0)
+      for (int k = 0; k < n.outputs_size(); ++k) {
+        const int yk = v.out(n, k);
+        if (yk >= 0 && v.dims(yk).size() == v.dims(x).size())
+          v.chan[size_t(yk)] = v.chan[size_t(x)];
+      }
     if (x < 0 || y < 0 || n.outputs_size() != 1)
       continue;
     const std::vector<int64_t> yd = v.dims(y);
@@ -305,8 +314,19 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
       if (xi < 0 || v.dtype(xi) != dt || v.dims(xi).size() != yd.size() ||
           v.chan[size_t(xi)] != c)
         return "inputs of different element types or layouts";
-      if (v.constant[size_t(xi)])
-        return "a constant input";
+      // A constant input (a transformer's class token before its patch
+      // tokens) is a constant tensor of the layer program copied into its
+      // pixels of the result by a 1x1 pool (pixelNode).
+      if (v.constant[size_t(xi)]) {
+        if (!isQ8(v.dtype(xi)))
+          return "a constant " + v.dtype(xi) +
+                 " input (constants are placed as int8 tensors)";
+        if (runs > 1)
+          return op + " along axis " + std::to_string(axis) + " in " +
+                 std::to_string(runs) +
+                 " runs of pixels per channel tile with a constant input";
+        continue;
+      }
       if (runs > 1) {
         const std::string why = whyPlacedRuns(v, a, xi, runs);
         if (!why.empty())
@@ -315,10 +335,13 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
                  " runs of pixels per channel tile: " + why;
         continue;
       }
-      // Every input written by placement in the partition: the result of a
-      // layer the target computes (through free reshapes of it alone), so
-      // its stores go to the input's pixels of the result; a copy is not
-      // worth the placement.
+      // Every input computed on the target in the partition: a layer's
+      // result (through free reshapes of it alone) is placed, its stores
+      // going to the input's pixels of the result; a view of another
+      // Concat's, a Split's or a pixel op's result (a YOLOv8 head's levels,
+      // each a channel Concat flattened to [N, C, H*W]) is copied there by
+      // a 1x1 pool on the vector unit (Builder::pixelLayer). An input
+      // from the host is not worth the partition.
       if (forCompile)
         continue;
       int src = xi, p = v.producer[size_t(xi)];
@@ -327,12 +350,16 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
         src = v.in(v.g.nodes(p), 0);
         p = v.producer[size_t(src)];
       }
-      if (p < 0 || !a.why[size_t(p)].empty() || isMoveOp(v.g.nodes(p).op()) ||
-          isPixelOp(v, v.g.nodes(p)) || v.g.nodes(p).op() == "Split" ||
-          v.g.nodes(p).op() == "Concat")
+      if (p < 0 || !a.why[size_t(p)].empty())
         return "input " + q(v.name(xi)) +
-               " is not a layer result computed on the target (a Concat of "
-               "pixels places its inputs' stores)";
+               " is not computed on the target (a Concat of pixels places "
+               "or copies its inputs' results)";
+      if ((isMoveOp(v.g.nodes(p).op()) || isPixelOp(v, v.g.nodes(p)) ||
+           v.g.nodes(p).op() == "Split" || v.g.nodes(p).op() == "Concat") &&
+          !v.t.has(OpKind::Pool))
+        return "input " + q(v.name(xi)) +
+               " is not a layer result (its stores cannot be placed) and the "
+               "target has no pool to copy it";
     }
     return "";
   }

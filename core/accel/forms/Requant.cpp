@@ -48,6 +48,14 @@ Chain accChain(const View &v, const Analysis &a, int x) {
   return a.chainOf[size_t(x)];
 }
 
+// A rank-3 [1, C, L] with its channels on axis 1 (a detector head's
+// flattened level): L pixels in one run per channel tile, which an identity
+// GEMM reads as a [1, C, 1, L] map.
+bool rankThreeRows(const View &v, int x) {
+  const std::vector<int64_t> xd = v.dims(x);
+  return xd.size() == 3 && xd[0] == 1 && v.chan[size_t(x)] == 1;
+}
+
 std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   int x = v.in(n, 0), m = v.in(n, 1), s = v.in(n, 2), y = v.out(n);
   if (x < 0 || m < 0 || s < 0 || y < 0)
@@ -68,9 +76,15 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   }
   auto xd = v.dims(x);
   const bool seq = xd.size() == 3 && isSequence(v, x) && isSequence(v, y);
-  if (xd.size() != 4 && xd.size() != 2 && !seq)
+  // (A rank-3 [1, C, L] of an int8 tensor with the channels at axis 1, a
+  // detector head's flattened level brought to the anchor Concat's scale:
+  // its L pixels in one run per channel tile, an identity GEMM over them.)
+  const bool rows = !seq && rankThreeRows(v, x) && v.chan[size_t(y)] == 1 &&
+                    (isQ8(v.dtype(x)) || v.dtype(x) == "i16");
+  if (xd.size() != 4 && xd.size() != 2 && !seq && !rows)
     return "x has rank " + std::to_string(xd.size()) +
-           " (2, 4, or 3 laid out as a sequence: channels last)";
+           " (2, 4, 3 laid out as a sequence: channels last, or 3 of an int8 "
+           "tensor [1, C, L])";
   // A conversion on its own (an int16 input or result: a precision
   // boundary, or a Concat's inputs brought to one scale) runs on a target
   // whose requant form declares 16-bit activations: an identity GEMM (int16
@@ -152,13 +166,14 @@ std::string whyBiasNode(const View &v, Analysis &a, int i, bool) {
 std::string whyRequantNode(const View &v, Analysis &a, int i, bool forCompile) {
   const v1::Node &n = v.g.nodes(i);
   std::string why = whyRequant(v, a, n);
-  // A sequence's conversion whose input the host computes (a detector
-  // head's [N, C, HW] maps brought to one scale before a host Concat) is
-  // not worth a partition of its own.
+  // A rank-3 conversion whose input the host computes (a detector head's
+  // [N, C, HW] maps brought to one scale before a host Concat) is not worth
+  // a partition of its own.
   const int x = v.in(n, 0);
   const int p = x >= 0 ? v.producer[size_t(x)] : -1;
-  if (why.empty() && !forCompile && isSequence(v, x) && v.dtype(x) != "i32" &&
-      v.dtype(x) != "i64" && (p < 0 || !a.why[size_t(p)].empty()))
+  if (why.empty() && !forCompile && v.dims(x).size() == 3 &&
+      v.dtype(x) != "i32" && v.dtype(x) != "i64" &&
+      (p < 0 || !a.why[size_t(p)].empty()))
     why = "a requantization of a sequence whose input is not computed on the "
           "target (alone it is not worth a partition)";
   return why;
@@ -449,7 +464,8 @@ std::string biasText(const Target &) {
 std::string requantText(const Target &t) {
   return std::string("rank 2 or 4 (or 3, a sequence: channels last); of an "
                      "accumulator the target computes") +
-         (t.form("requant") ? ", or of an i8/u8 tensor" : "") +
+         (t.form("requant") ? ", or of an i8/u8 tensor (rank 3 too: [1, C, L])"
+                            : "") +
          (t.requant.perChannel
               ? "; per-channel tables on the channel axis (1; 2 of a sequence)"
               : "");

@@ -79,10 +79,14 @@ Analysis analyze(const View &v, bool forCompile) {
     a.why[size_t(i)] = checkRows(v, a, i, forCompile);
     const FormRow *row = a.row[size_t(i)];
     // Only movement and pixel ops read a layout with the channels on
-    // another axis (View::chan); a Requantize keeps its input's.
+    // another axis (View::chan); a Requantize keeps its input's, and a
+    // Split along the channels at axis 1 of a rank-3 [N, C, L] reads them
+    // there (its parts keep them).
     const int y0 = v.out(ni);
-    const bool sameChan = op == "Requantize" && y0 >= 0 &&
-                          v.chan[size_t(y0)] != defaultChan(v.dims(y0).size());
+    const bool sameChan =
+        (op == "Requantize" && y0 >= 0 &&
+         v.chan[size_t(y0)] != defaultChan(v.dims(y0).size())) ||
+        (op == "Split" && v.in(ni, 0) >= 0 && v.chan[size_t(v.in(ni, 0))] == 1);
     if (row && !row->anyLayout && !isMoveOp(op) && !sameChan)
       for (int x : ni.inputs())
         if (x >= 0 && v.chan[size_t(x)] != defaultChan(v.dims(x).size())) {

@@ -292,8 +292,10 @@ std::string syncCovers(const Target &t) {
   return "";
 }
 
-// Operation fields wide enough for what they address and hold (`cls`: the
-// classes the claimed forms use).
+std::string dramHoldsRows(const Target &t);
+
+// Operation fields wide enough for what they address (`cls`: the classes
+// the claimed forms use), and the DRAM for what the DMA moves.
 std::string fieldsFit(const Target &t, const std::set<int> &cls) {
   auto bitsFor = [](uint64_t values) {
     unsigned b = 0;
@@ -360,7 +362,43 @@ std::string fieldsFit(const Target &t, const std::set<int> &cls) {
              ".dram: " + std::to_string(bitsFor(uint64_t(most) + 1)) +
              " bits cannot address dram.bytes (" +
              std::to_string(t.dram.bytes) + ")";
+    // The other way: addresses the DRAM's bus cannot carry.
+    if (t.dram.addressBits < 64 && most != INT64_MAX &&
+        uint64_t(most) >= uint64_t(1) << t.dram.addressBits)
+      return std::string("ops.") + kOpNames[int(k)] +
+             ".dram: " + std::to_string(bitsFor(uint64_t(most) + 1)) +
+             " bits address beyond dram.address_bits (" +
+             std::to_string(t.dram.addressBits) + ")";
   }
+  return dramHoldsRows(t);
+}
+
+// dram.bytes large enough for what a transfer moves at least: one row of
+// every memory a DMA engine loads or stores, at the DRAM's alignment.
+std::string dramHoldsRows(const Target &t) {
+  if (t.dram.alignment > t.dram.bytes)
+    return "dram.bytes: " + std::to_string(t.dram.bytes) +
+           " bytes are less than dram.alignment (" +
+           std::to_string(t.dram.alignment) + ")";
+  for (const Engine &e : t.engines) {
+    if (!e.runsKind(OpKind::Load) && !e.runsKind(OpKind::Store))
+      continue;
+    for (int c = 0; c < kNumCls; ++c) {
+      const int m = t.memOf(Cls(c));
+      if (m >= 0 && (e.classes == 0 || e.classes >> c & 1u) &&
+          t.memories[size_t(m)].rowBytes > t.dram.bytes)
+        return "dram.bytes: " + std::to_string(t.dram.bytes) +
+               " bytes cannot hold one row of memories[" + std::to_string(m) +
+               "] '" + t.memories[size_t(m)].name + "' (" +
+               std::to_string(t.memories[size_t(m)].rowBytes) +
+               " bytes), which " + e.name + " moves";
+    }
+  }
+  return "";
+}
+
+// The rest of the fields: the values they hold.
+std::string fieldsHold(const Target &t) {
   if (t.has(OpKind::Requant))
     for (const char *f : {"zp", "min", "max"})
       if (t.ops[size_t(OpKind::Requant)].max(f) < 255)
@@ -487,6 +525,8 @@ std::string validate(Target &t) {
                plural(uint64_t(t.lanes), "row") + ")";
   }
   std::string e = fieldsFit(t, cls);
+  if (e.empty())
+    e = fieldsHold(t);
   if (!e.empty())
     return e;
   // Registers the forms need.

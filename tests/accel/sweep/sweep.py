@@ -3,8 +3,8 @@
 on the SDK's reference simulator (`ember run --target=accel:DESC.json`)
 against the interpreter.
 
-    sweep.py EMBER WORK_DIR MODEL.onnx... [--targets N] [--seed S]
-             [--jobs J] [--every MODEL=K]...
+    sweep.py EMBER WORK_DIR [MODEL.onnx...] [--targets N] [--seed S]
+             [--jobs J] [--every MODEL=K]... [--shared DIR] [--wider DIR]
 
 EMBER is the `ember` binary (`ember-accel` beside it). Targets are
 gen_target.py's draws from seed S on; a draw `ember-accel check`
@@ -17,7 +17,17 @@ For every target and model:
   not schedule, a checker error) is a failure, and so is an output that is
   not byte-equal to the interpreter's.
 --every MODEL=K runs MODEL (a file name's folder or stem) on every K-th
-target only (a large model in a wide sweep). The last line:
+target only (a large model in a wide sweep).
+--shared DIR adds every int8 model of DIR (DIR/<name>/model.onnx whose name
+ends in -int8: ../shared/models); --wider DIR adds the int8 QDQ models of the
+NPU's wider set (bench/npu/coverage_set.py's MODELS), quantized into DIR once
+and reused.
+The interpreter's outputs are computed once per model (one seeded input)
+and every target's run is compared with them. Runs go target by target (a
+target's models in order, J at a time), and each completed target prints
+`sweep: target K/N (DESC) complete: ...` on stderr, so a sweep stopped early
+says how many targets it finished and with how many failures. The last
+line:
   `sweep: T targets (R refused by check), P runs, C nodes claimed,
    H refused at selection, F failures`
 Failures are printed above it with the target and model, and the target's
@@ -30,14 +40,44 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_target  # noqa: E402
 
 
-def run(cmd):
+LOCK = threading.Lock()
+
+
+def add(spent, key, seconds):
+    with LOCK:
+        spent[key] = spent.get(key, 0.0) + seconds
+
+
+def run(cmd, spent=None, key=None):
+    t0 = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True)
+    if spent is not None:
+        add(spent, key, time.monotonic() - t0)
     return p.returncode, p.stdout, p.stderr
+
+
+# Where a run's time goes (wall seconds, summed over runs): `select` (the
+# selection command), `compile` and `run` (as `ember run` reports them:
+# import, passes, the layer's selection, tiling, tuning and scheduling;
+# executing on the reference simulator with the host nodes), `other` (the
+# rest of `ember run`: process start-up, model loading, writing outputs).
+PARTS = ("select", "compile", "run", "other")
+
+
+def account(spent, out):
+    m = re.search(r"compile_ms=([0-9.]+) run_ms=([0-9.]+)", out)
+    if m:
+        c, r = float(m.group(1)) / 1e3, float(m.group(2)) / 1e3
+        add(spent, "compile", c)
+        add(spent, "run", r)
+        add(spent, "other", -c - r)
 
 
 def model_key(path):
@@ -45,11 +85,12 @@ def model_key(path):
     return os.path.basename(os.path.dirname(path)) if stem == "model" else stem
 
 
-def one(bin_dir, work, ti, tpath, mi, model, ref):
-    """(claimed, refused, failures) of one model on one target."""
+def one(bin_dir, work, ti, tpath, mi, model, ref, spent):
+    """(claimed, refused, failures) of one model on one target; adds its
+    times to spent."""
     fails = []
     rc, out, err = run([os.path.join(bin_dir, "ember-accel"), "select", model,
-                        "--target", tpath])
+                        "--target", tpath], spent, "select")
     if rc != 0:
         return 0, 0, [f"select: {err.strip()}"]
     claimed = refused = 0
@@ -66,7 +107,8 @@ def one(bin_dir, work, ti, tpath, mi, model, ref):
     odir = os.path.join(work, f"out-t{ti}-m{mi}")
     rc, out, err = run([os.path.join(bin_dir, "ember"), "run", model,
                         f"--target=accel:{tpath}", "--seed", "1",
-                        "--save-outputs", odir])
+                        "--save-outputs", odir], spent, "other")
+    account(spent, out)
     if rc != 0:
         fails.append(f"run: {err.strip()}")
         return claimed, refused, fails
@@ -77,16 +119,53 @@ def one(bin_dir, work, ti, tpath, mi, model, ref):
     return claimed, refused, fails
 
 
+def shared_models(root):
+    """Every int8 model of a ../shared-style models folder."""
+    return [os.path.join(root, n, "model.onnx") for n in sorted(os.listdir(root))
+            if n.endswith("-int8")
+            and os.path.exists(os.path.join(root, n, "model.onnx"))]
+
+
+def wider_models(out):
+    """The NPU's wider int8 set (bench/npu/coverage_set.py), quantized into
+    out/<name>-qdq.onnx unless already there."""
+    import numpy as np
+    import onnx
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
+        __file__)), "..", "..", "..", "bench", "npu"))
+    import coverage_set as cs
+    os.makedirs(out, exist_ok=True)
+    paths = []
+    for name, make in cs.MODELS.items():
+        fp32 = os.path.join(out, name + ".onnx")
+        qdq = os.path.join(out, name + "-qdq.onnx")
+        if not os.path.exists(qdq):
+            rng = np.random.default_rng(7)
+            onnx.save(make(rng), fp32)
+            cs.quantize(fp32, qdq, rng,
+                        cs.CONV_ONLY if name in cs.SLIM else None)
+        paths.append(qdq)
+    return paths
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ember")
     ap.add_argument("work")
-    ap.add_argument("models", nargs="+")
+    ap.add_argument("models", nargs="*")
+    ap.add_argument("--shared", default=None)
+    ap.add_argument("--wider", default=None)
     ap.add_argument("--targets", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--every", action="append", default=[])
     a = ap.parse_args()
+    if a.shared:
+        a.models += shared_models(a.shared)
+    if a.wider:
+        a.models += wider_models(a.wider)
+    if not a.models:
+        ap.error("no models (MODEL, --shared or --wider)")
     a.bin = os.path.dirname(os.path.abspath(a.ember))
     os.makedirs(a.work, exist_ok=True)
     every = {k: int(v) for k, v in (e.split("=") for e in a.every)}
@@ -115,13 +194,17 @@ def main():
         for mi, model in enumerate(a.models):
             if ti % every.get(model_key(model), 1) == 0:
                 work.append((ti, tpath, mi, model))
-    claimed = refused = runs = 0
+    claimed = refused = runs = done_targets = 0
+    spent = {}
     failures = []
+    left = {}  # runs still to finish per target
+    for ti, _, _, _ in work:
+        left[ti] = left.get(ti, 0) + 1
     with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        futs = {ex.submit(one, a.bin, a.work, ti, tp, mi, m, refs[mi]):
-                (tp, m) for ti, tp, mi, m in work}
+        futs = {ex.submit(one, a.bin, a.work, ti, tp, mi, m, refs[mi], spent):
+                (ti, tp, m) for ti, tp, mi, m in work}
         for fu in cf.as_completed(futs):
-            tp, m = futs[fu]
+            ti, tp, m = futs[fu]
             c, r, fs = fu.result()
             runs += 1
             claimed += c
@@ -136,8 +219,21 @@ def main():
                   flush=True)
             for f in fs:
                 print(f"FAIL: {tp} {m}: {f}", file=sys.stderr, flush=True)
+            left[ti] -= 1
+            if left[ti] == 0:
+                done_targets += 1
+                print(f"sweep: target {done_targets}/{len(targets)} "
+                      f"({os.path.basename(tp)}) complete: {runs} runs, "
+                      f"{claimed} claimed, {refused} refused, "
+                      f"{len(failures)} failures so far; time " +
+                      ", ".join(f"{k} {spent.get(k, 0.0):.0f} s"
+                                for k in PARTS), file=sys.stderr, flush=True)
     for f in sorted(failures):
         print("FAIL:", f)
+    total = sum(spent.values()) or 1.0
+    print("sweep: time " + ", ".join(
+        f"{k} {spent.get(k, 0.0):.0f} s ({100 * spent.get(k, 0.0) / total:.0f}%)"
+        for k in PARTS), file=sys.stderr)
     print(f"sweep: {len(targets)} targets ({refused_targets} refused by "
           f"check), {runs} runs, {claimed} nodes claimed, {refused} refused "
           f"at selection, {len(failures)} failures")

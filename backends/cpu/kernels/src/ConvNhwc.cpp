@@ -238,9 +238,18 @@ Status conv2dNhwc(const Conv2DShape &s, const float *x, size_t ldx,
                             oc1);
       return Status::Ok;
     }
+    // On AVX2 the narrow-K kernel takes the whole 6-pixel tiles and the
+    // driver, whose bodies have 1 to 6 rows, the last 1-5 pixels: the
+    // kernel's partial tile computes all six (a squeeze-excitation block's
+    // one-pixel layers did six times the multiply-adds). Same bits.
+    const size_t whole = (pix1 - pix0) / kNarrowRowsAvx2 * kNarrowRowsAvx2;
     if (path.nr == 16 && C <= kNarrowKAvx2) {
-      pointwiseNarrowAvx2(x, ldx, C, packedB, y, ldy, epi, pix0, pix1, oc0,
-                          oc1);
+      if (whole)
+        pointwiseNarrowAvx2(x, ldx, C, packedB, y, ldy, epi, pix0, pix0 + whole,
+                            oc0, oc1);
+      if (pix0 + whole < pix1)
+        gemmInPlaceRows(path, x, ldx, P, C, packedB, y, ldy, epi, pix0 + whole,
+                        pix1, oc0, oc1);
       return Status::Ok;
     }
     gemmInPlaceRows(path, x, ldx, P, C, packedB, y, ldy, epi, pix0, pix1, oc0,

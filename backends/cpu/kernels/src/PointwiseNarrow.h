@@ -9,6 +9,8 @@ namespace ember::cpu::detail {
 /// Most input channels of a pointwise convolution the AVX2 path runs with
 /// pointwiseNarrowAvx2 rather than the GEMM driver (conv2dNhwc's rule).
 constexpr size_t kNarrowKAvx2 = 128;
+/// Pixels of its tile: conv2dNhwc gives it whole tiles only.
+constexpr size_t kNarrowRowsAvx2 = 6;
 
 /// pointwiseNarrowAvx512's AVX2 form (PointwiseNarrowAvx2.cpp): pixels
 /// [p0, p1) x output channels [oc0, oc1) of a channels-last 1x1

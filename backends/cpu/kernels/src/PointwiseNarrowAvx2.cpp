@@ -38,7 +38,7 @@ namespace ember::cpu::detail {
 
 namespace {
 
-constexpr size_t kRows = 6;               ///< pixels per tile
+constexpr size_t kRows = kNarrowRowsAvx2; ///< pixels per tile
 constexpr size_t kPanel = 16;             ///< the AVX2 packed panel's width
 constexpr size_t kBlockBytes = 16 * 1024; ///< input rows of a pixel block
 
