@@ -439,6 +439,8 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
          << " pad_value=" << g.padValue << " bias=" << list(g.bias)
          << " weights=" << hex(g.w.data(), g.w.size(), elide)
          << " requant=" << g.requant;
+      if (g.wAct >= 0) // weights from an activation (optional)
+        os << " wact=" << g.wAct;
       if (g.in16 || g.out16) // 16x8 (optional fields)
         os << " in16=" << g.in16 << " out16=" << g.out16
            << " bias64=" << list(g.bias64);
@@ -614,7 +616,9 @@ std::string parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
       !f.flag("sum", g.sum) || !f.num("pad_value", g.padValue) ||
       !f.nums("bias", g.bias) || !f.data("weights", w) ||
       !f.flag("requant", g.requant) || !f.flag("in16", g.in16, false) ||
-      !f.flag("out16", g.out16, false) || !f.nums("bias64", g.bias64, 0, false))
+      !f.flag("out16", g.out16, false) ||
+      !f.nums("bias64", g.bias64, 0, false) ||
+      !tensorRef(f, "wact", g.wAct, ntensors, false))
     return f.err;
   if (g.in16 && int64_t(g.bias64.size()) != g.K)
     return lineAt(f.r, "gemm: in16 needs bias64 of K entries");
@@ -648,7 +652,12 @@ std::string parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
       g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 ||
       g.N < 1 || g.OH < 1 || g.OW < 1 || g.H < 1 || g.W < 1)
     return lineAt(f.r, "gemm: sizes, kernel, strides or groups out of range");
-  if (!g.sum && int64_t(g.w.size()) != g.K * (g.C / g.groups) * taps)
+  if (g.wAct >= 0 &&
+      (!g.w.empty() || !g.flat || g.groups != 1 || g.sum || g.in16))
+    return lineAt(f.r, "gemm: weights from an activation (wact) need a flat "
+                       "8-bit layer of one group and no weights");
+  if (!g.sum && g.wAct < 0 &&
+      int64_t(g.w.size()) != g.K * (g.C / g.groups) * taps)
     return lineAt(f.r, "gemm: " + std::to_string(g.w.size()) +
                            " weights, expected K x C/groups x kh x kw = " +
                            std::to_string(g.K * (g.C / g.groups) * taps));

@@ -860,6 +860,20 @@ void GemmStep::loadWgt(int64_t q0, int64_t q1) {
   const int64_t lanes = s.lanes, taps = s.taps, n = tp1 - tp0;
   if (q1 <= q0)
     return;
+  if (s.g.wAct >= 0) {
+    // Weights from an activation: output channel j's row is its pixel j
+    // (GemmLayer::wAct), the rows past K from the zero block.
+    const int64_t valid = std::min(lanes, s.g.K - ko * lanes);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t row = slot(oWgt) + q * lanes;
+      moveRows(s.tg, sc.loads, false, Cls::Wgt, row,
+               s.addr(s.g.wAct, rel[size_t(ri0 + q)], ko * lanes), valid);
+      if (valid < lanes)
+        moveRows(s.tg, sc.loads, false, Cls::Wgt, row + valid,
+                 s.tb.wOff[size_t(ko)], lanes - valid);
+    }
+    return;
+  }
   if (n == taps) {
     moveRows(s.tg, sc.loads, false, Cls::Wgt, slot(oWgt) + q0 * taps * lanes,
              s.tb.wOff[size_t(ko)] +

@@ -61,7 +61,17 @@ GemmTables layoutGemm(const Target &t, const GemmLayer &g, Image &img,
     tb.rel[size_t(ko)] = {ko};
     tb.zero[size_t(ko)] = zero;
   }
-  for (int64_t ko = 0; ko < Kt && !tb.dw; ++ko) {
+  // Weights from an activation (GemmLayer::wAct): every input tile, none
+  // known zero, and one zero block the rows past K load from.
+  const uint64_t zeroBlock =
+      g.wAct >= 0 ? img.reserve(size_t(lanes * lanes)) : 0;
+  for (int64_t ko = 0; ko < Kt && g.wAct >= 0; ++ko) {
+    for (int64_t ri = 0; ri < ceilDiv(g.C, lanes); ++ri)
+      tb.rel[size_t(ko)].push_back(ri);
+    tb.wOff[size_t(ko)] = zeroBlock;
+    tb.zero[size_t(ko)].assign(tb.rel[size_t(ko)].size(), false);
+  }
+  for (int64_t ko = 0; ko < Kt && !tb.dw && g.wAct < 0; ++ko) {
     std::set<int64_t> tiles;
     for (int64_t oc = ko * lanes; oc < std::min(g.K, (ko + 1) * lanes); ++oc) {
       int64_t grp = oc / Kg;

@@ -211,7 +211,9 @@ void Builder::gemmRoot(int i, const v1::Node &n, int x, int32_t sz,
   for (size_t k = 0; k < pads.steps.size() && g.in >= 0; ++k)
     g.in = padLayer(g, pads.steps[k], n.name(),
                     L.name + "/pad" + (k ? std::to_string(k) : ""));
-  L.usefulMacs = copy ? 0 : uint64_t(g.N * g.OH * g.OW * g.K * per);
+  // (Weights from an activation: C per output.)
+  const int64_t macsPer = g.wAct >= 0 ? g.C : per;
+  L.usefulMacs = copy ? 0 : uint64_t(g.N * g.OH * g.OW * g.K * macsPer);
   L.gemm = std::move(g);
   pending[y] = {std::move(L), false,
                 n.op() == "ConvInteger" ? "conv" : "matmul"};

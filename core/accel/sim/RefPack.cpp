@@ -30,7 +30,8 @@ void packGemm(const Target &t, const GemmLayer &g, const GemmTables &tb,
         block[j * L + L - 4 + k] = int8_t(uint8_t(b >> (8 * k)));
     }
   }
-  for (int64_t ko = 0; ko < Kt && !tb.dw; ++ko) {
+  // (Weights from an activation: the zero block stays zero.)
+  for (int64_t ko = 0; ko < Kt && !tb.dw && g.wAct < 0; ++ko) {
     const std::vector<int64_t> &rel = tb.rel[size_t(ko)];
     int8_t *block = reinterpret_cast<int8_t *>(img + tb.wOff[size_t(ko)]);
     for (size_t ri = 0; ri < rel.size(); ++ri)

@@ -143,7 +143,13 @@ struct GemmLayer {
   // padding, depthwise): one identity weight tile, and GEMMs whose outer
   // loop accumulates every pixel into one accumulator row. `w` unused.
   bool sum = false;
-  std::vector<int8_t> w;     // [K][C / groups][kh][kw], zero points removed
+  std::vector<int8_t> w; // [K][C / groups][kh][kw], zero points removed
+  // Weights read from an activation (form actmatmul: a MatMul of two
+  // activations, flat): the NTensor whose pixel j holds output channel j's
+  // weights over its channels (its rows are the weight rows, loaded from
+  // DRAM for each tile, rows past K from a zero block); `w` is then empty.
+  // -1: the weights are `w`.
+  int wAct = -1;
   std::vector<int32_t> bias; // [K]: bias, minus x_zp * sum(w), minus the
                              // requantization's input zero point
   int32_t padValue = 0;      // stored value padding reads (the input zp)
@@ -237,10 +243,14 @@ inline int layerOutput(const Layer &L) {
 // Every tensor a layer reads or writes (a GEMM's fused add operand too).
 inline std::vector<int> layerTensors(const Layer &L) {
   switch (L.kind) {
-  case Layer::Kind::Gemm:
+  case Layer::Kind::Gemm: {
+    std::vector<int> r = {L.gemm.in, L.gemm.out};
     if (L.gemm.add.on)
-      return {L.gemm.in, L.gemm.out, L.gemm.add.other};
-    return {L.gemm.in, L.gemm.out};
+      r.push_back(L.gemm.add.other);
+    if (L.gemm.wAct >= 0)
+      r.push_back(L.gemm.wAct);
+    return r;
+  }
   case Layer::Kind::Pool:
     return {L.pool.in, L.pool.out};
   case Layer::Kind::Add:

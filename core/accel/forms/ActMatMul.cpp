@@ -1,0 +1,126 @@
+// Form actmatmul (Forms.def): a MatMulInteger whose B is an activation (no
+// stationary weights: attention's Q x K^T and scores x V) as a flat GEMM
+// layer whose weight rows are loaded from B's own DRAM rows for each tile
+// (GemmLayer::wAct; rows past B's columns from a zero block). B is laid out
+// with its channels on axis 0 (View::chan), so that its pixel j, the
+// column j, is output channel j's weights over the input channels in the
+// lanes: the transpose is the layout the host writes. Runs: rank-2 int8
+// A and B, B a value the host hands to the device (a partition input), both
+// stored zero points 0 (the zero points' cross terms are left to the
+// host), the shared dimension a multiple of the lanes. Its epilogue is the
+// requant form's (Requant.cpp).
+#include "Form.h"
+
+namespace ember::accel::sel {
+
+namespace {
+
+// "" or why the target does not run n as a two-activation MatMul.
+std::string whyActMatMul(const View &v, const v1::Node &n) {
+  int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
+  if (a < 0 || b < 0 || y < 0)
+    return "MatMulInteger needs A and B";
+  if (v.constant[size_t(b)])
+    return "B " + q(v.name(b)) + " is a constant (the matmul form's)";
+  if (!isQ8(v.dtype(a)) || !isQ8(v.dtype(b)))
+    return "A and B are " + v.dtype(a) + ", " + v.dtype(b) + " (i8 or u8)";
+  auto ad = v.dims(a), bd = v.dims(b);
+  if (ad.size() != 2 || bd.size() != 2 || ad[1] != bd[0])
+    return "A and B of rank " + std::to_string(ad.size()) + ", " +
+           std::to_string(bd.size()) +
+           " (rank-2 A by rank-2 B; batched heads fall back)";
+  if (v.chan[size_t(a)] != defaultChan(2))
+    return "A " + q(v.name(a)) + " is not laid out channels last";
+  if (!v.isInput[size_t(b)] || v.producer[size_t(b)] >= 0)
+    return "B " + q(v.name(b)) +
+           " is computed on the device (only a value the host hands over is "
+           "laid out transposed)";
+  if (ad[1] % v.t.lanes)
+    return "the shared dimension " + std::to_string(ad[1]) +
+           " is not a multiple of the " + std::to_string(v.t.lanes) + " lanes";
+  int64_t za = 0, zb = 0;
+  std::string e = scalarZp(v, v.in(n, 2), za);
+  if (e.empty())
+    e = scalarZp(v, v.in(n, 3), zb);
+  if (!e.empty())
+    return e;
+  if (storedZp(v.dtype(a), za) || storedZp(v.dtype(b), zb))
+    return "stored zero points " + std::to_string(storedZp(v.dtype(a), za)) +
+           ", " + std::to_string(storedZp(v.dtype(b), zb)) +
+           " (0 and 0: the cross terms of two activations stay on the host)";
+  return "";
+}
+
+// B of every MatMulInteger the form runs: channels on axis 0.
+void layoutActMatMul(View &v) {
+  for (int i = 0; i < v.g.nodes_size(); ++i) {
+    const v1::Node &n = v.g.nodes(i);
+    int b = v.in(n, 1);
+    if (n.op() == "MatMulInteger" && b >= 0 && v.dims(b).size() == 2 &&
+        whyActMatMul(v, n).empty())
+      v.chan[size_t(b)] = 0;
+  }
+}
+
+std::string whyActMatMulNode(const View &v, Analysis &a, int i, bool) {
+  const v1::Node &n = v.g.nodes(i);
+  std::string why = whyActMatMul(v, n);
+  if (why.empty() && v.chan[size_t(v.in(n, 1))] != 0)
+    why = "B " + q(v.name(v.in(n, 1))) + " is read laid out otherwise";
+  int y = v.out(n);
+  if (why.empty() && y >= 0 && v.uses(y) == 1)
+    a.chainOf[size_t(y)] = {i, -1};
+  return why;
+}
+
+void buildActMatMul(Builder &b, int i) {
+  const View &v = b.v;
+  const v1::Node &n = v.g.nodes(i);
+  int x = v.in(n, 0), w = v.in(n, 1);
+  auto ad = v.dims(x), bd = v.dims(w);
+  GemmLayer g;
+  g.N = 1, g.C = ad[1], g.H = 1, g.W = g.OW = ad[0], g.K = bd[1], g.OH = 1;
+  g.wAct = b.materialize(w);
+  b.gemmRoot(i, n, x, 0, std::move(g));
+}
+
+std::string actmatmulText(const Target &t) {
+  return "rank-2 A by a rank-2 B the host hands over (i8, or u8), stored "
+         "zero points 0, the shared dimension a multiple of " +
+         std::to_string(t.lanes);
+}
+
+std::string actmatmulNeeds(const Target &, const Form &f, FormNeeds &n) {
+  gemmNeeds(f, n, true, false);
+  return "";
+}
+
+} // namespace
+
+} // namespace ember::accel::sel
+
+namespace ember::accel {
+
+const FormPattern &formActMatMul() {
+  static const FormPattern form = [] {
+    FormPattern f;
+    f.name = "actmatmul";
+    f.needs = sel::actmatmulNeeds;
+    f.layout = sel::layoutActMatMul;
+    sel::FormRow r;
+    r.forms = "actmatmul";
+    r.op = "MatMulInteger";
+    r.rank = 11;
+    r.dtypes = {"i8", "u8", "i32"};
+    r.constraints = sel::actmatmulText;
+    r.why = sel::whyActMatMulNode;
+    r.build = sel::buildActMatMul;
+    r.anyLayout = true;
+    r.appendReason = true;
+    f.rows = {r};
+    return f;
+  }();
+  return form;
+}
+
+} // namespace ember::accel
