@@ -156,8 +156,8 @@ bool wholePatchesPay(int64_t lanes, const ConvGeom &g, int64_t bytes) {
     return false;
   const int64_t passes = g.kh * g.kw * ceilDiv(g.C, lanes);
   const int64_t C2 = g.kh * g.kw * g.C;
-  const uint64_t in = uint64_t(ceilDiv(g.C, lanes) * g.N * g.H * g.W * lanes *
-                               bytes);
+  const uint64_t in =
+      uint64_t(ceilDiv(g.C, lanes) * g.N * g.H * g.W * lanes * bytes);
   return 2 * ceilDiv(C2, lanes) <= passes &&
          uint64_t(ceilDiv(C2, lanes) * g.N * g.OH * g.OW * lanes * bytes) <=
              4 * in;
