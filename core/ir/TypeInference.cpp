@@ -106,9 +106,13 @@ Status inferNodeTypes(Node &n) {
                                   : " to " + std::to_string(info.maxIn),
                    " operands, got ", nin);
   // Required operands must be present (Loop's trip count and condition are
-  // both optional in ONNX; a custom op's library says which are).
+  // both optional in ONNX; a custom op's library says which are). Every
+  // operand of a variadic op (Concat, Sum, Max, ...) is required; control
+  // flow's extra operands are captured values, checked by its own rule.
+  const bool variadic = info.maxIn < 0 && !(info.props & P_Control);
+  const int required = variadic ? nin : std::max(1, info.minIn);
   if (n.kind != OpKind::Loop && n.kind != OpKind::Custom)
-    for (int i = 0; i < std::max(1, info.minIn) && i < nin; ++i)
+    for (int i = 0; i < required && i < nin; ++i)
       if (!n.inputs[size_t(i)].node)
         return invalid(n.describe(), ": operand ", i, " is required");
   if (info.numOut >= 0 ? n.types.size() != size_t(info.numOut)
