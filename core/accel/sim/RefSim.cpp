@@ -779,12 +779,11 @@ struct RefMachine::Impl {
     return s;
   }
 
-  std::string run(const std::vector<Op> &ops, const SimOptions &o,
-                  SimStats &stats);
+  Status run(const std::vector<Op> &ops, const SimOptions &o, SimStats &stats);
 };
 
-std::string RefMachine::Impl::run(const std::vector<Op> &ops,
-                                  const SimOptions &o, SimStats &stats) {
+Status RefMachine::Impl::run(const std::vector<Op> &ops, const SimOptions &o,
+                             SimStats &stats) {
   prog = &ops;
   st = &stats;
   checkOrder = o.checkOrder;
@@ -797,7 +796,7 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
     shadows[m].grow(size_t(t.memRows(int(m))), E);
   dramUnit.clear();
   if (ops.empty() || ops.back().kind != OpKind::Finish)
-    return "the program does not end with finish";
+    return invalid("the program does not end with finish");
   Timing tm;
   const uint32_t bw = o.bytesPerCycle ? o.bytesPerCycle : t.dram.bytesPerCycle;
   tm.bw =
@@ -811,7 +810,7 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
     const Op &x = ops[i];
     if (x.engine < 0 || size_t(x.engine) >= E) {
       cur = i;
-      return where(i) + ": no engine " + std::to_string(x.engine);
+      return invalid(where(i) + ": no engine " + std::to_string(x.engine));
     }
     queue[size_t(x.engine)].push_back(i);
   }
@@ -827,10 +826,10 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
   for (size_t i = 0; i + 1 < ops.size(); ++i) {
     if ((ops[i].wait | ops[i].signal) >> chan.size()) {
       cur = i;
-      return where(i) +
-             ": waits on or signals channel bits beyond the "
-             "target's " +
-             std::to_string(chan.size());
+      return invalid(where(i) +
+                     ": waits on or signals channel bits beyond the "
+                     "target's " +
+                     std::to_string(chan.size()));
     }
   }
   for (size_t done = 0; done + 1 < ops.size(); ++done) {
@@ -883,10 +882,11 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
           else
             msg += "; " + at + " too";
         }
-      return lead +
-             ": deadlock: it waits on a signal (or a place in a token FIFO) "
-             "that no operation left can give" +
-             msg;
+      return invalid(
+          lead +
+          ": deadlock: it waits on a signal (or a place in a token FIFO) "
+          "that no operation left can give" +
+          msg);
     }
     const size_t e = size_t(best);
     const size_t i = queue[e][head[e]++];
@@ -899,7 +899,7 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
     };
     std::string err = checkFields();
     if (!err.empty())
-      return fail(err);
+      return invalid(fail(err));
     std::vector<uint32_t> &C = clock[e];
     for (size_t b = 0; b < chan.size(); ++b)
       if (op->wait >> b & 1) {
@@ -913,16 +913,16 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
     vc = &C;
     err = execute();
     if (!err.empty())
-      return fail(err);
+      return invalid(fail(err));
     const uint64_t end = endOf(tm, bestStart);
     for (size_t b = 0; b < chan.size(); ++b)
       if (op->signal >> b & 1) {
         if (!tokens && chan[b].size() >= depth)
-          return fail("barrier " + std::to_string(b) + " (" +
-                      syncBitName(t, int(b)) +
-                      ") signalled beyond its "
-                      "counter's depth " +
-                      std::to_string(depth));
+          return invalid(fail("barrier " + std::to_string(b) + " (" +
+                              syncBitName(t, int(b)) +
+                              ") signalled beyond its "
+                              "counter's depth " +
+                              std::to_string(depth)));
         chan[b].push_back({end, C});
         ++signals[b];
       }
@@ -935,7 +935,7 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
   }
   stats.spans.back() = {stats.cycles, stats.cycles};
   ++stats.ops;
-  return "";
+  return Status::ok();
 }
 
 RefMachine::RefMachine(const Target &t, uint64_t dramBytes)
@@ -946,27 +946,28 @@ std::vector<uint8_t> &RefMachine::memory(int m) {
   return impl_->mems[size_t(m)];
 }
 void RefMachine::setConstants(uint64_t bytes) { impl_->constBytes = bytes; }
-std::string RefMachine::run(const std::vector<Op> &ops, const SimOptions &o,
-                            SimStats *stats) {
+Status RefMachine::run(const std::vector<Op> &ops, const SimOptions &o,
+                       SimStats *stats) {
   SimStats local;
   return impl_->run(ops, o, stats ? *stats : local);
 }
 
-std::string simulateProgram(const Target &t, const Program &p,
-                            const std::vector<const void *> &inputs,
-                            const std::vector<void *> &outputs,
-                            const SimOptions &o, SimStats *stats) {
+Status simulateProgram(const Target &t, const Program &p,
+                       const std::vector<const void *> &inputs,
+                       const std::vector<void *> &outputs, const SimOptions &o,
+                       SimStats *stats) {
   // No buffers at all: a timing run (the inputs zero, no outputs read).
   const bool timing = inputs.empty() && outputs.empty();
   if (!timing &&
       (inputs.size() != p.inputs.size() || outputs.size() != p.outputs.size()))
-    return "the program has " + std::to_string(p.inputs.size()) +
-           " inputs and " + std::to_string(p.outputs.size()) + " outputs";
+    return invalid("the program has " + std::to_string(p.inputs.size()) +
+                   " inputs and " + std::to_string(p.outputs.size()) +
+                   " outputs");
   const uint64_t need = std::max<uint64_t>(p.dramBytes, p.image.size());
   if (t.dram.bytes && need > t.dram.bytes)
-    return "the program needs " + std::to_string(need) +
-           " bytes of DRAM, the description's dram.bytes is " +
-           std::to_string(t.dram.bytes);
+    return invalid("the program needs " + std::to_string(need) +
+                   " bytes of DRAM, the description's dram.bytes is " +
+                   std::to_string(t.dram.bytes));
   RefMachine m(t, need);
   std::memcpy(m.dram().data(), p.image.data(), p.image.size());
   m.setConstants(p.image.size());
@@ -974,27 +975,28 @@ std::string simulateProgram(const Target &t, const Program &p,
   for (size_t i = 0; i < inputs.size(); ++i) {
     const NTensor &nt = p.inputs[i];
     if (nt.dram < 0 || uint64_t(nt.dram) + nt.bytes() > need)
-      return "input " + std::to_string(i) + " lies outside the DRAM";
+      return invalid("input " + std::to_string(i) + " lies outside the DRAM");
     buf.assign(size_t(nt.bytes()), 0);
     toTiled(nt, inputs[i], buf.data());
     std::memcpy(m.dram().data() + nt.dram, buf.data(), buf.size());
   }
-  std::string err = m.run(p.ops, o, stats);
-  if (!err.empty()) {
+  const Status st = m.run(p.ops, o, stats);
+  if (st.failed()) {
+    std::string err = st.message();
     size_t at = 0;
     if (std::sscanf(err.c_str(), "operation %zu", &at) == 1 &&
         at < p.opLayer.size() && p.opLayer[at] >= 0 &&
         size_t(p.opLayer[at]) < p.layers.size())
       err += " (layer '" + p.layers[size_t(p.opLayer[at])].name + "')";
-    return err;
+    return Status(st.code(), err);
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     const NTensor &nt = p.outputs[i];
     if (nt.dram < 0 || uint64_t(nt.dram) + nt.bytes() > need)
-      return "output " + std::to_string(i) + " lies outside the DRAM";
+      return invalid("output " + std::to_string(i) + " lies outside the DRAM");
     fromTiled(nt, m.dram().data() + nt.dram, outputs[i]);
   }
-  return "";
+  return Status::ok();
 }
 
 } // namespace ember::accel
