@@ -50,7 +50,7 @@ const Loaded &loaded() {
     std::stringstream ss;
     ss << f.rdbuf();
     r.json = ss.str();
-    r.error = accel::parseTarget(r.json, r.target);
+    r.error = accel::parseTarget(r.json, r.target).message();
     if (!r.error.empty())
       r.error += std::string(" (") + path + ")";
     return r;
@@ -210,7 +210,8 @@ struct AccelRef {
     accel::SimStats s;
     accel::SimOptions o = c.sim;
     o.checkOrder = false; // each layer alone, measured; the run checks
-    std::string e = accel::simulateProgram(target(), p, {}, {}, o, &s);
+    std::string e =
+        accel::simulateProgram(target(), p, {}, {}, o, &s).message();
     cycles = s.cycles;
     return e;
   }
@@ -228,15 +229,17 @@ struct AccelRef {
     return [&x, ins, outs](v1::ExecutionProfile &pr) {
       accel::SimStats s;
       std::string err = accel::simulateProgram(target(), x.program, ins, outs,
-                                               x.config.sim, &s);
+                                               x.config.sim, &s)
+                            .message();
       std::vector<uint64_t> alone;
       if (err.empty() && x.config.profile >= 1)
         err = layersAlone(
-            target(), x.program,
-            [&x](const accel::Program &q, uint64_t &cycles) {
-              return measure(x.config, q, cycles);
-            },
-            alone);
+                  target(), x.program,
+                  [&x](const accel::Program &q, uint64_t &cycles) {
+                    return measure(x.config, q, cycles);
+                  },
+                  alone)
+                  .message();
       if (err.empty())
         profileOf(target(), x.program, x.config, s, alone, pr);
       return err;

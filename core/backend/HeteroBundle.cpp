@@ -171,10 +171,10 @@ Status writeHeteroBundle(Plugin &npu, Plugin &cpu, const Function &f,
       EMBER_ASSIGN(std::string progBytes, artifactFile(art, "npu.program"));
       EMBER_ASSIGN(std::string insns, artifactFile(art, "npu.insns"));
       accel::Program prog;
-      std::string err = accel::deserializeProgram(target, progBytes, prog);
-      if (!err.empty())
+      const Status st = accel::deserializeProgram(target, progBytes, prog);
+      if (st.failed())
         return makeError(ErrorCode::Backend, npu.describe(), " partition ", i,
-                         ": ", err);
+                         ": ", st.message());
       if (prog.inputs.size() != pt.inputs.size() ||
           prog.outputs.size() != pt.outputs.size())
         return makeError(ErrorCode::Backend, "partition ", i,

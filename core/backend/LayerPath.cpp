@@ -26,9 +26,9 @@ bool takesLayers(const Plugin &p, const v1::CapabilityManifest &m) {
 Expected<accel::Target> layerTarget(const Plugin &p,
                                     const v1::CapabilityManifest &m) {
   accel::Target t;
-  std::string err = accel::parseTarget(m.target_description(), t);
-  if (!err.empty())
-    return invalid(p.describe(), ": its target description: ", err);
+  const Status st = accel::parseTarget(m.target_description(), t);
+  if (st.failed())
+    return invalid(p.describe(), ": its target description: ", st.message());
   return t;
 }
 
@@ -138,9 +138,9 @@ Status buildForPlugin(const Plugin &p, const accel::Target &t,
                       accel::LayerOptions &lo, accel::LayerProgram &lp) {
   for (const auto &[k, v] : o.vendor) {
     bool known = false;
-    const std::string err = accel::applyLayerOption(k, v, lo, known);
-    if (!err.empty())
-      return invalid(err);
+    const Status st = accel::applyLayerOption(k, v, lo, known);
+    if (st.failed())
+      return st;
   }
   const std::string err = accel::buildLayers(t, g, lp, lo.select);
   if (!err.empty())
@@ -199,7 +199,7 @@ accel::SelectOptions layerSelectOptions(const CompileOptions &o) {
   accel::LayerOptions lo;
   for (const auto &[k, v] : o.vendor) {
     bool known = false;
-    accel::applyLayerOption(k, v, lo, known);
+    (void)accel::applyLayerOption(k, v, lo, known); // compile reports it
   }
   return lo.select;
 }
@@ -245,7 +245,7 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
     for (const auto &[k, v] : o.vendor) {
       accel::LayerOptions scratch;
       bool known = false;
-      accel::applyLayerOption(k, v, scratch, known);
+      (void)accel::applyLayerOption(k, v, scratch, known); // compile's error
       if (!known || k.rfind("dram_", 0) == 0)
         to.deviceKey += (to.deviceKey.empty() ? "" : " ") + k + "=" + v;
     }

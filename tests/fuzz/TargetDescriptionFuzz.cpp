@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   using namespace ember::accel;
   Target t;
   const std::string text(reinterpret_cast<const char *>(data), size);
-  if (!parseTarget(text, t).empty())
+  if (!parseTarget(text, t).isOk())
     return 0;
   (void)claimedOps(t);
   // Bound the work a description may ask for: the lanes set the tile sizes.

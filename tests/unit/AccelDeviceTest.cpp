@@ -138,7 +138,7 @@ TEST(AccelDevice, PatchesSurviveSerializationAndBadOnesAreRefused) {
   x.patches.fill = 77;
   p.inputs.push_back(x);
   Program back;
-  ASSERT_EQ(deserializeProgram(t, serializeProgram(t, p), back), "");
+  ASSERT_EQ(deserializeProgram(t, serializeProgram(t, p), back).message(), "");
   ASSERT_EQ(back.inputs.size(), 1u);
   const NTensor::Patches &q = back.inputs[0].patches;
   EXPECT_EQ(q.kh, 3);
@@ -156,7 +156,8 @@ TEST(AccelDevice, PatchesSurviveSerializationAndBadOnesAreRefused) {
       bp.srcDims[1] = 4; // 3 x 3 x 4 is not the tensor's 27 channels
     else
       bp.sh = 0;
-    EXPECT_NE(deserializeProgram(t, serializeProgram(t, b), back), "") << bad;
+    EXPECT_NE(deserializeProgram(t, serializeProgram(t, b), back).message(), "")
+        << bad;
   }
 }
 
@@ -194,7 +195,7 @@ TEST(AccelDevice, LayerAloneIsTheLayersOperationsWithFreshSync) {
   size_t total = 0;
   for (size_t i = 0; i < 2; ++i) {
     Program q;
-    ASSERT_EQ(layerAlone(t, p, i, q), "");
+    ASSERT_EQ(layerAlone(t, p, i, q).message(), "");
     ASSERT_FALSE(q.ops.empty());
     EXPECT_EQ(q.ops.back().kind, OpKind::Finish);
     EXPECT_EQ(checkSync(t, q.ops), "");
@@ -206,7 +207,7 @@ TEST(AccelDevice, LayerAloneIsTheLayersOperationsWithFreshSync) {
     own += p.ops[k].kind != OpKind::Finish;
   EXPECT_EQ(total, own);
   Program q;
-  EXPECT_NE(layerAlone(t, p, 5, q), "");
+  EXPECT_NE(layerAlone(t, p, 5, q).message(), "");
 }
 
 } // namespace

@@ -79,7 +79,8 @@ std::string simulate(const Target &t, const Program &p,
                      std::vector<std::vector<uint8_t>> &outs) {
   SimStats st;
   return simulateProgram(t, p, {ins[0].data()}, {outs[0].data()}, SimOptions(),
-                         &st);
+                         &st)
+      .message();
 }
 
 // "operation I (KIND on ENGINE, cycle C): ..." with ENGINE one of t's.
@@ -294,7 +295,9 @@ TEST(RefSimLayers, SecondNpuRandomConvsMatchTheInterpreter) {
       in.push_back(x.data<uint8_t>());
     std::vector<uint8_t> got((*want)[0].bytes(), 0xAB);
     SimStats st;
-    ASSERT_EQ(simulateProgram(t, prog, in, {got.data()}, SimOptions(), &st), "")
+    ASSERT_EQ(
+        simulateProgram(t, prog, in, {got.data()}, SimOptions(), &st).message(),
+        "")
         << what;
     EXPECT_EQ(std::memcmp(got.data(), (*want)[0].data<uint8_t>(), got.size()),
               0)
@@ -355,7 +358,7 @@ TEST(RefSimOps, ActivationOperandsRunAsWeights) {
       ops.push_back(finishOp());
       ASSERT_EQ(assignSync(t, ops, nullptr), "");
       SimStats st;
-      ASSERT_EQ(m.run(ops, SimOptions(), &st), "");
+      ASSERT_EQ(m.run(ops, SimOptions(), &st).message(), "");
     };
     auto accAt = [&](int64_t r, int64_t l) {
       int32_t x;

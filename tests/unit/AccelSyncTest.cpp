@@ -110,7 +110,7 @@ TEST(AccelSync, BarriersOrderAUnifiedMemory) {
   const std::string text = formatOp(t, p[2]);
   EXPECT_NE(text.find("wait=b"), std::string::npos) << text;
   Op back;
-  ASSERT_EQ(parseOp(t, text, back), "") << text;
+  ASSERT_EQ(parseOp(t, text, back).message(), "") << text;
   EXPECT_EQ(back.wait, p[2].wait);
 }
 

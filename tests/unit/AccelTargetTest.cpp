@@ -68,7 +68,7 @@ std::string mutate(const std::string &name, const std::string &path,
 TEST(AccelTarget, TestTargetsParse) {
   for (const char *name : {"scratchpads", "second-npu"}) {
     Target t;
-    ASSERT_EQ(parseTarget(readTestTargetText(name), t), "") << name;
+    ASSERT_EQ(parseTarget(readTestTargetText(name), t).message(), "") << name;
     EXPECT_NE(t.name.find(name), std::string::npos);
     EXPECT_EQ(t.hash.size(), 16u);
   }
@@ -85,7 +85,8 @@ TEST(AccelTarget, TestTargetsParse) {
   // A reformatted document keeps its hash (it is the canonical text's).
   Target again;
   ASSERT_EQ(parseTarget(jsonCanonical(parsed(readTestTargetText("second-npu"))),
-                        again),
+                        again)
+                .message(),
             "");
   EXPECT_EQ(again.hash, s.hash);
 }
@@ -143,18 +144,19 @@ TEST(AccelTarget, RefusesWhatCannotWork) {
   for (const Case &c : cases) {
     std::string text = mutate(c.target, c.path, c.value);
     Target t;
-    std::string err = parseTarget(text, t);
+    std::string err = parseTarget(text, t).message();
     EXPECT_NE(err.find(c.expect), std::string::npos)
         << c.target << " " << c.path << "=" << c.value << ": got '" << err
         << "'";
   }
   Target t;
-  EXPECT_EQ(parseTarget("{\"format\": ", t),
+  EXPECT_EQ(parseTarget("{\"format\": ", t).message(),
             "not JSON: unexpected end of input (line 1, column 12)");
-  EXPECT_NE(parseTarget("[]", t).find("JSON object"), std::string::npos);
+  EXPECT_NE(parseTarget("[]", t).message().find("JSON object"),
+            std::string::npos);
   std::string extra = readTestTargetText("scratchpads");
   extra.insert(extra.find('{') + 1, "\"colour\": 1,");
-  EXPECT_NE(parseTarget(extra, t).find("colour: unknown field"),
+  EXPECT_NE(parseTarget(extra, t).message().find("colour: unknown field"),
             std::string::npos);
 }
 
@@ -238,7 +240,8 @@ TEST(AccelTarget, SecondAcceleratorPlansAConvolution) {
   // The text of every operation reads back.
   for (const Op &op : p.ops) {
     Op back;
-    ASSERT_EQ(parseOp(t, formatOp(t, op), back), "") << formatOp(t, op);
+    ASSERT_EQ(parseOp(t, formatOp(t, op), back).message(), "")
+        << formatOp(t, op);
     EXPECT_EQ(formatOp(t, back), formatOp(t, op));
   }
 }
@@ -257,9 +260,10 @@ TEST(AccelTarget, OptionalStoreFieldsAndUpsample) {
                     "store out mem=RES row=0 dram=0 ysize=2 xsize=3 "
                     "stride=6 rep=1",
                     op)
+                .message()
                 .find("the target's store has no field 'rep'"),
             std::string::npos);
-  EXPECT_NE(parseOp(plain, "upsample dst=0 src=0", op), "");
+  EXPECT_NE(parseOp(plain, "upsample dst=0 src=0", op).message(), "");
 
   Json doc = parsed(readTestTargetText("scratchpads"));
   auto member = [](Json &j, const std::string &k) -> Json & {
@@ -286,7 +290,7 @@ TEST(AccelTarget, OptionalStoreFieldsAndUpsample) {
   member(member(doc, "engines").items()[2], "runs") =
       parsed("[\"requant\", \"vadd\", \"pool\", \"upsample\"]");
   Target t;
-  ASSERT_EQ(parseTarget(jsonCanonical(doc), t), "");
+  ASSERT_EQ(parseTarget(jsonCanonical(doc), t).message(), "");
   EXPECT_TRUE(t.declares(OpKind::Store, "rep"));
   EXPECT_TRUE(t.has(OpKind::Upsample));
   EXPECT_TRUE(t.lutFlag(OpKind::Upsample));
@@ -295,7 +299,7 @@ TEST(AccelTarget, OptionalStoreFieldsAndUpsample) {
   // to (2*2 - 1)*12 + (3*2 - 1) + 1 = 42 of 8 bytes.
   const std::string text = "store out mem=RES row=4 dram=64 ysize=2 xsize=3 "
                            "stride=12 rep=1 lanes=1";
-  ASSERT_EQ(parseOp(t, text, op), "");
+  ASSERT_EQ(parseOp(t, text, op).message(), "");
   EXPECT_EQ(op.rep, 1);
   EXPECT_EQ(op.lanes, 1);
   EXPECT_EQ(formatOp(t, op).find(text), 0u) << formatOp(t, op);
@@ -306,7 +310,7 @@ TEST(AccelTarget, OptionalStoreFieldsAndUpsample) {
   EXPECT_EQ(acc[1].lo, 64u);
   EXPECT_EQ(acc[1].hi, 64u + 42u * 8u);
   // xstep 1 spreads a line's rows two apart.
-  ASSERT_EQ(parseOp(t, text + " xstep=1", op), "");
+  ASSERT_EQ(parseOp(t, text + " xstep=1", op).message(), "");
   acc.clear();
   accesses(t, op, nullptr, acc);
   EXPECT_EQ(acc[1].hi, 64u + (3u * 12u + 5u * 2u + 1u) * 8u);
@@ -315,7 +319,7 @@ TEST(AccelTarget, OptionalStoreFieldsAndUpsample) {
   // result lines of 20 rows.
   const std::string uptext =
       "upsample dst=100 src=10 w=5 h=3 oy=4 oh=2 factor=2 mode=1 zp=-3 lut=1";
-  ASSERT_EQ(parseOp(t, uptext, op), "");
+  ASSERT_EQ(parseOp(t, uptext, op).message(), "");
   EXPECT_EQ(op.kind, OpKind::Upsample);
   EXPECT_EQ(formatOp(t, op).find(uptext), 0u) << formatOp(t, op);
   acc.clear();
@@ -334,6 +338,6 @@ TEST(AccelTarget, OptionalStoreFieldsAndUpsample) {
     Json &rb = member(m, "row_bytes");
     rb = num(rb.num() * 2);
   }
-  const std::string err = parseTarget(jsonCanonical(doc), t);
+  const std::string err = parseTarget(jsonCanonical(doc), t).message();
   EXPECT_NE(err.find("ops.store.lanes"), std::string::npos) << err;
 }

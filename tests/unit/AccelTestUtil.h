@@ -25,7 +25,8 @@ inline const ember::accel::Target &testTarget(const std::string &name) {
   auto it = cache.find(name);
   if (it == cache.end()) {
     ember::accel::Target t;
-    std::string err = ember::accel::parseTarget(readTestTargetText(name), t);
+    std::string err =
+        ember::accel::parseTarget(readTestTargetText(name), t).message();
     if (!err.empty())
       ADD_FAILURE() << name << ": " << err;
     it = cache.emplace(name, std::move(t)).first;

@@ -266,7 +266,8 @@ int main(int argc, char **argv) {
       std::string err = eq == std::string::npos
                             ? "--option " + v + " is not KEY=VALUE"
                             : accel::applyLayerOption(
-                                  v.substr(0, eq), v.substr(eq + 1), lo, known);
+                                  v.substr(0, eq), v.substr(eq + 1), lo, known)
+                                  .message();
       if (err.empty() && !known)
         err = "unknown option '" + v.substr(0, eq) + "' (the layer takes " +
               accel::layerOptionKeys() + ")";
@@ -280,7 +281,7 @@ int main(int argc, char **argv) {
   if (!readText(targetPath, text, err))
     return fail(err);
   accel::Target t;
-  err = accel::parseTarget(text, t);
+  err = accel::parseTarget(text, t).message();
   if (!err.empty())
     return fail(err + " (" + targetPath + ")");
   if (cmd == "check") {

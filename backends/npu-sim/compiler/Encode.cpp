@@ -19,7 +19,7 @@ struct Parsed {
   Target target;
   std::string error;
   Parsed() {
-    error = parseTarget(kJson, target);
+    error = parseTarget(kJson, target).message();
     // The engines and memories in the spec's order: the generic layer's
     // indices are this NPU's ids and token channels.
     if (error.empty() && (target.engines.size() != size_t(npu::kNumEngines) ||

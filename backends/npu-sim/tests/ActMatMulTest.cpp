@@ -85,7 +85,7 @@ std::string runEverywhere(Program &p, std::vector<Op> ops,
     RunResult rr;
     SimStats st;
     err = exec == kReference
-              ? simulateProgram(t, p, ins, outs, SimOptions(), &st)
+              ? simulateProgram(t, p, ins, outs, SimOptions(), &st).message()
               : runProgram(p, rc, ins, outs, &rr);
     if (!err.empty())
       return names.back() + ": " + err;

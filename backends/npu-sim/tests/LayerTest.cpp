@@ -305,6 +305,7 @@ void runCase(const Case &c, const std::string &what,
     SimStats st;
     err = exec == kReference
               ? simulateProgram(npuTarget(), p, in, out, SimOptions(), &st)
+                    .message()
               : runProgram(p, rc, in, out, &rr);
     ASSERT_EQ(err, "") << what << on;
     if (compiled)
@@ -1266,9 +1267,10 @@ TEST(NpuStripes, PairsRunThroughARing) {
     EXPECT_GT(countOp(on, npu::Opcode::MOVE), 0u);
     // Serialized and back: the flags and ring survive.
     Program back;
-    ASSERT_EQ(deserializeProgram(npuTarget(), serializeProgram(npuTarget(), on),
-                                 back),
-              "");
+    ASSERT_EQ(
+        deserializeProgram(npuTarget(), serializeProgram(npuTarget(), on), back)
+            .message(),
+        "");
     for (size_t i = 0; i < specs.size(); ++i) {
       EXPECT_EQ(back.layers[i].stripedOut, on.layers[i].stripedOut);
       EXPECT_EQ(back.layers[i].stripedIn, on.layers[i].stripedIn);
@@ -1301,7 +1303,8 @@ TEST(NpuStripes, FallsBackToDram) {
             "the consumer does not fit its share of the scratchpads");
   Program back;
   ASSERT_EQ(
-      deserializeProgram(npuTarget(), serializeProgram(npuTarget(), p), back),
+      deserializeProgram(npuTarget(), serializeProgram(npuTarget(), p), back)
+          .message(),
       "");
   EXPECT_EQ(back.layers[0].notStriped, p.layers[0].notStriped);
 
@@ -1385,7 +1388,9 @@ TEST(NpuLayer, BilinearUpsampleInBands) {
     c.expected.push_back(out);
     // The layer text keeps the mode and the zero point.
     LayerProgram back;
-    ASSERT_EQ(parseLayers(npuTarget(), printLayers(npuTarget(), lp), back), "");
+    ASSERT_EQ(
+        parseLayers(npuTarget(), printLayers(npuTarget(), lp), back).message(),
+        "");
     ASSERT_EQ(back.layers.size(), 1u);
     EXPECT_EQ(back.layers[0].pool.upMode, g.upMode);
     EXPECT_EQ(back.layers[0].pool.upZp, g.upZp);

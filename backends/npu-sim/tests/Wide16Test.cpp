@@ -399,10 +399,10 @@ TEST(NpuWide16, OnePassArrayOps) {
   for (const Op &op : {g, d}) {
     const std::string s = formatOp(t, op);
     Op back;
-    ASSERT_EQ(parseOp(t, s, back), "") << s;
+    ASSERT_EQ(parseOp(t, s, back).message(), "") << s;
     EXPECT_EQ(formatOp(t, back), s);
     EXPECT_TRUE(back.w16);
-    EXPECT_NE(parseOp(twoPass, s, back).find("one byte plane"),
+    EXPECT_NE(parseOp(twoPass, s, back).message().find("one byte plane"),
               std::string::npos)
         << s;
   }
@@ -411,7 +411,8 @@ TEST(NpuWide16, OnePassArrayOps) {
   ASSERT_NE(at, std::string::npos);
   json.replace(at, 5, "\"i8\"");
   Target bad;
-  EXPECT_NE(parseTarget(json, bad).find("act16_one_pass"), std::string::npos);
+  EXPECT_NE(parseTarget(json, bad).message().find("act16_one_pass"),
+            std::string::npos);
 }
 
 // The row pairs: a 16-bit access touches the same rows rows/2 up (and
@@ -456,7 +457,7 @@ TEST(NpuWide16, FlagsPrintAndParse) {
   for (const Op &op : {r, l}) {
     const std::string s = formatOp(t, op);
     Op back;
-    ASSERT_EQ(parseOp(t, s, back), "") << s;
+    ASSERT_EQ(parseOp(t, s, back).message(), "") << s;
     EXPECT_EQ(formatOp(t, back), s);
     EXPECT_EQ(back.w16, op.w16);
     EXPECT_EQ(back.acc16, op.acc16);
@@ -464,7 +465,7 @@ TEST(NpuWide16, FlagsPrintAndParse) {
   Target narrow = t;
   narrow.wide16 = false;
   Op back;
-  EXPECT_NE(parseOp(narrow, formatOp(t, l), back).find("16-bit"),
+  EXPECT_NE(parseOp(narrow, formatOp(t, l), back).message().find("16-bit"),
             std::string::npos);
 }
 
@@ -482,7 +483,7 @@ TEST(NpuWide16, MulFlagsAndPoolLayerText) {
   for (const Op &op : {m, c}) {
     const std::string s = formatOp(t, op);
     Op back;
-    ASSERT_EQ(parseOp(t, s, back), "") << s;
+    ASSERT_EQ(parseOp(t, s, back).message(), "") << s;
     EXPECT_EQ(formatOp(t, back), s);
     EXPECT_EQ(back.a16, op.a16);
     EXPECT_EQ(back.b16, op.b16);
@@ -501,7 +502,7 @@ TEST(NpuWide16, MulFlagsAndPoolLayerText) {
   Target narrow = t;
   narrow.wide16 = false;
   Op back;
-  EXPECT_NE(parseOp(narrow, formatOp(t, c), back).find("16-bit"),
+  EXPECT_NE(parseOp(narrow, formatOp(t, c), back).message().find("16-bit"),
             std::string::npos);
 
   LayerProgram lp;
@@ -531,7 +532,7 @@ TEST(NpuWide16, MulFlagsAndPoolLayerText) {
   const std::string text = printLayers(t, lp);
   EXPECT_NE(text.find(" w16=1"), std::string::npos) << text;
   LayerProgram read;
-  ASSERT_EQ(parseLayers(t, text, read), "") << text;
+  ASSERT_EQ(parseLayers(t, text, read).message(), "") << text;
   ASSERT_EQ(read.layers.size(), 1u);
   EXPECT_TRUE(read.layers[0].pool.w16);
   EXPECT_EQ(printLayers(t, read), text);

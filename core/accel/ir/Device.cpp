@@ -99,16 +99,15 @@ void fromTiled(const NTensor &t, const uint8_t *tiled, void *host) {
     });
 }
 
-std::string layerAlone(const Target &t, const Program &p, size_t i,
-                       Program &out) {
+Status layerAlone(const Target &t, const Program &p, size_t i, Program &out) {
   out = Program();
   out.lanes = p.lanes;
   out.dramBytes = p.dramBytes;
   if (i >= p.layers.size())
-    return "no layer " + std::to_string(i);
+    return invalid("no layer ", i);
   const LayerInfo &l = p.layers[i];
   if (l.endInsn <= l.firstInsn || l.endInsn > p.ops.size())
-    return "";
+    return Status::ok();
   const bool last = i + 1 >= p.layers.size();
   const size_t nf = last ? 0 : p.layers[i + 1].prefetchFirst,
                ne = last ? 0 : p.layers[i + 1].prefetchEnd;
@@ -122,7 +121,9 @@ std::string layerAlone(const Target &t, const Program &p, size_t i,
   out.ops.push_back(finishOp());
   out.opLayer.assign(out.ops.size(), 0);
   std::string err = assignSync(t, out.ops, nullptr);
-  return err.empty() ? "" : "layer '" + l.name + "' alone: " + err;
+  if (!err.empty())
+    return unsupported("layer '", l.name, "' alone: ", err);
+  return Status::ok();
 }
 
 } // namespace ember::accel

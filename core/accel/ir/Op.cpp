@@ -366,20 +366,20 @@ std::string formatOp(const Target &t, const Op &op) {
   return s;
 }
 
-std::string parseOp(const Target &t, const std::string &text, Op &op) {
+Status parseOp(const Target &t, const std::string &text, Op &op) {
   op = Op();
   std::istringstream in(text);
   std::string word;
   if (!(in >> word) || !opKindFromName(word, op.kind))
-    return "'" + word + "' is not an operation";
+    return invalid("'" + word + "' is not an operation");
   if (!t.has(op.kind))
-    return "the target has no '" + word + "' operation";
+    return unsupported("the target has no '" + word + "' operation");
   op.engine = t.kindEngine[size_t(op.kind)];
   const bool dma = op.kind == OpKind::Load || op.kind == OpKind::Store;
   if (dma) {
     std::string c;
     if (!(in >> c))
-      return word + " needs its operand class";
+      return invalid(word + " needs its operand class");
     bool ok = false;
     for (int k = 0; k < kNumCls; ++k)
       if (c == clsName(Cls(k))) {
@@ -387,7 +387,7 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
         ok = true;
       }
     if (!ok)
-      return "'" + c + "' is not an operand class";
+      return invalid("'" + c + "' is not an operand class");
     op.mem = t.memOf(op.cls);
     op.engine = t.engineFor(op.kind, op.cls);
   }
@@ -396,18 +396,19 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
   while (in >> word) {
     size_t eq = word.find('=');
     if (eq == std::string::npos)
-      return "'" + word + "' is not NAME=VALUE";
+      return invalid("'" + word + "' is not NAME=VALUE");
     std::string k = word.substr(0, eq), v = word.substr(eq + 1);
     if (k == "wait" || k == "signal") {
       if (!parseMask(t, v, k == "wait" ? op.wait : op.signal))
-        return "'" + v + "' is not a list of " +
-               (t.sync.kind == SyncKind::Tokens ? "token channels"
-                                                : "barriers (b0, b1, ...)");
+        return invalid("'" + v + "' is not a list of " +
+                       (t.sync.kind == SyncKind::Tokens
+                            ? "token channels"
+                            : "barriers (b0, b1, ...)"));
       continue;
     }
     if (k == "mem" && dma) {
       if (op.mem < 0 || t.memories[size_t(op.mem)].name != v)
-        return "mem=" + v + " does not hold class " + clsName(op.cls);
+        return invalid("mem=" + v + " does not hold class " + clsName(op.cls));
       continue;
     }
     if (k == "reg" && op.kind == OpKind::SetReg) {
@@ -419,27 +420,27 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
           ok = true;
         }
       if (!ok)
-        return "'" + v + "' is not a register of the target";
+        return invalid("'" + v + "' is not a register of the target");
       continue;
     }
     char *end = nullptr;
     long long x = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || *end || v.size() > 20)
-      return "'" + word + "': the value is not an integer";
+      return invalid("'" + word + "': the value is not an integer");
     if (k == "bcast" && op.kind == OpKind::VMul) {
       op.bcast = x != 0;
       continue;
     }
     if (k == "exact" && op.kind == OpKind::VAdd) {
       if (x != 0 && !t.exactAddFlag())
-        return "the target's vadd has no exact flag";
+        return unsupported("the target's vadd has no exact flag");
       op.exact = x != 0;
       continue;
     }
     if ((k == "rep" || k == "xstep" || k == "lanes") &&
         op.kind == OpKind::Store) {
       if (!t.declares(OpKind::Store, k.c_str()))
-        return "the target's store has no field '" + k + "'";
+        return unsupported("the target's store has no field '" + k + "'");
       (k == "rep" ? op.rep : k == "xstep" ? op.xstep : op.lanes) = x;
       continue;
     }
@@ -447,8 +448,8 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
                        op.kind == OpKind::Pool || op.kind == OpKind::VMul ||
                        op.kind == OpKind::Upsample)) {
       if (x != 0 && !t.lutFlag(op.kind))
-        return std::string("the target's ") + opKindName(op.kind) +
-               " has no output table flag";
+        return unsupported(std::string("the target's ") + opKindName(op.kind) +
+                           " has no output table flag");
       op.lut = x != 0;
       continue;
     }
@@ -462,11 +463,13 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
         ((k == "a16" || k == "b16" || k == "out16" || k == "one") &&
          op.kind == OpKind::VMul)) {
       if (x != 0 && !t.wide16)
-        return "the target has no 16-bit activations ('" + k + "')";
+        return unsupported("the target has no 16-bit activations ('" + k +
+                           "')");
       if (x != 0 && (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm) &&
           !t.array.act16OnePass)
-        return std::string("the target's array takes one byte plane per ") +
-               opKindName(op.kind) + " (no array.act16_one_pass)";
+        return unsupported(
+            std::string("the target's array takes one byte plane per ") +
+            opKindName(op.kind) + " (no array.act16_one_pass)");
       (k == "w16"     ? op.w16
        : k == "acc16" ? op.acc16
        : k == "a16"   ? op.a16
@@ -487,9 +490,9 @@ std::string parseOp(const Target &t, const std::string &text, Op &op) {
         found = true;
       }
     if (!found)
-      return "'" + k + "' is not a field of " + opKindName(op.kind);
+      return invalid("'" + k + "' is not a field of " + opKindName(op.kind));
   }
-  return "";
+  return Status::ok();
 }
 
 namespace {

@@ -120,28 +120,28 @@ void putOp(Writer &w, const Op &op) {
   }
 }
 
-std::string getOp(const Target &t, Reader &r, Op &op) {
+Status getOp(const Target &t, Reader &r, Op &op) {
   op = Op();
   const int64_t kind = r.var(), engine = r.var(), cls = r.var(), mem = r.var(),
                 wait = r.var(), signal = r.var(), flags = r.var();
   if (r.bad)
-    return "truncated";
+    return invalid("truncated");
   if (kind < 0 || kind >= kNumOpKinds || cls < 0 || cls >= kNumCls ||
       engine < -1 || engine >= int64_t(t.engines.size()) || mem < -1 ||
       mem >= int64_t(t.memories.size()) || wait < 0 || wait > UINT32_MAX ||
       signal < 0 || signal > UINT32_MAX)
-    return "not an operation of target '" + t.name + "'";
+    return invalid("not an operation of target '", t.name, "'");
   op.kind = OpKind(kind);
   if (!t.has(op.kind))
-    return std::string("the target has no '") + opKindName(op.kind) + "'";
+    return unsupported("the target has no '", opKindName(op.kind), "'");
   op.engine = int(engine);
   op.cls = Cls(cls);
   op.mem = int(mem);
   op.wait = uint32_t(wait);
   op.signal = uint32_t(signal);
   if ((flags & (32 | 64 | 128 | 1024 | 2048 | 4096)) && !t.wide16)
-    return "a 16-bit operation, but target '" + t.name +
-           "' has no 16-bit activations";
+    return unsupported("a 16-bit operation, but target '", t.name,
+                       "' has no 16-bit activations");
   op.reset = flags & 1;
   op.bias = flags & 2;
   op.avg = flags & 4;
@@ -163,8 +163,8 @@ std::string getOp(const Target &t, Reader &r, Op &op) {
     op.lanes = r.var();
   }
   if (r.bad)
-    return "truncated";
-  return "";
+    return invalid("truncated");
+  return Status::ok();
 }
 
 void putTensor(Writer &w, const NTensor &t) {
@@ -318,32 +318,34 @@ std::string serializeProgram(const Target &t, const Program &p,
   return w.s;
 }
 
-std::string deserializeProgram(const Target &t, const std::string &bytes,
-                               Program &p) {
+Status deserializeProgram(const Target &t, const std::string &bytes,
+                          Program &p) {
   p = Program();
   if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0)
-    return "not a scheduled program";
+    return invalid("not a scheduled program");
   Reader r{bytes, 8};
   uint64_t version = r.u64();
   if (version != kVersion)
-    return "scheduled program version " + std::to_string(version) +
-           " (expected " + std::to_string(kVersion) + ")";
+    return invalid("scheduled program version " + std::to_string(version) +
+                   " (expected " + std::to_string(kVersion) + ")");
   const std::string hash = r.str();
   if (hash != t.hash)
-    return "the program is for target " + hash + ", this is " + t.hash + " ('" +
-           t.name + "')";
+    return invalid("the program is for target " + hash + ", this is " + t.hash +
+                   " ('" + t.name + "')");
   p.lanes = int64_t(r.u64());
   if (p.lanes != t.lanes)
-    return "the program has " + std::to_string(p.lanes) + " lanes, target '" +
-           t.name + "' " + std::to_string(t.lanes);
+    return invalid("the program has " + std::to_string(p.lanes) +
+                   " lanes, target '" + t.name + "' " +
+                   std::to_string(t.lanes));
   uint64_t n = r.len(4);
   p.ops.resize(size_t(n));
   p.opLayer.resize(size_t(n));
   for (size_t i = 0; i < n && !r.bad; ++i) {
-    std::string err = getOp(t, r, p.ops[i]);
+    const Status st = getOp(t, r, p.ops[i]);
     p.opLayer[i] = int32_t(r.var());
-    if (!err.empty() && !r.bad)
-      return "operation " + std::to_string(i) + ": " + err;
+    if (st.failed() && !r.bad)
+      return Status(st.code(),
+                    "operation " + std::to_string(i) + ": " + st.message());
     if (p.opLayer[i] < -1)
       r.bad = true;
   }
@@ -354,7 +356,7 @@ std::string deserializeProgram(const Target &t, const std::string &bytes,
   if (!r.bad && imageBytes > (uint64_t(1) << 40))
     r.bad = true;
   if (r.bad)
-    return "truncated or corrupt scheduled program";
+    return invalid("truncated or corrupt scheduled program");
   if (withImage) {
     p.image.assign(bytes.begin() + long(r.at),
                    bytes.begin() + long(r.at + imageBytes));
@@ -439,8 +441,8 @@ std::string deserializeProgram(const Target &t, const std::string &bytes,
     }
   }
   if (r.bad || r.at != bytes.size())
-    return "truncated or corrupt scheduled program";
-  return "";
+    return invalid("truncated or corrupt scheduled program");
+  return Status::ok();
 }
 
 } // namespace ember::accel

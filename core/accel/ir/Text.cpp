@@ -168,6 +168,8 @@ bool unhex(const std::string &v, std::vector<uint8_t> &out) {
 struct Fields {
   const Rec &r;
   std::string err;
+  // The first failure's error (ok when none).
+  Status error() const { return err.empty() ? Status::ok() : invalid(err); }
   bool fail(const std::string &k, const std::string &what) {
     if (err.empty())
       err = "line " + std::to_string(r.line) + ": " + r.kw + " " + k + ": " +
@@ -226,7 +228,7 @@ struct Fields {
   }
 };
 
-std::string parseRecords(const std::string &text, std::vector<Rec> &out) {
+Status parseRecords(const std::string &text, std::vector<Rec> &out) {
   std::istringstream in(text);
   std::string line;
   size_t n = 0;
@@ -234,7 +236,7 @@ std::string parseRecords(const std::string &text, std::vector<Rec> &out) {
   while (std::getline(in, line)) {
     ++n;
     if (!tokens(line, toks))
-      return "line " + std::to_string(n) + ": unterminated string";
+      return invalid("line " + std::to_string(n) + ": unterminated string");
     if (toks.empty())
       continue;
     Rec r;
@@ -249,7 +251,7 @@ std::string parseRecords(const std::string &text, std::vector<Rec> &out) {
     }
     out.push_back(std::move(r));
   }
-  return "";
+  return Status::ok();
 }
 
 const char *const kKinds[] = {"activation", "input", "output", "constant"};
@@ -394,15 +396,16 @@ std::string header(const Target &t) {
          " lanes=" + std::to_string(t.lanes) + "\n";
 }
 
-std::string checkHeader(const Target &t, const std::vector<Rec> &recs) {
+Status checkHeader(const Target &t, const std::vector<Rec> &recs) {
   for (const Rec &r : recs)
     if (r.kw == "target") {
       const std::string *h = r.get("hash");
       if (h && *h != t.hash)
-        return "line " + std::to_string(r.line) + ": written for target hash " +
-               *h + ", this is " + t.hash + " ('" + t.name + "')";
+        return invalid("line " + std::to_string(r.line) +
+                       ": written for target hash " + *h + ", this is " +
+                       t.hash + " ('" + t.name + "')");
     }
-  return "";
+  return Status::ok();
 }
 
 } // namespace
@@ -512,7 +515,7 @@ namespace {
 // the interleave) with the same images, its tiles inside the owner's,
 // 8-bit rows, and written only by requantizing GEMM layers with nothing
 // fused after them (their stores go to its pixels), read by no layer.
-std::string checkPhases(const LayerProgram &lp) {
+Status checkPhases(const LayerProgram &lp) {
   const int n = int(lp.tensors.size());
   for (int k = 0; k < n; ++k) {
     const NTensor &x = lp.tensors[size_t(k)];
@@ -526,28 +529,30 @@ std::string checkPhases(const LayerProgram &lp) {
     if (x.dims.size() != 4 || o.dims.size() != 4 || o.dims[0] != x.dims[0] ||
         x.top + o.dims[2] > sy * x.dims[2] ||
         x.left + o.dims[3] > sx * x.dims[3])
-      return at + ": its owner '" + o.name + "' is not inside " +
-             std::to_string(sy) + " x " + std::to_string(sx) +
-             " times its map along H and W (from " + std::to_string(x.top) +
-             ", " + std::to_string(x.left) + ")";
+      return invalid(at + ": its owner '" + o.name + "' is not inside " +
+                     std::to_string(sy) + " x " + std::to_string(sx) +
+                     " times its map along H and W (from " +
+                     std::to_string(x.top) + ", " + std::to_string(x.left) +
+                     ")");
     if (x.i32 || x.i16 || o.i32 || o.i16 ||
         x.tileOffset + ceilDiv(x.C, x.lanes ? x.lanes : 1) >
             ceilDiv(o.C, o.lanes ? o.lanes : 1))
-      return at + ": not 8-bit channel tiles inside its owner's";
+      return invalid(at + ": not 8-bit channel tiles inside its owner's");
     for (const Layer &L : lp.layers) {
       for (int t : layerTensors(L))
         if (t == k && layerOutput(L) != k)
-          return at + ": read by layer '" + L.name +
-                 "' (a phase map is only stored)";
+          return invalid(at + ": read by layer '" + L.name +
+                         "' (a phase map is only stored)");
       if (layerOutput(L) == k &&
           (L.kind != Layer::Kind::Gemm || !L.gemm.requant || L.gemm.pool.on ||
            L.gemm.add.on || L.gemm.out16))
-        return at + ": written by layer '" + L.name +
-               "', which is not a requantizing convolution or MatMul with "
-               "nothing fused after it";
+        return invalid(
+            at + ": written by layer '" + L.name +
+            "', which is not a requantizing convolution or MatMul with "
+            "nothing fused after it");
     }
   }
-  return "";
+  return Status::ok();
 }
 
 } // namespace
@@ -568,32 +573,34 @@ bool tensorRef(Fields &f, const char *k, int &v, int64_t ntensors,
 }
 
 // A tensor record, the next of `out.tensors`.
-std::string parseTensor(const Target &t, Fields &f, int64_t ntensors,
-                        LayerProgram &out) {
+Status parseTensor(const Target &t, Fields &f, int64_t ntensors,
+                   LayerProgram &out) {
   NTensor x;
   if (f.r.pos.size() != 1 || f.r.pos[0] != std::to_string(out.tensors.size()))
-    return lineAt(f.r, "tensor " + std::to_string(out.tensors.size()) +
-                           " expected next");
+    return invalid(lineAt(f.r, "tensor " + std::to_string(out.tensors.size()) +
+                                   " expected next"));
   if (!readTensor(f, t.lanes, x))
-    return f.err;
+    return f.error();
   if (x.kind == NTensor::Kind::Constant) {
     std::vector<uint8_t> d;
     if (!f.data("data", d))
-      return f.err;
+      return f.error();
     x.data.assign(d.begin(), d.end());
     if (x.data.size() != x.bytes())
-      return lineAt(f.r, "constant '" + x.name + "' has " +
-                             std::to_string(x.data.size()) +
-                             " bytes, its layout " + std::to_string(x.bytes()));
+      return invalid(lineAt(f.r, "constant '" + x.name + "' has " +
+                                     std::to_string(x.data.size()) +
+                                     " bytes, its layout " +
+                                     std::to_string(x.bytes())));
   }
   if (x.base >= ntensors)
-    return lineAt(f.r, "base " + std::to_string(x.base) + " is no tensor");
+    return invalid(
+        lineAt(f.r, "base " + std::to_string(x.base) + " is no tensor"));
   out.tensors.push_back(std::move(x));
-  return "";
+  return Status::ok();
 }
 
 // A gemm layer's fields, checked against each other.
-std::string parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
+Status parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
   std::vector<int64_t> two, four;
   std::vector<uint8_t> w;
   if (!tensorRef(f, "in", g.in, ntensors) ||
@@ -601,16 +608,16 @@ std::string parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
       !f.num("c", g.C) || !f.num("h", g.H) || !f.num("w", g.W) ||
       !f.num("k", g.K) || !f.num("oh", g.OH) || !f.num("ow", g.OW) ||
       !f.nums("kernel", two, 2))
-    return f.err;
+    return f.error();
   g.kh = two[0], g.kw = two[1];
   if (!f.nums("stride", two, 2))
-    return f.err;
+    return f.error();
   g.sh = two[0], g.sw = two[1];
   if (!f.nums("dilation", two, 2))
-    return f.err;
+    return f.error();
   g.dh = two[0], g.dw = two[1];
   if (!f.nums("pads", four, 4))
-    return f.err;
+    return f.error();
   g.pt = four[0], g.pl = four[1], g.pb = four[2], g.pr = four[3];
   if (!f.num("groups", g.groups) || !f.flag("flat", g.flat) ||
       !f.flag("sum", g.sum) || !f.num("pad_value", g.padValue) ||
@@ -619,57 +626,61 @@ std::string parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
       !f.flag("out16", g.out16, false) ||
       !f.nums("bias64", g.bias64, 0, false) ||
       !tensorRef(f, "wact", g.wAct, ntensors, false))
-    return f.err;
+    return f.error();
   if (g.in16 && int64_t(g.bias64.size()) != g.K)
-    return lineAt(f.r, "gemm: in16 needs bias64 of K entries");
+    return invalid(lineAt(f.r, "gemm: in16 needs bias64 of K entries"));
   g.w.assign(w.begin(), w.end());
   if (g.requant) {
     std::vector<int64_t> rq;
     if (!f.nums("rq", rq, 3) || !f.nums("mult", g.rq.mult) ||
         !f.nums("shift", g.rq.shift))
-      return f.err;
+      return f.error();
     g.rq.zp = int32_t(rq[0]), g.rq.lo = int32_t(rq[1]),
     g.rq.hi = int32_t(rq[2]);
   }
   if (f.r.get("pool")) {
     if (!f.nums("pool", four, 4))
-      return f.err;
+      return f.error();
     g.pool = {true, four[0] != 0, four[1], four[2], four[3]};
   }
   if (f.r.get("add")) {
     if (!f.nums("add", four, 4) || !readRegs(f, "add_regs", g.add.regs))
-      return f.err;
+      return f.error();
     g.add.on = true;
     g.add.other = int(four[0]);
     g.add.otherBroadcast = four[1], g.add.convIsA = four[2],
     g.add.beforePool = four[3];
     if (g.add.other < 0 || g.add.other >= ntensors)
-      return lineAt(f.r, "add: no tensor " + std::to_string(g.add.other));
+      return invalid(
+          lineAt(f.r, "add: no tensor " + std::to_string(g.add.other)));
   }
   // The sizes the scheduler indexes by must agree.
   const int64_t taps = g.sum ? 0 : g.kh * g.kw;
   if (g.C < 1 || g.K < 1 || g.groups < 1 || g.C % g.groups || g.K % g.groups ||
       g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 ||
       g.N < 1 || g.OH < 1 || g.OW < 1 || g.H < 1 || g.W < 1)
-    return lineAt(f.r, "gemm: sizes, kernel, strides or groups out of range");
+    return invalid(
+        lineAt(f.r, "gemm: sizes, kernel, strides or groups out of range"));
   if (g.wAct >= 0 &&
       (!g.w.empty() || !g.flat || g.groups != 1 || g.sum || g.in16))
-    return lineAt(f.r, "gemm: weights from an activation (wact) need a flat "
-                       "8-bit layer of one group and no weights");
+    return invalid(lineAt(f.r,
+                          "gemm: weights from an activation (wact) need a flat "
+                          "8-bit layer of one group and no weights"));
   if (!g.sum && g.wAct < 0 &&
       int64_t(g.w.size()) != g.K * (g.C / g.groups) * taps)
-    return lineAt(f.r, "gemm: " + std::to_string(g.w.size()) +
-                           " weights, expected K x C/groups x kh x kw = " +
-                           std::to_string(g.K * (g.C / g.groups) * taps));
+    return invalid(
+        lineAt(f.r, "gemm: " + std::to_string(g.w.size()) +
+                        " weights, expected K x C/groups x kh x kw = " +
+                        std::to_string(g.K * (g.C / g.groups) * taps)));
   if ((!g.bias.empty() && int64_t(g.bias.size()) != g.K) ||
       (g.requant &&
        (int64_t(g.rq.mult.size()) != g.K || int64_t(g.rq.shift.size()) != g.K)))
-    return lineAt(f.r, "gemm: bias, mult and shift need K entries");
-  return "";
+    return invalid(lineAt(f.r, "gemm: bias, mult and shift need K entries"));
+  return Status::ok();
 }
 
 // A pool layer's fields.
-std::string parsePool(Fields &f, int64_t ntensors, PoolLayer &g) {
+Status parsePool(Fields &f, int64_t ntensors, PoolLayer &g) {
   std::vector<int64_t> two, four, strides;
   if (!tensorRef(f, "in", g.in, ntensors) ||
       !tensorRef(f, "out", g.out, ntensors) || !f.num("n", g.N) ||
@@ -679,88 +690,93 @@ std::string parsePool(Fields &f, int64_t ntensors, PoolLayer &g) {
       !f.flag("avg", g.avg) || !f.flag("exclude_pad", g.excludePad) ||
       !f.num("pad_value", g.padValue) || !f.num("up", g.up, false) ||
       !f.flag("w16", g.w16, false))
-    return f.err;
+    return f.error();
   if (strides.size() != 1 && strides.size() != 2)
-    return lineAt(f.r, "pool: stride is one integer or two (sh,sw)");
+    return invalid(lineAt(f.r, "pool: stride is one integer or two (sh,sw)"));
   g.kh = two[0], g.kw = two[1];
   g.sh = strides[0], g.sw = strides.back();
   g.pt = four[0], g.pl = four[1], g.pb = four[2], g.pr = four[3];
   if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.N < 1 || g.C < 1)
-    return lineAt(f.r, "pool: sizes, window or stride out of range");
+    return invalid(lineAt(f.r, "pool: sizes, window or stride out of range"));
   if (g.up < 1 || g.up > 8 ||
       (g.up > 1 && (g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1)))
-    return lineAt(f.r, "pool: up is 1..8, and above 1 only of a 1x1 window");
+    return invalid(
+        lineAt(f.r, "pool: up is 1..8, and above 1 only of a 1x1 window"));
   if (!f.num("up_mode", g.upMode, false) || !f.num("up_zp", g.upZp, false))
-    return f.err;
+    return f.error();
   if (g.upMode < 0 || g.upMode > 2 || g.upZp < -128 || g.upZp > 127 ||
       (g.upMode && g.up != 2 && g.up != 4 && g.up != 8))
-    return lineAt(f.r, "pool: up_mode is 0..2 (bilinear: up 2, 4 or 8), up_zp "
-                       "-128..127");
+    return invalid(
+        lineAt(f.r, "pool: up_mode is 0..2 (bilinear: up 2, 4 or 8), up_zp "
+                    "-128..127"));
   if (g.w16 && g.up > 1)
-    return lineAt(f.r, "pool: a 16-bit pool is not stored upsampled");
-  return "";
+    return invalid(lineAt(f.r, "pool: a 16-bit pool is not stored upsampled"));
+  return Status::ok();
 }
 
 // An add (or mul) layer's fields.
-std::string parseAdd(Fields &f, int64_t ntensors, AddLayer &a) {
+Status parseAdd(Fields &f, int64_t ntensors, AddLayer &a) {
   if (!tensorRef(f, "a", a.a, ntensors) || !tensorRef(f, "b", a.b, ntensors) ||
       !tensorRef(f, "out", a.out, ntensors) ||
       !f.flag("broadcast", a.bBroadcast) || !readRegs(f, "regs", a.regs) ||
       !f.flag("w16", a.w16, false))
-    return f.err;
+    return f.error();
   if (f.r.get("mul")) {
     std::vector<int64_t> m;
     if (!f.nums("mul", m, 7))
-      return f.err;
+      return f.error();
     MulRegs &g = a.mulRegs;
     a.mul = true;
     g.aZp = int32_t(m[0]), g.bZp = int32_t(m[1]), g.mult = int32_t(m[2]),
     g.shift = int32_t(m[3]), g.outZp = int32_t(m[4]), g.lo = int32_t(m[5]),
     g.hi = int32_t(m[6]);
   }
-  return "";
+  return Status::ok();
 }
 
 // A layer's output tables: the 8-bit one (lut) and the 16-bit one (lut16).
-std::string parseLayerTables(Fields &f, Layer &L) {
+Status parseLayerTables(Fields &f, Layer &L) {
   if (f.r.get("lut")) {
     std::vector<uint8_t> lut;
     if (!f.data("lut", lut))
-      return f.err;
+      return f.error();
     if (lut.size() != 256)
-      return lineAt(f.r, "lut: " + std::to_string(lut.size()) +
-                             " bytes, expected the 256 of an output table");
+      return invalid(
+          lineAt(f.r, "lut: " + std::to_string(lut.size()) +
+                          " bytes, expected the 256 of an output table"));
     L.lut.assign(lut.begin(), lut.end());
   }
   if (f.r.get("lut16")) {
     std::vector<uint8_t> b;
     if (!f.data("lut16", b))
-      return f.err;
+      return f.error();
     if (b.size() != 1026)
-      return lineAt(f.r, "lut16: " + std::to_string(b.size()) +
-                             " bytes, expected the 1026 of a 16-bit table");
+      return invalid(
+          lineAt(f.r, "lut16: " + std::to_string(b.size()) +
+                          " bytes, expected the 1026 of a 16-bit table"));
     if (L.kind != Layer::Kind::Pool || !L.pool.w16 || L.pool.kh != 1 ||
         L.pool.kw != 1 || L.pool.sh != 1 || L.pool.sw != 1 || L.pool.up != 1 ||
         L.pool.upMode)
-      return lineAt(f.r, "lut16: a 16-bit table is a 1x1 pool layer of 16-bit "
-                         "rows (w16=1)");
+      return invalid(
+          lineAt(f.r, "lut16: a 16-bit table is a 1x1 pool layer of 16-bit "
+                      "rows (w16=1)"));
     for (size_t k = 0; k < 513; ++k)
       L.lut16.push_back(int16_t(uint16_t(b[2 * k] | b[2 * k + 1] << 8)));
   }
-  return "";
+  return Status::ok();
 }
 
 } // namespace
 
-std::string parseLayers(const Target &t, const std::string &text,
-                        LayerProgram &out) {
+Status parseLayers(const Target &t, const std::string &text,
+                   LayerProgram &out) {
   out = LayerProgram();
   std::vector<Rec> recs;
-  std::string err = parseRecords(text, recs);
-  if (err.empty())
-    err = checkHeader(t, recs);
-  if (!err.empty())
-    return err;
+  Status st = parseRecords(text, recs);
+  if (st.isOk())
+    st = checkHeader(t, recs);
+  if (st.failed())
+    return st;
   const int64_t ntensors = [&] {
     int64_t n = 0;
     for (const Rec &r : recs)
@@ -773,57 +789,57 @@ std::string parseLayers(const Target &t, const std::string &text,
     if (r.kw == "target" || r.kw == "#") {
       continue;
     } else if (r.kw == "tensor") {
-      err = parseTensor(t, f, ntensors, out);
-      if (!err.empty())
-        return err;
+      EMBER_TRY(parseTensor(t, f, ntensors, out));
     } else if (r.kw == "inputs" || r.kw == "outputs") {
       std::vector<int64_t> v;
       if (r.pos.size() > 1 || (r.pos.size() == 1 && !ints(r.pos[0], v)))
-        return at("a list of tensor numbers expected");
+        return invalid(at("a list of tensor numbers expected"));
       for (int64_t k : v)
         if (k < 0 || k >= ntensors)
-          return at("no tensor " + std::to_string(k));
+          return invalid(at("no tensor " + std::to_string(k)));
       (r.kw == "inputs" ? out.inputs : out.outputs).assign(v.begin(), v.end());
     } else if (r.kw == "layer") {
       Layer L;
       if (r.pos.size() != 1)
-        return at("layer needs its kind (gemm, pool, add)");
+        return invalid(at("layer needs its kind (gemm, pool, add)"));
       const std::string *nodes = f.need("nodes", true);
       if (!f.str("name", L.name) || !nodes || !f.num("macs", L.usefulMacs))
-        return f.err;
+        return f.error();
       if (!nodes->empty() && !unquoteList(*nodes, L.nodes))
-        return at("nodes: a list of quoted names expected");
+        return invalid(at("nodes: a list of quoted names expected"));
       const std::string &kind = r.pos[0];
       if (kind == "gemm") {
         L.kind = Layer::Kind::Gemm;
-        err = parseGemm(f, ntensors, L.gemm);
+        st = parseGemm(f, ntensors, L.gemm);
       } else if (kind == "pool") {
         L.kind = Layer::Kind::Pool;
-        err = parsePool(f, ntensors, L.pool);
+        st = parsePool(f, ntensors, L.pool);
       } else if (kind == "add") {
         L.kind = Layer::Kind::Add;
-        err = parseAdd(f, ntensors, L.add);
+        st = parseAdd(f, ntensors, L.add);
       } else {
-        return at("'" + kind + "' is not a layer kind (gemm, pool, add)");
+        return invalid(
+            at("'" + kind + "' is not a layer kind (gemm, pool, add)"));
       }
-      if (err.empty())
-        err = parseLayerTables(f, L);
-      if (!err.empty())
-        return err;
+      if (st.isOk())
+        st = parseLayerTables(f, L);
+      if (st.failed())
+        return st;
       out.layers.push_back(std::move(L));
     } else {
-      return at("'" + r.kw + "' is not a record of a layer program");
+      return invalid(at("'" + r.kw + "' is not a record of a layer program"));
     }
   }
   for (const NTensor &x : out.tensors) {
     if (x.base >= 0 && out.tensors[size_t(x.base)].base >= 0)
-      return "tensor '" + x.name + "' is placed in a tensor that is placed";
+      return invalid("tensor '" + x.name +
+                     "' is placed in a tensor that is placed");
     if (x.pixOff >= 0 &&
         (x.base < 0 || x.ilv || x.laneFrom >= 0 ||
          x.pixOff + x.P > out.tensors[size_t(x.base)].P ||
          x.tileOffset + x.tiles() > out.tensors[size_t(x.base)].tiles()))
-      return "tensor '" + x.name +
-             "' is placed at pixels or tiles outside its owner";
+      return invalid("tensor '" + x.name +
+                     "' is placed at pixels or tiles outside its owner");
   }
   return checkPhases(out);
 }
@@ -889,12 +905,11 @@ std::string printProgram(const Target &t, const Program &p) {
   return os.str();
 }
 
-std::string parseProgram(const Target &t, const std::string &text,
-                         Program &out) {
+Status parseProgram(const Target &t, const std::string &text, Program &out) {
   out = Program();
   out.lanes = t.lanes;
   std::istringstream in(text);
-  std::string line, err;
+  std::string line;
   size_t n = 0;
   std::vector<Rec> recs;
   // Operations parse with Op.h's parser; the other records here.
@@ -908,15 +923,16 @@ std::string parseProgram(const Target &t, const std::string &text,
       ls >> layer;
       std::getline(ls, opText);
       Op op;
-      err = parseOp(t, opText, op);
-      if (!err.empty())
-        return "line " + std::to_string(n) + ": " + err;
+      const Status opSt = parseOp(t, opText, op);
+      if (opSt.failed())
+        return Status(opSt.code(),
+                      "line " + std::to_string(n) + ": " + opSt.message());
       int32_t l = -1;
       if (layer != "-") {
         std::vector<int64_t> v;
         if (!ints(layer, v) || v.size() != 1 || v[0] < 0)
-          return "line " + std::to_string(n) + ": '" + layer +
-                 "' is not a layer number or -";
+          return invalid("line " + std::to_string(n) + ": '" + layer +
+                         "' is not a layer number or -");
         l = int32_t(v[0]);
       }
       out.ops.push_back(op);
@@ -926,11 +942,11 @@ std::string parseProgram(const Target &t, const std::string &text,
     }
     rest += line + "\n";
   }
-  err = parseRecords(rest, recs);
-  if (err.empty())
-    err = checkHeader(t, recs);
-  if (!err.empty())
-    return err;
+  Status st = parseRecords(rest, recs);
+  if (st.isOk())
+    st = checkHeader(t, recs);
+  if (st.failed())
+    return st;
   for (const Rec &r : recs) {
     Fields f{r, ""};
     auto at = [&](const std::string &what) {
@@ -943,30 +959,30 @@ std::string parseProgram(const Target &t, const std::string &text,
       if (!f.num("lanes", out.lanes) || !f.num("image", image) ||
           !f.num("activations", out.activationBase) ||
           !f.num("dram", out.dramBytes))
-        return f.err;
+        return f.error();
       if (out.lanes != t.lanes)
-        return at("lanes " + std::to_string(out.lanes) + ", the target's " +
-                  std::to_string(t.lanes));
+        return invalid(at("lanes " + std::to_string(out.lanes) +
+                          ", the target's " + std::to_string(t.lanes)));
       if (image > out.dramBytes || out.activationBase > out.dramBytes)
-        return at("image and activations must lie within dram");
+        return invalid(at("image and activations must lie within dram"));
       out.image.assign(size_t(image), 0);
     } else if (r.kw == "input" || r.kw == "output") {
       NTensor x;
       if (!readTensor(f, t.lanes, x))
-        return f.err;
+        return f.error();
       (r.kw == "input" ? out.inputs : out.outputs).push_back(std::move(x));
     } else if (r.kw == "constant") {
       int k = -1;
       uint64_t at = 0;
       if (!f.num("tensor", k) || !f.num("dram", at))
-        return f.err;
+        return f.error();
       out.constants.push_back({k, at});
     } else if (r.kw == "layer") {
       std::vector<int64_t> v;
       if (r.pos.size() != 1 || !ints(r.pos[0], v) || v.size() != 1 ||
           v[0] != int64_t(out.layers.size()))
-        return at("layer " + std::to_string(out.layers.size()) +
-                  " expected next");
+        return invalid(at("layer " + std::to_string(out.layers.size()) +
+                          " expected next"));
       // Only the name is required: the rest is the report's (a stage's
       // input written by hand may leave it out).
       LayerInfo l;
@@ -991,9 +1007,9 @@ std::string parseProgram(const Target &t, const std::string &text,
           !f.nums("striped", str, 2, false) ||
           !f.num("ring", l.ringRows, false) ||
           !f.str("not_striped", l.notStriped, false))
-        return f.err;
+        return f.error();
       if (nodes && !nodes->empty() && !unquoteList(*nodes, l.nodes))
-        return at("nodes: a list of quoted names expected");
+        return invalid(at("nodes: a list of quoted names expected"));
       l.firstInsn = size_t(ops[0]), l.endInsn = size_t(ops[1]);
       l.prefetchFirst = size_t(pre[0]), l.prefetchEnd = size_t(pre[1]);
       l.predictedCycles = l.choice.predicted = double(predicted);
@@ -1005,7 +1021,7 @@ std::string parseProgram(const Target &t, const std::string &text,
       std::vector<int64_t> v;
       if (r.pos.size() != 1 || !ints(r.pos[0], v) || v.size() != 1 ||
           v[0] < 0 || size_t(v[0]) >= out.layers.size())
-        return at("tables of a layer listed before them expected");
+        return invalid(at("tables of a layer listed before them expected"));
       GemmTables &tb = out.tables[size_t(v[0])];
       const std::string *rel = f.need("rel", true),
                         *zero = f.need("zero", true);
@@ -1016,45 +1032,49 @@ std::string parseProgram(const Target &t, const std::string &text,
           !f.num("ones", tb.onesOff) || !f.num("bias_tile", tb.biasTileOff) ||
           !f.num("rq_param", tb.rqParamOff) ||
           !f.num("rq_param_hi", tb.rqParamHiOff, false) || !rel || !zero)
-        return f.err;
+        return f.error();
       std::stringstream rs(*rel), zs(*zero);
       std::string item;
       while (std::getline(rs, item, ';')) {
         std::vector<int64_t> x;
         if (!ints(item, x))
-          return at("rel: lists of input tiles separated by ';' expected");
+          return invalid(
+              at("rel: lists of input tiles separated by ';' expected"));
         tb.rel.push_back(x);
       }
       while (std::getline(zs, item, ';')) {
         std::vector<bool> z;
         for (char c : item) {
           if (c != '0' && c != '1')
-            return at("zero: 0 and 1 per weight tile expected");
+            return invalid(at("zero: 0 and 1 per weight tile expected"));
           z.push_back(c == '1');
         }
         tb.zero.push_back(z);
       }
       if (tb.rel.size() != tb.wOff.size() || tb.zero.size() != tb.wOff.size())
-        return at("weights, rel and zero need one entry per output tile");
+        return invalid(
+            at("weights, rel and zero need one entry per output tile"));
       for (size_t k = 0; k < tb.rel.size(); ++k) {
         const size_t per =
             tb.rel[k].empty() ? 0 : tb.zero[k].size() / tb.rel[k].size();
         if (tb.zero[k].size() != per * tb.rel[k].size())
-          return at("zero: not a whole number of taps per input tile");
+          return invalid(at("zero: not a whole number of taps per input tile"));
       }
     } else {
-      return at("'" + r.kw + "' is not a record of a scheduled program");
+      return invalid(
+          at("'" + r.kw + "' is not a record of a scheduled program"));
     }
   }
   for (size_t i = 0; i < out.opLayer.size(); ++i)
     if (out.opLayer[i] >= int32_t(out.layers.size()))
-      return "operation " + std::to_string(i) + ": no layer " +
-             std::to_string(out.opLayer[i]);
+      return invalid("operation " + std::to_string(i) + ": no layer " +
+                     std::to_string(out.opLayer[i]));
   for (const LayerInfo &l : out.layers)
     if (l.endInsn > out.ops.size() || l.firstInsn > l.endInsn ||
         l.prefetchEnd > out.ops.size() || l.prefetchFirst > l.prefetchEnd)
-      return "layer '" + l.name + "': its operation ranges exceed the program";
-  return "";
+      return invalid("layer '" + l.name +
+                     "': its operation ranges exceed the program");
+  return Status::ok();
 }
 
 } // namespace ember::accel

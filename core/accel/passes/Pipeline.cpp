@@ -119,10 +119,10 @@ std::string parseLevel(const Target &t, Level level, const std::string &text,
   st.level = level;
   if (level == Level::Layers) {
     st.haveLayers = true;
-    return parseLayers(t, text, st.layers);
+    return parseLayers(t, text, st.layers).message();
   }
   if (level == Level::Sched)
-    return parseProgram(t, text, st.program);
+    return parseProgram(t, text, st.program).message();
   return "internal: the graph's text is the graph IR's (parse it with it)";
 }
 

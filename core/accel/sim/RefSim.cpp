@@ -171,16 +171,17 @@ struct RefMachine::Impl {
   }
 
   // ---- checks ----
-  std::string checkFields() const {
+  Status checkFields() const {
     const Op &o = *op;
     if (!t.has(o.kind))
-      return std::string("the target has no '") + opKindName(o.kind) + "'";
+      return unsupported(std::string("the target has no '") +
+                         opKindName(o.kind) + "'");
     // SetReg and Finish run on any engine (a register's own, the last).
     const bool anyEngine = o.kind == OpKind::SetReg || o.kind == OpKind::Finish;
     if (o.kind != OpKind::Finish &&
         (o.engine < 0 || size_t(o.engine) >= E ||
          (!anyEngine && !t.engines[size_t(o.engine)].runsKind(o.kind))))
-      return "its engine does not run it";
+      return invalid("its engine does not run it");
     const OpDesc &d = t.ops[size_t(o.kind)];
     for (const OpField &f : opFields(o.kind)) {
       const int64_t v = o.*f.member, mx = d.max(f.name);
@@ -190,19 +191,19 @@ struct RefMachine::Impl {
       const int64_t lo =
           sgn ? (mx == INT64_MAX ? INT64_MIN : -(mx / 2) - 1) : 0;
       if (v < lo || v > mx)
-        return std::string("field ") + f.name + " = " + std::to_string(v) +
-               " is out of its declared range [" + std::to_string(lo) + ", " +
-               std::to_string(mx) + "]";
+        return invalid(std::string("field ") + f.name + " = " +
+                       std::to_string(v) + " is out of its declared range [" +
+                       std::to_string(lo) + ", " + std::to_string(mx) + "]");
     }
     if ((o.kind == OpKind::Load || o.kind == OpKind::Store) &&
         (o.mem < 0 || size_t(o.mem) >= t.memories.size() ||
          !t.memories[size_t(o.mem)].holdsCls(o.cls)))
-      return std::string("memory ") + std::to_string(o.mem) +
-             " does not hold class " + clsName(o.cls);
+      return invalid(std::string("memory ") + std::to_string(o.mem) +
+                     " does not hold class " + clsName(o.cls));
     if (o.kind == OpKind::SetReg && (o.reg < 0 || o.reg >= int64_t(t.regCount)))
-      return "register " + std::to_string(o.reg) + " is beyond the target's " +
-             std::to_string(t.regCount);
-    return "";
+      return invalid("register " + std::to_string(o.reg) +
+                     " is beyond the target's " + std::to_string(t.regCount));
+    return Status::ok();
   }
 
   uint32_t unitOf(int d, uint64_t u) {
@@ -219,13 +220,13 @@ struct RefMachine::Impl {
 
   // The ordering check of one access: [lo, hi) rows of memory d (bytes of
   // DRAM when d is the memory count).
-  std::string touch(int d, uint64_t lo, uint64_t hi, bool write) {
+  Status touch(int d, uint64_t lo, uint64_t hi, bool write) {
     if (!checkOrder || hi <= lo)
-      return "";
+      return Status::ok();
     const bool isDram = size_t(d) >= t.memories.size();
     if (isDram) {
       if (!write && hi <= constBytes)
-        return "";
+        return Status::ok();
       lo = lo / granule;
       hi = (hi + granule - 1) / granule;
     }
@@ -241,16 +242,18 @@ struct RefMachine::Impl {
                       : "row " + std::to_string(x) + " of " + domainName(d);
       };
       if (we >= 0 && size_t(we) != e && s.wEpoch[u] > V[size_t(we)])
-        return std::string(write ? "writes " : "reads ") + unit(u0) + " that " +
-               where(s.wOp[u]) + " writes, with no signal ordering them (" +
-               (write ? "two writes" : "a read before its producer's signal") +
-               ")";
+        return invalid(
+            std::string(write ? "writes " : "reads ") + unit(u0) + " that " +
+            where(s.wOp[u]) + " writes, with no signal ordering them (" +
+            (write ? "two writes" : "a read before its producer's signal") +
+            ")");
       if (write)
         for (size_t f = 0; f < E; ++f)
           if (f != e && s.rEpoch[u * E + f] > V[f])
-            return "writes " + unit(u0) + " that " + where(s.rOp[u * E + f]) +
-                   " may still read (no signal orders the write after the "
-                   "read)";
+            return invalid(
+                "writes " + unit(u0) + " that " + where(s.rOp[u * E + f]) +
+                " may still read (no signal orders the write after the "
+                "read)");
     }
     for (uint64_t u0 = lo; u0 < hi; ++u0) {
       const uint32_t u = unitOf(d, u0);
@@ -265,11 +268,11 @@ struct RefMachine::Impl {
         s.rOp[u * E + e] = uint32_t(cur);
       }
     }
-    return "";
+    return Status::ok();
   }
 
   // The memory rows of the op (Op.h's accesses): in range, and ordered.
-  std::string memAccesses() {
+  Status memAccesses() {
     std::vector<Access> acc;
     accesses(t, *op, regs.data(), acc);
     const int nd = int(t.memories.size());
@@ -277,25 +280,23 @@ struct RefMachine::Impl {
       if (a.domain < 0 || a.domain >= nd)
         continue; // DRAM: checked line by line as it moves
       if (a.hi > t.memRows(a.domain) || a.lo > a.hi)
-        return std::string(a.write ? "writes" : "reads") + " rows [" +
-               std::to_string(a.lo) + ", " + std::to_string(a.hi) + ") of " +
-               domainName(a.domain) + ", beyond its " +
-               std::to_string(t.memRows(a.domain)) + " rows";
+        return invalid(std::string(a.write ? "writes" : "reads") + " rows [" +
+                       std::to_string(a.lo) + ", " + std::to_string(a.hi) +
+                       ") of " + domainName(a.domain) + ", beyond its " +
+                       std::to_string(t.memRows(a.domain)) + " rows");
     }
     for (const Access &a : acc)
       if (a.domain >= 0 && a.domain < nd) {
-        std::string err = touch(a.domain, a.lo, a.hi, a.write);
-        if (!err.empty())
-          return err;
+        EMBER_TRY(touch(a.domain, a.lo, a.hi, a.write));
       }
-    return "";
+    return Status::ok();
   }
 
-  std::string dramRange(uint64_t lo, uint64_t n, bool write) {
+  Status dramRange(uint64_t lo, uint64_t n, bool write) {
     if (lo > dram.size() || n > dram.size() - lo)
-      return std::string(write ? "writes" : "reads") + " DRAM bytes [" +
-             std::to_string(lo) + ", " + std::to_string(lo + n) +
-             "), beyond the DRAM's " + std::to_string(dram.size());
+      return invalid(std::string(write ? "writes" : "reads") + " DRAM bytes [" +
+                     std::to_string(lo) + ", " + std::to_string(lo + n) +
+                     "), beyond the DRAM's " + std::to_string(dram.size()));
     return touch(int(t.memories.size()), lo, lo + n, write);
   }
 
@@ -303,16 +304,14 @@ struct RefMachine::Impl {
   int64_t dmaRowBytes() const {
     return t.clsRowBytes(op->cls) * (op->w16 ? 2 : 1);
   }
-  std::string load() {
+  Status load() {
     const Op &o = *op;
     const int m = o.mem;
     const int64_t rb = dmaRowBytes(), w = o.padLeft + o.xsize + o.padRight,
                   h = o.padTop + o.ysize + o.padBottom;
     for (int64_t y = 0; y < o.ysize; ++y) {
-      std::string err = dramRange(uint64_t(o.dram + y * o.stride * rb),
-                                  uint64_t(o.xsize * rb), false);
-      if (!err.empty())
-        return err;
+      EMBER_TRY(dramRange(uint64_t(o.dram + y * o.stride * rb),
+                          uint64_t(o.xsize * rb), false));
     }
     const int32_t pad = reg(Reg::PadValue);
     const bool wideCls = o.cls == Cls::Acc || o.cls == Cls::Param;
@@ -339,10 +338,10 @@ struct RefMachine::Impl {
         }
       }
     st->loadBytes += uint64_t(o.ysize * o.xsize * rb);
-    return "";
+    return Status::ok();
   }
 
-  std::string store() {
+  Status store() {
     const Op &o = *op;
     const int m = o.mem;
     const int64_t rb = dmaRowBytes(), r = o.rep + 1, s = o.xstep + 1;
@@ -350,9 +349,7 @@ struct RefMachine::Impl {
     for (int64_t oy = 0; oy < o.ysize * r; ++oy)
       for (int64_t ox = 0; ox < o.xsize * r; ++ox) {
         const int64_t at = o.dram + (oy * o.stride + ox * s) * rb;
-        std::string err = dramRange(uint64_t(at), uint64_t(rb), true);
-        if (!err.empty())
-          return err;
+        EMBER_TRY(dramRange(uint64_t(at), uint64_t(rb), true));
         const int64_t src = o.row + (oy / r) * o.xsize + ox / r;
         for (int64_t l = 0; l < t.lanes; ++l) {
           if (o.lanes && !((o.lanes >> (l / 8)) & 1))
@@ -368,7 +365,7 @@ struct RefMachine::Impl {
         }
         st->storeBytes += uint64_t(rb);
       }
-    return "";
+    return Status::ok();
   }
 
   void copy() {
@@ -540,16 +537,16 @@ struct RefMachine::Impl {
     }
   }
 
-  std::string pool() {
+  Status pool() {
     const Op &o = *op;
     const int64_t kh = reg(Reg::PoolKh), kw = reg(Reg::PoolKw),
                   s = reg(Reg::PoolStride), inW = reg(Reg::PoolInW),
                   outW = reg(Reg::PoolOutW);
     if (kh < 1 || kw < 1 || s < 1 || inW < 1 || outW < 1)
-      return "the pool registers (kh " + std::to_string(kh) + ", kw " +
-             std::to_string(kw) + ", stride " + std::to_string(s) + ", in_w " +
-             std::to_string(inW) + ", out_w " + std::to_string(outW) +
-             ") must each be at least 1";
+      return invalid("the pool registers (kh " + std::to_string(kh) + ", kw " +
+                     std::to_string(kw) + ", stride " + std::to_string(s) +
+                     ", in_w " + std::to_string(inW) + ", out_w " +
+                     std::to_string(outW) + ") must each be at least 1");
     // (accesses() bounded the span by the memory, else took all of it.)
     const size_t L = size_t(t.lanes);
     const int32_t lowest = o.w16 ? q::kInt16Min : -128;
@@ -561,9 +558,10 @@ struct RefMachine::Impl {
             const int64_t r =
                 o.src + ((i / outW) * s + ky) * inW + (i % outW) * s + kx;
             if (r < 0 || uint64_t(r) >= t.memRows(outM()))
-              return "the pool window of output row " + std::to_string(i) +
-                     " reads row " + std::to_string(r) + ", beyond " +
-                     domainName(outM());
+              return invalid("the pool window of output row " +
+                             std::to_string(i) + " reads row " +
+                             std::to_string(r) + ", beyond " +
+                             domainName(outM()));
             const int32_t v = outAt(r, int64_t(l), o.w16);
             acc = o.avg ? acc + v : std::max<int64_t>(acc, v);
           }
@@ -575,7 +573,7 @@ struct RefMachine::Impl {
         }
         writeOut(o.dst + i, int64_t(l), v, o.w16, o.lut);
       }
-    return "";
+    return Status::ok();
   }
 
   void lutld() {
@@ -665,11 +663,9 @@ struct RefMachine::Impl {
     }
   }
 
-  // Executes the current op whole. "" or what went wrong.
-  std::string execute() {
-    std::string err = memAccesses();
-    if (!err.empty())
-      return err;
+  // Executes the current op whole, or says what went wrong.
+  Status execute() {
+    EMBER_TRY(memAccesses());
     switch (op->kind) {
     case OpKind::Load:
       return load();
@@ -677,38 +673,38 @@ struct RefMachine::Impl {
       return store();
     case OpKind::Copy:
       copy();
-      return "";
+      return Status::ok();
     case OpKind::Gemm:
     case OpKind::DwGemm:
       array();
-      return "";
+      return Status::ok();
     case OpKind::Requant:
       requant();
-      return "";
+      return Status::ok();
     case OpKind::VAdd:
       vadd();
-      return "";
+      return Status::ok();
     case OpKind::Pool:
       return pool();
     case OpKind::SetReg:
       regs[size_t(op->reg)] = int32_t(op->value);
-      return "";
+      return Status::ok();
     case OpKind::Finish:
-      return "";
+      return Status::ok();
     case OpKind::LutLd:
       lutld();
-      return "";
+      return Status::ok();
     case OpKind::VMul:
       vmul();
-      return "";
+      return Status::ok();
     case OpKind::Upsample:
       upsample();
-      return "";
+      return Status::ok();
     case OpKind::Lut:
       lutOp();
-      return "";
+      return Status::ok();
     }
-    return "unknown operation";
+    return invalid("unknown operation");
   }
 
   // ---- timing ----
@@ -779,12 +775,11 @@ struct RefMachine::Impl {
     return s;
   }
 
-  std::string run(const std::vector<Op> &ops, const SimOptions &o,
-                  SimStats &stats);
+  Status run(const std::vector<Op> &ops, const SimOptions &o, SimStats &stats);
 };
 
-std::string RefMachine::Impl::run(const std::vector<Op> &ops,
-                                  const SimOptions &o, SimStats &stats) {
+Status RefMachine::Impl::run(const std::vector<Op> &ops, const SimOptions &o,
+                             SimStats &stats) {
   prog = &ops;
   st = &stats;
   checkOrder = o.checkOrder;
@@ -797,7 +792,7 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
     shadows[m].grow(size_t(t.memRows(int(m))), E);
   dramUnit.clear();
   if (ops.empty() || ops.back().kind != OpKind::Finish)
-    return "the program does not end with finish";
+    return invalid("the program does not end with finish");
   Timing tm;
   const uint32_t bw = o.bytesPerCycle ? o.bytesPerCycle : t.dram.bytesPerCycle;
   tm.bw =
@@ -811,7 +806,7 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
     const Op &x = ops[i];
     if (x.engine < 0 || size_t(x.engine) >= E) {
       cur = i;
-      return where(i) + ": no engine " + std::to_string(x.engine);
+      return invalid(where(i) + ": no engine " + std::to_string(x.engine));
     }
     queue[size_t(x.engine)].push_back(i);
   }
@@ -827,10 +822,10 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
   for (size_t i = 0; i + 1 < ops.size(); ++i) {
     if ((ops[i].wait | ops[i].signal) >> chan.size()) {
       cur = i;
-      return where(i) +
-             ": waits on or signals channel bits beyond the "
-             "target's " +
-             std::to_string(chan.size());
+      return invalid(where(i) +
+                     ": waits on or signals channel bits beyond the "
+                     "target's " +
+                     std::to_string(chan.size()));
     }
   }
   for (size_t done = 0; done + 1 < ops.size(); ++done) {
@@ -883,10 +878,11 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
           else
             msg += "; " + at + " too";
         }
-      return lead +
-             ": deadlock: it waits on a signal (or a place in a token FIFO) "
-             "that no operation left can give" +
-             msg;
+      return invalid(
+          lead +
+          ": deadlock: it waits on a signal (or a place in a token FIFO) "
+          "that no operation left can give" +
+          msg);
     }
     const size_t e = size_t(best);
     const size_t i = queue[e][head[e]++];
@@ -897,9 +893,9 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
       return where(i).substr(0, where(i).size() - 1) + ", cycle " +
              std::to_string(bestStart) + "): " + what;
     };
-    std::string err = checkFields();
-    if (!err.empty())
-      return fail(err);
+    Status err = checkFields();
+    if (err.failed())
+      return Status(err.code(), fail(err.message()));
     std::vector<uint32_t> &C = clock[e];
     for (size_t b = 0; b < chan.size(); ++b)
       if (op->wait >> b & 1) {
@@ -912,17 +908,17 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
     ++C[e];
     vc = &C;
     err = execute();
-    if (!err.empty())
-      return fail(err);
+    if (err.failed())
+      return Status(err.code(), fail(err.message()));
     const uint64_t end = endOf(tm, bestStart);
     for (size_t b = 0; b < chan.size(); ++b)
       if (op->signal >> b & 1) {
         if (!tokens && chan[b].size() >= depth)
-          return fail("barrier " + std::to_string(b) + " (" +
-                      syncBitName(t, int(b)) +
-                      ") signalled beyond its "
-                      "counter's depth " +
-                      std::to_string(depth));
+          return invalid(fail("barrier " + std::to_string(b) + " (" +
+                              syncBitName(t, int(b)) +
+                              ") signalled beyond its "
+                              "counter's depth " +
+                              std::to_string(depth)));
         chan[b].push_back({end, C});
         ++signals[b];
       }
@@ -935,7 +931,7 @@ std::string RefMachine::Impl::run(const std::vector<Op> &ops,
   }
   stats.spans.back() = {stats.cycles, stats.cycles};
   ++stats.ops;
-  return "";
+  return Status::ok();
 }
 
 RefMachine::RefMachine(const Target &t, uint64_t dramBytes)
@@ -946,27 +942,28 @@ std::vector<uint8_t> &RefMachine::memory(int m) {
   return impl_->mems[size_t(m)];
 }
 void RefMachine::setConstants(uint64_t bytes) { impl_->constBytes = bytes; }
-std::string RefMachine::run(const std::vector<Op> &ops, const SimOptions &o,
-                            SimStats *stats) {
+Status RefMachine::run(const std::vector<Op> &ops, const SimOptions &o,
+                       SimStats *stats) {
   SimStats local;
   return impl_->run(ops, o, stats ? *stats : local);
 }
 
-std::string simulateProgram(const Target &t, const Program &p,
-                            const std::vector<const void *> &inputs,
-                            const std::vector<void *> &outputs,
-                            const SimOptions &o, SimStats *stats) {
+Status simulateProgram(const Target &t, const Program &p,
+                       const std::vector<const void *> &inputs,
+                       const std::vector<void *> &outputs, const SimOptions &o,
+                       SimStats *stats) {
   // No buffers at all: a timing run (the inputs zero, no outputs read).
   const bool timing = inputs.empty() && outputs.empty();
   if (!timing &&
       (inputs.size() != p.inputs.size() || outputs.size() != p.outputs.size()))
-    return "the program has " + std::to_string(p.inputs.size()) +
-           " inputs and " + std::to_string(p.outputs.size()) + " outputs";
+    return invalid("the program has " + std::to_string(p.inputs.size()) +
+                   " inputs and " + std::to_string(p.outputs.size()) +
+                   " outputs");
   const uint64_t need = std::max<uint64_t>(p.dramBytes, p.image.size());
   if (t.dram.bytes && need > t.dram.bytes)
-    return "the program needs " + std::to_string(need) +
-           " bytes of DRAM, the description's dram.bytes is " +
-           std::to_string(t.dram.bytes);
+    return invalid("the program needs " + std::to_string(need) +
+                   " bytes of DRAM, the description's dram.bytes is " +
+                   std::to_string(t.dram.bytes));
   RefMachine m(t, need);
   std::memcpy(m.dram().data(), p.image.data(), p.image.size());
   m.setConstants(p.image.size());
@@ -974,27 +971,28 @@ std::string simulateProgram(const Target &t, const Program &p,
   for (size_t i = 0; i < inputs.size(); ++i) {
     const NTensor &nt = p.inputs[i];
     if (nt.dram < 0 || uint64_t(nt.dram) + nt.bytes() > need)
-      return "input " + std::to_string(i) + " lies outside the DRAM";
+      return invalid("input " + std::to_string(i) + " lies outside the DRAM");
     buf.assign(size_t(nt.bytes()), 0);
     toTiled(nt, inputs[i], buf.data());
     std::memcpy(m.dram().data() + nt.dram, buf.data(), buf.size());
   }
-  std::string err = m.run(p.ops, o, stats);
-  if (!err.empty()) {
+  const Status st = m.run(p.ops, o, stats);
+  if (st.failed()) {
+    std::string err = st.message();
     size_t at = 0;
     if (std::sscanf(err.c_str(), "operation %zu", &at) == 1 &&
         at < p.opLayer.size() && p.opLayer[at] >= 0 &&
         size_t(p.opLayer[at]) < p.layers.size())
       err += " (layer '" + p.layers[size_t(p.opLayer[at])].name + "')";
-    return err;
+    return Status(st.code(), err);
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     const NTensor &nt = p.outputs[i];
     if (nt.dram < 0 || uint64_t(nt.dram) + nt.bytes() > need)
-      return "output " + std::to_string(i) + " lies outside the DRAM";
+      return invalid("output " + std::to_string(i) + " lies outside the DRAM");
     fromTiled(nt, m.dram().data() + nt.dram, outputs[i]);
   }
-  return "";
+  return Status::ok();
 }
 
 } // namespace ember::accel

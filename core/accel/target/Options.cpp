@@ -50,8 +50,8 @@ const char *layerOptionKeys() {
          "islands, patches, act16";
 }
 
-std::string applyLayerOption(const std::string &k, const std::string &val,
-                             LayerOptions &o, bool &known) {
+Status applyLayerOption(const std::string &k, const std::string &val,
+                        LayerOptions &o, bool &known) {
   known = true;
   CodegenOptions &co = o.codegen;
   uint64_t n = 0;
@@ -97,13 +97,13 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
       co.cascadePredict = CascadePredict(i);
   } else if (k == "fill") {
     if (!parseCount(val, n) || n < 1 || n > 16)
-      return "backend option fill=" + val +
-             " is not a piece count from 1 to 16";
+      return invalid("backend option fill=" + val +
+                     " is not a piece count from 1 to 16");
     co.fillPieces = unsigned(n);
   } else if (k == "plan_steps") {
     if (!parseCount(val, n) || n > (uint64_t(1) << 40))
-      return "backend option plan_steps=" + val +
-             " is not a step count (0: no limit)";
+      return invalid("backend option plan_steps=" + val +
+                     " is not a step count (0: no limit)");
     co.planSteps = n;
   } else if (k == "taps") {
     // Split a convolution's taps over accumulating passes: where needed
@@ -111,15 +111,15 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
     if (val == "auto")
       co.tapGroup = 0;
     else if (!parseCount(val, n) || n < 1 || n > 4096)
-      return "backend option taps=" + val +
-             " is not auto or a tap count from 1 to 4096";
+      return invalid("backend option taps=" + val +
+                     " is not auto or a tap count from 1 to 4096");
     else
       co.tapGroup = int64_t(n);
   } else if (k == "tune") {
     // Measure the cost model's N best tilings per layer.
     if (!parseCount(val, n) || n < 1 || n > 64)
-      return "backend option tune=" + val +
-             " is not a candidate count from 1 to 64";
+      return invalid("backend option tune=" + val +
+                     " is not a candidate count from 1 to 64");
     o.tune = unsigned(n);
   } else if (k == "tune_cache") {
     o.tuneCache = val; // "": none
@@ -127,7 +127,8 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
   } else if (k == "dram_bytes" || k == "dram_bw" || k == "dram_latency") {
     if (!parseCount(val, n) || (k != "dram_latency" && n == 0) ||
         (k == "dram_bytes" ? n > (uint64_t(1) << 32) : n > UINT32_MAX))
-      return "backend option " + k + "=" + val + " is not a valid count";
+      return invalid("backend option " + k + "=" + val +
+                     " is not a valid count");
     if (k == "dram_bytes") {
       co.dramCapacity = n;
       o.dramGiven = true;
@@ -139,7 +140,7 @@ std::string applyLayerOption(const std::string &k, const std::string &val,
   } else {
     known = false;
   }
-  return err;
+  return err.empty() ? Status::ok() : invalid(err);
 }
 
 } // namespace ember::accel

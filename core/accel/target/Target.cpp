@@ -78,6 +78,11 @@ std::string opFieldNames(OpKind k) {
   return s;
 }
 
+// The error a reader recorded (ok when none).
+Status failure(const std::string &err) {
+  return err.empty() ? Status::ok() : invalid(err);
+}
+
 // A reader of one JSON object that names the path of every field it
 // complains about.
 struct Obj {
@@ -257,7 +262,7 @@ uint32_t engineDomains(const Target &t, const Engine &e) {
 
 // Dependency insertion orders two engines that share a memory (or DRAM)
 // through the channel of each direction: every such pair has one.
-std::string syncCovers(const Target &t) {
+Status syncCovers(const Target &t) {
   const int n = int(t.engines.size());
   for (int x = 0; x < n; ++x)
     for (int y = 0; y < n; ++y) {
@@ -278,25 +283,26 @@ std::string syncCovers(const Target &t) {
                                t.engines[size_t(y)].name + ", which share " +
                                what;
       if (t.sync.kind == SyncKind::Tokens)
-        return "engines: " + std::to_string(n) +
-               " engines leave no token channel for " + pair +
-               " (channel src * engines + dst of 32)";
+        return invalid("engines: " + std::to_string(n) +
+                       " engines leave no token channel for " + pair +
+                       " (channel src * engines + dst of 32)");
       // The pairs take the barriers in order, source major (Sync.h).
       const int b = x * (n - 1) + (y < x ? y : y - 1);
-      return "sync.barriers: " + std::to_string(t.sync.barriers) +
-             " barriers leave no barrier for " + pair +
-             (b < 32 ? " (that pair's is barrier " + std::to_string(b) +
-                           ": at least " + std::to_string(b + 1) + ")"
-                     : std::string(" (barriers beyond 32 are not encoded)"));
+      return invalid(
+          "sync.barriers: " + std::to_string(t.sync.barriers) +
+          " barriers leave no barrier for " + pair +
+          (b < 32 ? " (that pair's is barrier " + std::to_string(b) +
+                        ": at least " + std::to_string(b + 1) + ")"
+                  : std::string(" (barriers beyond 32 are not encoded)")));
     }
-  return "";
+  return Status::ok();
 }
 
-std::string dramHoldsRows(const Target &t);
+Status dramHoldsRows(const Target &t);
 
 // Operation fields wide enough for what they address (`cls`: the classes
 // the claimed forms use), and the DRAM for what the DMA moves.
-std::string fieldsFit(const Target &t, const std::set<int> &cls) {
+Status fieldsFit(const Target &t, const std::set<int> &cls) {
   auto bitsFor = [](uint64_t values) {
     unsigned b = 0;
     while (b < 64 && (uint64_t(1) << b) < values)
@@ -346,40 +352,40 @@ std::string fieldsFit(const Target &t, const std::set<int> &cls) {
         e = addresses(k, k == OpKind::VAdd ? "a" : "src", out);
     }
   if (!e.empty())
-    return e;
+    return failure(e);
   // Store's lanes: a bit per group of 8 lanes, every group of the row.
   unsigned laneBits = 0;
   for (const auto &f : t.ops[size_t(OpKind::Store)].fields)
     if (f.first == "lanes")
       laneBits = f.second;
   if (laneBits && (t.lanes % 8 != 0 || t.lanes / 8 > int64_t(laneBits)))
-    return "ops.store.lanes: needs a bit per group of 8 lanes (" +
-           std::to_string(t.lanes) + " lanes)";
+    return invalid("ops.store.lanes: needs a bit per group of 8 lanes (" +
+                   std::to_string(t.lanes) + " lanes)");
   for (OpKind k : {OpKind::Load, OpKind::Store}) {
     int64_t most = t.ops[size_t(k)].max("dram");
     if (most != INT64_MAX && uint64_t(most) < t.dram.bytes - 1)
-      return std::string("ops.") + kOpNames[int(k)] +
-             ".dram: " + std::to_string(bitsFor(uint64_t(most) + 1)) +
-             " bits cannot address dram.bytes (" +
-             std::to_string(t.dram.bytes) + ")";
+      return invalid(std::string("ops.") + kOpNames[int(k)] +
+                     ".dram: " + std::to_string(bitsFor(uint64_t(most) + 1)) +
+                     " bits cannot address dram.bytes (" +
+                     std::to_string(t.dram.bytes) + ")");
     // The other way: addresses the DRAM's bus cannot carry.
     if (t.dram.addressBits < 64 && most != INT64_MAX &&
         uint64_t(most) >= uint64_t(1) << t.dram.addressBits)
-      return std::string("ops.") + kOpNames[int(k)] +
-             ".dram: " + std::to_string(bitsFor(uint64_t(most) + 1)) +
-             " bits address beyond dram.address_bits (" +
-             std::to_string(t.dram.addressBits) + ")";
+      return invalid(std::string("ops.") + kOpNames[int(k)] +
+                     ".dram: " + std::to_string(bitsFor(uint64_t(most) + 1)) +
+                     " bits address beyond dram.address_bits (" +
+                     std::to_string(t.dram.addressBits) + ")");
   }
   return dramHoldsRows(t);
 }
 
 // dram.bytes large enough for what a transfer moves at least: one row of
 // every memory a DMA engine loads or stores, at the DRAM's alignment.
-std::string dramHoldsRows(const Target &t) {
+Status dramHoldsRows(const Target &t) {
   if (t.dram.alignment > t.dram.bytes)
-    return "dram.bytes: " + std::to_string(t.dram.bytes) +
-           " bytes are less than dram.alignment (" +
-           std::to_string(t.dram.alignment) + ")";
+    return invalid("dram.bytes: " + std::to_string(t.dram.bytes) +
+                   " bytes are less than dram.alignment (" +
+                   std::to_string(t.dram.alignment) + ")");
   for (const Engine &e : t.engines) {
     if (!e.runsKind(OpKind::Load) && !e.runsKind(OpKind::Store))
       continue;
@@ -387,53 +393,55 @@ std::string dramHoldsRows(const Target &t) {
       const int m = t.memOf(Cls(c));
       if (m >= 0 && (e.classes == 0 || e.classes >> c & 1u) &&
           t.memories[size_t(m)].rowBytes > t.dram.bytes)
-        return "dram.bytes: " + std::to_string(t.dram.bytes) +
-               " bytes cannot hold one row of memories[" + std::to_string(m) +
-               "] '" + t.memories[size_t(m)].name + "' (" +
-               std::to_string(t.memories[size_t(m)].rowBytes) +
-               " bytes), which " + e.name + " moves";
+        return invalid("dram.bytes: " + std::to_string(t.dram.bytes) +
+                       " bytes cannot hold one row of memories[" +
+                       std::to_string(m) + "] '" + t.memories[size_t(m)].name +
+                       "' (" + std::to_string(t.memories[size_t(m)].rowBytes) +
+                       " bytes), which " + e.name + " moves");
     }
   }
-  return "";
+  return Status::ok();
 }
 
 // The rest of the fields: the values they hold.
-std::string fieldsHold(const Target &t) {
+Status fieldsHold(const Target &t) {
   if (t.has(OpKind::Requant))
     for (const char *f : {"zp", "min", "max"})
       if (t.ops[size_t(OpKind::Requant)].max(f) < 255)
-        return std::string("ops.requant.") + f +
-               ": fewer than 8 bits cannot hold an int8 value";
+        return invalid(std::string("ops.requant.") + f +
+                       ": fewer than 8 bits cannot hold an int8 value");
   if (t.has(OpKind::SetReg)) {
     if (t.ops[size_t(OpKind::SetReg)].max("value") < int64_t(UINT32_MAX))
-      return "ops.setreg.value: fewer than 32 bits cannot hold the int32 "
-             "parameters the layer writes";
+      return invalid(
+          "ops.setreg.value: fewer than 32 bits cannot hold the int32 "
+          "parameters the layer writes");
     if (t.ops[size_t(OpKind::SetReg)].max("reg") < int64_t(t.regCount) - 1)
-      return "ops.setreg.reg: too narrow for register_count " +
-             std::to_string(t.regCount);
+      return invalid("ops.setreg.reg: too narrow for register_count " +
+                     std::to_string(t.regCount));
   }
   if (t.has(OpKind::DwGemm)) {
     if (t.dw.maxTaps < 1 ||
         t.dw.maxTaps > t.ops[size_t(OpKind::DwGemm)].max("taps"))
-      return "depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
-             " taps do not fit ops.dwgemm.taps";
+      return invalid("depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
+                     " taps do not fit ops.dwgemm.taps");
     if (t.dw.maxTaps > t.lanes)
-      return "depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
-             " is more than the lanes of a weight row (" +
-             std::to_string(t.lanes) + ")";
+      return invalid("depthwise.max_taps: " + std::to_string(t.dw.maxTaps) +
+                     " is more than the lanes of a weight row (" +
+                     std::to_string(t.lanes) + ")");
     if (t.dw.biasLanes * 8 != 0 &&
         t.dw.biasLanes * 8 != int64_t(t.array.accBits))
-      return "depthwise.bias_lanes: " + std::to_string(t.dw.biasLanes) +
-             " int8 lanes do not hold one int32 bias";
+      return invalid("depthwise.bias_lanes: " + std::to_string(t.dw.biasLanes) +
+                     " int8 lanes do not hold one int32 bias");
   }
   if (t.requant.biasRow && t.ops[size_t(OpKind::Requant)].max("bias") < 1)
-    return "requant.bias_row: ops.requant has no 'bias' field to ask for it";
-  return "";
+    return invalid(
+        "requant.bias_row: ops.requant has no 'bias' field to ask for it");
+  return Status::ok();
 }
 
 // The checks that need the whole description: what the forms it claims
 // need of its memories, operations, engines and registers.
-std::string validate(Target &t) {
+Status validate(Target &t) {
   // Which classes and operations the claimed forms use (each form's needs,
   // forms/Form.h).
   FormNeeds n;
@@ -452,7 +460,7 @@ std::string validate(Target &t) {
     if (p->needs) {
       std::string e = p->needs(t, f, n);
       if (!e.empty())
-        return e;
+        return invalid(e);
     }
   }
   std::set<int> &cls = n.classes, &kinds = n.kinds;
@@ -468,24 +476,25 @@ std::string validate(Target &t) {
     kinds.insert(int(OpKind::SetReg));
   for (int k : kinds)
     if (!t.ops[size_t(k)].present)
-      return std::string("ops.") + kOpNames[k] +
-             ": missing; the forms this target claims need it";
+      return invalid(std::string("ops.") + kOpNames[k] +
+                     ": missing; the forms this target claims need it");
   if (!lutNeeds.empty())
-    return lutNeeds;
+    return invalid(lutNeeds);
   // Every class a form uses is held by a memory, whose rows it fits.
   for (int c : cls) {
     int m = t.clsMem[size_t(c)];
     if (m < 0)
-      return std::string("memories: no memory holds class '") + kClsNames[c] +
-             "', which the forms this target claims use";
+      return invalid(std::string("memories: no memory holds class '") +
+                     kClsNames[c] +
+                     "', which the forms this target claims use");
     const Memory &mem = t.memories[size_t(m)];
     int64_t need = t.clsRowBytes(Cls(c));
     if (mem.rowBytes < uint64_t(need))
-      return "memories[" + std::to_string(m) +
-             "].row_bytes: " + std::to_string(mem.rowBytes) +
-             " bytes cannot hold a row of " + kClsNames[c] + " (" +
-             std::to_string(t.lanes) + " lanes x " +
-             std::to_string(need / t.lanes) + " bytes)";
+      return invalid("memories[" + std::to_string(m) +
+                     "].row_bytes: " + std::to_string(mem.rowBytes) +
+                     " bytes cannot hold a row of " + kClsNames[c] + " (" +
+                     std::to_string(t.lanes) + " lanes x " +
+                     std::to_string(need / t.lanes) + " bytes)");
   }
   // Every operation the forms use runs on an engine, and a DMA engine moves
   // each class in and out.
@@ -493,14 +502,15 @@ std::string validate(Target &t) {
     if (k == int(OpKind::Finish) || k == int(OpKind::SetReg))
       continue;
     if (t.kindEngine[size_t(k)] < 0)
-      return std::string("engines: no engine runs '") + kOpNames[k] + "'";
+      return invalid(std::string("engines: no engine runs '") + kOpNames[k] +
+                     "'");
   }
   for (int c : cls)
     for (OpKind k : {OpKind::Load, OpKind::Store})
       if (t.engineFor(k, Cls(c)) < 0 &&
           !(k == OpKind::Store && (c == int(Cls::Wgt) || c == int(Cls::Param))))
-        return std::string("engines: no engine runs '") + kOpNames[int(k)] +
-               "' of class '" + kClsNames[c] + "'";
+        return invalid(std::string("engines: no engine runs '") +
+                       kOpNames[int(k)] + "' of class '" + kClsNames[c] + "'");
   // One tile of the smallest layer of each form fits its memories (each
   // operand double-buffered): a lanes x lanes weight tile, one row of
   // activations, accumulators, tables and results.
@@ -517,18 +527,17 @@ std::string validate(Target &t) {
         used[size_t(t.clsMem[size_t(c)])] += rows[size_t(c)];
     for (size_t m = 0; m < used.size(); ++m)
       if (used[m] > t.memories[m].rows)
-        return "memories[" + std::to_string(m) +
-               "].rows: " + std::to_string(t.memories[m].rows) + " rows (" +
-               t.memories[m].name +
-               ") cannot hold one double-buffered tile of a 1x1 convolution (" +
-               std::to_string(used[m]) + " rows: a weight tile is " +
-               plural(uint64_t(t.lanes), "row") + ")";
+        return invalid(
+            "memories[" + std::to_string(m) +
+            "].rows: " + std::to_string(t.memories[m].rows) + " rows (" +
+            t.memories[m].name +
+            ") cannot hold one double-buffered tile of a 1x1 convolution (" +
+            std::to_string(used[m]) + " rows: a weight tile is " +
+            plural(uint64_t(t.lanes), "row") + ")");
   }
-  std::string e = fieldsFit(t, cls);
-  if (e.empty())
-    e = fieldsHold(t);
-  if (!e.empty())
-    return e;
+  EMBER_TRY(fieldsFit(t, cls));
+  EMBER_TRY(fieldsHold(t));
+  std::string e;
   // Registers the forms need.
   auto need = [&](Reg r, const char *why) -> std::string {
     if (t.regs[size_t(r)] >= 0)
@@ -547,18 +556,19 @@ std::string validate(Target &t) {
        ++r)
     e = need(Reg(r), "quantized multiplies take their parameters from it");
   if (!e.empty())
-    return e;
+    return invalid(e);
   if (t.maxY < 1 || t.maxX < 1 || t.maxInner < 1 || t.maxOuter < 1)
-    return "ops: loop fields (ysize, xsize, inner, outer) need at least 1 bit";
+    return invalid(
+        "ops: loop fields (ysize, xsize, inner, outer) need at least 1 bit");
   if (t.sync.kind == SyncKind::Tokens &&
       t.engines.size() * t.engines.size() > 32)
-    return "engines: " + std::to_string(t.engines.size()) +
-           " engines need more than 32 token channels";
+    return invalid("engines: " + std::to_string(t.engines.size()) +
+                   " engines need more than 32 token channels");
   return syncCovers(t);
 }
 
 // "array": its shape, dataflow, operand widths and timing.
-std::string parseArray(const Obj &r, Target &t, std::string &err) {
+Status parseArray(const Obj &r, Target &t, std::string &err) {
   Obj a = r.sub("array");
   std::string flow = "weight_stationary";
   if (!a.j ||
@@ -571,42 +581,43 @@ std::string parseArray(const Obj &r, Target &t, std::string &err) {
       !a.num("issue_overhead", 0, 1 << 20, t.array.issueOverhead, false) ||
       !a.num("drain_rows", 0, 1 << 20, t.array.drainRows, false) ||
       !a.flag("act16_one_pass", t.array.act16OnePass))
-    return err;
+    return failure(err);
   if (flow == "weight_stationary")
     t.array.dataflow = Dataflow::WeightStationary;
   else if (flow == "output_stationary")
     t.array.dataflow = Dataflow::OutputStationary;
   else
-    return "array.dataflow: '" + flow +
-           "' is not weight_stationary or output_stationary";
+    return invalid("array.dataflow: '" + flow +
+                   "' is not weight_stationary or output_stationary");
   if (t.lanes % t.array.rows || t.lanes % t.array.cols)
-    return "array.rows, array.cols: " + std::to_string(t.array.rows) + " x " +
-           std::to_string(t.array.cols) + " must divide lanes (" +
-           std::to_string(t.lanes) + ")";
+    return invalid("array.rows, array.cols: " + std::to_string(t.array.rows) +
+                   " x " + std::to_string(t.array.cols) +
+                   " must divide lanes (" + std::to_string(t.lanes) + ")");
   Obj bits = a.sub("operand_bits", false);
   if (bits.j) {
     if (!bits.only({"act", "wgt", "acc"}) ||
         !bits.unum("act", 1, 64, t.array.actBits, false) ||
         !bits.unum("wgt", 1, 64, t.array.wgtBits, false) ||
         !bits.unum("acc", 1, 64, t.array.accBits, false))
-      return err;
+      return failure(err);
     if (t.array.actBits != 8 || t.array.wgtBits != 8 || t.array.accBits != 32)
-      return "array.operand_bits: the layer compiles int8 x int8 into int32 "
-             "(act 8, wgt 8, acc 32)";
+      return invalid(
+          "array.operand_bits: the layer compiles int8 x int8 into int32 "
+          "(act 8, wgt 8, acc 32)");
   }
-  return err;
+  return failure(err);
 }
 
 // "memories": each memory's rows, row bytes, ports and the classes it holds.
-std::string parseMemories(const Obj &r, Target &t, std::string &err) {
+Status parseMemories(const Obj &r, Target &t, std::string &err) {
   const Json *ms = r.get("memories");
   if (!ms || !ms->isArray() || ms->items().empty() || ms->items().size() > 16)
-    return "memories: expected a list of 1 to 16 memories";
+    return invalid("memories: expected a list of 1 to 16 memories");
   t.clsMem.fill(-1);
   for (size_t i = 0; i < ms->items().size(); ++i) {
     Obj m{&ms->items()[i], "memories[" + std::to_string(i) + "]", &err};
     if (!ms->items()[i].isObject())
-      return m.path + ": expected an object";
+      return invalid(m.path + ": expected an object");
     Memory mem;
     std::vector<std::string> holds;
     if (!m.only({"name", "rows", "row_bytes", "holds", "read_ports",
@@ -617,29 +628,30 @@ std::string parseMemories(const Obj &r, Target &t, std::string &err) {
         !m.unum("read_ports", 1, 64, mem.readPorts, false) ||
         !m.unum("write_ports", 1, 64, mem.writePorts, false) ||
         !m.unum("banks", 1, 1024, mem.banks, false))
-      return err;
+      return failure(err);
     for (const Memory &o : t.memories)
       if (o.name == mem.name)
-        return m.at("name") + ": '" + mem.name + "' is named twice";
+        return invalid(m.at("name") + ": '" + mem.name + "' is named twice");
     for (size_t h = 0; h < holds.size(); ++h) {
       int c = indexOf(kClsNames, holds[h]);
       if (c < 0)
-        return m.at("holds") + "[" + std::to_string(h) + "]: '" + holds[h] +
-               "' is not an operand class (act, wgt, acc, param, out)";
+        return invalid(m.at("holds") + "[" + std::to_string(h) + "]: '" +
+                       holds[h] +
+                       "' is not an operand class (act, wgt, acc, param, out)");
       if (t.clsMem[size_t(c)] >= 0)
-        return m.at("holds") + ": class '" + holds[h] +
-               "' is already held by memories[" +
-               std::to_string(t.clsMem[size_t(c)]) + "]";
+        return invalid(m.at("holds") + ": class '" + holds[h] +
+                       "' is already held by memories[" +
+                       std::to_string(t.clsMem[size_t(c)]) + "]");
       t.clsMem[size_t(c)] = int(i);
       mem.holds |= 1u << c;
     }
     t.memories.push_back(std::move(mem));
   }
-  return err;
+  return failure(err);
 }
 
 // "dram", "dma", "vector": sizes and timing.
-std::string parseTiming(const Obj &r, Target &t, std::string &err) {
+Status parseTiming(const Obj &r, Target &t, std::string &err) {
   Obj d = r.sub("dram");
   if (!d.j ||
       !d.only({"bytes", "bytes_per_cycle", "latency", "burst_bytes",
@@ -650,15 +662,15 @@ std::string parseTiming(const Obj &r, Target &t, std::string &err) {
       !d.unum("latency", 0, 1 << 20, t.dram.latency, false) ||
       !d.unum("burst_bytes", 1, 1 << 20, t.dram.burstBytes, false) ||
       !d.unum("alignment", 1, 1 << 20, t.dram.alignment, false))
-    return err;
+    return failure(err);
   if (t.dram.alignment & (t.dram.alignment - 1))
-    return "dram.alignment: " + std::to_string(t.dram.alignment) +
-           " is not a power of two";
+    return invalid("dram.alignment: " + std::to_string(t.dram.alignment) +
+                   " is not a power of two");
   if (t.dram.addressBits < 64 &&
       t.dram.bytes > (uint64_t(1) << t.dram.addressBits))
-    return "dram.bytes: " + std::to_string(t.dram.bytes) +
-           " bytes do not fit dram.address_bits (" +
-           std::to_string(t.dram.addressBits) + ")";
+    return invalid("dram.bytes: " + std::to_string(t.dram.bytes) +
+                   " bytes do not fit dram.address_bits (" +
+                   std::to_string(t.dram.addressBits) + ")");
   Obj dm = r.sub("dma", false);
   if (dm.j &&
       (!dm.only(
@@ -667,9 +679,9 @@ std::string parseTiming(const Obj &r, Target &t, std::string &err) {
        !dm.unum("turnaround", 0, 1 << 20, t.dma.turnaround, false) ||
        !dm.real("rows_per_cycle", 1e-3, 1e6, t.dma.rowsPerCycle, false) ||
        !dm.unum("beat_bytes", 1, 1 << 20, t.dma.beatBytes, false)))
-    return err;
+    return failure(err);
   if (!err.empty())
-    return err;
+    return failure(err);
   Obj vec = r.sub("vector", false);
   if (vec.j &&
       (!vec.only(
@@ -678,29 +690,30 @@ std::string parseTiming(const Obj &r, Target &t, std::string &err) {
        !vec.unum("issue_overhead", 0, 1 << 20, t.vector.issueOverhead, false) ||
        !vec.unum("lut16_lanes_per_cycle", 1, 1 << 20,
                  t.vector.lut16LanesPerCycle, false)))
-    return err;
+    return failure(err);
   if (!err.empty())
-    return err;
-  return err;
+    return failure(err);
+  return failure(err);
 }
 
 // "ops": which operations the target runs, and their fields' bits; the
 // loop limits they imply.
-std::string parseOps(const Obj &r, Target &t, std::string &err) {
+Status parseOps(const Obj &r, Target &t, std::string &err) {
   Obj os = r.sub("ops");
   if (!os.j)
-    return err;
+    return failure(err);
   for (const auto &kv : os.j->members()) {
     OpKind k;
     if (!opKindFromName(kv.first, k)) {
       std::string names;
       for (const char *n : kOpNames)
         names += (names.empty() ? "" : ", ") + std::string(n);
-      return os.at(kv.first.c_str()) + ": not an operation of the layer (" +
-             names + ")";
+      return invalid(os.at(kv.first.c_str()) +
+                     ": not an operation of the layer (" + names + ")");
     }
     if (!kv.second.isObject())
-      return os.at(kv.first.c_str()) + ": expected an object of field bits";
+      return invalid(os.at(kv.first.c_str()) +
+                     ": expected an object of field bits");
     OpDesc &od = t.ops[size_t(k)];
     od.present = true;
     for (const auto &f : kv.second.members()) {
@@ -709,12 +722,12 @@ std::string parseOps(const Obj &r, Target &t, std::string &err) {
       for (const char *n : allowedOpFields(k))
         ok = ok || f.first == n;
       if (!ok)
-        return where + ": not a field of " + kv.first +
-               " (allowed: " + opFieldNames(k) + ")";
+        return invalid(where + ": not a field of " + kv.first +
+                       " (allowed: " + opFieldNames(k) + ")");
       if (!f.second.isNumber() ||
           f.second.num() != std::floor(f.second.num()) || f.second.num() < 1 ||
           f.second.num() > 64)
-        return where + ": expected a width in bits from 1 to 64";
+        return invalid(where + ": expected a width in bits from 1 to 64");
       od.fields.push_back({f.first, unsigned(f.second.num())});
     }
   }
@@ -736,37 +749,37 @@ std::string parseOps(const Obj &r, Target &t, std::string &err) {
   for (int64_t *v : {&t.maxY, &t.maxX, &t.maxStride, &t.maxPad, &t.maxInner,
                      &t.maxOuter, &t.maxOstride})
     *v = std::min<int64_t>(*v, int64_t(1) << 40);
-  return err;
+  return failure(err);
 }
 
 // "engines": what each runs and, for a DMA engine, which classes it moves.
-std::string parseEngines(const Obj &r, Target &t, std::string &err) {
+Status parseEngines(const Obj &r, Target &t, std::string &err) {
   const Json *es = r.get("engines");
   if (!es || !es->isArray() || es->items().empty() || es->items().size() > 16)
-    return "engines: expected a list of 1 to 16 engines";
+    return invalid("engines: expected a list of 1 to 16 engines");
   t.kindEngine.fill(-1);
   for (size_t i = 0; i < es->items().size(); ++i) {
     Obj e{&es->items()[i], "engines[" + std::to_string(i) + "]", &err};
     if (!es->items()[i].isObject())
-      return e.path + ": expected an object";
+      return invalid(e.path + ": expected an object");
     Engine en;
     std::vector<std::string> runs, classes;
     if (!e.only({"name", "runs", "classes", "doc"}) ||
         !e.str("name", en.name) || !e.strings("runs", runs) ||
         !e.strings("classes", classes, false))
-      return err;
+      return failure(err);
     for (const Engine &o : t.engines)
       if (o.name == en.name)
-        return e.at("name") + ": '" + en.name + "' is named twice";
+        return invalid(e.at("name") + ": '" + en.name + "' is named twice");
     for (size_t k = 0; k < runs.size(); ++k) {
       OpKind kind;
       if (!opKindFromName(runs[k], kind) || kind == OpKind::SetReg ||
           kind == OpKind::Finish)
-        return e.at("runs") + "[" + std::to_string(k) + "]: '" + runs[k] +
-               "' is not an operation an engine runs";
+        return invalid(e.at("runs") + "[" + std::to_string(k) + "]: '" +
+                       runs[k] + "' is not an operation an engine runs");
       if (!t.has(kind))
-        return e.at("runs") + "[" + std::to_string(k) + "]: '" + runs[k] +
-               "' is not in ops";
+        return invalid(e.at("runs") + "[" + std::to_string(k) + "]: '" +
+                       runs[k] + "' is not in ops");
       en.runs |= 1u << int(kind);
       if (t.kindEngine[size_t(kind)] < 0)
         t.kindEngine[size_t(kind)] = int(i);
@@ -774,67 +787,67 @@ std::string parseEngines(const Obj &r, Target &t, std::string &err) {
     for (size_t k = 0; k < classes.size(); ++k) {
       int c = indexOf(kClsNames, classes[k]);
       if (c < 0)
-        return e.at("classes") + "[" + std::to_string(k) + "]: '" + classes[k] +
-               "' is not an operand class";
+        return invalid(e.at("classes") + "[" + std::to_string(k) + "]: '" +
+                       classes[k] + "' is not an operand class");
       en.classes |= 1u << c;
     }
     t.engines.push_back(std::move(en));
   }
-  return err;
+  return failure(err);
 }
 
 // "sync": token FIFOs or barriers, their depth and count.
-std::string parseSync(const Obj &r, Target &t, std::string &err) {
+Status parseSync(const Obj &r, Target &t, std::string &err) {
   Obj s = r.sub("sync");
   std::string kind;
   if (!s.j || !s.only({"kind", "depth", "barriers"}) || !s.str("kind", kind) ||
       !s.unum("depth", 1, 1 << 16, t.sync.depth) ||
       !s.unum("barriers", 1, 1024, t.sync.barriers, false))
-    return err;
+    return failure(err);
   if (kind == "tokens")
     t.sync.kind = SyncKind::Tokens;
   else if (kind == "barriers")
     t.sync.kind = SyncKind::Barriers;
   else
-    return "sync.kind: '" + kind + "' is not tokens or barriers";
+    return invalid("sync.kind: '" + kind + "' is not tokens or barriers");
   if (t.sync.kind == SyncKind::Barriers && !t.sync.barriers)
-    return "sync.barriers: missing (the number of barrier ids)";
-  return err;
+    return invalid("sync.barriers: missing (the number of barrier ids)");
+  return failure(err);
 }
 
 // "register_count", "registers": the parameter registers' ids and engines.
-std::string parseRegisters(const Obj &r, Target &t, std::string &err) {
+Status parseRegisters(const Obj &r, Target &t, std::string &err) {
   t.regs.fill(-1);
   t.regEngine.fill(-1);
   if (!r.unum("register_count", 1, 1 << 16, t.regCount, false))
-    return err;
+    return failure(err);
   Obj rg = r.sub("registers", false);
   if (rg.j)
     for (const auto &kv : rg.j->members()) {
       const std::string where = rg.at(kv.first.c_str());
       int role = indexOf(kRegNames, kv.first);
       if (role < 0)
-        return where + ": not a register role of the layer";
+        return invalid(where + ": not a register role of the layer");
       Obj x{&kv.second, where, &err};
       if (!kv.second.isObject())
-        return where + ": expected {\"id\": N, \"engine\": NAME}";
+        return invalid(where + ": expected {\"id\": N, \"engine\": NAME}");
       int64_t id = 0;
       std::string eng;
       if (!x.only({"id", "engine", "doc"}) ||
           !x.num("id", 0, int64_t(t.regCount) - 1, id) || !x.str("engine", eng))
-        return err;
+        return failure(err);
       int en = -1;
       for (size_t i = 0; i < t.engines.size(); ++i)
         if (t.engines[i].name == eng)
           en = int(i);
       if (en < 0)
-        return x.at("engine") + ": no engine is named '" + eng + "'";
+        return invalid(x.at("engine") + ": no engine is named '" + eng + "'");
       t.regs[size_t(role)] = int(id);
       t.regEngine[size_t(role)] = en;
     }
   if (!err.empty())
-    return err;
-  return err;
+    return failure(err);
+  return failure(err);
 }
 
 // "arithmetic": the profiles (ember/quant/Profile.h) the target's requant
@@ -844,79 +857,86 @@ std::string parseRegisters(const Obj &r, Target &t, std::string &err) {
 // round once, and sat16's add saturates at 16 bits where vadd's steps are
 // 32-bit. Absent: what vadd computes (fixed first when exact), and the
 // host lowers in fixed as it always did (arithmeticDeclared false).
-std::string parseArithmetic(const Obj &r, Target &t, std::string &err) {
+Status parseArithmetic(const Obj &r, Target &t, std::string &err) {
   std::vector<std::string> names;
   if (!r.strings("arithmetic", names, false))
-    return err;
+    return failure(err);
   if (!r.get("arithmetic")) {
     if (t.exactAddFlag())
       t.arithmetic.push_back(quant::RequantProfile::Fixed);
     t.arithmetic.push_back(quant::RequantProfile::Tflite);
-    return err;
+    return failure(err);
   }
   if (names.empty())
-    return "arithmetic: empty (list the profiles the target computes: " +
-           quant::profileNames() + ")";
+    return invalid(
+        "arithmetic: empty (list the profiles the target computes: " +
+        quant::profileNames() + ")");
   for (const std::string &n : names) {
     quant::RequantProfile p;
     if (!quant::profileFromName(n, p))
-      return "arithmetic: '" + n +
-             "' is not an arithmetic Ember knows (known: " +
-             quant::profileNames() + "; docs/quantization.md)";
+      return invalid("arithmetic: '" + n +
+                     "' is not an arithmetic Ember knows (known: " +
+                     quant::profileNames() + "; docs/quantization.md)");
     if (p == quant::RequantProfile::Float32)
-      return "arithmetic: 'float32' (the layer's requant and vadd are fixed "
-             "point; float32 is the host's profile)";
+      return invalid(
+          "arithmetic: 'float32' (the layer's requant and vadd are fixed "
+          "point; float32 is the host's profile)");
     if (quant::doublingRescale(p))
-      return "arithmetic: '" + n +
-             "' (its rescales round twice; the layer's requant and vadd "
-             "round once: fixed or tflite)";
+      return invalid(
+          "arithmetic: '" + n +
+          "' (its rescales round twice; the layer's requant and vadd "
+          "round once: fixed or tflite)");
     if (quant::saturates16(p))
-      return "arithmetic: '" + n +
-             "' (its add saturates the rescaled inputs and their sum to 16 "
-             "bits; vadd's are 32-bit: fixed or tflite)";
+      return invalid(
+          "arithmetic: '" + n +
+          "' (its add saturates the rescaled inputs and their sum to 16 "
+          "bits; vadd's are 32-bit: fixed or tflite)");
     if (p == quant::RequantProfile::Fixed && !t.exactAddFlag())
-      return "arithmetic: 'fixed' needs vadd's exact flag and the add_x_* "
-             "registers (its exact add)";
+      return invalid(
+          "arithmetic: 'fixed' needs vadd's exact flag and the add_x_* "
+          "registers (its exact add)");
     if (t.computes(p))
-      return "arithmetic: '" + n + "' is listed twice";
+      return invalid("arithmetic: '" + n + "' is listed twice");
     t.arithmetic.push_back(p);
   }
   t.arithmeticDeclared = true;
-  return err;
+  return failure(err);
 }
 
 // "requant", "depthwise": the output unit's options.
-std::string parseRequant(const Obj &r, Target &t, std::string &err) {
+Status parseRequant(const Obj &r, Target &t, std::string &err) {
   Obj rq = r.sub("requant", false);
   if (rq.j && (!rq.only({"per_channel", "bias_row", "outputs"}) ||
                !rq.flag("per_channel", t.requant.perChannel) ||
                !rq.flag("bias_row", t.requant.biasRow) ||
                !rq.strings("outputs", t.requant.outputs, false)))
-    return err;
+    return failure(err);
   if (!err.empty())
-    return err;
+    return failure(err);
   for (const std::string &o : t.requant.outputs) {
     if (o != "i8" && o != "u8" && o != "i16")
-      return "requant.outputs: '" + o + "' (the layer writes i8, u8 or i16)";
+      return invalid("requant.outputs: '" + o +
+                     "' (the layer writes i8, u8 or i16)");
     t.wide16 = t.wide16 || o == "i16";
   }
   // 16-bit activations: the int16 result's clamp registers.
   if (t.wide16 &&
       (t.regs[size_t(Reg::Rq16Min)] < 0 || t.regs[size_t(Reg::Rq16Max)] < 0))
-    return "requant.outputs: 'i16' needs the registers rq16_min and rq16_max";
+    return invalid(
+        "requant.outputs: 'i16' needs the registers rq16_min and rq16_max");
   if (t.array.act16OnePass && !t.wide16)
-    return "array.act16_one_pass: the target has no 16-bit activations "
-           "(requant.outputs lists no 'i16')";
+    return invalid("array.act16_one_pass: the target has no 16-bit activations "
+                   "(requant.outputs lists no 'i16')");
   Obj dw = r.sub("depthwise", false);
   if (dw.j && (!dw.only({"max_taps", "bias_lanes"}) ||
                !dw.num("max_taps", 1, 1 << 16, t.dw.maxTaps) ||
                !dw.num("bias_lanes", 0, 64, t.dw.biasLanes, false)))
-    return err;
+    return failure(err);
   if (!err.empty())
-    return err;
+    return failure(err);
   if (t.has(OpKind::DwGemm) && !dw.j)
-    return "depthwise: missing (ops.dwgemm needs max_taps)";
-  return err;
+    return invalid("depthwise: missing (ops.dwgemm needs max_taps)");
+  return failure(err);
 }
 
 // A form's list of allowed sizes `k` ("HxW" each, distinct, within the
@@ -956,14 +976,14 @@ bool parseSizes(const Obj &f, const char *k, const char *maxKey, int64_t max,
 }
 
 // "forms": the layer forms the target claims, their limits and stages.
-std::string parseForms(const Obj &r, Target &t, std::string &err) {
+Status parseForms(const Obj &r, Target &t, std::string &err) {
   const Json *fs = r.get("forms");
   if (!fs || !fs->isArray() || fs->items().size() > 64)
-    return "forms: expected a list of layer forms";
+    return invalid("forms: expected a list of layer forms");
   for (size_t i = 0; i < fs->items().size(); ++i) {
     Obj f{&fs->items()[i], "forms[" + std::to_string(i) + "]", &err};
     if (!fs->items()[i].isObject())
-      return f.path + ": expected an object";
+      return invalid(f.path + ": expected an object");
     Form form;
     if (!f.only({"form", "kernel_max", "stride_max", "dilation_max",
                  "window_max", "kernels", "strides", "dilations", "windows",
@@ -975,41 +995,44 @@ std::string parseForms(const Obj &r, Target &t, std::string &err) {
         !f.num("window_max", 1, 1024, form.windowMax, false) ||
         !f.strings("epilogue", form.epilogue, false) ||
         !f.flag("act16", form.act16))
-      return err;
+      return failure(err);
     if (!parseSizes(f, "kernels", "kernel_max", form.kernelMax, form.kernels) ||
         !parseSizes(f, "strides", "stride_max", form.strideMax, form.strides) ||
         !parseSizes(f, "dilations", "dilation_max", form.dilationMax,
                     form.dilations) ||
         !parseSizes(f, "windows", "window_max", form.windowMax, form.windows))
-      return err;
+      return failure(err);
     if (form.act16 && !t.wide16)
-      return f.at("act16") + ": 16-bit activations need requant.outputs "
-                             "'i16' (the target's 16-bit rows)";
+      return invalid(f.at("act16") +
+                     ": 16-bit activations need requant.outputs "
+                     "'i16' (the target's 16-bit rows)");
     const FormPattern *pattern = formNamed(form.name);
     if (!pattern) {
       std::string names;
       for (const FormPattern *p : formPatterns())
         names += (names.empty() ? "" : ", ") + std::string(p->name);
-      return f.at("form") + ": '" + form.name +
-             "' is not a form of the layer's catalogue (" + names + ")";
+      return invalid(f.at("form") + ": '" + form.name +
+                     "' is not a form of the layer's catalogue (" + names +
+                     ")");
     }
     if (t.form(form.name))
-      return f.at("form") + ": '" + form.name + "' is listed twice";
+      return invalid(f.at("form") + ": '" + form.name + "' is listed twice");
     for (size_t k = 0; k < form.epilogue.size(); ++k) {
       const std::string &st = form.epilogue[k];
       if (st != "bias" && st != "requant" && st != "pool" && st != "add" &&
           st != "lut")
-        return f.at("epilogue") + "[" + std::to_string(k) + "]: '" + st +
-               "' is not a fused stage (bias, requant, pool, add, lut)";
+        return invalid(
+            f.at("epilogue") + "[" + std::to_string(k) + "]: '" + st +
+            "' is not a fused stage (bias, requant, pool, add, lut)");
     }
     if (pattern->fields) {
       const std::string e = pattern->fields(form);
       if (!e.empty())
-        return f.path + ": " + e;
+        return invalid(f.path + ": " + e);
     }
     t.forms.push_back(std::move(form));
   }
-  return err;
+  return failure(err);
 }
 
 } // namespace
@@ -1105,15 +1128,15 @@ int64_t Target::clsRowBytes(Cls c) const {
          (wide ? int64_t(array.accBits / 8) : int64_t(array.actBits / 8));
 }
 
-std::string parseTarget(const std::string &text, Target &t) {
+Status parseTarget(const std::string &text, Target &t) {
   t = Target();
   auto parsed = parseJson(text);
   if (!parsed)
-    return "not JSON: " + parsed.status().message();
+    return invalid("not JSON: " + parsed.status().message());
   const Json &doc = *parsed;
   std::string err;
   if (!doc.isObject())
-    return "a target description is a JSON object";
+    return invalid("a target description is a JSON object");
   Obj r{&doc, "", &err};
   std::string format;
   int64_t version = 0;
@@ -1123,14 +1146,14 @@ std::string parseTarget(const std::string &text, Target &t) {
                "requant", "depthwise", "forms", "arithmetic", "comment"}) ||
       !r.str("format", format) || !r.num("version", 0, INT_MAX, version) ||
       !r.str("name", t.name) || !r.num("lanes", 1, 4096, t.lanes))
-    return err;
+    return failure(err);
   if (format != kTargetFormat)
-    return "format: '" + format + "' is not " + kTargetFormat;
+    return invalid("format: '" + format + "' is not " + kTargetFormat);
   if (version != kTargetVersion)
-    return "version: " + std::to_string(version) + " (this SDK reads " +
-           std::to_string(kTargetVersion) + ")";
+    return invalid("version: " + std::to_string(version) + " (this SDK reads " +
+                   std::to_string(kTargetVersion) + ")");
   if (!r.str("hash", t.hash, false))
-    return err;
+    return failure(err);
   if (t.hash.empty()) {
     // The canonical document's FNV-1a, so that a reformatted file keeps it.
     uint64_t h = 1469598103934665603ull;
@@ -1145,14 +1168,11 @@ std::string parseTarget(const std::string &text, Target &t) {
     buf[16] = 0;
     t.hash = buf;
   }
-  using Section = std::string (*)(const Obj &, Target &, std::string &);
+  using Section = Status (*)(const Obj &, Target &, std::string &);
   for (Section parse :
        {parseArray, parseMemories, parseTiming, parseOps, parseEngines,
-        parseSync, parseRegisters, parseRequant, parseForms, parseArithmetic}) {
-    std::string e = parse(r, t, err);
-    if (!e.empty())
-      return e;
-  }
+        parseSync, parseRegisters, parseRequant, parseForms, parseArithmetic})
+    EMBER_TRY(parse(r, t, err));
   return validate(t);
 }
 

@@ -18,7 +18,7 @@ struct Parsed {
   Target t;
   std::string error;
   Parsed() {
-    error = parseTarget(kJson, t);
+    error = parseTarget(kJson, t).message();
     // The engines in queue order and one memory: the layer's engine index
     // is the queue, its rows are SRAM rows.
     const char *const names[] = {"DMA0", "DMA1", "MAC", "OUT"};

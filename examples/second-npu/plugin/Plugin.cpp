@@ -156,11 +156,12 @@ struct SecondNpu {
       alone.profile = 0;
       if (err.empty() && x.config.profile >= 1)
         err = layersAlone(
-            target(), x.program,
-            [&alone](const sn::Program &q, uint64_t &cycles) {
-              return measure(alone, q, cycles);
-            },
-            r.alone);
+                  target(), x.program,
+                  [&alone](const sn::Program &q, uint64_t &cycles) {
+                    return measure(alone, q, cycles);
+                  },
+                  r.alone)
+                  .message();
       if (err.empty())
         profileOf(x.program, x.config, r, pr);
       return err;

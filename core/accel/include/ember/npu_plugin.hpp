@@ -198,21 +198,26 @@ inline v1::ProfileLayer *addLayer(v1::ExecutionProfile &pr,
 }
 
 // Cycles of each layer of `p` run alone from an idle machine (what the cost
-// model predicts; the profile's `alone`), each measured by `run`.
-inline std::string layersAlone(
+// model predicts; the profile's `alone`), each measured by `run` ("" or why
+// the run failed).
+inline ::ember::Status layersAlone(
     const accel::Target &t, const accel::Program &p,
     const std::function<std::string(const accel::Program &, uint64_t &)> &run,
     std::vector<uint64_t> &cycles) {
   cycles.assign(p.layers.size(), 0);
   for (size_t i = 0; i < p.layers.size(); ++i) {
     accel::Program q;
-    std::string err = accel::layerAlone(t, p, i, q);
-    if (err.empty() && !q.ops.empty())
-      err = run(q, cycles[i]);
-    if (!err.empty())
-      return "layer '" + p.layers[i].name + "' alone: " + err;
+    ::ember::Status st = accel::layerAlone(t, p, i, q);
+    if (st.isOk() && !q.ops.empty()) {
+      const std::string err = run(q, cycles[i]);
+      if (!err.empty())
+        st = ::ember::invalid(err);
+    }
+    if (st.failed())
+      return ::ember::Status(st.code(), "layer '" + p.layers[i].name +
+                                            "' alone: " + st.message());
   }
-  return "";
+  return ::ember::Status::ok();
 }
 
 namespace detail {
@@ -471,10 +476,11 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
         at != payload.size())
       return error(EMBER_STATUS_INVALID_ARGUMENT,
                    std::string("corrupt ") + V::name + " payload");
-    std::string err = accel::deserializeProgram(V::target(), prog, x->program);
-    if (!err.empty())
+    const ::ember::Status st =
+        accel::deserializeProgram(V::target(), prog, x->program);
+    if (st.failed())
       return error(EMBER_STATUS_INVALID_ARGUMENT,
-                   std::string(V::name) + " artifact: " + err);
+                   std::string(V::name) + " artifact: " + st.message());
     x->program.uid = accel::newProgramUid();
     v1::CompileOptions o;
     if (!o.ParseFromString(x->options))
@@ -606,7 +612,7 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
     for (const auto &[k, val] : o.vendor()) {
       bool known = false, mine = false;
       std::string err =
-          accel::applyLayerOption(k, val, lo ? *lo : scratch, known);
+          accel::applyLayerOption(k, val, lo ? *lo : scratch, known).message();
       if (err.empty())
         err = V::option(k, val, c, mine);
       if (!err.empty())
@@ -715,9 +721,9 @@ private:
                    "the scheduled program is for target " + m.target_hash() +
                        ", this plugin's is " + t.hash);
     accel::LayerProgram lp;
-    std::string err = accel::parseLayers(t, m.layers(), lp);
+    std::string err = accel::parseLayers(t, m.layers(), lp).message();
     if (err.empty())
-      err = accel::deserializeProgram(t, m.program(), x.program);
+      err = accel::deserializeProgram(t, m.program(), x.program).message();
     if (err.empty() && x.program.tables.size() != lp.layers.size())
       err = "the program's layers are not the layer program's";
     if (!err.empty())

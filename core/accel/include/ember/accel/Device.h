@@ -39,10 +39,9 @@ void patchesFromHost(const NTensor &t, const void *host,
 // during the layer before first, then its own operations (without the next
 // layer's prefetch or the operations of a layer it is interleaved with),
 // then Finish, with fresh synchronization; `out.opLayer` all 0 and its DRAM
-// the whole program's. Returns "" or why not (a layer without operations is
-// an empty program, not an error).
-std::string layerAlone(const Target &t, const Program &p, size_t i,
-                       Program &out);
+// the whole program's. Returns why not when it fails (a layer without
+// operations is an empty program, not an error).
+Status layerAlone(const Target &t, const Program &p, size_t i, Program &out);
 
 } // namespace ember::accel
 

@@ -137,8 +137,8 @@ int64_t streamedRows(const Op &op);
 // ysize=1 xsize=16 stride=16 wait=load->GEMM" (fields at their defaults left
 // out, except the ones every op of the kind prints).
 std::string formatOp(const Target &t, const Op &op);
-// Parses formatOp's text; "" or why not.
-std::string parseOp(const Target &t, const std::string &text, Op &op);
+// Parses formatOp's text, or says why it cannot.
+Status parseOp(const Target &t, const std::string &text, Op &op);
 
 // What `op` reads and writes: [lo, hi) rows of a memory (domain = memory
 // index) or bytes of DRAM (domain = t.memories.size()). `regs` the register

@@ -26,10 +26,10 @@ struct LayerOptions {
 // Applies `key`=`value` to `o` when the key is the layer's: tiling, bias,
 // depthwise, prefetch, cascade, cascade_predict, stripes, fill, taps, tune,
 // tune_cache, dram_bytes, dram_bw, dram_latency (the DRAM ones the device
-// reads too), islands, patches. Sets `known`; returns "" or why the value is
-// wrong.
-std::string applyLayerOption(const std::string &key, const std::string &value,
-                             LayerOptions &o, bool &known);
+// reads too), islands, patches. Sets `known`; returns why the value is wrong
+// when it is.
+Status applyLayerOption(const std::string &key, const std::string &value,
+                        LayerOptions &o, bool &known);
 
 // The keys applyLayerOption knows, for messages ("tiling, bias, ...").
 const char *layerOptionKeys();

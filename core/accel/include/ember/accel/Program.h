@@ -320,8 +320,8 @@ void writeConstants(const LayerProgram &lp, Program &p);
 // without the image, only its size (it reads back as zeros, for packing).
 std::string serializeProgram(const Target &t, const Program &p,
                              bool withImage = true);
-std::string deserializeProgram(const Target &t, const std::string &bytes,
-                               Program &p);
+Status deserializeProgram(const Target &t, const std::string &bytes,
+                          Program &p);
 
 } // namespace ember::accel
 

@@ -81,10 +81,9 @@ public:
   // left out of the ordering check (a write there is still checked).
   void setConstants(uint64_t bytes);
   // Runs `ops` (ending in Finish) from idle engines and empty channels (the
-  // memories and DRAM as they are). Returns "" or the first error:
+  // memories and DRAM as they are). Returns the first error, if any:
   // "operation I (KIND on ENGINE, cycle C): what".
-  std::string run(const std::vector<Op> &ops, const SimOptions &o,
-                  SimStats *stats);
+  Status run(const std::vector<Op> &ops, const SimOptions &o, SimStats *stats);
 
 private:
   struct Impl;
@@ -103,12 +102,12 @@ void packReference(const Target &t, const LayerProgram &lp, Program &p);
 
 // Runs program `p` (packed by packReference) on a fresh machine: its image
 // and inputs (host layout, NTensor's dtype) into DRAM, the program, the
-// outputs back to the host layout. "" or the error. With no inputs and no
-// outputs at all, a timing run (inputs zero).
-std::string simulateProgram(const Target &t, const Program &p,
-                            const std::vector<const void *> &inputs,
-                            const std::vector<void *> &outputs,
-                            const SimOptions &o, SimStats *stats);
+// outputs back to the host layout; the error when it fails. With no inputs
+// and no outputs at all, a timing run (inputs zero).
+Status simulateProgram(const Target &t, const Program &p,
+                       const std::vector<const void *> &inputs,
+                       const std::vector<void *> &outputs, const SimOptions &o,
+                       SimStats *stats);
 
 } // namespace ember::accel
 

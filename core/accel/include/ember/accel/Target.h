@@ -296,12 +296,12 @@ struct Target {
   int64_t clsRowBytes(Cls c) const;
 };
 
-// Reads and validates a target description. Returns "" (and fills `out`) or
-// an error naming the field ("memories[1].rows: ..."). A description that
+// Reads and validates a target description. Fills `out`, or returns an
+// error naming the field ("memories[1].rows: ..."). A description that
 // cannot work is refused: a memory too small for one tile of a form it
 // claims, a field too narrow for a size it declares, an operand class no
 // memory holds, an operation no engine runs, ...
-std::string parseTarget(const std::string &json, Target &out);
+Status parseTarget(const std::string &json, Target &out);
 
 // The format's name and version ("format" and "version" of the document).
 constexpr const char *kTargetFormat = "ember-accel-target";

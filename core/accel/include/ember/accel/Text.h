@@ -21,13 +21,11 @@ namespace ember::accel {
 // text does not parse back).
 std::string printLayers(const Target &t, const LayerProgram &lp,
                         bool elide = false);
-// "" or "line N: what".
-std::string parseLayers(const Target &t, const std::string &text,
-                        LayerProgram &out);
+// The text as a layer program, or "line N: what" when it cannot be read.
+Status parseLayers(const Target &t, const std::string &text, LayerProgram &out);
 
 std::string printProgram(const Target &t, const Program &p);
-std::string parseProgram(const Target &t, const std::string &text,
-                         Program &out);
+Status parseProgram(const Target &t, const std::string &text, Program &out);
 
 } // namespace ember::accel
 
