@@ -142,7 +142,7 @@ Status buildForPlugin(const Plugin &p, const accel::Target &t,
     if (st.failed())
       return st;
   }
-  const std::string err = accel::buildLayers(t, g, lp, lo.select);
+  const std::string err = accel::buildLayers(t, g, lp, lo.select).message();
   if (!err.empty())
     return unsupported(p.describe(), ": ", err);
   if (lp.layers.empty() && lp.tensors.empty())
@@ -170,7 +170,7 @@ Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
       EMBER_TRY(toProto(*p.graph->main(), g));
       accel::LayerProgram lp;
       int bad = -1;
-      const std::string err = accel::buildLayers(t, g, lp, so, &bad);
+      const std::string err = accel::buildLayers(t, g, lp, so, &bad).message();
       if (err.empty())
         continue;
       // The partition's compute nodes are its nodes in order (Partition);

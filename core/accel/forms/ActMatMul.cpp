@@ -15,40 +15,50 @@ namespace ember::accel::sel {
 
 namespace {
 
-// "" or why the target does not run n as a two-activation MatMul.
-std::string whyActMatMul(const View &v, const v1::Node &n) {
+// ok or why the target does not run n as a two-activation MatMul.
+Status whyActMatMul(const View &v, const v1::Node &n) {
   int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
   if (a < 0 || b < 0 || y < 0)
-    return "MatMulInteger needs A and B";
+    return Status(ErrorCode::Unsupported, "MatMulInteger needs A and B");
   if (v.constant[size_t(b)])
-    return "B " + q(v.name(b)) + " is a constant (the matmul form's)";
+    return Status(ErrorCode::Unsupported,
+                  "B " + q(v.name(b)) + " is a constant (the matmul form's)");
   if (!isQ8(v.dtype(a)) || !isQ8(v.dtype(b)))
-    return "A and B are " + v.dtype(a) + ", " + v.dtype(b) + " (i8 or u8)";
+    return Status(ErrorCode::Unsupported, "A and B are " + v.dtype(a) + ", " +
+                                              v.dtype(b) + " (i8 or u8)");
   auto ad = v.dims(a), bd = v.dims(b);
   if (ad.size() != 2 || bd.size() != 2 || ad[1] != bd[0])
-    return "A and B of rank " + std::to_string(ad.size()) + ", " +
-           std::to_string(bd.size()) +
-           " (rank-2 A by rank-2 B; batched heads fall back)";
+    return Status(ErrorCode::Unsupported,
+                  "A and B of rank " + std::to_string(ad.size()) + ", " +
+                      std::to_string(bd.size()) +
+                      " (rank-2 A by rank-2 B; batched heads fall back)");
   if (v.chan[size_t(a)] != defaultChan(2))
-    return "A " + q(v.name(a)) + " is not laid out channels last";
+    return Status(ErrorCode::Unsupported,
+                  "A " + q(v.name(a)) + " is not laid out channels last");
   if (!v.isInput[size_t(b)] || v.producer[size_t(b)] >= 0)
-    return "B " + q(v.name(b)) +
-           " is computed on the device (only a value the host hands over is "
-           "laid out transposed)";
+    return Status(
+        ErrorCode::Unsupported,
+        "B " + q(v.name(b)) +
+            " is computed on the device (only a value the host hands over is "
+            "laid out transposed)");
   if (ad[1] % v.t.lanes)
-    return "the shared dimension " + std::to_string(ad[1]) +
-           " is not a multiple of the " + std::to_string(v.t.lanes) + " lanes";
+    return Status(ErrorCode::Unsupported,
+                  "the shared dimension " + std::to_string(ad[1]) +
+                      " is not a multiple of the " + std::to_string(v.t.lanes) +
+                      " lanes");
   int64_t za = 0, zb = 0;
-  std::string e = scalarZp(v, v.in(n, 2), za);
-  if (e.empty())
+  Status e = scalarZp(v, v.in(n, 2), za);
+  if (e.isOk())
     e = scalarZp(v, v.in(n, 3), zb);
-  if (!e.empty())
+  if (e.failed())
     return e;
   if (storedZp(v.dtype(a), za) || storedZp(v.dtype(b), zb))
-    return "stored zero points " + std::to_string(storedZp(v.dtype(a), za)) +
-           ", " + std::to_string(storedZp(v.dtype(b), zb)) +
-           " (0 and 0: the cross terms of two activations stay on the host)";
-  return "";
+    return Status(
+        ErrorCode::Unsupported,
+        "stored zero points " + std::to_string(storedZp(v.dtype(a), za)) +
+            ", " + std::to_string(storedZp(v.dtype(b), zb)) +
+            " (0 and 0: the cross terms of two activations stay on the host)");
+  return Status::ok();
 }
 
 // B of every MatMulInteger the form runs: channels on axis 0.
@@ -57,18 +67,19 @@ void layoutActMatMul(View &v) {
     const v1::Node &n = v.g.nodes(i);
     int b = v.in(n, 1);
     if (n.op() == "MatMulInteger" && b >= 0 && v.dims(b).size() == 2 &&
-        whyActMatMul(v, n).empty())
+        whyActMatMul(v, n).isOk())
       v.chan[size_t(b)] = 0;
   }
 }
 
-std::string whyActMatMulNode(const View &v, Analysis &a, int i, bool) {
+Status whyActMatMulNode(const View &v, Analysis &a, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
-  std::string why = whyActMatMul(v, n);
-  if (why.empty() && v.chan[size_t(v.in(n, 1))] != 0)
-    why = "B " + q(v.name(v.in(n, 1))) + " is read laid out otherwise";
+  Status why = whyActMatMul(v, n);
+  if (why.isOk() && v.chan[size_t(v.in(n, 1))] != 0)
+    why = Status(ErrorCode::Unsupported,
+                 "B " + q(v.name(v.in(n, 1))) + " is read laid out otherwise");
   int y = v.out(n);
-  if (why.empty() && y >= 0 && v.uses(y) == 1)
+  if (why.isOk() && y >= 0 && v.uses(y) == 1)
     a.chainOf[size_t(y)] = {i, -1};
   return why;
 }
@@ -90,9 +101,9 @@ std::string actmatmulText(const Target &t) {
          std::to_string(t.lanes);
 }
 
-std::string actmatmulNeeds(const Target &, const Form &f, FormNeeds &n) {
+Status actmatmulNeeds(const Target &, const Form &f, FormNeeds &n) {
   gemmNeeds(f, n, true, false);
-  return "";
+  return Status::ok();
 }
 
 } // namespace

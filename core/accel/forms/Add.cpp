@@ -154,30 +154,32 @@ int64_t ownChannels(const std::vector<int64_t> &d) {
 // channels in its own layout ([1,C,1,1], [1,C], or [C] against a rank-2
 // result). A scalar, [1] or [C,1,1] input is not: a load moves whole rows and
 // cannot spread one value over the lanes, nor turn pixels into lanes.
-std::string whyRepeated(const View &v, int x, int64_t C) {
+Status whyRepeated(const View &v, int x, int64_t C) {
   if (v.constant[size_t(x)])
-    return "";
+    return Status::ok();
   auto d = v.dims(x);
   if (ownChannels(d) == C && prod(d, 0, d.size()) == C)
-    return "";
+    return Status::ok();
   std::string shape;
   for (size_t i = 0; i < d.size(); ++i)
     shape += (i ? "," : "") + std::to_string(d[i]);
-  return "operand " + q(v.name(x)) + " [" + shape + "] is repeated over " +
-         std::to_string(C) +
-         " channels but is not a constant: the vector add reads one value per "
-         "lane "
-         "and a load cannot spread a value over the lanes (only a constant or "
-         "a "
-         "[1,C,...] tensor broadcasts)";
+  return Status(
+      ErrorCode::Unsupported,
+      "operand " + q(v.name(x)) + " [" + shape + "] is repeated over " +
+          std::to_string(C) +
+          " channels but is not a constant: the vector add reads one value per "
+          "lane "
+          "and a load cannot spread a value over the lanes (only a constant or "
+          "a "
+          "[1,C,...] tensor broadcasts)");
 }
 
 namespace {
 
-std::string whyQAdd(const View &v, const v1::Node &n) {
+Status whyQAdd(const View &v, const v1::Node &n) {
   int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
   if (a < 0 || b < 0 || y < 0)
-    return "QuantizedAdd needs two operands";
+    return Status(ErrorCode::Unsupported, "QuantizedAdd needs two operands");
   // 16-bit: any of a, b and the result int16 (zero point 0; the int16 form
   // of the add, an 8-bit side converted to a 16-bit row first, an 8-bit
   // result after) on a target whose add form declares 16-bit activations.
@@ -186,81 +188,103 @@ std::string whyQAdd(const View &v, const v1::Node &n) {
              w16 = any16 && has16(v.t, "add");
   for (int x : {a, b, y})
     if (!isQ8(v.dtype(x)) && !(w16 && v.dtype(x) == "i16"))
-      return q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8" +
-             (has16(v.t, "add") ? " or i16)" : ")");
+      return Status(ErrorCode::Unsupported,
+                    q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8" +
+                        (has16(v.t, "add") ? " or i16)" : ")"));
   const v1::Attribute *prof = attr(n, "requant");
   const std::string profile =
       prof && prof->value_case() == v1::Attribute::kS ? prof->s() : "fixed";
   quant::RequantProfile pp;
   if (!quant::profileFromName(profile, pp))
-    return "requant = '" + profile + "' (an arithmetic Ember does not know)";
+    return Status(ErrorCode::Unsupported,
+                  "requant = '" + profile +
+                      "' (an arithmetic Ember does not know)");
   if (pp == quant::RequantProfile::Float32)
-    return "the float32 profile's add (the target's vadd is fixed point)";
+    return Status(
+        ErrorCode::Unsupported,
+        "the float32 profile's add (the target's vadd is fixed point)");
   std::string declared;
   for (quant::RequantProfile d : v.t.arithmetic)
     declared +=
         (declared.empty() ? "" : ", ") + std::string(quant::profileName(d));
   AddAttrs p;
   if (!addAttrs(n, p))
-    return "QuantizedAdd without its multiplier/shift/zero-point attributes";
+    return Status(
+        ErrorCode::Unsupported,
+        "QuantizedAdd without its multiplier/shift/zero-point attributes");
   // The attribute form is vadd's own arithmetic (tflite's, one rounding a
   // rescale): the fixed profile's (its int16 add) runs on every target, a
   // node of another profile where the target declares that profile.
   if (quant::saturates16(pp) && !v.t.computes(pp))
-    return "the sat16 arithmetic's add (its rescaled inputs and their sum "
-           "saturate to 16 bits; the target's vadd's are 32-bit: its "
-           "description's arithmetic)";
+    return Status(
+        ErrorCode::Unsupported,
+        "the sat16 arithmetic's add (its rescaled inputs and their sum "
+        "saturate to 16 bits; the target's vadd's are 32-bit: its "
+        "description's arithmetic)");
   if (!p.exact && pp != quant::RequantProfile::Fixed && !v.t.computes(pp))
-    return std::string("the ") + quant::profileName(pp) +
-           " arithmetic's add: the target declares " + declared +
-           " (its description's arithmetic)";
+    return Status(ErrorCode::Unsupported,
+                  std::string("the ") + quant::profileName(pp) +
+                      " arithmetic's add: the target declares " + declared +
+                      " (its description's arithmetic)");
   if (p.exact) {
     AddRegs r;
     if (!v.t.computes(quant::RequantProfile::Fixed))
-      return "the exact quantized add (the fixed arithmetic): the target "
-             "declares " +
-             declared +
-             " (its description's arithmetic; lower for its profile, e.g. "
-             "--requant=" +
-             quant::profileName(v.t.arithmetic.front()) + ")";
+      return Status(
+          ErrorCode::Unsupported,
+          "the exact quantized add (the fixed arithmetic): the target "
+          "declares " +
+              declared +
+              " (its description's arithmetic; lower for its profile, e.g. "
+              "--requant=" +
+              quant::profileName(v.t.arithmetic.front()) + ")");
     if (!exactAddRegs(v, p, a, b, y, false, r))
-      return "the exact add's scales lie too far apart for the 64-bit form "
-             "(48-bit multipliers)";
+      return Status(
+          ErrorCode::Unsupported,
+          "the exact add's scales lie too far apart for the 64-bit form "
+          "(48-bit multipliers)");
   }
   if ((v.dtype(a) == "i16" && p.aZp) || (v.dtype(b) == "i16" && p.bZp) ||
       (v.dtype(y) == "i16" && p.outZp))
-    return "an int16 tensor with a nonzero zero point";
+    return Status(ErrorCode::Unsupported,
+                  "an int16 tensor with a nonzero zero point");
   if (w16 && p.exact)
-    return "an exact int16 add (the exact form is the 8-bit add's)";
+    return Status(ErrorCode::Unsupported,
+                  "an exact int16 add (the exact form is the 8-bit add's)");
   auto yd = v.dims(y);
   // A sequence (defaultChan): its channels are the last axis.
   const bool seq = yd.size() == 3 && isSequence(v, y);
   if (yd.size() == 3 && !seq)
-    return "a rank-3 add not laid out as a sequence (its operands are "
-           "sequences of its shape or constants repeated per channel)";
+    return Status(ErrorCode::Unsupported,
+                  "a rank-3 add not laid out as a sequence (its operands are "
+                  "sequences of its shape or constants repeated per channel)");
   if (yd.size() != 4 && yd.size() != 2 && !seq)
-    return "rank " + std::to_string(yd.size()) +
-           " (2, 4, or 3 laid out as a sequence: channels last)";
+    return Status(ErrorCode::Unsupported,
+                  "rank " + std::to_string(yd.size()) +
+                      " (2, 4, or 3 laid out as a sequence: channels last)");
   const size_t ch = seq ? 2 : 1;
   int ka = broadcastKind(yd, v.dims(a), ch),
       kb = broadcastKind(yd, v.dims(b), ch);
   if (seq && ((!ka && !isSequence(v, a)) || (!kb && !isSequence(v, b))))
-    return "an operand of the sequence's shape not laid out as a sequence";
+    return Status(
+        ErrorCode::Unsupported,
+        "an operand of the sequence's shape not laid out as a sequence");
   if (ka < 0 || kb < 0 || (ka && kb))
-    return "broadcast other than one operand repeated per channel";
+    return Status(ErrorCode::Unsupported,
+                  "broadcast other than one operand repeated per channel");
   if (w16 && ((ka && v.dtype(a) == "i16" && v.constant[size_t(a)]) ||
               (kb && v.dtype(b) == "i16" && v.constant[size_t(b)])))
-    return "a repeated int16 constant (constants are laid out as 8-bit "
-           "rows)";
+    return Status(ErrorCode::Unsupported,
+                  "a repeated int16 constant (constants are laid out as 8-bit "
+                  "rows)");
   if (ka || kb) {
-    std::string why = whyRepeated(v, ka ? a : b, yd[ch]);
-    if (!why.empty())
+    Status why = whyRepeated(v, ka ? a : b, yd[ch]);
+    if (why.failed())
       return why;
   }
-  return "";
+  return Status::ok();
 }
 
-std::string whyAddNode(const View &v, Analysis &, int i, bool) {
+Status whyAddNode(const View &v, Analysis &, int i, bool) {
   return whyQAdd(v, v.g.nodes(i));
 }
 
@@ -384,10 +408,10 @@ void claimAdd(const Target &t, const FormRow &, OpClaim &c) {
     c.context = "the exact add only (the fixed arithmetic)";
 }
 
-std::string addNeeds(const Target &, const Form &, FormNeeds &n) {
+Status addNeeds(const Target &, const Form &, FormNeeds &n) {
   n.classes.insert(int(Cls::Out));
   n.adds = true;
-  return "";
+  return Status::ok();
 }
 
 } // namespace

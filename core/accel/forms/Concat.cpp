@@ -14,112 +14,128 @@ namespace ember::accel::sel {
 
 namespace {
 
-std::string whyConcat(const View &v, const v1::Node &n, int self) {
+Status whyConcat(const View &v, const v1::Node &n, int self) {
   int y = v.out(n);
   if (y < 0 ||
       (!isQ8(v.dtype(y)) && !(v.dtype(y) == "i16" && has16(v.t, "concat"))))
-    return "concatenates " + (y >= 0 ? v.dtype(y) : std::string("nothing"));
+    return Status(ErrorCode::Unsupported,
+                  "concatenates " +
+                      (y >= 0 ? v.dtype(y) : std::string("nothing")));
   auto yd = v.dims(y);
   int64_t axis = aInt(n, "axis", 0);
   if (axis < 0)
     axis += int64_t(yd.size());
   if (yd.size() < 2 || axis != 1 || v.chan[size_t(y)] != 1)
-    return "axis " + std::to_string(axis) +
-           " (the target concatenates channels, axis 1, by placement)";
+    return Status(
+        ErrorCode::Unsupported,
+        "axis " + std::to_string(axis) +
+            " (the target concatenates channels, axis 1, by placement)");
   // (All the parts of a Split with parts inside a tile count as its input.)
   const std::vector<int> ins = concatInputs(v, n);
   for (size_t i = 0; i < ins.size(); ++i) {
     int x = ins[i];
     if (x < 0 || v.dtype(x) != v.dtype(y))
-      return "inputs of different element types";
+      return Status(ErrorCode::Unsupported,
+                    "inputs of different element types");
     // A constant input is a constant tensor of the layer program copied
     // into its channels of the result (copyInto, laneCopyInto).
     if (v.constant[size_t(x)] && !isQ8(v.dtype(x)))
-      return "a constant " + v.dtype(x) +
-             " input (constants are placed as int8 tensors)";
+      return Status(ErrorCode::Unsupported,
+                    "a constant " + v.dtype(x) +
+                        " input (constants are placed as int8 tensors)");
     if (lanePart(v, x))
-      return "input " + q(v.name(x)) +
-             " starts inside a channel tile of its Split's input and the "
-             "Concat does not take every part of that Split in order";
+      return Status(
+          ErrorCode::Unsupported,
+          "input " + q(v.name(x)) +
+              " starts inside a channel tile of its Split's input and the "
+              "Concat does not take every part of that Split in order");
     if (i + 1 < ins.size() && v.dims(x)[1] % v.t.lanes &&
         (v.dims(x)[1] % 8 || !v.t.declares(OpKind::Store, "lanes") ||
          v.dtype(x) == "i16"))
-      return "input " + q(v.name(x)) + " has " + std::to_string(v.dims(x)[1]) +
-             " channels, not a multiple of the lanes " +
-             std::to_string(v.t.lanes) +
-             (v.dtype(x) == "i16"
-                  ? std::string(" (16-bit inputs are placed at whole channel "
-                                "tiles)")
-              : v.t.declares(OpKind::Store, "lanes")
-                  ? std::string(" nor of 8 (inputs inside a tile are placed "
-                                "by 8-lane groups)")
-                  : std::string(" (inputs are placed at whole channel tiles; "
-                                "the target's store has no lane groups)"));
+      return Status(
+          ErrorCode::Unsupported,
+          "input " + q(v.name(x)) + " has " + std::to_string(v.dims(x)[1]) +
+              " channels, not a multiple of the lanes " +
+              std::to_string(v.t.lanes) +
+              (v.dtype(x) == "i16"
+                   ? std::string(" (16-bit inputs are placed at whole channel "
+                                 "tiles)")
+               : v.t.declares(OpKind::Store, "lanes")
+                   ? std::string(" nor of 8 (inputs inside a tile are placed "
+                                 "by 8-lane groups)")
+                   : std::string(" (inputs are placed at whole channel tiles; "
+                                 "the target's store has no lane groups)")));
     // An input that cannot be placed is copied by a 1x1 pool: without one,
     // an input another Concat places cannot be placed in this one too.
     if (!v.t.has(OpKind::Pool))
       for (int u : v.users[size_t(x)])
         if (u != self && v.g.nodes(u).op() == "Concat")
-          return "input " + q(v.name(x)) +
-                 " feeds another Concat (the target has no pool to copy it)";
+          return Status(
+              ErrorCode::Unsupported,
+              "input " + q(v.name(x)) +
+                  " feeds another Concat (the target has no pool to copy it)");
   }
-  return "";
+  return Status::ok();
 }
 
 // Split along channels into views of the input (parts at whole channel
 // tiles) or parts inside a tile that their readers place (Lanes.cpp).
-std::string whySplit(const View &v, const v1::Node &n) {
+Status whySplit(const View &v, const v1::Node &n) {
   int x = v.in(n, 0);
   if (x < 0 ||
       (!isQ8(v.dtype(x)) && !(v.dtype(x) == "i16" && has16(v.t, "concat"))))
-    return "splits " + (x >= 0 ? v.dtype(x) : std::string("nothing"));
+    return Status(ErrorCode::Unsupported,
+                  "splits " + (x >= 0 ? v.dtype(x) : std::string("nothing")));
   if (v.constant[size_t(x)])
-    return "splits a constant";
+    return Status(ErrorCode::Unsupported, "splits a constant");
   auto xd = v.dims(x);
   int64_t axis = aInt(n, "axis", 0);
   if (axis < 0)
     axis += int64_t(xd.size());
   if (xd.size() < 2 || axis != 1 || v.chan[size_t(x)] != 1)
-    return "axis " + std::to_string(axis) +
-           " (the target splits channels, axis 1, by placement)";
+    return Status(ErrorCode::Unsupported,
+                  "axis " + std::to_string(axis) +
+                      " (the target splits channels, axis 1, by placement)");
   for (int i = 0; i < n.outputs_size(); ++i) {
     int y = v.out(n, i);
     if (y < 0)
-      return "an omitted output";
+      return Status(ErrorCode::Unsupported, "an omitted output");
     if (v.dtype(y) != v.dtype(x))
-      return "outputs of another element type";
+      return Status(ErrorCode::Unsupported, "outputs of another element type");
   }
   // Parts start at whole channel tiles (views) or inside one, at a multiple
   // of 8 (Lanes.cpp).
   return whyLaneParts(v, n);
 }
 
-std::string whyConcatNode(const View &v, Analysis &a, int i, bool) {
+Status whyConcatNode(const View &v, Analysis &a, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
-  std::string why = whyConcat(v, n, i);
-  if (why.empty())
+  Status why = whyConcat(v, n, i);
+  if (why.isOk())
     why = whyInsideTiles(v, a, n); // (inputs placed by lane groups)
   // Without a pool to copy with, every input must be a result the target
   // computes, so its producer can store it in place.
-  for (int k = 0; why.empty() && !v.t.has(OpKind::Pool) && k < n.inputs_size();
+  for (int k = 0; why.isOk() && !v.t.has(OpKind::Pool) && k < n.inputs_size();
        ++k) {
     int x = n.inputs(k), p = x >= 0 ? v.producer[size_t(x)] : -1;
     if (p < 0 || !a.why[size_t(p)].empty())
-      why = "input " + q(v.name(x)) +
-            " is not computed on the target (the target has no pool to copy "
-            "it into place)";
+      why = Status(ErrorCode::Unsupported,
+                   "input " + q(v.name(x)) +
+                       " is not computed on the target (the target has no "
+                       "pool to copy it into place)");
   }
   return why;
 }
 
-std::string whySplitNode(const View &v, Analysis &a, int i, bool forCompile) {
+Status whySplitNode(const View &v, Analysis &a, int i, bool forCompile) {
   const v1::Node &n = v.g.nodes(i);
-  std::string why = whySplit(v, n);
+  Status why = whySplit(v, n);
   int x = v.in(n, 0);
   int p = x >= 0 ? v.producer[size_t(x)] : -1;
-  if (why.empty() && !forCompile && (p < 0 || !a.why[size_t(p)].empty()))
-    why = "its input is not computed on the target (a lone split is not "
-          "worth a partition)";
+  if (why.isOk() && !forCompile && (p < 0 || !a.why[size_t(p)].empty()))
+    why = Status(ErrorCode::Unsupported,
+                 "its input is not computed on the target (a lone split is "
+                 "not worth a partition)");
   return why;
 }
 

@@ -15,37 +15,43 @@ namespace ember::accel::sel {
 // A 16x8 layer (docs/quantization.md, "16-bit activations"): an int16
 // input with int8 symmetric weights and an int64 accumulator, on a target
 // form declaring 16-bit activations.
-std::string why16x8(const View &v, const char *form, int xzp, int wzp, int y) {
+Status why16x8(const View &v, const char *form, int xzp, int wzp, int y) {
   const Form *f = v.t.form(form);
   if (!f || !f->act16 || !v.t.wide16)
-    return std::string("an int16 input (target '") + v.t.name + "''s " + form +
-           " form has no 16-bit activations)";
+    return Status(ErrorCode::Unsupported,
+                  std::string("an int16 input (target '") + v.t.name + "''s " +
+                      form + " form has no 16-bit activations)");
   if (v.dtype(y) != "i64")
-    return "result is " + v.dtype(y) + " (i64 expected for an int16 input)";
+    return Status(ErrorCode::Unsupported,
+                  "result is " + v.dtype(y) +
+                      " (i64 expected for an int16 input)");
   for (int z : {xzp, wzp}) {
     std::vector<int64_t> zv;
     if (z >= 0 &&
         (!v.ints(z, zv) ||
          std::any_of(zv.begin(), zv.end(), [](int64_t e) { return e != 0; })))
-      return "a 16x8 layer with a nonzero zero point " + q(v.name(z));
+      return Status(ErrorCode::Unsupported,
+                    "a 16x8 layer with a nonzero zero point " + q(v.name(z)));
   }
-  return "";
+  return Status::ok();
 }
 
 // The array sums each byte plane in int32: the low plane's excess-128
 // values need 128 * sum |w| < 2^31 per output channel.
-std::string fits16x8(const std::vector<int8_t> &w, int64_t K) {
+Status fits16x8(const std::vector<int8_t> &w, int64_t K) {
   const int64_t per = K ? int64_t(w.size()) / K : 0;
   for (int64_t k = 0; k < K; ++k) {
     int64_t s = 0;
     for (int64_t t = 0; t < per; ++t)
       s += std::abs(int64_t(w[size_t(k * per + t)]));
     if (s * 128 >= (int64_t(1) << 31))
-      return "output channel " + std::to_string(k) +
-             ": 128 x its summed weight magnitude reaches 2^31 (a byte "
-             "plane's int32 sum could wrap)";
+      return Status(
+          ErrorCode::Unsupported,
+          "output channel " + std::to_string(k) +
+              ": 128 x its summed weight magnitude reaches 2^31 (a byte "
+              "plane's int32 sum could wrap)");
   }
-  return "";
+  return Status::ok();
 }
 
 namespace {
@@ -63,59 +69,53 @@ bool fromHost(const View &v, int x) {
 // A convolution outside the target's kernel, stride or dilation limits
 // that reads a host value alone as its whole windows (a ViT's 16x16
 // stride-16 patch embedding): the 1x1 layer over kh kw C channels it
-// becomes (packPatches) is what must fit. "" when it does, else why not.
-std::string whyOnPatches(const View &v, int x, const ConvGeom &g,
-                         const std::string &limits) {
+// becomes (packPatches) is what must fit. ok when it does, else why not.
+Status whyOnPatches(const View &v, int x, const ConvGeom &g,
+                    const Status &limits) {
   const int64_t bytes = v.dtype(x) == "i16" ? 2 : 1;
   if (!v.patches || !fromHost(v, x) || v.soleReader(x) < 0 ||
       !wholePatchesPay(v.t.lanes, g, bytes))
     return limits;
-  const std::string e = convLimits(v.t, patchGeom(g));
-  return e.empty() ? "" : limits + "; on its patches: " + e;
+  const Status e = convLimits(v.t, patchGeom(g));
+  if (e.isOk())
+    return Status::ok();
+  return Status(ErrorCode::Unsupported,
+                limits.message() + "; on its patches: " + e.message());
 }
 
-std::string whyConv(const View &v, const v1::Node &n) {
+Status whyConv(const View &v, const v1::Node &n) {
   int x = v.in(n, 0), w = v.in(n, 1), y = v.out(n);
   if (x < 0 || w < 0 || y < 0)
-    return "ConvInteger needs x and w";
+    return Status(ErrorCode::Unsupported, "ConvInteger needs x and w");
   const bool in16 = v.dtype(x) == "i16";
   if (!isQ8(v.dtype(x)) && !in16)
-    return "input " + q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8)";
+    return Status(ErrorCode::Unsupported, "input " + q(v.name(x)) + " is " +
+                                              v.dtype(x) + " (i8 or u8)");
   if (in16) {
-    std::string e = why16x8(v, "conv", v.in(n, 2), v.in(n, 3), y);
-    if (!e.empty())
-      return e;
+    EMBER_TRY(why16x8(v, "conv", v.in(n, 2), v.in(n, 3), y));
   } else if (v.dtype(y) != "i32")
-    return "result is " + v.dtype(y) + " (i32 expected)";
+    return Status(ErrorCode::Unsupported,
+                  "result is " + v.dtype(y) + " (i32 expected)");
   ConvGeom g;
-  std::string e = convGeom(v, n, x, w, y, g);
-  if (!e.empty())
-    return e;
-  e = convLimits(v.t, g);
-  const bool patches = !e.empty();
-  if (patches) {
-    e = whyOnPatches(v, x, g, e);
-    if (!e.empty())
-      return e;
-  }
+  EMBER_TRY(convGeom(v, n, x, w, y, g));
+  const Status limits = convLimits(v.t, g);
+  const bool patches = limits.failed();
+  if (patches)
+    EMBER_TRY(whyOnPatches(v, x, g, limits));
   std::vector<int8_t> wf;
-  e = foldWeights(v, w, v.in(n, 3), g.K, wf);
-  if (!e.empty())
-    return e;
+  EMBER_TRY(foldWeights(v, w, v.in(n, 3), g.K, wf));
   if (in16)
     return fits16x8(wf, g.K);
   int64_t zp;
-  e = scalarZp(v, v.in(n, 2), zp);
-  if (!e.empty())
-    return e;
+  EMBER_TRY(scalarZp(v, v.in(n, 2), zp));
   return convFits(v, x, y, patches ? patchGeom(g) : g, std::move(wf));
 }
 
-std::string whyConvNode(const View &v, Analysis &a, int i, bool) {
+Status whyConvNode(const View &v, Analysis &a, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
-  std::string why = whyConv(v, n);
+  Status why = whyConv(v, n);
   int y = v.out(n);
-  if (why.empty() && y >= 0 && v.uses(y) == 1)
+  if (why.isOk() && y >= 0 && v.uses(y) == 1)
     a.chainOf[size_t(y)] = {i, -1};
   return why;
 }
@@ -126,17 +126,17 @@ void buildConv(Builder &b, int i) {
   GemmLayer g;
   int x = v.in(n, 0), w = v.in(n, 1), y = v.out(n);
   int64_t xzp = 0;
-  scalarZp(v, v.in(n, 2), xzp);
+  (void)scalarZp(v, v.in(n, 2), xzp); // checked when n was claimed
   const int32_t sz = storedZp(v.dtype(x), xzp);
   ConvGeom c;
-  b.err = convGeom(v, n, x, w, y, c);
+  b.err = convGeom(v, n, x, w, y, c).message();
   if (!b.err.empty())
     return;
   g.N = c.N, g.C = c.C, g.H = c.H, g.W = c.W, g.K = c.K, g.OH = c.OH,
   g.OW = c.OW;
   g.kh = c.kh, g.kw = c.kw, g.sh = c.sh, g.sw = c.sw, g.dh = c.dh, g.dw = c.dw;
   g.pt = c.pt, g.pl = c.pl, g.pb = c.pb, g.pr = c.pr, g.groups = c.groups;
-  b.err = foldWeights(v, w, v.in(n, 3), g.K, g.w);
+  b.err = foldWeights(v, w, v.in(n, 3), g.K, g.w).message();
   if (!b.err.empty())
     return;
   b.gemmRoot(i, n, x, sz, std::move(g));
@@ -159,15 +159,16 @@ std::string convText(const Target &t) {
          "zero point folds when w - zp fits int8), scalar input zero point";
 }
 
-std::string convFields(const Form &f) {
+Status convFields(const Form &f) {
   if (!f.kernelMax || !f.strideMax || !f.dilationMax)
-    return "conv needs kernel_max, stride_max and dilation_max";
-  return "";
+    return Status(ErrorCode::Invalid,
+                  "conv needs kernel_max, stride_max and dilation_max");
+  return Status::ok();
 }
 
-std::string convNeeds(const Target &, const Form &f, FormNeeds &n) {
+Status convNeeds(const Target &, const Form &f, FormNeeds &n) {
   gemmNeeds(f, n, true, true);
-  return "";
+  return Status::ok();
 }
 
 } // namespace

@@ -43,11 +43,10 @@ struct FormNeeds {
 
 namespace sel {
 
-// The form table's check of one node: "" or why the target does not run it
+// The form table's check of one node: ok or why the target does not run it
 // (the violated constraint, with the target's limits); a check that claims
 // the node may fill the analysis (chains, patterns).
-using WhyFn = std::string (*)(const View &v, Analysis &a, int node,
-                              bool forCompile);
+using WhyFn = Status (*)(const View &v, Analysis &a, int node, bool forCompile);
 // A node's builder: folds it into a pending layer or emits layers.
 using BuildFn = void (*)(Builder &b, int node);
 
@@ -113,11 +112,11 @@ void gemmNeeds(const Form &f, FormNeeds &n, bool requantizes, bool pads);
 struct FormPattern {
   const char *name = ""; // the description's form name (Forms.def)
   // ---- the description ----
-  // "" or why form `f` lacks a field it needs (the message follows the
+  // ok or why form `f` lacks a field it needs (the message follows the
   // form's path: "forms[0]: conv needs kernel_max, ...").
-  std::string (*fields)(const Form &f) = nullptr;
-  // "" or why the description cannot run the form; adds what it uses.
-  std::string (*needs)(const Target &t, const Form &f, FormNeeds &n) = nullptr;
+  Status (*fields)(const Form &f) = nullptr;
+  // ok or why the description cannot run the form; adds what it uses.
+  Status (*needs)(const Target &t, const Form &f, FormNeeds &n) = nullptr;
   // The operation that carries the lut flag when the form fuses the lut
   // stage (its layers' result through the output table).
   OpKind lutOp = OpKind::Requant;
@@ -142,15 +141,15 @@ struct FormPattern {
   // kind's scheduler emits them), what the program calls such a layer
   // (LayerInfo::op), their constants in the static image, and their code:
   // the tiling problem, the setup and the steps (as schedule/'s
-  // schedulers; "" or why the layer cannot be scheduled).
+  // schedulers; ok or why the layer cannot be scheduled).
   bool (*emits)(const Layer &L) = nullptr;
   std::string (*opName)(const Layer &L) = nullptr;
-  std::string (*tables)(const Target &t, const Layer &L, Image &img,
-                        GemmTables &tb) = nullptr;
-  std::string (*schedule)(const Target &t, const Layer &L,
-                          const std::vector<NTensor> &ts, const GemmTables &tb,
-                          const CodegenOptions &o, LayerCode &code,
-                          LayerInfo &info) = nullptr;
+  Status (*tables)(const Target &t, const Layer &L, Image &img,
+                   GemmTables &tb) = nullptr;
+  Status (*schedule)(const Target &t, const Layer &L,
+                     const std::vector<NTensor> &ts, const GemmTables &tb,
+                     const CodegenOptions &o, LayerCode &code,
+                     LayerInfo &info) = nullptr;
 };
 
 #define ACCEL_FORM(Pattern, Name, What) const FormPattern &form##Pattern();

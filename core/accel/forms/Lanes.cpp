@@ -76,7 +76,7 @@ std::vector<int> concatInputs(const View &v, const v1::Node &n) {
   return ins;
 }
 
-std::string whyLaneParts(const View &v, const v1::Node &s) {
+Status whyLaneParts(const View &v, const v1::Node &s) {
   for (int i = 0; i < s.outputs_size(); ++i) {
     int y = v.out(s, i);
     // (At any channel: a convolution's weights and the identity GEMM's
@@ -88,13 +88,16 @@ std::string whyLaneParts(const View &v, const v1::Node &s) {
                               " starts inside a channel tile (channel " +
                               std::to_string(off) + ")";
     if (v.dtype(y) == "i16")
-      return where + " (16-bit parts are placed at whole channel tiles)";
+      return Status(ErrorCode::Unsupported,
+                    where +
+                        " (16-bit parts are placed at whole channel tiles)");
     // (With the conv form, any other reader gets a copy at lane 0: an
     // identity GEMM, Builder::laneCopy.)
     if (v.t.form("conv"))
       continue;
     if (v.outUses[size_t(y)])
-      return where + " and is a result of the partition";
+      return Status(ErrorCode::Unsupported,
+                    where + " and is a result of the partition");
     for (int u : v.users[size_t(y)]) {
       const v1::Node &c = v.g.nodes(u);
       if (c.op() == "ConvInteger" && v.in(c, 0) == y &&
@@ -110,17 +113,18 @@ std::string whyLaneParts(const View &v, const v1::Node &s) {
         if (whole && alone)
           continue;
       }
-      return where + " and is read by " + c.op() + " " + q(c.name()) +
-             " (only an ungrouped convolution, which puts its weights at "
-             "the part's lanes, or a Concat of all the parts in order reads "
-             "one)";
+      return Status(
+          ErrorCode::Unsupported,
+          where + " and is read by " + c.op() + " " + q(c.name()) +
+              " (only an ungrouped convolution, which puts its weights at "
+              "the part's lanes, or a Concat of all the parts in order reads "
+              "one)");
     }
   }
-  return "";
+  return Status::ok();
 }
 
-std::string whyInsideTiles(const View &v, const Analysis &a,
-                           const v1::Node &n) {
+Status whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n) {
   const std::vector<int> ins = concatInputs(v, n);
   const int64_t lanes = v.t.lanes;
   int64_t at = 0;
@@ -136,10 +140,12 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
   for (int x : anyInside ? ins : std::vector<int>()) {
     int p = v.producer[size_t(x)];
     if (!v.constant[size_t(x)] && (p < 0 || !a.why[size_t(p)].empty()))
-      return "input " + q(v.name(x)) +
-             " is not computed on the target, and other inputs lie inside "
-             "channel tiles (their producers must be in the Concat's "
-             "partition)";
+      return Status(
+          ErrorCode::Unsupported,
+          "input " + q(v.name(x)) +
+              " is not computed on the target, and other inputs lie inside "
+              "channel tiles (their producers must be in the Concat's "
+              "partition)");
   }
   at = 0;
   for (size_t i = 0; i < ins.size(); ++i) {
@@ -153,24 +159,30 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
         "input " + q(v.name(x)) + " (channels " + std::to_string(at - c) +
         ".." + std::to_string(at - 1) + ") lies inside channel tiles";
     if (!v.t.declares(OpKind::Store, "lanes"))
-      return where + " and the target's store has no lane groups";
+      return Status(ErrorCode::Unsupported,
+                    where + " and the target's store has no lane groups");
     if ((at - c) % 8)
-      return where + " at a channel that is not a multiple of 8";
+      return Status(ErrorCode::Unsupported,
+                    where + " at a channel that is not a multiple of 8");
     // (A Split's input the Concat reassembles is read by that Split: its
     // layer stores it whole at a tile, only the lanes past it left.)
     bool regrouped = true;
     for (int k = 0; k < n.inputs_size(); ++k)
       regrouped = regrouped && n.inputs(k) != x;
     if (regrouped && (at - c) % lanes)
-      return where + ", reassembled from a Split's parts, and does not start "
-                     "at a whole channel tile";
+      return Status(
+          ErrorCode::Unsupported,
+          where + ", reassembled from a Split's parts, and does not start "
+                  "at a whole channel tile");
     // Any other int8 input is copied to its lanes by an identity GEMM
     // (Concat.cpp, laneCopyInto): a pooled, added, permuted or shared one.
     if (isQ8(v.dtype(x)) && v.t.has(OpKind::Gemm) && v.t.has(OpKind::Requant))
       continue;
     if (v.uses(x) != 1 || v.outUses[size_t(x)])
-      return where + " and has other uses (its producer computes it at its "
-                     "lanes of the Concat's result)";
+      return Status(ErrorCode::Unsupported,
+                    where +
+                        " and has other uses (its producer computes it at its "
+                        "lanes of the Concat's result)");
     // x <- [table chain or TableLookup] <- Requantize <- [bias Add] <- GEMM
     int p = v.producer[size_t(x)];
     if (p >= 0 && !a.free(p)) {
@@ -193,11 +205,13 @@ std::string whyInsideTiles(const View &v, const Analysis &a,
                       r->op() == "MatMulInteger") &&
                      isQ8(v.dtype(v.in(*r, 0))));
     if (!gemm)
-      return where + " and is not the requantized result of an ungrouped "
-                     "int8 convolution or MatMul, nor a requantized int8 "
-                     "tensor (the producer that computes it at its lanes)";
+      return Status(ErrorCode::Unsupported,
+                    where +
+                        " and is not the requantized result of an ungrouped "
+                        "int8 convolution or MatMul, nor a requantized int8 "
+                        "tensor (the producer that computes it at its lanes)");
   }
-  return "";
+  return Status::ok();
 }
 
 void settleLaneParts(const View &v, Analysis &a) {
@@ -218,7 +232,7 @@ void settleLaneParts(const View &v, Analysis &a) {
                     " runs on the host";
       } else if (n.op() == "Concat" && a.free(i) &&
                  !(v.t.form("pixels") && isPixelOp(v, n))) {
-        why = whyInsideTiles(v, a, n); // (its producers may have moved)
+        why = whyInsideTiles(v, a, n).message(); // (its producers may move)
         // Parts read as the Split's input: the Split must run too.
         const std::vector<int> ins = concatInputs(v, n);
         for (int x : ins) {

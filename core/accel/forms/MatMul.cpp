@@ -10,16 +10,17 @@ namespace ember::accel::sel {
 
 namespace {
 
-std::string whyMatMul(const View &v, const v1::Node &n) {
+Status whyMatMul(const View &v, const v1::Node &n) {
   int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
   if (a < 0 || b < 0 || y < 0)
-    return "MatMulInteger needs A and B";
+    return Status(ErrorCode::Unsupported, "MatMulInteger needs A and B");
   const bool in16 = v.dtype(a) == "i16";
   if (!isQ8(v.dtype(a)) && !in16)
-    return "A " + q(v.name(a)) + " is " + v.dtype(a) + " (i8 or u8)";
+    return Status(ErrorCode::Unsupported,
+                  "A " + q(v.name(a)) + " is " + v.dtype(a) + " (i8 or u8)");
   if (in16) {
-    std::string e = why16x8(v, "matmul", v.in(n, 2), v.in(n, 3), y);
-    if (!e.empty())
+    Status e = why16x8(v, "matmul", v.in(n, 2), v.in(n, 3), y);
+    if (e.failed())
       return e;
   }
   auto ad = v.dims(a), bd = v.dims(b);
@@ -28,18 +29,22 @@ std::string whyMatMul(const View &v, const v1::Node &n) {
   if (ad.size() == 3 && isSequence(v, a) && isSequence(v, y))
     ad = {ad[0] * ad[1], ad[2]};
   if (ad.size() != 2)
-    return "A has rank " + std::to_string(ad.size()) +
-           " (the target runs rank-2 A, or rank-3 A by a constant rank-2 B; "
-           "a batched MatMul of two activations falls back)";
+    return Status(
+        ErrorCode::Unsupported,
+        "A has rank " + std::to_string(ad.size()) +
+            " (the target runs rank-2 A, or rank-3 A by a constant rank-2 B; "
+            "a batched MatMul of two activations falls back)");
   if (bd.size() != 2 || !v.constant[size_t(b)])
-    return "B " + q(v.name(b)) +
-           " is not a rank-2 constant (weights stay stationary in the array; "
-           "a batched MatMul of two activations falls back)";
+    return Status(
+        ErrorCode::Unsupported,
+        "B " + q(v.name(b)) +
+            " is not a rank-2 constant (weights stay stationary in the array; "
+            "a batched MatMul of two activations falls back)");
   if (ad[1] != bd[0])
-    return "shapes do not match";
+    return Status(ErrorCode::Unsupported, "shapes do not match");
   std::vector<int8_t> wf;
-  std::string e = foldWeights(v, b, v.in(n, 3), 1, wf);
-  if (!e.empty())
+  Status e = foldWeights(v, b, v.in(n, 3), 1, wf);
+  if (e.failed())
     return e;
   if (in16) { // B is [C, K]: output channel j's weights are column j
     std::vector<int8_t> byK(wf.size());
@@ -68,7 +73,7 @@ bool flattensIntoMatMul(const View &v, const v1::Node &n) {
       v.users[size_t(y)].size() != 1)
     return false;
   const v1::Node &m = v.g.nodes(v.users[size_t(y)][0]);
-  if (m.op() != "MatMulInteger" || v.in(m, 0) != y || !whyMatMul(v, m).empty())
+  if (m.op() != "MatMulInteger" || v.in(m, 0) != y || whyMatMul(v, m).failed())
     return false;
   return xd[3] <= v.t.maxX &&
          uint64_t(xd[2] * xd[3] * v.t.lanes) <= rowsOf(v.t, Cls::Wgt) / 2 &&
@@ -77,11 +82,11 @@ bool flattensIntoMatMul(const View &v, const v1::Node &n) {
 
 namespace {
 
-std::string whyMatMulNode(const View &v, Analysis &a, int i, bool) {
+Status whyMatMulNode(const View &v, Analysis &a, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
-  std::string why = whyMatMul(v, n);
+  Status why = whyMatMul(v, n);
   int y = v.out(n);
-  if (why.empty() && y >= 0 && v.uses(y) == 1)
+  if (why.isOk() && y >= 0 && v.uses(y) == 1)
     a.chainOf[size_t(y)] = {i, -1};
   return why;
 }
@@ -92,7 +97,7 @@ void buildMatMul(Builder &b, int i) {
   GemmLayer g;
   int x = v.in(n, 0), w = v.in(n, 1);
   int64_t xzp = 0;
-  scalarZp(v, v.in(n, 2), xzp);
+  (void)scalarZp(v, v.in(n, 2), xzp); // checked when n was claimed
   int32_t sz = storedZp(v.dtype(x), xzp);
   if (b.flattened.count(x)) {
     // Flatten -> MatMul: a convolution with a kernel the size of the
@@ -148,9 +153,9 @@ std::string matmulText(const Target &) {
          "rank-2 B, scalar A zero point";
 }
 
-std::string matmulNeeds(const Target &, const Form &f, FormNeeds &n) {
+Status matmulNeeds(const Target &, const Form &f, FormNeeds &n) {
   gemmNeeds(f, n, true, false);
-  return "";
+  return Status::ok();
 }
 
 } // namespace

@@ -20,7 +20,7 @@ std::vector<int> usersButMuls(const View &v, int x) {
   for (int u : v.users[size_t(x)]) {
     MulPattern mp;
     if (!(v.t.form("mul") && v.g.nodes(u).op() == "Mul" &&
-          mulPattern(v, u, mp).empty()))
+          mulPattern(v, u, mp).isOk()))
       out.push_back(u);
   }
   return out;
@@ -78,22 +78,25 @@ std::vector<int> sumChain(const View &v, int cast) {
 
 // A Cast starting a sum claims the chain (its Sub and ReduceSum: parts of
 // the pattern, built node by node).
-std::string whyCastNode(const View &v, Analysis &a, int i, bool) {
+Status whyCastNode(const View &v, Analysis &a, int i, bool) {
   std::vector<int> chain = sumChain(v, i);
   if (chain.empty())
-    return "a Cast that does not start a per-channel sum (Cast -> [Sub] "
-           "-> ReduceSum over H, W -> Requantize)";
+    return Status(ErrorCode::Unsupported,
+                  "a Cast that does not start a per-channel sum (Cast -> [Sub] "
+                  "-> ReduceSum over H, W -> Requantize)");
   a.claim(chain, formMean(), i);
   int end = v.out(v.g.nodes(chain.back()));
   if (v.uses(end) == 1)
     a.chainOf[size_t(end)] = {i, -1};
-  return "";
+  return Status::ok();
 }
 
-std::string whySumPartNode(const View &v, Analysis &, int i, bool) {
-  return "a " + v.g.nodes(i).op() +
-         " that is not part of a per-channel sum (Cast -> [Sub of a scalar "
-         "zero point] -> ReduceSum over H, W -> Requantize)";
+Status whySumPartNode(const View &v, Analysis &, int i, bool) {
+  return Status(
+      ErrorCode::Unsupported,
+      "a " + v.g.nodes(i).op() +
+          " that is not part of a per-channel sum (Cast -> [Sub of a scalar "
+          "zero point] -> ReduceSum over H, W -> Requantize)");
 }
 
 // Cast, Sub, ReduceSum of a per-channel sum (see sumChain).
@@ -171,9 +174,9 @@ void claimSum16(const Target &t, const FormRow &, OpClaim &c) {
     c.dtypes.push_back("i64");
 }
 
-std::string meanNeeds(const Target &, const Form &f, FormNeeds &n) {
+Status meanNeeds(const Target &, const Form &f, FormNeeds &n) {
   gemmNeeds(f, n, false, false);
-  return "";
+  return Status::ok();
 }
 
 FormRow meanRow(const char *op, int rank, std::vector<const char *> dtypes,

@@ -23,13 +23,13 @@ struct MulState {
 
 } // namespace
 
-std::string mulPattern(const View &v, int mi, MulPattern &p) {
+Status mulPattern(const View &v, int mi, MulPattern &p) {
   p = MulPattern();
   const v1::Node &n = v.g.nodes(mi);
   int y = v.out(n);
   if (n.op() != "Mul" || y < 0 || v.dtype(y) != "i32" || v.uses(y) != 1 ||
       v.outUses[size_t(y)])
-    return "not an int32 Mul with one use";
+    return Status(ErrorCode::Unsupported, "not an int32 Mul with one use");
   int ri = v.users[size_t(y)][0];
   const v1::Node &r = v.g.nodes(ri);
   std::vector<int64_t> m, e, xz;
@@ -42,20 +42,24 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
   if (r.op() != "Requantize" || v.in(r, 0) != y || !q816(v.out(r)) ||
       !v.ints(v.in(r, 1), m) || !v.ints(v.in(r, 2), e) || m.size() != 1 ||
       e.size() != 1)
-    return "its result is not requantized per tensor";
+    return Status(ErrorCode::Unsupported,
+                  "its result is not requantized per tensor");
   if (v.in(r, 3) >= 0 && (!v.ints(v.in(r, 3), xz) || xz.size() != 1 || xz[0]))
-    return "its Requantize has an input zero point";
+    return Status(ErrorCode::Unsupported,
+                  "its Requantize has an input zero point");
   if (v.in(r, 4) >= 0 && (!v.ints(v.in(r, 4), xz) || xz.size() != 1))
-    return "its Requantize has no scalar output zero point";
+    return Status(ErrorCode::Unsupported,
+                  "its Requantize has no scalar output zero point");
   if (v.dtype(v.out(r)) == "i16" && !xz.empty() && xz[0])
-    return "an int16 result with a nonzero zero point";
+    return Status(ErrorCode::Unsupported,
+                  "an int16 result with a nonzero zero point");
   // Each factor: Cast(q) [- z], used only here.
   int cast[2], subn[2], src[2];
   int64_t z[2];
   for (int s = 0; s < 2; ++s) {
     int u = v.in(n, s);
     if (u < 0)
-      return "a factor is missing";
+      return Status(ErrorCode::Unsupported, "a factor is missing");
     int pn = v.producer[size_t(u)];
     subn[s] = -1;
     z[s] = 0;
@@ -63,51 +67,58 @@ std::string mulPattern(const View &v, int mi, MulPattern &p) {
       std::vector<int64_t> zv;
       int c = v.in(v.g.nodes(pn), 0);
       if (!v.ints(v.in(v.g.nodes(pn), 1), zv) || zv.size() != 1 || c < 0)
-        return "a factor's Sub is not of a scalar zero point";
+        return Status(ErrorCode::Unsupported,
+                      "a factor's Sub is not of a scalar zero point");
       subn[s] = pn;
       z[s] = zv[0];
       pn = v.producer[size_t(c)];
     }
     if (pn < 0 || v.g.nodes(pn).op() != "Cast")
-      return "a factor is not a Cast of an i8/u8 tensor";
+      return Status(ErrorCode::Unsupported,
+                    "a factor is not a Cast of an i8/u8 tensor");
     cast[s] = pn;
     src[s] = v.in(v.g.nodes(pn), 0);
     if (src[s] < 0 || !q816(src[s]))
-      return std::string("a factor is not a Cast of an i8/u8") +
-             (m16 ? " or i16" : "") + " tensor";
+      return Status(ErrorCode::Unsupported,
+                    std::string("a factor is not a Cast of an i8/u8") +
+                        (m16 ? " or i16" : "") + " tensor");
     if (v.dtype(src[s]) == "i16" && (z[s] || v.constant[size_t(src[s])]))
-      return "an int16 factor with a zero point, or constant (constants are "
-             "laid out as 8-bit rows)";
+      return Status(
+          ErrorCode::Unsupported,
+          "an int16 factor with a zero point, or constant (constants are "
+          "laid out as 8-bit rows)");
     if (v.dtype(src[s]) != "i16" &&
         (z[s] < (v.dtype(src[s]) == "u8" ? 0 : -128) ||
          z[s] > (v.dtype(src[s]) == "u8" ? 255 : 127)))
-      return "a zero point outside its type";
+      return Status(ErrorCode::Unsupported, "a zero point outside its type");
   }
   auto yd = v.dims(v.out(r));
   // (Not of sequences: a transformer's GELU multiplies x by a factor
   // computed through host tables, and the partitions would take x's Cast
   // and Sub apart from the Mul: the plugin refuses such a part.)
   if (yd.size() != 4 && yd.size() != 2)
-    return "rank " + std::to_string(yd.size()) + " (2 or 4)";
+    return Status(ErrorCode::Unsupported,
+                  "rank " + std::to_string(yd.size()) + " (2 or 4)");
   int k0 = broadcastKind(yd, v.dims(src[0])),
       k1 = broadcastKind(yd, v.dims(src[1]));
   const int big = k0 == 0 ? 0 : 1;
   const int kb = big == 0 ? k1 : k0;
   if ((big == 0 ? k0 : k1) != 0 || kb < 0)
-    return "the factors are neither of one shape nor a tensor and its "
-           "per-channel scale";
+    return Status(ErrorCode::Unsupported,
+                  "the factors are neither of one shape nor a tensor and its "
+                  "per-channel scale");
   if (v.constant[size_t(src[big])])
-    return "a constant factor";
+    return Status(ErrorCode::Unsupported, "a constant factor");
   if (kb == 1) {
-    std::string why = whyRepeated(v, src[1 - big], yd[1]);
-    if (!why.empty())
+    Status why = whyRepeated(v, src[1 - big], yd[1]);
+    if (why.failed())
       return why;
   }
   p.castA = cast[big], p.subA = subn[big], p.castB = cast[1 - big];
   p.subB = subn[1 - big], p.mul = mi, p.requant = ri;
   p.a = src[big], p.b = src[1 - big], p.za = z[big], p.zb = z[1 - big];
   p.kind = kb;
-  return "";
+  return Status::ok();
 }
 
 namespace {
@@ -118,7 +129,7 @@ void claimMuls(const View &v, Analysis &a) {
   MulState &s = a.state<MulState>(formMul());
   for (int i = 0; i < v.g.nodes_size(); ++i) {
     MulPattern mp;
-    if (v.g.nodes(i).op() != "Mul" || !mulPattern(v, i, mp).empty())
+    if (v.g.nodes(i).op() != "Mul" || mulPattern(v, i, mp).failed())
       continue;
     // A factor's Cast or Sub that other nodes also read (the importer's CSE
     // shares them, e.g. with a per-channel sum) stays theirs to claim,
@@ -133,7 +144,7 @@ void claimMuls(const View &v, Analysis &a) {
       for (int u : v.users[size_t(y)]) {
         MulPattern other;
         if (u != mp.mul && u != mp.subA && u != mp.subB &&
-            (v.g.nodes(u).op() != "Mul" || !mulPattern(v, u, other).empty()))
+            (v.g.nodes(u).op() != "Mul" || mulPattern(v, u, other).failed()))
           return false;
       }
       return true;
@@ -334,10 +345,10 @@ void claimCast16(const Target &t, const FormRow &, OpClaim &c) {
     c.dtypes.insert(c.dtypes.end(), {"i16", "i64"});
 }
 
-std::string mulNeeds(const Target &, const Form &, FormNeeds &n) {
+Status mulNeeds(const Target &, const Form &, FormNeeds &n) {
   n.classes.insert(int(Cls::Out));
   n.muls = true;
-  return "";
+  return Status::ok();
 }
 
 // (The nodes of a multiply are built with its pattern.)

@@ -59,19 +59,20 @@ bool splitDims(const std::vector<int64_t> &d, int64_t N, int64_t P, size_t &a,
   return p == P;
 }
 
-// "" and the permutation starting at node `first`, or why there is none.
-std::string permPattern(const View &v, int first, PermPattern &p) {
+// ok and the permutation starting at node `first`, or why there is none.
+Status permPattern(const View &v, int first, PermPattern &p) {
   p = PermPattern();
   const v1::Node &n0 = v.g.nodes(first);
   const int x = v.in(n0, 0);
   if (x < 0 || !isQ8(v.dtype(x)) || v.constant[size_t(x)])
-    return "not a Reshape or Transpose of a computed i8/u8 tensor";
+    return Status(ErrorCode::Unsupported,
+                  "not a Reshape or Transpose of a computed i8/u8 tensor");
   const auto xd = v.dims(x);
   if (xd.size() < 2)
-    return "rank " + std::to_string(xd.size());
+    return Status(ErrorCode::Unsupported, "rank " + std::to_string(xd.size()));
   const int64_t N = xd[0], C = xd[1], P = prod(xd, 2, xd.size());
   if (N < 1 || C < 1 || P < 1)
-    return "an empty tensor";
+    return Status(ErrorCode::Unsupported, "an empty tensor");
   // src[c]: the input channel at (flat) channel c of the current tensor.
   std::vector<int64_t> src(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c)
@@ -148,21 +149,24 @@ std::string permPattern(const View &v, int first, PermPattern &p) {
       p.x = x;
       p.y = y;
       p.perm = src;
-      return "";
+      return Status::ok();
     }
     i = v.soleReader(y);
   }
   p = PermPattern();
-  return "not a chain of Reshape and Transpose nodes that only reorders the "
-         "channels (batch and pixels kept, each result read by the next "
-         "alone)";
+  return Status(
+      ErrorCode::Unsupported,
+      "not a chain of Reshape and Transpose nodes that only reorders the "
+      "channels (batch and pixels kept, each result read by the next "
+      "alone)");
 }
 
-std::string whyPermuteNode(const View &v, Analysis &, int i, bool) {
+Status whyPermuteNode(const View &v, Analysis &, int i, bool) {
   // (The nodes of a permutation are claimed whole, claimPermutations.)
   PermPattern p;
-  return v.g.nodes(i).op() +
-         " outside a channel permutation: " + permPattern(v, i, p);
+  return Status(ErrorCode::Unsupported, v.g.nodes(i).op() +
+                                            " outside a channel permutation: " +
+                                            permPattern(v, i, p).message());
 }
 
 void claimPermutations(const View &v, Analysis &a) {
@@ -172,7 +176,7 @@ void claimPermutations(const View &v, Analysis &a) {
     if ((op != "Reshape" && op != "Transpose") || !a.free(i))
       continue;
     PermPattern p;
-    if (!permPattern(v, i, p).empty())
+    if (permPattern(v, i, p).failed())
       continue;
     bool free = true;
     for (int k : p.nodes)
@@ -351,10 +355,10 @@ void permuteRanks(const Target &, std::vector<OpClaim> &claims) {
       c.maxRank = std::max(c.maxRank, 6u);
 }
 
-std::string permuteNeeds(const Target &, const Form &f, FormNeeds &n) {
+Status permuteNeeds(const Target &, const Form &f, FormNeeds &n) {
   // (A channel permutation runs as a GEMM with a requantization by 1.)
   gemmNeeds(f, n, true, false);
-  return "";
+  return Status::ok();
 }
 
 FormRow permRow(const char *op, int rank, unsigned minRank,

@@ -200,32 +200,34 @@ void layoutChannels(View &v) {
 // block: a bidirectional LSTM's Y of each direction, its steps' rows.
 namespace {
 
-std::string whyPlacedRuns(const View &v, const Analysis &a, int xi,
-                          int64_t runs) {
+Status whyPlacedRuns(const View &v, const Analysis &a, int xi, int64_t runs) {
   const int p = v.producer[size_t(xi)];
   if (p < 0 || v.g.nodes(p).op() != "Concat" || !a.why[size_t(p)].empty() ||
       !isPixelOp(v, v.g.nodes(p)) || pixelRuns(v, v.g.nodes(p)) != 1 ||
       v.outUses[size_t(xi)] || v.users[size_t(xi)].size() != 1)
-    return "input " + q(v.name(xi)) +
-           " is not a Concat of pixels on the target read by this one alone "
-           "(its stores would cross the runs)";
+    return Status(
+        ErrorCode::Unsupported,
+        "input " + q(v.name(xi)) +
+            " is not a Concat of pixels on the target read by this one alone "
+            "(its stores would cross the runs)");
   const int64_t block = v.layout(xi)[0] * v.layout(xi)[2] / runs;
   int64_t at = 0;
   for (int xj : v.g.nodes(p).inputs()) {
     const std::array<int64_t, 3> l = v.layout(xj);
     const int64_t P = l[0] * l[2];
     if (block <= 0 || at / block != (at + P - 1) / block)
-      return "input " + q(v.name(xj)) + " of " + q(v.name(xi)) +
-             " crosses a run";
+      return Status(ErrorCode::Unsupported, "input " + q(v.name(xj)) + " of " +
+                                                q(v.name(xi)) +
+                                                " crosses a run");
     at += P;
   }
-  return "";
+  return Status::ok();
 }
 
 } // namespace
 
-std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
-                      int64_t at) {
+Status placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
+                 int64_t at) {
   const int64_t block = ts[size_t(from)].P / runs,
                 run = ts[size_t(to)].P / runs;
   for (NTensor &t : ts) {
@@ -234,11 +236,11 @@ std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
     const int64_t s = std::max<int64_t>(t.pixOff, 0);
     if (block <= 0 || s / block != (s + t.P - 1) / block || t.tileOffset != 0 ||
         t.laneFrom >= 0 || t.ilv)
-      return t.name;
+      return Status(ErrorCode::Unsupported, t.name);
     t.base = to;
     t.pixOff = s / block * run + at + s % block;
   }
-  return "";
+  return Status::ok();
 }
 
 // The pixels form: a Slice or Gather of pixels as a view of its input (an
@@ -248,18 +250,21 @@ std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
 // tile: every dim before the axis other than the channels is 1.
 namespace {
 
-std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
+Status whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
   const v1::Node &n = v.g.nodes(i);
   const std::string &op = n.op();
   const int x = v.in(n, 0), y = v.out(n);
   if (x < 0 || y < 0)
-    return op + " needs its input and result";
+    return Status(ErrorCode::Unsupported, op + " needs its input and result");
   if (!isPixelOp(v, n))
-    return op + " along the channel axis (the pixels form moves pixels)";
+    return Status(ErrorCode::Unsupported,
+                  op +
+                      " along the channel axis (the pixels form moves pixels)");
   const std::string &dt = v.dtype(y);
   if (!isQ8(dt) && !(dt == "i16" && has16(v.t, "pixels")))
-    return "moves " + dt + " pixels (the target keeps i8/u8" +
-           (has16(v.t, "pixels") ? " and i16)" : ")");
+    return Status(ErrorCode::Unsupported,
+                  "moves " + dt + " pixels (the target keeps i8/u8" +
+                      (has16(v.t, "pixels") ? " and i16)" : ")"));
   const std::vector<int64_t> yd = v.dims(y);
   const std::vector<int64_t> xd = v.dims(x);
   const int64_t rank = int64_t(op == "Concat" ? yd.size() : xd.size());
@@ -271,21 +276,28 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
         !v.ints(v.in(n, 2), en) ||
         (v.in(n, 3) >= 0 && !v.ints(v.in(n, 3), ax)) ||
         (v.in(n, 4) >= 0 && !v.ints(v.in(n, 4), sp)))
-      return "a Slice whose starts, ends, axes or steps are not constants";
+      return Status(
+          ErrorCode::Unsupported,
+          "a Slice whose starts, ends, axes or steps are not constants");
     for (int64_t s : sp)
       if (s != 1)
-        return "a Slice with steps (a view is one run of pixels)";
+        return Status(ErrorCode::Unsupported,
+                      "a Slice with steps (a view is one run of pixels)");
     // The one axis the result is shorter along.
     for (size_t k = 0; k < yd.size() && k < xd.size(); ++k)
       if (yd[k] != xd[k]) {
         if (axis >= 0)
-          return "a Slice along two axes (a view is one run of pixels)";
+          return Status(ErrorCode::Unsupported,
+                        "a Slice along two axes (a view is one run of pixels)");
         axis = int64_t(k);
       }
     // One that keeps its input is a view at offset 0 (an LSTM of one
     // step takes its only row of the input projection).
-    if (axis < 0)
-      return v.constant[size_t(x)] ? "Slice of a constant" : "";
+    if (axis < 0) {
+      if (v.constant[size_t(x)])
+        return Status(ErrorCode::Unsupported, "Slice of a constant");
+      return Status::ok();
+    }
   }
   axis += axis < 0 ? rank : 0;
   const int c = v.chan[size_t(op == "Concat" ? y : x)];
@@ -294,10 +306,12 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
   for (int64_t k = 0; k < axis && k < int64_t(d.size()); ++k)
     if (k != c && d[size_t(k)] != 1) {
       if (op != "Concat")
-        return op + " along axis " + std::to_string(axis) + " with dim " +
-               std::to_string(k) + " of " + std::to_string(d[size_t(k)]) +
-               " before it (a pixel view is one run of pixels per channel "
-               "tile)";
+        return Status(
+            ErrorCode::Unsupported,
+            op + " along axis " + std::to_string(axis) + " with dim " +
+                std::to_string(k) + " of " + std::to_string(d[size_t(k)]) +
+                " before it (a pixel view is one run of pixels per channel "
+                "tile)");
       runs *= d[size_t(k)];
     }
   if (op == "Gather") {
@@ -305,34 +319,42 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
     const int ix = v.in(n, 1);
     if (ix < 0 || !v.constant[size_t(ix)] || !v.dims(ix).empty() ||
         !v.ints(ix, idx) || idx.size() != 1)
-      return "a Gather of other than one constant index (a view is one run "
-             "of pixels)";
+      return Status(
+          ErrorCode::Unsupported,
+          "a Gather of other than one constant index (a view is one run "
+          "of pixels)");
   }
   if (op == "Concat") {
     for (int k = 0; k < n.inputs_size(); ++k) {
       const int xi = n.inputs(k);
       if (xi < 0 || v.dtype(xi) != dt || v.dims(xi).size() != yd.size() ||
           v.chan[size_t(xi)] != c)
-        return "inputs of different element types or layouts";
+        return Status(ErrorCode::Unsupported,
+                      "inputs of different element types or layouts");
       // A constant input (a transformer's class token before its patch
       // tokens) is a constant tensor of the layer program copied into its
       // pixels of the result by a 1x1 pool (pixelNode).
       if (v.constant[size_t(xi)]) {
         if (!isQ8(v.dtype(xi)))
-          return "a constant " + v.dtype(xi) +
-                 " input (constants are placed as int8 tensors)";
+          return Status(ErrorCode::Unsupported,
+                        "a constant " + v.dtype(xi) +
+                            " input (constants are placed as int8 tensors)");
         if (runs > 1)
-          return op + " along axis " + std::to_string(axis) + " in " +
-                 std::to_string(runs) +
-                 " runs of pixels per channel tile with a constant input";
+          return Status(
+              ErrorCode::Unsupported,
+              op + " along axis " + std::to_string(axis) + " in " +
+                  std::to_string(runs) +
+                  " runs of pixels per channel tile with a constant input");
         continue;
       }
       if (runs > 1) {
-        const std::string why = whyPlacedRuns(v, a, xi, runs);
-        if (!why.empty())
-          return op + " along axis " + std::to_string(axis) + " in " +
-                 std::to_string(runs) +
-                 " runs of pixels per channel tile: " + why;
+        const Status why = whyPlacedRuns(v, a, xi, runs);
+        if (why.failed())
+          return Status(
+              ErrorCode::Unsupported,
+              op + " along axis " + std::to_string(axis) + " in " +
+                  std::to_string(runs) +
+                  " runs of pixels per channel tile: " + why.message());
         continue;
       }
       // Every input computed on the target in the partition: a layer's
@@ -351,23 +373,27 @@ std::string whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
         p = v.producer[size_t(src)];
       }
       if (p < 0 || !a.why[size_t(p)].empty())
-        return "input " + q(v.name(xi)) +
-               " is not computed on the target (a Concat of pixels places "
-               "or copies its inputs' results)";
+        return Status(
+            ErrorCode::Unsupported,
+            "input " + q(v.name(xi)) +
+                " is not computed on the target (a Concat of pixels places "
+                "or copies its inputs' results)");
       if ((isMoveOp(v.g.nodes(p).op()) || isPixelOp(v, v.g.nodes(p)) ||
            v.g.nodes(p).op() == "Split" || v.g.nodes(p).op() == "Concat") &&
           !v.t.has(OpKind::Pool))
-        return "input " + q(v.name(xi)) +
-               " is not a layer result (its stores cannot be placed) and the "
-               "target has no pool to copy it";
+        return Status(
+            ErrorCode::Unsupported,
+            "input " + q(v.name(xi)) +
+                " is not a layer result (its stores cannot be placed) and the "
+                "target has no pool to copy it");
     }
-    return "";
+    return Status::ok();
   }
   // (A view of a host tensor reads it as a partition input; a view between
   // host nodes alone is an island, Islands.cpp.)
   if (v.constant[size_t(x)])
-    return op + " of a constant";
-  return "";
+    return Status(ErrorCode::Unsupported, op + " of a constant");
+  return Status::ok();
 }
 
 // After the per-node checks (not when compiling a partition): a view
@@ -430,9 +456,9 @@ void pixelNode(Builder &b, const v1::Node &n) {
         const int k = b.materialize(xi);
         if (k < 0)
           return;
-        const std::string bad = placeRuns(b.lp.tensors, k, ty, runs, at);
-        if (!bad.empty()) {
-          b.err = "Concat " + q(n.name()) + ": " + q(bad) +
+        const Status bad = placeRuns(b.lp.tensors, k, ty, runs, at);
+        if (bad.failed()) {
+          b.err = "Concat " + q(n.name()) + ": " + q(bad.message()) +
                   " is not inside one run of pixels of the result";
           return;
         }
@@ -514,11 +540,11 @@ void widenPixels(const Target &t, const FormRow &r, OpClaim &c) {
     c.dtypes.push_back("i16");
 }
 
-std::string pixelsNeeds(const Target &, const Form &, FormNeeds &n) {
+Status pixelsNeeds(const Target &, const Form &, FormNeeds &n) {
   // (An input a Concat of pixels cannot place is copied by a 1x1 pool.)
   n.classes.insert(int(Cls::Out));
   n.pools = true;
-  return "";
+  return Status::ok();
 }
 
 FormRow pixelRow(const char *op, int rank, unsigned minRank) {

@@ -13,19 +13,21 @@ namespace ember::accel::sel {
 
 namespace {
 
-std::string whyPool(const View &v, const v1::Node &n) {
+Status whyPool(const View &v, const v1::Node &n) {
   int x = v.in(n, 0), y = v.out(n);
   if (x < 0 || y < 0)
-    return "no input";
+    return Status(ErrorCode::Unsupported, "no input");
   if ((!isQ8(v.dtype(x)) && !(v.dtype(x) == "i16" && has16(v.t, "pool"))) ||
       v.dtype(y) != v.dtype(x))
-    return "pools on " + v.dtype(x) + " (the target pools stored i8/u8" +
-           (has16(v.t, "pool") ? " and i16)" : ")");
+    return Status(ErrorCode::Unsupported,
+                  "pools on " + v.dtype(x) + " (the target pools stored i8/u8" +
+                      (has16(v.t, "pool") ? " and i16)" : ")"));
   if (n.outputs_size() > 1 && n.outputs(1) >= 0 && v.uses(n.outputs(1)))
-    return "MaxPool indices are used";
+    return Status(ErrorCode::Unsupported, "MaxPool indices are used");
   auto xd = v.dims(x), yd = v.dims(y);
   if (xd.size() != 4 || yd.size() != 4)
-    return "rank " + std::to_string(xd.size()) + " (the target pools 2-D)";
+    return Status(ErrorCode::Unsupported, "rank " + std::to_string(xd.size()) +
+                                              " (the target pools 2-D)");
   bool global = n.op() == "GlobalAveragePool";
   auto ks = global ? std::vector<int64_t>{xd[2], xd[3]}
                    : aInts(n, "kernel_shape", {});
@@ -34,34 +36,40 @@ std::string whyPool(const View &v, const v1::Node &n) {
                      : aInts(n, "pads", {0, 0, 0, 0});
   auto dl = aInts(n, "dilations", {1, 1});
   if (ks.size() != 2 || st.size() != 2 || pads.size() != 4)
-    return "kernel_shape, strides or pads are not 2-D";
+    return Status(ErrorCode::Unsupported,
+                  "kernel_shape, strides or pads are not 2-D");
   std::string ap = aStr(n, "auto_pad", "NOTSET");
   if (ap != "NOTSET" && ap != "VALID" && !ap.empty())
-    return "auto_pad " + ap;
+    return Status(ErrorCode::Unsupported, "auto_pad " + ap);
   if (ap == "VALID")
     pads = {0, 0, 0, 0};
   if (dl[0] != 1 || dl[1] != 1)
-    return "pooling with dilation";
+    return Status(ErrorCode::Unsupported, "pooling with dilation");
   const Form *pf = v.t.form("pool");
   const int64_t wmax = pf ? pf->windowMax : 0, smax = pf ? pf->strideMax : 0;
   if (ks[0] < 1 || ks[0] > wmax || ks[1] < 1 || ks[1] > wmax)
-    return "window " + std::to_string(ks[0]) + "x" + std::to_string(ks[1]) +
-           " (pooling windows at most " + std::to_string(wmax) + "x" +
-           std::to_string(wmax) + ")";
+    return Status(ErrorCode::Unsupported,
+                  "window " + std::to_string(ks[0]) + "x" +
+                      std::to_string(ks[1]) + " (pooling windows at most " +
+                      std::to_string(wmax) + "x" + std::to_string(wmax) + ")");
   if (!Form::allows(pf->windows, ks[0], ks[1]))
-    return "window " + std::to_string(ks[0]) + "x" + std::to_string(ks[1]) +
-           " (the target's pool form lists windows " +
-           Form::sizesText(pf->windows) + ")";
+    return Status(ErrorCode::Unsupported,
+                  "window " + std::to_string(ks[0]) + "x" +
+                      std::to_string(ks[1]) +
+                      " (the target's pool form lists windows " +
+                      Form::sizesText(pf->windows) + ")");
   // (Strides that differ run one pooling op per output line: genPool.)
   int64_t s = global ? std::max<int64_t>(1, std::min(ks[0], ks[1])) : st[0];
   const int64_t sh = global ? s : st[0], sw = global ? s : st[1];
   if (sh < 1 || sw < 1 || sh > smax || sw > smax)
-    return "strides " + std::to_string(sh) + "x" + std::to_string(sw) +
-           " (at most " + std::to_string(smax) + ")";
+    return Status(ErrorCode::Unsupported,
+                  "strides " + std::to_string(sh) + "x" + std::to_string(sw) +
+                      " (at most " + std::to_string(smax) + ")");
   if (!Form::allows(pf->strides, sh, sw))
-    return "strides " + std::to_string(sh) + "x" + std::to_string(sw) +
-           " (the target's pool form lists strides " +
-           Form::sizesText(pf->strides) + ")";
+    return Status(ErrorCode::Unsupported,
+                  "strides " + std::to_string(sh) + "x" + std::to_string(sw) +
+                      " (the target's pool form lists strides " +
+                      Form::sizesText(pf->strides) + ")");
   bool anyPad = pads[0] || pads[1] || pads[2] || pads[3];
   const bool excludePad =
       n.op() == "AveragePool" && anyPad && !aInt(n, "count_include_pad", 0);
@@ -70,19 +78,24 @@ std::string whyPool(const View &v, const v1::Node &n) {
   // inside the image.
   if (*std::max_element(pads.begin(), pads.end()) > v.t.maxPad &&
       (excludePad || v.t.maxPad < 1))
-    return "pads over " + std::to_string(v.t.maxPad) +
-           (excludePad ? " of an average without its padding (its border "
-                         "windows divide by their taps inside the image)"
-                       : "");
+    return Status(ErrorCode::Unsupported,
+                  "pads over " + std::to_string(v.t.maxPad) +
+                      (excludePad
+                           ? " of an average without its padding (its border "
+                             "windows divide by their taps inside the image)"
+                           : ""));
   if (*std::min_element(pads.begin(), pads.end()) < 0)
-    return "negative pads";
+    return Status(ErrorCode::Unsupported, "negative pads");
   if (anyPad && (pads[0] >= ks[0] || pads[2] >= ks[0] || pads[1] >= ks[1] ||
                  pads[3] >= ks[1]))
-    return "a pad not below its kernel size (a window wholly in the "
-           "padding)";
+    return Status(ErrorCode::Unsupported,
+                  "a pad not below its kernel size (a window wholly in the "
+                  "padding)");
   if (n.op() == "AveragePool" && anyPad && !excludePad && !attr(n, "pad_value"))
-    return "AveragePool counting padding without a pad_value (the input's "
-           "zero point)";
+    return Status(
+        ErrorCode::Unsupported,
+        "AveragePool counting padding without a pad_value (the input's "
+        "zero point)");
   // A line whose window lines do not fit the output memory runs in column
   // bands (genPool):
   // its lines must be addressable a line apart, and a band of one output
@@ -94,26 +107,31 @@ std::string whyPool(const View &v, const v1::Node &n) {
                    ? pads[1] + pads[3]
                    : 0);
   if (storedW > v.t.maxStride)
-    return "image width " + std::to_string(storedW) +
-           " (a column band's lines are a line apart in DRAM: strides of "
-           "loads and stores at most " +
-           std::to_string(v.t.maxStride) + " rows)";
+    return Status(
+        ErrorCode::Unsupported,
+        "image width " + std::to_string(storedW) +
+            " (a column band's lines are a line apart in DRAM: strides of "
+            "loads and stores at most " +
+            std::to_string(v.t.maxStride) + " rows)");
   const int outMem = v.t.memOf(Cls::Out);
   const uint64_t outRows = v.t.memRows(outMem) / (v.dtype(x) == "i16" ? 2 : 1);
   const int64_t oneWp = std::min(xd[3] + pads[1] + pads[3], ks[1]);
   if (uint64_t(2 * (ks[0] * oneWp + 1)) > outRows)
-    return "one output pixel reads " + std::to_string(ks[0]) + " lines of " +
-           std::to_string(oneWp) + " pixels (twice that and its result over " +
-           std::to_string(outRows) + " rows of " +
-           v.t.memories[size_t(outMem)].name + ")";
+    return Status(ErrorCode::Unsupported,
+                  "one output pixel reads " + std::to_string(ks[0]) +
+                      " lines of " + std::to_string(oneWp) +
+                      " pixels (twice that and its result over " +
+                      std::to_string(outRows) + " rows of " +
+                      v.t.memories[size_t(outMem)].name + ")");
   int64_t OH = (xd[2] + pads[0] + pads[2] - ks[0]) / sh + 1;
   int64_t OW = (xd[3] + pads[1] + pads[3] - ks[1]) / sw + 1;
   if (yd[2] != OH || yd[3] != OW)
-    return "the output shape is not floor mode's (ceil_mode)";
-  return "";
+    return Status(ErrorCode::Unsupported,
+                  "the output shape is not floor mode's (ceil_mode)");
+  return Status::ok();
 }
 
-std::string whyPoolNode(const View &v, Analysis &, int i, bool) {
+Status whyPoolNode(const View &v, Analysis &, int i, bool) {
   return whyPool(v, v.g.nodes(i));
 }
 
@@ -218,16 +236,16 @@ void claimPool16(const Target &t, const FormRow &, OpClaim &c) {
     c.dtypes.push_back("i16");
 }
 
-std::string poolFields(const Form &f) {
+Status poolFields(const Form &f) {
   if (!f.windowMax || !f.strideMax)
-    return "pool needs window_max and stride_max";
-  return "";
+    return Status(ErrorCode::Invalid, "pool needs window_max and stride_max");
+  return Status::ok();
 }
 
-std::string poolNeeds(const Target &, const Form &, FormNeeds &n) {
+Status poolNeeds(const Target &, const Form &, FormNeeds &n) {
   n.classes.insert(int(Cls::Out));
   n.pools = n.pads = true;
-  return "";
+  return Status::ok();
 }
 
 FormRow poolRow(const char *op, int rank, std::string (*text)(const Target &)) {

@@ -56,23 +56,29 @@ bool rankThreeRows(const View &v, int x) {
   return xd.size() == 3 && xd[0] == 1 && v.chan[size_t(x)] == 1;
 }
 
-std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
+Status whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   int x = v.in(n, 0), m = v.in(n, 1), s = v.in(n, 2), y = v.out(n);
   if (x < 0 || m < 0 || s < 0 || y < 0)
-    return "Requantize needs x, multiplier and shift";
+    return Status(ErrorCode::Unsupported,
+                  "Requantize needs x, multiplier and shift");
   const bool wide = v.t.wide16 && (v.dtype(y) == "i16" || v.dtype(x) == "i64");
   if (!isQ8(v.dtype(y)) && !(wide && v.dtype(y) == "i16"))
-    return "result is " + v.dtype(y) + " (i8 or u8)";
+    return Status(ErrorCode::Unsupported,
+                  "result is " + v.dtype(y) + " (i8 or u8)");
   // The requant operation rounds once (mbqm): a profile whose rescale
   // rounds twice needs a target that declares it (none the layer knows).
   if (const v1::Attribute *pa = attr(n, "requant")) {
     quant::RequantProfile p;
     if (!quant::profileFromName(pa->s(), p))
-      return "requant = '" + pa->s() + "' (an arithmetic Ember does not know)";
+      return Status(ErrorCode::Unsupported,
+                    "requant = '" + pa->s() +
+                        "' (an arithmetic Ember does not know)");
     if (quant::doublingRescale(p) && !v.t.computes(p))
-      return std::string("the ") + quant::profileName(p) +
-             " arithmetic's requantization (two roundings; the target's "
-             "requant rounds once: its description's arithmetic)";
+      return Status(
+          ErrorCode::Unsupported,
+          std::string("the ") + quant::profileName(p) +
+              " arithmetic's requantization (two roundings; the target's "
+              "requant rounds once: its description's arithmetic)");
   }
   auto xd = v.dims(x);
   const bool seq = xd.size() == 3 && isSequence(v, x) && isSequence(v, y);
@@ -82,9 +88,11 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   const bool rows = !seq && rankThreeRows(v, x) && v.chan[size_t(y)] == 1 &&
                     (isQ8(v.dtype(x)) || v.dtype(x) == "i16");
   if (xd.size() != 4 && xd.size() != 2 && !seq && !rows)
-    return "x has rank " + std::to_string(xd.size()) +
-           " (2, 4, 3 laid out as a sequence: channels last, or 3 of an int8 "
-           "tensor [1, C, L])";
+    return Status(
+        ErrorCode::Unsupported,
+        "x has rank " + std::to_string(xd.size()) +
+            " (2, 4, 3 laid out as a sequence: channels last, or 3 of an int8 "
+            "tensor [1, C, L])");
   // A conversion on its own (an int16 input or result: a precision
   // boundary, or a Concat's inputs brought to one scale) runs on a target
   // whose requant form declares 16-bit activations: an identity GEMM (int16
@@ -92,24 +100,30 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
   const bool conv16 =
       has16(v.t, "requant") && (isQ8(v.dtype(x)) || v.dtype(x) == "i16");
   if (wide && (v.dtype(x) != "i32" && v.dtype(x) != "i64") && !conv16)
-    return "a 16-bit requantization of " + v.dtype(x) +
-           " (the target's 16x8 layers requantize their accumulators)";
+    return Status(
+        ErrorCode::Unsupported,
+        "a 16-bit requantization of " + v.dtype(x) +
+            " (the target's 16x8 layers requantize their accumulators)");
   if (v.dtype(y) == "i16" && v.in(n, 4) >= 0) {
     std::vector<int64_t> zy;
     if (!v.ints(v.in(n, 4), zy) || zy.size() != 1 || zy[0] != 0)
-      return "an int16 result with a nonzero zero point";
+      return Status(ErrorCode::Unsupported,
+                    "an int16 result with a nonzero zero point");
   }
   if (v.dtype(x) == "i32" || v.dtype(x) == "i64") {
     Chain c = accChain(v, a, x);
     if (c.root < 0)
-      return "its int32 input " + q(v.name(x)) +
-             " is not the only use of a ConvInteger/MatMulInteger the target "
-             "runs (the target requantizes its own accumulators)";
+      return Status(
+          ErrorCode::Unsupported,
+          "its int32 input " + q(v.name(x)) +
+              " is not the only use of a ConvInteger/MatMulInteger the target "
+              "runs (the target requantizes its own accumulators)");
   } else if (!isQ8(v.dtype(x)) && !(conv16 && v.dtype(x) == "i16")) {
-    return "x is " + v.dtype(x);
+    return Status(ErrorCode::Unsupported, "x is " + v.dtype(x));
   } else if (!v.t.form("requant")) {
-    return "a Requantize of an int8 tensor (target '" + v.t.name +
-           "' has no requant form)";
+    return Status(ErrorCode::Unsupported,
+                  "a Requantize of an int8 tensor (target '" + v.t.name +
+                      "' has no requant form)");
   }
   const int64_t ch = seq ? 2 : 1;
   int64_t C = xd[size_t(ch)];
@@ -118,26 +132,32 @@ std::string whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
     axis += int64_t(xd.size());
   std::vector<int64_t> mv, sv, zx, zy;
   if (!v.ints(m, mv) || !v.ints(s, sv))
-    return "multiplier and shift must be constants";
+    return Status(ErrorCode::Unsupported,
+                  "multiplier and shift must be constants");
   for (auto *t : {&mv, &sv})
     if (t->size() != 1 && int64_t(t->size()) != C)
-      return "multiplier/shift have " + std::to_string(t->size()) +
-             " entries (1 or " + std::to_string(C) + ")";
+      return Status(ErrorCode::Unsupported,
+                    "multiplier/shift have " + std::to_string(t->size()) +
+                        " entries (1 or " + std::to_string(C) + ")");
   if ((mv.size() > 1 || sv.size() > 1) && axis != ch)
-    return "per-channel tables on axis " + std::to_string(axis) +
-           " (the channel axis is " + std::to_string(ch) + ")";
+    return Status(ErrorCode::Unsupported,
+                  "per-channel tables on axis " + std::to_string(axis) +
+                      " (the channel axis is " + std::to_string(ch) + ")");
   int xz = v.in(n, 3), yz = v.in(n, 4);
   if (xz >= 0 &&
       (!v.ints(xz, zx) || (zx.size() != 1 && int64_t(zx.size()) != C)))
-    return "x_zero_point is not a constant of 1 or C entries";
+    return Status(ErrorCode::Unsupported,
+                  "x_zero_point is not a constant of 1 or C entries");
   if (yz >= 0 && (!v.ints(yz, zy) || zy.size() != 1))
-    return "y_zero_point is not a constant scalar";
+    return Status(ErrorCode::Unsupported,
+                  "y_zero_point is not a constant scalar");
   if (isQ8(v.dtype(x)) && zx.size() > 1)
-    return "per-channel x_zero_point on an int8 input";
-  return "";
+    return Status(ErrorCode::Unsupported,
+                  "per-channel x_zero_point on an int8 input");
+  return Status::ok();
 }
 
-std::string whyBiasNode(const View &v, Analysis &a, int i, bool) {
+Status whyBiasNode(const View &v, Analysis &a, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
   int x0 = v.in(n, 0), x1 = v.in(n, 1), y = v.out(n);
   int acc = -1, c = -1;
@@ -147,72 +167,85 @@ std::string whyBiasNode(const View &v, Analysis &a, int i, bool) {
       c = o;
     }
   if (acc < 0)
-    return "an Add that is not an int32 bias on a ConvInteger/MatMulInteger "
-           "the target runs (it adds int8 with QuantizedAdd)";
+    return Status(
+        ErrorCode::Unsupported,
+        "an Add that is not an int32 bias on a ConvInteger/MatMulInteger "
+        "the target runs (it adds int8 with QuantizedAdd)");
   auto yd = v.dims(y);
   std::vector<int64_t> bv;
   const int ch = v.chan[size_t(y)];
   if (c < 0 || !biasValues(v, c, yd.size() > 1 ? yd[size_t(ch)] : 1,
                            int(yd.size()), ch, bv))
-    return "the bias " + (c >= 0 ? q(v.name(c)) : std::string("?")) +
-           " is not an i32 constant per output channel";
+    return Status(ErrorCode::Unsupported,
+                  "the bias " + (c >= 0 ? q(v.name(c)) : std::string("?")) +
+                      " is not an i32 constant per output channel");
   if (v.uses(y) != 1)
-    return "the biased accumulator " + q(v.name(y)) +
-           " has several uses (the target requantizes it in place)";
+    return Status(ErrorCode::Unsupported,
+                  "the biased accumulator " + q(v.name(y)) +
+                      " has several uses (the target requantizes it in place)");
   a.chainOf[size_t(y)] = {accChain(v, a, acc).root, i};
-  return "";
+  return Status::ok();
 }
 
-std::string whyRequantNode(const View &v, Analysis &a, int i, bool forCompile) {
+Status whyRequantNode(const View &v, Analysis &a, int i, bool forCompile) {
   const v1::Node &n = v.g.nodes(i);
-  std::string why = whyRequant(v, a, n);
+  Status why = whyRequant(v, a, n);
   // A rank-3 conversion whose input the host computes (a detector head's
   // [N, C, HW] maps brought to one scale before a host Concat) is not worth
   // a partition of its own.
   const int x = v.in(n, 0);
   const int p = x >= 0 ? v.producer[size_t(x)] : -1;
-  if (why.empty() && !forCompile && v.dims(x).size() == 3 &&
+  if (why.isOk() && !forCompile && v.dims(x).size() == 3 &&
       v.dtype(x) != "i32" && v.dtype(x) != "i64" &&
       (p < 0 || !a.why[size_t(p)].empty()))
-    why = "a requantization of a sequence whose input is not computed on the "
-          "target (alone it is not worth a partition)";
+    why = Status(ErrorCode::Unsupported,
+                 "a requantization of a sequence whose input is not computed "
+                 "on the target (alone it is not worth a partition)");
   return why;
 }
 
 // TableLookup(x, table) as the output table of the layer requantizing x:
 // x is that Requantize's only use (the layer stores the looked-up result,
 // never x), the table a constant of 256 entries.
-std::string whyTableNode(const View &v, Analysis &a, int i, bool) {
+Status whyTableNode(const View &v, Analysis &a, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
   int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
   if (x < 0 || tb < 0 || y < 0)
-    return "TableLookup needs x and the table";
+    return Status(ErrorCode::Unsupported, "TableLookup needs x and the table");
   if (v.dtype(x) == "i16")
-    return "looks up i16 (the target has no table16 form: its output table "
-           "maps i8/u8)";
+    return Status(
+        ErrorCode::Unsupported,
+        "looks up i16 (the target has no table16 form: its output table "
+        "maps i8/u8)");
   if (!isQ8(v.dtype(x)) || !isQ8(v.dtype(y)))
-    return "looks up " + v.dtype(x) + " -> " + v.dtype(y) +
-           " (the output table maps i8/u8 to i8/u8)";
+    return Status(ErrorCode::Unsupported,
+                  "looks up " + v.dtype(x) + " -> " + v.dtype(y) +
+                      " (the output table maps i8/u8 to i8/u8)");
   std::vector<int64_t> vals;
   if (!v.constant[size_t(tb)] || !v.ints(tb, vals) || vals.size() != 256)
-    return "the table is not a constant of 256 entries";
+    return Status(ErrorCode::Unsupported,
+                  "the table is not a constant of 256 entries");
   int p = v.producer[size_t(x)];
   const bool fused = p >= 0 && v.g.nodes(p).op() == "Requantize" &&
                      a.why[size_t(p)].empty() && a.free(p) && v.uses(x) == 1;
   if (fused)
-    return "";
+    return Status::ok();
   // Else a layer of its own: the requant form's identity GEMM of the stored
   // x, requantized by exactly 1, its output table the lookup.
   const std::vector<int64_t> xd = v.dims(x);
   if (!fuses(v.t, "requant", "lut"))
-    return "its input " + q(v.name(x)) +
-           " is not requantized by a layer the target runs (the table is "
-           "applied on a convolution's, MatMul's or mean's output path; the "
-           "target's requant form has no lut stage to run it alone)";
+    return Status(
+        ErrorCode::Unsupported,
+        "its input " + q(v.name(x)) +
+            " is not requantized by a layer the target runs (the table is "
+            "applied on a convolution's, MatMul's or mean's output path; the "
+            "target's requant form has no lut stage to run it alone)");
   if (xd.size() != 4 && xd.size() != 2 && !isSequence(v, x))
-    return "a table of its own of a rank-" + std::to_string(xd.size()) +
-           " tensor (2, 4, or 3 laid out as a sequence: channels last)";
-  return "";
+    return Status(
+        ErrorCode::Unsupported,
+        "a table of its own of a rank-" + std::to_string(xd.size()) +
+            " tensor (2, 4, or 3 laid out as a sequence: channels last)");
+  return Status::ok();
 }
 
 // A requantized layer result: the integer ops of it alone that follow
@@ -224,7 +257,7 @@ void claimTableChain(const View &v, Analysis &a, int i) {
   const v1::Node &ni = v.g.nodes(i);
   TableChain tc;
   if (!hasOutputTables(v.t) || v.dtype(v.in(ni, 0)) == "i16" ||
-      v.dtype(v.out(ni)) == "i16" || !tableChain(v, v.out(ni), tc).empty())
+      v.dtype(v.out(ni)) == "i16" || tableChain(v, v.out(ni), tc).failed())
     return;
   // (x * f(x) is a table, not a multiply: the patterns holding the chain's
   // nodes let them go.)
@@ -241,7 +274,7 @@ void claimTableChain(const View &v, Analysis &a, int i) {
 
 } // namespace
 
-std::string whyChainPartNode(const View &v, Analysis &, int i, bool) {
+Status whyChainPartNode(const View &v, Analysis &, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
   std::string why = "a " + n.op() +
                     " that is not part of an output-table chain (integer "
@@ -249,8 +282,8 @@ std::string whyChainPartNode(const View &v, Analysis &, int i, bool) {
                     "ending in an i8/u8 value)";
   MulPattern mp;
   if (v.t.form("mul") && n.op() == "Mul")
-    why += " nor a quantized multiply: " + mulPattern(v, i, mp);
-  return why;
+    why += " nor a quantized multiply: " + mulPattern(v, i, mp).message();
+  return Status(ErrorCode::Unsupported, why);
 }
 
 namespace {
@@ -506,9 +539,9 @@ void claimRequant(const Target &t, const FormRow &r, OpClaim &c) {
         c.contextDtypes.end());
 }
 
-std::string requantNeeds(const Target &, const Form &f, FormNeeds &n) {
+Status requantNeeds(const Target &, const Form &f, FormNeeds &n) {
   gemmNeeds(f, n, true, false);
-  return "";
+  return Status::ok();
 }
 
 } // namespace

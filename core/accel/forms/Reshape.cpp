@@ -70,20 +70,23 @@ bool keepsBytes(const View &v, int x, int y, const std::vector<int32_t> &src) {
   return true;
 }
 
-// "" and the view starting at node `first`, or why there is none.
-std::string viewPattern(const View &v, int first, ViewPattern &p) {
+// ok and the view starting at node `first`, or why there is none.
+Status viewPattern(const View &v, int first, ViewPattern &p) {
   p = ViewPattern();
   const v1::Node &n0 = v.g.nodes(first);
   const int x = v.in(n0, 0);
   if (x < 0 || v.constant[size_t(x)] ||
       !(isQ8(v.dtype(x)) || (v.dtype(x) == "i16" && has16(v.t, "reshape"))))
-    return "not a Reshape or Transpose of a computed i8/u8" +
-           std::string(has16(v.t, "reshape") ? " or i16" : "") + " tensor";
+    return Status(ErrorCode::Unsupported,
+                  "not a Reshape or Transpose of a computed i8/u8" +
+                      std::string(has16(v.t, "reshape") ? " or i16" : "") +
+                      " tensor");
   std::vector<int64_t> cur = v.dims(x);
   const int64_t n = prod(cur, 0, cur.size());
   if (n < 1 || n > kMaxViewElems)
-    return "an empty tensor or one over " + std::to_string(kMaxViewElems) +
-           " elements";
+    return Status(ErrorCode::Unsupported, "an empty tensor or one over " +
+                                              std::to_string(kMaxViewElems) +
+                                              " elements");
   // src[e]: the element of x at (flat) element e of the current value.
   std::vector<int32_t> src(static_cast<size_t>(n));
   std::iota(src.begin(), src.end(), 0);
@@ -129,19 +132,23 @@ std::string viewPattern(const View &v, int first, ViewPattern &p) {
       p.last = i;
       p.x = x;
       p.y = y;
-      return "";
+      return Status::ok();
     }
     i = v.soleReader(y);
   }
   p = ViewPattern();
-  return "not a chain of Reshape and Transpose nodes that keeps every "
-         "element's channel and pixel (each result read by the next alone)";
+  return Status(
+      ErrorCode::Unsupported,
+      "not a chain of Reshape and Transpose nodes that keeps every "
+      "element's channel and pixel (each result read by the next alone)");
 }
 
-std::string whyViewNode(const View &v, Analysis &, int i, bool) {
+Status whyViewNode(const View &v, Analysis &, int i, bool) {
   // (The nodes of a view are claimed whole, claimViews.)
   ViewPattern p;
-  return v.g.nodes(i).op() + " outside a byte view: " + viewPattern(v, i, p);
+  return Status(ErrorCode::Unsupported,
+                v.g.nodes(i).op() +
+                    " outside a byte view: " + viewPattern(v, i, p).message());
 }
 
 // Claims every byte-keeping chain that starts at a Transpose (after the
@@ -152,7 +159,7 @@ void claimViews(const View &v, Analysis &a) {
     if (v.g.nodes(i).op() != "Transpose" || !a.free(i))
       continue;
     ViewPattern p;
-    if (!viewPattern(v, i, p).empty())
+    if (viewPattern(v, i, p).failed())
       continue;
     bool free = true;
     for (int k : p.nodes)
@@ -198,30 +205,33 @@ bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b) {
 
 namespace {
 
-std::string whyMove(const View &v, const v1::Node &n) {
+Status whyMove(const View &v, const v1::Node &n) {
   int x = v.in(n, 0), y = v.out(n);
   if (x < 0 || y < 0 ||
       (!isQ8(v.dtype(x)) && !(v.dtype(x) == "i16" && has16(v.t, "reshape"))))
-    return "moves " + (x >= 0 ? v.dtype(x) : std::string("nothing")) +
-           " (the target keeps i8/u8" +
-           (has16(v.t, "reshape") ? " and i16)" : ")");
+    return Status(ErrorCode::Unsupported,
+                  "moves " + (x >= 0 ? v.dtype(x) : std::string("nothing")) +
+                      " (the target keeps i8/u8" +
+                      (has16(v.t, "reshape") ? " and i16)" : ")"));
   if (v.constant[size_t(x)])
-    return "moves a constant";
+    return Status(ErrorCode::Unsupported, "moves a constant");
   if (v.layout(x) != v.layout(y))
-    return "changes the channel-tiled layout (only reshapes that keep dim 1 "
-           "and the pixel order are free" +
-           std::string(v.t.form("pixels")
-                           ? ", or move the channels to another axis read "
-                             "only by movement and pixel ops)"
-                           : ")");
-  return "";
+    return Status(
+        ErrorCode::Unsupported,
+        "changes the channel-tiled layout (only reshapes that keep dim 1 "
+        "and the pixel order are free" +
+            std::string(v.t.form("pixels")
+                            ? ", or move the channels to another axis read "
+                              "only by movement and pixel ops)"
+                            : ")"));
+  return Status::ok();
 }
 
-std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
+Status whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
   const v1::Node &n = v.g.nodes(i);
-  std::string why = whyMove(v, n);
-  if (!why.empty() && flattensIntoMatMul(v, n))
-    why = ""; // the MatMul becomes a convolution over the whole image
+  Status why = whyMove(v, n);
+  if (why.failed() && flattensIntoMatMul(v, n))
+    why = Status::ok(); // the MatMul becomes a convolution over the whole image
   int x = v.in(n, 0);
   int p = x >= 0 ? v.producer[size_t(x)] : -1;
   // (An input laid out for this reshape, View::chan, or a sequence, whose
@@ -229,10 +239,11 @@ std::string whyMoveNode(const View &v, Analysis &a, int i, bool forCompile) {
   const size_t rx = x >= 0 ? v.dims(x).size() : 0;
   const bool laidOut =
       x >= 0 && v.isInput[size_t(x)] && v.chan[size_t(x)] != (rx >= 2 ? 1 : 0);
-  if (why.empty() && !forCompile && !laidOut &&
+  if (why.isOk() && !forCompile && !laidOut &&
       (p < 0 || !a.why[size_t(p)].empty()))
-    why = "its input is not computed on the target (a lone reshape is not "
-          "worth a partition)";
+    why = Status(ErrorCode::Unsupported,
+                 "its input is not computed on the target (a lone reshape is "
+                 "not worth a partition)");
   return why;
 }
 

@@ -64,47 +64,55 @@ bool floats(const View &v, int x, std::vector<double> &out) {
 // Why a Resize's region of interest and scales inputs (1 and 2) are not
 // those of an upsampling of H and W by f: none given or empty, or scales
 // the constant 1, 1, f, f. Empty when they are.
-std::string whyResizeOperands(const View &v, const v1::Node &n, int64_t f) {
+Status whyResizeOperands(const View &v, const v1::Node &n, int64_t f) {
   int roi = v.in(n, 1), sc = v.in(n, 2);
   if (roi >= 0 && v.type(roi).dims_size() && v.type(roi).dims(0) > 0)
-    return "a region of interest";
+    return Status(ErrorCode::Unsupported, "a region of interest");
   std::vector<double> s;
   if (sc >= 0 && v.type(sc).dims_size() && v.type(sc).dims(0) > 0 &&
       (!floats(v, sc, s) || s.size() != 4 || s[0] != 1 || s[1] != 1 ||
        s[2] != double(f) || s[3] != double(f)))
-    return "scales that are not the constant 1, 1, f, f";
-  return "";
+    return Status(ErrorCode::Unsupported,
+                  "scales that are not the constant 1, 1, f, f");
+  return Status::ok();
 }
 
 namespace {
 
 // Nearest upsampling of H and W by one integer factor (2..8) that reads
 // source pixel floor(X / f): a 1x1 pool whose result is stored repeated.
-std::string whyResize(const View &v, const v1::Node &n) {
+Status whyResize(const View &v, const v1::Node &n) {
   if (!v.t.has(OpKind::Pool))
-    return "the target has no pool (nearest upsampling is a 1x1 pool stored "
-           "repeated)";
+    return Status(
+        ErrorCode::Unsupported,
+        "the target has no pool (nearest upsampling is a 1x1 pool stored "
+        "repeated)");
   int x = v.in(n, 0), y = v.out(n);
   if (x < 0 || y < 0 || !isQ8(v.dtype(x)) || v.dtype(y) != v.dtype(x))
-    return "resizes " + (x >= 0 ? v.dtype(x) : std::string("nothing")) +
-           " (the target upsamples i8/u8)";
+    return Status(ErrorCode::Unsupported,
+                  "resizes " + (x >= 0 ? v.dtype(x) : std::string("nothing")) +
+                      " (the target upsamples i8/u8)");
   if (v.constant[size_t(x)])
-    return "resizes a constant";
+    return Status(ErrorCode::Unsupported, "resizes a constant");
   auto xd = v.dims(x), yd = v.dims(y);
   if (xd.size() != 4 || yd.size() != 4)
-    return "rank " + std::to_string(xd.size()) + " (images, NCHW)";
+    return Status(ErrorCode::Unsupported,
+                  "rank " + std::to_string(xd.size()) + " (images, NCHW)");
   const std::string mode = aStr(n, "mode", "nearest");
   if (mode != "nearest")
-    return "mode " + q(mode) + " (the target upsamples nearest)";
+    return Status(ErrorCode::Unsupported,
+                  "mode " + q(mode) + " (the target upsamples nearest)");
   if (aInt(n, "antialias", 0) || attr(n, "axes"))
-    return "antialias or axes";
+    return Status(ErrorCode::Unsupported, "antialias or axes");
   const int64_t f = xd[2] ? yd[2] / xd[2] : 0;
   if (yd[0] != xd[0] || yd[1] != xd[1] || f < 2 || f > 8 ||
       yd[2] != f * xd[2] || yd[3] != f * xd[3])
-    return "from " + std::to_string(xd[2]) + "x" + std::to_string(xd[3]) +
-           " to " + std::to_string(yd[2]) + "x" + std::to_string(yd[3]) +
-           " (the target upsamples H and W by one factor 2..8)";
-  if (std::string why = whyResizeOperands(v, n, f); !why.empty())
+    return Status(ErrorCode::Unsupported,
+                  "from " + std::to_string(xd[2]) + "x" +
+                      std::to_string(xd[3]) + " to " + std::to_string(yd[2]) +
+                      "x" + std::to_string(yd[3]) +
+                      " (the target upsamples H and W by one factor 2..8)");
+  if (Status why = whyResizeOperands(v, n, f); why.failed())
     return why;
   const std::string ctm =
       aStr(n, "coordinate_transformation_mode", "half_pixel");
@@ -112,16 +120,18 @@ std::string whyResize(const View &v, const v1::Node &n) {
   for (int a = 2; a < 4; ++a)
     for (int64_t X = 0; X < yd[size_t(a)]; ++X)
       if (nearestSource(ctm, nm, X, f, xd[size_t(a)], yd[size_t(a)]) != X / f)
-        return "coordinate_transformation_mode " + q(ctm) + " with " +
-               "nearest_mode " + q(nm) +
-               " (the target repeats source pixel floor(X / f))";
+        return Status(ErrorCode::Unsupported,
+                      "coordinate_transformation_mode " + q(ctm) + " with " +
+                          "nearest_mode " + q(nm) +
+                          " (the target repeats source pixel floor(X / f))");
   if (xd[3] > v.t.maxX)
-    return "lines of " + std::to_string(xd[3]) +
-           " pixels (loads move at most " + std::to_string(v.t.maxX) + ")";
-  return "";
+    return Status(ErrorCode::Unsupported, "lines of " + std::to_string(xd[3]) +
+                                              " pixels (loads move at most " +
+                                              std::to_string(v.t.maxX) + ")");
+  return Status::ok();
 }
 
-std::string whyResizeNode(const View &v, Analysis &, int i, bool) {
+Status whyResizeNode(const View &v, Analysis &, int i, bool) {
   return whyResize(v, v.g.nodes(i));
 }
 
@@ -153,10 +163,10 @@ std::string resizeText(const Target &) {
          "floor(X / f) (asymmetric + floor, half_pixel + round_prefer_*, ...)";
 }
 
-std::string resizeNeeds(const Target &, const Form &, FormNeeds &n) {
+Status resizeNeeds(const Target &, const Form &, FormNeeds &n) {
   n.classes.insert(int(Cls::Out));
   n.pools = n.pads = true;
-  return "";
+  return Status::ok();
 }
 
 } // namespace

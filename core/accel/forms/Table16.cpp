@@ -14,37 +14,43 @@ namespace {
 // TableLookup(x, table) of an int16 x into int16 (form table16): a layer
 // of its own on 16-bit rows, the table 513 constant int16 entries (the
 // interpolated table, docs/quantization.md, "16-bit activations").
-std::string whyTable16(const View &v, const v1::Node &n) {
+Status whyTable16(const View &v, const v1::Node &n) {
   int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
   if (!v.t.form("table16") || !v.t.has(OpKind::Lut))
-    return "looks up i16 (the target has no table16 form: its output table "
-           "maps i8/u8)";
+    return Status(
+        ErrorCode::Unsupported,
+        "looks up i16 (the target has no table16 form: its output table "
+        "maps i8/u8)");
   if (v.dtype(y) != "i16")
-    return "looks up i16 -> " + v.dtype(y) +
-           " (the 16-bit table maps i16 to i16)";
+    return Status(ErrorCode::Unsupported,
+                  "looks up i16 -> " + v.dtype(y) +
+                      " (the 16-bit table maps i16 to i16)");
   if (v.constant[size_t(x)])
-    return "looks up a constant";
+    return Status(ErrorCode::Unsupported, "looks up a constant");
   std::vector<int64_t> vals;
   if (!v.constant[size_t(tb)] || v.intCount(tb) != 513 || !v.ints(tb, vals))
-    return "the table is not a constant of 513 entries";
+    return Status(ErrorCode::Unsupported,
+                  "the table is not a constant of 513 entries");
   for (int64_t e : vals)
     if (e < -32768 || e > 32767)
-      return "the table has an entry outside int16";
+      return Status(ErrorCode::Unsupported,
+                    "the table has an entry outside int16");
   if (v.dims(x).empty())
-    return "looks up a scalar";
-  return "";
+    return Status(ErrorCode::Unsupported, "looks up a scalar");
+  return Status::ok();
 }
 
 // The table16 row's check: a TableLookup of int16 (an 8-bit one is the
 // output table's, or the table form's).
-std::string whyTable16Node(const View &v, Analysis &, int i, bool) {
+Status whyTable16Node(const View &v, Analysis &, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
   int x = v.in(n, 0), tb = v.in(n, 1), y = v.out(n);
   if (x < 0 || tb < 0 || y < 0)
-    return "TableLookup needs x and the table";
+    return Status(ErrorCode::Unsupported, "TableLookup needs x and the table");
   if (v.dtype(x) != "i16")
-    return "looks up " + v.dtype(x) +
-           " (the target's table16 form looks up int16 values)";
+    return Status(ErrorCode::Unsupported,
+                  "looks up " + v.dtype(x) +
+                      " (the target's table16 form looks up int16 values)");
   return whyTable16(v, n);
 }
 
@@ -78,15 +84,16 @@ void widenTable16(const Target &t, const FormRow &r, OpClaim &c) {
 
 // A 16-bit table of int16 rows: its 513 entries through the param memory
 // (LutLd w16), the rows looked up where they are (Lut w16).
-std::string table16Needs(const Target &t, const Form &, FormNeeds &n) {
+Status table16Needs(const Target &t, const Form &, FormNeeds &n) {
   if (!t.wide16)
-    return "forms: 'table16' looks up 16-bit rows, which need "
-           "requant.outputs 'i16' (the target's 16-bit rows)";
+    return Status(ErrorCode::Invalid,
+                  "forms: 'table16' looks up 16-bit rows, which need "
+                  "requant.outputs 'i16' (the target's 16-bit rows)");
   n.classes.insert(int(Cls::Out));
   n.classes.insert(int(Cls::Param));
   n.kinds.insert(int(OpKind::LutLd));
   n.kinds.insert(int(OpKind::Lut));
-  return "";
+  return Status::ok();
 }
 
 } // namespace
@@ -102,20 +109,23 @@ bool emitsTable16(const Layer &L) { return !L.lut16.empty(); }
 std::string table16Name(const Layer &) { return "table16"; }
 
 // Its 1026 bytes (513 int16, little-endian) in the static image.
-std::string table16Tables(const Target &tg, const Layer &L, Image &img,
-                          GemmTables &tb) {
+Status table16Tables(const Target &tg, const Layer &L, Image &img,
+                     GemmTables &tb) {
   if (L.lut16.size() != 513 || !L.lut.empty())
-    return "internal: layer '" + L.name + "' has a 16-bit table of " +
-           std::to_string(L.lut16.size()) + " entries";
+    return Status(ErrorCode::Internal,
+                  "internal: layer '" + L.name + "' has a 16-bit table of " +
+                      std::to_string(L.lut16.size()) + " entries");
   if (!tg.has(OpKind::Lut) || !tg.wide16 || L.kind != Layer::Kind::Pool)
-    return "layer '" + L.name + "': the target has no 16-bit table lookup";
+    return Status(ErrorCode::Unsupported,
+                  "layer '" + L.name +
+                      "': the target has no 16-bit table lookup");
   std::vector<uint8_t> b;
   for (int16_t e : L.lut16)
     b.insert(b.end(), {uint8_t(uint16_t(e) & 0xff), uint8_t(uint16_t(e) >> 8)});
   b.resize(size_t(tg.lut16Rows() * tg.clsRowBytes(Cls::Param)), 0);
   tb.lut16 = true;
   tb.lutOff = img.put(b.data(), b.size());
-  return "";
+  return Status::ok();
 }
 
 // The pool kind's scheduler with the lookup as its vector op: the setup
@@ -123,16 +133,18 @@ std::string table16Tables(const Target &tg, const Layer &L, Image &img,
 // the vector engine (dependency insertion orders it against other users of
 // those rows); no padding, no window registers; the lookup reads
 // lut16_lanes_per_cycle lanes a cycle where the target says so.
-std::string scheduleTable16(const Target &tg, const Layer &L,
-                            const std::vector<NTensor> &ts,
-                            const GemmTables &tb, const CodegenOptions &o,
-                            LayerCode &code, LayerInfo &info) {
+Status scheduleTable16(const Target &tg, const Layer &L,
+                       const std::vector<NTensor> &ts, const GemmTables &tb,
+                       const CodegenOptions &o, LayerCode &code,
+                       LayerInfo &info) {
   const PoolLayer &g = L.pool;
   if (!g.w16 || g.kh != 1 || g.kw != 1 || g.sh != 1 || g.sw != 1 || g.pt ||
       g.pl || g.pb || g.pr || g.up != 1 || !tg.has(OpKind::Lut) ||
       !tg.has(OpKind::LutLd))
-    return "a 16-bit table is a 1x1 window on 16-bit rows, on a target with "
-           "lut and lutld";
+    return Status(
+        ErrorCode::Unsupported,
+        "a 16-bit table is a 1x1 window on 16-bit rows, on a target with "
+        "lut and lutld");
   PoolOps ops;
   const int64_t at =
       int64_t(tg.memRows(tg.memOf(Cls::Param))) - table16Reserve(tg);
@@ -149,7 +161,7 @@ std::string scheduleTable16(const Target &tg, const Layer &L,
   ops.op = [&tg](int64_t dst, int64_t src, int64_t rows) {
     return lut16Op(tg, dst, src, rows);
   };
-  return genPool(tg, L, ts, o, code, info, &ops);
+  return sel::refusal(genPool(tg, L, ts, o, code, info, &ops));
 }
 
 } // namespace

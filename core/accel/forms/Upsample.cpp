@@ -30,32 +30,36 @@ struct UpState {
   std::vector<UpPattern> ups;
 };
 
-// "" and the pattern of the Resize node `resize`, or why it is none.
-std::string upPattern(const View &v, int ri, UpPattern &p) {
+// ok and the pattern of the Resize node `resize`, or why it is none.
+Status upPattern(const View &v, int ri, UpPattern &p) {
   p = UpPattern();
   const v1::Node &n = v.g.nodes(ri);
   int c = v.in(n, 0), y = v.out(n);
   if (n.op() != "Resize" || c < 0 || y < 0 || v.dtype(c) != "i32" ||
       v.dtype(y) != "i32")
-    return "not an int32 Resize";
+    return Status(ErrorCode::Unsupported, "not an int32 Resize");
   if (aStr(n, "mode", "nearest") != "linear")
-    return "mode " + q(aStr(n, "mode", "nearest")) +
-           " (the target's int32 Resize is bilinear)";
+    return Status(ErrorCode::Unsupported,
+                  "mode " + q(aStr(n, "mode", "nearest")) +
+                      " (the target's int32 Resize is bilinear)");
   if (aInt(n, "antialias", 0) || aInt(n, "exclude_outside", 0) ||
       attr(n, "axes"))
-    return "antialias, exclude_outside or axes";
+    return Status(ErrorCode::Unsupported, "antialias, exclude_outside or axes");
   auto xd = v.dims(c), yd = v.dims(y);
   if (xd.size() != 4 || yd.size() != 4 || xd[2] < 1 || xd[3] < 1)
-    return "rank " + std::to_string(xd.size()) + " (images, NCHW)";
+    return Status(ErrorCode::Unsupported,
+                  "rank " + std::to_string(xd.size()) + " (images, NCHW)");
   const int64_t f = yd[2] / xd[2];
   const int64_t fMax = int64_t(1) << std::min<int64_t>(
                            3, v.t.ops[size_t(OpKind::Upsample)].max("factor"));
   if ((f != 2 && f != 4 && f != 8) || f > fMax || yd[0] != xd[0] ||
       yd[1] != xd[1] || yd[2] != f * xd[2] || yd[3] != f * xd[3])
-    return "from " + std::to_string(xd[2]) + "x" + std::to_string(xd[3]) +
-           " to " + std::to_string(yd[2]) + "x" + std::to_string(yd[3]) +
-           " (the target upsamples H and W by one factor 2, 4 or 8 up to " +
-           std::to_string(fMax) + ")";
+    return Status(
+        ErrorCode::Unsupported,
+        "from " + std::to_string(xd[2]) + "x" + std::to_string(xd[3]) + " to " +
+            std::to_string(yd[2]) + "x" + std::to_string(yd[3]) +
+            " (the target upsamples H and W by one factor 2, 4 or 8 up to " +
+            std::to_string(fMax) + ")");
   const std::string ctm =
       aStr(n, "coordinate_transformation_mode", "half_pixel");
   if (ctm == "half_pixel" ||
@@ -64,15 +68,17 @@ std::string upPattern(const View &v, int ri, UpPattern &p) {
   else if (ctm == "asymmetric")
     p.mode = 2;
   else
-    return "coordinate_transformation_mode " + q(ctm) +
-           " (the target's are half_pixel and asymmetric)";
-  if (std::string why = whyResizeOperands(v, n, f); !why.empty())
+    return Status(ErrorCode::Unsupported,
+                  "coordinate_transformation_mode " + q(ctm) +
+                      " (the target's are half_pixel and asymmetric)");
+  if (Status why = whyResizeOperands(v, n, f); why.failed())
     return why;
   int sz = v.in(n, 3);
   std::vector<int64_t> zs;
   if (sz >= 0 && v.type(sz).dims_size() && v.type(sz).dims(0) > 0 &&
       (!v.ints(sz, zs) || zs != yd))
-    return "sizes that are not the constant output shape";
+    return Status(ErrorCode::Unsupported,
+                  "sizes that are not the constant output shape");
   // The map: Cast(x) [- z], each read only here.
   int pn = v.producer[size_t(c)];
   auto only = [&](int node, int user) {
@@ -85,73 +91,88 @@ std::string upPattern(const View &v, int ri, UpPattern &p) {
     const v1::Node &sn = v.g.nodes(pn);
     if (!v.ints(v.in(sn, 1), zv) || zv.size() != 1 || v.in(sn, 0) < 0 ||
         !only(pn, ri))
-      return "its map's Sub is not of a scalar zero point, used once";
+      return Status(ErrorCode::Unsupported,
+                    "its map's Sub is not of a scalar zero point, used once");
     p.sub = pn;
     p.z = zv[0];
     pn = v.producer[size_t(v.in(sn, 0))];
   }
   if (pn < 0 || v.g.nodes(pn).op() != "Cast" ||
       !only(pn, p.sub >= 0 ? p.sub : ri))
-    return "its map is not a Cast of an i8/u8 tensor, used once";
+    return Status(ErrorCode::Unsupported,
+                  "its map is not a Cast of an i8/u8 tensor, used once");
   p.cast = pn;
   p.x = v.in(v.g.nodes(pn), 0);
   if (p.x < 0 || !isQ8(v.dtype(p.x)) || v.constant[size_t(p.x)])
-    return "its map is not a Cast of an i8/u8 tensor";
+    return Status(ErrorCode::Unsupported,
+                  "its map is not a Cast of an i8/u8 tensor");
   const std::string &xt = v.dtype(p.x);
   const int64_t lowest = xt == "u8" ? 0 : -128, highest = lowest + 255;
   if (p.z < lowest || p.z > highest)
-    return "a zero point outside its type";
+    return Status(ErrorCode::Unsupported, "a zero point outside its type");
   // The result: Requantize by exactly 1 back to x's type and zero point.
   if (v.uses(y) != 1 || v.outUses[size_t(y)])
-    return "its result has several uses";
+    return Status(ErrorCode::Unsupported, "its result has several uses");
   const int qi = v.users[size_t(y)][0];
   const v1::Node &r = v.g.nodes(qi);
   std::vector<int64_t> m, e, zy, xz;
   if (r.op() != "Requantize" || v.in(r, 0) != y || v.out(r) < 0 ||
       v.dtype(v.out(r)) != xt || !v.ints(v.in(r, 1), m) ||
       !v.ints(v.in(r, 2), e) || m.size() != 1 || e.size() != 1)
-    return "its result is not requantized per tensor to " + xt;
+    return Status(ErrorCode::Unsupported,
+                  "its result is not requantized per tensor to " + xt);
   if (e[0] < 0 || e[0] > 30 || m[0] != (int64_t(1) << (31 - e[0])))
-    return "its Requantize does not multiply by 1";
+    return Status(ErrorCode::Unsupported,
+                  "its Requantize does not multiply by 1");
   if (v.in(r, 3) >= 0 && (!v.ints(v.in(r, 3), xz) || xz.size() != 1 || xz[0]))
-    return "its Requantize has an input zero point";
+    return Status(ErrorCode::Unsupported,
+                  "its Requantize has an input zero point");
   if (v.in(r, 4) >= 0 && (!v.ints(v.in(r, 4), zy) || zy.size() != 1))
-    return "its Requantize has no scalar output zero point";
+    return Status(ErrorCode::Unsupported,
+                  "its Requantize has no scalar output zero point");
   if ((zy.empty() ? 0 : zy[0]) != p.z)
-    return "its Requantize's zero point is not the map's";
+    return Status(ErrorCode::Unsupported,
+                  "its Requantize's zero point is not the map's");
   if (aInt(r, "min", lowest) > lowest || aInt(r, "max", highest) < highest)
-    return "its Requantize clamps (the target's upsampling does not)";
+    return Status(ErrorCode::Unsupported,
+                  "its Requantize clamps (the target's upsampling does not)");
   if (xd[3] > v.t.ops[size_t(OpKind::Upsample)].max("w") || xd[3] > v.t.maxX)
-    return "lines of " + std::to_string(xd[3]) +
-           " pixels (upsample reads at "
-           "most " +
-           std::to_string(
-               std::min(v.t.ops[size_t(OpKind::Upsample)].max("w"), v.t.maxX)) +
-           ")";
+    return Status(
+        ErrorCode::Unsupported,
+        "lines of " + std::to_string(xd[3]) +
+            " pixels (upsample reads at "
+            "most " +
+            std::to_string(std::min(v.t.ops[size_t(OpKind::Upsample)].max("w"),
+                                    v.t.maxX)) +
+            ")");
   // A band of one result line: the source lines it reads and the line,
   // double-buffered (the output slots are).
   const int64_t band = std::min<int64_t>(xd[2], 2) * xd[3] + 2 * f * xd[3];
   if (uint64_t(band) > rowsOf(v.t, Cls::Out))
-    return "lines of " + std::to_string(xd[3]) + " pixels by " +
-           std::to_string(f) +
-           " (two result lines and the two source lines of one, " +
-           std::to_string(band) + " rows, exceed the " + nameOf(v.t, Cls::Out) +
-           " memory's " + std::to_string(rowsOf(v.t, Cls::Out)) + ")";
+    return Status(ErrorCode::Unsupported,
+                  "lines of " + std::to_string(xd[3]) + " pixels by " +
+                      std::to_string(f) +
+                      " (two result lines and the two source lines of one, " +
+                      std::to_string(band) + " rows, exceed the " +
+                      nameOf(v.t, Cls::Out) + " memory's " +
+                      std::to_string(rowsOf(v.t, Cls::Out)) + ")");
   p.resize = ri;
   p.requant = qi;
   p.f = f;
-  return "";
+  return Status::ok();
 }
 
 // (A bilinear upsampling is claimed whole by claimUps: a Resize the check
 // reaches is not one, or its map's Cast is a quantized multiply's factor.)
-std::string whyUpsampleNode(const View &v, Analysis &, int i, bool) {
+Status whyUpsampleNode(const View &v, Analysis &, int i, bool) {
   UpPattern p;
-  std::string why = upPattern(v, i, p);
-  if (why.empty())
-    return "a bilinear upsampling whose map's Cast is a quantized "
-           "multiply's factor";
-  return "not a bilinear upsampling: " + why;
+  Status why = upPattern(v, i, p);
+  if (why.isOk())
+    return Status(ErrorCode::Unsupported,
+                  "a bilinear upsampling whose map's Cast is a quantized "
+                  "multiply's factor");
+  return Status(ErrorCode::Unsupported,
+                "not a bilinear upsampling: " + why.message());
 }
 
 // Bilinear upsamplings: Cast -> [Sub] -> Resize -> Requantize, one layer.
@@ -161,7 +182,7 @@ void claimUps(const View &v, Analysis &a) {
   UpState &s = a.state<UpState>(formUpsample());
   for (int i = 0; i < v.g.nodes_size(); ++i) {
     UpPattern up;
-    if (v.g.nodes(i).op() != "Resize" || !upPattern(v, i, up).empty() ||
+    if (v.g.nodes(i).op() != "Resize" || upPattern(v, i, up).failed() ||
         !a.free(up.cast))
       continue;
     a.claim({up.cast, up.sub, up.resize, up.requant}, formUpsample(),
@@ -222,10 +243,10 @@ const char *const kUpsample =
     "fused: a bilinear upsampling as the importer lowers it, Requantize("
     "Resize(Cast(x) - z), 1, z) (docs/quantization.md, \"Upsampling\")";
 
-std::string upsampleNeeds(const Target &, const Form &, FormNeeds &n) {
+Status upsampleNeeds(const Target &, const Form &, FormNeeds &n) {
   n.classes.insert(int(Cls::Out));
   n.kinds.insert(int(OpKind::Upsample));
-  return "";
+  return Status::ok();
 }
 
 } // namespace
@@ -264,21 +285,24 @@ int64_t log2Of(int64_t f) {
 // reads and runs Upsample ops on them as a map of their own (the op's line
 // offset oy places the band; only the map's true edges clamp, so each band's
 // result is the whole map's), then stores the band.
-std::string scheduleUpsample(const Target &tg, const Layer &L,
-                             const std::vector<NTensor> &ts, const GemmTables &,
-                             const CodegenOptions &o, LayerCode &code,
-                             LayerInfo &info) {
+Status scheduleUpsample(const Target &tg, const Layer &L,
+                        const std::vector<NTensor> &ts, const GemmTables &,
+                        const CodegenOptions &o, LayerCode &code,
+                        LayerInfo &info) {
   const PoolLayer &g = L.pool;
   if (!tg.has(OpKind::Upsample))
-    return "the target has no upsample operation";
+    return Status(ErrorCode::Unsupported,
+                  "the target has no upsample operation");
   Addr addr{ts};
   const int64_t lanes = tg.lanes, f = g.up, Ct = ceilDiv(g.C, lanes);
   const int64_t OH = g.H * f, OW = g.W * f;
   const OpDesc &ud = tg.ops[size_t(OpKind::Upsample)];
   if (g.W > ud.max("w") || log2Of(f) > ud.max("factor") || g.upZp < -128 ||
       g.upZp > 127)
-    return "lines of " + std::to_string(g.W) + " pixels or factor " +
-           std::to_string(f) + " beyond the upsample operation's fields";
+    return Status(ErrorCode::Unsupported,
+                  "lines of " + std::to_string(g.W) + " pixels or factor " +
+                      std::to_string(f) +
+                      " beyond the upsample operation's fields");
   // Result lines one op writes: its oh and oy fields, its map's h.
   const int64_t opLines = std::max<int64_t>(
       1, std::min({ud.max("oh"), ud.max("oy") / 2, f * (ud.max("h") - 3)}));
@@ -324,7 +348,8 @@ std::string scheduleUpsample(const Target &tg, const Layer &L,
   };
   sp::PlanResult plan = planLayer(tg, p, o, info);
   if (!plan.ok)
-    return "does not fit the memories: " + plan.error;
+    return Status(ErrorCode::Unsupported,
+                  "does not fit the memories: " + plan.error);
   const sp::Tiling &t = plan.tiling;
   Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
   code.tiling = info.tiling = tilingText(p, t);
@@ -352,7 +377,7 @@ std::string scheduleUpsample(const Target &tg, const Layer &L,
     moveRows(tg, sc.tail, true, Cls::Out, out,
              addr(g.out, c, (n * OH + y0) * OW), (y1 - y0) * OW);
   }
-  return "";
+  return Status::ok();
 }
 
 bool emitsUpsample(const Layer &L) {

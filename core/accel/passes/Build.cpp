@@ -11,7 +11,8 @@ namespace ember::accel {
 std::string runBuild(const PassContext &ctx, PipelineState &st) {
   st.haveLayers = true;
   return buildLayersUnpacked(ctx.target, *st.graph, st.layers,
-                             ctx.options.select);
+                             ctx.options.select)
+      .message();
 }
 
 } // namespace ember::accel

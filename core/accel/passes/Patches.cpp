@@ -11,7 +11,7 @@ std::string runPatches(const PassContext &ctx, PipelineState &st) {
   if (!ctx.options.select.patches)
     return "";
   packPatches(ctx.target, st.layers);
-  return patchedLimits(ctx.target, st.layers);
+  return patchedLimits(ctx.target, st.layers).message();
 }
 
 } // namespace ember::accel

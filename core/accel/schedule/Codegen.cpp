@@ -778,7 +778,7 @@ std::string layerFits(const Target &tg, const Layer &L,
                      : L.lut.empty()  ? 0
                                       : uint64_t(tg.lutRows());
   if (const FormPattern *f = emitterOf(L))
-    return f->schedule(tg, L, ts, GemmTables(), fit, code, info);
+    return f->schedule(tg, L, ts, GemmTables(), fit, code, info).message();
   switch (L.kind) {
   case Layer::Kind::Gemm: {
     GemmTables tb = layoutGemm(tg, L.gemm, img, true);
@@ -837,7 +837,7 @@ std::string placeConstants(const Target &tg, const LayerProgram &lp,
     const FormPattern *f = emitterOf(lp.layers[i]);
     if (!f || !f->tables)
       continue;
-    const std::string e = f->tables(tg, lp.layers[i], img, tables[i]);
+    const std::string e = f->tables(tg, lp.layers[i], img, tables[i]).message();
     if (!e.empty())
       return e;
   }
@@ -945,7 +945,7 @@ LayerGen::operator()(size_t i, bool inOn, bool outOn, const TileChoice *keep,
   }
   const FormPattern *emitter = emitterOf(L);
   if (emitter) {
-    err = emitter->schedule(tg, L, ts, tables[i], lo, codes[i], info);
+    err = emitter->schedule(tg, L, ts, tables[i], lo, codes[i], info).message();
     return err.empty() ? ""
                        : "layer '" + L.name + "' (" + info.op + "): " + err;
   }

@@ -38,8 +38,8 @@ int Builder::newTensor(int value, NTensor::Kind kind) {
   return int(lp.tensors.size() - 1);
 }
 
-std::string convFits(const View &v, int x, int y, const ConvGeom &c,
-                     std::vector<int8_t> w) {
+Status convFits(const View &v, int x, int y, const ConvGeom &c,
+                std::vector<int8_t> w) {
   std::vector<NTensor> ts = {viewTensor(v, x, NTensor::Kind::Input),
                              viewTensor(v, y, NTensor::Kind::Output)};
   // The result as the chain stores it: requantized to int8.
@@ -73,7 +73,9 @@ std::string convFits(const View &v, int x, int y, const ConvGeom &c,
   g.rq.mult.assign(size_t(g.K), 1 << 30);
   g.rq.shift.assign(size_t(g.K), 0);
   const std::string e = layerFits(v.t, L, ts);
-  return e.empty() ? "" : "as a layer alone: " + e;
+  if (e.empty())
+    return Status::ok();
+  return refusal("as a layer alone: " + e);
 }
 
 // The tiled layout of a constant i8/u8 tensor (an add's operand).
@@ -404,13 +406,14 @@ bool Builder::fits(const Layer &L) const {
   return layerFits(v.t, L, lp.tensors).empty();
 }
 
-std::string Builder::run() {
+Status Builder::run() {
   for (int i = 0; i < v.g.nodes_size() && err.empty(); ++i) {
     const v1::Node &n = v.g.nodes(i);
     if (!an.why[size_t(i)].empty()) {
       failed = i;
-      return "node " + std::to_string(v.sourceNode(i)) + " " + n.op() + " " +
-             q(n.name()) + ": " + an.why[size_t(i)];
+      return Status(ErrorCode::Unsupported,
+                    "node " + std::to_string(v.sourceNode(i)) + " " + n.op() +
+                        " " + q(n.name()) + ": " + an.why[size_t(i)]);
     }
     // A node of a pattern of several nodes: its form builds it (most of
     // them at the pattern's last node).
@@ -420,7 +423,8 @@ std::string Builder::run() {
     } else if (const FormRow *row = an.row[size_t(i)]) {
       row->build(*this, i); // the form table's row that claimed it
     } else {
-      return "internal: no form builds node " + std::to_string(i);
+      return Status(ErrorCode::Internal,
+                    "internal: no form builds node " + std::to_string(i));
     }
     if (!err.empty())
       failed = i;
@@ -429,30 +433,31 @@ std::string Builder::run() {
     if (err.empty())
       materialize(x);
   if (!err.empty())
-    return err;
+    return refusal(err);
   if (!pending.empty())
-    return "internal: a layer was left unfinished (" +
-           pending.begin()->second.layer.name + ")";
+    return Status(ErrorCode::Internal,
+                  "internal: a layer was left unfinished (" +
+                      pending.begin()->second.layer.name + ")");
   for (int x : v.g.inputs())
     lp.inputs.push_back(materialize(x));
   for (int x : v.g.outputs())
     lp.outputs.push_back(tensorOf[size_t(x)]);
-  return err;
+  return refusal(err);
 }
 
 } // namespace ember::accel::sel
 
 namespace ember::accel {
 
-std::string buildLayersUnpacked(const Target &t, const backend::v1::Graph &g,
-                                LayerProgram &out, const SelectOptions &o,
-                                int *failedNode) {
+Status buildLayersUnpacked(const Target &t, const backend::v1::Graph &g,
+                           LayerProgram &out, const SelectOptions &o,
+                           int *failedNode) {
   if (failedNode)
     *failedNode = -1;
   out = LayerProgram();
   sel::View v(t, g);
   if (!v.error.empty())
-    return v.error;
+    return Status(ErrorCode::Invalid, v.error);
   v.patches = o.patches;
   sel::Unshared u;
   std::optional<sel::View> vu;
@@ -464,22 +469,21 @@ std::string buildLayersUnpacked(const Target &t, const backend::v1::Graph &g,
   }
   const sel::View &view = vu ? *vu : v;
   sel::Builder b(view, out, sel::analyze(view, true));
-  std::string err = b.run();
+  Status err = b.run();
   if (failedNode && b.failed >= 0)
     *failedNode = vu ? vu->origin[size_t(b.failed)] : b.failed;
   return err;
 }
 
-std::string buildLayers(const Target &t, const backend::v1::Graph &g,
-                        LayerProgram &out, const SelectOptions &o,
-                        int *failedNode) {
-  std::string err = buildLayersUnpacked(t, g, out, o, failedNode);
-  if (!err.empty() || !o.patches)
+Status buildLayers(const Target &t, const backend::v1::Graph &g,
+                   LayerProgram &out, const SelectOptions &o, int *failedNode) {
+  Status err = buildLayersUnpacked(t, g, out, o, failedNode);
+  if (err.failed() || !o.patches)
     return err;
   packPatches(t, out);
   std::string layer;
   err = patchedLimits(t, out, &layer);
-  for (int i = 0; !err.empty() && failedNode && i < g.nodes_size(); ++i)
+  for (int i = 0; err.failed() && failedNode && i < g.nodes_size(); ++i)
     if (g.nodes(i).name() == layer)
       *failedNode = i;
   return err;

@@ -100,7 +100,7 @@ struct Builder {
   // Whether layer L tiles to the target's memories (before fusing a stage).
   bool fits(const Layer &L) const;
   // The layer program, or the error.
-  std::string run();
+  Status run();
 };
 
 } // namespace ember::accel::sel

@@ -14,6 +14,14 @@ namespace ember::accel::sel {
 
 std::string q(const std::string &s) { return "'" + s + "'"; }
 
+Status refusal(const std::string &why) {
+  if (why.empty())
+    return Status::ok();
+  return Status(why.rfind("internal:", 0) == 0 ? ErrorCode::Internal
+                                               : ErrorCode::Unsupported,
+                why);
+}
+
 const v1::Attribute *attr(const v1::Node &n, const char *name) {
   for (const v1::Attribute &a : n.attributes())
     if (a.name() == name)
@@ -52,12 +60,13 @@ int32_t storedZp(const std::string &d, int64_t zp) {
 
 // ---- convolution geometry ------------------------------------------------
 
-std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
-                     ConvGeom &g) {
+Status convGeom(const View &v, const v1::Node &n, int x, int w, int y,
+                ConvGeom &g) {
   auto xd = v.dims(x), wd = v.dims(w), yd = v.dims(y);
   if (xd.size() != 4 || wd.size() != 4 || yd.size() != 4)
-    return "the target runs 2-D convolutions (rank 4), " + q(v.name(x)) +
-           " has rank " + std::to_string(xd.size());
+    return Status(ErrorCode::Unsupported,
+                  "the target runs 2-D convolutions (rank 4), " + q(v.name(x)) +
+                      " has rank " + std::to_string(xd.size()));
   g.N = xd[0];
   g.C = xd[1];
   g.H = xd[2];
@@ -69,7 +78,8 @@ std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
   auto dl = aInts(n, "dilations", {1, 1});
   auto pads = aInts(n, "pads", {0, 0, 0, 0});
   if (ks.size() != 2 || st.size() != 2 || dl.size() != 2 || pads.size() != 4)
-    return "kernel_shape, strides, dilations or pads are not 2-D";
+    return Status(ErrorCode::Unsupported,
+                  "kernel_shape, strides, dilations or pads are not 2-D");
   g.kh = ks[0];
   g.kw = ks[1];
   g.sh = st[0];
@@ -77,7 +87,8 @@ std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
   g.dh = dl[0];
   g.dw = dl[1];
   if (g.kh != wd[2] || g.kw != wd[3])
-    return "kernel_shape does not match the weights";
+    return Status(ErrorCode::Unsupported,
+                  "kernel_shape does not match the weights");
   int64_t ekh = (g.kh - 1) * g.dh + 1, ekw = (g.kw - 1) * g.dw + 1;
   std::string ap = aStr(n, "auto_pad", "NOTSET");
   if (ap == "VALID") {
@@ -92,7 +103,7 @@ std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
       pads[size_t(d) + 2] = ap == "SAME_UPPER" ? big : small;
     }
   } else if (ap != "NOTSET" && !ap.empty()) {
-    return "auto_pad " + ap + " is not known";
+    return Status(ErrorCode::Unsupported, "auto_pad " + ap + " is not known");
   }
   g.pt = pads[0];
   g.pl = pads[1];
@@ -102,8 +113,9 @@ std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
   g.OW = yd[3];
   if (g.groups < 1 || g.C % g.groups || g.K % g.groups ||
       wd[1] != g.C / g.groups || yd[1] != g.K || yd[0] != g.N)
-    return "the shapes do not match a grouped convolution";
-  return "";
+    return Status(ErrorCode::Unsupported,
+                  "the shapes do not match a grouped convolution");
+  return Status::ok();
 }
 
 // The rows of the memory holding class `c`, and its name.
@@ -117,7 +129,7 @@ const std::string &loadEngine(const Target &t) {
 }
 
 // The target's limits on a convolution (its conv form and its fields).
-std::string convLimits(const Target &t, const ConvGeom &g) {
+Status convLimits(const Target &t, const ConvGeom &g) {
   std::ostringstream os;
   const Form *f = t.form("conv");
   const int64_t kmax = f ? f->kernelMax : 0, smax = f ? f->strideMax : 0,
@@ -178,7 +190,9 @@ std::string convLimits(const Target &t, const ConvGeom &g) {
            !band.empty())
     os << "one output pixel reads " << ekh << " lines of " << one
        << " pixels (its column band: " << band << ")";
-  return os.str();
+  if (os.str().empty())
+    return Status::ok();
+  return Status(ErrorCode::Unsupported, os.str());
 }
 
 PadPlan padPlan(int64_t most, int64_t ekh, int64_t ekw,
@@ -210,18 +224,22 @@ PadPlan padPlan(int64_t most, int64_t ekh, int64_t ekw,
 // 8-bit weights are read from their bytes, not widened to int64 first: a
 // fully connected layer's weights are tens of millions of elements (VGG's
 // first FC layer 102 M), and each of querySupport and buildLayers folds them.
-std::string foldWeights(const View &v, int w, int wzp, int64_t K,
-                        std::vector<int8_t> &out) {
+Status foldWeights(const View &v, int w, int wzp, int64_t K,
+                   std::vector<int8_t> &out) {
   const bool bytes = w >= 0 && v.constant[size_t(w)] &&
                      (v.dtype(w) == "i8" || v.dtype(w) == "u8");
   std::vector<int64_t> wv, zv;
   if (!bytes && !v.ints(w, wv))
-    return "the weights " + q(v.name(w)) + " are not a constant";
+    return Status(ErrorCode::Unsupported,
+                  "the weights " + q(v.name(w)) + " are not a constant");
   if (wzp >= 0 && !v.ints(wzp, zv))
-    return "the weight zero point " + q(v.name(wzp)) + " is not a constant";
+    return Status(ErrorCode::Unsupported, "the weight zero point " +
+                                              q(v.name(wzp)) +
+                                              " is not a constant");
   if (!zv.empty() && zv.size() != 1 && int64_t(zv.size()) != K)
-    return "the weight zero point has " + std::to_string(zv.size()) +
-           " entries (1 or " + std::to_string(K) + " expected)";
+    return Status(ErrorCode::Unsupported,
+                  "the weight zero point has " + std::to_string(zv.size()) +
+                      " entries (1 or " + std::to_string(K) + " expected)");
   const std::string *raw = bytes ? &v.constant[size_t(w)]->data() : nullptr;
   const bool u8 = bytes && v.dtype(w) == "u8";
   const size_t n = raw ? raw->size() : wv.size();
@@ -234,24 +252,27 @@ std::string foldWeights(const View &v, int w, int wzp, int64_t K,
                       : int64_t(int8_t((*raw)[i]));
     int64_t x = wi - zp;
     if (x < -128 || x > 127)
-      return "weight zero point " + std::to_string(zp) +
-             " does not fold into int8 weights (w - zp = " + std::to_string(x) +
-             "); the target multiplies int8 by int8";
+      return Status(ErrorCode::Unsupported,
+                    "weight zero point " + std::to_string(zp) +
+                        " does not fold into int8 weights (w - zp = " +
+                        std::to_string(x) +
+                        "); the target multiplies int8 by int8");
     out[i] = int8_t(x);
   }
-  return "";
+  return Status::ok();
 }
 
 // A scalar integer constant (absent: 0).
-std::string scalarZp(const View &v, int z, int64_t &out) {
+Status scalarZp(const View &v, int z, int64_t &out) {
   out = 0;
   if (z < 0)
-    return "";
+    return Status::ok();
   std::vector<int64_t> zv;
   if (!v.ints(z, zv) || zv.size() != 1)
-    return "zero point " + q(v.name(z)) + " is not a constant scalar";
+    return Status(ErrorCode::Unsupported,
+                  "zero point " + q(v.name(z)) + " is not a constant scalar");
   out = zv[0];
-  return "";
+  return Status::ok();
 }
 
 View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {

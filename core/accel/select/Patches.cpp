@@ -299,8 +299,8 @@ int packPatches(const Target &t, LayerProgram &lp) {
   return changed;
 }
 
-std::string patchedLimits(const Target &t, const LayerProgram &lp,
-                          std::string *layer) {
+Status patchedLimits(const Target &t, const LayerProgram &lp,
+                     std::string *layer) {
   const Form *f = t.form("conv");
   for (const Layer &L : lp.layers) {
     const GemmLayer &c = L.gemm;
@@ -315,13 +315,15 @@ std::string patchedLimits(const Target &t, const LayerProgram &lp,
       continue;
     if (layer)
       *layer = L.name;
-    return "layer " + sel::q(L.name) + ": kernel " + std::to_string(c.kh) +
-           "x" + std::to_string(c.kw) + ", stride " + std::to_string(c.sh) +
-           "x" + std::to_string(c.sw) +
-           ": outside the target's conv form, and its layer does not fit "
-           "read as its patches either";
+    return Status(
+        ErrorCode::Unsupported,
+        "layer " + sel::q(L.name) + ": kernel " + std::to_string(c.kh) + "x" +
+            std::to_string(c.kw) + ", stride " + std::to_string(c.sh) + "x" +
+            std::to_string(c.sw) +
+            ": outside the target's conv form, and its layer does not fit "
+            "read as its patches either");
   }
-  return "";
+  return Status::ok();
 }
 
 } // namespace ember::accel

@@ -29,20 +29,23 @@ namespace {
 // claims it (recorded in a.row), else the reason of the first whose dtypes
 // hold its input's (else of the first), with those of the later rows that
 // add theirs.
-std::string checkRows(const View &v, Analysis &a, int i, bool forCompile) {
+Status checkRows(const View &v, Analysis &a, int i, bool forCompile) {
   const v1::Node &n = v.g.nodes(i);
   const std::vector<const FormRow *> rows = rowsFor(v.t, v, n);
   if (rows.empty())
-    return "op " + n.op() + " is not in the forms of target '" + v.t.name + "'";
+    return Status(ErrorCode::Unsupported,
+                  "op " + n.op() + " is not in the forms of target '" +
+                      v.t.name + "'");
   const int x = v.in(n, 0);
   const std::string dtype = x >= 0 ? v.dtype(x) : "";
   std::vector<std::string> why(rows.size());
   for (size_t k = 0; k < rows.size(); ++k) {
-    why[k] = rows[k]->why(v, a, i, forCompile);
-    if (why[k].empty()) {
+    const Status st = rows[k]->why(v, a, i, forCompile);
+    if (st.isOk()) {
       a.row[size_t(i)] = rows[k];
-      return "";
+      return Status::ok();
     }
+    why[k] = st.message();
   }
   size_t first = 0;
   for (size_t k = 0; k < rows.size(); ++k)
@@ -56,7 +59,7 @@ std::string checkRows(const View &v, Analysis &a, int i, bool forCompile) {
   for (size_t k = first + 1; k < rows.size(); ++k)
     if (rows[k]->appendReason)
       reason += "; " + why[k];
-  return reason;
+  return Status(ErrorCode::Unsupported, reason);
 }
 
 } // namespace
@@ -76,7 +79,7 @@ Analysis analyze(const View &v, bool forCompile) {
       continue; // part of a pattern: claimed with it
     const v1::Node &ni = v.g.nodes(i);
     const std::string &op = ni.op();
-    a.why[size_t(i)] = checkRows(v, a, i, forCompile);
+    a.why[size_t(i)] = checkRows(v, a, i, forCompile).message();
     const FormRow *row = a.row[size_t(i)];
     // Only movement and pixel ops read a layout with the channels on
     // another axis (View::chan); a Requantize keeps its input's, and a

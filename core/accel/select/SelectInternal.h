@@ -9,6 +9,7 @@
 #include "ember/accel/Select.h"
 #include "ember/accel/Target.h"
 #include "ember/backend/v1/graph.pb.h"
+#include "support/Error.h"
 
 #include <array>
 #include <cstdint>
@@ -34,6 +35,9 @@ std::vector<int64_t> aInts(const v1::Node &n, const char *name,
                            std::vector<int64_t> dflt);
 std::string aStr(const v1::Node &n, const char *name, std::string dflt);
 bool isQ8(const std::string &d);
+// A reason a string-returning step gave ("" = ok) as a Status: Internal
+// when it starts "internal:", else Unsupported.
+Status refusal(const std::string &why);
 // Whether `form` runs 16-bit activations on the target (Form::act16).
 bool has16(const Target &t, const char *form);
 
@@ -129,11 +133,11 @@ PixelRun pixelRun(const View &v, const v1::Node &n);
 int64_t pixelRuns(const View &v, const v1::Node &n);
 // Moves every tensor stored in placed Concat `from` (a block of P / runs
 // pixels per run of `to`) to its block's run of `to`, at pixel `at` within
-// it (the pixels form's Concat, Pixels.cpp; `from` keeps no stores). Returns
-// the name of a tensor that is not inside one block (nothing moved after it),
-// else "".
-std::string placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
-                      int64_t at);
+// it (the pixels form's Concat, Pixels.cpp; `from` keeps no stores). Fails
+// with the name of a tensor that is not inside one block as its message
+// (nothing moved after it).
+Status placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
+                 int64_t at);
 // Bytes per element of a graph dtype (graph.proto's names: "i8", "f32",
 // ...); 0 for a kind narrower than a byte or unknown.
 size_t dtypeBytes(const std::string &t);
@@ -143,15 +147,15 @@ int32_t storedZp(const std::string &d, int64_t zp);
 struct ConvGeom {
   int64_t N, C, H, W, K, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
 };
-std::string convGeom(const View &v, const v1::Node &n, int x, int w, int y,
-                     ConvGeom &g);
+Status convGeom(const View &v, const v1::Node &n, int x, int w, int y,
+                ConvGeom &g);
 // The rows of the memory holding class `c`, and its name.
 uint64_t rowsOf(const Target &t, Cls c);
 const std::string &nameOf(const Target &t, Cls c);
 // The engine running loads (for messages).
 const std::string &loadEngine(const Target &t);
 // The target's limits on a convolution (its conv form and its fields).
-std::string convLimits(const Target &t, const ConvGeom &g);
+Status convLimits(const Target &t, const ConvGeom &g);
 // Whether a convolution over `bytes`-byte elements reads its input as
 // whole windows (packPatches; docs/npu-backend.md, "Channel-poor
 // convolutions"): a dense kernel larger than 1x1 whose windows, kh kw C
@@ -185,14 +189,14 @@ PadPlan padPlan(int64_t most, int64_t ekh, int64_t ekw,
 NTensor viewTensor(const View &v, int value, NTensor::Kind kind);
 // Whether a convolution (geometry g, folded weights w), alone and
 // requantized as its chain fuses it, fits the target: layerFits, the
-// question scheduling asks. "" or why not.
-std::string convFits(const View &v, int x, int y, const ConvGeom &g,
-                     std::vector<int8_t> w);
+// question scheduling asks. ok or why not.
+Status convFits(const View &v, int x, int y, const ConvGeom &g,
+                std::vector<int8_t> w);
 // A weight zero point folds into the weights when every w - zp fits int8.
-std::string foldWeights(const View &v, int w, int wzp, int64_t K,
-                        std::vector<int8_t> &out);
+Status foldWeights(const View &v, int w, int wzp, int64_t K,
+                   std::vector<int8_t> &out);
 // A scalar integer constant (absent: 0).
-std::string scalarZp(const View &v, int z, int64_t &out);
+Status scalarZp(const View &v, int z, int64_t &out);
 
 // ---- islands (Islands.cpp) -------------------------------------------------
 
@@ -234,8 +238,8 @@ struct TableChain {
   std::vector<int> nodes; // in order, exit last
   std::vector<int8_t> lut;
 };
-// "" and the chain starting at value `x`, or why there is none.
-std::string tableChain(const View &v, int x, TableChain &out);
+// ok and the chain starting at value `x`, or why there is none.
+Status tableChain(const View &v, int x, TableChain &out);
 
 // A quantized Mul as the importer lowers it (docs/quantization.md):
 // Requantize((Cast(a) - za) * (Cast(b) - zb), m, e, 0, zy) with scalar
@@ -248,8 +252,8 @@ struct MulPattern {
   int64_t za = 0, zb = 0;
   int kind = 0; // broadcastKind of b against the result
 };
-// "" and the pattern of the Mul node `mul`, or why it is none (forms/Mul.cpp).
-std::string mulPattern(const View &v, int mul, MulPattern &out);
+// ok and the pattern of the Mul node `mul`, or why it is none (forms/Mul.cpp).
+Status mulPattern(const View &v, int mul, MulPattern &out);
 
 struct FormRow;
 
@@ -307,15 +311,15 @@ bool hasOutputTables(const Target &t);
 
 // ---- shared by several forms ---------------------------------------------
 
-// A 16x8 layer (docs/quantization.md, "16-bit activations"): "" or why an
+// A 16x8 layer (docs/quantization.md, "16-bit activations"): ok or why an
 // int16 input (zero points xzp and wzp, result y) does not run on `form`
 // (forms/Conv.cpp); and whether 128 x each output channel's summed weight
 // magnitude stays below 2^31 (a byte plane's int32 sum cannot wrap).
-std::string why16x8(const View &v, const char *form, int xzp, int wzp, int y);
-std::string fits16x8(const std::vector<int8_t> &w, int64_t K);
+Status why16x8(const View &v, const char *form, int xzp, int wzp, int y);
+Status fits16x8(const std::vector<int8_t> &w, int64_t K);
 // Why a Resize's region of interest and scales inputs are not those of an
-// upsampling of H and W by f ("" when they are; forms/Resize.cpp).
-std::string whyResizeOperands(const View &v, const v1::Node &n, int64_t f);
+// upsampling of H and W by f (ok when they are; forms/Resize.cpp).
+Status whyResizeOperands(const View &v, const v1::Node &n, int64_t f);
 
 // How the second operand of an add repeats: 0 same shape, 1 one pixel
 // (per channel or scalar) repeated, -1 neither; `chan` is big's channel
@@ -326,9 +330,9 @@ int broadcastKind(const std::vector<int64_t> &big,
 // sequence).
 int broadcastKind(const View &v, int y, int o);
 // Why operand x, repeated over every pixel of C channels, cannot be read
-// as one row per channel tile ("" when it can): a constant, or a tensor of
+// as one row per channel tile (ok when it can): a constant, or a tensor of
 // one pixel of C channels.
-std::string whyRepeated(const View &v, int x, int64_t C);
+Status whyRepeated(const View &v, int x, int64_t C);
 // Reshapes that leave the device's bytes as they are.
 bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b);
 // A flatten into a MatMulInteger's A, which the layer runs as a
@@ -337,7 +341,7 @@ bool flattensIntoMatMul(const View &v, const v1::Node &n);
 // Why a node is no part of an output-table chain, nor (with the mul form)
 // of a quantized multiply (forms/Requant.cpp): the reason a Mul, or a
 // multiply's Cast or Sub, gets when no pattern holds it.
-std::string whyChainPartNode(const View &, Analysis &, int, bool);
+Status whyChainPartNode(const View &, Analysis &, int, bool);
 
 // ---- Split and Concat inside channel tiles (Lanes.cpp) --------------------
 
@@ -350,14 +354,14 @@ bool lanePart(const View &v, int x);
 // A Concat's inputs with every run of all the parts of a Split that has a
 // lane part, consecutive and in order, replaced by that Split's input.
 std::vector<int> concatInputs(const View &v, const v1::Node &n);
-// "" or why Split s's parts cannot be placed: offsets multiples of 8, and
+// ok or why Split s's parts cannot be placed: offsets multiples of 8, and
 // every lane part read only by ungrouped convolutions and by Concats that
 // take all the parts in order.
-std::string whyLaneParts(const View &v, const v1::Node &s);
-// "" or why an input of Concat n that lies inside channel tiles cannot be
+Status whyLaneParts(const View &v, const v1::Node &s);
+// ok or why an input of Concat n that lies inside channel tiles cannot be
 // placed there: each must be the requantized (and table-activated) result of
 // an ungrouped int8 convolution or MatMul read by this Concat alone.
-std::string whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n);
+Status whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n);
 // Unclaims Splits whose lane parts have readers on the host and Concats
 // whose reassembled Split is, until nothing changes.
 void settleLaneParts(const View &v, Analysis &a);

@@ -51,8 +51,8 @@ struct Eval {
     v.ints(c, d);
     return d.empty() ? 0 : d[0];
   }
-  // "" or why node `n` does not evaluate.
-  std::string run(const v1::Node &n) {
+  // ok or why node `n` does not evaluate.
+  Status run(const v1::Node &n) {
     const std::string &op = n.op();
     int y = v.out(n);
     std::vector<int64_t> out(256);
@@ -71,25 +71,28 @@ struct Eval {
       for (size_t k = 0; k < 256; ++k) {
         int64_t idx = operand(0, k) - lo;
         if (idx < 0 || idx > 255)
-          return "a TableLookup index out of its table";
+          return Status(ErrorCode::Unsupported,
+                        "a TableLookup index out of its table");
         out[k] = table[size_t(idx)];
       }
     } else if (op == "Cast") {
       if (dy != "i32")
-        return "a Cast to " + dy + " (a chain widens to i32)";
+        return Status(ErrorCode::Unsupported,
+                      "a Cast to " + dy + " (a chain widens to i32)");
       for (size_t k = 0; k < 256; ++k)
         out[k] = operand(0, k);
     } else if (op == "Sub" || op == "Add" || op == "Mul") {
       if (dy != "i32" || v.dtype(v.in(n, 0)) != "i32" ||
           v.dtype(v.in(n, 1)) != "i32")
-        return op + " on " + dy + " (a chain computes in i32)";
+        return Status(ErrorCode::Unsupported,
+                      op + " on " + dy + " (a chain computes in i32)");
       for (size_t k = 0; k < 256; ++k) {
         int64_t a = operand(0, k), b = operand(1, k);
         out[k] = wrap(op == "Sub" ? a - b : op == "Add" ? a + b : a * b);
       }
     } else if (op == "Requantize") {
       if (!isQ8(dy))
-        return "a Requantize to " + dy;
+        return Status(ErrorCode::Unsupported, "a Requantize to " + dy);
       const int64_t lowest = lowestOf(dy), highest = dy == "u8" ? 255 : 127;
       const int32_t lo = int32_t(std::max(aInt(n, "min", lowest), lowest));
       const int32_t hi = int32_t(std::min(aInt(n, "max", highest), highest));
@@ -101,28 +104,29 @@ struct Eval {
       quant::RequantProfile p = quant::RequantProfile::Fixed;
       const v1::Attribute *pa = attr(n, "requant");
       if (pa && !quant::profileFromName(pa->s(), p))
-        return "requant = '" + pa->s() +
-               "' (an arithmetic Ember does not know)";
+        return Status(ErrorCode::Unsupported,
+                      "requant = '" + pa->s() +
+                          "' (an arithmetic Ember does not know)");
       if (!quant::fixedPointRequant(p))
-        return "a float32-profile Requantize";
+        return Status(ErrorCode::Unsupported, "a float32-profile Requantize");
       for (size_t k = 0; k < 256; ++k)
         out[k] =
             quant::requantizeIn(p, int32_t(operand(0, k)), xz, m, yz, lo, hi);
     } else {
-      return "op " + op + " in a chain";
+      return Status(ErrorCode::Unsupported, "op " + op + " in a chain");
     }
     vals[y] = std::move(out);
-    return "";
+    return Status::ok();
   }
 };
 
 } // namespace
 
-std::string tableChain(const View &v, int x, TableChain &out) {
+Status tableChain(const View &v, int x, TableChain &out) {
   out = TableChain();
   if (x < 0 || !isQ8(v.dtype(x)) || v.isInput[size_t(x)] ||
       v.outUses[size_t(x)] > 0)
-    return "not a stored i8/u8 result";
+    return Status(ErrorCode::Unsupported, "not a stored i8/u8 result");
   const std::vector<int64_t> dims = v.dims(x);
   // The region: nodes after x's producer whose every non-constant input is
   // x or a region value (and constants scalars or the table), in order.
@@ -181,12 +185,8 @@ std::string tableChain(const View &v, int x, TableChain &out) {
     in.resize(256);
     for (size_t k = 0; k < 256; ++k)
       in[k] = int64_t(k) + lowestOf(v.dtype(x));
-    std::string why;
     for (int i : coneNodes)
-      if (why.empty())
-        why = ev.run(v.g.nodes(i));
-    if (!why.empty())
-      return why;
+      EMBER_TRY(ev.run(v.g.nodes(i)));
     const std::vector<int64_t> &r = ev.vals[y];
     out.root = x;
     out.exit = nodes[e];
@@ -194,9 +194,10 @@ std::string tableChain(const View &v, int x, TableChain &out) {
     out.lut.resize(256);
     for (size_t k = 0; k < 256; ++k)
       out.lut[k] = int8_t(v.dtype(y) == "u8" ? r[k] - 128 : r[k]);
-    return "";
+    return Status::ok();
   }
-  return "no chain of integer ops of it alone ends in an i8/u8 value";
+  return Status(ErrorCode::Unsupported,
+                "no chain of integer ops of it alone ends in an i8/u8 value");
 }
 
 } // namespace ember::accel::sel

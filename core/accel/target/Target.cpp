@@ -458,7 +458,7 @@ Status validate(Target &t) {
                    f.name + "' fuses the lut stage, which needs the flag 'lut'";
     }
     if (p->needs) {
-      std::string e = p->needs(t, f, n);
+      std::string e = p->needs(t, f, n).message();
       if (!e.empty())
         return invalid(e);
     }
@@ -1026,7 +1026,7 @@ Status parseForms(const Obj &r, Target &t, std::string &err) {
             "' is not a fused stage (bias, requant, pool, add, lut)");
     }
     if (pattern->fields) {
-      const std::string e = pattern->fields(form);
+      const std::string e = pattern->fields(form).message();
       if (!e.empty())
         return invalid(f.path + ": " + e);
     }

@@ -12,6 +12,7 @@
 #include "ember/accel/Layers.h"
 #include "ember/accel/Program.h"
 #include "ember/accel/Target.h"
+#include "support/Error.h"
 
 #include <string>
 #include <vector>
@@ -58,19 +59,17 @@ void costEstimate(const ember::backend::v1::Graph &g, const Program &p,
                   double clockHz, ember::backend::v1::CostEstimate &out);
 
 // The layers of a partition: every node must be claimed (an error naming
-// the node otherwise). Returns "" or the error; `failedNode` (optional) the
+// the node otherwise). Returns ok or the error; `failedNode` (optional) the
 // node of g whose build failed, or -1 when the error names none.
-std::string buildLayers(const Target &t, const ember::backend::v1::Graph &g,
-                        LayerProgram &out,
-                        const SelectOptions &o = SelectOptions(),
-                        int *failedNode = nullptr);
+Status buildLayers(const Target &t, const ember::backend::v1::Graph &g,
+                   LayerProgram &out, const SelectOptions &o = SelectOptions(),
+                   int *failedNode = nullptr);
 
 // buildLayers without the patches pass it ends with (the pipeline's pass
 // `build`, Passes.def, then `patches`): what it claims is the same.
-std::string buildLayersUnpacked(const Target &t,
-                                const ember::backend::v1::Graph &g,
-                                LayerProgram &out, const SelectOptions &o,
-                                int *failedNode = nullptr);
+Status buildLayersUnpacked(const Target &t, const ember::backend::v1::Graph &g,
+                           LayerProgram &out, const SelectOptions &o,
+                           int *failedNode = nullptr);
 
 // The pass buildLayers ends with when SelectOptions::patches: a GEMM layer
 // that alone reads a partition input (directly, or through one elementwise
@@ -86,12 +85,12 @@ std::string buildLayersUnpacked(const Target &t,
 // layers it changed.
 int packPatches(const Target &t, LayerProgram &lp);
 
-// After packPatches: "" when every convolution is within the conv form's
+// After packPatches: ok when every convolution is within the conv form's
 // kernel, stride and dilation limits, else an error naming the first that
 // is not (one selection claimed as its patches whose layer, epilogue
 // included, did not fit on them), and its layer's name in `layer`.
-std::string patchedLimits(const Target &t, const LayerProgram &lp,
-                          std::string *layer = nullptr);
+Status patchedLimits(const Target &t, const LayerProgram &lp,
+                     std::string *layer = nullptr);
 
 // The ops the manifest lists (ember.backend.v1.OpCapability): name, dtypes,
 // constraint text, the lowest rank, and the context the op runs in when the
