@@ -121,7 +121,7 @@ std::string layerAlone(const Target &t, const Program &p, size_t i,
       out.ops.push_back(p.ops[k]);
   out.ops.push_back(finishOp());
   out.opLayer.assign(out.ops.size(), 0);
-  std::string err = assignSync(t, out.ops, nullptr);
+  std::string err = assignSync(t, out.ops, nullptr).message();
   return err.empty() ? "" : "layer '" + l.name + "' alone: " + err;
 }
 

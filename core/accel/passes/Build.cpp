@@ -8,10 +8,11 @@
 
 namespace ember::accel {
 
-std::string runBuild(const PassContext &ctx, PipelineState &st) {
+Status runBuild(const PassContext &ctx, PipelineState &st) {
   st.haveLayers = true;
-  return buildLayersUnpacked(ctx.target, *st.graph, st.layers,
-                             ctx.options.select);
+  const std::string err =
+      buildLayersUnpacked(ctx.target, *st.graph, st.layers, ctx.options.select);
+  return err.empty() ? Status::ok() : unsupported(err);
 }
 
 } // namespace ember::accel

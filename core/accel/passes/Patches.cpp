@@ -7,11 +7,12 @@
 
 namespace ember::accel {
 
-std::string runPatches(const PassContext &ctx, PipelineState &st) {
+Status runPatches(const PassContext &ctx, PipelineState &st) {
   if (!ctx.options.select.patches)
-    return "";
+    return Status::ok();
   packPatches(ctx.target, st.layers);
-  return patchedLimits(ctx.target, st.layers);
+  const std::string err = patchedLimits(ctx.target, st.layers);
+  return err.empty() ? Status::ok() : unsupported(err);
 }
 
 } // namespace ember::accel

@@ -72,7 +72,7 @@ std::string convFits(const View &v, int x, int y, const ConvGeom &c,
   g.bias.assign(size_t(g.K), 0);
   g.rq.mult.assign(size_t(g.K), 1 << 30);
   g.rq.shift.assign(size_t(g.K), 0);
-  const std::string e = layerFits(v.t, L, ts);
+  const std::string e = layerFits(v.t, L, ts).message();
   return e.empty() ? "" : "as a layer alone: " + e;
 }
 
@@ -401,7 +401,7 @@ int Builder::pixelLayer(const std::string &name, const v1::Node &n, int k,
 }
 
 bool Builder::fits(const Layer &L) const {
-  return layerFits(v.t, L, lp.tensors).empty();
+  return layerFits(v.t, L, lp.tensors).isOk();
 }
 
 std::string Builder::run() {
