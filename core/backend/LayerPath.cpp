@@ -266,14 +266,14 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
                      executor);
     };
     accel::TuneReport rep;
-    err = accel::tuneAndGenerate(t, lp, lo.codegen, to, prog, rep);
+    err = accel::tuneAndGenerate(t, lp, lo.codegen, to, prog, rep).message();
     for (const std::string &w : rep.warnings)
       p.log(EMBER_LOG_WARNING, w);
     if (!err.empty())
       return unsupported(p.describe(), ": ", err);
     p.log(EMBER_LOG_INFO, rep.summary);
   } else {
-    err = accel::generateProgram(t, lp, lo.codegen, prog);
+    err = accel::generateProgram(t, lp, lo.codegen, prog).message();
     if (!err.empty())
       return unsupported(p.describe(), ": ", err);
   }
@@ -311,7 +311,7 @@ Expected<v1::CostEstimate> estimateOnHost(Plugin &p, const accel::Target &t,
   accel::CodegenOptions co = lo.codegen;
   co.dramCapacity = 0;
   accel::Program prog;
-  const std::string err = accel::generateProgram(t, lp, co, prog);
+  const std::string err = accel::generateProgram(t, lp, co, prog).message();
   if (!err.empty())
     return unsupported(p.describe(), ": ", err);
   v1::CostEstimate est;

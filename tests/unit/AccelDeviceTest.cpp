@@ -190,7 +190,7 @@ TEST(AccelDevice, LayerAloneIsTheLayersOperationsWithFreshSync) {
   lp.inputs = {0};
   lp.outputs = {2};
   Program p;
-  ASSERT_EQ(generateProgram(t, lp, CodegenOptions(), p), "");
+  ASSERT_EQ(generateProgram(t, lp, CodegenOptions(), p).message(), "");
   ASSERT_EQ(p.layers.size(), 2u);
   size_t total = 0;
   for (size_t i = 0; i < 2; ++i) {
@@ -198,7 +198,7 @@ TEST(AccelDevice, LayerAloneIsTheLayersOperationsWithFreshSync) {
     ASSERT_EQ(layerAlone(t, p, i, q).message(), "");
     ASSERT_FALSE(q.ops.empty());
     EXPECT_EQ(q.ops.back().kind, OpKind::Finish);
-    EXPECT_EQ(checkSync(t, q.ops), "");
+    EXPECT_EQ(checkSync(t, q.ops).message(), "");
     EXPECT_EQ(q.opLayer.size(), q.ops.size());
     total += q.ops.size() - 1;
   }

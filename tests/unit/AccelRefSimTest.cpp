@@ -65,7 +65,7 @@ Program convProgram(const Target &t, int64_t C, int64_t K, int64_t H,
   lp.inputs = {x};
   lp.outputs = {y};
   Program p;
-  EXPECT_EQ(generateProgram(t, lp, CodegenOptions(), p), "");
+  EXPECT_EQ(generateProgram(t, lp, CodegenOptions(), p).message(), "");
   packReference(t, lp, p);
   ins.assign(1, std::vector<uint8_t>(size_t(C * H * H)));
   for (uint8_t &b : ins[0])
@@ -286,7 +286,8 @@ TEST(RefSimLayers, SecondNpuRandomConvsMatchTheInterpreter) {
     if (buildLayers(t, pg, lp).failed())
       continue; // not claimed whole
     Program prog;
-    ASSERT_EQ(generateProgram(t, lp, CodegenOptions(), prog), "") << what;
+    ASSERT_EQ(generateProgram(t, lp, CodegenOptions(), prog).message(), "")
+        << what;
     packReference(t, lp, prog);
     ASSERT_EQ(prog.inputs.size(), ins.size()) << what;
     ASSERT_EQ(prog.outputs.size(), 1u) << what;
@@ -356,7 +357,7 @@ TEST(RefSimOps, ActivationOperandsRunAsWeights) {
     m.setConstants(0);
     auto run = [&](std::vector<Op> ops) {
       ops.push_back(finishOp());
-      ASSERT_EQ(assignSync(t, ops, nullptr), "");
+      ASSERT_EQ(assignSync(t, ops, nullptr).message(), "");
       SimStats st;
       ASSERT_EQ(m.run(ops, SimOptions(), &st).message(), "");
     };

@@ -31,7 +31,7 @@ TEST(AccelSync, ReadAfterWriteAndWriteAfterRead) {
   p.push_back(gemm(t, 0, 0, 0, 8));            // 4: needs 3
   p.push_back(finishOp());
   SyncStats st;
-  ASSERT_EQ(assignSync(t, p, &st), "");
+  ASSERT_EQ(assignSync(t, p, &st).message(), "");
   EXPECT_EQ(p[1].signal, ch(t, 0, 1)); // only the latest load is waited for
   EXPECT_EQ(p[0].signal, 0u);
   EXPECT_EQ(p[2].wait, ch(t, 0, 1));
@@ -40,7 +40,7 @@ TEST(AccelSync, ReadAfterWriteAndWriteAfterRead) {
   EXPECT_EQ(p[3].signal, ch(t, 0, 1));
   EXPECT_EQ(p[4].wait, ch(t, 0, 1));
   EXPECT_EQ(st.edges, 3u);
-  EXPECT_EQ(checkSync(t, p), "");
+  EXPECT_EQ(checkSync(t, p).message(), "");
 }
 
 TEST(AccelSync, CheckFindsUnderflowAndOverflow) {
@@ -48,13 +48,15 @@ TEST(AccelSync, CheckFindsUnderflowAndOverflow) {
   std::vector<Op> p(1);
   p[0] = gemm(t, 0, 0, 0, 1);
   p[0].wait = ch(t, 0, 1);
-  EXPECT_NE(checkSync(t, p).find("nothing signalled"), std::string::npos);
+  EXPECT_NE(checkSync(t, p).message().find("nothing signalled"),
+            std::string::npos);
   std::vector<Op> q;
   for (unsigned i = 0; i <= t.sync.depth; ++i) {
     q.push_back(load(t, Cls::Act, i, 0, 1));
     q.back().signal = ch(t, 0, 1);
   }
-  EXPECT_NE(checkSync(t, q).find("beyond its depth"), std::string::npos);
+  EXPECT_NE(checkSync(t, q).message().find("beyond its depth"),
+            std::string::npos);
 }
 
 // More loads into distinct regions than the channel holds, each read by
@@ -77,9 +79,9 @@ TEST(AccelSync, MergesEdgesBeyondTheDepth) {
       p.push_back(load(t, Cls::Act, r * 8, 65536 + r * 128, 8));
     p.push_back(finishOp());
     SyncStats st;
-    ASSERT_EQ(assignSync(t, p, &st), "") << name;
+    ASSERT_EQ(assignSync(t, p, &st).message(), "") << name;
     EXPECT_LE(st.maxDepth, size_t(t.sync.depth)) << name;
-    EXPECT_EQ(checkSync(t, p), "") << name;
+    EXPECT_EQ(checkSync(t, p).message(), "") << name;
     // Every second-round load still waits (directly or through an earlier
     // load of its engine) for the GEMM that read its region.
     int waited = 0;
@@ -104,7 +106,7 @@ TEST(AccelSync, BarriersOrderAUnifiedMemory) {
   p.push_back(gemm(t, 200, 0, 100, 4));          // MAC: waits for both
   p.push_back(load(t, Cls::Act, 0, 512, 4));     // DMA0: after the GEMM
   p.push_back(finishOp());
-  ASSERT_EQ(assignSync(t, p, nullptr), "");
+  ASSERT_EQ(assignSync(t, p, nullptr).message(), "");
   EXPECT_EQ(p[2].wait, ch(t, dma0, mac) | ch(t, dma1, mac));
   EXPECT_EQ(p[3].wait, ch(t, mac, dma0));
   const std::string text = formatOp(t, p[2]);
@@ -125,11 +127,11 @@ TEST(AccelSync, RequantWithBiasReadsTheBiasRow) {
   p.push_back(load(t, Cls::Param, 102, 64, 1)); // 1: the bias row
   p.push_back(requantOp(t, 0, 0, 8, 100, 0, -128, 127, true)); // 2
   p.push_back(finishOp());
-  ASSERT_EQ(assignSync(t, p, nullptr), "");
+  ASSERT_EQ(assignSync(t, p, nullptr).message(), "");
   EXPECT_EQ(p[2].wait, ch(t, dmaP, rq));
   EXPECT_EQ(p[1].signal, ch(t, dmaP, rq)); // the last load it needs
   EXPECT_EQ(p[0].signal, 0u);
-  EXPECT_EQ(checkSync(t, p), "");
+  EXPECT_EQ(checkSync(t, p).message(), "");
 }
 
 namespace {
@@ -203,8 +205,8 @@ TEST(AccelSync, BarriersHoldTheirDepthWhenEnginesRunAhead) {
     p.push_back(gemm(t, 2000 + r * 4, r * 4, 3000, 4));
   }
   p.push_back(finishOp());
-  ASSERT_EQ(assignSync(t, p, nullptr), "");
-  EXPECT_EQ(checkSync(t, p), "");
+  ASSERT_EQ(assignSync(t, p, nullptr).message(), "");
+  EXPECT_EQ(checkSync(t, p).message(), "");
   EXPECT_LE(runAheadDepth(t, p, syncBit(t, dma0, mac)), int(t.sync.depth));
   EXPECT_LE(runAheadDepth(t, p, syncBit(t, mac, dma0)), int(t.sync.depth));
   // Without the waits that hold the loads back, the check refuses it.
@@ -216,6 +218,7 @@ TEST(AccelSync, BarriersHoldTheirDepthWhenEnginesRunAhead) {
     if (in.engine == mac)
       in.signal &= ~(1u << syncBit(t, mac, dma0));
   EXPECT_GT(runAheadDepth(t, q, syncBit(t, dma0, mac)), int(t.sync.depth));
-  EXPECT_NE(checkSync(t, q).find("beyond its depth"), std::string::npos)
-      << checkSync(t, q);
+  EXPECT_NE(checkSync(t, q).message().find("beyond its depth"),
+            std::string::npos)
+      << checkSync(t, q).message();
 }

@@ -205,11 +205,11 @@ TEST(AccelTarget, SecondAcceleratorPlansAConvolution) {
   lp.inputs = {x, r};
   lp.outputs = {y};
   Program p;
-  ASSERT_EQ(generateProgram(t, lp, CodegenOptions(), p), "");
+  ASSERT_EQ(generateProgram(t, lp, CodegenOptions(), p).message(), "");
   ASSERT_EQ(p.layers.size(), 1u);
   EXPECT_FALSE(p.layers[0].tiling.empty());
   EXPECT_GT(p.layers[0].predictedCycles, 0);
-  EXPECT_EQ(checkSync(t, p.ops), "");
+  EXPECT_EQ(checkSync(t, p.ops).message(), "");
   const int dma0 = t.engineFor(OpKind::Load, Cls::Act),
             dma1 = t.engineFor(OpKind::Load, Cls::Wgt),
             mac = t.engineFor(OpKind::Gemm),

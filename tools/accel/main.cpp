@@ -126,10 +126,10 @@ int runPasses(const accel::Target &t, const accel::LayerOptions &lo,
               const std::string &first, const std::string &stop,
               accel::PipelineState &st, const std::string &where) {
   std::vector<const accel::Pass *> pipeline;
-  std::string err = accel::passRange(first, stop, pipeline);
+  std::string err = accel::passRange(first, stop, pipeline).message();
   if (!err.empty())
     return fail(err);
-  err = accel::runPipeline(t, lo, pipeline, st);
+  err = accel::runPipeline(t, lo, pipeline, st).message();
   if (!err.empty())
     return fail(err + " (" + where + ")");
   return printState(t, st);
@@ -206,10 +206,11 @@ int selectRuns(const accel::Target &t, const Function &f,
     st.graph = &pg;
     std::vector<const accel::Pass *> pipeline;
     std::string err =
-        accel::passRange("build", stop.empty() ? "patches" : stop, pipeline);
+        accel::passRange("build", stop.empty() ? "patches" : stop, pipeline)
+            .message();
     if (!err.empty())
       return fail(err);
-    err = accel::runPipeline(t, lo, pipeline, st);
+    err = accel::runPipeline(t, lo, pipeline, st).message();
     if (!err.empty())
       return fail("run " + std::to_string(k) + ": " + err);
     if (printState(t, st))
@@ -346,7 +347,7 @@ int main(int argc, char **argv) {
   if (!readText(file, text, err))
     return fail(err);
   accel::PipelineState st;
-  err = accel::parseLevel(t, level, text, st);
+  err = accel::parseLevel(t, level, text, st).message();
   if (!err.empty())
     return fail(err + " (" + file + ")");
   return runPasses(t, lo, first, stop, st, file);

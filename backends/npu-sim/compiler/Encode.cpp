@@ -184,7 +184,7 @@ std::string compileLayers(const LayerProgram &lp, const CodegenOptions &o,
   const Target &t = npuTarget();
   if (!npuTargetError().empty())
     return "the NPU's target description: " + npuTargetError();
-  std::string err = generateProgram(t, lp, o, out);
+  std::string err = generateProgram(t, lp, o, out).message();
   if (!err.empty())
     return err;
   packImage(t, lp, out);

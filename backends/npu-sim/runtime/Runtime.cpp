@@ -652,7 +652,7 @@ std::string runLayersAlone(const Program &p, const RunConfig &c,
           (k >= p.opLayer.size() || p.opLayer[k] == int32_t(i)))
         q.ops.push_back(p.ops[k]);
     q.ops.push_back(finishOp());
-    std::string err = assignSync(npuTarget(), q.ops, nullptr);
+    std::string err = assignSync(npuTarget(), q.ops, nullptr).message();
     if (!err.empty())
       return "layer '" + l.name + "' alone: " + err;
     q.opLayer.assign(q.ops.size(), 0);

@@ -63,7 +63,7 @@ std::string runEverywhere(Program &p, std::vector<Op> ops,
                           std::vector<std::vector<std::vector<uint8_t>>> &got) {
   const Target &t = npuTarget();
   ops.push_back(finishOp());
-  std::string err = assignSync(t, ops, nullptr);
+  std::string err = assignSync(t, ops, nullptr).message();
   if (!err.empty())
     return err;
   p.ops = ops;

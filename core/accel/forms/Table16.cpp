@@ -161,7 +161,7 @@ Status scheduleTable16(const Target &tg, const Layer &L,
   ops.op = [&tg](int64_t dst, int64_t src, int64_t rows) {
     return lut16Op(tg, dst, src, rows);
   };
-  return sel::refusal(genPool(tg, L, ts, o, code, info, &ops));
+  return genPool(tg, L, ts, o, code, info, &ops);
 }
 
 } // namespace

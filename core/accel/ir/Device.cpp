@@ -120,10 +120,8 @@ Status layerAlone(const Target &t, const Program &p, size_t i, Program &out) {
       out.ops.push_back(p.ops[k]);
   out.ops.push_back(finishOp());
   out.opLayer.assign(out.ops.size(), 0);
-  std::string err = assignSync(t, out.ops, nullptr);
-  if (!err.empty())
-    return unsupported("layer '", l.name, "' alone: ", err);
-  return Status::ok();
+  return assignSync(t, out.ops, nullptr)
+      .withContext("layer '" + l.name + "' alone");
 }
 
 } // namespace ember::accel

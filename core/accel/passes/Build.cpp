@@ -8,11 +8,10 @@
 
 namespace ember::accel {
 
-std::string runBuild(const PassContext &ctx, PipelineState &st) {
+Status runBuild(const PassContext &ctx, PipelineState &st) {
   st.haveLayers = true;
   return buildLayersUnpacked(ctx.target, *st.graph, st.layers,
-                             ctx.options.select)
-      .message();
+                             ctx.options.select);
 }
 
 } // namespace ember::accel

@@ -8,12 +8,12 @@
 namespace ember::accel {
 
 #define EMBER_ACCEL_PASS(Id, name, in, out, fromText, description)             \
-  std::string run##Id(const PassContext &ctx, PipelineState &st);
+  Status run##Id(const PassContext &ctx, PipelineState &st);
 #include "Passes.def"
 #undef EMBER_ACCEL_PASS
 
 // Emits the program from the scheduler's state, when it holds one (the
 // program's passes read it; the pipeline's end prints it).
-std::string emitScheduled(const PassContext &ctx, PipelineState &st);
+Status emitScheduled(const PassContext &ctx, PipelineState &st);
 
 } // namespace ember::accel

@@ -7,11 +7,11 @@
 
 namespace ember::accel {
 
-std::string runPatches(const PassContext &ctx, PipelineState &st) {
+Status runPatches(const PassContext &ctx, PipelineState &st) {
   if (!ctx.options.select.patches)
-    return "";
+    return Status::ok();
   packPatches(ctx.target, st.layers);
-  return patchedLimits(ctx.target, st.layers).message();
+  return patchedLimits(ctx.target, st.layers);
 }
 
 } // namespace ember::accel

@@ -51,35 +51,35 @@ const Pass *firstPassFrom(Level level) {
   return nullptr;
 }
 
-std::string passRange(const std::string &first, const std::string &last,
-                      std::vector<const Pass *> &out) {
+Status passRange(const std::string &first, const std::string &last,
+                 std::vector<const Pass *> &out) {
   out.clear();
   const Pass *a = findPass(first);
   const Pass *b = last.empty() ? &passes().back() : findPass(last);
   for (const std::string &n : {first, last})
     if (!n.empty() && !findPass(n))
-      return "unknown pass '" + n + "' (the passes: " + passNames() + ")";
+      return invalid("unknown pass '", n, "' (the passes: ", passNames(), ")");
   if (b < a)
-    return "pass '" + last + "' runs before '" + first +
-           "', where this pipeline starts (its passes: " + first + " to " +
-           passes().back().name + ")";
+    return invalid("pass '", last, "' runs before '", first,
+                   "', where this pipeline starts (its passes: ", first, " to ",
+                   passes().back().name, ")");
   for (const Pass *p = a; p <= b; ++p)
     out.push_back(p);
-  return "";
+  return Status::ok();
 }
 
-std::string emitScheduled(const PassContext &ctx, PipelineState &st) {
+Status emitScheduled(const PassContext &ctx, PipelineState &st) {
   if (!st.schedule)
-    return "";
-  std::string err = emitProgram(ctx.target, st.layers, ctx.options.codegen,
-                                *st.schedule, st.program);
+    return Status::ok();
+  Status err = emitProgram(ctx.target, st.layers, ctx.options.codegen,
+                           *st.schedule, st.program);
   st.schedule.reset();
   return err;
 }
 
-std::string runPipeline(const Target &t, const LayerOptions &o,
-                        const std::vector<const Pass *> &pipeline,
-                        PipelineState &st) {
+Status runPipeline(const Target &t, const LayerOptions &o,
+                   const std::vector<const Pass *> &pipeline,
+                   PipelineState &st) {
   auto runs = [&](const char *name) {
     for (const Pass *p : pipeline)
       if (std::string(p->name) == name)
@@ -95,11 +95,10 @@ std::string runPipeline(const Target &t, const LayerOptions &o,
   co.sync = runs("sync");
   for (const Pass *p : pipeline) {
     if (st.level != p->input)
-      return std::string("internal: pass '") + p->name + "' reads " +
-             levelName(p->input) + ", the pipeline has " + levelName(st.level);
-    std::string err = p->run(ctx, st);
-    if (!err.empty())
-      return err;
+      return makeError(ErrorCode::Internal, "internal: pass '", p->name,
+                       "' reads ", levelName(p->input), ", the pipeline has ",
+                       levelName(st.level));
+    EMBER_TRY(p->run(ctx, st));
     st.level = p->output;
   }
   return emitScheduled(ctx, st);
@@ -113,17 +112,19 @@ std::string printLevel(const Target &t, const PipelineState &st) {
   return "";
 }
 
-std::string parseLevel(const Target &t, Level level, const std::string &text,
-                       PipelineState &st) {
+Status parseLevel(const Target &t, Level level, const std::string &text,
+                  PipelineState &st) {
   st = PipelineState();
   st.level = level;
   if (level == Level::Layers) {
     st.haveLayers = true;
-    return parseLayers(t, text, st.layers).message();
+    return parseLayers(t, text, st.layers);
   }
   if (level == Level::Sched)
-    return parseProgram(t, text, st.program).message();
-  return "internal: the graph's text is the graph IR's (parse it with it)";
+    return parseProgram(t, text, st.program);
+  return makeError(
+      ErrorCode::Internal,
+      "internal: the graph's text is the graph IR's (parse it with it)");
 }
 
 } // namespace ember::accel

@@ -8,10 +8,10 @@
 
 namespace ember::accel {
 
-std::string runResidency(const PassContext &ctx, PipelineState &st) {
+Status runResidency(const PassContext &ctx, PipelineState &st) {
   if (!st.schedule)
-    return "pass 'residency' runs on the layers 'tiling' scheduled in the "
-           "same pipeline, not on a program read as text";
+    return invalid("pass 'residency' runs on the layers 'tiling' scheduled in "
+                   "the same pipeline, not on a program read as text");
   return keepOnChip(ctx.target, st.layers, ctx.options.codegen, *st.schedule);
 }
 

@@ -9,14 +9,15 @@
 
 namespace ember::accel {
 
-std::string runSelect(const PassContext &ctx, PipelineState &st) {
+Status runSelect(const PassContext &ctx, PipelineState &st) {
   const backend::v1::Graph &g = *st.graph;
   std::vector<std::string> why = whyNot(ctx.target, g, ctx.options.select);
   for (size_t i = 0; i < why.size(); ++i)
     if (!why[i].empty())
-      return "node " + std::to_string(i) + " " + g.nodes(int(i)).op() + " '" +
-             g.nodes(int(i)).name() + "' does not run on the target: " + why[i];
-  return "";
+      return unsupported("node ", i, " ", g.nodes(int(i)).op(), " '",
+                         g.nodes(int(i)).name(),
+                         "' does not run on the target: ", why[i]);
+  return Status::ok();
 }
 
 } // namespace ember::accel

@@ -7,17 +7,16 @@
 
 namespace ember::accel {
 
-std::string runSync(const PassContext &ctx, PipelineState &st) {
+Status runSync(const PassContext &ctx, PipelineState &st) {
   const bool scheduled = st.schedule != nullptr;
-  std::string err = emitScheduled(ctx, st);
-  if (!err.empty())
-    return err;
+  EMBER_TRY(emitScheduled(ctx, st));
   std::vector<Op> &ops = st.program.ops;
   if (ops.empty() || ops.back().kind != OpKind::Finish)
-    return "the program does not end with finish";
-  err = assignSync(ctx.target, ops, nullptr);
-  if (!err.empty() && scheduled)
-    return "internal: dependency insertion: " + err;
+    return invalid("the program does not end with finish");
+  const Status err = assignSync(ctx.target, ops, nullptr);
+  if (err.failed() && scheduled)
+    return makeError(ErrorCode::Internal,
+                     "internal: dependency insertion: ", err.message());
   return err;
 }
 

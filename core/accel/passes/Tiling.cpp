@@ -8,7 +8,7 @@
 
 namespace ember::accel {
 
-std::string runTiling(const PassContext &ctx, PipelineState &st) {
+Status runTiling(const PassContext &ctx, PipelineState &st) {
   st.schedule = std::make_shared<ScheduleState>(ctx.target);
   return tileLayers(ctx.target, st.layers, ctx.options.codegen, *st.schedule);
 }

@@ -67,8 +67,8 @@ bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
   return true;
 }
 
-std::string storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
-                       uint64_t rb, StoredRows &out) {
+Status storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
+                  uint64_t rb, StoredRows &out) {
   const Op &st = tail[k];
   // Walk back over the stores of the same op.
   size_t v = k;
@@ -78,13 +78,14 @@ std::string storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
     offset += tail[v].ysize * tail[v].xsize;
   }
   if (v == 0)
-    return "a store of the tensor follows no vector op";
+    return unsupported("a store of the tensor follows no vector op");
   --v;
   const Op &op = tail[v];
   if ((op.kind != OpKind::Requant && op.kind != OpKind::VAdd &&
        op.kind != OpKind::Pool && op.kind != OpKind::Lut) ||
       st.row != op.dst + offset || offset + st.ysize * st.xsize > op.rows)
-    return "a store of the tensor is not of the vector op before it";
+    return unsupported(
+        "a store of the tensor is not of the vector op before it");
   const int64_t row = int64_t((uint64_t(st.dram) - lo) / rb) - offset;
   // The op's rows must all be stored, contiguously in T: checked at its
   // first store, which a later one needs to be of T too.
@@ -93,15 +94,15 @@ std::string storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
        ++q) {
     if (tail[q].row != op.dst + covered || uint64_t(tail[q].dram) < lo ||
         int64_t((uint64_t(tail[q].dram) - lo) / rb) != row + covered)
-      return "a vector op's rows are not stored contiguously";
+      return unsupported("a vector op's rows are not stored contiguously");
     covered += tail[q].ysize * tail[q].xsize;
     if (offset > 0)
       break; // the first store is of T; the rest was checked with it
   }
   if (offset == 0 && covered != op.rows)
-    return "a vector op's rows are not all stored";
+    return unsupported("a vector op's rows are not all stored");
   out = {v, row, offset == 0};
-  return "";
+  return Status::ok();
 }
 
 namespace {
@@ -214,7 +215,7 @@ bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
   std::vector<Redirect> redirects;
   for (const Site &st : stores) {
     StoredRows sr;
-    if (!storedRows(codes[i].steps[st.step].tail, st.k, lo, rb, sr).empty())
+    if (storedRows(codes[i].steps[st.step].tail, st.k, lo, rb, sr).failed())
       return false;
     if (sr.first)
       redirects.push_back({st.step, sr.vec, sr.row});
@@ -268,12 +269,12 @@ std::vector<char> predictCascadedInputs(const Target &tg,
   return in;
 }
 
-std::string cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
-                          std::vector<LayerInfo> &infos, const LayerProgram &lp,
-                          const std::vector<NTensor> &ts,
-                          const std::vector<char> &generatedIn,
-                          const std::vector<char> &generatedOut,
-                          const RegenerateFn &regenerate) {
+Status cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
+                     std::vector<LayerInfo> &infos, const LayerProgram &lp,
+                     const std::vector<NTensor> &ts,
+                     const std::vector<char> &generatedIn,
+                     const std::vector<char> &generatedOut,
+                     const RegenerateFn &regenerate) {
   const size_t nl = lp.layers.size();
   std::vector<TileChoice> firstChoice(nl);
   std::vector<std::vector<TileChoice>> firstCandidates(nl);
@@ -307,13 +308,11 @@ std::string cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
       genOut[j] = out2[j];
       if (lp.layers[j].kind != Layer::Kind::Gemm)
         continue; // its cost model has no cascading side
-      std::string err = regenerate(j, genIn[j], genOut[j], &firstChoice[j]);
-      if (!err.empty())
-        return err;
+      EMBER_TRY(regenerate(j, genIn[j], genOut[j], &firstChoice[j]));
       infos[j].candidates = firstCandidates[j];
     }
   }
-  return "";
+  return Status::ok();
 }
 
 } // namespace ember::accel

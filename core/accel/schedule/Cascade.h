@@ -39,8 +39,8 @@ struct StoredRows {
 // stored, in order, by the run's stores into T (checked at its first store;
 // a later one is taken only when the run's first store stores into T at the
 // op's row).
-std::string storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
-                       uint64_t rb, StoredRows &out);
+Status storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
+                  uint64_t rb, StoredRows &out);
 
 // The rules for keeping tensor `tensor` between layers i and i + 1 on chip
 // that hold whatever the code: an int8 or int16 activation of its own storage,
@@ -58,9 +58,9 @@ bool fitsHalfOfOut(const Target &t, const NTensor &T);
 
 // Generates layer `i` again: its input comes from the out memory by copies
 // (`inOn`), its output stays there (`outOn`), with the tiling `keep`.
-// Returns "" or the error.
-using RegenerateFn = std::function<std::string(size_t i, bool inOn, bool outOn,
-                                               const TileChoice *keep)>;
+// Returns ok or the error.
+using RegenerateFn = std::function<Status(size_t i, bool inOn, bool outOn,
+                                          const TileChoice *keep)>;
 
 // Per layer, whether its input will likely stay on chip, predicted before any
 // layer is tiled (the boundaries themselves are found on the generated code,
@@ -92,11 +92,11 @@ std::vector<char> predictCascadedInputs(const Target &t, const LayerProgram &lp,
 // network (DS-CNN +1.7% cycles); the consumer's input side is chosen up
 // front instead (predictCascadedInputs). Sets LayerInfo::cascadedIn /
 // cascadedOut.
-std::string cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
-                          std::vector<LayerInfo> &infos, const LayerProgram &lp,
-                          const std::vector<NTensor> &ts,
-                          const std::vector<char> &generatedIn,
-                          const std::vector<char> &generatedOut,
-                          const RegenerateFn &regenerate);
+Status cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
+                     std::vector<LayerInfo> &infos, const LayerProgram &lp,
+                     const std::vector<NTensor> &ts,
+                     const std::vector<char> &generatedIn,
+                     const std::vector<char> &generatedOut,
+                     const RegenerateFn &regenerate);
 
 } // namespace ember::accel

@@ -180,16 +180,16 @@ namespace {
 
 // "" when loads and copies can encode padding (pt, pl, pb, pr), else why
 // not.
-std::string padError(const Target &tg, int64_t pt, int64_t pl, int64_t pb,
-                     int64_t pr) {
+Status padError(const Target &tg, int64_t pt, int64_t pl, int64_t pb,
+                int64_t pr) {
   const int64_t most = tg.maxPad;
   if (std::max({pt, pl, pb, pr}) <= most && std::min({pt, pl, pb, pr}) >= 0)
-    return "";
-  return "pads " + std::to_string(pt) + "," + std::to_string(pl) + "," +
-         std::to_string(pb) + "," + std::to_string(pr) +
-         " (top, left, bottom, right) cannot be encoded: " +
-         tg.engines[size_t(tg.engineFor(OpKind::Load))].name + " pads 0 to " +
-         std::to_string(most) + " per side";
+    return Status::ok();
+  return unsupported("pads " + std::to_string(pt) + "," + std::to_string(pl) +
+                     "," + std::to_string(pb) + "," + std::to_string(pr) +
+                     " (top, left, bottom, right) cannot be encoded: " +
+                     tg.engines[size_t(tg.engineFor(OpKind::Load))].name +
+                     " pads 0 to " + std::to_string(most) + " per side");
 }
 
 // ---- pooling layers ----------------------------------------------------
@@ -360,9 +360,9 @@ void poolStep(const Target &tg, const PoolLayer &g,
 // A form's vector op over a map (PoolOps: a table lookup) runs as such a
 // layer, with a 1x1 window: its op instead of the pool, its setup instead
 // of the window registers.
-std::string genPool(const Target &tg, const Layer &L,
-                    const std::vector<NTensor> &ts, const CodegenOptions &o,
-                    LayerCode &code, LayerInfo &info, const PoolOps *ops) {
+Status genPool(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
+               const CodegenOptions &o, LayerCode &code, LayerInfo &info,
+               const PoolOps *ops) {
   const PoolLayer &g = L.pool;
   // Engine cycles of the layer's vector op over `rows` rows (a window of
   // kh x kw taps each).
@@ -374,10 +374,11 @@ std::string genPool(const Target &tg, const Layer &L,
   const int64_t lanes = tg.lanes;
   const int64_t Ct = ceilDiv(g.C, lanes), Wp = g.W + g.pl + g.pr;
   if (g.w16 && (!tg.wide16 || g.up > 1))
-    return "a 16-bit pool on a target without 16-bit activations, or stored "
-           "upsampled";
+    return unsupported(
+        "a 16-bit pool on a target without 16-bit activations, or stored "
+        "upsampled");
   if (g.up > 1 && (g.sh != 1 || g.sw != 1))
-    return "an upsampling store of a strided pool";
+    return unsupported("an upsampling store of a strided pool");
   const int64_t eb = g.w16 ? 2 : 1; // DRAM bytes per lane
   const bool perLine = g.sh != g.sw;
   sp::Problem p;
@@ -403,10 +404,11 @@ std::string genPool(const Target &tg, const Layer &L,
   std::vector<int64_t> bandSizes; // the six widest that fit, widest first
   if (banded) {
     if (g.W > tg.maxStride || g.OW > tg.maxStride)
-      return "image width " + std::to_string(std::max(g.W, g.OW)) +
-             " (a column band's lines are a line apart in DRAM: strides of "
-             "loads and stores at most " +
-             std::to_string(tg.maxStride) + " rows)";
+      return unsupported(
+          "image width " + std::to_string(std::max(g.W, g.OW)) +
+          " (a column band's lines are a line apart in DRAM: strides of "
+          "loads and stores at most " +
+          std::to_string(tg.maxStride) + " rows)");
     for (int64_t k = 2; k <= g.OW && bandSizes.size() < 6; ++k) {
       const int64_t b = ceilDiv(g.OW, k);
       if ((bandSizes.empty() || bandSizes.back() != b) &&
@@ -414,9 +416,9 @@ std::string genPool(const Target &tg, const Layer &L,
         bandSizes.push_back(b);
     }
     if (bandSizes.empty())
-      return "no column band fits: one output pixel reads " +
-             std::to_string(g.kh) + " lines of " + std::to_string(bandWp(1)) +
-             " pixels";
+      return unsupported("no column band fits: one output pixel reads " +
+                         std::to_string(g.kh) + " lines of " +
+                         std::to_string(bandWp(1)) + " pixels");
   }
   p.dims = {
       {"n", g.N, false, {1}}, {"y", g.OH, false, {}}, {"c", Ct, false, {1}}};
@@ -472,7 +474,7 @@ std::string genPool(const Target &tg, const Layer &L,
   };
   sp::PlanResult plan = planLayer(tg, p, o, info);
   if (!plan.ok)
-    return "does not fit the memories: " + plan.error;
+    return unsupported("does not fit the memories: " + plan.error);
   const sp::Tiling &t = plan.tiling;
   Slots slots = allocate(tg, p, t, o.slotsFromTop && !g.w16, o.paramReserve);
   code.tiling = info.tiling = tilingText(p, t);
@@ -493,14 +495,13 @@ std::string genPool(const Target &tg, const Layer &L,
   for (size_t s = 0; s < steps.size(); ++s)
     poolStep(tg, g, ts, ops, t, steps[s], slots, banded, curInW, curOutW,
              code.steps[s]);
-  return "";
+  return Status::ok();
 }
 
 // ---- add layers ----------------------------------------------------------
 
-std::string genAdd(const Target &tg, const Layer &L,
-                   const std::vector<NTensor> &ts, const CodegenOptions &o,
-                   LayerCode &code, LayerInfo &info) {
+Status genAdd(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
+              const CodegenOptions &o, LayerCode &code, LayerInfo &info) {
   const AddLayer &g = L.add;
   Addr addr{ts};
   const NTensor &y = ts[size_t(g.out)];
@@ -511,9 +512,10 @@ std::string genAdd(const Target &tg, const Layer &L,
   const bool a16 = ts[size_t(g.a)].i16, b16 = ts[size_t(g.b)].i16, y16 = y.i16;
   const bool w16 = g.w16 || (g.mul && (a16 || b16 || y16));
   if (w16 && !tg.wide16)
-    return "a 16-bit add or multiply on a target without 16-bit activations";
+    return unsupported(
+        "a 16-bit add or multiply on a target without 16-bit activations");
   if (g.w16 && g.mul)
-    return "a multiply marked as a 16-bit add";
+    return unsupported("a multiply marked as a 16-bit add");
   const bool cvtA = g.w16 && !a16, cvtB = g.w16 && !b16, cvtY = g.w16 && !y16;
   sp::Problem p;
   p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
@@ -569,7 +571,7 @@ std::string genAdd(const Target &tg, const Layer &L,
   };
   sp::PlanResult plan = planLayer(tg, p, o, info);
   if (!plan.ok)
-    return "does not fit the memories: " + plan.error;
+    return unsupported("does not fit the memories: " + plan.error);
   const sp::Tiling &t = plan.tiling;
   Slots slots = allocate(tg, p, t, o.slotsFromTop && !w16, o.paramReserve);
   code.tiling = info.tiling = tilingText(p, t);
@@ -645,7 +647,7 @@ std::string genAdd(const Target &tg, const Layer &L,
     moveRows(tg, sc.tail, true, Cls::Out, out, addr(g.out, c, p0), p1 - p0,
              y16);
   }
-  return "";
+  return Status::ok();
 }
 
 namespace {
@@ -676,10 +678,10 @@ std::string layerOp(const Layer &L) {
 
 // ---- DRAM placement of activations -------------------------------------
 
-std::string placeActivations(const Target &tg, std::vector<NTensor> &ts,
-                             const LayerProgram &lp,
-                             const std::vector<char> &pairedWithNext,
-                             uint64_t base, uint64_t &end) {
+Status placeActivations(const Target &tg, std::vector<NTensor> &ts,
+                        const LayerProgram &lp,
+                        const std::vector<char> &pairedWithNext, uint64_t base,
+                        uint64_t &end) {
   // Lifetime of each tensor that owns storage, in layer indices: inputs
   // are live from the start, outputs to the end.
   const int64_t L = int64_t(lp.layers.size());
@@ -723,7 +725,7 @@ std::string placeActivations(const Target &tg, std::vector<NTensor> &ts,
   for (size_t i = 0; i < who.size(); ++i)
     ts[who[i]].dram = int64_t(base + pl.offsets[i]);
   end = base + pl.peak;
-  return "";
+  return Status::ok();
 }
 
 } // namespace
@@ -764,8 +766,8 @@ sp::Machine machineOf(const Target &tg, const CodegenOptions &o) {
   return m;
 }
 
-std::string layerFits(const Target &tg, const Layer &L,
-                      const std::vector<NTensor> &ts) {
+Status layerFits(const Target &tg, const Layer &L,
+                 const std::vector<NTensor> &ts) {
   Image img(tg);
   LayerCode code;
   LayerInfo info;
@@ -778,7 +780,7 @@ std::string layerFits(const Target &tg, const Layer &L,
                      : L.lut.empty()  ? 0
                                       : uint64_t(tg.lutRows());
   if (const FormPattern *f = emitterOf(L))
-    return f->schedule(tg, L, ts, GemmTables(), fit, code, info).message();
+    return f->schedule(tg, L, ts, GemmTables(), fit, code, info);
   switch (L.kind) {
   case Layer::Kind::Gemm: {
     GemmTables tb = layoutGemm(tg, L.gemm, img, true);
@@ -790,7 +792,7 @@ std::string layerFits(const Target &tg, const Layer &L,
   case Layer::Kind::Add:
     return genAdd(tg, L, ts, fit, code, info);
   }
-  return "";
+  return Status::ok();
 }
 
 namespace {
@@ -799,16 +801,17 @@ namespace {
 // tiled layout; then per GEMM layer its packed weights, bias rows and
 // requantization tables, the output tables and the tables of the layers
 // whose forms schedule them.
-std::string placeConstants(const Target &tg, const LayerProgram &lp,
-                           const CodegenOptions &o, std::vector<NTensor> &ts,
-                           Image &img, std::vector<GemmTables> &tables,
-                           Program &out) {
+Status placeConstants(const Target &tg, const LayerProgram &lp,
+                      const CodegenOptions &o, std::vector<NTensor> &ts,
+                      Image &img, std::vector<GemmTables> &tables,
+                      Program &out) {
   for (NTensor &t : ts)
     if (t.kind == NTensor::Kind::Constant && t.base < 0) {
       if (t.data.size() != t.bytes())
-        return "internal: constant '" + t.name + "' has " +
-               std::to_string(t.data.size()) + " bytes, its layout " +
-               std::to_string(t.bytes());
+        return makeError(ErrorCode::Internal,
+                         "internal: constant '" + t.name + "' has " +
+                             std::to_string(t.data.size()) +
+                             " bytes, its layout " + std::to_string(t.bytes()));
       t.dram = int64_t(img.put(t.data.data(), t.data.size()));
       out.constants.push_back({int(&t - ts.data()), uint64_t(t.dram)});
     }
@@ -823,11 +826,14 @@ std::string placeConstants(const Target &tg, const LayerProgram &lp,
     if (L.lut.empty() || emitterOf(L))
       continue;
     if (L.lut.size() != 256)
-      return "internal: layer '" + L.name + "' has an output table of " +
-             std::to_string(L.lut.size()) + " entries";
+      return makeError(ErrorCode::Internal, "internal: layer '" + L.name +
+                                                "' has an output table of " +
+                                                std::to_string(L.lut.size()) +
+                                                " entries");
     if (!tg.has(OpKind::LutLd) || L.kind != Layer::Kind::Gemm ||
         !tg.lutFlag(OpKind::Requant))
-      return "layer '" + L.name + "': the target has no output table for it";
+      return unsupported("layer '" + L.name +
+                         "': the target has no output table for it");
     tables[i].lut = true;
     tables[i].lutOff = img.put(L.lut.data(), L.lut.size());
   }
@@ -837,11 +843,9 @@ std::string placeConstants(const Target &tg, const LayerProgram &lp,
     const FormPattern *f = emitterOf(lp.layers[i]);
     if (!f || !f->tables)
       continue;
-    const std::string e = f->tables(tg, lp.layers[i], img, tables[i]).message();
-    if (!e.empty())
-      return e;
+    EMBER_TRY(f->tables(tg, lp.layers[i], img, tables[i]));
   }
-  return "";
+  return Status::ok();
 }
 
 // The DRAM a program needs over what it has: the error, naming the layer
@@ -896,15 +900,14 @@ struct LayerGen {
   std::vector<LayerCode> &codes;
   Program &out;
 
-  std::string
-  operator()(size_t i, bool inOn, bool outOn, const TileChoice *keep,
-             const std::vector<uint64_t> *stripeShare = nullptr) const;
-  std::string gemm(size_t i, const CodegenOptions &lo, LayerInfo &info) const;
+  Status operator()(size_t i, bool inOn, bool outOn, const TileChoice *keep,
+                    const std::vector<uint64_t> *stripeShare = nullptr) const;
+  Status gemm(size_t i, const CodegenOptions &lo, LayerInfo &info) const;
 };
 
-std::string
-LayerGen::operator()(size_t i, bool inOn, bool outOn, const TileChoice *keep,
-                     const std::vector<uint64_t> *stripeShare) const {
+Status LayerGen::operator()(size_t i, bool inOn, bool outOn,
+                            const TileChoice *keep,
+                            const std::vector<uint64_t> *stripeShare) const {
   CodegenOptions lo = o; // plus the layer's forced tiling and slot side
   lo.paramReserve = anyTable16 ? uint64_t(table16Reserve(tg))
                     : anyTable ? uint64_t(tg.lutRows())
@@ -934,21 +937,20 @@ LayerGen::operator()(size_t i, bool inOn, bool outOn, const TileChoice *keep,
   // Padding reaches the hardware only through the loads' (and copies')
   // pad fields: a layer that needs more than they hold is refused here,
   // not truncated into wrong results (the selector never builds one).
-  std::string err;
+  auto ctx = [&] { return "layer '" + L.name + "' (" + info.op + ")"; };
+  Status err;
   if (L.kind != Layer::Kind::Add) {
     err = padError(tg, L.kind == Layer::Kind::Gemm ? L.gemm.pt : L.pool.pt,
                    L.kind == Layer::Kind::Gemm ? L.gemm.pl : L.pool.pl,
                    L.kind == Layer::Kind::Gemm ? L.gemm.pb : L.pool.pb,
                    L.kind == Layer::Kind::Gemm ? L.gemm.pr : L.pool.pr);
-    if (!err.empty())
-      return "layer '" + L.name + "' (" + info.op + "): " + err;
+    if (err.failed())
+      return err.withContext(ctx());
   }
   const FormPattern *emitter = emitterOf(L);
-  if (emitter) {
-    err = emitter->schedule(tg, L, ts, tables[i], lo, codes[i], info).message();
-    return err.empty() ? ""
-                       : "layer '" + L.name + "' (" + info.op + "): " + err;
-  }
+  if (emitter)
+    return emitter->schedule(tg, L, ts, tables[i], lo, codes[i], info)
+        .withContext(ctx());
   switch (L.kind) {
   case Layer::Kind::Gemm:
     err = gemm(i, lo, info);
@@ -960,14 +962,12 @@ LayerGen::operator()(size_t i, bool inOn, bool outOn, const TileChoice *keep,
     err = genAdd(tg, L, ts, lo, codes[i], info);
     break;
   }
-  if (!err.empty())
-    return "layer '" + L.name + "' (" + info.op + "): " + err;
-  return "";
+  return err.withContext(ctx());
 }
 
 // A GEMM layer's code, its bias path chosen.
-std::string LayerGen::gemm(size_t i, const CodegenOptions &lo,
-                           LayerInfo &info) const {
+Status LayerGen::gemm(size_t i, const CodegenOptions &lo,
+                      LayerInfo &info) const {
   const Layer &L = lp.layers[i];
   // The bias path: forced by the tuner, by the option, or every path
   // the layer allows scored by the cost model (Requant first where
@@ -978,11 +978,12 @@ std::string LayerGen::gemm(size_t i, const CodegenOptions &lo,
              : o.bias == BiasMode::Auto ? (tb.biasPathUsable(2) ? 2 : 0)
                                         : int(o.bias);
   if (lo.force && !tb.biasPathUsable(path))
-    return "the tuned tiling (" + lo.force->text() + ") takes the bias by " +
-           biasPathName(path) + ", which this layer does not allow";
-  const std::string err = genGemm(tg, L, ts, tb, lo, path, codes[i], info);
+    return unsupported("the tuned tiling (", lo.force->text(),
+                       ") takes the bias by ", biasPathName(path),
+                       ", which this layer does not allow");
+  Status err = genGemm(tg, L, ts, tb, lo, path, codes[i], info);
   std::vector<int> others;
-  if (err.empty() && !lo.force && o.bias == BiasMode::Auto) {
+  if (err.isOk() && !lo.force && o.bias == BiasMode::Auto) {
     if (path != 0)
       others.push_back(0);
     if (tb.biasPathUsable(1))
@@ -993,7 +994,7 @@ std::string LayerGen::gemm(size_t i, const CodegenOptions &lo,
     LayerInfo i2 = info;
     i2.arrayMacs = 0;
     i2.candidates.clear();
-    if (!genGemm(tg, L, ts, tb, lo, other, c2, i2).empty())
+    if (genGemm(tg, L, ts, tb, lo, other, c2, i2).failed())
       continue;
     std::vector<TileChoice> all = info.candidates;
     all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
@@ -1014,8 +1015,8 @@ std::string LayerGen::gemm(size_t i, const CodegenOptions &lo,
 
 } // namespace
 
-std::string tileLayers(const Target &tg, const LayerProgram &lp,
-                       const CodegenOptions &o, ScheduleState &st) {
+Status tileLayers(const Target &tg, const LayerProgram &lp,
+                  const CodegenOptions &o, ScheduleState &st) {
   st.out.lanes = tg.lanes;
   std::vector<NTensor> &ts = st.ts;
   ts = lp.tensors;
@@ -1024,13 +1025,12 @@ std::string tileLayers(const Target &tg, const LayerProgram &lp,
       t.lanes = tg.lanes;
   for (const NTensor &t : ts)
     if (t.lanes != tg.lanes)
-      return "internal: tensor '" + t.name + "' has " +
-             std::to_string(t.lanes) + " lanes, the target " +
-             std::to_string(tg.lanes);
+      return makeError(ErrorCode::Internal,
+                       "internal: tensor '" + t.name + "' has " +
+                           std::to_string(t.lanes) + " lanes, the target " +
+                           std::to_string(tg.lanes));
   st.tables.assign(lp.layers.size(), GemmTables());
-  std::string err = placeConstants(tg, lp, o, ts, st.img, st.tables, st.out);
-  if (!err.empty())
-    return err;
+  EMBER_TRY(placeConstants(tg, lp, o, ts, st.img, st.tables, st.out));
   for (const GemmTables &tb : st.tables) {
     st.anyTable = st.anyTable || tb.lut;
     st.anyTable16 = st.anyTable16 || tb.lut16;
@@ -1040,9 +1040,7 @@ std::string tileLayers(const Target &tg, const LayerProgram &lp,
   // Boundaries that may run in stripes (Stripes.h), known before tiling.
   if (o.stripes != StripeMode::Off)
     st.stripeCand = stripeCandidates(tg, lp, ts);
-  err = placeActivations(tg, ts, lp, st.stripeCand, actBase, end);
-  if (!err.empty())
-    return err;
+  EMBER_TRY(placeActivations(tg, ts, lp, st.stripeCand, actBase, end));
   st.out.activationBase = actBase;
   st.out.dramBytes = end;
   // The DRAM is the description's dram.bytes unless the backend option
@@ -1052,8 +1050,9 @@ std::string tileLayers(const Target &tg, const LayerProgram &lp,
                              : UINT64_MAX;
   const uint64_t capacity = o.dramCapacity ? o.dramCapacity : tg.dram.bytes;
   if (end > capacity || end > space)
-    return dramOverflow(lp, ts, st.img.bytes.size(), actBase, end,
-                        std::min(capacity, space), !o.dramCapacity);
+    return unsupported(dramOverflow(lp, ts, st.img.bytes.size(), actBase, end,
+                                    std::min(capacity, space),
+                                    !o.dramCapacity));
   // Each layer's code (LayerGen).
   const size_t nl = lp.layers.size();
   st.codes.assign(nl, LayerCode());
@@ -1072,16 +1071,13 @@ std::string tileLayers(const Target &tg, const LayerProgram &lp,
     if (o.cascadePredict == CascadePredict::Both)
       st.predIn = likely;
   }
-  for (size_t i = 0; i < nl; ++i) {
-    err = genLayer(i, st.predIn[i], st.predOut[i], nullptr);
-    if (!err.empty())
-      return err;
-  }
-  return "";
+  for (size_t i = 0; i < nl; ++i)
+    EMBER_TRY(genLayer(i, st.predIn[i], st.predOut[i], nullptr));
+  return Status::ok();
 }
 
-std::string keepOnChip(const Target &tg, const LayerProgram &lp,
-                       const CodegenOptions &o, ScheduleState &st) {
+Status keepOnChip(const Target &tg, const LayerProgram &lp,
+                  const CodegenOptions &o, ScheduleState &st) {
   const LayerGen genLayer{
       tg,       lp,    o, st.ts, st.tables, st.anyTable, st.anyTable16,
       st.codes, st.out};
@@ -1089,13 +1085,11 @@ std::string keepOnChip(const Target &tg, const LayerProgram &lp,
   // memory, so they never move across a layer boundary. It needs a copy
   // operation.
   if (o.cascade && tg.has(OpKind::Copy)) {
-    std::string err = cascadeLayers(
+    EMBER_TRY(cascadeLayers(
         tg, st.codes, st.out.layers, lp, st.ts, st.predIn, st.predOut,
         [&](size_t j, bool inOn, bool outOn, const TileChoice *keep) {
           return genLayer(j, inOn, outOn, keep);
-        });
-    if (!err.empty())
-      return err;
+        }));
   }
   // Layer cascading in stripes (Stripes.cpp), after whole-tensor cascading
   // (its boundaries and their layers are left as they are).
@@ -1109,22 +1103,23 @@ std::string keepOnChip(const Target &tg, const LayerProgram &lp,
         },
         st.pairs);
   }
-  return "";
+  return Status::ok();
 }
 
-std::string generateProgram(const Target &tg, const LayerProgram &lp,
-                            const CodegenOptions &o, Program &out) {
+Status generateProgram(const Target &tg, const LayerProgram &lp,
+                       const CodegenOptions &o, Program &out) {
   out = Program();
   ScheduleState st(tg);
-  std::string err = tileLayers(tg, lp, o, st);
-  if (err.empty())
-    err = keepOnChip(tg, lp, o, st);
-  if (err.empty())
-    err = emitProgram(tg, lp, o, st, out);
-  if (!err.empty() || !o.sync)
-    return err;
-  err = assignSync(tg, out.ops, nullptr);
-  return err.empty() ? "" : "internal: dependency insertion: " + err;
+  EMBER_TRY(tileLayers(tg, lp, o, st));
+  EMBER_TRY(keepOnChip(tg, lp, o, st));
+  EMBER_TRY(emitProgram(tg, lp, o, st, out));
+  if (!o.sync)
+    return Status::ok();
+  const Status sync = assignSync(tg, out.ops, nullptr);
+  if (sync.failed())
+    return makeError(ErrorCode::Internal,
+                     "internal: dependency insertion: ", sync.message());
+  return Status::ok();
 }
 
 } // namespace ember::accel

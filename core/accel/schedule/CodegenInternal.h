@@ -100,11 +100,10 @@ struct GemmTables;
 std::string convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
                          int64_t ekh, int64_t sh, uint64_t actRows);
 
-// The per-layer schedulers: "" or why the layer cannot be scheduled.
-std::string genGemm(const Target &t, const Layer &L,
-                    const std::vector<NTensor> &ts, const GemmTables &tb,
-                    const CodegenOptions &o, int biasPath, LayerCode &code,
-                    LayerInfo &info);
+// The per-layer schedulers: ok or why the layer cannot be scheduled.
+Status genGemm(const Target &t, const Layer &L, const std::vector<NTensor> &ts,
+               const GemmTables &tb, const CodegenOptions &o, int biasPath,
+               LayerCode &code, LayerInfo &info);
 // The param rows a program with 16-bit tables keeps at the top of the
 // param memory: the output table's (at the top) and the 16-bit table's
 // below them (loaded by each table layer's setup).
@@ -123,12 +122,10 @@ struct PoolOps {
 
 // A pool layer: its blocks of lines loaded into the out memory with their
 // padding, pooled (or run through `ops`), stored (Codegen.cpp).
-std::string genPool(const Target &t, const Layer &L,
-                    const std::vector<NTensor> &ts, const CodegenOptions &o,
-                    LayerCode &code, LayerInfo &info,
-                    const PoolOps *ops = nullptr);
-std::string genAdd(const Target &t, const Layer &L,
-                   const std::vector<NTensor> &ts, const CodegenOptions &o,
-                   LayerCode &code, LayerInfo &info);
+Status genPool(const Target &t, const Layer &L, const std::vector<NTensor> &ts,
+               const CodegenOptions &o, LayerCode &code, LayerInfo &info,
+               const PoolOps *ops = nullptr);
+Status genAdd(const Target &t, const Layer &L, const std::vector<NTensor> &ts,
+              const CodegenOptions &o, LayerCode &code, LayerInfo &info);
 
 } // namespace ember::accel

@@ -77,31 +77,34 @@ void widen16(const Target &tg, const GemmLayer &g, const GemmTables &tb,
 }
 
 // Why the layer's form cannot be scheduled on the target, or "".
-std::string refuseForm(const Target &tg, const GemmLayer &g,
-                       const std::vector<NTensor> &ts, const GemmTables &tb) {
+Status refuseForm(const Target &tg, const GemmLayer &g,
+                  const std::vector<NTensor> &ts, const GemmTables &tb) {
   const bool in16 = g.in16, wide = g.in16 || g.out16;
   if (wide && !tg.wide16)
-    return "a 16-bit layer on a target without 16-bit activations";
+    return unsupported("a 16-bit layer on a target without 16-bit activations");
   if (in16 && (!g.requant || !tb.rqBias))
-    return "a 16x8 layer needs its requantization with a bias row (the "
-           "int64 bias)";
+    return unsupported(
+        "a 16x8 layer needs its requantization with a bias row (the "
+        "int64 bias)");
   // A fused add of a 16-bit layer: the int16 vector add (w16) of its int16
   // result and another int16 tensor of the same shape, into int16.
   const bool add16 = g.add.on && g.out16;
   if (add16 && (!ts[size_t(g.add.other)].i16 || g.add.otherBroadcast ||
                 g.add.regs.exact))
-    return "a 16-bit layer with a fused add of an 8-bit, repeated or exact "
-           "operand (the fused 16-bit add is the int16 one of two int16 maps)";
+    return unsupported(
+        "a 16-bit layer with a fused add of an 8-bit, repeated or exact "
+        "operand (the fused 16-bit add is the int16 one of two int16 maps)");
   // (A 16x8 layer into 8 bits pools its requantized 8-bit rows in the out
   // memory as the int8 layer does.)
   if ((g.out16 && g.pool.on) || (wide && g.add.on && !add16))
-    return "a 16-bit result with a fused pool, or a 16-bit layer with a fused "
-           "add into 8 bits";
+    return unsupported(
+        "a 16-bit result with a fused pool, or a 16-bit layer with a fused "
+        "add into 8 bits");
   // An output table reads the int8 result (the requantization's lut; the 16-bit
   // table is an instruction of its own).
   if (g.out16 && tb.lut)
-    return "an output table on a 16-bit result";
-  return "";
+    return unsupported("an output table on a 16-bit result");
+  return Status::ok();
 }
 
 // The problem's dimensions and its operands' indices.
@@ -154,7 +157,7 @@ struct GemmSched {
   GemmSched(const Target &t, const GemmLayer &gl,
             const std::vector<NTensor> &tensors, const GemmTables &tables,
             const CodegenOptions &opts, int biasPath);
-  std::string columnBands();
+  Status columnBands();
   void flatTileStride();
   void tapSplit(const sp::Problem &p);
 
@@ -275,7 +278,7 @@ GemmSched::GemmSched(const Target &t, const GemmLayer &gl,
 // (whether to band: the selector's rule, on the whole memory; a band's
 // width: on the rows the layer has, half of them for 16-bit rows). Then
 // whether the layer reads a strided subsample (which bands exclude).
-std::string GemmSched::columnBands() {
+Status GemmSched::columnBands() {
   const uint64_t actMem = tg.memRows(tg.memOf(Cls::Act));
   const uint64_t actCap = actMem / (in16 ? 2 : 1);
   const uint64_t outCap = tg.memRows(tg.memOf(Cls::Out)) / (g.out16 ? 2 : 1);
@@ -284,10 +287,11 @@ std::string GemmSched::columnBands() {
   if (banded) {
     const NTensor *ot = outTensor();
     if (pool)
-      return "a fused pool over a line in column bands (" +
-             convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actMem) + ")";
+      return unsupported("a fused pool over a line in column bands (",
+                         convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actMem),
+                         ")");
     if (ot && ot->ilv)
-      return "a transposed convolution's phase in column bands";
+      return unsupported("a transposed convolution's phase in column bands");
     for (int64_t k = 2; k <= g.OW && bandSizes.size() < 6; ++k) {
       const int64_t b = ceilDiv(g.OW, k);
       const int64_t wb = std::min(Wp, (b - 1) * g.sw + ekw);
@@ -297,9 +301,8 @@ std::string GemmSched::columnBands() {
         bandSizes.push_back(b);
     }
     if (bandSizes.empty())
-      return "no column band fits: one output pixel reads " +
-             std::to_string(ekh) + " lines of " +
-             std::to_string(std::min(Wp, ekw)) + " pixels";
+      return unsupported("no column band fits: one output pixel reads ", ekh,
+                         " lines of ", std::min(Wp, ekw), " pixels");
   }
   // A strided 1x1 convolution without padding reads every sh-th line and
   // sw-th pixel: one load per output line picks those pixels (ysize = OW,
@@ -309,7 +312,7 @@ std::string GemmSched::columnBands() {
   sub = !flat && !g.sum && !banded && g.kh == 1 && g.kw == 1 &&
         (g.sh > 1 || g.sw > 1) && g.pt == 0 && g.pb == 0 && g.pl == 0 &&
         g.pr == 0 && g.sw <= tg.maxStride;
-  return "";
+  return Status::ok();
 }
 
 // A flat block's input tiles in one 2-D load (a line per input tile,
@@ -711,7 +714,7 @@ void gemmSummary(const GemmSched &s, LayerInfo &info) {
 
 // The layer's setup: pad value, the int16 result's clamp, the output table,
 // the pool's and the add's registers.
-std::string gemmSetup(const GemmSched &s, LayerCode &code) {
+Status gemmSetup(const GemmSched &s, LayerCode &code) {
   const Target &tg = s.tg;
   const GemmLayer &g = s.g;
   code.setup.push_back(setregOp(tg, Reg::PadValue, g.padValue));
@@ -723,8 +726,9 @@ std::string gemmSetup(const GemmSched &s, LayerCode &code) {
     // The output table: into the top param rows, then to the vector engine
     // (dependency insertion orders it against other users of those rows).
     if (!g.requant || !tg.has(OpKind::LutLd))
-      return "an output table needs the requantized result and the target's "
-             "lutld";
+      return unsupported(
+          "an output table needs the requantized result and the target's "
+          "lutld");
     const int64_t at = int64_t(tg.memRows(tg.memOf(Cls::Param))) - tg.lutRows();
     moveRows(tg, code.setup, false, Cls::Param, at, s.tb.lutOff, tg.lutRows());
     code.setup.push_back(lutldOp(tg, at));
@@ -739,7 +743,7 @@ std::string gemmSetup(const GemmSched &s, LayerCode &code) {
   if (s.add) {
     addRegSetup(tg, g.add.regs, code.setup);
   }
-  return "";
+  return Status::ok();
 }
 
 // One step of the schedule: its blocks' coordinates, and its code (loads,
@@ -1139,19 +1143,14 @@ std::string convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
   return os.str();
 }
 
-std::string genGemm(const Target &tg, const Layer &L,
-                    const std::vector<NTensor> &ts, const GemmTables &tb,
-                    const CodegenOptions &opts, int biasPath, LayerCode &code,
-                    LayerInfo &info) {
-  const std::string refused = refuseForm(tg, L.gemm, ts, tb);
-  if (!refused.empty())
-    return refused;
+Status genGemm(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
+               const GemmTables &tb, const CodegenOptions &opts, int biasPath,
+               LayerCode &code, LayerInfo &info) {
+  EMBER_TRY(refuseForm(tg, L.gemm, ts, tb));
   GemmSched s(tg, L.gemm, ts, tb, opts, biasPath);
   sp::Problem p;
   gemmSpaces(s, p);
-  const std::string bands = s.columnBands();
-  if (!bands.empty())
-    return bands;
+  EMBER_TRY(s.columnBands());
   s.flatTileStride();
   s.tapSplit(p);
   if (!s.tapSizes.empty())
@@ -1166,7 +1165,7 @@ std::string genGemm(const Target &tg, const Layer &L,
   };
   sp::PlanResult plan = planLayer(tg, p, s.o, info);
   if (!plan.ok)
-    return "does not fit the memories: " + plan.error;
+    return unsupported("does not fit the memories: " + plan.error);
   info.choice.bias = s.path;
   for (TileChoice &c : info.candidates)
     if (c.bias < 0)
@@ -1174,13 +1173,11 @@ std::string genGemm(const Target &tg, const Layer &L,
   const sp::Tiling &t = plan.tiling;
   Slots slots = gemmSlots(s, p, t);
   if (!slots.error.empty())
-    return slots.error;
+    return makeError(ErrorCode::Internal, slots.error);
   gemmSummary(s, info);
   code.tiling = tilingText(p, t);
   info.tiling = code.tiling;
-  const std::string setup = gemmSetup(s, code);
-  if (!setup.empty())
-    return setup;
+  EMBER_TRY(gemmSetup(s, code));
 
   std::vector<sp::Step> steps = sp::schedule(p, t);
   code.steps.resize(steps.size());
@@ -1204,7 +1201,7 @@ std::string genGemm(const Target &tg, const Layer &L,
   }
   if (s.wide)
     widen16(tg, L.gemm, tb, s.onePass16, code);
-  return "";
+  return Status::ok();
 }
 
 } // namespace ember::accel

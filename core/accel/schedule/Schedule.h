@@ -32,20 +32,19 @@ struct ScheduleState {
 // Tiling: the constants laid out in the image, the activations placed in
 // DRAM, each layer tiled to the target's memories and its steps generated
 // (with the tensors layer cascading will likely keep on chip when o.cascade).
-// "" or an error naming the layer.
-std::string tileLayers(const Target &t, const LayerProgram &lp,
-                       const CodegenOptions &o, ScheduleState &st);
+// Ok or an error naming the layer.
+Status tileLayers(const Target &t, const LayerProgram &lp,
+                  const CodegenOptions &o, ScheduleState &st);
 
 // Residency: layer cascading (o.cascade) and stripes (o.stripes) over the
 // tiled layers, which it regenerates where their boundaries change.
-std::string keepOnChip(const Target &t, const LayerProgram &lp,
-                       const CodegenOptions &o, ScheduleState &st);
+Status keepOnChip(const Target &t, const LayerProgram &lp,
+                  const CodegenOptions &o, ScheduleState &st);
 
 // The program: the layers' operations streamed (weight prefetch with
 // o.prefetch), the finish, the image, tables, inputs and outputs; no
 // synchronization. Takes the codes and the image out of `st`.
-std::string emitProgram(const Target &t, const LayerProgram &lp,
-                        const CodegenOptions &o, ScheduleState &st,
-                        Program &out);
+Status emitProgram(const Target &t, const LayerProgram &lp,
+                   const CodegenOptions &o, ScheduleState &st, Program &out);
 
 } // namespace ember::accel

@@ -115,8 +115,8 @@ namespace {
 // their rows writes only the tensor's 8-lane groups of its tile (the store
 // op's `lanes`, a bit per group; 0 for a whole row), so the producers sharing a
 // tile may store in any order.
-std::string maskPlacedStores(const Target &tg, const LayerProgram &lp,
-                             const std::vector<NTensor> &ts, Program &p) {
+Status maskPlacedStores(const Target &tg, const LayerProgram &lp,
+                        const std::vector<NTensor> &ts, Program &p) {
   for (size_t k = 0; k < p.ops.size(); ++k) {
     Op &op = p.ops[k];
     if (op.kind != OpKind::Store || p.opLayer[k] < 0)
@@ -133,9 +133,10 @@ std::string maskPlacedStores(const Target &tg, const LayerProgram &lp,
     if (tile >= t.tiles())
       continue;
     if (!tg.declares(OpKind::Store, "lanes") || t.i16 || t.i32)
-      return "tensor '" + t.name +
-             "' is placed inside channel tiles and the target's store has "
-             "no lane groups";
+      return unsupported(
+          "tensor '" + t.name +
+          "' is placed inside channel tiles and the target's store has "
+          "no lane groups");
     const int64_t lo = tile == 0 ? t.laneFrom : 0;
     const int64_t hi = std::min(tg.lanes, t.C - tile * tg.lanes);
     int64_t mask = 0;
@@ -143,7 +144,7 @@ std::string maskPlacedStores(const Target &tg, const LayerProgram &lp,
       mask |= int64_t(1) << g;
     op.lanes = mask == (int64_t(1) << (tg.lanes / 8)) - 1 ? 0 : mask;
   }
-  return "";
+  return Status::ok();
 }
 
 // DMA bytes per layer, by the layer each operation is counted in.
@@ -162,14 +163,11 @@ void countDmaBytes(const Target &tg, Program &out) {
 
 } // namespace
 
-std::string emitProgram(const Target &tg, const LayerProgram &lp,
-                        const CodegenOptions &o, ScheduleState &st,
-                        Program &out) {
+Status emitProgram(const Target &tg, const LayerProgram &lp,
+                   const CodegenOptions &o, ScheduleState &st, Program &out) {
   out = std::move(st.out);
   emitStream(tg, st.codes, st.pairs, o.prefetch, out);
-  std::string err = maskPlacedStores(tg, lp, st.ts, out);
-  if (!err.empty())
-    return err;
+  EMBER_TRY(maskPlacedStores(tg, lp, st.ts, out));
   countDmaBytes(tg, out);
   out.ops.push_back(finishOp());
   out.opLayer.push_back(-1);
@@ -185,7 +183,7 @@ std::string emitProgram(const Target &tg, const LayerProgram &lp,
     t.dram = int64_t(Addr{st.ts}(k, 0, 0));
     out.outputs.push_back(t);
   }
-  return "";
+  return Status::ok();
 }
 
 } // namespace ember::accel

@@ -230,16 +230,16 @@ struct Boundary {
         W(T.dims.size() == 4 ? std::max<int64_t>(T.dims[3], 1) : 1),
         prod(codes[i]), cons(codes[i + 1]) {}
 
-  std::string jointFit();
-  std::string producerStores();
-  std::string consumerLoads();
-  std::string unitSpans();
-  std::string placeRing();
-  std::string interleave();
-  std::string mergeSetups();
+  Status jointFit();
+  Status producerStores();
+  Status consumerLoads();
+  Status unitSpans();
+  Status placeRing();
+  Status interleave();
+  Status mergeSetups();
   bool opUses(const Op &in, int64_t reg) const;
   bool uses(const LayerCode &c, int64_t reg) const;
-  std::string rewriteProducer();
+  Status rewriteProducer();
   void rewriteConsumer();
   void setRegistersAgain();
 };
@@ -247,7 +247,7 @@ struct Boundary {
 // Joint fit: no memory row both layers use, no DRAM byte but the tensor's
 // that both touch (their instructions run interleaved). The out-memory rows
 // both use are kept for the ring.
-std::string Boundary::jointFit() {
+Status Boundary::jointFit() {
   for (int mem = 0; mem <= dram; ++mem) {
     Ranges a, b;
     layerRanges(t, prod, mem, a);
@@ -264,25 +264,26 @@ std::string Boundary::jointFit() {
                                 }),
                  v->end());
     if (meet(merged(a), merged(b)))
-      return std::string("the two layers share ") +
-             (mem == dram ? "DRAM" : t.memories[size_t(mem)].name) + " rows";
+      return unsupported(std::string("the two layers share ") +
+                         (mem == dram ? "DRAM" : t.memories[size_t(mem)].name) +
+                         " rows");
   }
-  return "";
+  return Status::ok();
 }
 
 // The producer: stores of the tensor from the out memory, each run right
 // after the vector op that wrote its rows; nothing else touches the tensor.
-std::string Boundary::producerStores() {
+Status Boundary::producerStores() {
   drop.resize(prod.steps.size());
   for (const Op &in : prod.setup)
     if (touchesDram(t, in, lo, hi))
-      return "the producer's setup touches the tensor";
+      return unsupported("the producer's setup touches the tensor");
   for (size_t s = 0; s < prod.steps.size(); ++s) {
     const StepCode &sc = prod.steps[s];
     for (const auto *v : {&sc.loads, &sc.compute})
       for (const Op &in : *v)
         if (touchesDram(t, in, lo, hi))
-          return "the producer reads the tensor";
+          return unsupported("the producer reads the tensor");
     const std::vector<Op> &tail = sc.tail;
     drop[s].assign(tail.size(), 0);
     for (size_t k = 0; k < tail.size(); ++k) {
@@ -293,36 +294,37 @@ std::string Boundary::producerStores() {
       if (st.kind != OpKind::Store || st.mem != outMem ||
           st.stride != st.xsize || b < lo || (b - lo) % rb != 0 ||
           b + uint64_t(st.ysize * st.xsize) * rb > hi)
-        return "the producer writes the tensor other than by stores from " +
-               t.memories[size_t(outMem)].name;
+        return unsupported(
+            "the producer writes the tensor other than by stores from " +
+            t.memories[size_t(outMem)].name);
       StoredRows sr;
-      std::string why = storedRows(tail, k, lo, rb, sr);
-      if (!why.empty())
-        return why;
+      EMBER_TRY(storedRows(tail, k, lo, rb, sr));
       if (sr.first) {
         const int64_t rows = tail[sr.vec].rows;
         if (sr.row % P + rows > P)
-          return "a vector op's rows are not one run of the tensor";
+          return unsupported(
+              "a vector op's rows are not one run of the tensor");
         writes.push_back(
             {s, sr.vec, {sr.row / P, sr.row % P, sr.row % P + rows}});
       }
       drop[s][k] = 1;
     }
   }
-  return "";
+  return Status::ok();
 }
 
 // The consumer: loads of the tensor into the act memory, nothing else.
-std::string Boundary::consumerLoads() {
+Status Boundary::consumerLoads() {
   for (const Op &in : cons.setup)
     if (touchesDram(t, in, lo, hi))
-      return "the consumer's setup touches the tensor";
+      return unsupported("the consumer's setup touches the tensor");
   for (size_t s = 0; s < cons.steps.size(); ++s) {
     const StepCode &sc = cons.steps[s];
     for (const auto *v : {&sc.compute, &sc.tail})
       for (const Op &in : *v)
         if (touchesDram(t, in, lo, hi))
-          return "the consumer touches the tensor other than by loads";
+          return unsupported(
+              "the consumer touches the tensor other than by loads");
     for (size_t k = 0; k < sc.loads.size(); ++k) {
       const Op &in = sc.loads[k];
       if (!touchesDram(t, in, lo, hi))
@@ -331,18 +333,19 @@ std::string Boundary::consumerLoads() {
       if (in.kind != OpKind::Load || in.mem != actMem || b < lo ||
           (b - lo) % rb != 0 ||
           b + uint64_t((in.ysize - 1) * in.stride + in.xsize) * rb > hi)
-        return "the consumer reads the tensor other than by loads into " +
-               t.memories[size_t(actMem)].name;
+        return unsupported(
+            "the consumer reads the tensor other than by loads into " +
+            t.memories[size_t(actMem)].name);
       reads.push_back({s, k});
     }
   }
   if (writes.empty() || reads.empty())
-    return "no stores or loads of the tensor";
-  return "";
+    return unsupported("no stores or loads of the tensor");
+  return Status::ok();
 }
 
 // Per unit: the spans the producer writes, the consumer reads.
-std::string Boundary::unitSpans() {
+Status Boundary::unitSpans() {
   wrote.resize(layerUnitCount(prod));
   need.resize(layerUnitCount(cons));
   for (const StripeWrite &w : writes)
@@ -353,11 +356,11 @@ std::string Boundary::unitSpans() {
     for (int64_t j = 0; j < in.ysize; ++j) {
       const int64_t a = a0 + j * in.stride;
       if (a % P + in.xsize > P)
-        return "a load line crosses channel tiles";
+        return unsupported("a load line crosses channel tiles");
       need[r.step].push_back({a / P, a % P, a % P + in.xsize});
     }
   }
-  return "";
+  return Status::ok();
 }
 
 // The ring: the largest gap of the out memory that neither layer uses, R
@@ -365,7 +368,7 @@ std::string Boundary::unitSpans() {
 // widest block).
 // A 16-bit tensor's ring is of 16-bit rows: row pairs, in the lower half
 // with their high bytes half the memory up, both free.
-std::string Boundary::placeRing() {
+Status Boundary::placeRing() {
   Ranges used = std::move(usedOut);
   const uint64_t ringEnd = T.i16 ? outRows / 2 : outRows;
   if (T.i16) {
@@ -399,16 +402,16 @@ std::string Boundary::placeRing() {
   if (W > 1 && R - R % W >= std::max(W, widest))
     R -= R % W;
   if (R < widest)
-    return t.memories[size_t(outMem)].name + " has " + std::to_string(best) +
-           (T.i16 ? " free 16-bit rows" : " free rows") + ", not a ring of " +
-           std::to_string(widest) + " pixels per channel tile";
+    return unsupported(t.memories[size_t(outMem)].name, " has ", best,
+                       T.i16 ? " free 16-bit rows" : " free rows",
+                       ", not a ring of ", widest, " pixels per channel tile");
   ring = int64_t(bestAt);
-  return "";
+  return Status::ok();
 }
 
 // Interleave: a consumer unit once every span it reads is written, a
 // producer unit once no pending consumer unit reads what it overwrites.
-std::string Boundary::interleave() {
+Status Boundary::interleave() {
   const size_t PU = wrote.size(), CU = need.size();
   std::vector<std::vector<int64_t>> lowest(
       CU + 1, std::vector<int64_t>(size_t(tiles), INT64_MAX));
@@ -439,17 +442,19 @@ std::string Boundary::interleave() {
     } else if (prodOk) {
       for (const Span &sp : wrote[pu]) {
         if (sp.p0 != produced[size_t(sp.tile)])
-          return "the producer writes a channel tile's lines out of order";
+          return unsupported(
+              "the producer writes a channel tile's lines out of order");
         produced[size_t(sp.tile)] = sp.p1;
       }
       order.push_back({0, pu++});
     } else {
-      return "a ring of " + std::to_string(R) +
-             " pixels per channel tile is too small for the consumer's "
-             "blocks";
+      return unsupported(
+          "a ring of " + std::to_string(R) +
+          " pixels per channel tile is too small for the consumer's "
+          "blocks");
     }
   }
-  return "";
+  return Status::ok();
 }
 
 // Whether an op reads the register (the pad value: padded loads and copies;
@@ -480,9 +485,9 @@ bool Boundary::uses(const LayerCode &c, int64_t reg) const {
 // reads the register, so it takes effect in program order there). The
 // producer's setup comes first (the consumer's first unit reads lines the
 // producer writes, so it always comes later; checked).
-std::string Boundary::mergeSetups() {
+Status Boundary::mergeSetups() {
   if (order.front().first != 0)
-    return "the consumer's setup would run before the producer's";
+    return unsupported("the consumer's setup would run before the producer's");
   // One output table at a time: interleaved, the consumer's lutld would
   // replace the producer's table while the producer still uses it.
   auto loadsTable = [](const LayerCode &c) {
@@ -492,7 +497,7 @@ std::string Boundary::mergeSetups() {
     return false;
   };
   if (loadsTable(prod) && loadsTable(cons))
-    return "both layers load an output table";
+    return unsupported("both layers load an output table");
   std::map<int64_t, int64_t> pr = setupRegs(prod), cr = setupRegs(cons);
   for (const auto &kv : pr) {
     auto it = cr.find(kv.first);
@@ -508,11 +513,11 @@ std::string Boundary::mergeSetups() {
       both.push_back({kv.first, {kv.second, it->second}});
     }
   }
-  return "";
+  return Status::ok();
 }
 
 // Rewrite the producer: vector results into the ring, stores dropped.
-std::string Boundary::rewriteProducer() {
+Status Boundary::rewriteProducer() {
   std::map<std::pair<size_t, size_t>, const StripeWrite *> writeAt;
   for (const StripeWrite &x : writes)
     writeAt[{x.step, x.vec}] = &x;
@@ -536,7 +541,7 @@ std::string Boundary::rewriteProducer() {
       nt.push_back(a);
       if (first < n) {
         if (a.kind == OpKind::Pool)
-          return "a pool's rows wrap around the ring";
+          return unsupported("a pool's rows wrap around the ring");
         Op b = tail[k];
         b.dst = ring + w->span.tile * R;
         b.rows = n - first;
@@ -551,7 +556,7 @@ std::string Boundary::rewriteProducer() {
     }
     tail = std::move(nt);
   }
-  return "";
+  return Status::ok();
 }
 
 // Rewrite the consumer: loads -> copies from the ring.
@@ -645,19 +650,16 @@ std::vector<char> stripeCandidates(const Target &tg, const LayerProgram &lp,
   return out;
 }
 
-std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
-                           size_t i, const std::vector<NTensor> &ts, int tensor,
-                           StripedPair &pair) {
+Status stripeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
+                      const std::vector<NTensor> &ts, int tensor,
+                      StripedPair &pair) {
   Boundary b(t, codes, i, ts, tensor);
-  for (std::string (Boundary::*step)() :
+  for (Status (Boundary::*step)() :
        {&Boundary::jointFit, &Boundary::producerStores,
         &Boundary::consumerLoads, &Boundary::unitSpans, &Boundary::placeRing,
         &Boundary::interleave, &Boundary::mergeSetups,
-        &Boundary::rewriteProducer}) {
-    std::string why = (b.*step)();
-    if (!why.empty())
-      return why;
-  }
+        &Boundary::rewriteProducer})
+    EMBER_TRY((b.*step)());
   b.rewriteConsumer();
   b.setRegistersAgain();
   codes[i] = std::move(b.prod);
@@ -665,7 +667,7 @@ std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
   pair.producer = i;
   pair.ringRows = b.R * b.tiles;
   pair.order = std::move(b.order);
-  return "";
+  return Status::ok();
 }
 
 void stripeLayers(const Target &t, std::vector<LayerCode> &codes,
@@ -734,10 +736,10 @@ void stripeLayers(const Target &t, std::vector<LayerCode> &codes,
                             ? (rows - rows * uint64_t(ringShare) / 4) / 2
                             : rows / 2);
       }
-      std::string err = regenerate(i, false, true, &share);
-      if (!err.empty())
+      std::string err;
+      if (regenerate(i, false, true, &share).failed())
         err = "the producer does not fit its share of the scratchpads";
-      else if (!regenerate(i + 1, true, false, &share).empty())
+      else if (regenerate(i + 1, true, false, &share).failed())
         err = "the consumer does not fit its share of the scratchpads";
       const double est =
           err.empty() ? stripedEstimate(infos[i], infos[i + 1]) : HUGE_VAL;
@@ -748,9 +750,10 @@ void stripeLayers(const Target &t, std::vector<LayerCode> &codes,
       if (est >= best || (!all && est >= kStripeGain * apart))
         continue;
       StripedPair pair;
-      err = stripeBoundary(t, codes, i, ts, layerOutput(lp.layers[i]), pair);
-      if (!err.empty()) {
-        why = err;
+      const Status st =
+          stripeBoundary(t, codes, i, ts, layerOutput(lp.layers[i]), pair);
+      if (st.failed()) {
+        why = st.message();
         continue;
       }
       best = est;

@@ -47,15 +47,15 @@ std::vector<char> stripeCandidates(const Target &t, const LayerProgram &lp,
 // wrap), and `pair.order` interleaves the two layers' units so that each
 // consumer unit comes after the producer units writing the lines it reads
 // and each producer unit after the consumer units still reading the lines it
-// overwrites. Returns "" (codes rewritten) or why not (codes untouched).
-std::string stripeBoundary(const Target &t, std::vector<LayerCode> &codes,
-                           size_t i, const std::vector<NTensor> &ts, int tensor,
-                           StripedPair &pair);
+// overwrites. Returns ok (codes rewritten) or why not (codes untouched).
+Status stripeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
+                      const std::vector<NTensor> &ts, int tensor,
+                      StripedPair &pair);
 
 // Generates layer `i` again as one side of a striped boundary (`share`: the
-// rows of each memory it may take; CodegenOptions::striped). Returns ""
+// rows of each memory it may take; CodegenOptions::striped). Returns ok
 // or the error.
-using StripeRegenerateFn = std::function<std::string(
+using StripeRegenerateFn = std::function<Status(
     size_t i, bool inOn, bool outOn, const std::vector<uint64_t> *share)>;
 
 // Tries the candidate boundaries (stripeCandidates) left to right, each

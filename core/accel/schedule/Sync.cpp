@@ -108,8 +108,8 @@ using Forced = std::map<size_t, std::array<int64_t, kMaxEngines>>;
 
 // One walk in program order: the edges of every operation's accesses and
 // of `forced`, paired on their channels within the depth in program order.
-std::string walkSync(const Target &t, std::vector<Op> &prog,
-                     const Forced &forced, size_t &edges) {
+Status walkSync(const Target &t, std::vector<Op> &prog, const Forced &forced,
+                size_t &edges) {
   const int ne = int(t.engines.size());
   std::vector<AccessMap> maps(t.memories.size() + 1);
   int64_t sat[kMaxEngines][kMaxEngines];
@@ -143,8 +143,8 @@ std::string walkSync(const Target &t, std::vector<Op> &prog,
       continue; // drains every engine
     const int y = in.engine;
     if (y < 0 || y >= ne)
-      return "operation " + std::to_string(i) + ": " + opKindName(in.kind) +
-             " runs on no engine of the target";
+      return invalid("operation ", i, ": ", opKindName(in.kind),
+                     " runs on no engine of the target");
     accesses(t, in, regs.data(), ranges);
     std::array<int64_t, kMaxEngines> needs;
     needs.fill(-1);
@@ -160,8 +160,9 @@ std::string walkSync(const Target &t, std::vector<Op> &prog,
       int64_t a = needs[size_t(x)];
       const int ch = syncBit(t, x, y);
       if (ch < 0)
-        return "operation " + std::to_string(i) + ": no channel from " +
-               t.engines[size_t(x)].name + " to " + t.engines[size_t(y)].name;
+        return unsupported("operation ", i, ": no channel from ",
+                           t.engines[size_t(x)].name, " to ",
+                           t.engines[size_t(y)].name);
       const uint32_t bit = 1u << ch;
       std::vector<int64_t> &w = waits[size_t(ch)];
       size_t after = size_t(w.end() - std::upper_bound(w.begin(), w.end(), a));
@@ -183,10 +184,9 @@ std::string walkSync(const Target &t, std::vector<Op> &prog,
         const std::vector<int64_t> &xs = onEngine[size_t(x)];
         auto it = std::upper_bound(xs.begin(), xs.end(), past);
         if (it == xs.end())
-          return "operation " + std::to_string(i) + ": the " +
-                 syncBitName(t, ch) + " channel (depth " +
-                 std::to_string(depth) +
-                 ") cannot hold the signals this program needs";
+          return unsupported("operation ", i, ": the ", syncBitName(t, ch),
+                             " channel (depth ", depth,
+                             ") cannot hold the signals this program needs");
         a = *it;
       }
       prog[size_t(a)].signal |= bit;
@@ -200,7 +200,7 @@ std::string walkSync(const Target &t, std::vector<Op> &prog,
     for (const Access &r : ranges)
       maps[size_t(r.domain)].update(r.lo, r.hi, y, r.write, int64_t(i));
   }
-  return "";
+  return Status::ok();
 }
 
 // Barriers under concurrency. A counting barrier does not hold back its
@@ -289,31 +289,27 @@ int64_t unorderedSignals(const Target &t, const std::vector<Op> &prog,
 
 } // namespace
 
-std::string assignSync(const Target &t, std::vector<Op> &prog,
-                       SyncStats *stats) {
+Status assignSync(const Target &t, std::vector<Op> &prog, SyncStats *stats) {
   if (int(t.engines.size()) > kMaxEngines)
-    return "more than " + std::to_string(kMaxEngines) + " engines";
+    return unsupported("more than ", kMaxEngines, " engines");
   Forced forced;
   size_t edges = 0;
   for (;;) {
-    std::string err = walkSync(t, prog, forced, edges);
-    if (!err.empty())
-      return err;
+    EMBER_TRY(walkSync(t, prog, forced, edges));
     if (t.sync.kind != SyncKind::Barriers)
       break;
     // Each round only adds dependencies (a program-order walk that already
     // holds in program order), so the rounds end.
+    std::string err;
     const int64_t n = unorderedSignals(t, prog, forced, &err, nullptr);
     if (n < 0)
-      return err;
+      return invalid(err);
     if (n == 0)
       break;
   }
   if (stats)
     stats->edges = edges;
-  std::string err = checkSync(t, prog);
-  if (!err.empty())
-    return err;
+  EMBER_TRY(checkSync(t, prog));
   if (stats) {
     std::array<int, 32> count{};
     size_t most = 0;
@@ -326,26 +322,25 @@ std::string assignSync(const Target &t, std::vector<Op> &prog,
       }
     stats->maxDepth = most;
   }
-  return "";
+  return Status::ok();
 }
 
-std::string checkSync(const Target &t, const std::vector<Op> &prog) {
+Status checkSync(const Target &t, const std::vector<Op> &prog) {
   std::array<uint64_t, 32> count{};
   for (size_t i = 0; i < prog.size(); ++i) {
     const Op &in = prog[i];
     for (int c = 0; c < 32; ++c)
       if ((in.wait >> c) & 1u) {
         if (count[size_t(c)] == 0)
-          return "operation " + std::to_string(i) + ": waits on " +
-                 syncBitName(t, c) + " with nothing signalled before it";
+          return invalid("operation ", i, ": waits on ", syncBitName(t, c),
+                         " with nothing signalled before it");
         --count[size_t(c)];
       }
     for (int c = 0; c < 32; ++c)
       if ((in.signal >> c) & 1u) {
         if (count[size_t(c)] == t.sync.depth)
-          return "operation " + std::to_string(i) + ": signals " +
-                 syncBitName(t, c) + " beyond its depth " +
-                 std::to_string(t.sync.depth);
+          return invalid("operation ", i, ": signals ", syncBitName(t, c),
+                         " beyond its depth ", t.sync.depth);
         ++count[size_t(c)];
       }
   }
@@ -353,9 +348,9 @@ std::string checkSync(const Target &t, const std::vector<Op> &prog) {
     Forced unused;
     std::string err, first;
     if (unorderedSignals(t, prog, unused, &err, &first) != 0)
-      return err.empty() ? first : err;
+      return invalid(err.empty() ? first : err);
   }
-  return "";
+  return Status::ok();
 }
 
 bool touchesRows(const Target &t, const Op &in, int mem, uint64_t lo,

@@ -355,17 +355,15 @@ std::string layerSignature(const Target &t, const LayerProgram &lp, size_t i,
   return os.str();
 }
 
-std::string tuneAndGenerate(const Target &tg, const LayerProgram &lp,
-                            const CodegenOptions &co, const TuneOptions &t,
-                            Program &out, TuneReport &rep) {
+Status tuneAndGenerate(const Target &tg, const LayerProgram &lp,
+                       const CodegenOptions &co, const TuneOptions &t,
+                       Program &out, TuneReport &rep) {
   const uint64_t t0 = nowNs();
   rep = TuneReport();
   CodegenOptions first = co;
   first.candidates = t.candidates;
   first.forced.clear();
-  std::string err = generateProgram(tg, lp, first, out);
-  if (!err.empty())
-    return err;
+  EMBER_TRY(generateProgram(tg, lp, first, out));
 
   Cache cache;
   cache.path = t.cachePath;
@@ -377,23 +375,23 @@ std::string tuneAndGenerate(const Target &tg, const LayerProgram &lp,
   LayerProgram sub;
   sub.tensors = lp.tensors;
   auto single = [&](size_t i, const TileChoice &cand, bool measure,
-                    uint64_t &cycles) -> std::string {
+                    uint64_t &cycles) -> Status {
     sub.layers = {lp.layers[i]};
     CodegenOptions so = co;
     so.candidates = 0;
     so.forced = {cand};
     so.predict = false;
     Program p;
-    std::string e = generateProgram(tg, sub, so, p);
-    if (!e.empty() || !measure)
-      return e;
+    const Status st = generateProgram(tg, sub, so, p);
+    if (st.failed() || !measure)
+      return st;
     if (!t.measure)
-      return "no simulator to measure on";
-    e = t.measure(sub, p, cycles);
+      return invalid("no simulator to measure on");
+    const std::string e = t.measure(sub, p, cycles);
     if (!e.empty())
-      return e;
+      return unsupported(e);
     ++rep.runs;
-    return "";
+    return Status::ok();
   };
 
   std::vector<TileChoice> forced(lp.layers.size());
@@ -422,15 +420,15 @@ std::string tuneAndGenerate(const Target &tg, const LayerProgram &lp,
     } else if (Entry *e = cache.find(config, sig)) {
       if (t.candidates == 0 || e->measured >= cands.size()) {
         uint64_t unused = 0;
-        std::string why = single(i, e->choice, false, unused);
-        if (why.empty()) {
+        const Status why = single(i, e->choice, false, unused);
+        if (why.isOk()) {
           hit = e;
           source = "cache";
         } else {
           rep.warnings.push_back(
               "tuning cache '" + cache.path + "': the entry for layer '" +
               info.name + "' (" + e->choice.text() + ") no longer compiles (" +
-              why + "); re-tuning it");
+              why.message() + "); re-tuning it");
         }
       }
     } else if (cache.otherConfig(config, sig, staleConfig)) {
@@ -461,10 +459,11 @@ std::string tuneAndGenerate(const Target &tg, const LayerProgram &lp,
       best.measured = uint32_t(cands.size());
       for (size_t k = 0; k < cands.size(); ++k) {
         uint64_t cyc = 0;
-        std::string e = single(i, cands[k], true, cyc);
-        if (!e.empty())
-          return "layer '" + info.name + "': tuning candidate " +
-                 std::to_string(k + 1) + " (" + cands[k].text() + "): " + e;
+        const Status e = single(i, cands[k], true, cyc);
+        if (e.failed())
+          return e.withContext("layer '" + info.name + "': tuning candidate " +
+                               std::to_string(k + 1) + " (" + cands[k].text() +
+                               ")");
         if (k == 0)
           best.modelCycles = cyc;
         if (k == 0 || cyc < best.cycles) {
@@ -506,9 +505,7 @@ std::string tuneAndGenerate(const Target &tg, const LayerProgram &lp,
     CodegenOptions fin = co;
     fin.candidates = 0;
     fin.forced = forced;
-    err = generateProgram(tg, lp, fin, out);
-    if (!err.empty())
-      return err;
+    EMBER_TRY(generateProgram(tg, lp, fin, out));
     for (size_t i = 0; i < out.layers.size() && i < before.size(); ++i) {
       out.layers[i].tune = before[i].tune;
       out.layers[i].candidates = before[i].candidates;
@@ -544,7 +541,7 @@ std::string tuneAndGenerate(const Target &tg, const LayerProgram &lp,
   std::snprintf(secs, sizeof secs, "%.1f", rep.seconds);
   os << "; " << secs << " s";
   rep.summary = os.str();
-  return "";
+  return Status::ok();
 }
 
 } // namespace ember::accel

@@ -72,10 +72,10 @@ Status convFits(const View &v, int x, int y, const ConvGeom &c,
   g.bias.assign(size_t(g.K), 0);
   g.rq.mult.assign(size_t(g.K), 1 << 30);
   g.rq.shift.assign(size_t(g.K), 0);
-  const std::string e = layerFits(v.t, L, ts);
-  if (e.empty())
+  const Status st = layerFits(v.t, L, ts);
+  if (st.isOk())
     return Status::ok();
-  return refusal("as a layer alone: " + e);
+  return refusal("as a layer alone: " + st.message());
 }
 
 // The tiled layout of a constant i8/u8 tensor (an add's operand).
@@ -403,7 +403,7 @@ int Builder::pixelLayer(const std::string &name, const v1::Node &n, int k,
 }
 
 bool Builder::fits(const Layer &L) const {
-  return layerFits(v.t, L, lp.tensors).empty();
+  return layerFits(v.t, L, lp.tensors).isOk();
 }
 
 Status Builder::run() {

@@ -139,7 +139,7 @@ bool fusePoolAfter(const Target &t, LayerProgram &lp, size_t li) {
   trial.gemm.out = p.out;
   for (const std::string &n : lp.layers[pi].nodes)
     trial.nodes.push_back(n);
-  if (!layerFits(t, trial, lp.tensors).empty())
+  if (layerFits(t, trial, lp.tensors).failed())
     return false;
   L = std::move(trial);
   lp.layers.erase(lp.layers.begin() + long(pi));
@@ -283,8 +283,8 @@ int packPatches(const Target &t, LayerProgram &lp) {
     }
     // Selection asked whether the layer fits as it was; on patches its
     // input is wider, so it is asked again (or the layer stays as it was).
-    if (!layerFits(t, L, lp.tensors).empty() ||
-        (w0 >= 0 && !layerFits(t, lp.layers[size_t(w0)], lp.tensors).empty())) {
+    if (layerFits(t, L, lp.tensors).failed() ||
+        (w0 >= 0 && layerFits(t, lp.layers[size_t(w0)], lp.tensors).failed())) {
       lp = std::move(before);
       continue;
     }

@@ -15,6 +15,7 @@
 #include "ember/accel/Options.h"
 #include "ember/accel/Program.h"
 #include "ember/accel/Target.h"
+#include "support/Error.h"
 
 #include <memory>
 #include <string>
@@ -61,7 +62,7 @@ struct Pass {
   // Whether a pipeline may start with it on its input level's text (false:
   // it needs what an earlier pass of the same pipeline keeps in memory).
   bool fromText;
-  std::string (*run)(const PassContext &, PipelineState &);
+  Status (*run)(const PassContext &, PipelineState &);
 };
 
 // The passes in pipeline order.
@@ -73,11 +74,11 @@ std::string passNames();
 // The first pass that can start from the text of `level`.
 const Pass *firstPassFrom(Level level);
 
-// The passes from `first` through `last` ("": the last pass). "" or an error:
+// The passes from `first` through `last` ("": the last pass). Ok or an error:
 // an unknown name ("unknown pass 'x' (the passes: ...)"), or `last` before
 // `first`.
-std::string passRange(const std::string &first, const std::string &last,
-                      std::vector<const Pass *> &out);
+Status passRange(const std::string &first, const std::string &last,
+                 std::vector<const Pass *> &out);
 
 // Runs `pipeline` (consecutive passes of the table) on `st`, whose level is
 // the first pass's input. The scheduling passes' options follow the passes
@@ -85,16 +86,16 @@ std::string passRange(const std::string &first, const std::string &last,
 // prefetch; without `sync`, no synchronization. So a pipeline stopped after
 // a pass computes what the stages up to it compute alone (the tiling of a
 // layer does not leave room for a cascade that will not come), and the full
-// pipeline computes what generateProgram does. "" or the first error.
-std::string runPipeline(const Target &t, const LayerOptions &o,
-                        const std::vector<const Pass *> &pipeline,
-                        PipelineState &st);
+// pipeline computes what generateProgram does. Ok or the first error.
+Status runPipeline(const Target &t, const LayerOptions &o,
+                   const std::vector<const Pass *> &pipeline,
+                   PipelineState &st);
 
 // The text of the IR in `st` (Level::Layers or Level::Sched; the graph's
-// text is the caller's), and back. parseLevel: "" or "line N: what".
+// text is the caller's), and back. parseLevel: ok or "line N: what".
 std::string printLevel(const Target &t, const PipelineState &st);
-std::string parseLevel(const Target &t, Level level, const std::string &text,
-                       PipelineState &st);
+Status parseLevel(const Target &t, Level level, const std::string &text,
+                  PipelineState &st);
 
 } // namespace ember::accel
 

@@ -10,6 +10,7 @@
 #include "ember/accel/Layers.h"
 #include "ember/accel/Op.h"
 #include "ember/accel/Target.h"
+#include "support/Error.h"
 
 #include "ember/scratchpad/TilePlanner.h"
 
@@ -285,14 +286,14 @@ struct CodegenOptions {
 // bytes stay zero until the vendor's packing fills them), places the
 // activations in DRAM (the SDK's interval planner), keeps tensors on chip
 // where it can (Cascade.h, Stripes.h) and inserts the synchronization
-// (Sync.h). Returns "" or an error naming the layer.
-std::string generateProgram(const Target &t, const LayerProgram &lp,
-                            const CodegenOptions &o, Program &out);
+// (Sync.h). Returns ok or an error naming the layer.
+Status generateProgram(const Target &t, const LayerProgram &lp,
+                       const CodegenOptions &o, Program &out);
 
-// "" when layer `L` over tensors `ts` tiles to the target's memories, else
+// Ok when layer `L` over tensors `ts` tiles to the target's memories, else
 // why not (the selector asks before fusing a pool or an add into a layer).
-std::string layerFits(const Target &t, const Layer &L,
-                      const std::vector<NTensor> &ts);
+Status layerFits(const Target &t, const Layer &L,
+                 const std::vector<NTensor> &ts);
 
 // Whether every bias of `g` is representable by the bias GEMM (else the
 // layer takes its bias through DRAM).

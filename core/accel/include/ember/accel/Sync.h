@@ -18,6 +18,7 @@
 #define EMBER_ACCEL_SYNC_H
 
 #include "ember/accel/Op.h"
+#include "support/Error.h"
 
 #include <string>
 #include <vector>
@@ -36,10 +37,9 @@ int syncBit(const Target &t, int src, int dst);
 // The name of a bit ("load->GEMM").
 std::string syncBitName(const Target &t, int bit);
 
-// Sets wait/signal on every op of `prog` (ending in Finish). Returns "" or
-// the reason the program cannot be made valid.
-std::string assignSync(const Target &t, std::vector<Op> &prog,
-                       SyncStats *stats);
+// Sets wait/signal on every op of `prog` (ending in Finish). Ok or the
+// reason the program cannot be made valid.
+Status assignSync(const Target &t, std::vector<Op> &prog, SyncStats *stats);
 
 // Whether `op` reads or writes rows [lo, hi) of memory `domain`, or bytes
 // [lo, hi) of DRAM when `domain` is t.memories.size() (a Pool, whose span
@@ -53,10 +53,10 @@ void accessedRanges(const Target &t, const Op &op, const int32_t *regs,
                     int domain,
                     std::vector<std::pair<uint64_t, uint64_t>> &out);
 
-// Validity: "" or "operation i: ..." (underflow or overflow in program
+// Validity: ok or "operation i: ..." (underflow or overflow in program
 // order; with barriers, a signal that some concurrent execution could give
 // past the counter's depth).
-std::string checkSync(const Target &t, const std::vector<Op> &prog);
+Status checkSync(const Target &t, const std::vector<Op> &prog);
 
 } // namespace ember::accel
 

@@ -64,12 +64,12 @@ struct TuneReport {
 
 // Schedules `lp` into `out` with tuning: the cost model's candidates,
 // measured (or taken from the cache), the fastest per layer forced, and the
-// cache updated. `co` as for generateProgram. Returns "" or an error (a
+// cache updated. `co` as for generateProgram. Returns ok or an error (a
 // candidate that fails to schedule or run is an error: it is the layer's
 // own code); a bad cache file is a warning, never an error.
-std::string tuneAndGenerate(const Target &t, const LayerProgram &lp,
-                            const CodegenOptions &co, const TuneOptions &o,
-                            Program &out, TuneReport &report);
+Status tuneAndGenerate(const Target &t, const LayerProgram &lp,
+                       const CodegenOptions &co, const TuneOptions &o,
+                       Program &out, TuneReport &report);
 
 } // namespace ember::accel
 
