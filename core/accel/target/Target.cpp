@@ -457,11 +457,8 @@ Status validate(Target &t) {
         lutNeeds = std::string("ops.") + kOpNames[int(producer)] + ": form '" +
                    f.name + "' fuses the lut stage, which needs the flag 'lut'";
     }
-    if (p->needs) {
-      std::string e = p->needs(t, f, n).message();
-      if (!e.empty())
-        return invalid(e);
-    }
+    if (p->needs)
+      EMBER_TRY(p->needs(t, f, n));
   }
   std::set<int> &cls = n.classes, &kinds = n.kinds;
   const bool gemmForm = n.gemm, pads = n.pads, pools = n.pools, adds = n.adds,
@@ -1025,11 +1022,8 @@ Status parseForms(const Obj &r, Target &t, std::string &err) {
             f.at("epilogue") + "[" + std::to_string(k) + "]: '" + st +
             "' is not a fused stage (bias, requant, pool, add, lut)");
     }
-    if (pattern->fields) {
-      const std::string e = pattern->fields(form).message();
-      if (!e.empty())
-        return invalid(f.path + ": " + e);
-    }
+    if (pattern->fields)
+      EMBER_TRY(pattern->fields(form).withContext(f.path));
     t.forms.push_back(std::move(form));
   }
   return failure(err);
