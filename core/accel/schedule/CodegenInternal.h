@@ -1,6 +1,6 @@
-// Internal to the layer's scheduling (Codegen.cpp, GemmCode.cpp, Cascade.cpp,
-// Stripes.cpp, Stream.cpp): a layer's scheduled operations before they are
-// streamed, and tensor addresses.
+// Internal to the layer's scheduling (Codegen.cpp, GemmCode.cpp,
+// GemmLimits.cpp, Cascade.cpp, Stripes.cpp, Stream.cpp): a layer's scheduled
+// operations before they are streamed, and tensor addresses.
 #pragma once
 
 #include "ember/accel/Layers.h"
@@ -99,6 +99,15 @@ struct GemmTables;
 // bands (genGemm); convLimits refuses what bands cannot do.
 std::string convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
                          int64_t ekh, int64_t sh, uint64_t actRows);
+
+// Ok, or why the GEMM layer's form cannot be scheduled on the target
+// (GemmLimits.cpp).
+Status refuseForm(const Target &t, const GemmLayer &g,
+                  const std::vector<NTensor> &ts, const GemmTables &tb);
+
+// A 16-bit layer's operations from its 8-bit schedule (GemmLimits.cpp).
+void widen16(const Target &t, const GemmLayer &g, const GemmTables &tb,
+             bool onePass, LayerCode &code);
 
 // The per-layer schedulers: ok or why the layer cannot be scheduled.
 Status genGemm(const Target &t, const Layer &L, const std::vector<NTensor> &ts,
