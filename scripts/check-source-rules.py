@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The source rules of the style gate (scripts/check-style.sh, step 4;
-docs/style-checks.md, "Source rules"). Three rules, each naming every file
+docs/style-checks.md, "Source rules"). Four rules, each naming every file
 and line that breaks it as `error: <what> (<file>:<line>)`:
 
   wording   Docs and comments say what the code does, not how the work on
@@ -20,6 +20,11 @@ and line that breaks it as `error: <what> (<file>:<line>)`:
             on its line, a `// ------- ` rule may not carry text after its
             dashes (the tail of a reflowed title), and a block comment's line
             keeps the space after its `*`.
+
+  errors    The NPU compiler layer (core/accel) returns errors as Status or
+            Expected<T> (core/support/Error.h), never as a string that is
+            empty on success: the string idiom's propagation, `if
+            (!e.empty()) return e;`, is refused there.
 
   scripts/check-source-rules.py [FILE...]   (default: every tracked file)
 
@@ -49,6 +54,12 @@ WORDING_EXEMPT = {
 }
 # Frozen copies that must stay byte-identical to what they copy.
 FROZEN = {"tests/kit/skew/backend_abi_1_0.h"}
+
+# The errors rule: where errors are Status or Expected only, and the string
+# idiom it refuses (an error string returned when it is not empty).
+STATUS_ONLY = ("core/accel/",)
+STRING_ERROR = re.compile(r"\bif\s*\(\s*!\s*(\w+)\.empty\(\)\s*\)\s*"
+                          r"(?:\{\s*)?return\s+\1\s*;")
 
 C_EXT = (".c", ".h", ".cpp", ".hpp", ".cc", ".inc", ".def", ".proto", ".sv",
          ".v", ".svh", ".vh")
@@ -254,6 +265,13 @@ def check_file(path, text, errors):
                       "ops, or test a property or kind outside the switch "
                       "(docs/ops-and-kernels.md, \"The op table\") (%s:%d)"
                       % (path, line_of(code, off)))
+    if path.startswith(STATUS_ONLY):
+        for m in STRING_ERROR.finditer(code):
+            errors.append("error: an error passed up as a string (`if "
+                          "(!%s.empty()) return %s;`): core/accel returns "
+                          "Status or Expected<T> (core/support/Error.h) "
+                          "(%s:%d)" % (m.group(1), m.group(1), path,
+                                       line_of(code, m.start())))
     by_line = {ln: s.strip() for ln, s in comments}
     for ln, s in comments:
         st = s.strip()
@@ -312,7 +330,8 @@ def main(argv):
         check_file(f, raw.decode("utf-8", "replace"), errors)
     for e in errors:
         print(e, file=sys.stderr)
-    print("rules: %d files, %d problems (wording, OpKind switches, banners)"
+    print("rules: %d files, %d problems (wording, OpKind switches, banners, "
+          "errors)"
           % (checked, len(errors)))
     return 1 if errors else 0
 

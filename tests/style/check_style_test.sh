@@ -5,7 +5,8 @@
 # allowlist entry, a wrong clang-format version, and each source rule: a
 # ticket number or a work-sitting word in a doc or comment, a `default:` in a
 # switch over OpKind, a broken comment banner, a function over the budget
-# in an enforced folder) and pass when kept; --changed
+# in an enforced folder, an error string passed up in core/accel) and pass
+# when kept; --changed
 # checks only what changed since the merge base; --fix repairs what it
 # reports. Format problems fail only with the gate on
 # (FORMAT_GATE=enforce, EMBER_FORMAT_GATE=enforce or --enforce-format); with
@@ -210,6 +211,28 @@ else
   echo "ok: three OpKind defaults found (a label, a macro, a cast), none elsewhere"
 fi
 git rm -qf lib/sw.cpp
+# The errors rule: an error string passed up in core/accel fails; the same
+# code elsewhere does not.
+mkdir -p core/accel
+cat >core/accel/err.cpp <<'EOF2'
+#include <string>
+std::string f();
+std::string g() {
+  std::string e = f();
+  if (!e.empty())
+    return e;
+  return "";
+}
+EOF2
+cp core/accel/err.cpp lib/err.cpp
+git add core/accel/err.cpp lib/err.cpp
+expect 1 "error: an error passed up as a string .*\(core/accel/err.cpp:5\)" -- --rules-only
+out=$(bash scripts/check-style.sh --rules-only 2>&1)
+if grep -q "lib/err.cpp" <<<"$out"; then
+  echo "FAIL: the errors rule read a file outside core/accel"
+  failures=$((failures + 1))
+fi
+git rm -qf core/accel/err.cpp lib/err.cpp
 printf '//===- a.cpp - what it does, at a length clang-format will break over\n//--------===//\nint a;\n' >lib/a.cpp
 git add lib/a.cpp
 expect 1 "error: a file banner broken over two lines.*\(lib/a.cpp:1\)" -- --rules-only
