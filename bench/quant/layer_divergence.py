@@ -401,8 +401,20 @@ def layer_model(model, out_name, boundary, values):
     return m, ins
 
 
+def off_exact(v, got, want):
+    """Largest distance of Ember's and of ONNX Runtime's results from the
+    exact value v clamped to the output type's range (None, None when v is
+    unknown)."""
+    if v is None or v.shape != want.shape:
+        return None, None
+    info = np.iinfo(want.dtype)
+    vc = np.clip(v, info.min, info.max)
+    return (float(np.abs(got.astype(np.float64) - vc).max()),
+            float(np.abs(want.astype(np.float64) - vc).max()))
+
+
 def layerwise(case, ember, target="interp", requant=None, why=True,
-              log=print):
+              log=print, exact_over=None):
     """Each quantized tensor of the case recomputed by Ember from ONNX
     Runtime's own values of the quantized tensors (and graph inputs) it is
     computed from: one `ember run` per layer, all fed the same bytes as
@@ -410,7 +422,10 @@ def layerwise(case, ember, target="interp", requant=None, why=True,
     differing elements, largest difference in the layer's output quanta
     and, with `why`, each differing element's class as --per-layer gives
     it, tie, near-tie or other, and how many of them Ember rounds to the
-    integer nearest the exact value); returns a dict summary."""
+    integer nearest the exact value); returns a dict summary. With
+    `exact_over` N, a layer differing by more than N quanta is also held
+    against the exact value of its QLinear op (exact_values): its rows get
+    `ember_off` and `ort_off`, each result's largest distance from it."""
     name = os.path.basename(os.path.normpath(case))
     model = onnx.load(os.path.join(case, "model.onnx"))
     qt = quantized_tensors(model)
@@ -457,11 +472,15 @@ def layerwise(case, ember, target="interp", requant=None, why=True,
              "max": int(d.max()) if d.size else 0, "failed": False,
              "within1": int(np.count_nonzero(d <= 1)),
              "why": {"tie": 0, "near-tie": 0, "other": 0}, "nearest": 0}
-        if r["differ"] and why:
+        v = None
+        if r["differ"] and (why or (exact_over is not None and
+                                    r["max"] > exact_over)):
             try:
                 v = exact_values(model, qt[t], values)
             except Exception:  # an op the reference cannot evaluate
                 v = None
+            r["ember_off"], r["ort_off"] = off_exact(v, got, want)
+        if r["differ"] and why:
             for ix in map(tuple, np.argwhere(d)):
                 vx = float(v[ix]) if v is not None and \
                     v.shape == want.shape else None

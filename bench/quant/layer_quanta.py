@@ -26,6 +26,12 @@ adds are DequantizeLinear -> Add -> QuantizeLinear. The last line is
 elements-within1=<share> elements-exact=<share>`. With --max-quanta N the
 exit status is 1 when a QuantizedAdd or Requantize layer differs by more
 than N quanta; 77 when onnxruntime or every case is missing (a skip).
+Such a layer is held against the exact value of its QLinear op too: when
+Ember's result is within one quantum of it and ONNX Runtime's is more than
+N away, the layer is ONNX Runtime's error, marked `ort-off` and not
+counted (its u8 x s8 kernels for hosts without VNNI add products in pairs
+with `vpmaddubsw`, which saturates at int16: a first convolution reading
+large u8 pixels comes out tens of quanta off).
 """
 import argparse
 import os
@@ -111,6 +117,14 @@ def qdq_case(src, out):
     return out
 
 
+def ort_off(r, limit):
+    """Whether layer row r differs from ONNX Runtime because ONNX Runtime
+    is off the exact value (more than `limit` quanta) while Ember is within
+    one quantum of it."""
+    e, o = r.get("ember_off"), r.get("ort_off")
+    return e is not None and o is not None and e <= 1.0 and o > limit
+
+
 def print_summary(rows):
     """Per model and integer form: layers, elements, the largest difference
     in quanta, the layers within one quantum and the share of elements
@@ -171,7 +185,7 @@ def main():
     rows = []
     for c in cases:
         s = layerwise(c, a.ember, a.target, a.requant, why=False,
-                      log=lambda *x: None)
+                      log=lambda *x: None, exact_over=a.max_quanta)
         for r in s["rows"]:
             r["case"] = s["case"]
             r["form"] = ember_form(r["op"])
@@ -184,7 +198,7 @@ def main():
     else:
         print(f"{'model':32s} {'tensor':40s} {'op':24s} {'form':12s} "
               f"{'elements':>9s} {'max':>4s} {'within1':>8s} {'differ':>8s}")
-    bad = 0
+    bad = excused = 0
     for r in rows:
         if r["failed"]:
             cells = (r["case"], r["tensor"], r["op"], r["form"], "failed",
@@ -197,7 +211,11 @@ def main():
                      f"{r['within1'] / n:.4f}", str(r["differ"]))
             if a.max_quanta is not None and r["form"] != "other" and \
                     r["max"] > a.max_quanta:
-                bad += 1
+                if ort_off(r, a.max_quanta):
+                    excused += 1
+                    cells = cells[:3] + (cells[3] + " ort-off",) + cells[4:]
+                else:
+                    bad += 1
         if a.markdown:
             print("| " + " | ".join(f"`{x}`" if i == 1 else x
                                     for i, x in enumerate(cells)) + " |")
@@ -215,6 +233,10 @@ def main():
           f"elements-within1={sum(r['within1'] for r in ok) / el:.6f} "
           f"elements-exact={sum(r['elements'] - r['differ'] for r in ok) / el:.6f}"
           f" failed={len(rows) - len(ok)}")
+    if excused:
+        print(f"note: {excused} layers differ from ONNX Runtime by more than "
+              f"{a.max_quanta} quanta where ONNX Runtime is off the exact "
+              "value and Ember within one quantum of it (ort-off)")
     if a.max_quanta is not None and bad:
         print(f"error: {bad} QuantizedAdd/Requantize layers differ by more "
               f"than {a.max_quanta} quanta (or failed)")
