@@ -147,14 +147,14 @@ void copyInto(Builder &b, const v1::Node &n, int x, int k, int to,
   if (xd.size() >= 2 && xd.size() != 4) // [N, C, rest...]: b.an N x rest x 1
     xd = {xd[0], xd[1], prod(xd, 2, xd.size()), 1}; // map (the same rows)
   if (xd.size() != 4) {
-    b.err = "Concat " + q(n.name()) + ": input " + q(b.v.name(x)) +
-            " cannot be placed in the output and is not an image to copy";
+    b.refuse("Concat " + q(n.name()) + ": input " + q(b.v.name(x)) +
+             " cannot be placed in the output and is not an image to copy");
     return;
   }
   if (!b.v.t.has(OpKind::Pool)) {
-    b.err = "Concat " + q(n.name()) + ": input " + q(b.v.name(x)) +
-            " cannot be placed in the output and the target has no pool to "
-            "copy it";
+    b.refuse("Concat " + q(n.name()) + ": input " + q(b.v.name(x)) +
+             " cannot be placed in the output and the target has no pool to "
+             "copy it");
     return;
   }
   Layer L;
@@ -325,7 +325,7 @@ void concat(Builder &b, const v1::Node &n) {
         shift.first + ot.tiles() <= b.lp.tensors[size_t(ty)].tiles())
       b.rebase(o, ty, shift.first);
   }
-  for (int i = 0; i < m && b.err.empty(); ++i) {
+  for (int i = 0; i < m && b.err.isOk(); ++i) {
     int x = ins[size_t(i)];
     if (inside(i)) {
       placeAtLanes(b, n, x, ty, chans[size_t(i)]);

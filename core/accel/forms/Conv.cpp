@@ -129,15 +129,15 @@ void buildConv(Builder &b, int i) {
   (void)scalarZp(v, v.in(n, 2), xzp); // checked when n was claimed
   const int32_t sz = storedZp(v.dtype(x), xzp);
   ConvGeom c;
-  b.err = convGeom(v, n, x, w, y, c).message();
-  if (!b.err.empty())
+  b.err = convGeom(v, n, x, w, y, c);
+  if (b.err.failed())
     return;
   g.N = c.N, g.C = c.C, g.H = c.H, g.W = c.W, g.K = c.K, g.OH = c.OH,
   g.OW = c.OW;
   g.kh = c.kh, g.kw = c.kw, g.sh = c.sh, g.sw = c.sw, g.dh = c.dh, g.dw = c.dw;
   g.pt = c.pt, g.pl = c.pl, g.pb = c.pb, g.pr = c.pr, g.groups = c.groups;
-  b.err = foldWeights(v, w, v.in(n, 3), g.K, g.w).message();
-  if (!b.err.empty())
+  b.err = foldWeights(v, w, v.in(n, 3), g.K, g.w);
+  if (b.err.failed())
     return;
   b.gemmRoot(i, n, x, sz, std::move(g));
 }

@@ -229,8 +229,8 @@ void ilvLayer(Builder &b, int ri) {
             : nullptr;
     if (!g || !g->requant || g->pool.on || g->add.on || g->out16 ||
         b.tensorOf[size_t(x)] >= 0) {
-      b.err = "interleave " + q(r.name()) + ": phase " + q(b.v.name(x)) +
-              " is not a convolution layer computed for it alone";
+      b.refuse("interleave " + q(r.name()) + ": phase " + q(b.v.name(x)) +
+               " is not a convolution layer computed for it alone");
       return;
     }
     const int t = b.materialize(x, owner, 0);
@@ -257,7 +257,7 @@ void buildIlvPart(Builder &b, int node, int last) {
 
 // (The nodes of an interleave are built with its pattern.)
 void buildPatternPart(Builder &b, int i) {
-  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
+  b.internal("internal: node " + std::to_string(i) + " outside its pattern");
 }
 
 std::string interleaveText(const Target &) {

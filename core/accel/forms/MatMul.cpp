@@ -118,7 +118,7 @@ void buildMatMul(Builder &b, int i) {
         int64_t zp = zv.empty() ? 0 : zv.size() == 1 ? zv[0] : zv[size_t(j)];
         int64_t val = bv[size_t(k * g.K + j)] - zp;
         if (val < -128 || val > 127) {
-          b.err = "B zero point does not fold into int8 weights";
+          b.refuse("B zero point does not fold into int8 weights");
           return;
         }
         g.w[size_t(j * per + k)] = int8_t(val);
@@ -139,7 +139,7 @@ void buildMatMul(Builder &b, int i) {
         int64_t zp = zv.empty() ? 0 : zv.size() == 1 ? zv[0] : zv[size_t(j)];
         int64_t val = bv[size_t(k * g.K + j)] - zp;
         if (val < -128 || val > 127) {
-          b.err = "B zero point does not fold into int8 weights";
+          b.refuse("B zero point does not fold into int8 weights");
           return;
         }
         g.w[size_t(j * g.C + k)] = int8_t(val);

@@ -353,7 +353,7 @@ Status mulNeeds(const Target &, const Form &, FormNeeds &n) {
 
 // (The nodes of a multiply are built with its pattern.)
 void buildPatternPart(Builder &b, int i) {
-  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
+  b.internal("internal: node " + std::to_string(i) + " outside its pattern");
 }
 
 FormRow mulRow(const char *op, int rank, std::vector<const char *> dtypes) {

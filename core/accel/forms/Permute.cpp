@@ -326,7 +326,7 @@ void buildPermPart(Builder &b, int node, int last) {
 
 // (The nodes of a permutation are built with its pattern.)
 void buildPatternPart(Builder &b, int i) {
-  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
+  b.internal("internal: node " + std::to_string(i) + " outside its pattern");
 }
 
 std::string permuteText(const Target &) {

@@ -446,7 +446,7 @@ void pixelNode(Builder &b, const v1::Node &n) {
     b.concatOuts.insert(ty);
     const int64_t runs = pixelRuns(b.v, n);
     int64_t at = 0;
-    for (int i = 0; i < n.inputs_size() && b.err.empty(); ++i) {
+    for (int i = 0; i < n.inputs_size() && b.err.isOk(); ++i) {
       const int xi = n.inputs(i);
       const int64_t P =
           b.lp.tensors[size_t(ty)].P * b.v.dims(xi)[axis] / b.v.dims(y)[axis];
@@ -458,8 +458,8 @@ void pixelNode(Builder &b, const v1::Node &n) {
           return;
         const Status bad = placeRuns(b.lp.tensors, k, ty, runs, at);
         if (bad.failed()) {
-          b.err = "Concat " + q(n.name()) + ": " + q(bad.message()) +
-                  " is not inside one run of pixels of the result";
+          b.refuse("Concat " + q(n.name()) + ": " + q(bad.message()) +
+                   " is not inside one run of pixels of the result");
           return;
         }
         at += P / runs;
@@ -494,9 +494,9 @@ void pixelNode(Builder &b, const v1::Node &n) {
     return;
   const NTensor src = b.lp.tensors[size_t(k)];
   if (src.laneFrom >= 0 || src.ilv) {
-    b.err = op + " " + q(n.name()) +
-            ": a view of a tensor placed inside "
-            "channel tiles or at phases";
+    b.refuse(op + " " + q(n.name()) +
+             ": a view of a tensor placed inside "
+             "channel tiles or at phases");
     return;
   }
   int t = b.newTensor(y, NTensor::Kind::Activation);

@@ -293,7 +293,8 @@ void biasAdd(Builder &b, const v1::Node &n) {
   int acc = b.pending.count(x0) ? x0 : x1, c = acc == x0 ? x1 : x0;
   auto it = b.pending.find(acc);
   if (it == b.pending.end() || it->second.requantized) {
-    b.err = "Add " + q(n.name()) + ": its accumulator is not in the partition";
+    b.refuse("Add " + q(n.name()) +
+             ": its accumulator is not in the partition");
     return;
   }
   GemmLayer &g = it->second.layer.gemm;
@@ -362,7 +363,8 @@ void requantize(Builder &b, const v1::Node &n) {
     if (!identityGemm(b, x, n.name(), p))
       return;
   } else {
-    b.err = "Requantize " + q(n.name()) + ": its input is not in the partition";
+    b.refuse("Requantize " + q(n.name()) +
+             ": its input is not in the partition");
     return;
   }
   GemmLayer &g = p.layer.gemm;
@@ -396,9 +398,9 @@ void requantize(Builder &b, const v1::Node &n) {
   if (yzp < lowest || yzp > highest) {
     // The interpreter adds it and clamps; the device's zero-point field
     // holds the stored type only.
-    b.err = "Requantize " + q(n.name()) + ": its output zero point " +
-            std::to_string(yzp) + " is outside " + to + "'s range [" +
-            std::to_string(lowest) + ", " + std::to_string(highest) + "]";
+    b.refuse("Requantize " + q(n.name()) + ": its output zero point " +
+             std::to_string(yzp) + " is outside " + to + "'s range [" +
+             std::to_string(lowest) + ", " + std::to_string(highest) + "]");
     return;
   }
   g.rq.zp = int32_t(yzp - off);
@@ -465,9 +467,9 @@ void tableChainEnd(Builder &b, int exit) {
   auto it = tc ? b.pending.find(tc->root) : b.pending.end();
   if (it == b.pending.end() || !it->second.requantized ||
       !it->second.layer.lut.empty() || !fuses(b.v.t, it->second.form, "lut")) {
-    b.err = n.op() + " " + q(n.name()) +
-            ": its chain's input is not the result of a layer with an output "
-            "table";
+    b.refuse(n.op() + " " + q(n.name()) +
+             ": its chain's input is not the result of a layer with an output "
+             "table");
     return;
   }
   Builder::Pending p = std::move(it->second);
@@ -488,7 +490,7 @@ void buildChainPart(Builder &b, int node, int last) {
 }
 // (The Mul of a table chain or of a multiply is built with its pattern.)
 void buildPatternPart(Builder &b, int i) {
-  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
+  b.internal("internal: node " + std::to_string(i) + " outside its pattern");
 }
 
 std::string biasText(const Target &) {

@@ -252,8 +252,8 @@ void move(Builder &b, const v1::Node &n,
   int x = from >= 0 ? from : b.v.in(n, 0), y = b.v.out(n);
   if (from < 0 && b.v.layout(x) != b.v.layout(y)) {
     if (!flattensIntoMatMul(b.v, n)) {
-      b.err = n.op() + " " + q(n.name()) +
-              ": changes the layout and its MatMul is not in the partition";
+      b.refuse(n.op() + " " + q(n.name()) +
+               ": changes the layout and its MatMul is not in the partition");
       return;
     }
     b.flattened[y] = x;
@@ -284,7 +284,7 @@ void buildViewPart(Builder &b, int node, int last) {
 
 // (The Transpose of a byte view is built with its pattern.)
 void buildPatternPart(Builder &b, int i) {
-  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
+  b.internal("internal: node " + std::to_string(i) + " outside its pattern");
 }
 
 std::string moveText(const Target &) {

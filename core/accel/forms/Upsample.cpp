@@ -230,7 +230,7 @@ void buildUpPart(Builder &b, int node, int last) {
 
 // (The Resize of an upsampling is built with its pattern.)
 void buildPatternPart(Builder &b, int i) {
-  b.err = "internal: node " + std::to_string(i) + " outside its pattern";
+  b.internal("internal: node " + std::to_string(i) + " outside its pattern");
 }
 
 std::string upsampleText(const Target &) {

@@ -75,7 +75,7 @@ Status convFits(const View &v, int x, int y, const ConvGeom &c,
   const Status st = layerFits(v.t, L, ts);
   if (st.isOk())
     return Status::ok();
-  return refusal("as a layer alone: " + st.message());
+  return Status(ErrorCode::Unsupported, "as a layer alone: " + st.message());
 }
 
 // The tiled layout of a constant i8/u8 tensor (an add's operand).
@@ -166,7 +166,7 @@ int Builder::materialize(int x, int base, int64_t tileOffset, int64_t pixOff) {
   }
   if (v.constant[size_t(x)] && isQ8(v.dtype(x)))
     return constTensor(x);
-  err = "value " + q(v.name(x)) + " is not computed in this partition";
+  refuse("value " + q(v.name(x)) + " is not computed in this partition");
   return -1;
 }
 
@@ -340,10 +340,10 @@ int Builder::laneView(int x, GemmLayer &g) {
   const int64_t off = splitOffset(v, x, &s);
   int k = off >= 0 ? materialize(v.in(v.g.nodes(s), 0)) : -1;
   if (k < 0 || g.groups != 1 || g.in16) {
-    if (err.empty())
-      err = "value " + q(v.name(x)) +
-            " starts inside a channel tile and is not read by an "
-            "ungrouped int8 convolution";
+    if (err.isOk())
+      refuse("value " + q(v.name(x)) +
+             " starts inside a channel tile and is not read by an "
+             "ungrouped int8 convolution");
     return -1;
   }
   const int64_t lanes = v.t.lanes, l0 = off % lanes;
@@ -407,7 +407,7 @@ bool Builder::fits(const Layer &L) const {
 }
 
 Status Builder::run() {
-  for (int i = 0; i < v.g.nodes_size() && err.empty(); ++i) {
+  for (int i = 0; i < v.g.nodes_size() && err.isOk(); ++i) {
     const v1::Node &n = v.g.nodes(i);
     if (!an.why[size_t(i)].empty()) {
       failed = i;
@@ -426,14 +426,14 @@ Status Builder::run() {
       return Status(ErrorCode::Internal,
                     "internal: no form builds node " + std::to_string(i));
     }
-    if (!err.empty())
+    if (err.failed())
       failed = i;
   }
   for (int x : v.g.outputs())
-    if (err.empty())
+    if (err.isOk())
       materialize(x);
-  if (!err.empty())
-    return refusal(err);
+  if (err.failed())
+    return err;
   if (!pending.empty())
     return Status(ErrorCode::Internal,
                   "internal: a layer was left unfinished (" +
@@ -442,7 +442,7 @@ Status Builder::run() {
     lp.inputs.push_back(materialize(x));
   for (int x : v.g.outputs())
     lp.outputs.push_back(tensorOf[size_t(x)]);
-  return refusal(err);
+  return err;
 }
 
 } // namespace ember::accel::sel

@@ -34,8 +34,17 @@ struct Builder {
   std::map<int, int> flattened;
   std::map<std::pair<int, int64_t>, int> repeated; // (value, C) -> tensor
   std::set<int> concatOuts; // tensors Concats place their inputs in
-  std::string err;
+  // Why the build stopped: ok while it goes on; a refusal (Unsupported,
+  // the reason the partition cannot run as built) or an internal error.
+  Status err;
   int failed = -1; // the node whose build set err (-1: none, or no node)
+
+  void refuse(std::string why) {
+    err = Status(ErrorCode::Unsupported, std::move(why));
+  }
+  void internal(std::string why) {
+    err = Status(ErrorCode::Internal, std::move(why));
+  }
 
   Builder(const View &view, LayerProgram &out, Analysis analysis);
 
@@ -71,7 +80,8 @@ struct Builder {
       if (p.*end == ri)
         return &p;
     const v1::Node &n = v.g.nodes(ri);
-    err = "internal: " + n.op() + " " + q(n.name()) + " outside its " + what;
+    internal("internal: " + n.op() + " " + q(n.name()) + " outside its " +
+             what);
     return nullptr;
   }
   // Padding g's loads do not add (padPlan): an identity layer storing g's

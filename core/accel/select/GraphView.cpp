@@ -14,14 +14,6 @@ namespace ember::accel::sel {
 
 std::string q(const std::string &s) { return "'" + s + "'"; }
 
-Status refusal(const std::string &why) {
-  if (why.empty())
-    return Status::ok();
-  return Status(why.rfind("internal:", 0) == 0 ? ErrorCode::Internal
-                                               : ErrorCode::Unsupported,
-                why);
-}
-
 const v1::Attribute *attr(const v1::Node &n, const char *name) {
   for (const v1::Attribute &a : n.attributes())
     if (a.name() == name)

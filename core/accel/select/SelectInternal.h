@@ -35,9 +35,6 @@ std::vector<int64_t> aInts(const v1::Node &n, const char *name,
                            std::vector<int64_t> dflt);
 std::string aStr(const v1::Node &n, const char *name, std::string dflt);
 bool isQ8(const std::string &d);
-// A reason a string-returning step gave ("" = ok) as a Status: Internal
-// when it starts "internal:", else Unsupported.
-Status refusal(const std::string &why);
 // Whether `form` runs 16-bit activations on the target (Form::act16).
 bool has16(const Target &t, const char *form);
 
