@@ -29,7 +29,8 @@ constexpr double kClockHz = 1e9;
 
 struct Loaded {
   accel::Target target;
-  std::string error, json;
+  ember::Status error;
+  std::string json;
 };
 
 // The description named by EMBER_ACCEL_TARGET, read and checked once.
@@ -38,21 +39,23 @@ const Loaded &loaded() {
     Loaded r;
     const char *path = std::getenv("EMBER_ACCEL_TARGET");
     if (!path || !*path) {
-      r.error = "no description (EMBER_ACCEL_TARGET is not set; use "
-                "--target=accel:DESC.json)";
+      r.error = ember::invalid("no description (EMBER_ACCEL_TARGET is not "
+                               "set; use --target=accel:DESC.json)");
       return r;
     }
     std::ifstream f(path);
     if (!f) {
-      r.error = std::string("cannot read '") + path + "'";
+      r.error =
+          ember::makeError(ember::ErrorCode::Io, "cannot read '", path, "'");
       return r;
     }
     std::stringstream ss;
     ss << f.rdbuf();
     r.json = ss.str();
-    r.error = accel::parseTarget(r.json, r.target).message();
-    if (!r.error.empty())
-      r.error += std::string(" (") + path + ")";
+    r.error = accel::parseTarget(r.json, r.target);
+    if (r.error.failed())
+      r.error = ember::Status(r.error.code(), r.error.message() + " (" +
+                                                  std::string(path) + ")");
     return r;
   }();
   return l;
@@ -170,17 +173,17 @@ struct AccelRef {
   using Config = ::Config;
 
   static const accel::Target &target() { return loaded().target; }
-  static const std::string &targetError() { return loaded().error; }
+  static ember::Status targetError() { return loaded().error; }
   static const char *targetJson() { return loaded().json.c_str(); }
 
   // check=all (the default: ordering, depths, ranges) or check=ranges (no
   // ordering check, for speed); the DRAM timing keys are the layer's.
-  static std::string option(const std::string &k, const std::string &val,
-                            Config &c, bool &known) {
+  static ember::Status option(const std::string &k, const std::string &val,
+                              Config &c, bool &known) {
     known = k == "check";
     if (known) {
       if (val != "all" && val != "ranges")
-        return "check '" + val + "' is not known (all or ranges)";
+        return ember::invalid("check '", val, "' is not known (all or ranges)");
       c.sim.checkOrder = val == "all";
     }
     unsigned long long n = 0;
@@ -189,7 +192,7 @@ struct AccelRef {
       c.sim.bytesPerCycle = uint32_t(n);
     else if (num && k == "dram_latency")
       c.sim.latency = int64_t(n);
-    return "";
+    return ember::Status::ok();
   }
 
   static void pack(const accel::LayerProgram &lp, accel::Program &p) {
@@ -197,23 +200,22 @@ struct AccelRef {
   }
   // The reference machine has no instruction encoding: the artifact's
   // npu.program holds its operations, npu.insns is empty.
-  static std::string encode(const accel::Program &, std::vector<uint8_t> &w) {
+  static ember::Status encode(const accel::Program &, std::vector<uint8_t> &w) {
     w.clear();
-    return "";
+    return ember::Status::ok();
   }
   static std::string assembly(const accel::Program &p) {
     return accel::printProgram(target(), p);
   }
 
-  static std::string measure(const Config &c, const accel::Program &p,
-                             uint64_t &cycles) {
+  static ember::Status measure(const Config &c, const accel::Program &p,
+                               uint64_t &cycles) {
     accel::SimStats s;
     accel::SimOptions o = c.sim;
     o.checkOrder = false; // each layer alone, measured; the run checks
-    std::string e =
-        accel::simulateProgram(target(), p, {}, {}, o, &s).message();
+    ember::Status st = accel::simulateProgram(target(), p, {}, {}, o, &s);
     cycles = s.cycles;
-    return e;
+    return st;
   }
 
   static void describe(uint32_t, const Config &, v1::DeviceDescription &d) {
@@ -228,21 +230,18 @@ struct AccelRef {
                    const std::vector<void *> &outs) {
     return [&x, ins, outs](v1::ExecutionProfile &pr) {
       accel::SimStats s;
-      std::string err = accel::simulateProgram(target(), x.program, ins, outs,
-                                               x.config.sim, &s)
-                            .message();
+      EMBER_TRY(accel::simulateProgram(target(), x.program, ins, outs,
+                                       x.config.sim, &s));
       std::vector<uint64_t> alone;
-      if (err.empty() && x.config.profile >= 1)
-        err = layersAlone(
-                  target(), x.program,
-                  [&x](const accel::Program &q, uint64_t &cycles) {
-                    return measure(x.config, q, cycles);
-                  },
-                  alone)
-                  .message();
-      if (err.empty())
-        profileOf(target(), x.program, x.config, s, alone, pr);
-      return err;
+      if (x.config.profile >= 1)
+        EMBER_TRY(layersAlone(
+            target(), x.program,
+            [&x](const accel::Program &q, uint64_t &cycles) {
+              return measure(x.config, q, cycles);
+            },
+            alone));
+      profileOf(target(), x.program, x.config, s, alone, pr);
+      return ember::Status::ok();
     };
   }
 };

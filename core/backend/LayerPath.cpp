@@ -70,15 +70,15 @@ v1::LayerProgram layerMessage(const accel::Target &t,
 // One candidate's cycles on the plugin's timed device: the one-layer
 // program compiled for a timing run and executed once (timing does not
 // depend on data: the inputs are zero); the profile's "cycles".
-std::string measure(Plugin &p, Device &d, const accel::Target &t,
-                    const std::string &options, const accel::LayerProgram &lp,
-                    const accel::Program &prog, uint64_t &cycles,
-                    std::string &executor) {
+Status measure(Plugin &p, Device &d, const accel::Target &t,
+               const std::string &options, const accel::LayerProgram &lp,
+               const accel::Program &prog, uint64_t &cycles,
+               std::string &executor) {
   auto exe = p.compile(
       &d, EMBER_PROGRAM_LAYERS,
       layerMessage(t, lp, prog, true, true).SerializeAsString(), options);
   if (!exe)
-    return exe.status().message();
+    return exe.status();
   std::vector<Tensor> inputs;
   std::vector<Type> outTypes;
   for (const accel::NTensor &x : prog.inputs) {
@@ -88,7 +88,7 @@ std::string measure(Plugin &p, Device &d, const accel::Target &t,
       tt.add_dims(dim);
     auto ty = fromProto(tt);
     if (!ty)
-      return ty.status().message();
+      return ty.status();
     inputs.emplace_back(*ty);
   }
   for (const accel::NTensor &x : prog.outputs) {
@@ -98,26 +98,30 @@ std::string measure(Plugin &p, Device &d, const accel::Target &t,
       tt.add_dims(dim);
     auto ty = fromProto(tt);
     if (!ty)
-      return ty.status().message();
+      return ty.status();
     outTypes.push_back(*ty);
   }
   std::string profile;
   auto r = p.run(d, *exe, inputs, outTypes, nullptr, &profile);
   if (!r)
-    return r.status().message();
+    return r.status();
   v1::ExecutionProfile pr;
   if (profile.empty() || !pr.ParseFromString(profile))
-    return "the plugin reported no execution profile to measure with";
+    return makeError(ErrorCode::Backend,
+                     "the plugin reported no execution profile to measure "
+                     "with");
   if (!pr.timed())
-    return "the plugin's timing run was not timed (executor '" + pr.executor() +
-           "')";
+    return makeError(ErrorCode::Backend,
+                     "the plugin's timing run was not timed (executor '",
+                     pr.executor(), "')");
   executor = pr.executor();
   for (const v1::ProfileValue &c : pr.counters())
     if (c.name() == "cycles") {
       cycles = uint64_t(c.value());
-      return "";
+      return Status::ok();
     }
-  return "the plugin's execution profile has no cycles counter";
+  return makeError(ErrorCode::Backend,
+                   "the plugin's execution profile has no cycles counter");
 }
 
 // A reason is printed after its node's kind and name: a build error naming
@@ -142,9 +146,9 @@ Status buildForPlugin(const Plugin &p, const accel::Target &t,
     if (st.failed())
       return st;
   }
-  const std::string err = accel::buildLayers(t, g, lp, lo.select).message();
-  if (!err.empty())
-    return unsupported(p.describe(), ": ", err);
+  const Status built = accel::buildLayers(t, g, lp, lo.select);
+  if (built.failed())
+    return unsupported(p.describe(), ": ", built.message());
   if (lp.layers.empty() && lp.tensors.empty())
     return unsupported(p.describe(), ": nothing in this graph runs on it");
   return Status::ok();
@@ -170,9 +174,10 @@ Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
       EMBER_TRY(toProto(*p.graph->main(), g));
       accel::LayerProgram lp;
       int bad = -1;
-      const std::string err = accel::buildLayers(t, g, lp, so, &bad).message();
-      if (err.empty())
+      const Status built = accel::buildLayers(t, g, lp, so, &bad);
+      if (built.isOk())
         continue;
+      const std::string &err = built.message();
       // The partition's compute nodes are its nodes in order (Partition);
       // an error that names no node leaves the whole partition.
       const std::vector<const Node *> mine = computeNodes(*p.graph->main());
@@ -223,7 +228,6 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
   accel::LayerOptions lo;
   accel::LayerProgram lp;
   EMBER_TRY(buildForPlugin(p, t, g, o, lo, lp));
-  std::string err;
   accel::Program prog;
   if (lo.tune || lo.tuneCacheGiven) {
     // Tuning against the plugin's timed device, or (tune_cache without
@@ -255,27 +259,28 @@ Expected<std::string> scheduleForPlugin(Plugin &p, Device *d,
     std::optional<Device> own;
     to.measure = [&](const accel::LayerProgram &one,
                      const accel::Program &candidate,
-                     uint64_t &cycles) -> std::string {
+                     uint64_t &cycles) -> Status {
       if (!d && !own) {
         auto dev = p.openDevice(0);
         if (!dev)
-          return dev.status().message();
+          return dev.status();
         own.emplace(std::move(*dev));
       }
       return measure(p, d ? *d : *own, t, options, one, candidate, cycles,
                      executor);
     };
     accel::TuneReport rep;
-    err = accel::tuneAndGenerate(t, lp, lo.codegen, to, prog, rep).message();
+    const Status tuned =
+        accel::tuneAndGenerate(t, lp, lo.codegen, to, prog, rep);
     for (const std::string &w : rep.warnings)
       p.log(EMBER_LOG_WARNING, w);
-    if (!err.empty())
-      return unsupported(p.describe(), ": ", err);
+    if (tuned.failed())
+      return unsupported(p.describe(), ": ", tuned.message());
     p.log(EMBER_LOG_INFO, rep.summary);
   } else {
-    err = accel::generateProgram(t, lp, lo.codegen, prog).message();
-    if (!err.empty())
-      return unsupported(p.describe(), ": ", err);
+    const Status made = accel::generateProgram(t, lp, lo.codegen, prog);
+    if (made.failed())
+      return unsupported(p.describe(), ": ", made.message());
   }
   // Serialized once: the partition's own names and types are its
   // signature, as a graph program gives them.
@@ -311,9 +316,9 @@ Expected<v1::CostEstimate> estimateOnHost(Plugin &p, const accel::Target &t,
   accel::CodegenOptions co = lo.codegen;
   co.dramCapacity = 0;
   accel::Program prog;
-  const std::string err = accel::generateProgram(t, lp, co, prog).message();
-  if (!err.empty())
-    return unsupported(p.describe(), ": ", err);
+  const Status made = accel::generateProgram(t, lp, co, prog);
+  if (made.failed())
+    return unsupported(p.describe(), ": ", made.message());
   v1::CostEstimate est;
   accel::costEstimate(g, prog, clockHz, est);
   char basis[300];

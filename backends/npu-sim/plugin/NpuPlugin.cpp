@@ -51,27 +51,28 @@ struct NpuConfig : ns::RunConfig {
 // fault=deadlock[@DEVICE:N] (a test hook: a program that deadlocks, to check
 // the error path; with @D:N only the N-th execution on device D, a fault
 // mid-stream).
-std::string parseFault(const std::string &val, Fault &f) {
+ember::Status parseFault(const std::string &val, Fault &f) {
   f = Fault();
   f.deadlock = true;
   unsigned long long d = 0, r = 0;
   char tail = 0;
   if (val == "deadlock")
-    return "";
+    return ember::Status::ok();
   if (std::sscanf(val.c_str(), "deadlock@%llu:%llu%c", &d, &r, &tail) != 2 ||
       d >= kCores || r < 1)
-    return "fault '" + val +
-           "' is not known (deadlock, or deadlock@DEVICE:N: the N-th "
-           "execution on device DEVICE, N >= 1, DEVICE < " +
-           std::to_string(kCores) + ")";
+    return ember::invalid("fault '", val,
+                          "' is not known (deadlock, or deadlock@DEVICE:N: "
+                          "the N-th execution on device DEVICE, N >= 1, "
+                          "DEVICE < ",
+                          kCores, ")");
   f.device = int(d);
   f.run = r;
-  return "";
+  return ember::Status::ok();
 }
 
 // executor=|cosim=golden|systemc|rtl.
-std::string parseExecutor(const std::string &k, const std::string &val,
-                          ns::RunConfig &rc) {
+ember::Status parseExecutor(const std::string &k, const std::string &val,
+                            ns::RunConfig &rc) {
   const char *const words[] = {"golden", "systemc", "rtl"};
   const uint32_t ids[] = {EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,
                           EMBER_NPU_EXECUTOR_RTL};
@@ -79,14 +80,14 @@ std::string parseExecutor(const std::string &k, const std::string &val,
   while (i < 3 && val != words[i])
     ++i;
   if (i == 3)
-    return k + " '" + val + "' is not one of golden, systemc, rtl";
+    return ember::invalid(k, " '", val, "' is not one of golden, systemc, rtl");
   if (k == "cosim") {
     rc.cosimRef = ids[i];
     rc.cosim = true;
   } else {
     rc.executor = ids[i];
   }
-  return "";
+  return ember::Status::ok();
 }
 
 // The counters, and per layer (profile >= 1) its figures against the cost
@@ -211,13 +212,15 @@ struct ExampleNpu {
 
   // The target description is compiled in (NpuTarget.h).
   static const ns::Target &target() { return ns::npuTarget(); }
-  static const std::string &targetError() { return ns::npuTargetError(); }
+  static ember::Status targetError() {
+    return okOr(ember::ErrorCode::Invalid, ns::npuTargetError());
+  }
   static const char *targetJson() { return ns::npuTargetJson(); }
 
   // Vendor options (`--backend-opt KEY=VALUE`, docs/npu-backend.md): the
   // device's; the compiler layer's come to the base's LayerOptions.
-  static std::string option(const std::string &k, const std::string &val,
-                            Config &rc, bool &known) {
+  static ember::Status option(const std::string &k, const std::string &val,
+                              Config &rc, bool &known) {
     known = true;
     uint64_t n = 0;
     if (k == "fault")
@@ -225,15 +228,18 @@ struct ExampleNpu {
     if (k == "handover") {
       // Co-simulation hand-over (docs/npu-rtl.md, "Whole models").
       rc.handoverDir = val;
-      return val.empty() ? "backend option handover needs a directory" : "";
+      return okOr(ember::ErrorCode::Invalid,
+                  val.empty() ? "backend option handover needs a directory"
+                              : "");
     }
     if (k == "executor" || k == "cosim")
       return parseExecutor(k, val, rc);
     if (k == "dram_burst" || k == "shared_dram_bw") {
       if (!ns::parseCount(val, n) || n == 0 || n > UINT32_MAX)
-        return "backend option " + k + "=" + val + " is not a valid count";
+        return ember::invalid("backend option ", k, "=", val,
+                              " is not a valid count");
       (k == "dram_burst" ? rc.burst : rc.sharedBytesPerCycle) = uint32_t(n);
-      return "";
+      return ember::Status::ok();
     }
     known = false;          // the layer's; the DRAM ones are the device's too
     ns::parseCount(val, n); // checked by the layer
@@ -246,15 +252,15 @@ struct ExampleNpu {
       rc.zeroLatency = n == 0;
       rc.latency = n ? uint32_t(n) : rc.latency;
     }
-    return "";
+    return ember::Status::ok();
   }
 
   static void pack(const ns::LayerProgram &lp, ns::Program &p) {
     ns::packImage(target(), lp, p);
   }
-  static std::string encode(const ns::Program &p, std::vector<uint8_t> &w) {
+  static ember::Status encode(const ns::Program &p, std::vector<uint8_t> &w) {
     w = ns::programWords(p);
-    return "";
+    return ember::Status::ok();
   }
   static std::string assembly(const ns::Program &p) {
     return ns::programAsm(target(), p);
@@ -267,7 +273,7 @@ struct ExampleNpu {
   // program needs, at least the spec's default. fault=deadlock: the
   // program, or a copy run only by the N-th execution, deadlocks (compiled
   // executables only).
-  static std::string prepare(Exec &x, bool compiled) {
+  static ember::Status prepare(Exec &x, bool compiled) {
     Config &c = x.config;
     if (!c.dramGiven)
       c.dramBytes = std::max(c.dramBytes, x.program.dramBytes);
@@ -280,7 +286,7 @@ struct ExampleNpu {
       c.faulty.uid = ns::newProgramUid();
       ns::injectDeadlock(target(), c.faulty);
     }
-    return "";
+    return ember::Status::ok();
   }
 
   // A core of the SystemC platform (or, with golden or RTL, an independent
@@ -326,18 +332,19 @@ struct ExampleNpu {
     auto run = std::make_shared<ns::PendingRunPtr>();
     std::string started = ns::startRun(dev, *prog, c, ins, outs, *run);
     return [&c, prog, dev, run, started](v1::ExecutionProfile &pr) {
-      if (!started.empty())
-        return started;
+      // The runtime says "" or why; a failed run is the device's error.
+      EMBER_TRY(okOr(ember::ErrorCode::Internal, started));
       ns::RunResult r;
-      std::string err = ns::finishRun(**run, &r);
+      const std::string err = ns::finishRun(**run, &r);
       run->reset();
+      EMBER_TRY(okOr(ember::ErrorCode::Internal, err));
       // The per-layer report compares the cost model with each layer run
       // alone (what it predicts), besides its span in the network.
-      if (err.empty() && c.profile >= 1 && r.timed)
-        err = ns::runLayersAlone(*prog, c, r.alone, dev);
-      if (err.empty())
-        profileOf(*prog, c, r, pr);
-      return err;
+      if (c.profile >= 1 && r.timed)
+        EMBER_TRY(okOr(ember::ErrorCode::Internal,
+                       ns::runLayersAlone(*prog, c, r.alone, dev)));
+      profileOf(*prog, c, r, pr);
+      return ember::Status::ok();
     };
   }
 };

@@ -387,9 +387,9 @@ Status tuneAndGenerate(const Target &tg, const LayerProgram &lp,
       return st;
     if (!t.measure)
       return invalid("no simulator to measure on");
-    const std::string e = t.measure(sub, p, cycles);
-    if (!e.empty())
-      return unsupported(e);
+    const Status measured = t.measure(sub, p, cycles);
+    if (measured.failed())
+      return unsupported(measured.message());
     ++rep.runs;
     return Status::ok();
   };

@@ -89,19 +89,22 @@ struct SecondNpu {
   using Config = sn::RunConfig;
 
   static const sn::Target &target() { return sn::target(); }
-  static const std::string &targetError() { return sn::targetError(); }
+  static ember::Status targetError() {
+    return okOr(ember::ErrorCode::Invalid, sn::targetError());
+  }
   static const char *targetJson() { return sn::targetJson(); }
 
   // One executor, the simulator (a board's driver would add "device"), and
   // the DRAM (dram_bytes, dram_bw, dram_latency: the layer's keys, which
   // its cost model reads too).
-  static std::string option(const std::string &k, const std::string &val,
-                            Config &rc, bool &known) {
+  static ember::Status option(const std::string &k, const std::string &val,
+                              Config &rc, bool &known) {
     uint64_t n = 0;
     known = k == "executor";
     if (known && val != "sim")
-      return "executor '" + val +
-             "' is not known (second-npu runs on its simulator: sim)";
+      return ember::invalid("executor '", val,
+                            "' is not known (second-npu runs on its "
+                            "simulator: sim)");
     sn::parseCount(val, n); // the DRAM keys are checked by the layer
     if (k == "dram_bytes") {
       rc.dramBytes = n;
@@ -112,14 +115,14 @@ struct SecondNpu {
       rc.latency = uint32_t(n);
       rc.zeroLatency = n == 0;
     }
-    return "";
+    return ember::Status::ok();
   }
 
   static void pack(const sn::LayerProgram &lp, sn::Program &p) {
     sn::packImage(lp, p);
   }
-  static std::string encode(const sn::Program &p, std::vector<uint8_t> &w) {
-    return sn::emitProgram(p, w);
+  static ember::Status encode(const sn::Program &p, std::vector<uint8_t> &w) {
+    return okOr(ember::ErrorCode::Internal, sn::emitProgram(p, w));
   }
   static std::string assembly(const sn::Program &p) {
     return sn::programAsm(p);
@@ -127,12 +130,12 @@ struct SecondNpu {
 
   // One program's cycles on the simulator (each layer alone, for the
   // profile).
-  static std::string measure(const Config &c, const sn::Program &p,
-                             uint64_t &cycles) {
+  static ember::Status measure(const Config &c, const sn::Program &p,
+                               uint64_t &cycles) {
     sn::RunResult r;
-    std::string e = sn::runProgram(p, c, {}, {}, &r);
+    const std::string e = sn::runProgram(p, c, {}, {}, &r);
     cycles = r.counters.cycles;
-    return e;
+    return okOr(ember::ErrorCode::Internal, e);
   }
 
   // One simulated device, one execution at a time.
@@ -151,20 +154,19 @@ struct SecondNpu {
                    const std::vector<void *> &outs) {
     return [&x, ins, outs](v1::ExecutionProfile &pr) {
       sn::RunResult r;
-      std::string err = sn::runProgram(x.program, x.config, ins, outs, &r);
+      EMBER_TRY(okOr(ember::ErrorCode::Internal,
+                     sn::runProgram(x.program, x.config, ins, outs, &r)));
       Config alone = x.config;
       alone.profile = 0;
-      if (err.empty() && x.config.profile >= 1)
-        err = layersAlone(
-                  target(), x.program,
-                  [&alone](const sn::Program &q, uint64_t &cycles) {
-                    return measure(alone, q, cycles);
-                  },
-                  r.alone)
-                  .message();
-      if (err.empty())
-        profileOf(x.program, x.config, r, pr);
-      return err;
+      if (x.config.profile >= 1)
+        EMBER_TRY(layersAlone(
+            target(), x.program,
+            [&alone](const sn::Program &q, uint64_t &cycles) {
+              return measure(alone, q, cycles);
+            },
+            r.alone));
+      profileOf(x.program, x.config, r, pr);
+      return ember::Status::ok();
     };
   }
 };

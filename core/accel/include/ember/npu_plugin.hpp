@@ -11,14 +11,14 @@
 //     static constexpr const char *optionKeys = "executor"; // in messages
 //     struct Config { int profile = 0; ... }; // what its options set
 //     static const ember::accel::Target &target(); // the description
-//     static const std::string &targetError();    // "" or why it is bad
+//     static ember::Status targetError();         // ok or why it is bad
 //     static const char *targetJson();            // its text
-//     static std::string option(const std::string &key,
-//                               const std::string &value, Config &c,
-//                               bool &known);
+//     static ember::Status option(const std::string &key,
+//                                 const std::string &value, Config &c,
+//                                 bool &known);
 //     static void pack(const LayerProgram &lp, Program &p);
-//     static std::string encode(const Program &p,
-//                               std::vector<uint8_t> &words);
+//     static ember::Status encode(const Program &p,
+//                                 std::vector<uint8_t> &words);
 //     static std::string assembly(const Program &p);
 //     static void describe(uint32_t device, const Config &c,
 //                          ember::backend::v1::DeviceDescription &d);
@@ -31,13 +31,21 @@
 //   };
 //   EMBER_PLUGIN_ENTRY(ember_plugin::npu::NpuPlugin<Acme>)
 //
+// The hooks that can fail return ember::Status (support/Error.h: ok, or an
+// error with its code and message; okOr below turns a vendor routine's
+// "" -or-why into one). The base hands a failure to the host as an ABI error
+// with the message as it is: Unsupported as EMBER_STATUS_UNSUPPORTED,
+// Timeout as EMBER_STATUS_TIMEOUT, any other code as the entry's own
+// (INVALID_ARGUMENT for option and prepare, INTERNAL for targetError,
+// encode and a run).
+//
 // The hooks:
 // - Config: the device's settings, made from the compile options each time
 //   (default-constructed, then `profile` set to the host's profile level,
 //   0: counters, 1: per layer, 2: trace slices, then option() called for
 //   every `--backend-opt KEY=VALUE`). option() gets every key, the compiler
 //   layer's too (dram_bytes, dram_bw and dram_latency are read by both);
-//   it sets `known` when the key is its own and returns "" or why the value
+//   it sets `known` when the key is its own and returns ok or why the value
 //   is wrong. A key neither knows is an error naming both lists of keys.
 // - pack: fills the image of a scheduled program with its constants in the
 //   device's arrangement (accel::writeConstants, then the vendor's tiles);
@@ -49,11 +57,11 @@
 // - start: an execution. Called on the host's thread with buffers checked
 //   against the signature (count, size); returns the work the event's
 //   worker runs, which fills the ExecutionProfile (schema version set) and
-//   returns "" or why the run failed. A device whose runs must be queued in
+//   returns ok or why the run failed. A device whose runs must be queued in
 //   the order they were started queues it in start.
 // - Optional: `static void timingRun(Config &)`, what a timing run of the
 //   host's tuner (backend options tune=N, tune_cache=PATH) changes (profile
-//   is 0 already); `static std::string
+//   is 0 already); `static ember::Status
 //   prepare(Executable<V> &x, bool compiled)`, called after compile
 //   (compiled) and load, before the executable is handed out.
 //
@@ -131,9 +139,28 @@ template <typename V> struct Executable : ember_executable {
 };
 
 // An execution's work (see start above).
-using Run = std::function<std::string(v1::ExecutionProfile &)>;
+using Run = std::function<::ember::Status(v1::ExecutionProfile &)>;
 
 // ---- helpers a vendor's hooks use too ---------------------------------------
+
+// Ok when `why` is empty, else an error with `code` and `why` as its message
+// (for a routine that says "" or why it failed).
+inline ::ember::Status okOr(::ember::ErrorCode code, std::string why) {
+  if (why.empty())
+    return ::ember::Status::ok();
+  return ::ember::Status(code, std::move(why));
+}
+
+// The ABI error of a hook's failure (see the top of this file): its message
+// as it is, with Unsupported and Timeout kept and any other code made
+// `otherwise`.
+inline ember_error *hookError(const ::ember::Status &s, int32_t otherwise) {
+  const int32_t code =
+      s.code() == ::ember::ErrorCode::Unsupported ? EMBER_STATUS_UNSUPPORTED
+      : s.code() == ::ember::ErrorCode::Timeout   ? EMBER_STATUS_TIMEOUT
+                                                  : otherwise;
+  return error(code, s.message());
+}
 
 // Host bytes of a tensor of the signature (dense, row-major).
 inline uint64_t tensorBytes(const v1::TensorType &t) {
@@ -198,21 +225,19 @@ inline v1::ProfileLayer *addLayer(v1::ExecutionProfile &pr,
 }
 
 // Cycles of each layer of `p` run alone from an idle machine (what the cost
-// model predicts; the profile's `alone`), each measured by `run` ("" or why
+// model predicts; the profile's `alone`), each measured by `run` (ok or why
 // the run failed).
 inline ::ember::Status layersAlone(
     const accel::Target &t, const accel::Program &p,
-    const std::function<std::string(const accel::Program &, uint64_t &)> &run,
+    const std::function<::ember::Status(const accel::Program &, uint64_t &)>
+        &run,
     std::vector<uint64_t> &cycles) {
   cycles.assign(p.layers.size(), 0);
   for (size_t i = 0; i < p.layers.size(); ++i) {
     accel::Program q;
     ::ember::Status st = accel::layerAlone(t, p, i, q);
-    if (st.isOk() && !q.ops.empty()) {
-      const std::string err = run(q, cycles[i]);
-      if (!err.empty())
-        st = ::ember::invalid(err);
-    }
+    if (st.isOk() && !q.ops.empty())
+      st = run(q, cycles[i]);
     if (st.failed())
       return ::ember::Status(st.code(), "layer '" + p.layers[i].name +
                                             "' alone: " + st.message());
@@ -266,10 +291,11 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
   static ember_error *plugin_init(const ember_host_api *h) {
     if (ember_error *e = host().attach(h))
       return e;
-    if (!V::targetError().empty())
-      return error(EMBER_STATUS_INTERNAL,
-                   std::string(V::device) +
-                       "'s target description: " + V::targetError());
+    const ::ember::Status st = V::targetError();
+    if (st.failed())
+      return hookError(
+          st.withContext(std::string(V::device) + "'s target description"),
+          EMBER_STATUS_INTERNAL);
     return nullptr;
   }
 
@@ -414,9 +440,9 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
       return error(EMBER_STATUS_INVALID_ARGUMENT, "executable is NULL");
     const std::string prog = accel::serializeProgram(V::target(), x->program);
     std::vector<uint8_t> words;
-    std::string err = V::encode(x->program, words);
-    if (!err.empty())
-      return error(EMBER_STATUS_INTERNAL, err);
+    const ::ember::Status st = V::encode(x->program, words);
+    if (st.failed())
+      return hookError(st, EMBER_STATUS_INTERNAL);
     std::string payload;
     detail::putBlob(payload, prog);
     detail::putBlob(payload, x->options);
@@ -558,9 +584,9 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
         [run](std::string &profile) -> ember_error * {
           v1::ExecutionProfile pr;
           pr.set_schema_version(1);
-          std::string err = run(pr);
-          if (!err.empty())
-            return error(EMBER_STATUS_INTERNAL, err);
+          const ::ember::Status st = run(pr);
+          if (st.failed())
+            return hookError(st, EMBER_STATUS_INTERNAL);
           profile = pr.SerializeAsString();
           return nullptr;
         },
@@ -611,12 +637,12 @@ struct NpuPlugin : PluginBase, HostMemory, AsyncEvents, HostImport {
     accel::LayerOptions scratch;
     for (const auto &[k, val] : o.vendor()) {
       bool known = false, mine = false;
-      std::string err =
-          accel::applyLayerOption(k, val, lo ? *lo : scratch, known).message();
-      if (err.empty())
-        err = V::option(k, val, c, mine);
-      if (!err.empty())
-        return error(EMBER_STATUS_INVALID_ARGUMENT, err);
+      ::ember::Status st =
+          accel::applyLayerOption(k, val, lo ? *lo : scratch, known);
+      if (st.isOk())
+        st = V::option(k, val, c, mine);
+      if (st.failed())
+        return hookError(st, EMBER_STATUS_INVALID_ARGUMENT);
       if (!known && !mine)
         return error(EMBER_STATUS_INVALID_ARGUMENT,
                      "unknown vendor option '" + k + "' (" + V::name +
@@ -657,9 +683,9 @@ private:
 
   static ember_error *prepare(Exec &x, bool compiled) {
     if constexpr (detail::HasPrepare<V>::value) {
-      std::string err = V::prepare(x, compiled);
-      if (!err.empty())
-        return error(EMBER_STATUS_INVALID_ARGUMENT, err);
+      const ::ember::Status st = V::prepare(x, compiled);
+      if (st.failed())
+        return hookError(st, EMBER_STATUS_INVALID_ARGUMENT);
     }
     (void)x, (void)compiled;
     return nullptr;
@@ -721,13 +747,13 @@ private:
                    "the scheduled program is for target " + m.target_hash() +
                        ", this plugin's is " + t.hash);
     accel::LayerProgram lp;
-    std::string err = accel::parseLayers(t, m.layers(), lp).message();
-    if (err.empty())
-      err = accel::deserializeProgram(t, m.program(), x.program).message();
-    if (err.empty() && x.program.tables.size() != lp.layers.size())
-      err = "the program's layers are not the layer program's";
-    if (!err.empty())
-      return error(EMBER_STATUS_INVALID_ARGUMENT, "compile: " + err);
+    ::ember::Status st = accel::parseLayers(t, m.layers(), lp);
+    if (st.isOk())
+      st = accel::deserializeProgram(t, m.program(), x.program);
+    if (st.isOk() && x.program.tables.size() != lp.layers.size())
+      st = ::ember::invalid("the program's layers are not the layer program's");
+    if (st.failed())
+      return error(EMBER_STATUS_INVALID_ARGUMENT, "compile: " + st.message());
     V::pack(lp, x.program);
     if (m.timing_run()) { // the host's tuner measures
       x.config.profile = 0;

@@ -19,10 +19,10 @@
 namespace ember::accel {
 
 // Cycles of `p`, scheduled from `lp` (one layer; its image is not packed:
-// timing does not depend on data), on the vendor's timed simulator; "" or
-// an error.
-using MeasureFn = std::function<std::string(
-    const LayerProgram &lp, const Program &p, uint64_t &cycles)>;
+// timing does not depend on data), on the vendor's timed simulator; ok or
+// why it could not be measured.
+using MeasureFn = std::function<Status(const LayerProgram &lp, const Program &p,
+                                       uint64_t &cycles)>;
 
 struct TuneOptions {
   // Candidates measured per layer; 0: no measuring, only cached choices are
