@@ -143,6 +143,10 @@ struct FormPattern {
   // the tiling problem, the setup and the steps (as schedule/'s
   // schedulers; ok or why the layer cannot be scheduled).
   bool (*emits)(const Layer &L) = nullptr;
+  // Ok or why layer L's attributes of this form (Layer::attrs, those named
+  // "<form>.") are not ones its layers can have: the layer text's parser
+  // asks it of every layer carrying them.
+  Status (*verify)(const Layer &L) = nullptr;
   std::string (*opName)(const Layer &L) = nullptr;
   Status (*tables)(const Target &t, const Layer &L, Image &img,
                    GemmTables &tb) = nullptr;

@@ -1,8 +1,11 @@
 // The text forms of the layer program and the scheduled program (Text.h).
 #include "ember/accel/Text.h"
 
+#include "Form.h"
+
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <sstream>
 
 namespace ember::accel {
@@ -503,6 +506,8 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
                  {uint8_t(uint16_t(e) & 0xff), uint8_t(uint16_t(e) >> 8)});
       os << " lut16=" << hex(b.data(), b.size(), false);
     }
+    for (const auto &[k, v] : L.attrs) // a form's own (Layer::attrs)
+      os << " " << k << "=" << list(v);
     os << "\n";
   }
   return os.str();
@@ -766,6 +771,31 @@ Status parseLayerTables(Fields &f, Layer &L) {
   return Status::ok();
 }
 
+// A form's own attributes (Layer::attrs): every `<form>.<name>=v,v,...`
+// field, for a form of the table, which then checks the layer.
+Status parseFormAttrs(const Rec &r, Layer &L) {
+  std::set<const FormPattern *> forms;
+  for (const auto &[k, v] : r.kv) {
+    const size_t dot = k.find('.');
+    if (dot == std::string::npos)
+      continue;
+    const FormPattern *f = formNamed(k.substr(0, dot));
+    if (!f || dot + 1 == k.size())
+      return invalid(lineAt(r, "'" + k +
+                                   "' is not an attribute of a layer form "
+                                   "(<form>.<name>, a form of the table)"));
+    std::vector<int64_t> vals;
+    if (!ints(v, vals))
+      return invalid(lineAt(r, k + ": a list of integers expected"));
+    L.attrs[k] = std::move(vals);
+    forms.insert(f);
+  }
+  for (const FormPattern *f : forms)
+    if (f->verify)
+      EMBER_TRY(f->verify(L).withContext(lineAt(r, std::string(f->name))));
+  return Status::ok();
+}
+
 } // namespace
 
 Status parseLayers(const Target &t, const std::string &text,
@@ -823,6 +853,8 @@ Status parseLayers(const Target &t, const std::string &text,
       }
       if (st.isOk())
         st = parseLayerTables(f, L);
+      if (st.isOk())
+        st = parseFormAttrs(r, L);
       if (st.failed())
         return st;
       out.layers.push_back(std::move(L));

@@ -131,8 +131,8 @@ bool fusePoolAfter(const Target &t, LayerProgram &lp, size_t li) {
     return false;
   const PoolLayer &p = lp.layers[pi].pool;
   if (p.pt || p.pl || p.pb || p.pr || p.sh != p.sw || p.w16 || p.up != 1 ||
-      p.upMode || !lp.layers[pi].lut16.empty() || !lp.layers[pi].lut.empty())
-    return false;
+      p.upMode || !lp.layers[pi].lut.empty() || emitterOf(lp.layers[pi]))
+    return false; // (a layer a form emits is not a plain pool)
   Layer trial = L;
   trial.gemm.pool = {true, p.avg, p.kh, p.kw, p.sh};
   trial.gemm.flat = false; // pooling needs image lines

@@ -10,6 +10,7 @@
 #define EMBER_ACCEL_LAYERS_H
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -230,6 +231,13 @@ struct Layer {
   // (Lut w16) of these 513 int16 entries (the interpolated table,
   // docs/quantization.md, "16-bit activations"); empty: none.
   std::vector<int16_t> lut16;
+  // A form's own attributes, for the forms that emit their layers'
+  // operations themselves (forms/<Form>.cpp, FormPattern::emits): name
+  // "<form>.<attribute>" -> integers, printed and parsed as
+  // `<form>.<attribute>=v,v,...` in the layer's text and checked there by
+  // that form (FormPattern::verify). So a new form keeps what its layers
+  // need without a field here or a line of the text format.
+  std::map<std::string, std::vector<int64_t>> attrs;
   uint64_t usefulMacs = 0; // the model's multiply-accumulates
 };
 
