@@ -102,6 +102,18 @@ npu::Insn encodeOp(const Target &, const Op &op) {
     in = npu::upsampleInsn(op.dst, op.src, op.upW, op.upH, op.oy, op.oh,
                            op.factor, op.mode, op.zp, op.lut);
     break;
+  case OpKind::VReduce: // spec versions 6 and 9
+    in =
+        npu::vreduceInsn(op.dst, op.src, op.rows, op.len, op.gstride,
+                         op.kstride, op.last, op.w16, op.sum, op.sq, op.center);
+    break;
+  case OpKind::RScalar: // spec version 7
+    in = npu::rscalarInsn(op.dst, op.src, op.rows, op.rsqrt);
+    break;
+  case OpKind::VRowMul: // spec version 8
+    in = npu::vrowmulInsn(op.dst, op.src, op.rows, op.stride, op.scal,
+                          op.sumRow, op.param, op.w16, op.out16, op.center);
+    break;
   }
   // The description lists the engines in the spec's order, so a sync bit
   // (src * engines + dst) is the token channel EMBER_NPU_TOKEN_CHANNEL.

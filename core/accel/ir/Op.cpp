@@ -83,7 +83,22 @@ const std::vector<OpField> &opFields(OpKind k) {
        {"factor", &Op::factor},
        {"mode", &Op::mode},
        {"zp", &Op::zp}},
-      {{"dst", &Op::dst}, {"src", &Op::src}, {"rows", &Op::rows}}};
+      {{"dst", &Op::dst}, {"src", &Op::src}, {"rows", &Op::rows}},
+      {{"dst", &Op::dst},
+       {"src", &Op::src},
+       {"rows", &Op::rows},
+       {"len", &Op::len},
+       {"gstride", &Op::gstride},
+       {"kstride", &Op::kstride},
+       {"last", &Op::last}},
+      {{"dst", &Op::dst}, {"src", &Op::src}, {"rows", &Op::rows}},
+      {{"dst", &Op::dst},
+       {"src", &Op::src},
+       {"rows", &Op::rows},
+       {"stride", &Op::stride},
+       {"scal", &Op::scal},
+       {"sum", &Op::sumRow},
+       {"param", &Op::param}}};
   return f[size_t(k)];
 }
 
@@ -299,6 +314,51 @@ Op setregOp(const Target &t, Reg r, int64_t value) {
   return op;
 }
 
+Op vreduceOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
+             int64_t len, int64_t gstride, int64_t kstride, int64_t last,
+             bool w16, bool sum, bool sq, bool center) {
+  Op op = make(t, OpKind::VReduce);
+  op.dst = dst;
+  op.src = src;
+  op.rows = rows;
+  op.len = len;
+  op.gstride = gstride;
+  op.kstride = kstride;
+  op.last = last;
+  op.w16 = w16;
+  op.sum = sum;
+  op.sq = sq;
+  op.center = center;
+  return op;
+}
+
+Op rscalarOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
+             bool rsqrt) {
+  Op op = make(t, OpKind::RScalar);
+  op.dst = dst;
+  op.src = src;
+  op.rows = rows;
+  op.rsqrt = rsqrt;
+  return op;
+}
+
+Op vrowmulOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
+             int64_t stride, int64_t scal, int64_t sumRow, int64_t param,
+             bool w16, bool out16, bool center) {
+  Op op = make(t, OpKind::VRowMul);
+  op.dst = dst;
+  op.src = src;
+  op.rows = rows;
+  op.stride = stride;
+  op.scal = scal;
+  op.sumRow = sumRow;
+  op.param = param;
+  op.w16 = w16;
+  op.out16 = out16;
+  op.center = center;
+  return op;
+}
+
 Op finishOp() { return Op(); }
 
 int64_t streamedRows(const Op &op) {
@@ -331,6 +391,18 @@ std::string formatOp(const Target &t, const Op &op) {
     s += std::string(" ") + f.name + "=" + std::to_string(op.*f.member);
   if (op.kind == OpKind::DwGemm || op.kind == OpKind::Requant)
     s += std::string(" bias=") + (op.bias ? "1" : "0");
+  // The normalization's flags: the one that picks the step always, the
+  // others when set.
+  if (op.kind == OpKind::VReduce)
+    s += std::string(" sum=") + (op.sum ? "1" : "0");
+  if (op.kind == OpKind::RScalar)
+    s += std::string(" rsqrt=") + (op.rsqrt ? "1" : "0");
+  if (op.kind == OpKind::VRowMul)
+    s += std::string(" center=") + (op.center ? "1" : "0");
+  if (op.sq)
+    s += " sq=1";
+  if (op.center && op.kind != OpKind::VRowMul)
+    s += " center=1";
   // Store's optional fields, printed when set (programs without them read
   // as before).
   if (op.kind == OpKind::Store) {
@@ -365,6 +437,24 @@ std::string formatOp(const Target &t, const Op &op) {
     s += " signal=" + mask(t, op.signal);
   return s;
 }
+
+namespace {
+
+// The normalization's flags (vrowmul's `sum` is a row, not a flag).
+bool *normFlag(Op &op, const std::string &k) {
+  if (op.kind == OpKind::VReduce)
+    return k == "sum"      ? &op.sum
+           : k == "sq"     ? &op.sq
+           : k == "center" ? &op.center
+                           : nullptr;
+  if (op.kind == OpKind::RScalar && k == "rsqrt")
+    return &op.rsqrt;
+  if (op.kind == OpKind::VRowMul && k == "center")
+    return &op.center;
+  return nullptr;
+}
+
+} // namespace
 
 Status parseOp(const Target &t, const std::string &text, Op &op) {
   op = Op();
@@ -427,6 +517,13 @@ Status parseOp(const Target &t, const std::string &text, Op &op) {
     long long x = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || *end || v.size() > 20)
       return invalid("'" + word + "': the value is not an integer");
+    if (bool *flag = normFlag(op, k)) {
+      if (x != 0 && !t.declares(op.kind, k.c_str()))
+        return unsupported(std::string("the target's ") + opKindName(op.kind) +
+                           " has no flag '" + k + "'");
+      *flag = x != 0;
+      continue;
+    }
     if (k == "bcast" && op.kind == OpKind::VMul) {
       op.bcast = x != 0;
       continue;
@@ -456,10 +553,12 @@ Status parseOp(const Target &t, const std::string &text, Op &op) {
     if ((k == "w16" && (op.kind == OpKind::Load || op.kind == OpKind::Store ||
                         op.kind == OpKind::Copy || op.kind == OpKind::VAdd ||
                         op.kind == OpKind::Pool || op.kind == OpKind::LutLd ||
-                        op.kind == OpKind::Lut)) ||
+                        op.kind == OpKind::Lut || op.kind == OpKind::VReduce ||
+                        op.kind == OpKind::VRowMul)) ||
         (k == "w16" &&
          (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm)) ||
         ((k == "acc16" || k == "out16") && op.kind == OpKind::Requant) ||
+        (k == "out16" && op.kind == OpKind::VRowMul) ||
         ((k == "a16" || k == "b16" || k == "out16" || k == "one") &&
          op.kind == OpKind::VMul)) {
       if (x != 0 && !t.wide16)
@@ -531,6 +630,12 @@ void accesses(const Target &t, const Op &op, const int32_t *regs,
       wide = i == 0 ? op.a16 : i == 1 ? op.b16 && !op.one : op.out16;
     if (op.kind == OpKind::LutLd) // the 16-bit table: plain param rows
       wide = false;
+    // The normalization's acc rows are plain int32 rows: only its out rows
+    // (accesses8's first, and vrowmul's result, its last) are pairs.
+    if (op.kind == OpKind::VReduce)
+      wide = i == 0 && op.w16;
+    if (op.kind == OpKind::VRowMul)
+      wide = i == 0 ? op.w16 : i == 4 ? op.out16 : false;
     if (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm) // not the tile
       wide = op.w16 && a.domain != t.memOf(Cls::Wgt);
     if (!wide)
@@ -679,6 +784,39 @@ void accesses8(const Target &t, const Op &op, const int32_t *regs,
         {outM, uint64_t(op.src), uint64_t(op.src + op.upH * op.upW), false});
     out.push_back(
         {outM, uint64_t(op.dst), uint64_t(op.dst + op.oh * f * op.upW), true});
+    return;
+  }
+  case OpKind::VReduce: {
+    // The source tiles' span (none for an empty reduction), the groups'
+    // sums (sq with center reads them first), the results.
+    const int64_t span =
+        op.rows >= 1 && op.len >= 1
+            ? (op.rows - 1) * op.gstride + (op.len - 1) * op.kstride + 1
+            : 0;
+    out.push_back({outM, uint64_t(op.src),
+                   uint64_t(op.src + std::max<int64_t>(span, 0)), false});
+    out.push_back({accM, uint64_t(op.dst),
+                   uint64_t(op.dst + (op.sq && op.center ? op.rows : 0)),
+                   false});
+    out.push_back({accM, uint64_t(op.dst), uint64_t(op.dst + op.rows), true});
+    return;
+  }
+  case OpKind::RScalar:
+    out.push_back({accM, uint64_t(op.src), uint64_t(op.src + op.rows), false});
+    out.push_back({accM, uint64_t(op.dst), uint64_t(op.dst + op.rows), true});
+    return;
+  case OpKind::VRowMul: {
+    // Rows src + g*stride in, dst + g*stride out: the span of both.
+    const int64_t span =
+        op.rows >= 1 ? (op.rows - 1) * std::max<int64_t>(op.stride, 0) + 1 : 0;
+    out.push_back({outM, uint64_t(op.src), uint64_t(op.src + span), false});
+    out.push_back(
+        {accM, uint64_t(op.scal), uint64_t(op.scal + op.rows), false});
+    out.push_back({accM, uint64_t(op.sumRow),
+                   uint64_t(op.sumRow + (op.center ? op.rows : 0)), false});
+    // The channels' multiplier, shift and bias low and high words.
+    out.push_back({accM, uint64_t(op.param), uint64_t(op.param + 4), false});
+    out.push_back({outM, uint64_t(op.dst), uint64_t(op.dst + span), true});
     return;
   }
   case OpKind::SetReg:

@@ -107,7 +107,8 @@ void putOp(Writer &w, const Op &op) {
         (op.lut ? 8 : 0) | (op.bcast ? 16 : 0) | (op.w16 ? 32 : 0) |
         (op.acc16 ? 64 : 0) | (op.out16 ? 128 : 0) | (op.exact ? 256 : 0) |
         (storeExtra ? 512 : 0) | (op.a16 ? 1024 : 0) | (op.b16 ? 2048 : 0) |
-        (op.one ? 4096 : 0));
+        (op.one ? 4096 : 0) | (op.sum ? 8192 : 0) | (op.sq ? 16384 : 0) |
+        (op.center ? 32768 : 0) | (op.rsqrt ? 65536 : 0));
   for (const OpField &f : opFields(op.kind))
     w.var(op.*f.member);
   w.var(op.reg);
@@ -154,6 +155,10 @@ Status getOp(const Target &t, Reader &r, Op &op) {
   op.a16 = flags & 1024;
   op.b16 = flags & 2048;
   op.one = flags & 4096;
+  op.sum = flags & 8192;
+  op.sq = flags & 16384;
+  op.center = flags & 32768;
+  op.rsqrt = flags & 65536;
   for (const OpField &f : opFields(op.kind))
     op.*f.member = r.var();
   op.reg = r.var();

@@ -9,6 +9,7 @@
 #include "ember/accel/Op.h"
 #include "ember/accel/Sync.h"
 #include "ember/quant/Arith.h"
+#include "ember/quant/Transformer.h"
 
 #include <algorithm>
 #include <array>
@@ -663,8 +664,152 @@ struct RefMachine::Impl {
     }
   }
 
+  // ---- the integer normalization (quant::integerNormRow's steps) ----
+  // What the hardware refuses of them (beyond the fields' ranges and the
+  // rows' bounds, which every op has checked).
+  Status normRules() const {
+    const Op &o = *op;
+    if (o.kind == OpKind::VReduce) {
+      if (o.rows < 1 || o.len < 1)
+        return invalid("rows and len must be at least 1");
+      if (o.sq && o.sum)
+        return invalid("sum and sq are exclusive");
+      if (o.center && !o.sq)
+        return invalid("center needs sq");
+      if (o.last > t.lanes)
+        return invalid("last = " + std::to_string(o.last) +
+                       " is beyond the row's " + std::to_string(t.lanes) +
+                       " lanes");
+    }
+    if (o.kind == OpKind::RScalar) {
+      if (o.rows < 1)
+        return invalid("rows must be at least 1");
+      // Each row's scalar is read before it is written: in place or apart.
+      if (o.dst != o.src && o.dst < o.src + o.rows && o.src < o.dst + o.rows)
+        return invalid("dst rows must be src's rows or apart from them");
+    }
+    if (o.kind == OpKind::VRowMul) {
+      if (o.rows < 1 || o.stride < 1)
+        return invalid("rows and stride must be at least 1");
+      if (o.dst == o.src && o.w16 == o.out16)
+        return Status::ok();
+      // Apart: no out row written (a 16-bit row is two) is one read.
+      const int64_t span = (o.rows - 1) * o.stride + 1, h = half(outM());
+      for (int64_t a : {int64_t(0), o.w16 ? h : int64_t(0)})
+        for (int64_t b : {int64_t(0), o.out16 ? h : int64_t(0)})
+          if (o.dst + b < o.src + a + span && o.src + a < o.dst + b + span)
+            return invalid(
+                "dst rows must be src's rows (same width) or apart from them");
+    }
+    return Status::ok();
+  }
+
+  // D: n x - s (center, LayerNorm) or x - x_zp (RMSNorm).
+  int64_t deviation(int32_t x, bool center, int32_t sum) const {
+    return center ? int64_t(reg(Reg::RowN)) * x - sum
+                  : int64_t(x) - reg(Reg::RowXZp);
+  }
+
+  void vreduce() {
+    const Op &o = *op;
+    const int accM = t.memOf(Cls::Acc);
+    const q::UInt128 mask = (q::UInt128(1) << 96) - 1;
+    for (int64_t g = 0; g < o.rows; ++g) {
+      // sq: the sums of squares start at epsilon; with center the group's
+      // sum is its result row's (a vreduce sum's) before.
+      const int32_t sum = i32(accM, o.dst + g, 0);
+      q::UInt128 w = q::UInt128(uint64_t(uint32_t(reg(Reg::RowEpsLo))) |
+                                uint64_t(uint32_t(reg(Reg::RowEpsHi))) << 32);
+      int32_t acc = 0;
+      bool first = true;
+      for (int64_t k = 0; k < o.len; ++k) {
+        const int64_t lanes = k + 1 == o.len && o.last ? o.last : t.lanes;
+        const int64_t r = o.src + g * o.gstride + k * o.kstride;
+        for (int64_t l = 0; l < lanes; ++l) {
+          const int32_t x = outAt(r, l, o.w16);
+          if (o.sq) {
+            const q::Int128 d = deviation(x, o.center, sum);
+            w = (w + q::UInt128(d * d)) & mask;
+          }
+          acc = first ? x : o.sum ? q::wrapAdd(acc, x) : std::max(acc, x);
+          first = false;
+        }
+      }
+      for (int64_t l = 0; l < t.lanes; ++l)
+        setI32(accM, o.dst + g, l,
+               !o.sq   ? acc
+               : l < 3 ? int32_t(uint32_t(uint64_t(w >> (32 * l))))
+                       : 0);
+    }
+  }
+
+  // The reciprocal (r * 2^(-24 - p), the 16 bits after the leading one
+  // into the 1/x table) or the reciprocal square root (R * 2^(-86 + s/2),
+  // s the leading zeros rounded down to even) of each 96-bit row.
+  void rscalar() {
+    const Op &o = *op;
+    const int accM = t.memOf(Cls::Acc);
+    const q::TransformerTables &tb = q::transformerTables();
+    for (int64_t g = 0; g < o.rows; ++g) {
+      q::UInt128 v = 0;
+      for (int l = 2; l >= 0; --l)
+        v = v << 32 | q::UInt128(uint32_t(i32(accM, o.src + g, l)));
+      int32_t value = 0, shift = 0;
+      if (v != 0) {
+        const int lz = q::clz128(v);
+        if (!o.rsqrt) {
+          const uint64_t f = uint64_t((v << lz) >> 111) & 0xFFFF;
+          value = int32_t(
+              q::interpTable(tb.recip.data(), int(f >> 8), int(f & 255)));
+          shift = 127 - lz;
+        } else {
+          shift = lz & ~1;
+          const q::UInt128 m = v << shift;
+          value = int32_t(q::interpTable(tb.rsqrt.data(),
+                                         int(uint64_t(m >> 119) - 128),
+                                         int(uint64_t(m >> 111) & 255)));
+        }
+      }
+      for (int64_t l = 0; l < t.lanes; ++l)
+        setI32(accM, o.dst + g, l, l == 0 ? value : l == 1 ? shift : 0);
+    }
+  }
+
+  // integerNormRow's last three lines, per row and lane: D R mult floored
+  // by 101 - s/2 - shift, plus the Q16 bias, rounded half up by 16 bits.
+  void vrowmul() {
+    const Op &o = *op;
+    const int accM = t.memOf(Cls::Acc);
+    const int32_t zp = reg(Reg::RowOutZp), lo = reg(Reg::RowMin),
+                  hi = reg(Reg::RowMax);
+    for (int64_t g = 0; g < o.rows; ++g) {
+      const int64_t at = g * o.stride;
+      const int32_t r = i32(accM, o.scal + g, 0), s = i32(accM, o.scal + g, 1),
+                    sum = i32(accM, o.sumRow + g, 0);
+      for (int64_t l = 0; l < t.lanes; ++l) {
+        const int64_t d = deviation(outAt(o.src + at, l, o.w16), o.center, sum);
+        const int32_t mult = i32(accM, o.param, l),
+                      sh = std::clamp(i32(accM, o.param + 1, l), -31, 30);
+        const int64_t bias =
+            int64_t(uint64_t(uint32_t(i32(accM, o.param + 2, l))) |
+                    uint64_t(uint32_t(i32(accM, o.param + 3, l))) << 32);
+        const int64_t k = 101 - int64_t(s >> 1) - sh;
+        const q::Int128 x = q::floorShift(q::Int128(d) * r * mult,
+                                          int(std::clamp<int64_t>(k, 0, 127))) +
+                            bias;
+        const q::Int128 v = q::roundShift(x, 16) + zp;
+        const int32_t v32 =
+            int32_t(std::clamp<q::Int128>(v, INT32_MIN, INT32_MAX));
+        writeOut(o.dst + at, l,
+                 o.out16 ? clampTo16(v32, lo, hi) : clampTo8(v32, lo, hi),
+                 o.out16, false);
+      }
+    }
+  }
+
   // Executes the current op whole, or says what went wrong.
   Status execute() {
+    EMBER_TRY(normRules());
     EMBER_TRY(memAccesses());
     switch (op->kind) {
     case OpKind::Load:
@@ -702,6 +847,15 @@ struct RefMachine::Impl {
       return Status::ok();
     case OpKind::Lut:
       lutOp();
+      return Status::ok();
+    case OpKind::VReduce:
+      vreduce();
+      return Status::ok();
+    case OpKind::RScalar:
+      rscalar();
+      return Status::ok();
+    case OpKind::VRowMul:
+      vrowmul();
       return Status::ok();
     }
     return invalid("unknown operation");
@@ -767,6 +921,14 @@ struct RefMachine::Impl {
       return s + vectorCycles(t, o.oh * (int64_t(1) << o.factor) * o.upW);
     case OpKind::LutLd:
       return s + vectorCycles(t, o.w16 ? t.lut16Rows() : t.lutRows());
+    // One source row a cycle (vreduce), one scalar a cycle (rscalar); the
+    // row multiply reads its channels' parameters over a cycle more.
+    case OpKind::VReduce:
+      return s + vectorCycles(t, o.rows * o.len);
+    case OpKind::RScalar:
+      return s + vectorCycles(t, o.rows);
+    case OpKind::VRowMul:
+      return s + vectorCycles(t, o.rows + 1);
     case OpKind::SetReg:
       return s + 1;
     case OpKind::Finish:

@@ -5,6 +5,7 @@
 #include "ember/accel/Sync.h"
 
 #include "Form.h"
+#include "TargetInternal.h"
 
 #include <algorithm>
 #include <climits>
@@ -18,8 +19,9 @@ namespace {
 
 const char *const kClsNames[kNumCls] = {"act", "wgt", "acc", "param", "out"};
 const char *const kOpNames[kNumOpKinds] = {
-    "load", "store",  "copy",   "gemm",  "dwgemm", "requant",  "vadd",
-    "pool", "setreg", "finish", "lutld", "vmul",   "upsample", "lut"};
+    "load",     "store", "copy",    "gemm",    "dwgemm", "requant",
+    "vadd",     "pool",  "setreg",  "finish",  "lutld",  "vmul",
+    "upsample", "lut",   "vreduce", "rscalar", "vrowmul"};
 const char *const kRegNames[kNumRegs] = {
     "pad_value",       "pool_kh",         "pool_kw",       "pool_stride",
     "pool_in_w",       "pool_out_w",      "add_lshift",    "add_a_zp",
@@ -29,7 +31,9 @@ const char *const kRegNames[kNumRegs] = {
     "mul_mult",        "mul_shift",       "mul_out_zp",    "mul_min",
     "mul_max",         "rq16_min",        "rq16_max",      "add_x_shift",
     "add_x_offset_lo", "add_x_offset_hi", "add_x_a_mult",  "add_x_a_mult_hi",
-    "add_x_b_mult",    "add_x_b_mult_hi"};
+    "add_x_b_mult",    "add_x_b_mult_hi", "row_n",         "row_x_zp",
+    "row_out_zp",      "row_min",         "row_max",       "row_eps_lo",
+    "row_eps_hi"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -48,7 +52,12 @@ const std::vector<const char *> &knownFields(OpKind k) {
       {"src"},
       {"dst", "a", "b", "rows"},
       {"dst", "src", "w", "h", "oy", "oh", "factor", "mode", "zp"},
-      {"dst", "src", "rows"}};
+      {"dst", "src", "rows"},
+      {"dst", "src", "rows", "len", "gstride", "kstride", "last", "w16", "sum",
+       "sq", "center"},
+      {"dst", "src", "rows", "rsqrt"},
+      {"dst", "src", "rows", "stride", "scal", "sum", "param", "w16", "out16",
+       "center"}};
   return f[size_t(k)];
 }
 
@@ -251,6 +260,14 @@ uint32_t engineDomains(const Target &t, const Engine &e) {
     case OpKind::Lut:
     case OpKind::Upsample:
       cls(Cls::Out);
+      break;
+    case OpKind::VReduce: // out rows in, acc rows out
+    case OpKind::VRowMul: // out and acc rows in, out rows out
+      cls(Cls::Out);
+      cls(Cls::Acc);
+      break;
+    case OpKind::RScalar:
+      cls(Cls::Acc);
       break;
     case OpKind::SetReg:
     case OpKind::Finish:
@@ -534,6 +551,7 @@ Status validate(Target &t) {
   }
   EMBER_TRY(fieldsFit(t, cls));
   EMBER_TRY(fieldsHold(t));
+  EMBER_TRY(normOpsFit(t));
   std::string e;
   // Registers the forms need.
   auto need = [&](Reg r, const char *why) -> std::string {

@@ -107,6 +107,9 @@ std::string emitOp(const Op &op, snpu::Insn &in) {
   case OpKind::Pool:
   case OpKind::Upsample:
   case OpKind::Lut:
+  case OpKind::VReduce:
+  case OpKind::RScalar:
+  case OpKind::VRowMul:
     return std::string("the second NPU has no ") + opKindName(op.kind);
   }
   return "";

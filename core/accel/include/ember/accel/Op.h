@@ -85,6 +85,26 @@ struct Op {
   bool a16 = false, b16 = false, one = false;
   // SetReg: register id `reg` (the target's) = value.
   int64_t reg = 0, value = 0;
+  // The integer normalization's steps (LayerNorm, RMSNorm without a
+  // divider; quant::integerNormRow). VReduce: for each group g < rows, the
+  // elements of out rows src + g*gstride + k*kstride, k < len (w16: 16-bit
+  // rows), all lanes but the last tile's, of which the first `last` (0:
+  // all); their maximum, or with `sum` their int32 sum, in every lane of acc
+  // row dst + g; with sq instead W = epsilon (the row_eps registers) + the
+  // sum of D^2 modulo 2^96, D = n x - s_g (center: n the row_n register,
+  // s_g lane 0 of acc row dst + g before) or x - row_x_zp, in lanes 0..2
+  // (the low word first, 0 in the others). RScalar: the unsigned 96-bit
+  // value in lanes 0..2 of acc row src + g to a value (lane 0) and an
+  // exponent (lane 1) in acc row dst + g: its reciprocal, or with rsqrt its
+  // reciprocal square root. VRowMul: out row src + g*stride (w16) to out
+  // row dst + g*stride (out16) per lane: D (as VReduce sq's, s_g lane 0 of
+  // acc row sumRow + g) times the scalar of acc row scal + g and the lane's
+  // channel multiplier (acc row param), floored by its exponent and the
+  // channel's shift (param + 1), plus the channel's int64 bias (param + 2,
+  // the high words at param + 3), rounded by 16 bits, plus row_out_zp,
+  // clamped to [row_min, row_max].
+  int64_t len = 0, gstride = 0, kstride = 0, last = 0, scal = 0, sumRow = 0;
+  bool sum = false, sq = false, center = false, rsqrt = false;
 };
 
 // Builders: each sets the engine from the target.
@@ -120,6 +140,25 @@ Op finishOp();
 // lines oy .. oy + oh - 1 to dst.
 Op upsampleOp(const Target &t, int64_t dst, int64_t src, int64_t w, int64_t h,
               int64_t oy, int64_t oh, int64_t factor, int64_t mode, int64_t zp);
+
+// VReduce: `rows` groups of `len` Out rows (group g's tile k at src + g*gstride
+// + k*kstride, the last tile's first `last` lanes, 0: all) to their maximum, or
+// with `sum` their int32 sum, or with `sq` the 96-bit sum of squared
+// deviations from the epsilon registers (center: n*x - sum_g with sum_g read
+// from Acc row dst + g), into Acc row dst + g.
+Op vreduceOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
+             int64_t len, int64_t gstride, int64_t kstride, int64_t last,
+             bool w16, bool sum, bool sq = false, bool center = false);
+// RScalar: Acc rows src .. src + rows - 1 (96-bit values) to their
+// reciprocal, or with rsqrt reciprocal square root, as a value and an
+// exponent in Acc rows dst ...
+Op rscalarOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
+             bool rsqrt);
+// VRowMul: Out rows src + g*stride, g < rows, to Out rows dst + g*stride
+// through the normalization's last step (the fields above).
+Op vrowmulOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
+             int64_t stride, int64_t scal, int64_t sumRow, int64_t param,
+             bool w16, bool out16, bool center);
 
 // The integer fields of each kind, in text order (the flags reset, bias
 // and avg, SetReg's register, and the DMA class and memory are apart).

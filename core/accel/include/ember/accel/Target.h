@@ -59,8 +59,15 @@ enum class OpKind : uint8_t {
   VMul,     // vector: quantized multiply of two int8 row runs (or a row)
   Upsample, // vector: nearest or bilinear upsampling of a map by 2^factor
   Lut,      // vector: rows of the out memory through the last loaded table
+  // The integer normalization's steps (LayerNorm, RMSNorm; no divider):
+  VReduce, // vector: per group of out rows, its maximum, sum or sum of
+           // squared deviations, into an acc row
+  RScalar, // vector: per acc row, its reciprocal (square root) as a value
+           // and an exponent
+  VRowMul, // vector: out rows times their row's scalar and their channel's
+           // multiplier, plus the channel's bias, rounded once
 };
-constexpr int kNumOpKinds = 14;
+constexpr int kNumOpKinds = 17;
 const char *opKindName(OpKind k);
 bool opKindFromName(const std::string &s, OpKind &k);
 
@@ -104,8 +111,19 @@ enum class Reg : uint8_t {
   AddXAMultHi,
   AddXBMult,
   AddXBMultHi,
+  // The integer normalization's (VReduce sq, VRowMul): the elements of a
+  // row (n in D = n x - sum), the input zero point (D = x - x_zp without
+  // center), the output's zero point and clamp, and epsilon's two words
+  // (where VReduce sq's sum of squares starts).
+  RowN,
+  RowXZp,
+  RowOutZp,
+  RowMin,
+  RowMax,
+  RowEpsLo,
+  RowEpsHi,
 };
-constexpr int kNumRegs = 34;
+constexpr int kNumRegs = 41;
 const char *regRoleName(Reg r);
 
 enum class Dataflow : uint8_t { WeightStationary, OutputStationary };
