@@ -147,6 +147,11 @@ struct FormPattern {
   // "<form>.") are not ones its layers can have: the layer text's parser
   // asks it of every layer carrying them.
   Status (*verify)(const Layer &L) = nullptr;
+  // Its layers' constants written into a program's image where `tables`
+  // placed them (`tb`; writeConstants, for a program sent without its
+  // image: the vendor's packing); `lanes` the program's.
+  void (*pack)(const Layer &L, const GemmTables &tb, int64_t lanes,
+               std::vector<uint8_t> &image) = nullptr;
   std::string (*opName)(const Layer &L) = nullptr;
   Status (*tables)(const Target &t, const Layer &L, Image &img,
                    GemmTables &tb) = nullptr;

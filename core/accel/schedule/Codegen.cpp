@@ -748,6 +748,9 @@ void writeConstants(const LayerProgram &lp, Program &p) {
         p.image[tb.lutOff + 2 * k] = uint8_t(uint16_t(t16[k]) & 0xff);
         p.image[tb.lutOff + 2 * k + 1] = uint8_t(uint16_t(t16[k]) >> 8);
       }
+    // A form's own constants (FormPattern::pack).
+    if (const FormPattern *f = emitterOf(lp.layers[i]); f && f->pack)
+      f->pack(lp.layers[i], tb, p.lanes, p.image);
   }
 }
 

@@ -313,7 +313,8 @@ scratchpad::Machine machineOf(const Target &t, const CodegenOptions &o);
 // generateProgram placed them (Program::constants): with the vendor's
 // packing of the GEMM layers' tables, what a program sent without its image
 // needs. The layers' output tables too (GemmTables::lutOff: 256 bytes in the
-// abstract machine's order, the same for every vendor).
+// abstract machine's order, the same for every vendor), and the constants
+// of the layers whose forms emit them (their forms' packing).
 void writeConstants(const LayerProgram &lp, Program &p);
 
 // Serialization (artifacts, and the ABI's scheduled programs): the whole
