@@ -1,0 +1,4 @@
+s/{"form": "reshape"}/{"form": "reshape"}, {"form": "norm"}/
+s/"runs": \["requant", "vadd", "pool"\]/"runs": ["requant", "vadd", "pool", "vreduce", "rscalar", "vrowmul"]/
+s/"finish": {}/"finish": {}, "vreduce": {"dst": 8, "src": 10, "rows": 10, "len": 10, "gstride": 10, "kstride": 10, "last": 6, "w16": 1, "sum": 1, "sq": 1, "center": 1}, "rscalar": {"dst": 8, "src": 8, "rows": 8, "rsqrt": 1}, "vrowmul": {"dst": 10, "src": 10, "rows": 10, "stride": 10, "scal": 8, "sum": 8, "param": 8, "w16": 1, "out16": 1, "center": 1}/
+s/"add_max": {"id": 19, "engine": "VEC"}/&, "row_n": {"id": 20, "engine": "VEC"}, "row_x_zp": {"id": 21, "engine": "VEC"}, "row_out_zp": {"id": 22, "engine": "VEC"}, "row_min": {"id": 23, "engine": "VEC"}, "row_max": {"id": 24, "engine": "VEC"}, "row_eps_lo": {"id": 25, "engine": "VEC"}, "row_eps_hi": {"id": 26, "engine": "VEC"}/
