@@ -1,7 +1,8 @@
 """The single-layer sweep's cases of the backend's later forms
 (tests/npu/README.md), for gen_layers.py: per-channel activations
-(--pcact), pixels (--pixels) and the integer LSTM's and GRU's 16-bit
-tables (--lstm, --gru: form table16). Built with gen_layers.py's graph builder and helpers.
+(--pcact), pixels (--pixels), the integer LSTM's and GRU's 16-bit
+tables (--lstm, --gru: form table16), rank-3 MatMuls (--sequence) and
+LayerNorms (--norm: form norm). Built with gen_layers.py's graph builder and helpers.
 """
 import numpy as np
 
@@ -204,3 +205,37 @@ def sequence_case(rng):
     g.output(yd)
     g.check_args = ["--min-share 1 --max-plugin-partitions 1"]
     return g, f"sequence matmul [{d0},{d1},{K}]x{Nn} {act}{add}"
+
+
+def norm_case(rng):
+    """A LayerNormalization of a sequence's channels between
+    DequantizeLinear and QuantizeLinear, as ONNX Runtime's quantize_static
+    writes a transformer's (opset 17; u8 or i8, per tensor): the fixed
+    profile lowers it to IntegerNormalization, which form norm runs on the
+    NPU (vreduce, rscalar, vrowmul). Sequences [B, S, C] or [S, B, C] of
+    1..17 tokens and C of 1..80 channels (several channel tiles, a last
+    tile in part), a per-channel gamma and beta (or none), epsilon
+    1e-5..1e-2; one partition, whole on the NPU."""
+    g = G(rng)
+    g.opset = 17
+    d0, d1 = int(rng.integers(1, 18)), int(rng.choice([1, 1, 2]))
+    if rng.random() < 0.4:
+        d0, d1 = d1, d0
+    C = int(rng.integers(2, 81))
+    xd, _ = g.qdq(g.input([d0, d1, C], -3.0, 3.0), act_dtype(rng), -3.0, 3.0)
+    gamma = g.const(rng.uniform(0.3, 2.0, [C]).astype(np.float32), "gamma")
+    ins = [xd, gamma]
+    if rng.random() < 0.7:
+        ins.append(g.const(rng.uniform(-1.0, 1.0, [C]).astype(np.float32),
+                           "beta"))
+    eps = float(10.0 ** rng.uniform(-5, -2))
+    y = g.node("LayerNormalization", ins, {"axis": -1, "epsilon": eps})
+    yd, _ = g.qdq(y, act_dtype(rng), -4.0, 4.0)
+    g.output(yd)
+    g.ember_args = ["--requant fixed"]
+    # (No multiply-accumulates: the MAC share bound says nothing here; one
+    # plugin partition and the layernorm layer say it ran on the NPU.)
+    g.check_args = ["--min-share 0 --max-plugin-partitions 1 "
+                    "--require-layer layernorm"]
+    return g, f"layernorm [{d0},{d1},{C}] eps {eps:.1e}" + \
+        ("" if len(ins) == 3 else " no beta")

@@ -43,7 +43,9 @@ one scale per channel, read by a depthwise one), then (--pixels) Concats
 along pixels and Slices of rows, then (--lstm) integer LSTMs (16-bit
 tables; each case folder with its ember options, ember_args.txt, and its
 bounds, check_args.txt), then (--sequence) rank-3 MatMuls (sequences,
-channels last; these four groups in gen_forms.py), each group
+channels last), then (--norm) LayerNorms between DequantizeLinear and
+QuantizeLinear (form norm, in the fixed profile; these groups in
+gen_forms.py), each group
 with a seed of its own, the
 way ONNX Runtime's quantizer writes QDQ graphs: input float ->
 QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
@@ -1343,12 +1345,15 @@ def main():
     ap.add_argument("--sequence", type=int, default=12, help="rank-3 "
                     "MatMul cases (sequence_case: channels last), after "
                     "--gru, with a seed of their own")
+    ap.add_argument("--norm", type=int, default=12, help="LayerNorm cases "
+                    "(norm_case: form norm, in the fixed profile), after "
+                    "--sequence, with a seed of their own")
     args = ap.parse_args()
     import onnxruntime as ort
     # (gen_forms.py builds with this file's helpers: imported here, once
     # they are defined.)
-    from gen_forms import (gru_case, lstm_case, pcact_case, pixels_case,
-                           sequence_case)
+    from gen_forms import (gru_case, lstm_case, norm_case, pcact_case,
+                           pixels_case, sequence_case)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
     # (A folder generated before with other counts: its cases, options and
@@ -1375,6 +1380,7 @@ def main():
     lstm = np.random.default_rng(args.seed + 16000)
     gru = np.random.default_rng(args.seed + 17000)
     sequence = np.random.default_rng(args.seed + 18000)
+    normed = np.random.default_rng(args.seed + 19000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1389,10 +1395,13 @@ def main():
     n_pads = n_pools2 + args.pads
     n_pixels = n_pads + args.pcact + args.pixels
     n_gru = n_pixels + args.lstm + args.gru
-    for i in range(n_gru + args.sequence):
+    n_sequence = n_gru + args.sequence
+    for i in range(n_sequence + args.norm):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_gru:
+        if i >= n_sequence:
+            g, desc = norm_case(normed)
+        elif i >= n_gru:
             g, desc = sequence_case(sequence)
         elif i >= n_pixels + args.lstm:
             g, desc = gru_case(gru)
