@@ -43,8 +43,7 @@ one scale per channel, read by a depthwise one), then (--pixels) Concats
 along pixels and Slices of rows, then (--lstm) integer LSTMs (16-bit
 tables; each case folder with its ember options, ember_args.txt, and its
 bounds, check_args.txt), then (--sequence) rank-3 MatMuls (sequences,
-channels last), then (--norm) LayerNorms between DequantizeLinear and
-QuantizeLinear (form norm, in the fixed profile; these groups in
+channels last), then (--norm) QDQ LayerNorms (form norm; these groups in
 gen_forms.py), each group
 with a seed of its own, the
 way ONNX Runtime's quantizer writes QDQ graphs: input float ->
@@ -1345,9 +1344,7 @@ def main():
     ap.add_argument("--sequence", type=int, default=12, help="rank-3 "
                     "MatMul cases (sequence_case: channels last), after "
                     "--gru, with a seed of their own")
-    ap.add_argument("--norm", type=int, default=12, help="LayerNorm cases "
-                    "(norm_case: form norm, in the fixed profile), after "
-                    "--sequence, with a seed of their own")
+    ap.add_argument("--norm", type=int, default=12, help="QDQ LayerNorms")
     args = ap.parse_args()
     import onnxruntime as ort
     # (gen_forms.py builds with this file's helpers: imported here, once
@@ -1395,11 +1392,10 @@ def main():
     n_pads = n_pools2 + args.pads
     n_pixels = n_pads + args.pcact + args.pixels
     n_gru = n_pixels + args.lstm + args.gru
-    n_sequence = n_gru + args.sequence
-    for i in range(n_sequence + args.norm):
+    for i in range(n_gru + args.sequence + args.norm):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_sequence:
+        if i >= n_gru + args.sequence:
             g, desc = norm_case(normed)
         elif i >= n_gru:
             g, desc = sequence_case(sequence)
