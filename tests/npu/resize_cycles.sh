@@ -24,7 +24,8 @@
 # layers of their own, LUTLD/LUT w16), each with its case's ember options
 # (ember_args.txt, tests/npu/check_npu.py); gru (ctest npu-gru-cycles-rtl):
 # the 12 integer GRUs (--gru, the same); sequence (ctest
-# npu-sequence-cycles-rtl): the 12 rank-3 MatMuls and adds (--sequence).
+# npu-sequence-cycles-rtl): the 12 rank-3 MatMuls and adds (--sequence);
+# norm: the 12 LayerNorms (--norm: form norm, --requant fixed).
 #   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET [GROUP]]
 # TARGET: npu-sim (default) or plugin:<a sub-build's libember_npu_sim.so>.
 set -uo pipefail
@@ -51,8 +52,10 @@ case $group in
     what="integer GRU" ;;
   sequence) counts=(--convt 0 --resize 0 --sequence 12) prefix=sequence
     what="rank-3 MatMul" ;;
+  norm) counts=(--convt 0 --resize 0 --norm 12) prefix=layernorm
+    what=LayerNorm ;;
   *) echo "unknown group '$group' (resize, convt, 16x8, 16x8-quick, bands, pools2," \
-    "pads, pixels, lstm, gru or sequence)"
+    "pads, pixels, lstm, gru, sequence or norm)"
     exit 1 ;;
 esac
 "$python" -c "import onnx, onnxruntime" 2>/dev/null ||
@@ -61,7 +64,7 @@ rm -rf "$work" && mkdir -p "$work"
 "$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
   --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --wide4 0 --shuffle 0 \
   --bands 0 --pools2 0 --pads 0 --pcact 0 --pixels 0 --lstm 0 --gru 0 \
-  --sequence 0 \
+  --sequence 0 --norm 0 \
   "${counts[@]}" >"$work/gen.log" 2>&1 ||
   { cat "$work/gen.log"; exit 1; }
 # Every other group set to 0 cases: a new group of gen_layers.py must be too.

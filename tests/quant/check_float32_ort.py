@@ -37,6 +37,11 @@ except ImportError as err:  # pragma: no cover
     print(f"skip: {err}")
     sys.exit(77)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ort_exact import skip_if_ort_saturates  # noqa: E402
+
+skip_if_ort_saturates("the float32 profile")
+
 f32 = np.float32
 
 
