@@ -85,45 +85,32 @@ namespace sel {
 
 namespace {
 
-// The operations and registers the form uses: the operations by kind, the
-// registers by their names in a description (the ROW_* roles).
-const char *const kNormOps[3] = {"vreduce", "rscalar", "vrowmul"};
-const char *const kNormRegs[7] = {"row_n",     "row_x_zp", "row_out_zp",
-                                  "row_min",   "row_max",  "row_eps_lo",
-                                  "row_eps_hi"};
+// The operations and registers the form uses (the registers in the order
+// the scheduler sets them).
+const OpKind kNormOps[3] = {OpKind::VReduce, OpKind::RScalar, OpKind::VRowMul};
+const Reg kNormRegs[7] = {Reg::RowN,    Reg::RowXZp, Reg::RowOutZp,
+                          Reg::RowMin,  Reg::RowMax, Reg::RowEpsLo,
+                          Reg::RowEpsHi};
 
-// The kinds of vreduce, rscalar and vrowmul (kNormOps' order).
-bool normKinds(OpKind (&k)[3]) {
-  k[0] = OpKind::VReduce, k[1] = OpKind::RScalar, k[2] = OpKind::VRowMul;
-  return true;
-}
-
-// The register role named `name`, or false.
-bool regNamed(const char *name, Reg &r) {
-  for (int i = 0; i < kNumRegs; ++i)
-    if (std::strcmp(regRoleName(Reg(i)), name) == 0) {
-      r = Reg(i);
-      return true;
-    }
-  return false;
+// The first register of kNormRegs the target lacks, or null.
+const char *missingNormReg(const Target &t) {
+  for (Reg r : kNormRegs)
+    if (t.regs[size_t(r)] < 0)
+      return regRoleName(r);
+  return nullptr;
 }
 
 // Ok, or why the target lacks an operation or register the form uses.
 Status whyNormOps(const Target &t) {
-  OpKind k[3];
-  normKinds(k);
-  for (int i = 0; i < 3; ++i)
-    if (!t.has(k[i]))
+  for (OpKind k : kNormOps)
+    if (!t.has(k))
       return Status(ErrorCode::Unsupported, std::string("the target has no ") +
-                                                kNormOps[i] +
+                                                opKindName(k) +
                                                 " operation (the norm form's)");
-  for (const char *name : kNormRegs) {
-    Reg r;
-    if (!regNamed(name, r) || t.regs[size_t(r)] < 0)
-      return Status(ErrorCode::Unsupported,
-                    std::string("the target has no register ") + name +
-                        " (the norm form's)");
-  }
+  if (const char *r = missingNormReg(t))
+    return Status(ErrorCode::Unsupported, std::string("the target has no "
+                                                      "register ") +
+                                              r + " (the norm form's)");
   return Status::ok();
 }
 
@@ -223,15 +210,13 @@ Status whyNormNode(const View &v, Analysis &, int i, bool) {
                        std::to_string(outRows) + ")");
   EMBER_TRY(whyNormOps(v.t));
   // The description's limits: a row's tiles are one vreduce group.
-  OpKind k[3];
-  normKinds(k);
-  const int64_t lenMax = v.t.ops[size_t(k[0])].max("len");
+  const int64_t lenMax = v.t.ops[size_t(OpKind::VReduce)].max("len");
   if (tiles > lenMax)
     return normRefused(std::to_string(tiles) +
                        " channel tiles a token (vreduce's len holds " +
                        std::to_string(lenMax) + ")");
   // vrowmul addresses the parameters and a token's scalar rows after them.
-  const OpDesc &rowmul = v.t.ops[size_t(k[2])];
+  const OpDesc &rowmul = v.t.ops[size_t(OpKind::VRowMul)];
   if (4 * tiles + 1 > std::min(rowmul.max("sum"), rowmul.max("scal") + 1))
     return normRefused(std::to_string(tiles) +
                        " channel tiles of parameters (vrowmul's scal and sum "
@@ -295,21 +280,16 @@ Status normNeeds(const Target &t, const Form &, FormNeeds &n) {
   n.classes.insert(int(Cls::Out));
   n.classes.insert(int(Cls::Acc));
   n.kinds.insert(int(OpKind::SetReg));
-  OpKind k[3];
-  normKinds(k);
   bool all = true;
-  for (OpKind kind : k) {
+  for (OpKind kind : kNormOps) {
     n.kinds.insert(int(kind));
     all = all && t.has(kind);
   }
   if (!all) // (the description's check names the missing operation)
     return Status::ok();
-  for (const char *name : kNormRegs) {
-    Reg r;
-    if (!regNamed(name, r) || t.regs[size_t(r)] < 0)
-      return Status(ErrorCode::Invalid,
-                    std::string("forms: 'norm' needs the register ") + name);
-  }
+  if (const char *r = missingNormReg(t))
+    return Status(ErrorCode::Invalid,
+                  std::string("forms: 'norm' needs the register ") + r);
   return Status::ok();
 }
 
@@ -426,11 +406,8 @@ Status scheduleNorm(const Target &tg, const Layer &L,
   const int64_t perToken = m.center ? 2 : 1; // accumulator rows a token
   int64_t B = std::min<int64_t>(P, outCap / (Ct * (inPlace ? 1 : 2)));
   B = std::min(B, (accCap - 4 * Ct) / perToken);
-  for (const char *f : {"rows"}) {
-    B = std::min(B, tg.ops[size_t(OpKind::VReduce)].max(f));
-    B = std::min(B, tg.ops[size_t(OpKind::RScalar)].max(f));
-    B = std::min(B, tg.ops[size_t(OpKind::VRowMul)].max(f));
-  }
+  for (OpKind k : sel::kNormOps)
+    B = std::min(B, tg.ops[size_t(k)].max("rows"));
   B = std::min(B, tg.ops[size_t(OpKind::VReduce)].max("kstride"));
   // vrowmul addresses the token scalars (scal, sum) and the parameters.
   const OpDesc &rowmul = tg.ops[size_t(OpKind::VRowMul)];
@@ -470,14 +447,12 @@ Status scheduleNorm(const Target &tg, const Layer &L,
                            m.hi,
                            int64_t(eps & 0xffffffffu),
                            int64_t(eps >> 32)};
-  for (int r = 0; r < 7; ++r) {
-    Reg reg;
-    if (!sel::regNamed(sel::kNormRegs[r], reg) || tg.regs[size_t(reg)] < 0)
-      return Status(ErrorCode::Unsupported,
-                    std::string("the target has no register ") +
-                        sel::kNormRegs[r] + " (the norm form's)");
-    code.setup.push_back(setregOp(tg, reg, vals[r]));
-  }
+  if (const char *r = sel::missingNormReg(tg))
+    return Status(ErrorCode::Unsupported, std::string("the target has no "
+                                                      "register ") +
+                                              r + " (the norm form's)");
+  for (int r = 0; r < 7; ++r)
+    code.setup.push_back(setregOp(tg, sel::kNormRegs[r], vals[r]));
   const int64_t last = C % lanes; // lanes of the last tile (0: all)
   const Addr addr{ts};
   const int64_t blocks = ceilDiv(P, B);
