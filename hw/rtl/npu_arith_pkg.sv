@@ -3,6 +3,7 @@
 // Arith.h): TFLite integer conventions. Pure functions, synthesizable; every lane of the VECTOR
 // engine instantiates them combinationally.
 package npu_arith_pkg;
+  import npu_spec_pkg::NPU_TAB_EXP2;
 
   localparam logic signed [31:0] I32_MIN = 32'sh8000_0000;
   localparam logic signed [31:0] I32_MAX = 32'sh7fff_ffff;
@@ -254,6 +255,54 @@ package npu_arith_pkg;
     k = k < 0 ? 32'sd0 : (k > 32'sd127 ? 32'sd127 : k);
     t = (prod >>> k[6:0]) + $signed({{64{bias[63]}}, bias});
     v = ((t + 128'sd32768) >>> 16) + $signed({{96{zp[31]}}, zp});
+    if (v > 128'sd2147483647) v32 = 32'sh7fffffff;
+    else if (v < -128'sd2147483648) v32 = 32'sh80000000;
+    else v32 = v[31:0];
+    return out16 ? clamp_i16(v32, lo, hi) : {8'd0, clamp_i8(v32, lo, hi)};
+  endfunction
+
+  // VREDUCE exp (spec version 10) and VROWEXP (spec version 11): softmax's exponential of x in a
+  // row of maximum m, as softmaxExp in ember/npu/Arith.h (Transformer.h's exp2NegQ23): u =
+  // MBQM(x - m) (x - m wrapping in 32 bits) clamped to [-32 * 2^16, 0]; its fraction's high 8 bits
+  // index the EXP2 ROM (2^(j/256) in Q15, 257 entries) and its low 8 bits interpolate (exact:
+  // Q23, at most 2^24), then a right shift by the integer part (0 .. 32) rounded half up.
+  function automatic logic [31:0] softmax_exp(input logic signed [31:0] x,
+                                             input logic signed [31:0] m,
+                                             input logic signed [31:0] mult,
+                                             input logic signed [31:0] shift);
+    logic signed [31:0] u, t0, t1, w;
+    logic [5:0] n;  // -(u >> 16): 0 .. 32
+    logic [8:0] i;
+    logic [63:0] v;
+    u = mbqm(x - m, mult, shift);
+    u = u > 0 ? 32'sd0 : (u < -32'sd2097152 ? -32'sd2097152 : u);
+    n = 6'(-(u >>> 16));
+    i = {1'b0, u[15:8]};
+    t0 = 32'(NPU_TAB_EXP2[i]);
+    t1 = 32'(NPU_TAB_EXP2[i + 9'd1]);
+    w = t0 * 256 + (t1 - t0) * $signed({24'd0, u[7:0]});
+    v = {32'd0, w};
+    if (n != 0) v = (v + (64'd1 << (n - 6'd1))) >> n;
+    return v[31:0];
+  endfunction
+
+  // VROWEXP (spec version 11): one element of an integer softmax's output, as rowExpOut in
+  // ember/npu/Arith.h: e times the row's reciprocal r and the output multiplier (a signed product
+  // in 128 bits), rounded half up once by k = 55 + p - clamp(shift, -31, 30) clamped to [1, 126],
+  // plus zp, saturated to int32 and clamped to [lo, hi] and to the result's width.
+  function automatic logic [15:0] row_exp_out(
+      input logic [31:0] e, input logic signed [31:0] r, input logic signed [31:0] p,
+      input logic signed [31:0] mult, input logic signed [31:0] shift,
+      input logic signed [31:0] zp, input logic signed [31:0] lo, input logic signed [31:0] hi,
+      input logic out16);
+    logic signed [127:0] prod, v;
+    logic signed [63:0] k;
+    logic signed [31:0] sc, v32;
+    prod = $signed({96'd0, e}) * $signed({{96{r[31]}}, r}) * $signed({{96{mult[31]}}, mult});
+    sc = shift < -32'sd31 ? -32'sd31 : (shift > 32'sd30 ? 32'sd30 : shift);
+    k = 64'sd55 + $signed({{32{p[31]}}, p}) - $signed({{32{sc[31]}}, sc});
+    k = k < 64'sd1 ? 64'sd1 : (k > 64'sd126 ? 64'sd126 : k);
+    v = ((prod + (128'sd1 <<< (k[6:0] - 7'd1))) >>> k[6:0]) + $signed({{96{zp[31]}}, zp});
     if (v > 128'sd2147483647) v32 = 32'sh7fffffff;
     else if (v < -128'sd2147483648) v32 = 32'sh80000000;
     else v32 = v[31:0];

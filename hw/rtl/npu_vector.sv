@@ -37,6 +37,12 @@
 // RSCALAR result and VREDUCE sum on the two ACC read ports, and writes each result row as it
 // arrives (the normalization's deviation times R times mult, floored, plus the bias, rounded
 // once): rows + 3 cycles, never staged (in place or apart).
+// VREDUCE exp (spec version 10) reads each group's maximum (lane 0 of its own ACC row) with its
+// first row, as sq reads its sum, and sums each element's exponential (the EXP2 ROM, one
+// softmax_exp a lane) into 64 bits: S in lanes 0-1 of the group's row, the maximum in lane 3.
+// VROWEXP (spec version 11) is VROWMUL's sequencer without the parameter reads (their two cycles
+// kept: rows + 3): each row's exponentials again, times its RSCALAR reciprocal and the output
+// multiplier, rounded once; the maximum is lane 3 of the `sum` port's row.
 module npu_vector
   import npu_arith_pkg::*;
   import npu_spec_pkg::NPU_NUM_REG_IDS;
@@ -139,15 +145,18 @@ module npu_vector
   logic signed [31:0] red_acc;
   // VREDUCE sq (spec version 9): squares (else max/sum), center, the group's sum (latched from
   // its ACC row as the group's first row arrives), the running 96-bit W (in 128 bits).
-  logic red_sq, red_center;
+  // exp (spec version 10): the group's S so far; sq_sum then holds the group's maximum.
+  logic red_sq, red_center, red_exp;
   logic signed [31:0] sq_sum;
   logic [127:0] sq_acc, sq_now;
+  logic [63:0] ex_acc, ex_now;
   logic rs_sqrt;                    // RSCALAR: 1/sqrt(x) (else 1/x)
   // VROWMUL: the row step, the ACC rows of the scalars and sums, center, the bias rows still to
   // read (cycle 1) or to latch (cycle 2), the channels' biases, the source row's offset.
   logic [11:0] rm_stride;
   logic [10:0] rm_scal, rm_sum;
   logic rm_center, rm_wait, rm_bias_pending;
+  logic rm_exp;                     // VROWEXP (spec version 11): softmax's form, no parameters
   logic [63:0] rm_bias[DIM];
   logic [31:0] rm_off, p_off;
   // Pipeline stage aligned with the read data.
@@ -168,7 +177,7 @@ module npu_vector
 
   logic [7:0] op;
   logic op_setreg, is_rq, is_add, is_pool, is_lutld, is_lut, is_mul, is_up, is_red, is_rsc;
-  logic is_rmul;
+  logic is_rmul, is_rexp;
   assign op = insn[`NPU_F_OPCODE];
   assign op_setreg = op == NPU_OP_SETREG;
   assign is_rq = op == NPU_OP_REQUANT;
@@ -181,6 +190,7 @@ module npu_vector
   assign is_red = op == NPU_OP_VREDUCE;
   assign is_rsc = op == NPU_OP_RSCALAR;
   assign is_rmul = op == NPU_OP_VROWMUL;
+  assign is_rexp = op == NPU_OP_VROWEXP;
 
   // POOL geometry at start (the same checks as checkPool in Arith.h).
   logic [1:0] g_err;
@@ -323,7 +333,7 @@ module npu_vector
       acc_raddr[0] = insn[`NPU_F_VROWMUL_PARAM];
       acc_raddr[1] = 11'(32'(insn[`NPU_F_VROWMUL_PARAM]) + 1);
     end else if (running && setup && rm_wait) begin
-      acc_re = 2'b11;  // VROWMUL's int64 biases: the low and the high words
+      acc_re = rm_exp ? 2'b00 : 2'b11;  // VROWMUL's int64 biases: the low and the high words
       acc_raddr[0] = param + 11'd2;
       acc_raddr[1] = param + 11'd3;
     end else if (start && is_mul && insn[`NPU_F_VMUL_BCAST]) begin
@@ -360,8 +370,9 @@ module npu_vector
         end
         K_VMUL: out_re = {!bcast && !one, 1'b1};
         K_RED: begin
-          // sq: the group's sum, its destination row's lane 0, read with its first row.
-          acc_re[0] = red_sq && tap == 0;
+          // sq, exp: the group's sum or maximum, its destination row's lane 0, read with its
+          // first row.
+          acc_re[0] = (red_sq || red_exp) && tap == 0;
           acc_raddr[0] = 11'(32'(dst) + 32'(rd_i));
           out_re[0] = 1'b1;
           out_raddr[0] = 11'(red_gbase + red_koff);
@@ -521,11 +532,21 @@ module npu_vector
             pre = {8'd0, clamp_i8(zp + round_half_even(nacc[l], 5'(2 * 32'(up_k) + 2)),
                                   -32'sd128, 32'sd127)};
         K_RMUL:
-          pre = row_mul_norm(v, rm_center, regs[NPU_REG_ROW_N], $signed(acc_rdata[1][31:0]),
-                             regs[NPU_REG_ROW_X_ZP], $signed(acc_rdata[0][31:0]),
-                             $signed(acc_rdata[0][63:32]), $signed(mult[l]), $signed(shift[l]),
-                             $signed(rm_bias[l]), regs[NPU_REG_ROW_OUT_ZP], regs[NPU_REG_ROW_MIN],
-                             regs[NPU_REG_ROW_MAX], r16);
+          if (rm_exp)
+            pre = row_exp_out(softmax_exp(v, $signed(acc_rdata[1][127:96]),
+                                          regs[NPU_REG_ROW_SM_IN_MULT],
+                                          regs[NPU_REG_ROW_SM_IN_SHIFT]),
+                              $signed(acc_rdata[0][31:0]), $signed(acc_rdata[0][63:32]),
+                              regs[NPU_REG_ROW_SM_OUT_MULT], regs[NPU_REG_ROW_SM_OUT_SHIFT],
+                              regs[NPU_REG_ROW_OUT_ZP], regs[NPU_REG_ROW_MIN],
+                              regs[NPU_REG_ROW_MAX], r16);
+          else
+            pre = row_mul_norm(v, rm_center, regs[NPU_REG_ROW_N], $signed(acc_rdata[1][31:0]),
+                               regs[NPU_REG_ROW_X_ZP], $signed(acc_rdata[0][31:0]),
+                               $signed(acc_rdata[0][63:32]), $signed(mult[l]),
+                               $signed(shift[l]), $signed(rm_bias[l]),
+                               regs[NPU_REG_ROW_OUT_ZP], regs[NPU_REG_ROW_MIN],
+                               regs[NPU_REG_ROW_MAX], r16);
         // K_LUT (K_LUTLD writes the table, not OUT)
         default: pre = t16 ? l16_now[16*l+:16] : v[15:0];
       endcase
@@ -562,10 +583,23 @@ module npu_vector
         d2 = $signed({{64{d[63]}}, d}) * $signed({{64{d[63]}}, d});
         if (!p_last_tap || red_last == 0 || 7'(l) < red_last) sq_now = sq_now + d2;
       end
+    // VREDUCE exp: each element's exponential into the group's S (from 0), the maximum held.
+    ex_now = p_first ? 64'd0 : ex_acc;
+    ex_m = p_first ? $signed(acc_rdata[0][31:0]) : sq_sum;
+    if (p_valid && kind == K_RED && red_exp)
+      for (int l = 0; l < DIM; l++) begin
+        logic signed [31:0] v;
+        v = a16 ? wide_value(out_rdata[0][8*l+:8], out_rdata_hi[0][8*l+:8])
+                : 32'($signed(out_rdata[0][8*l+:8]));
+        if (!p_last_tap || red_last == 0 || 7'(l) < red_last)
+          ex_now = ex_now + 64'(softmax_exp(v, ex_m, regs[NPU_REG_ROW_SM_IN_MULT],
+                                            regs[NPU_REG_ROW_SM_IN_SHIFT]));
+      end
     acc_we = running && setup && p_valid && p_last_tap && (kind == K_RED || kind == K_RSC);
     acc_waddr = 11'(32'(dst) + 32'(p_row));
     acc_wdata = kind == K_RSC ? (32*DIM)'({rs_exp, rs_val})
-              : red_sq ? (32*DIM)'(sq_now[95:0]) : {DIM{red_now}};
+              : red_sq ? (32*DIM)'(sq_now[95:0])
+              : red_exp ? (32*DIM)'({ex_m, 32'd0, ex_now}) : {DIM{red_now}};
     out_we = 1'b0;
     stg_we = 1'b0;
     out_wwide = r16;
@@ -593,7 +627,7 @@ module npu_vector
                             (setup && staged && cp_valid && cp_last));
   end
   logic insn_avg;
-  logic signed [31:0] red_now;
+  logic signed [31:0] red_now, ex_m;
 
   // RSCALAR: the arriving ACC row's scalar v (lanes 0..2, unsigned) as a value and an exponent:
   // lz = the leading zeros of v as a 128-bit value; 1/x: p = 127 - lz and the 16 bits after the
@@ -638,6 +672,7 @@ module npu_vector
     if (rst) begin
       for (int r = 0; r < NPU_NUM_REG_IDS; r++) regs[r] <= '0;
       rm_wait <= 1'b0;
+      rm_exp <= 1'b0;
       rm_bias_pending <= 1'b0;
       for (int e = 0; e < 256; e++) lut[e] <= '0;
       for (int e = 0; e < 256; e++) begin
@@ -668,7 +703,7 @@ module npu_vector
       bcast <= 1'b0;
     end else begin
       if (start && op_setreg)
-        regs[6'(insn[`NPU_F_SETREG_REG])] <= insn[`NPU_F_SETREG_VALUE];
+        regs[7'(insn[`NPU_F_SETREG_REG])] <= insn[`NPU_F_SETREG_VALUE];
       if (start && !op_setreg) begin
         setup <= 1'b1;
         rd_active <= 1'b1;
@@ -679,7 +714,8 @@ module npu_vector
         perr <= '0;
         staged <= 1'b0;
         params_pending <= is_rq || is_rmul;
-        rm_wait <= is_rmul;
+        rm_wait <= is_rmul || is_rexp;
+        rm_exp <= is_rexp;
         rm_bias_pending <= 1'b0;
         rm_off <= '0;
         bvec_pending <= is_mul && insn[`NPU_F_VMUL_BCAST];
@@ -793,6 +829,16 @@ module npu_vector
           rm_center <= insn[`NPU_F_VROWMUL_CENTER];
           a16 <= insn[`NPU_F_VROWMUL_W16];
           r16 <= insn[`NPU_F_VROWMUL_OUT16];
+        end else if (is_rexp) begin
+          kind <= K_RMUL;
+          dst <= insn[`NPU_F_VROWEXP_DST_LSB +: 11];
+          src_a <= insn[`NPU_F_VROWEXP_SRC_LSB +: 11];
+          rows <= 14'(insn[`NPU_F_VROWEXP_ROWS]);
+          rm_stride <= insn[`NPU_F_VROWEXP_STRIDE];
+          rm_scal <= insn[`NPU_F_VROWEXP_SCAL];
+          rm_sum <= insn[`NPU_F_VROWEXP_SUM];
+          a16 <= insn[`NPU_F_VROWEXP_W16];
+          r16 <= insn[`NPU_F_VROWEXP_OUT16];
         end else if (is_rsc) begin
           kind <= K_RSC;
           dst <= insn[`NPU_F_RSCALAR_DST_LSB +: 11];
@@ -808,6 +854,7 @@ module npu_vector
           red_sum <= insn[`NPU_F_VREDUCE_SUM];
           red_sq <= insn[`NPU_F_VREDUCE_SQ];
           red_center <= insn[`NPU_F_VREDUCE_CENTER];
+          red_exp <= insn[`NPU_F_VREDUCE_EXP];
           red_last <= 7'(insn[`NPU_F_VREDUCE_LAST]);
           red_gstride <= insn[`NPU_F_VREDUCE_GSTRIDE];
           red_kstride <= insn[`NPU_F_VREDUCE_KSTRIDE];
@@ -924,6 +971,7 @@ module npu_vector
           pcount <= ncount;
           red_acc <= red_now;
           sq_acc <= sq_now;
+          ex_acc <= ex_now;
           if (p_first) sq_sum <= $signed(acc_rdata[0][31:0]);
           l16_res <= l16_now;
         end

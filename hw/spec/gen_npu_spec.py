@@ -171,15 +171,17 @@ def header(spec, dim):
 
 
 def scalar_table(t):
-    """The entries of one RSCALAR ROM, as Transformer.h computes them (IEEE double: division and
-    square root are correctly rounded, so these are its bits on every host)."""
-    funcs = {"1/x": lambda x: 1.0 / x, "1/sqrt(x)": lambda x: 1.0 / math.sqrt(x)}
+    """The entries of one scalar ROM, as Transformer.h computes them (IEEE double: division and
+    square root are correctly rounded, so these are its bits on every host; 2^(x-1) at x = 1 +
+    j/step is exp2(j/step), entries far from a rounding tie)."""
+    funcs = {"1/x": lambda x: 1.0 / x, "1/sqrt(x)": lambda x: 1.0 / math.sqrt(x),
+             "2^(x-1)": lambda x: 2.0 ** (x - 1)}
     if t["function"] not in funcs:
         sys.exit("gen_npu_spec: table %s: unknown function %s" % (t["name"], t["function"]))
     vals = []
     for j in range(t["entries"]):
         x = 1 + j / float(t["step"])
-        v = t["scale"] / x if t["function"] == "1/x" else t["scale"] / math.sqrt(x)
+        v = t["scale"] * funcs[t["function"]](x)
         vals.append(int(math.floor(v + 0.5)))
         if vals[-1] >= 1 << t["bits"]:
             sys.exit("gen_npu_spec: table %s entry %d needs more than %d bits" % (t["name"], j, t["bits"]))

@@ -212,7 +212,7 @@ Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
 
 Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
                  int64_t gstride, int64_t kstride, int64_t last, bool w16,
-                 bool sum, bool sq, bool center) {
+                 bool sum, bool sq, bool center, bool exp) {
   Insn i = makeInsn(Opcode::VREDUCE);
   i.dst = dst;
   i.src = src;
@@ -225,6 +225,7 @@ Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
   i.sum = sum;
   i.sq = sq;
   i.center = center;
+  i.exp = exp;
   return i;
 }
 
@@ -251,6 +252,20 @@ Insn vrowmulInsn(int64_t dst, int64_t src, int64_t rows, int64_t stride,
   i.w16 = w16;
   i.out16 = out16;
   i.center = center;
+  return i;
+}
+
+Insn vrowexpInsn(int64_t dst, int64_t src, int64_t rows, int64_t stride,
+                 int64_t scal, int64_t sum, bool w16, bool out16) {
+  Insn i = makeInsn(Opcode::VROWEXP);
+  i.dst = dst;
+  i.src = src;
+  i.rows = rows;
+  i.stride = stride;
+  i.scal = scal;
+  i.sum = sum;
+  i.w16 = w16;
+  i.out16 = out16;
   return i;
 }
 

@@ -215,7 +215,8 @@ std::vector<Access> footprint(const Insn &i, const int32_t *regs,
     break;
   case Opcode::VREDUCE: // the span of the groups' rows, one ACC row a group
     rows(r, kOut, i.src, reduceSpan(i), false);
-    if (i.sq) // each group's sum, read before its row is written
+    // sq, exp: each group's sum or maximum, read before its row is written.
+    if (i.sq || i.exp)
       rows(r, kAcc, i.dst, i.rows, false);
     rows(r, kAcc, i.dst, i.rows, true);
     break;
@@ -224,11 +225,13 @@ std::vector<Access> footprint(const Insn &i, const int32_t *regs,
     rows(r, kAcc, i.dst, i.rows, true);
     break;
   case Opcode::VROWMUL: // rows stride apart, two ACC scalars a row, params
+  case Opcode::VROWEXP: // (spec version 11: no params)
     for (int64_t g = 0; g < i.rows; ++g)
       rows(r, kOut, i.src + g * i.stride, 1, false);
     rows(r, kAcc, i.scal, i.rows, false);
     rows(r, kAcc, i.sum, i.rows, false);
-    rows(r, kAcc, i.param, 4, false);
+    if (i.op == Opcode::VROWMUL)
+      rows(r, kAcc, i.param, 4, false);
     for (int64_t g = 0; g < i.rows; ++g)
       rows(r, kOut, i.dst + g * i.stride, 1, true);
     break;

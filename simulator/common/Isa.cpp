@@ -353,6 +353,7 @@ Engine engineOf(const Insn &insn) {
   case Opcode::VREDUCE:
   case Opcode::RSCALAR:
   case Opcode::VROWMUL:
+  case Opcode::VROWEXP:
     return Engine::VECTOR;
   case Opcode::STORE:
   case Opcode::STORE16:
@@ -444,6 +445,37 @@ std::string decode(const Word &w, Insn &insn) {
   }
   if ((w.lo & ~used.lo) || (w.hi & ~used.hi))
     return "reserved bits set for " + std::string(opcodeName(insn.op));
+  return "";
+}
+
+/// VROWMUL and VROWEXP (spec versions 8 and 11): rows stride apart, their
+/// ACC scalars (and VROWMUL's four parameter rows), the destination the
+/// source itself (same width) or apart from it.
+static std::string rowMultiplyRanges(const Insn &insn) {
+  if (insn.rows < 1 || insn.stride < 1)
+    return "rows and stride must be >= 1";
+  const int64_t span = (insn.rows - 1) * insn.stride + 1;
+  std::string err = outRange("src", insn.w16, insn.src, span);
+  if (err.empty())
+    err = outRange("dst", insn.out16, insn.dst, span);
+  if (!err.empty())
+    return err;
+  if (!inRange(EMBER_NPU_MEM_ACC, insn.scal, insn.rows))
+    return rangeError("scal", EMBER_NPU_MEM_ACC, insn.scal, insn.rows);
+  if (!inRange(EMBER_NPU_MEM_ACC, insn.sum, insn.rows))
+    return rangeError("sum", EMBER_NPU_MEM_ACC, insn.sum, insn.rows);
+  if (insn.op == Opcode::VROWMUL && !inRange(EMBER_NPU_MEM_ACC, insn.param, 4))
+    return rangeError("param", EMBER_NPU_MEM_ACC, insn.param, 4);
+  // In place (each row read before it is written) or apart: the OUT rows
+  // written (a 16-bit row is two, one in each half) meet none read.
+  if (insn.dst == insn.src && insn.w16 == insn.out16)
+    return "";
+  const int64_t half = EMBER_NPU_OUT_ROWS / 2;
+  for (int64_t a : {int64_t(0), insn.w16 ? half : int64_t(0)})
+    for (int64_t b : {int64_t(0), insn.out16 ? half : int64_t(0)})
+      if (insn.dst + b < insn.src + a + span &&
+          insn.src + a < insn.dst + b + span)
+        return "dst rows must be src's rows (same width) or apart from them";
   return "";
 }
 
@@ -581,6 +613,8 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
       return "rows and len must be >= 1";
     if (insn.sq && insn.sum)
       return "sum and sq are exclusive";
+    if (insn.exp && (insn.sum || insn.sq || insn.center))
+      return "exp excludes sum, sq and center";
     if (insn.center && !insn.sq)
       return "center needs sq";
     if (insn.last > kDim)
@@ -603,33 +637,9 @@ std::string validate(const Insn &insn, uint64_t dramBytes) {
       return "dst rows must be src's rows or apart from them";
     return "";
   }
-  case Opcode::VROWMUL: {
-    if (insn.rows < 1 || insn.stride < 1)
-      return "rows and stride must be >= 1";
-    const int64_t span = (insn.rows - 1) * insn.stride + 1;
-    std::string err = outRange("src", insn.w16, insn.src, span);
-    if (err.empty())
-      err = outRange("dst", insn.out16, insn.dst, span);
-    if (!err.empty())
-      return err;
-    if (!inRange(EMBER_NPU_MEM_ACC, insn.scal, insn.rows))
-      return rangeError("scal", EMBER_NPU_MEM_ACC, insn.scal, insn.rows);
-    if (!inRange(EMBER_NPU_MEM_ACC, insn.sum, insn.rows))
-      return rangeError("sum", EMBER_NPU_MEM_ACC, insn.sum, insn.rows);
-    if (!inRange(EMBER_NPU_MEM_ACC, insn.param, 4))
-      return rangeError("param", EMBER_NPU_MEM_ACC, insn.param, 4);
-    // In place (each row read before it is written) or apart: the OUT rows
-    // written (a 16-bit row is two, one in each half) meet none read.
-    if (insn.dst == insn.src && insn.w16 == insn.out16)
-      return "";
-    const int64_t half = EMBER_NPU_OUT_ROWS / 2;
-    for (int64_t a : {int64_t(0), insn.w16 ? half : int64_t(0)})
-      for (int64_t b : {int64_t(0), insn.out16 ? half : int64_t(0)})
-        if (insn.dst + b < insn.src + a + span &&
-            insn.src + a < insn.dst + b + span)
-          return "dst rows must be src's rows (same width) or apart from them";
-    return "";
-  }
+  case Opcode::VROWMUL:
+  case Opcode::VROWEXP:
+    return rowMultiplyRanges(insn);
   case Opcode::SETREG:
   case Opcode::FENCE:
   case Opcode::FINISH:

@@ -46,6 +46,7 @@ std::vector<int> memsOf(Opcode op) {
   case Opcode::REQUANT:
   case Opcode::VREDUCE:
   case Opcode::VROWMUL:
+  case Opcode::VROWEXP:
     return {EMBER_NPU_MEM_ACC, EMBER_NPU_MEM_OUT};
   case Opcode::LUTLD:
   case Opcode::RSCALAR:

@@ -462,9 +462,11 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
     for (int64_t g = 0; g < insn.rows; ++g) {
       int32_t acc = 0;
       bool first = true;
-      // sq (spec version 9): the group's sum is its destination row's.
+      // sq (spec version 9): the group's sum is its destination row's; exp
+      // (spec version 10): so is its maximum.
       const int32_t sum = accAt(insn.dst + g, 0);
       quant::UInt128 w = squareStart(regs_.data());
+      uint64_t s = 0;
       for (int64_t k = 0; k < insn.len; ++k)
         for (int l = 0; l < reduceLanes(insn, k); ++l) {
           const int32_t x = outAt(reduceRow(insn, g, k), l, insn.w16);
@@ -472,14 +474,17 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
             w = squareStep(w, rowDeviation(x, insn.center,
                                            regs_[EMBER_NPU_REG_ROW_N], sum,
                                            regs_[EMBER_NPU_REG_ROW_X_ZP]));
+          if (insn.exp)
+            s += uint64_t(softmaxExp(x, sum, regs_.data()));
           acc = reduceStep(insn.sum, first, acc, x);
           first = false;
         }
       for (int l = 0; l < kDim; ++l)
         setAcc(insn.dst + g, l,
-               !insn.sq ? acc
-               : l < 3  ? int32_t(uint32_t(w >> (32 * l)))
-                        : 0);
+               insn.exp   ? expSumLane(s, sum, l)
+               : !insn.sq ? acc
+               : l < 3    ? int32_t(uint32_t(w >> (32 * l)))
+                          : 0);
     }
     return "";
   }
@@ -515,6 +520,21 @@ std::string GoldenMachine::execute(const Insn &insn, std::vector<uint8_t> &dram,
                                rg[EMBER_NPU_REG_ROW_OUT_ZP],
                                rg[EMBER_NPU_REG_ROW_MIN],
                                rg[EMBER_NPU_REG_ROW_MAX], insn.out16),
+                    insn.out16, false);
+      }
+    }
+    return "";
+  }
+  case Opcode::VROWEXP: {
+    // Spec version 11: row by row (dst is src or apart from it).
+    const int32_t *rg = regs_.data();
+    for (int64_t g = 0; g < insn.rows; ++g) {
+      const int64_t at = g * insn.stride;
+      const int32_t r = accAt(insn.scal + g, 0), p = accAt(insn.scal + g, 1),
+                    m = accAt(insn.sum + g, 3);
+      for (int l = 0; l < kDim; ++l) {
+        const int32_t e = softmaxExp(outAt(insn.src + at, l, insn.w16), m, rg);
+        writeOutAny(insn.dst + at, l, rowExpOut(e, r, p, rg, insn.out16),
                     insn.out16, false);
       }
     }

@@ -144,7 +144,7 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     break;
   case Opcode::VREDUCE: // 16-bit sources, ACC results in the lower half only
     rows(kOutM, i.src, i.src + reduceSpan(i), i.w16, false);
-    if (i.sq)
+    if (i.sq || i.exp)
       r.push_back({kAccM, i.dst, i.dst + i.rows, false});
     r.push_back({kAccM, i.dst, i.dst + i.rows, true});
     break;
@@ -153,10 +153,12 @@ SafeProgramBuilder::accesses(const Insn &i) const {
     r.push_back({kAccM, i.dst, i.dst + i.rows, true});
     break;
   case Opcode::VROWMUL: // the span of the rows, the ACC scalars and params
+  case Opcode::VROWEXP: // (no params)
     rows(kOutM, i.src, i.src + (i.rows - 1) * i.stride + 1, i.w16, false);
     r.push_back({kAccM, i.scal, i.scal + i.rows, false});
     r.push_back({kAccM, i.sum, i.sum + i.rows, false});
-    r.push_back({kAccM, i.param, i.param + 4, false});
+    if (i.op == Opcode::VROWMUL)
+      r.push_back({kAccM, i.param, i.param + 4, false});
     rows(kOutM, i.dst, i.dst + (i.rows - 1) * i.stride + 1, i.out16, true);
     break;
   case Opcode::SETREG:

@@ -545,6 +545,98 @@ void addRowMulCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   }
 }
 
+/// Softmax's input multiplier (spec version 10): a real one (a normalized
+/// multiplier, shift 5..16 as makeSoftmaxParams gives for input scales near
+/// 1/64 .. 1/2), or any word (the shift past its clamp).
+void addSoftmaxInRegs(SafeProgramBuilder &b, std::mt19937 &rng) {
+  const bool real = rng() % 2;
+  b.add(
+      setregInsn(EMBER_NPU_REG_ROW_SM_IN_MULT,
+                 real ? int32_t((rng() >> 1) | 0x40000000u) : int32_t(rng())));
+  b.add(setregInsn(EMBER_NPU_REG_ROW_SM_IN_SHIFT,
+                   real ? int32_t(5 + rng() % 12) : int32_t(rng() % 81) - 40));
+}
+
+/// VREDUCE exp (spec version 10) and VROWEXP (spec version 11): every width
+/// pair; a real softmax chain (VREDUCE max, exp, RSCALAR, VROWEXP) or raw ACC
+/// words as the maxima (x - m wrapping at the int32 extremes) and as the
+/// reciprocals (any r, negative and huge p: the shift's clamp); multipliers
+/// and shifts at their edges, lo > hi, both layouts, strides 1-3, in place
+/// and apart, the last OUT and ACC rows.
+void addSoftmaxCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
+  const int64_t accRowBytes = 4 * kDim;
+  auto edgy32 = [&](std::initializer_list<int32_t> edges) {
+    const std::vector<int32_t> e(edges);
+    return rng() % 3 ? int32_t(rng()) : e[rng() % e.size()];
+  };
+  for (int variant = 0; variant < 16; ++variant) {
+    const bool w16 = variant & 1, out16 = variant & 2, real = !(variant & 4),
+               inPlace = variant & 8;
+    SafeProgramBuilder b;
+    std::vector<uint8_t> dram = randomDram(rng);
+    putRows16(dram, 0, 48, rng, edgy16);
+    b.add(load16Insn(kOutM, 0, 0, 1, 48, 48));
+    b.add(loadInsn(kOutM, 300, 8000, 1, 48, 48)); // 8-bit rows
+    // ACC 100..115: maxima (raw words, or VREDUCE's); 116..131: reciprocals
+    // (raw words, or RSCALAR's); 20..23 and the last two: tile-major groups.
+    for (int64_t e = 0; e < 16 * kDim; ++e) {
+      putI32(dram, uint64_t(12000 + 4 * e),
+             edgy32({0, 1, -1, INT32_MIN, INT32_MAX, -32768, 32767}));
+      putI32(dram, uint64_t(12000 + 16 * accRowBytes + 4 * e),
+             rng() % 2 ? int32_t(rng()) % 200 : edgy32({INT32_MIN, INT32_MAX}));
+    }
+    b.add(loadInsn(kAccM, 100, 12000, 1, 32, 32));
+    b.add(loadInsn(kAccM, 20, 12000, 1, 4, 4));
+    if (real)
+      addSoftmaxInRegs(b, rng);
+    else {
+      b.add(setregInsn(EMBER_NPU_REG_ROW_SM_IN_MULT,
+                       edgy32({INT32_MIN, INT32_MAX, 0, 1, -1})));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_SM_IN_SHIFT,
+                       variant % 3 == 0 ? -40 : int32_t(rng() % 81) - 40));
+    }
+    b.add(setregInsn(EMBER_NPU_REG_ROW_SM_OUT_MULT,
+                     real ? int32_t((rng() >> 1) | 0x40000000u)
+                          : edgy32({INT32_MIN, INT32_MAX, 0, 1, -1})));
+    b.add(
+        setregInsn(EMBER_NPU_REG_ROW_SM_OUT_SHIFT,
+                   real ? int32_t(rng() % 16) - 8 : int32_t(rng() % 81) - 40));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_OUT_ZP, variant % 7 == 6
+                                                   ? int32_t(rng())
+                                                   : int32_t(rng() % 21) - 10));
+    const int32_t lo = out16 ? -32768 : -128, hi = out16 ? 32767 : 127;
+    b.add(setregInsn(EMBER_NPU_REG_ROW_MIN,
+                     variant == 13 ? 50 : lo + int32_t(rng() % 20)));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_MAX,
+                     variant == 13 ? -50 : hi - int32_t(rng() % 20)));
+    const int64_t src = w16 ? 0 : 300;
+    const int64_t last = variant % 3 == 0 ? 0 : 1 + variant % kDim;
+    if (real)
+      b.add(vreduceInsn(100, src, 16, 3, 3, 1, last, w16, false));
+    b.add(vreduceInsn(100, src, 16, 3, 3, 1, last, w16, false, false, false,
+                      true));
+    b.add(vreduceInsn(20, src + 1, 4, 5, 1, 4, last, w16, false, false, false,
+                      true));
+    b.add(vreduceInsn(EMBER_NPU_ACC_ROWS - 2, src, 2, 12, 12, 2, last, w16,
+                      false, false, false, true));
+    if (real)
+      b.add(rscalarInsn(116, 100, 16, false));
+    const int64_t stride = 1 + variant % 3, rows = 4 + variant % 9;
+    // Apart (a 16-bit destination in the lower half's rows 100..), in place
+    // when the widths agree, and OUT's last rows.
+    const int64_t dst = (w16 == out16 && inPlace) ? src : (out16 ? 100 : 600);
+    b.add(vrowexpInsn(dst, src, rows, stride, 116, 100, w16, out16));
+    if (!out16)
+      b.add(vrowexpInsn(EMBER_NPU_OUT_ROWS - 1 - (rows - 1) * stride, src + 1,
+                        rows, stride, 117, 101, w16, false));
+    b.add(storeInsn(kAccM, 100, kOutArea, 1, 16, 16));
+    b.add(storeInsn(kAccM, EMBER_NPU_ACC_ROWS - 2, kOutArea + 16 * accRowBytes,
+                    1, 2, 2));
+    cases.push_back(
+        {"softmax_" + std::to_string(variant), b.finish(), std::move(dram)});
+  }
+}
+
 /// VADD, VMUL (every width and `one`), POOL, UPSAMPLE, LUTLD/LUT w16.
 void addWideVectorCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   // VADD w16: TFLite's int16 form (L = 15), other shifts and zero points,
@@ -757,6 +849,7 @@ void addWideCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
   addReduceCases(cases, rng);
   addRowScalarCases(cases, rng);
   addRowMulCases(cases, rng);
+  addSoftmaxCases(cases, rng);
 }
 
 bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
@@ -925,7 +1018,8 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     return true;
   }
   case 10: { // VREDUCE (spec version 6): max or sum, 16-bit or 8-bit rows
-    const bool w16 = rng() % 2, sq = rng() % 3 == 0, sum = !sq && rng() % 2;
+    const bool w16 = rng() % 2, sq = rng() % 3 == 0;
+    const bool exp = !sq && rng() % 3 == 0, sum = !sq && !exp && rng() % 2;
     const int64_t rows = rnd(1, 6), len = rnd(1, 4);
     if (sq && rng() % 2) { // fresh ROW_* registers (spec version 9)
       b.add(setregInsn(EMBER_NPU_REG_ROW_N, int32_t(rnd(1, 4 * kDim))));
@@ -933,6 +1027,8 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
       b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_LO, int32_t(rng())));
       b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_HI, int32_t(rng()) >> rnd(0, 31)));
     }
+    if (exp && rng() % 2) // fresh ROW_SM_IN_* registers (spec version 10)
+      addSoftmaxInRegs(b, rng);
     // Contiguous groups, channel tiles apart (tile-major), or anything.
     int64_t gstride = len, kstride = 1;
     if (rng() % 3 == 0) {
@@ -945,9 +1041,13 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     const int64_t last = rng() % 2 ? 0 : rnd(1, kDim);
     const int64_t span = (rows - 1) * gstride + (len - 1) * kstride + 1;
     const int64_t src = w16 ? rowIn(kOutM, span) : narrowIn(kOutM, span);
-    b.add(vreduceInsn(rng() % 8 ? rnd(0, window) : EMBER_NPU_ACC_ROWS - rows,
-                      src, rows, len, gstride, kstride, last, w16, sum, sq,
-                      sq && rng() % 2));
+    const int64_t dst = rng() % 8 ? rnd(0, window) : EMBER_NPU_ACC_ROWS - rows;
+    // exp: over the groups' maxima (a real softmax) or whatever ACC holds.
+    if (exp && rng() % 2)
+      b.add(
+          vreduceInsn(dst, src, rows, len, gstride, kstride, last, w16, false));
+    b.add(vreduceInsn(dst, src, rows, len, gstride, kstride, last, w16, sum, sq,
+                      sq && rng() % 2, exp));
     return true;
   }
   case 11: { // RSCALAR (spec version 7) of whatever ACC holds
@@ -964,8 +1064,9 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     b.add(rscalarInsn(dst, src, rows, rng() % 2));
     return true;
   }
-  case 12: { // VROWMUL (spec version 8) of whatever OUT and ACC hold
-    const bool w16 = rng() % 2, out16 = rng() % 2;
+  case 12: { // VROWMUL (spec version 8) or VROWEXP (spec version 11) of
+             // whatever OUT and ACC hold
+    const bool w16 = rng() % 2, out16 = rng() % 2, softmax = rng() % 2;
     const int64_t rows = rnd(1, 6), stride = rnd(1, 3);
     const int64_t span = (rows - 1) * stride + 1;
     const int64_t src = w16 ? rowIn(kOutM, span) : narrowIn(kOutM, span);
@@ -982,8 +1083,17 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
       b.add(setregInsn(EMBER_NPU_REG_ROW_MIN, int32_t(rng()) >> rnd(0, 31)));
       b.add(setregInsn(EMBER_NPU_REG_ROW_MAX, int32_t(rng()) >> rnd(0, 31)));
     }
-    Insn i = vrowmulInsn(dst, src, rows, stride, accIn(rows), accIn(rows),
-                         accIn(4), w16, out16, rng() % 2);
+    if (softmax && rng() % 2) {
+      addSoftmaxInRegs(b, rng);
+      b.add(setregInsn(EMBER_NPU_REG_ROW_SM_OUT_MULT, int32_t(rng())));
+      b.add(
+          setregInsn(EMBER_NPU_REG_ROW_SM_OUT_SHIFT, int32_t(rnd(0, 80)) - 40));
+    }
+    Insn i = softmax
+                 ? vrowexpInsn(dst, src, rows, stride, accIn(rows), accIn(rows),
+                               w16, out16)
+                 : vrowmulInsn(dst, src, rows, stride, accIn(rows), accIn(rows),
+                               accIn(4), w16, out16, rng() % 2);
     if (!validate(i, kTestDramBytes).empty())
       return false; // a partial overlap of dst and src
     b.add(i);

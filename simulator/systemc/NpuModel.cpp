@@ -331,6 +331,7 @@ uint64_t EngineModule::execute(const Insn &insn, uint32_t index,
   case Opcode::VREDUCE:
   case Opcode::RSCALAR:
   case Opcode::VROWMUL:
+  case Opcode::VROWEXP:
     return vector(insn, index);
   case Opcode::SETREG:
     top_.regs[insn.reg] = static_cast<int32_t>(insn.value);
@@ -694,7 +695,7 @@ uint64_t EngineModule::vector(const Insn &insn, uint32_t index) {
     return reduceRows(insn);
   if (insn.op == Opcode::RSCALAR)
     return rowScalars(insn);
-  if (insn.op == Opcode::VROWMUL)
+  if (insn.op == Opcode::VROWMUL || insn.op == Opcode::VROWEXP)
     return rowMultiply(insn);
   if (isWideVector(insn)) { // spec version 3's 16-bit forms (WideRows.cpp)
     struct Port : WideVectorPort {
@@ -829,13 +830,16 @@ uint64_t EngineModule::reduceRows(const Insn &insn) {
       src[e] = int8_t(buf_[e]);
   }
   accBuf_.resize(static_cast<size_t>(insn.rows * kDim));
-  if (insn.sq) // spec version 9: each group's sum, its destination row's
+  // Spec version 9 (sq): each group's sum, its destination row's; version 10
+  // (exp): its maximum, the same way.
+  if (insn.sq || insn.exp)
     sramRead(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
   const int32_t *rg = top_.regs.data();
   for (int64_t g = 0; g < insn.rows; ++g) {
     int32_t acc = 0, *out = accBuf_.data() + g * kDim;
     bool first = true;
     quant::UInt128 w = squareStart(rg);
+    uint64_t s = 0;
     for (int64_t k = 0; k < insn.len; ++k) {
       const int32_t *row = &src[(reduceRow(insn, g, k) - insn.src) * kDim];
       for (int l = 0; l < reduceLanes(insn, k); ++l, first = false) {
@@ -843,13 +847,19 @@ uint64_t EngineModule::reduceRows(const Insn &insn) {
           w = squareStep(w, rowDeviation(row[l], insn.center,
                                          rg[EMBER_NPU_REG_ROW_N], out[0],
                                          rg[EMBER_NPU_REG_ROW_X_ZP]));
+        if (insn.exp)
+          s += uint64_t(softmaxExp(row[l], out[0], rg));
         acc = reduceStep(insn.sum, first, acc, row[l]);
       }
     }
+    const int32_t m = out[0];
     std::fill_n(out, kDim, insn.sq ? 0 : acc);
     if (insn.sq)
       for (int l = 0; l < 3; ++l)
         out[l] = int32_t(uint32_t(w >> (32 * l)));
+    if (insn.exp)
+      for (int l = 0; l < kDim; ++l)
+        out[l] = expSumLane(s, m, l);
   }
   sramWrite(EMBER_NPU_MEM_ACC, insn.dst, accBuf_.data(), insn.rows);
   return static_cast<uint64_t>(insn.rows * insn.len) /
@@ -880,10 +890,13 @@ uint64_t EngineModule::rowScalars(const Insn &insn) {
 // VROWMUL (spec version 8), as the RTL runs it: the channels' parameters
 // (four ACC rows) read in cycles 0 and 1, then one source row a cycle from
 // cycle 2 with its two ACC scalars, each written as it arrives (dst is src
-// or apart from it, so row by row is the same).
+// or apart from it, so row by row is the same). VROWEXP (spec version 11)
+// has no parameters but keeps the two cycles (the RTL's same sequencer).
 uint64_t EngineModule::rowMultiply(const Insn &insn) {
-  int32_t param[4][kDim], scal[kDim], sum[kDim];
-  sramRead(EMBER_NPU_MEM_ACC, insn.param, param, 4);
+  const bool softmax = insn.op == Opcode::VROWEXP;
+  int32_t param[4][kDim] = {}, scal[kDim], sum[kDim];
+  if (!softmax)
+    sramRead(EMBER_NPU_MEM_ACC, insn.param, param, 4);
   const int32_t *rg = top_.regs.data();
   std::vector<uint8_t> row(static_cast<size_t>(2 * kDim)),
       res(static_cast<size_t>(2 * kDim));
@@ -903,11 +916,15 @@ uint64_t EngineModule::rowMultiply(const Insn &insn) {
       const int64_t bias = int64_t(uint64_t(uint32_t(param[2][l])) |
                                    (uint64_t(uint32_t(param[3][l])) << 32));
       const int32_t y =
-          rowMulNorm(rowDeviation(x, insn.center, rg[EMBER_NPU_REG_ROW_N],
-                                  sum[0], rg[EMBER_NPU_REG_ROW_X_ZP]),
-                     scal[0], scal[1], param[0][l], param[1][l], bias,
-                     rg[EMBER_NPU_REG_ROW_OUT_ZP], rg[EMBER_NPU_REG_ROW_MIN],
-                     rg[EMBER_NPU_REG_ROW_MAX], insn.out16);
+          softmax
+              ? rowExpOut(softmaxExp(x, sum[3], rg), scal[0], scal[1], rg,
+                          insn.out16)
+              : rowMulNorm(rowDeviation(x, insn.center, rg[EMBER_NPU_REG_ROW_N],
+                                        sum[0], rg[EMBER_NPU_REG_ROW_X_ZP]),
+                           scal[0], scal[1], param[0][l], param[1][l], bias,
+                           rg[EMBER_NPU_REG_ROW_OUT_ZP],
+                           rg[EMBER_NPU_REG_ROW_MIN], rg[EMBER_NPU_REG_ROW_MAX],
+                           insn.out16);
       if (insn.out16) {
         res[2 * e] = uint8_t(uint16_t(y));
         res[2 * e + 1] = uint8_t(uint16_t(y) >> 8);

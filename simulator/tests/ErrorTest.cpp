@@ -465,6 +465,57 @@ TEST_P(Errors, Version8FieldsAreValidated) {
   }
 }
 
+// VREDUCE exp (spec version 10): softmax's sum of exponentials is not also a
+// sum, a squared reduction or centered. VROWEXP (spec version 11): VROWMUL's
+// ranges without its parameter rows.
+TEST_P(Errors, Version10And11FieldsAreValidated) {
+  const std::string excl = "exp excludes sum, sq and center";
+  auto ex = [](bool sum, bool sq, bool center) {
+    return vreduceInsn(0, 0, 2, 2, 2, 1, 0, false, sum, sq, center, true);
+  };
+  expectError(ex(true, false, false), excl);
+  expectError(ex(false, true, false), excl);
+  expectError(ex(false, false, true), excl);
+  expectError(ex(false, true, true), excl);
+  RunOutput r = runOne(ex(false, false, false));
+  EXPECT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+  const int64_t accRows = EMBER_NPU_ACC_ROWS, outRows = EMBER_NPU_OUT_ROWS,
+                half = EMBER_NPU_OUT_HALF;
+  expectError(vrowexpInsn(100, 0, 0, 1, 0, 0, false, false),
+              "rows and stride must be >= 1");
+  expectError(vrowexpInsn(100, 0, 2, 0, 0, 0, false, false),
+              "rows and stride must be >= 1");
+  expectError(vrowexpInsn(100, outRows - 3, 2, 3, 0, 0, false, false),
+              "src rows [" + std::to_string(outRows - 3) + ", " +
+                  std::to_string(outRows + 1) + ") out of range of OUT (" +
+                  std::to_string(outRows) + " rows)");
+  expectError(vrowexpInsn(half - 1, 0, 2, 1, 0, 0, false, true),
+              "dst 16-bit rows [" + std::to_string(half - 1) + ", " +
+                  std::to_string(half + 1) +
+                  ") out of range of the lower half of OUT (" +
+                  std::to_string(half) + " rows)");
+  expectError(vrowexpInsn(0, 100, 2, 1, accRows - 1, 0, false, false),
+              "scal rows [" + std::to_string(accRows - 1) + ", " +
+                  std::to_string(accRows + 1) + ") out of range of ACC (" +
+                  std::to_string(accRows) + " rows)");
+  expectError(vrowexpInsn(0, 100, 2, 1, 0, accRows - 1, false, false),
+              "sum rows [" + std::to_string(accRows - 1) + ", " +
+                  std::to_string(accRows + 1) + ") out of range of ACC (" +
+                  std::to_string(accRows) + " rows)");
+  const std::string apart =
+      "dst rows must be src's rows (same width) or apart from them";
+  expectError(vrowexpInsn(101, 100, 4, 1, 0, 0, false, false), apart);
+  expectError(vrowexpInsn(100, 100, 4, 1, 0, 0, true, false), apart);
+  expectError(vrowexpInsn(half + 102, 100, 4, 1, 0, 0, true, false), apart);
+  for (const Insn &ok : {vrowexpInsn(100, 100, 4, 2, 0, 0, true, true),
+                         vrowexpInsn(108, 100, 4, 2, 0, 0, false, false),
+                         vrowexpInsn(half + 200, 100, 4, 1, accRows - 4,
+                                     accRows - 4, true, false)}) {
+    RunOutput ran = runOne(ok);
+    EXPECT_EQ(ran.status, EMBER_NPU_STATUS_OK) << ran.error;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Executors, Errors,
     ::testing::Values(EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC,

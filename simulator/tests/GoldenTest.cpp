@@ -14,6 +14,7 @@
 
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <iterator>
 #include <random>
 
@@ -496,6 +497,133 @@ TEST(NpuGolden, RowMultiplyIsTransformerIntegerNorm) {
       }
     }
   }
+}
+
+// VREDUCE exp and VROWEXP (spec versions 10 and 11): the 2^x ROM is
+// Transformer.h's table, and softmax's exponential is its exp2NegQ23 of the
+// clamped MBQM (x - m wrapping when m is no real maximum).
+TEST(NpuArith, SoftmaxExpIsTransformerExp2) {
+  const int32_t exp2[] = {
+#define X(v) v,
+      EMBER_NPU_TAB_EXP2_LIST(X)
+#undef X
+  };
+  const quant::TransformerTables &tb = quant::transformerTables();
+  ASSERT_EQ(std::size(exp2), tb.exp2.size());
+  for (size_t j = 0; j < tb.exp2.size(); ++j)
+    EXPECT_EQ(exp2[j], tb.exp2[j]) << "exp2 entry " << j;
+  std::mt19937 rng(71);
+  for (int k = 0; k < 20000; ++k) {
+    const int32_t x = int16_t(rng()), m = x + int32_t(rng() % 70000);
+    const int32_t mult = int32_t((rng() >> 1) | 0x40000000u),
+                  shift = int32_t(rng() % 17);
+    const int32_t u = quant::mbqm(x - m, mult, shift);
+    ASSERT_EQ(softmaxExp(x, m, mult, shift),
+              quant::exp2NegQ23(std::max(u, -(32 << 16))));
+  }
+  EXPECT_EQ(softmaxExp(5, 5, INT32_MAX, 0), 1 << 23);
+  EXPECT_EQ(softmaxExp(7, 5, INT32_MAX, 30), 1 << 23); // above m: 2^0
+  EXPECT_EQ(softmaxExp(-32768, 32767, INT32_MAX, 30), 0);
+  // x - m wraps: 0 - INT32_MIN is INT32_MIN, far below the row's maximum.
+  EXPECT_EQ(softmaxExp(0, INT32_MIN, INT32_MAX, 0), 0);
+}
+
+// A whole integer softmax on the NPU: VREDUCE max, VREDUCE exp, RSCALAR and
+// VROWEXP per channel tile compute Transformer.h's integerSoftmaxRow bit for
+// bit (8- and 16-bit inputs and outputs, rows of 1 to several hundred
+// elements with partial last tiles, multipliers as makeSoftmaxParams makes
+// them from random scales), on the golden and the SystemC model. Lanes past
+// a row's end hold other values: the reductions skip them.
+TEST(NpuGolden, SoftmaxIsTransformerIntegerSoftmax) {
+  constexpr int kGroups = 3;
+  constexpr int64_t kAccA = 100, kAccB = 200;
+  std::mt19937 rng(73);
+  int checked = 0;
+  const int lengths[] = {1, 2, kDim - 1, kDim, kDim + 3, 77, 300, 517};
+  for (int variant = 0; variant < 64; ++variant) {
+    const bool w16 = variant & 1, out16 = variant & 2;
+    const int n = lengths[(variant >> 2) % 8];
+    const int tiles = (n + kDim - 1) / kDim;
+    const int32_t lo = out16 ? -32768 : -128, hi = out16 ? 32767 : 127;
+    // Input scales of int8 and int16 activations, output scales from a
+    // probability's 1/256 or 1/32768 to coarser ones.
+    const double sx = (w16 ? 0.00005 : 0.005) * (1 + rng() % 100);
+    const double sy =
+        (out16 ? 1.0 / 32768 : 1.0 / 256) * (variant & 32 ? 1 + rng() % 8 : 1);
+    const quant::SoftmaxParams p =
+        quant::makeSoftmaxParams(sx, sy, out16 ? 0 : -128, lo, hi);
+    const int64_t rows = int64_t(kGroups) * tiles;
+    std::vector<uint8_t> dram(32768, 0);
+    std::vector<int32_t> x(size_t(rows * kDim));
+    for (size_t e = 0; e < x.size(); ++e) {
+      const int g = int(e / size_t(tiles * kDim));
+      const int32_t v = w16 ? int32_t(int16_t(rng())) / (g + 1)
+                            : int32_t(int8_t(rng())) / (g + 1);
+      x[e] = v;
+      if (w16) {
+        dram[2 * e] = uint8_t(v & 0xff);
+        dram[2 * e + 1] = uint8_t((v >> 8) & 0xff);
+      } else {
+        dram[e] = uint8_t(v);
+      }
+    }
+    SafeProgramBuilder b;
+    b.add(w16 ? load16Insn(EMBER_NPU_MEM_OUT, 0, 0, 1, rows, rows)
+              : loadInsn(EMBER_NPU_MEM_OUT, 0, 0, 1, rows, rows));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_SM_IN_MULT, p.in.mult));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_SM_IN_SHIFT, p.in.shift));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_SM_OUT_MULT, p.out.mult));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_SM_OUT_SHIFT, p.out.shift));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_OUT_ZP, p.yZp));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_MIN, lo));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_MAX, hi));
+    b.add(
+        vreduceInsn(kAccA, 0, kGroups, tiles, tiles, 1, n % kDim, w16, false));
+    b.add(vreduceInsn(kAccA, 0, kGroups, tiles, tiles, 1, n % kDim, w16, false,
+                      false, false, true));
+    b.add(rscalarInsn(kAccB, kAccA, kGroups, false));
+    // In place, or apart (16-bit results in the lower half).
+    const int64_t dst = variant % 3 == 0 && w16 == out16 ? 0 : rows + 8;
+    for (int k = 0; k < tiles; ++k)
+      b.add(vrowexpInsn(dst + k, k, kGroups, tiles, kAccB, kAccA, w16, out16));
+    const std::vector<Insn> prog = b.finish();
+    for (ember_npu_executor_t ex :
+         {EMBER_NPU_EXECUTOR_GOLDEN, EMBER_NPU_EXECUTOR_SYSTEMC}) {
+      ember_npu_device_t *dev = makeDevice(ex, dram.size());
+      const RunOutput r = runProgram(dev, encodeAll(prog), dram);
+      ember_npu_device_destroy(dev);
+      ASSERT_EQ(r.status, EMBER_NPU_STATUS_OK) << r.error;
+      const std::vector<uint8_t> &out = r.srams[EMBER_NPU_MEM_OUT];
+      std::vector<int32_t> scratch;
+      for (int g = 0; g < kGroups; ++g) {
+        std::vector<int32_t> want(static_cast<size_t>(n));
+        const int32_t *row = &x[size_t(g * tiles * kDim)];
+        if (w16) {
+          std::vector<int16_t> in(row, row + n);
+          quant::integerSoftmaxRow(in.data(), want.data(), n, 1, p, scratch);
+        } else {
+          std::vector<int8_t> in(row, row + n);
+          quant::integerSoftmaxRow(in.data(), want.data(), n, 1, p, scratch);
+        }
+        for (int j = 0; j < n; ++j) {
+          const size_t at =
+              size_t((dst + g * tiles + j / kDim) * kDim + j % kDim);
+          const int32_t got =
+              out16 ? int32_t(int16_t(uint16_t(
+                          (out[at + size_t(EMBER_NPU_OUT_HALF * kDim)] << 8) |
+                          (out[at] ^ 0x80))))
+                    : int32_t(int8_t(out[at]));
+          ASSERT_EQ(got, want[size_t(j)])
+              << "executor " << ex << " variant " << variant << " n " << n
+              << " group " << g << " element " << j;
+          ++checked;
+        }
+      }
+    }
+  }
+  // Every element of every row on both models.
+  EXPECT_GT(checked, 2 * kGroups * 900);
+  std::printf("softmax: %d elements bit-exact\n", checked);
 }
 
 } // namespace

@@ -333,8 +333,22 @@ TEST(NpuOutputPath, ProgramFilesRecordTheLowestVersionThatRunsThem) {
   EXPECT_EQ(programVersion({dwgemm16Insn(true, 0, 0, 0, 1, 1, 0, 0, 1),
                             makeInsn(Opcode::FINISH)}),
             5u);
+  // Versions 9 to 11: VREDUCE sq, exp, VROWEXP. A version-9 program keeps
+  // its version and its words (exp, bit 126, is zero in it).
+  std::vector<Insn> sq{vreduceInsn(0, 0, 1, 1, 1, 1, 0, false, false, true),
+                       makeInsn(Opcode::FINISH)};
+  EXPECT_EQ(programVersion(sq), 9u);
+  EXPECT_EQ((encode(sq[0]).hi >> 62) & 1u, 0u);
+  std::vector<Insn> exp = sq;
+  exp[0].sq = 0;
+  exp[0].exp = 1;
+  EXPECT_EQ(programVersion(exp), 10u);
+  EXPECT_EQ((encode(exp[0]).hi >> 62) & 1u, 1u);
+  EXPECT_EQ(programVersion({vrowexpInsn(0, 0, 1, 1, 0, 0, false, false),
+                            makeInsn(Opcode::FINISH)}),
+            11u);
   const std::string path = ::testing::TempDir() + "npu_version.nbin";
-  for (const auto *prog : {&v1, &withRep, &wide, &gemm16}) {
+  for (const auto *prog : {&v1, &withRep, &wide, &gemm16, &sq, &exp}) {
     std::vector<Word> words = encodeAll(*prog), back;
     ASSERT_EQ(writeProgramFile(path, words), "");
     std::ifstream in(path, std::ios::binary);

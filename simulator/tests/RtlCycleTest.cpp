@@ -348,6 +348,33 @@ std::vector<std::pair<std::string, std::vector<Insn>>> computeOnlyPrograms() {
     b.add(vrowmulInsn(0, 0, 40, 1, 300, 0, 0, false, false, false));
     add("vrowmul", b);
   }
+  {
+    // Softmax (spec versions 10 and 11): VREDUCE exp at VREDUCE's rate (each
+    // group's maximum read with its first row), RSCALAR, and VROWEXP at
+    // VROWMUL's rows + 3 without the parameter reads, every width, strides,
+    // in place, also while GEMM writes ACC elsewhere.
+    SafeProgramBuilder b;
+    b.add(gemmInsn(true, 600, 0, 0, 100, 1));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_SM_IN_MULT, 1 << 30));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_SM_IN_SHIFT, 12));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_SM_OUT_MULT, 1 << 30));
+    b.add(setregInsn(EMBER_NPU_REG_ROW_SM_OUT_SHIFT, 9));
+    for (int len : {1, 3, kDim})
+      for (bool w16 : {false, true}) {
+        const int64_t a = 700 + 10 * len, s = 900 + 10 * len;
+        b.add(vreduceInsn(a, 0, 5, len, len, 1, len % kDim, w16, false));
+        b.add(vreduceInsn(a, 0, 5, len, len, 1, len % kDim, w16, false, false,
+                          false, true));
+        b.add(rscalarInsn(s, a, 5, false));
+        b.add(vrowexpInsn(w16 ? 200 : 1200, 0, 5, len, s, a, w16, w16));
+      }
+    for (int rows : {1, 2, kDim, 100})
+      for (bool w16 : {false, true})
+        b.add(vrowexpInsn(w16 ? 1200 : 200, 0, rows, w16 ? 1 : 2, 300, 600, w16,
+                          !w16));
+    b.add(vrowexpInsn(0, 0, 40, 1, 300, 0, false, false));
+    add("softmax", b);
+  }
   for (int rows : {1, 2, kDim, 100}) {
     SafeProgramBuilder b; // REQUANT's bias row: read beside each source row
     b.add(gemmInsn(true, 0, 0, 0, rows, 1));

@@ -514,6 +514,59 @@ inline int64_t rowDeviation(int32_t x, bool center, int32_t n, int32_t sum,
   return center ? int64_t(n) * x - sum : int64_t(x) - xZp;
 }
 
+/// VREDUCE exp (spec version 10) and VROWEXP (spec version 11): softmax's
+/// exponential of a stored value x in a row of maximum m (Transformer.h's
+/// integerSoftmaxRow, e_j): 2^u in Q23 with u = max(MBQM(x - m, mult,
+/// shift), -32 * 2^16). m is an ACC word, so x - m wraps as int32 (a real
+/// row's maximum never makes it wrap); exp2NegQ23 clamps u to [-32 * 2^16,
+/// 0], so a value above m gives 2^23.
+inline int32_t softmaxExp(int32_t x, int32_t m, int32_t mult, int32_t shift) {
+  const int32_t d = int32_t(uint32_t(x) - uint32_t(m));
+  return quant::exp2NegQ23(
+      std::max(quant::mbqm(d, mult, shift), -(quant::kSoftmaxMaxExp << 16)));
+}
+inline int32_t softmaxExp(int32_t x, int32_t m, const int32_t *regs) {
+  return softmaxExp(x, m, regs[EMBER_NPU_REG_ROW_SM_IN_MULT],
+                    regs[EMBER_NPU_REG_ROW_SM_IN_SHIFT]);
+}
+
+/// VREDUCE exp: a group's S (the sum of its e) and maximum m as lane l of
+/// its ACC row: S in lanes 0..2 (RSCALAR's 96-bit input), m in lane 3, 0 in
+/// the others. A group has at most 1023 * 32 elements of at most 2^23, so S
+/// is below 2^38 and lane 2 is always 0.
+inline int32_t expSumLane(uint64_t s, int32_t m, int l) {
+  if (l < 2)
+    return int32_t(uint32_t(s >> (32 * l)));
+  return l == 3 ? m : 0;
+}
+
+/// VROWEXP: one element of an integer softmax's output (integerSoftmaxRow's
+/// last line): e times the row's reciprocal r and the output multiplier,
+/// rounded half up once by k = 55 + p - clamp(shift, -31, 30) (p RSCALAR's
+/// exponent), plus zp, saturated to int32 and clamped to [lo, hi] and to the
+/// result's width. k is clamped to [1, 126]: RSCALAR's p keeps it in [25,
+/// 126], and any ACC values are defined (a hostile program gets the same
+/// bits on every executor).
+inline int32_t rowExpOut(int32_t e, int32_t r, int32_t p, int32_t mult,
+                         int32_t shift, int32_t zp, int32_t lo, int32_t hi,
+                         bool out16) {
+  const quant::Int128 prod = quant::Int128(e) * r * mult;
+  const int64_t k =
+      55 + int64_t(p) - int64_t(std::clamp<int32_t>(shift, -31, 30));
+  const quant::Int128 v =
+      quant::roundShift(prod, int(std::clamp<int64_t>(k, 1, 126))) + zp;
+  const int32_t v32 =
+      int32_t(std::clamp<quant::Int128>(v, INT32_MIN, INT32_MAX));
+  return out16 ? int32_t(clampI16(v32, lo, hi)) : int32_t(clampI8(v32, lo, hi));
+}
+inline int32_t rowExpOut(int32_t e, int32_t r, int32_t p, const int32_t *regs,
+                         bool out16) {
+  return rowExpOut(e, r, p, regs[EMBER_NPU_REG_ROW_SM_OUT_MULT],
+                   regs[EMBER_NPU_REG_ROW_SM_OUT_SHIFT],
+                   regs[EMBER_NPU_REG_ROW_OUT_ZP], regs[EMBER_NPU_REG_ROW_MIN],
+                   regs[EMBER_NPU_REG_ROW_MAX], out16);
+}
+
 } // namespace ember::npu
 
 #endif // EMBER_NPU_ARITH_H

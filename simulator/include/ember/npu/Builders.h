@@ -93,10 +93,14 @@ Insn upsampleInsn(int64_t dst, int64_t src, int64_t w, int64_t h, int64_t oy,
 /// tile k at src + g*gstride + k*kstride, the last tile's first `last` lanes,
 /// 0: all) to their maximum (or with `sum` their sum) in ACC rows dst + g.
 /// With `sq` (spec version 9) the group's 96-bit sum of squared deviations
-/// from epsilon (ROW_EPS_*), its sum read from ACC row dst + g first.
+/// from epsilon (ROW_EPS_*), its sum read from ACC row dst + g first; with
+/// `exp` (spec version 10) softmax's sum of exponentials (ROW_SM_IN_*) in
+/// lanes 0..2 and the maximum in lane 3, the maximum read from ACC row
+/// dst + g first.
 Insn vreduceInsn(int64_t dst, int64_t src, int64_t rows, int64_t len,
                  int64_t gstride, int64_t kstride, int64_t last, bool w16,
-                 bool sum, bool sq = false, bool center = false);
+                 bool sum, bool sq = false, bool center = false,
+                 bool exp = false);
 /// RSCALAR (spec version 7): the reciprocal (or with `rsqrt` the reciprocal
 /// square root) of the 96-bit scalars in lanes 0..2 of ACC rows src + g,
 /// g < rows, as a value (lane 0) and an exponent (lane 1) in ACC rows dst + g.
@@ -108,6 +112,12 @@ Insn rscalarInsn(int64_t dst, int64_t src, int64_t rows, bool rsqrt);
 Insn vrowmulInsn(int64_t dst, int64_t src, int64_t rows, int64_t stride,
                  int64_t scal, int64_t sum, int64_t param, bool w16, bool out16,
                  bool center);
+/// VROWEXP (spec version 11): OUT rows src + g*stride, g < rows, to OUT rows
+/// dst + g*stride through integer softmax's last step, with the row's
+/// RSCALAR reciprocal in ACC row scal + g and its VREDUCE exp maximum in
+/// lane 3 of ACC row sum + g (ROW_SM_*, ROW_OUT_ZP, ROW_MIN, ROW_MAX).
+Insn vrowexpInsn(int64_t dst, int64_t src, int64_t rows, int64_t stride,
+                 int64_t scal, int64_t sum, bool w16, bool out16);
 Insn setregInsn(unsigned reg, int64_t value);
 
 } // namespace ember::npu
