@@ -549,7 +549,7 @@ void addRowMulCases(std::vector<TestCase> &cases, std::mt19937 &rng) {
 /// multiplier, shift 5..16 as makeSoftmaxParams gives for input scales near
 /// 1/64 .. 1/2), or any word (the shift past its clamp).
 void addSoftmaxInRegs(SafeProgramBuilder &b, std::mt19937 &rng) {
-  const bool real = rng() % 2;
+  const bool real = rng() % 4 != 0;
   b.add(
       setregInsn(EMBER_NPU_REG_ROW_SM_IN_MULT,
                  real ? int32_t((rng() >> 1) | 0x40000000u) : int32_t(rng())));
@@ -1027,7 +1027,7 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
       b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_LO, int32_t(rng())));
       b.add(setregInsn(EMBER_NPU_REG_ROW_EPS_HI, int32_t(rng()) >> rnd(0, 31)));
     }
-    if (exp && rng() % 2) // fresh ROW_SM_IN_* registers (spec version 10)
+    if (exp && rng() % 4) // fresh ROW_SM_IN_* registers (spec version 10)
       addSoftmaxInRegs(b, rng);
     // Contiguous groups, channel tiles apart (tile-major), or anything.
     int64_t gstride = len, kstride = 1;
@@ -1042,8 +1042,10 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
     const int64_t span = (rows - 1) * gstride + (len - 1) * kstride + 1;
     const int64_t src = w16 ? rowIn(kOutM, span) : narrowIn(kOutM, span);
     const int64_t dst = rng() % 8 ? rnd(0, window) : EMBER_NPU_ACC_ROWS - rows;
-    // exp: over the groups' maxima (a real softmax) or whatever ACC holds.
-    if (exp && rng() % 2)
+    // exp: over the groups' maxima (a real softmax: most of the time, since
+    // an m far from the row's values saturates every e) or whatever ACC
+    // holds.
+    if (exp && rng() % 4)
       b.add(
           vreduceInsn(dst, src, rows, len, gstride, kstride, last, w16, false));
     b.add(vreduceInsn(dst, src, rows, len, gstride, kstride, last, w16, sum, sq,
@@ -1083,17 +1085,35 @@ bool addRandomWide(SafeProgramBuilder &b, std::mt19937 &rng, int kind,
       b.add(setregInsn(EMBER_NPU_REG_ROW_MIN, int32_t(rng()) >> rnd(0, 31)));
       b.add(setregInsn(EMBER_NPU_REG_ROW_MAX, int32_t(rng()) >> rnd(0, 31)));
     }
-    if (softmax && rng() % 2) {
+    const int64_t scal = accIn(rows), sum = accIn(rows);
+    // Softmax: half the time a whole one over these rows (each a group of one
+    // tile: VREDUCE max and exp, RSCALAR, then VROWEXP with real output
+    // parameters), else whatever ACC holds (an m far from the row's values
+    // saturates every e).
+    const bool chain =
+        softmax && rng() % 2 && (scal >= sum + rows || sum >= scal + rows);
+    if (softmax && (chain || rng() % 2)) {
       addSoftmaxInRegs(b, rng);
-      b.add(setregInsn(EMBER_NPU_REG_ROW_SM_OUT_MULT, int32_t(rng())));
-      b.add(
-          setregInsn(EMBER_NPU_REG_ROW_SM_OUT_SHIFT, int32_t(rnd(0, 80)) - 40));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_SM_OUT_MULT,
+                       chain ? int32_t((rng() >> 1) | 0x40000000u)
+                             : int32_t(rng())));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_SM_OUT_SHIFT,
+                       int32_t(chain ? rnd(0, 16) - 8 : rnd(0, 80) - 40)));
+    }
+    if (chain) {
+      b.add(setregInsn(EMBER_NPU_REG_ROW_OUT_ZP, int32_t(rnd(0, 20)) - 10));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_MIN, out16 ? -32768 : -128));
+      b.add(setregInsn(EMBER_NPU_REG_ROW_MAX, out16 ? 32767 : 127));
+      const int64_t last = rng() % 2 ? 0 : rnd(1, kDim);
+      b.add(vreduceInsn(sum, src, rows, 1, stride, 0, last, w16, false));
+      b.add(vreduceInsn(sum, src, rows, 1, stride, 0, last, w16, false, false,
+                        false, true));
+      b.add(rscalarInsn(scal, sum, rows, false));
     }
     Insn i = softmax
-                 ? vrowexpInsn(dst, src, rows, stride, accIn(rows), accIn(rows),
-                               w16, out16)
-                 : vrowmulInsn(dst, src, rows, stride, accIn(rows), accIn(rows),
-                               accIn(4), w16, out16, rng() % 2);
+                 ? vrowexpInsn(dst, src, rows, stride, scal, sum, w16, out16)
+                 : vrowmulInsn(dst, src, rows, stride, scal, sum, accIn(4), w16,
+                               out16, rng() % 2);
     if (!validate(i, kTestDramBytes).empty())
       return false; // a partial overlap of dst and src
     b.add(i);
