@@ -98,7 +98,13 @@ const std::vector<OpField> &opFields(OpKind k) {
        {"stride", &Op::stride},
        {"scal", &Op::scal},
        {"sum", &Op::sumRow},
-       {"param", &Op::param}}};
+       {"param", &Op::param}},
+      {{"dst", &Op::dst},
+       {"src", &Op::src},
+       {"rows", &Op::rows},
+       {"stride", &Op::stride},
+       {"scal", &Op::scal},
+       {"sum", &Op::sumRow}}};
   return f[size_t(k)];
 }
 
@@ -316,7 +322,7 @@ Op setregOp(const Target &t, Reg r, int64_t value) {
 
 Op vreduceOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
              int64_t len, int64_t gstride, int64_t kstride, int64_t last,
-             bool w16, bool sum, bool sq, bool center) {
+             bool w16, bool sum, bool sq, bool center, bool exp) {
   Op op = make(t, OpKind::VReduce);
   op.dst = dst;
   op.src = src;
@@ -329,6 +335,7 @@ Op vreduceOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
   op.sum = sum;
   op.sq = sq;
   op.center = center;
+  op.exp = exp;
   return op;
 }
 
@@ -356,6 +363,21 @@ Op vrowmulOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
   op.w16 = w16;
   op.out16 = out16;
   op.center = center;
+  return op;
+}
+
+Op vrowexpOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
+             int64_t stride, int64_t scal, int64_t sumRow, bool w16,
+             bool out16) {
+  Op op = make(t, OpKind::VRowExp);
+  op.dst = dst;
+  op.src = src;
+  op.rows = rows;
+  op.stride = stride;
+  op.scal = scal;
+  op.sumRow = sumRow;
+  op.w16 = w16;
+  op.out16 = out16;
   return op;
 }
 
@@ -403,6 +425,8 @@ std::string formatOp(const Target &t, const Op &op) {
     s += " sq=1";
   if (op.center && op.kind != OpKind::VRowMul)
     s += " center=1";
+  if (op.exp) // the softmax's (programs without it read as before)
+    s += " exp=1";
   // Store's optional fields, printed when set (programs without them read
   // as before).
   if (op.kind == OpKind::Store) {
@@ -440,12 +464,14 @@ std::string formatOp(const Target &t, const Op &op) {
 
 namespace {
 
-// The normalization's flags (vrowmul's `sum` is a row, not a flag).
+// The normalization's and the softmax's flags (vrowmul's and vrowexp's
+// `sum` is a row, not a flag).
 bool *normFlag(Op &op, const std::string &k) {
   if (op.kind == OpKind::VReduce)
     return k == "sum"      ? &op.sum
            : k == "sq"     ? &op.sq
            : k == "center" ? &op.center
+           : k == "exp"    ? &op.exp
                            : nullptr;
   if (op.kind == OpKind::RScalar && k == "rsqrt")
     return &op.rsqrt;
@@ -550,15 +576,17 @@ Status parseOp(const Target &t, const std::string &text, Op &op) {
       op.lut = x != 0;
       continue;
     }
-    if ((k == "w16" && (op.kind == OpKind::Load || op.kind == OpKind::Store ||
-                        op.kind == OpKind::Copy || op.kind == OpKind::VAdd ||
-                        op.kind == OpKind::Pool || op.kind == OpKind::LutLd ||
-                        op.kind == OpKind::Lut || op.kind == OpKind::VReduce ||
-                        op.kind == OpKind::VRowMul)) ||
+    if ((k == "w16" &&
+         (op.kind == OpKind::Load || op.kind == OpKind::Store ||
+          op.kind == OpKind::Copy || op.kind == OpKind::VAdd ||
+          op.kind == OpKind::Pool || op.kind == OpKind::LutLd ||
+          op.kind == OpKind::Lut || op.kind == OpKind::VReduce ||
+          op.kind == OpKind::VRowMul || op.kind == OpKind::VRowExp)) ||
         (k == "w16" &&
          (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm)) ||
         ((k == "acc16" || k == "out16") && op.kind == OpKind::Requant) ||
-        (k == "out16" && op.kind == OpKind::VRowMul) ||
+        (k == "out16" &&
+         (op.kind == OpKind::VRowMul || op.kind == OpKind::VRowExp)) ||
         ((k == "a16" || k == "b16" || k == "out16" || k == "one") &&
          op.kind == OpKind::VMul)) {
       if (x != 0 && !t.wide16)
@@ -630,12 +658,15 @@ void accesses(const Target &t, const Op &op, const int32_t *regs,
       wide = i == 0 ? op.a16 : i == 1 ? op.b16 && !op.one : op.out16;
     if (op.kind == OpKind::LutLd) // the 16-bit table: plain param rows
       wide = false;
-    // The normalization's acc rows are plain int32 rows: only its out rows
-    // (accesses8's first, and vrowmul's result, its last) are pairs.
+    // The normalization's and softmax's acc rows are plain int32 rows: only
+    // their out rows (accesses8's first, and vrowmul's and vrowexp's
+    // result, their last) are pairs.
     if (op.kind == OpKind::VReduce)
       wide = i == 0 && op.w16;
     if (op.kind == OpKind::VRowMul)
       wide = i == 0 ? op.w16 : i == 4 ? op.out16 : false;
+    if (op.kind == OpKind::VRowExp)
+      wide = i == 0 ? op.w16 : i == 3 ? op.out16 : false;
     if (op.kind == OpKind::Gemm || op.kind == OpKind::DwGemm) // not the tile
       wide = op.w16 && a.domain != t.memOf(Cls::Wgt);
     if (!wide)
@@ -788,16 +819,17 @@ void accesses8(const Target &t, const Op &op, const int32_t *regs,
   }
   case OpKind::VReduce: {
     // The source tiles' span (none for an empty reduction), the groups'
-    // sums (sq with center reads them first), the results.
+    // sums (sq with center reads them first) or maxima (exp), the results.
     const int64_t span =
         op.rows >= 1 && op.len >= 1
             ? (op.rows - 1) * op.gstride + (op.len - 1) * op.kstride + 1
             : 0;
     out.push_back({outM, uint64_t(op.src),
                    uint64_t(op.src + std::max<int64_t>(span, 0)), false});
-    out.push_back({accM, uint64_t(op.dst),
-                   uint64_t(op.dst + (op.sq && op.center ? op.rows : 0)),
-                   false});
+    out.push_back(
+        {accM, uint64_t(op.dst),
+         uint64_t(op.dst + ((op.sq && op.center) || op.exp ? op.rows : 0)),
+         false});
     out.push_back({accM, uint64_t(op.dst), uint64_t(op.dst + op.rows), true});
     return;
   }
@@ -816,6 +848,18 @@ void accesses8(const Target &t, const Op &op, const int32_t *regs,
                    uint64_t(op.sumRow + (op.center ? op.rows : 0)), false});
     // The channels' multiplier, shift and bias low and high words.
     out.push_back({accM, uint64_t(op.param), uint64_t(op.param + 4), false});
+    out.push_back({outM, uint64_t(op.dst), uint64_t(op.dst + span), true});
+    return;
+  }
+  case OpKind::VRowExp: {
+    // As vrowmul's, with the rows' maxima (sum) always and no parameters.
+    const int64_t span =
+        op.rows >= 1 ? (op.rows - 1) * std::max<int64_t>(op.stride, 0) + 1 : 0;
+    out.push_back({outM, uint64_t(op.src), uint64_t(op.src + span), false});
+    out.push_back(
+        {accM, uint64_t(op.scal), uint64_t(op.scal + op.rows), false});
+    out.push_back(
+        {accM, uint64_t(op.sumRow), uint64_t(op.sumRow + op.rows), false});
     out.push_back({outM, uint64_t(op.dst), uint64_t(op.dst + span), true});
     return;
   }

@@ -108,7 +108,8 @@ void putOp(Writer &w, const Op &op) {
         (op.acc16 ? 64 : 0) | (op.out16 ? 128 : 0) | (op.exact ? 256 : 0) |
         (storeExtra ? 512 : 0) | (op.a16 ? 1024 : 0) | (op.b16 ? 2048 : 0) |
         (op.one ? 4096 : 0) | (op.sum ? 8192 : 0) | (op.sq ? 16384 : 0) |
-        (op.center ? 32768 : 0) | (op.rsqrt ? 65536 : 0));
+        (op.center ? 32768 : 0) | (op.rsqrt ? 65536 : 0) |
+        (op.exp ? 131072 : 0));
   for (const OpField &f : opFields(op.kind))
     w.var(op.*f.member);
   w.var(op.reg);
@@ -159,6 +160,7 @@ Status getOp(const Target &t, Reader &r, Op &op) {
   op.sq = flags & 16384;
   op.center = flags & 32768;
   op.rsqrt = flags & 65536;
+  op.exp = flags & 131072;
   for (const OpField &f : opFields(op.kind))
     op.*f.member = r.var();
   op.reg = r.var();

@@ -676,6 +676,8 @@ struct RefMachine::Impl {
         return invalid("sum and sq are exclusive");
       if (o.center && !o.sq)
         return invalid("center needs sq");
+      if (o.exp && (o.sum || o.sq))
+        return invalid("exp excludes sum and sq");
       if (o.last > t.lanes)
         return invalid("last = " + std::to_string(o.last) +
                        " is beyond the row's " + std::to_string(t.lanes) +
@@ -688,7 +690,7 @@ struct RefMachine::Impl {
       if (o.dst != o.src && o.dst < o.src + o.rows && o.src < o.dst + o.rows)
         return invalid("dst rows must be src's rows or apart from them");
     }
-    if (o.kind == OpKind::VRowMul) {
+    if (o.kind == OpKind::VRowMul || o.kind == OpKind::VRowExp) {
       if (o.rows < 1 || o.stride < 1)
         return invalid("rows and stride must be at least 1");
       if (o.dst == o.src && o.w16 == o.out16)
@@ -710,16 +712,27 @@ struct RefMachine::Impl {
                   : int64_t(x) - reg(Reg::RowXZp);
   }
 
+  // The softmax's exponential of x against its row's maximum m (Q23):
+  // integerSoftmaxRow's e_j with the row_sm_in registers' multiplier.
+  int32_t softmaxExp(int32_t x, int32_t m) const {
+    const int32_t u = q::mbqm(q::wrapSub(x, m), reg(Reg::RowSmInMult),
+                              reg(Reg::RowSmInShift));
+    return q::exp2NegQ23(std::max(u, -(q::kSoftmaxMaxExp << 16)));
+  }
+
   void vreduce() {
     const Op &o = *op;
     const int accM = t.memOf(Cls::Acc);
     const q::UInt128 mask = (q::UInt128(1) << 96) - 1;
     for (int64_t g = 0; g < o.rows; ++g) {
       // sq: the sums of squares start at epsilon; with center the group's
-      // sum is its result row's (a vreduce sum's) before.
+      // sum is its result row's (a vreduce sum's) before. exp: the sum of
+      // exponentials starts at 0, against the group's maximum there.
       const int32_t sum = i32(accM, o.dst + g, 0);
-      q::UInt128 w = q::UInt128(uint64_t(uint32_t(reg(Reg::RowEpsLo))) |
-                                uint64_t(uint32_t(reg(Reg::RowEpsHi))) << 32);
+      q::UInt128 w =
+          o.exp ? 0
+                : q::UInt128(uint64_t(uint32_t(reg(Reg::RowEpsLo))) |
+                             uint64_t(uint32_t(reg(Reg::RowEpsHi))) << 32);
       int32_t acc = 0;
       bool first = true;
       for (int64_t k = 0; k < o.len; ++k) {
@@ -731,15 +744,18 @@ struct RefMachine::Impl {
             const q::Int128 d = deviation(x, o.center, sum);
             w = (w + q::UInt128(d * d)) & mask;
           }
+          if (o.exp)
+            w = (w + q::UInt128(uint32_t(softmaxExp(x, sum)))) & mask;
           acc = first ? x : o.sum ? q::wrapAdd(acc, x) : std::max(acc, x);
           first = false;
         }
       }
       for (int64_t l = 0; l < t.lanes; ++l)
         setI32(accM, o.dst + g, l,
-               !o.sq   ? acc
-               : l < 3 ? int32_t(uint32_t(uint64_t(w >> (32 * l))))
-                       : 0);
+               !o.sq && !o.exp   ? acc
+               : l < 3           ? int32_t(uint32_t(uint64_t(w >> (32 * l))))
+               : l == 3 && o.exp ? sum
+                                 : 0);
     }
   }
 
@@ -807,6 +823,35 @@ struct RefMachine::Impl {
     }
   }
 
+  // integerSoftmaxRow's last line, per row and lane: the exponential (as
+  // vreduce exp's, m lane 3 of acc row sumRow + g) times r (lane 0 of acc
+  // row scal + g) and the output's multiplier, rounded half up by 55 + p
+  // (lane 1) - its shift. A p that no rscalar writes (the shift below 1)
+  // rounds by 1 bit: the interface leaves it open.
+  void vrowexp() {
+    const Op &o = *op;
+    const int accM = t.memOf(Cls::Acc);
+    const int32_t zp = reg(Reg::RowOutZp), lo = reg(Reg::RowMin),
+                  hi = reg(Reg::RowMax), mult = reg(Reg::RowSmOutMult),
+                  sh = std::clamp(reg(Reg::RowSmOutShift), -31, 30);
+    for (int64_t g = 0; g < o.rows; ++g) {
+      const int64_t at = g * o.stride;
+      const int32_t r = i32(accM, o.scal + g, 0),
+                    m = i32(accM, o.sumRow + g, 3);
+      const int k = int(std::clamp<int64_t>(
+          55 + int64_t(i32(accM, o.scal + g, 1)) - sh, 1, 126));
+      for (int64_t l = 0; l < t.lanes; ++l) {
+        const int32_t e = softmaxExp(outAt(o.src + at, l, o.w16), m);
+        const q::Int128 v = q::roundShift(q::Int128(e) * r * mult, k) + zp;
+        const int32_t v32 =
+            int32_t(std::clamp<q::Int128>(v, INT32_MIN, INT32_MAX));
+        writeOut(o.dst + at, l,
+                 o.out16 ? clampTo16(v32, lo, hi) : clampTo8(v32, lo, hi),
+                 o.out16, false);
+      }
+    }
+  }
+
   // Executes the current op whole, or says what went wrong.
   Status execute() {
     EMBER_TRY(normRules());
@@ -856,6 +901,9 @@ struct RefMachine::Impl {
       return Status::ok();
     case OpKind::VRowMul:
       vrowmul();
+      return Status::ok();
+    case OpKind::VRowExp:
+      vrowexp();
       return Status::ok();
     }
     return invalid("unknown operation");
@@ -921,13 +969,14 @@ struct RefMachine::Impl {
       return s + vectorCycles(t, o.oh * (int64_t(1) << o.factor) * o.upW);
     case OpKind::LutLd:
       return s + vectorCycles(t, o.w16 ? t.lut16Rows() : t.lutRows());
-    // One source row a cycle (vreduce), one scalar a cycle (rscalar); the
-    // row multiply reads its channels' parameters over a cycle more.
+    // One source row a cycle (vreduce, its exp form too), one scalar a cycle
+    // (rscalar); the row multiplies (vrowmul, vrowexp) take a cycle more.
     case OpKind::VReduce:
       return s + vectorCycles(t, o.rows * o.len);
     case OpKind::RScalar:
       return s + vectorCycles(t, o.rows);
     case OpKind::VRowMul:
+    case OpKind::VRowExp:
       return s + vectorCycles(t, o.rows + 1);
     case OpKind::SetReg:
       return s + 1;

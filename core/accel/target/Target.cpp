@@ -19,21 +19,22 @@ namespace {
 
 const char *const kClsNames[kNumCls] = {"act", "wgt", "acc", "param", "out"};
 const char *const kOpNames[kNumOpKinds] = {
-    "load",     "store", "copy",    "gemm",    "dwgemm", "requant",
-    "vadd",     "pool",  "setreg",  "finish",  "lutld",  "vmul",
-    "upsample", "lut",   "vreduce", "rscalar", "vrowmul"};
+    "load",     "store", "copy",    "gemm",    "dwgemm",  "requant",
+    "vadd",     "pool",  "setreg",  "finish",  "lutld",   "vmul",
+    "upsample", "lut",   "vreduce", "rscalar", "vrowmul", "vrowexp"};
 const char *const kRegNames[kNumRegs] = {
-    "pad_value",       "pool_kh",         "pool_kw",       "pool_stride",
-    "pool_in_w",       "pool_out_w",      "add_lshift",    "add_a_zp",
-    "add_a_mult",      "add_a_shift",     "add_b_zp",      "add_b_mult",
-    "add_b_shift",     "add_out_mult",    "add_out_shift", "add_out_zp",
-    "add_min",         "add_max",         "mul_a_zp",      "mul_b_zp",
-    "mul_mult",        "mul_shift",       "mul_out_zp",    "mul_min",
-    "mul_max",         "rq16_min",        "rq16_max",      "add_x_shift",
-    "add_x_offset_lo", "add_x_offset_hi", "add_x_a_mult",  "add_x_a_mult_hi",
-    "add_x_b_mult",    "add_x_b_mult_hi", "row_n",         "row_x_zp",
-    "row_out_zp",      "row_min",         "row_max",       "row_eps_lo",
-    "row_eps_hi"};
+    "pad_value",       "pool_kh",         "pool_kw",         "pool_stride",
+    "pool_in_w",       "pool_out_w",      "add_lshift",      "add_a_zp",
+    "add_a_mult",      "add_a_shift",     "add_b_zp",        "add_b_mult",
+    "add_b_shift",     "add_out_mult",    "add_out_shift",   "add_out_zp",
+    "add_min",         "add_max",         "mul_a_zp",        "mul_b_zp",
+    "mul_mult",        "mul_shift",       "mul_out_zp",      "mul_min",
+    "mul_max",         "rq16_min",        "rq16_max",        "add_x_shift",
+    "add_x_offset_lo", "add_x_offset_hi", "add_x_a_mult",    "add_x_a_mult_hi",
+    "add_x_b_mult",    "add_x_b_mult_hi", "row_n",           "row_x_zp",
+    "row_out_zp",      "row_min",         "row_max",         "row_eps_lo",
+    "row_eps_hi",      "row_sm_in_mult",  "row_sm_in_shift", "row_sm_out_mult",
+    "row_sm_out_shift"};
 // The fields each operation's description may declare (bits of its
 // encoding), in the order the layer's text prints them.
 const std::vector<const char *> &knownFields(OpKind k) {
@@ -54,10 +55,11 @@ const std::vector<const char *> &knownFields(OpKind k) {
       {"dst", "src", "w", "h", "oy", "oh", "factor", "mode", "zp"},
       {"dst", "src", "rows"},
       {"dst", "src", "rows", "len", "gstride", "kstride", "last", "w16", "sum",
-       "sq", "center"},
+       "sq", "center", "exp"},
       {"dst", "src", "rows", "rsqrt"},
       {"dst", "src", "rows", "stride", "scal", "sum", "param", "w16", "out16",
-       "center"}};
+       "center"},
+      {"dst", "src", "rows", "stride", "scal", "sum", "w16", "out16"}};
   return f[size_t(k)];
 }
 
@@ -263,6 +265,7 @@ uint32_t engineDomains(const Target &t, const Engine &e) {
       break;
     case OpKind::VReduce: // out rows in, acc rows out
     case OpKind::VRowMul: // out and acc rows in, out rows out
+    case OpKind::VRowExp:
       cls(Cls::Out);
       cls(Cls::Acc);
       break;

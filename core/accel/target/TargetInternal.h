@@ -6,9 +6,9 @@
 
 namespace ember::accel {
 
-// The integer normalization's operations a description declares (vreduce,
-// rscalar, vrowmul; NormOps.cpp): each row field addresses its class's
-// memory, and the registers they read are there.
+// The integer normalization's and softmax's operations a description
+// declares (vreduce, rscalar, vrowmul, vrowexp; NormOps.cpp): each row field
+// addresses its class's memory, and the registers they read are there.
 Status normOpsFit(const Target &t);
 
 } // namespace ember::accel

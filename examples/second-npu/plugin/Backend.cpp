@@ -110,6 +110,7 @@ std::string emitOp(const Op &op, snpu::Insn &in) {
   case OpKind::VReduce:
   case OpKind::RScalar:
   case OpKind::VRowMul:
+  case OpKind::VRowExp:
     return std::string("the second NPU has no ") + opKindName(op.kind);
   }
   return "";

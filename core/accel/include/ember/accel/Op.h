@@ -105,6 +105,17 @@ struct Op {
   // clamped to [row_min, row_max].
   int64_t len = 0, gstride = 0, kstride = 0, last = 0, scal = 0, sumRow = 0;
   bool sum = false, sq = false, center = false, rsqrt = false;
+  // The integer softmax's steps (quant::integerSoftmaxRow). VReduce exp: m =
+  // lane 0 of acc row dst + g before (a vreduce max's), per element e =
+  // exp2NegQ23(mbqm(x - m) by the row_sm_in registers); S = the sum of e
+  // (96 bits) in lanes 0..2 of acc row dst + g, m in lane 3, 0 in the
+  // others. VRowExp: out row src + g*stride (w16) to out row dst +
+  // g*stride (out16) per lane: e as VReduce exp's (m lane 3 of acc row
+  // sumRow + g) times r (lane 0 of acc row scal + g, RScalar's) and
+  // row_sm_out_mult, rounded by 55 + p (lane 1) - the clamped
+  // row_sm_out_shift (at most 126), plus row_out_zp, clamped to [row_min,
+  // row_max].
+  bool exp = false;
 };
 
 // Builders: each sets the engine from the target.
@@ -145,10 +156,13 @@ Op upsampleOp(const Target &t, int64_t dst, int64_t src, int64_t w, int64_t h,
 // + k*kstride, the last tile's first `last` lanes, 0: all) to their maximum, or
 // with `sum` their int32 sum, or with `sq` the 96-bit sum of squared
 // deviations from the epsilon registers (center: n*x - sum_g with sum_g read
-// from Acc row dst + g), into Acc row dst + g.
+// from Acc row dst + g), or with `exp` the softmax's 96-bit sum of
+// exponentials (the group's maximum read from Acc row dst + g), into Acc row
+// dst + g.
 Op vreduceOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
              int64_t len, int64_t gstride, int64_t kstride, int64_t last,
-             bool w16, bool sum, bool sq = false, bool center = false);
+             bool w16, bool sum, bool sq = false, bool center = false,
+             bool exp = false);
 // RScalar: Acc rows src .. src + rows - 1 (96-bit values) to their
 // reciprocal, or with rsqrt reciprocal square root, as a value and an
 // exponent in Acc rows dst ...
@@ -159,6 +173,12 @@ Op rscalarOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
 Op vrowmulOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
              int64_t stride, int64_t scal, int64_t sumRow, int64_t param,
              bool w16, bool out16, bool center);
+// VRowExp: Out rows src + g*stride, g < rows, to Out rows dst + g*stride
+// through the softmax's last step (the fields above; sumRow: the acc rows
+// of VReduce exp, whose lane 3 holds each row's maximum).
+Op vrowexpOp(const Target &t, int64_t dst, int64_t src, int64_t rows,
+             int64_t stride, int64_t scal, int64_t sumRow, bool w16,
+             bool out16);
 
 // The integer fields of each kind, in text order (the flags reset, bias
 // and avg, SetReg's register, and the DMA class and memory are apart).

@@ -2,8 +2,8 @@
 // reference simulator"): runs a scheduled program (Program.h: the operations
 // generateProgram produces, with their engines, waits and signals) for any
 // target description, on the description's memories and a DRAM, bit-exactly
-// (the integer arithmetic of ember/quant/Arith.h; the normalization's tables
-// and shifts of ember/quant/Transformer.h), timed with the
+// (the integer arithmetic of ember/quant/Arith.h; the normalization's and
+// softmax's tables and shifts of ember/quant/Transformer.h), timed with the
 // description's parameters, and checks it.
 //
 // Execution: every engine runs its operations in program order from its own

@@ -66,8 +66,10 @@ enum class OpKind : uint8_t {
            // and an exponent
   VRowMul, // vector: out rows times their row's scalar and their channel's
            // multiplier, plus the channel's bias, rounded once
+  // The integer softmax's last step (VReduce max and exp, RScalar before):
+  VRowExp, // vector: out rows' exponentials times their row's reciprocal
 };
-constexpr int kNumOpKinds = 17;
+constexpr int kNumOpKinds = 18;
 const char *opKindName(OpKind k);
 bool opKindFromName(const std::string &s, OpKind &k);
 
@@ -122,8 +124,16 @@ enum class Reg : uint8_t {
   RowMax,
   RowEpsLo,
   RowEpsHi,
+  // The integer softmax's (VReduce exp, VRowExp): the multiplier of a
+  // distance from the row's maximum to log2 units (Q16), and of the
+  // normalized exponential to the output (VRowExp also reads row_out_zp,
+  // row_min and row_max).
+  RowSmInMult,
+  RowSmInShift,
+  RowSmOutMult,
+  RowSmOutShift,
 };
-constexpr int kNumRegs = 41;
+constexpr int kNumRegs = 45;
 const char *regRoleName(Reg r);
 
 enum class Dataflow : uint8_t { WeightStationary, OutputStationary };
