@@ -385,18 +385,22 @@ ACCEL_OPS = {
     "upsample": ("UPSAMPLE", {"dst": "dst", "src": "src", "w": "w", "h": "h", "oy": "oy",
                               "oh": "oh", "factor": "factor", "mode": "mode", "zp": "zp",
                               "lut": "lut"}),
-    # The integer normalization's steps (spec versions 6 to 9).
+    # The integer normalization's steps (spec versions 6 to 9) and the
+    # softmax's (vreduce exp, vrowexp: spec versions 10 and 11).
     "vreduce": ("VREDUCE", {"dst": "dst", "src": "src", "rows": "rows", "len": "len",
                             "gstride": "gstride", "kstride": "kstride", "last": "last",
-                            "w16": "w16", "sum": "sum", "sq": "sq", "center": "center"}),
+                            "w16": "w16", "sum": "sum", "sq": "sq", "center": "center",
+                            "exp": "exp"}),
     "rscalar": ("RSCALAR", {"dst": "dst", "src": "src", "rows": "rows", "rsqrt": "rsqrt"}),
     "vrowmul": ("VROWMUL", {"dst": "dst", "src": "src", "rows": "rows", "stride": "stride",
                             "scal": "scal", "sum": "sum", "param": "param", "w16": "w16",
                             "out16": "out16", "center": "center"}),
+    "vrowexp": ("VROWEXP", {"dst": "dst", "src": "src", "rows": "rows", "stride": "stride",
+                            "scal": "scal", "sum": "sum", "w16": "w16", "out16": "out16"}),
 }
 # The spec's registers the layer sets (Target.h, Reg; the description
 # refuses a role the layer does not know): padding, pooling, the quantized
-# add's, the quantized multiply's and the integer normalization's.
+# add's, the quantized multiply's, the integer normalization's and softmax's.
 ACCEL_REGISTERS = ["pad_value", "pool_kh", "pool_kw", "pool_stride", "pool_in_w",
                    "pool_out_w", "add_lshift", "add_a_zp", "add_a_mult", "add_a_shift",
                    "add_b_zp", "add_b_mult", "add_b_shift", "add_out_mult",
@@ -405,7 +409,8 @@ ACCEL_REGISTERS = ["pad_value", "pool_kh", "pool_kw", "pool_stride", "pool_in_w"
                    "mul_min", "mul_max", "add_x_shift", "add_x_offset_lo", "add_x_offset_hi",
                    "add_x_a_mult", "add_x_a_mult_hi", "add_x_b_mult", "add_x_b_mult_hi",
                    "rq16_min", "rq16_max", "row_n", "row_x_zp", "row_out_zp", "row_min",
-                   "row_max", "row_eps_lo", "row_eps_hi"]
+                   "row_max", "row_eps_lo", "row_eps_hi", "row_sm_in_mult",
+                   "row_sm_in_shift", "row_sm_out_mult", "row_sm_out_shift"]
 # The spec's memories -> the operand classes each holds.
 ACCEL_HOLDS = {"ACT": ["act"], "WGT": ["wgt"], "ACC": ["acc", "param"], "OUT": ["out"]}
 

@@ -102,10 +102,11 @@ npu::Insn encodeOp(const Target &, const Op &op) {
     in = npu::upsampleInsn(op.dst, op.src, op.upW, op.upH, op.oy, op.oh,
                            op.factor, op.mode, op.zp, op.lut);
     break;
-  case OpKind::VReduce: // spec versions 6 and 9
+  case OpKind::VReduce: // spec versions 6, 9 and 10 (exp)
     in =
         npu::vreduceInsn(op.dst, op.src, op.rows, op.len, op.gstride,
                          op.kstride, op.last, op.w16, op.sum, op.sq, op.center);
+    in.exp = op.exp;
     break;
   case OpKind::RScalar: // spec version 7
     in = npu::rscalarInsn(op.dst, op.src, op.rows, op.rsqrt);
@@ -113,6 +114,17 @@ npu::Insn encodeOp(const Target &, const Op &op) {
   case OpKind::VRowMul: // spec version 8
     in = npu::vrowmulInsn(op.dst, op.src, op.rows, op.stride, op.scal,
                           op.sumRow, op.param, op.w16, op.out16, op.center);
+    break;
+  case OpKind::VRowExp: // spec version 11: VROWMUL's fields less param, center
+    in = npu::makeInsn(npu::Opcode::VROWEXP);
+    in.dst = op.dst;
+    in.src = op.src;
+    in.rows = op.rows;
+    in.stride = op.stride;
+    in.scal = op.scal;
+    in.sum = op.sumRow;
+    in.w16 = op.w16;
+    in.out16 = op.out16;
     break;
   }
   // The description lists the engines in the spec's order, so a sync bit
