@@ -1,8 +1,9 @@
 """The single-layer sweep's cases of the backend's later forms
 (tests/npu/README.md), for gen_layers.py: per-channel activations
 (--pcact), pixels (--pixels), the integer LSTM's and GRU's 16-bit
-tables (--lstm, --gru: form table16), rank-3 MatMuls (--sequence) and
-LayerNorms (--norm: form norm). Built with gen_layers.py's graph builder and helpers.
+tables (--lstm, --gru: form table16), rank-3 MatMuls (--sequence),
+LayerNorms (--norm: form norm) and softmaxes (--softmax: form softmax).
+Built with gen_layers.py's graph builder and helpers.
 """
 import numpy as np
 
@@ -239,3 +240,30 @@ def norm_case(rng):
                     "--require-layer layernorm"]
     return g, f"layernorm [{d0},{d1},{C}] eps {eps:.1e}" + \
         ("" if len(ins) == 3 else " no beta")
+
+
+def softmax_case(rng):
+    """A Softmax of a sequence's last axis between DequantizeLinear and
+    QuantizeLinear, as ONNX Runtime's quantize_static writes a
+    transformer's attention (opset 13; u8 or i8, per tensor, the result in
+    [0, 1]): the fixed profile lowers it to IntegerSoftmax, which form
+    softmax runs on the NPU (vreduce, vreduce exp, rscalar, vrowexp).
+    Sequences [B, S, C] or [S, B, C] of 1..17 rows and C of 2..80 channels
+    (several channel tiles, a last tile in part), inputs over ranges of
+    2 to 24 (exponentials down to 2^-32 of the row's largest, and below);
+    one partition, whole on the NPU."""
+    g = G(rng)
+    d0, d1 = int(rng.integers(1, 18)), int(rng.choice([1, 1, 2]))
+    if rng.random() < 0.4:
+        d0, d1 = d1, d0
+    C = int(rng.integers(2, 81))
+    r = float(rng.uniform(1.0, 12.0))
+    xd, _ = g.qdq(g.input([d0, d1, C], -r, r), act_dtype(rng), -r, r)
+    y = g.node("Softmax", [xd], {"axis": -1})
+    yd, _ = g.qdq(y, act_dtype(rng), 0.0, 1.0)
+    g.output(yd)
+    g.ember_args = ["--requant fixed"]
+    # (No multiply-accumulates, as norm_case.)
+    g.check_args = ["--min-share 0 --max-plugin-partitions 1 "
+                    "--require-layer softmax"]
+    return g, f"softmax [{d0},{d1},{C}] range {r:.1f}"

@@ -43,12 +43,11 @@ one scale per channel, read by a depthwise one), then (--pixels) Concats
 along pixels and Slices of rows, then (--lstm) integer LSTMs (16-bit
 tables; each case folder with its ember options, ember_args.txt, and its
 bounds, check_args.txt), then (--sequence) rank-3 MatMuls (sequences,
-channels last), then (--norm) QDQ LayerNorms (form norm; these groups in
-gen_forms.py), each group
-with a seed of its own, the
-way ONNX Runtime's quantizer writes QDQ graphs: input float ->
-QuantizeLinear -> DequantizeLinear -> op -> QuantizeLinear ->
-DequantizeLinear -> output float.
+channels last), then (--norm) QDQ LayerNorms (form norm), then
+(--softmax) QDQ Softmaxes (form softmax; these groups in gen_forms.py),
+each group with a seed of its own, the way ONNX Runtime's quantizer
+writes QDQ graphs: input float -> QuantizeLinear -> DequantizeLinear ->
+op -> QuantizeLinear -> DequantizeLinear -> output float.
 """
 import argparse
 import json
@@ -1338,19 +1337,16 @@ def main():
                     "cases (lstm_case: form table16, ember option "
                     "--integer-recurrent), after --pixels, with a seed of "
                     "their own")
-    ap.add_argument("--gru", type=int, default=12, help="integer GRU cases "
-                    "(gru_case: as --lstm), after --lstm, with a seed of "
-                    "their own")
-    ap.add_argument("--sequence", type=int, default=12, help="rank-3 "
-                    "MatMul cases (sequence_case: channels last), after "
-                    "--gru, with a seed of their own")
+    ap.add_argument("--gru", type=int, default=12, help="integer GRUs")
+    ap.add_argument("--sequence", type=int, default=12, help="rank-3 MatMuls")
     ap.add_argument("--norm", type=int, default=12, help="QDQ LayerNorms")
+    ap.add_argument("--softmax", type=int, default=12, help="QDQ Softmaxes")
     args = ap.parse_args()
     import onnxruntime as ort
     # (gen_forms.py builds with this file's helpers: imported here, once
     # they are defined.)
     from gen_forms import (gru_case, lstm_case, norm_case, pcact_case,
-                           pixels_case, sequence_case)
+                           pixels_case, sequence_case, softmax_case)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
     # (A folder generated before with other counts: its cases, options and
@@ -1378,6 +1374,7 @@ def main():
     gru = np.random.default_rng(args.seed + 17000)
     sequence = np.random.default_rng(args.seed + 18000)
     normed = np.random.default_rng(args.seed + 19000)
+    softmaxed = np.random.default_rng(args.seed + 20000)
     n_placed = args.count + args.extra + args.placement
     n_wide = n_placed + args.wide
     n_resize = n_wide + args.resize
@@ -1392,10 +1389,12 @@ def main():
     n_pads = n_pools2 + args.pads
     n_pixels = n_pads + args.pcact + args.pixels
     n_gru = n_pixels + args.lstm + args.gru
-    for i in range(n_gru + args.sequence + args.norm):
+    for i in range(n_gru + args.sequence + args.norm + args.softmax):
         r = (rng.random() if i < args.count
              else 2.0 if i < args.count + args.extra else 3.0)
-        if i >= n_gru + args.sequence:
+        if i >= n_gru + args.sequence + args.norm:
+            g, desc = softmax_case(softmaxed)
+        elif i >= n_gru + args.sequence:
             g, desc = norm_case(normed)
         elif i >= n_gru:
             g, desc = sequence_case(sequence)

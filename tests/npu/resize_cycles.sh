@@ -25,7 +25,8 @@
 # (ember_args.txt, tests/npu/check_npu.py); gru (ctest npu-gru-cycles-rtl):
 # the 12 integer GRUs (--gru, the same); sequence (ctest
 # npu-sequence-cycles-rtl): the 12 rank-3 MatMuls and adds (--sequence);
-# norm: the 12 LayerNorms (--norm: form norm, --requant fixed).
+# norm: the 12 LayerNorms (--norm: form norm, --requant fixed); softmax:
+# the 12 softmaxes (--softmax: form softmax, --requant fixed).
 #   resize_cycles.sh EMBER EMBER_NPU PYTHON WORKDIR [TARGET [GROUP]]
 # TARGET: npu-sim (default) or plugin:<a sub-build's libember_npu_sim.so>.
 set -uo pipefail
@@ -54,8 +55,10 @@ case $group in
     what="rank-3 MatMul" ;;
   norm) counts=(--convt 0 --resize 0 --norm 12) prefix=layernorm
     what=LayerNorm ;;
+  softmax) counts=(--convt 0 --resize 0 --softmax 12) prefix=softmax
+    what=softmax ;;
   *) echo "unknown group '$group' (resize, convt, 16x8, 16x8-quick, bands, pools2," \
-    "pads, pixels, lstm, gru, sequence or norm)"
+    "pads, pixels, lstm, gru, sequence, norm or softmax)"
     exit 1 ;;
 esac
 "$python" -c "import onnx, onnxruntime" 2>/dev/null ||
@@ -64,7 +67,7 @@ rm -rf "$work" && mkdir -p "$work"
 "$python" "$(dirname "$0")/gen_layers.py" "$work/cases" --count 0 --extra 0 \
   --placement 0 --wide 0 --wide2 0 --lanes 0 --wide3 0 --wide4 0 --shuffle 0 \
   --bands 0 --pools2 0 --pads 0 --pcact 0 --pixels 0 --lstm 0 --gru 0 \
-  --sequence 0 --norm 0 \
+  --sequence 0 --norm 0 --softmax 0 \
   "${counts[@]}" >"$work/gen.log" 2>&1 ||
   { cat "$work/gen.log"; exit 1; }
 # Every other group set to 0 cases: a new group of gen_layers.py must be too.
