@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 namespace ember::accel {
 
@@ -69,51 +68,26 @@ namespace sel {
 namespace {
 
 // The operations and registers the form uses (the registers in the order
-// the scheduler sets them), by their names in a description: the ops table
-// names vrowexp and the row_sm_* registers once spec versions 10 and 11
-// are in it (until then no target has them).
-const char *const kSoftmaxOps[3] = {"vreduce", "rscalar", "vrowexp"};
-const char *const kSoftmaxRegs[7] = {
-    "row_sm_in_mult", "row_sm_in_shift", "row_sm_out_mult", "row_sm_out_shift",
-    "row_out_zp",     "row_min",         "row_max"};
-
-// The operation kind named `name`, or false.
-bool kindNamed(const char *name, OpKind &k) {
-  for (int i = 0; i < kNumOpKinds; ++i)
-    if (std::strcmp(opKindName(OpKind(i)), name) == 0) {
-      k = OpKind(i);
-      return true;
-    }
-  return false;
-}
-
-// The register role named `name`, or false.
-bool regNamed(const char *name, Reg &r) {
-  for (int i = 0; i < kNumRegs; ++i)
-    if (std::strcmp(regRoleName(Reg(i)), name) == 0) {
-      r = Reg(i);
-      return true;
-    }
-  return false;
-}
+// the scheduler sets them).
+const OpKind kSoftmaxOps[3] = {OpKind::VReduce, OpKind::RScalar,
+                               OpKind::VRowExp};
+const Reg kSoftmaxRegs[7] = {
+    Reg::RowSmInMult, Reg::RowSmInShift, Reg::RowSmOutMult, Reg::RowSmOutShift,
+    Reg::RowOutZp,    Reg::RowMin,       Reg::RowMax};
 
 // The first operation of kSoftmaxOps the target lacks, or null.
 const char *missingSoftmaxOp(const Target &t) {
-  for (const char *name : kSoftmaxOps) {
-    OpKind k;
-    if (!kindNamed(name, k) || !t.has(k))
-      return name;
-  }
+  for (OpKind k : kSoftmaxOps)
+    if (!t.has(k))
+      return opKindName(k);
   return nullptr;
 }
 
 // The first register of kSoftmaxRegs the target lacks, or null.
 const char *missingSoftmaxReg(const Target &t) {
-  for (const char *name : kSoftmaxRegs) {
-    Reg r;
-    if (!regNamed(name, r) || t.regs[size_t(r)] < 0)
-      return name;
-  }
+  for (Reg r : kSoftmaxRegs)
+    if (t.regs[size_t(r)] < 0)
+      return regRoleName(r);
   return nullptr;
 }
 
@@ -277,11 +251,8 @@ Status softmaxNeeds(const Target &t, const Form &, FormNeeds &n) {
   n.classes.insert(int(Cls::Out));
   n.classes.insert(int(Cls::Acc));
   n.kinds.insert(int(OpKind::SetReg));
-  for (const char *name : kSoftmaxOps) {
-    OpKind kind;
-    if (kindNamed(name, kind))
-      n.kinds.insert(int(kind));
-  }
+  for (OpKind kind : kSoftmaxOps)
+    n.kinds.insert(int(kind));
   if (missingSoftmaxOp(t)) // (the description's check names it)
     return Status::ok();
   if (!hasExpReduce(t))
@@ -306,6 +277,113 @@ bool emitsSoftmax(const Layer &L) {
 
 std::string softmaxName(const Layer &) { return "softmax"; }
 
+// The form's code: the registers once, then per block of R rows (every
+// channel tile of each, tile-major: tile k's rows at x + k R) loaded into
+// the output memory, the row maxima into accumulator rows 0 .. R - 1, the
+// sums of exponentials from them in their place (vreduce exp keeps the
+// maximum in lane 3), the reciprocals into rows R .. 2R - 1 (apart:
+// vrowexp reads the maximum and the reciprocal), one vrowexp per channel
+// tile (in place when the widths agree), the stores. A block is the most
+// rows the out memory (its lower half with 16-bit rows), the accumulator
+// memory and the operations' fields hold; single-buffered (each step's
+// loads wait for the step before).
+Status scheduleSoftmax(const Target &tg, const Layer &L,
+                       const std::vector<NTensor> &ts, const GemmTables &,
+                       const CodegenOptions &o, LayerCode &code,
+                       LayerInfo &info) {
+  SoftmaxOf m;
+  const Status bad = softmaxOf(L, m);
+  if (bad.failed())
+    return Status(ErrorCode::Internal,
+                  "internal: layer '" + L.name + "': " + bad.message());
+  const PoolLayer &g = L.pool;
+  if (g.in < 0 || g.out < 0 || size_t(g.in) >= ts.size() ||
+      size_t(g.out) >= ts.size())
+    return Status(ErrorCode::Internal,
+                  "internal: a softmax without its tensors");
+  const NTensor &x = ts[size_t(g.in)], &y = ts[size_t(g.out)];
+  const bool in16 = x.i16, out16 = y.i16, w16 = in16 || out16;
+  const bool inPlace = in16 == out16;
+  if (w16 && !tg.wide16)
+    return Status(ErrorCode::Unsupported,
+                  "a 16-bit softmax on a target without 16-bit rows");
+  EMBER_TRY(sel::whySoftmaxOps(tg));
+  const int64_t C = x.C, P = x.P, Ct = x.tiles(), lanes = tg.lanes;
+  const int outMem = tg.memOf(Cls::Out), accMem = tg.memOf(Cls::Acc);
+  auto capOf = [&](int mem) {
+    int64_t rows = int64_t(tg.memRows(mem));
+    if (size_t(mem) < o.shareRows.size() && o.shareRows[size_t(mem)])
+      rows = std::min(rows, int64_t(o.shareRows[size_t(mem)]));
+    return rows;
+  };
+  const int64_t outCap = capOf(outMem) / (w16 ? 2 : 1);
+  // (The output tables' rows at the top when the params share the memory.)
+  const int64_t accCap =
+      capOf(accMem) -
+      (accMem == tg.memOf(Cls::Param) ? int64_t(o.paramReserve) : 0);
+  const int64_t copies = inPlace ? 1 : 2; // a row's tiles in out
+  const OpDesc &reduce = tg.ops[size_t(OpKind::VReduce)],
+               &recip = tg.ops[size_t(OpKind::RScalar)],
+               &rowexp = tg.ops[size_t(OpKind::VRowExp)];
+  int64_t B = std::min<int64_t>(P, outCap / (Ct * copies));
+  B = std::min(B, accCap / 2);
+  for (OpKind k : sel::kSoftmaxOps)
+    B = std::min(B, tg.ops[size_t(k)].max("rows"));
+  B = std::min(B, reduce.max("kstride"));
+  // The reciprocals' rows start at B (rscalar's dst, vrowexp's scal); the
+  // last tile's result at (Ct copies - 1) B (vrowexp's dst and src).
+  B = std::min({B, recip.max("dst"), rowexp.max("scal")});
+  B = std::min(B, (std::min(rowexp.max("dst"), rowexp.max("src")) + 1) /
+                      (Ct * copies));
+  if (B < 1)
+    return Status(ErrorCode::Unsupported,
+                  "a row of " + std::to_string(C) +
+                      " channels does not fit: " + std::to_string(Ct * copies) +
+                      " rows of " + tg.memories[size_t(outMem)].name + " (" +
+                      std::to_string(outCap) + "), 2 of " +
+                      tg.memories[size_t(accMem)].name + " (" +
+                      std::to_string(accCap) + ")");
+  if (Ct > reduce.max("len"))
+    return Status(ErrorCode::Unsupported,
+                  std::to_string(Ct) +
+                      " channel tiles a row (vreduce's len holds " +
+                      std::to_string(reduce.max("len")) + ")");
+  // Out rows: the block's input at 0, its result at xRows (or in place).
+  const int64_t xRows = Ct * B, yBase = inPlace ? 0 : xRows;
+  code.setup.clear();
+  // The registers, in sel::kSoftmaxRegs' order.
+  const int64_t vals[7] = {m.inMult, m.inShift, m.outMult, m.outShift,
+                           m.yZp,    m.lo,      m.hi};
+  for (int r = 0; r < 7; ++r)
+    code.setup.push_back(setregOp(tg, sel::kSoftmaxRegs[r], vals[r]));
+  const int64_t last = C % lanes; // lanes of the last tile (0: all)
+  const Addr addr{ts};
+  const int64_t blocks = ceilDiv(P, B);
+  code.steps.assign(size_t(blocks), StepCode());
+  for (int64_t s = 0; s < blocks; ++s) {
+    StepCode &sc = code.steps[size_t(s)];
+    const int64_t p0 = s * B, n = std::min(P, p0 + B) - p0;
+    sc.afterPrev = s > 0;
+    for (int64_t k = 0; k < Ct; ++k)
+      moveRows(tg, sc.loads, false, Cls::Out, k * B, addr(g.in, k, p0), n,
+               in16);
+    sc.compute.push_back(vreduceOp(tg, 0, 0, n, Ct, 1, B, last, in16, false));
+    sc.compute.push_back(vreduceOp(tg, 0, 0, n, Ct, 1, B, last, in16, false,
+                                   false, false, true));
+    sc.compute.push_back(rscalarOp(tg, B, 0, n, false));
+    for (int64_t k = 0; k < Ct; ++k)
+      sc.compute.push_back(
+          vrowexpOp(tg, yBase + k * B, k * B, n, 1, B, 0, in16, out16));
+    for (int64_t k = 0; k < Ct; ++k)
+      moveRows(tg, sc.tail, true, Cls::Out, yBase + k * B, addr(g.out, k, p0),
+               n, out16);
+  }
+  code.tiling = info.tiling =
+      "p=" + std::to_string(B) + " c=" + std::to_string(Ct);
+  info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
+  return Status::ok();
+}
+
 } // namespace
 
 const FormPattern &formSoftmax() {
@@ -318,6 +396,7 @@ const FormPattern &formSoftmax() {
     f.emits = emitsSoftmax;
     f.verify = verifySoftmax;
     f.opName = softmaxName;
+    f.schedule = scheduleSoftmax;
     FormRow r;
     r.forms = "softmax";
     r.op = "IntegerSoftmax";

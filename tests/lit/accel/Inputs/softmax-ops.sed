@@ -1,0 +1,4 @@
+s/{"form": "reshape"}/{"form": "reshape"}, {"form": "softmax"}/
+s/"runs": \["requant", "vadd", "pool"\]/"runs": ["requant", "vadd", "pool", "vreduce", "rscalar", "vrowexp"]/
+s/"finish": {}/"finish": {}, "vreduce": {"dst": 8, "src": 10, "rows": 10, "len": 10, "gstride": 10, "kstride": 10, "last": 6, "w16": 1, "sum": 1, "exp": 1}, "rscalar": {"dst": 8, "src": 8, "rows": 8, "rsqrt": 1}, "vrowexp": {"dst": 14, "src": 14, "rows": 12, "stride": 12, "scal": 11, "sum": 11, "w16": 1, "out16": 1}/
+s/"add_max": {"id": 19, "engine": "VEC"}/&, "row_out_zp": {"id": 22, "engine": "VEC"}, "row_min": {"id": 23, "engine": "VEC"}, "row_max": {"id": 24, "engine": "VEC"}, "row_sm_in_mult": {"id": 27, "engine": "VEC"}, "row_sm_in_shift": {"id": 28, "engine": "VEC"}, "row_sm_out_mult": {"id": 29, "engine": "VEC"}, "row_sm_out_shift": {"id": 30, "engine": "VEC"}/
