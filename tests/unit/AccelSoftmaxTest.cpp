@@ -177,8 +177,9 @@ TEST(AccelSoftmax, RefusalsNameTheConstraint) {
                "768)");
 }
 
-// A description naming the form without vrowexp, or without the row_sm_*
-// registers, is refused naming what it lacks.
+// A description naming the form without vrowexp, without the row_sm_*
+// registers or without vreduce's exp field is refused naming what it
+// lacks.
 TEST(AccelSoftmax, DescriptionNeedsTheOperationsAndRegisters) {
   EXPECT_NE(softmaxTarget().form("softmax"), nullptr);
   Target t;
@@ -190,6 +191,14 @@ TEST(AccelSoftmax, DescriptionNeedsTheOperationsAndRegisters) {
   EXPECT_TRUE(regs.failed());
   EXPECT_NE(regs.message().find("row_sm_in_mult"), std::string::npos)
       << regs.message();
+  // vreduce without its exp field (a description before spec version 10).
+  std::string noExp = softmaxText();
+  noExp.replace(noExp.find(", \"exp\": 1"), 10, "");
+  const ember::Status exp = parseTarget(noExp, t);
+  EXPECT_TRUE(exp.failed());
+  EXPECT_NE(exp.message().find("forms: 'softmax' needs ops.vreduce.exp"),
+            std::string::npos)
+      << exp.message();
 }
 
 TEST(AccelSoftmax, WithoutTheFormTheOpIsRefused) {
