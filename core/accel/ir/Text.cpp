@@ -170,13 +170,11 @@ bool unhex(const std::string &v, std::vector<uint8_t> &out) {
 // A reader of one record's fields that remembers the first error.
 struct Fields {
   const Rec &r;
-  std::string err;
-  // The first failure's error (ok when none).
-  Status error() const { return err.empty() ? Status::ok() : invalid(err); }
+  Status err; // the first failure's (ok when none)
+  Status error() const { return err; }
   bool fail(const std::string &k, const std::string &what) {
-    if (err.empty())
-      err = "line " + std::to_string(r.line) + ": " + r.kw + " " + k + ": " +
-            what;
+    if (err.isOk())
+      err = invalid("line ", r.line, ": ", r.kw, " ", k, ": ", what);
     return false;
   }
   const std::string *need(const std::string &k, bool required) {
@@ -814,7 +812,7 @@ Status parseLayers(const Target &t, const std::string &text,
     return n;
   }();
   for (const Rec &r : recs) {
-    Fields f{r, ""};
+    Fields f{r, {}};
     auto at = [&](const std::string &what) { return lineAt(r, what); };
     if (r.kw == "target" || r.kw == "#") {
       continue;
@@ -980,7 +978,7 @@ Status parseProgram(const Target &t, const std::string &text, Program &out) {
   if (st.failed())
     return st;
   for (const Rec &r : recs) {
-    Fields f{r, ""};
+    Fields f{r, {}};
     auto at = [&](const std::string &what) {
       return "line " + std::to_string(r.line) + ": " + what;
     };

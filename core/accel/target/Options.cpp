@@ -32,12 +32,12 @@ int wordIndex(const std::string &val,
 }
 
 // "KEY 'VAL' is not one of A, B, C": the error of a word option.
-std::string notOneOf(const std::string &k, const std::string &val,
-                     std::initializer_list<const char *> words) {
+Status notOneOf(const std::string &k, const std::string &val,
+                std::initializer_list<const char *> words) {
   std::string list;
   for (const char *w : words)
     list += (list.empty() ? "" : ", ") + std::string(w);
-  return k + " '" + val + "' is not one of " + list;
+  return invalid(k, " '", val, "' is not one of ", list);
 }
 
 } // namespace
@@ -57,43 +57,43 @@ Status applyLayerOption(const std::string &k, const std::string &val,
   uint64_t n = 0;
   auto word = [&](std::initializer_list<const char *> words, int &i) {
     i = wordIndex(val, words);
-    return i < 0 ? notOneOf(k, val, words) : std::string();
+    return i < 0 ? notOneOf(k, val, words) : Status::ok();
   };
   int i = 0;
-  std::string err;
+  Status err;
   if (k == "tiling") {
-    if ((err = word({"cycles", "bytes"}, i)).empty())
+    if ((err = word({"cycles", "bytes"}, i)).isOk())
       co.cycleTiling = i == 0;
   } else if (k == "bias") {
-    if ((err = word({"auto", "dram", "gemm", "requant"}, i)).empty())
+    if ((err = word({"auto", "dram", "gemm", "requant"}, i)).isOk())
       co.bias = BiasMode(i - 1); // auto is -1, the paths 0 to 2
   } else if (k == "depthwise") {
-    if ((err = word({"dwgemm", "gemm"}, i)).empty())
+    if ((err = word({"dwgemm", "gemm"}, i)).isOk())
       co.dwgemm = i == 0;
   } else if (k == "act16") {
     // 16x8 array ops in one pass where the target's array has it
     // (Target.h, act16OnePass), or one per byte plane.
-    if ((err = word({"one", "two"}, i)).empty())
+    if ((err = word({"one", "two"}, i)).isOk())
       co.act16OnePass = i == 0;
   } else if (k == "prefetch" || k == "cascade") {
-    if ((err = word({"on", "off"}, i)).empty())
+    if ((err = word({"on", "off"}, i)).isOk())
       (k == "prefetch" ? co.prefetch : co.cascade) = i == 0;
   } else if (k == "stripes") {
-    if ((err = word({"off", "on", "all"}, i)).empty()) // StripeMode's order
+    if ((err = word({"off", "on", "all"}, i)).isOk()) // StripeMode's order
       co.stripes = StripeMode(i);
   } else if (k == "islands") {
     // Read by query_support (the claims); compile accepts it.
-    if ((err = word({"free", "host", "keep"}, i)).empty()) {
+    if ((err = word({"free", "host", "keep"}, i)).isOk()) {
       o.select.hostIslands = i != 2;
       o.select.islandMacs = i == 1;
     }
   } else if (k == "patches") {
     // A channel-poor convolution of a host input reads its patches
     // (packPatches, Select.h).
-    if ((err = word({"on", "off"}, i)).empty())
+    if ((err = word({"on", "off"}, i)).isOk())
       o.select.patches = i == 0;
   } else if (k == "cascade_predict") {
-    if ((err = word({"off", "out", "both"}, i)).empty()) // its order
+    if ((err = word({"off", "out", "both"}, i)).isOk()) // its order
       co.cascadePredict = CascadePredict(i);
   } else if (k == "fill") {
     if (!parseCount(val, n) || n < 1 || n > 16)
@@ -140,7 +140,7 @@ Status applyLayerOption(const std::string &k, const std::string &val,
   } else {
     known = false;
   }
-  return err.empty() ? Status::ok() : invalid(err);
+  return err;
 }
 
 } // namespace ember::accel

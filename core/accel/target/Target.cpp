@@ -89,24 +89,19 @@ std::string opFieldNames(OpKind k) {
   return s;
 }
 
-// The error a reader recorded (ok when none).
-Status failure(const std::string &err) {
-  return err.empty() ? Status::ok() : invalid(err);
-}
-
 // A reader of one JSON object that names the path of every field it
 // complains about.
 struct Obj {
   const Json *j;
   std::string path;
-  std::string *err;
+  Status *err; // the first field it complained about
 
   std::string at(const char *k) const {
     return path.empty() ? std::string(k) : path + "." + k;
   }
   bool fail(const std::string &where, const std::string &what) const {
-    if (err->empty())
-      *err = where + ": " + what;
+    if (err->isOk())
+      *err = invalid(where, ": ", what);
     return false;
   }
   const Json *get(const char *k) const { return j ? j->get(k) : nullptr; }
@@ -329,50 +324,41 @@ Status fieldsFit(const Target &t, const std::set<int> &cls) {
       ++b;
     return b;
   };
-  auto addresses = [&](OpKind k, const char *field, int mem) -> std::string {
+  auto addresses = [&](OpKind k, const char *field, int mem) -> Status {
     if (mem < 0)
-      return "";
+      return Status::ok();
     int64_t most = t.ops[size_t(k)].max(field);
     if (most == INT64_MAX || uint64_t(most) + 1 >= t.memories[size_t(mem)].rows)
-      return "";
-    return std::string("ops.") + kOpNames[int(k)] + "." + field + ": " +
-           std::to_string(bitsFor(uint64_t(most) + 1)) +
-           " bits cannot address memories[" + std::to_string(mem) + "] '" +
-           t.memories[size_t(mem)].name + "' (" +
-           std::to_string(t.memories[size_t(mem)].rows) + " rows)";
+      return Status::ok();
+    return invalid("ops.", kOpNames[int(k)], ".", field, ": ",
+                   bitsFor(uint64_t(most) + 1),
+                   " bits cannot address memories[", mem, "] '",
+                   t.memories[size_t(mem)].name, "' (",
+                   t.memories[size_t(mem)].rows, " rows)");
   };
-  std::string e;
   for (int c : cls)
     for (OpKind k : {OpKind::Load, OpKind::Store})
-      if (e.empty() &&
-          !(k == OpKind::Store && c != int(Cls::Out) && c != int(Cls::Acc)))
-        e = addresses(k, "row", t.clsMem[size_t(c)]);
+      if (!(k == OpKind::Store && c != int(Cls::Out) && c != int(Cls::Acc)))
+        EMBER_TRY(addresses(k, "row", t.clsMem[size_t(c)]));
   const int act = t.memOf(Cls::Act), wgt = t.memOf(Cls::Wgt),
             acc = t.memOf(Cls::Acc), out = t.memOf(Cls::Out),
             param = t.memOf(Cls::Param);
   for (OpKind k : {OpKind::Gemm, OpKind::DwGemm})
-    if (t.has(k) && e.empty()) {
-      e = addresses(k, "acc", acc);
-      if (e.empty())
-        e = addresses(k, "act", act);
-      if (e.empty())
-        e = addresses(k, "wgt", wgt);
+    if (t.has(k)) {
+      EMBER_TRY(addresses(k, "acc", acc));
+      EMBER_TRY(addresses(k, "act", act));
+      EMBER_TRY(addresses(k, "wgt", wgt));
     }
-  if (t.has(OpKind::Requant) && e.empty()) {
-    e = addresses(OpKind::Requant, "dst", out);
-    if (e.empty())
-      e = addresses(OpKind::Requant, "src", acc);
-    if (e.empty())
-      e = addresses(OpKind::Requant, "param", param);
+  if (t.has(OpKind::Requant)) {
+    EMBER_TRY(addresses(OpKind::Requant, "dst", out));
+    EMBER_TRY(addresses(OpKind::Requant, "src", acc));
+    EMBER_TRY(addresses(OpKind::Requant, "param", param));
   }
   for (OpKind k : {OpKind::VAdd, OpKind::Pool, OpKind::Copy, OpKind::Upsample})
-    if (t.has(k) && e.empty()) {
-      e = addresses(k, "dst", k == OpKind::Copy ? act : out);
-      if (e.empty())
-        e = addresses(k, k == OpKind::VAdd ? "a" : "src", out);
+    if (t.has(k)) {
+      EMBER_TRY(addresses(k, "dst", k == OpKind::Copy ? act : out));
+      EMBER_TRY(addresses(k, k == OpKind::VAdd ? "a" : "src", out));
     }
-  if (!e.empty())
-    return failure(e);
   // Store's lanes: a bit per group of 8 lanes, every group of the row.
   unsigned laneBits = 0;
   for (const auto &f : t.ops[size_t(OpKind::Store)].fields)
@@ -555,26 +541,21 @@ Status validate(Target &t) {
   EMBER_TRY(fieldsFit(t, cls));
   EMBER_TRY(fieldsHold(t));
   EMBER_TRY(normOpsFit(t));
-  std::string e;
   // Registers the forms need.
-  auto need = [&](Reg r, const char *why) -> std::string {
+  auto need = [&](Reg r, const char *why) -> Status {
     if (t.regs[size_t(r)] >= 0)
-      return "";
-    return std::string("registers.") + kRegNames[int(r)] + ": missing; " + why;
+      return Status::ok();
+    return invalid("registers.", kRegNames[int(r)], ": missing; ", why);
   };
   if (pads)
-    e = need(Reg::PadValue, "padded loads write the input's zero point");
-  for (int r = int(Reg::PoolKh); pools && e.empty() && r <= int(Reg::PoolOutW);
-       ++r)
-    e = need(Reg(r), "pooling takes its geometry from it");
-  for (int r = int(Reg::AddLshift); adds && e.empty() && r <= int(Reg::AddMax);
-       ++r)
-    e = need(Reg(r), "quantized adds take their parameters from it");
-  for (int r = int(Reg::MulAZp); muls && e.empty() && r <= int(Reg::MulMax);
-       ++r)
-    e = need(Reg(r), "quantized multiplies take their parameters from it");
-  if (!e.empty())
-    return invalid(e);
+    EMBER_TRY(need(Reg::PadValue, "padded loads write the input's zero point"));
+  for (int r = int(Reg::PoolKh); pools && r <= int(Reg::PoolOutW); ++r)
+    EMBER_TRY(need(Reg(r), "pooling takes its geometry from it"));
+  for (int r = int(Reg::AddLshift); adds && r <= int(Reg::AddMax); ++r)
+    EMBER_TRY(need(Reg(r), "quantized adds take their parameters from it"));
+  for (int r = int(Reg::MulAZp); muls && r <= int(Reg::MulMax); ++r)
+    EMBER_TRY(
+        need(Reg(r), "quantized multiplies take their parameters from it"));
   if (t.maxY < 1 || t.maxX < 1 || t.maxInner < 1 || t.maxOuter < 1)
     return invalid(
         "ops: loop fields (ysize, xsize, inner, outer) need at least 1 bit");
@@ -586,7 +567,7 @@ Status validate(Target &t) {
 }
 
 // "array": its shape, dataflow, operand widths and timing.
-Status parseArray(const Obj &r, Target &t, std::string &err) {
+Status parseArray(const Obj &r, Target &t, Status &err) {
   Obj a = r.sub("array");
   std::string flow = "weight_stationary";
   if (!a.j ||
@@ -599,7 +580,7 @@ Status parseArray(const Obj &r, Target &t, std::string &err) {
       !a.num("issue_overhead", 0, 1 << 20, t.array.issueOverhead, false) ||
       !a.num("drain_rows", 0, 1 << 20, t.array.drainRows, false) ||
       !a.flag("act16_one_pass", t.array.act16OnePass))
-    return failure(err);
+    return err;
   if (flow == "weight_stationary")
     t.array.dataflow = Dataflow::WeightStationary;
   else if (flow == "output_stationary")
@@ -617,17 +598,17 @@ Status parseArray(const Obj &r, Target &t, std::string &err) {
         !bits.unum("act", 1, 64, t.array.actBits, false) ||
         !bits.unum("wgt", 1, 64, t.array.wgtBits, false) ||
         !bits.unum("acc", 1, 64, t.array.accBits, false))
-      return failure(err);
+      return err;
     if (t.array.actBits != 8 || t.array.wgtBits != 8 || t.array.accBits != 32)
       return invalid(
           "array.operand_bits: the layer compiles int8 x int8 into int32 "
           "(act 8, wgt 8, acc 32)");
   }
-  return failure(err);
+  return err;
 }
 
 // "memories": each memory's rows, row bytes, ports and the classes it holds.
-Status parseMemories(const Obj &r, Target &t, std::string &err) {
+Status parseMemories(const Obj &r, Target &t, Status &err) {
   const Json *ms = r.get("memories");
   if (!ms || !ms->isArray() || ms->items().empty() || ms->items().size() > 16)
     return invalid("memories: expected a list of 1 to 16 memories");
@@ -646,7 +627,7 @@ Status parseMemories(const Obj &r, Target &t, std::string &err) {
         !m.unum("read_ports", 1, 64, mem.readPorts, false) ||
         !m.unum("write_ports", 1, 64, mem.writePorts, false) ||
         !m.unum("banks", 1, 1024, mem.banks, false))
-      return failure(err);
+      return err;
     for (const Memory &o : t.memories)
       if (o.name == mem.name)
         return invalid(m.at("name") + ": '" + mem.name + "' is named twice");
@@ -665,11 +646,11 @@ Status parseMemories(const Obj &r, Target &t, std::string &err) {
     }
     t.memories.push_back(std::move(mem));
   }
-  return failure(err);
+  return err;
 }
 
 // "dram", "dma", "vector": sizes and timing.
-Status parseTiming(const Obj &r, Target &t, std::string &err) {
+Status parseTiming(const Obj &r, Target &t, Status &err) {
   Obj d = r.sub("dram");
   if (!d.j ||
       !d.only({"bytes", "bytes_per_cycle", "latency", "burst_bytes",
@@ -680,7 +661,7 @@ Status parseTiming(const Obj &r, Target &t, std::string &err) {
       !d.unum("latency", 0, 1 << 20, t.dram.latency, false) ||
       !d.unum("burst_bytes", 1, 1 << 20, t.dram.burstBytes, false) ||
       !d.unum("alignment", 1, 1 << 20, t.dram.alignment, false))
-    return failure(err);
+    return err;
   if (t.dram.alignment & (t.dram.alignment - 1))
     return invalid("dram.alignment: " + std::to_string(t.dram.alignment) +
                    " is not a power of two");
@@ -697,9 +678,7 @@ Status parseTiming(const Obj &r, Target &t, std::string &err) {
        !dm.unum("turnaround", 0, 1 << 20, t.dma.turnaround, false) ||
        !dm.real("rows_per_cycle", 1e-3, 1e6, t.dma.rowsPerCycle, false) ||
        !dm.unum("beat_bytes", 1, 1 << 20, t.dma.beatBytes, false)))
-    return failure(err);
-  if (!err.empty())
-    return failure(err);
+    return err;
   Obj vec = r.sub("vector", false);
   if (vec.j &&
       (!vec.only(
@@ -708,18 +687,16 @@ Status parseTiming(const Obj &r, Target &t, std::string &err) {
        !vec.unum("issue_overhead", 0, 1 << 20, t.vector.issueOverhead, false) ||
        !vec.unum("lut16_lanes_per_cycle", 1, 1 << 20,
                  t.vector.lut16LanesPerCycle, false)))
-    return failure(err);
-  if (!err.empty())
-    return failure(err);
-  return failure(err);
+    return err;
+  return err;
 }
 
 // "ops": which operations the target runs, and their fields' bits; the
 // loop limits they imply.
-Status parseOps(const Obj &r, Target &t, std::string &err) {
+Status parseOps(const Obj &r, Target &t, Status &err) {
   Obj os = r.sub("ops");
   if (!os.j)
-    return failure(err);
+    return err;
   for (const auto &kv : os.j->members()) {
     OpKind k;
     if (!opKindFromName(kv.first, k)) {
@@ -767,11 +744,11 @@ Status parseOps(const Obj &r, Target &t, std::string &err) {
   for (int64_t *v : {&t.maxY, &t.maxX, &t.maxStride, &t.maxPad, &t.maxInner,
                      &t.maxOuter, &t.maxOstride})
     *v = std::min<int64_t>(*v, int64_t(1) << 40);
-  return failure(err);
+  return err;
 }
 
 // "engines": what each runs and, for a DMA engine, which classes it moves.
-Status parseEngines(const Obj &r, Target &t, std::string &err) {
+Status parseEngines(const Obj &r, Target &t, Status &err) {
   const Json *es = r.get("engines");
   if (!es || !es->isArray() || es->items().empty() || es->items().size() > 16)
     return invalid("engines: expected a list of 1 to 16 engines");
@@ -785,7 +762,7 @@ Status parseEngines(const Obj &r, Target &t, std::string &err) {
     if (!e.only({"name", "runs", "classes", "doc"}) ||
         !e.str("name", en.name) || !e.strings("runs", runs) ||
         !e.strings("classes", classes, false))
-      return failure(err);
+      return err;
     for (const Engine &o : t.engines)
       if (o.name == en.name)
         return invalid(e.at("name") + ": '" + en.name + "' is named twice");
@@ -811,17 +788,17 @@ Status parseEngines(const Obj &r, Target &t, std::string &err) {
     }
     t.engines.push_back(std::move(en));
   }
-  return failure(err);
+  return err;
 }
 
 // "sync": token FIFOs or barriers, their depth and count.
-Status parseSync(const Obj &r, Target &t, std::string &err) {
+Status parseSync(const Obj &r, Target &t, Status &err) {
   Obj s = r.sub("sync");
   std::string kind;
   if (!s.j || !s.only({"kind", "depth", "barriers"}) || !s.str("kind", kind) ||
       !s.unum("depth", 1, 1 << 16, t.sync.depth) ||
       !s.unum("barriers", 1, 1024, t.sync.barriers, false))
-    return failure(err);
+    return err;
   if (kind == "tokens")
     t.sync.kind = SyncKind::Tokens;
   else if (kind == "barriers")
@@ -830,15 +807,15 @@ Status parseSync(const Obj &r, Target &t, std::string &err) {
     return invalid("sync.kind: '" + kind + "' is not tokens or barriers");
   if (t.sync.kind == SyncKind::Barriers && !t.sync.barriers)
     return invalid("sync.barriers: missing (the number of barrier ids)");
-  return failure(err);
+  return err;
 }
 
 // "register_count", "registers": the parameter registers' ids and engines.
-Status parseRegisters(const Obj &r, Target &t, std::string &err) {
+Status parseRegisters(const Obj &r, Target &t, Status &err) {
   t.regs.fill(-1);
   t.regEngine.fill(-1);
   if (!r.unum("register_count", 1, 1 << 16, t.regCount, false))
-    return failure(err);
+    return err;
   Obj rg = r.sub("registers", false);
   if (rg.j)
     for (const auto &kv : rg.j->members()) {
@@ -853,7 +830,7 @@ Status parseRegisters(const Obj &r, Target &t, std::string &err) {
       std::string eng;
       if (!x.only({"id", "engine", "doc"}) ||
           !x.num("id", 0, int64_t(t.regCount) - 1, id) || !x.str("engine", eng))
-        return failure(err);
+        return err;
       int en = -1;
       for (size_t i = 0; i < t.engines.size(); ++i)
         if (t.engines[i].name == eng)
@@ -863,9 +840,7 @@ Status parseRegisters(const Obj &r, Target &t, std::string &err) {
       t.regs[size_t(role)] = int(id);
       t.regEngine[size_t(role)] = en;
     }
-  if (!err.empty())
-    return failure(err);
-  return failure(err);
+  return err;
 }
 
 // "arithmetic": the profiles (ember/quant/Profile.h) the target's requant
@@ -875,15 +850,15 @@ Status parseRegisters(const Obj &r, Target &t, std::string &err) {
 // round once, and sat16's add saturates at 16 bits where vadd's steps are
 // 32-bit. Absent: what vadd computes (fixed first when exact), and the
 // host lowers in fixed as it always did (arithmeticDeclared false).
-Status parseArithmetic(const Obj &r, Target &t, std::string &err) {
+Status parseArithmetic(const Obj &r, Target &t, Status &err) {
   std::vector<std::string> names;
   if (!r.strings("arithmetic", names, false))
-    return failure(err);
+    return err;
   if (!r.get("arithmetic")) {
     if (t.exactAddFlag())
       t.arithmetic.push_back(quant::RequantProfile::Fixed);
     t.arithmetic.push_back(quant::RequantProfile::Tflite);
-    return failure(err);
+    return err;
   }
   if (names.empty())
     return invalid(
@@ -918,19 +893,17 @@ Status parseArithmetic(const Obj &r, Target &t, std::string &err) {
     t.arithmetic.push_back(p);
   }
   t.arithmeticDeclared = true;
-  return failure(err);
+  return err;
 }
 
 // "requant", "depthwise": the output unit's options.
-Status parseRequant(const Obj &r, Target &t, std::string &err) {
+Status parseRequant(const Obj &r, Target &t, Status &err) {
   Obj rq = r.sub("requant", false);
   if (rq.j && (!rq.only({"per_channel", "bias_row", "outputs"}) ||
                !rq.flag("per_channel", t.requant.perChannel) ||
                !rq.flag("bias_row", t.requant.biasRow) ||
                !rq.strings("outputs", t.requant.outputs, false)))
-    return failure(err);
-  if (!err.empty())
-    return failure(err);
+    return err;
   for (const std::string &o : t.requant.outputs) {
     if (o != "i8" && o != "u8" && o != "i16")
       return invalid("requant.outputs: '" + o +
@@ -949,12 +922,10 @@ Status parseRequant(const Obj &r, Target &t, std::string &err) {
   if (dw.j && (!dw.only({"max_taps", "bias_lanes"}) ||
                !dw.num("max_taps", 1, 1 << 16, t.dw.maxTaps) ||
                !dw.num("bias_lanes", 0, 64, t.dw.biasLanes, false)))
-    return failure(err);
-  if (!err.empty())
-    return failure(err);
+    return err;
   if (t.has(OpKind::DwGemm) && !dw.j)
     return invalid("depthwise: missing (ops.dwgemm needs max_taps)");
-  return failure(err);
+  return err;
 }
 
 // A form's list of allowed sizes `k` ("HxW" each, distinct, within the
@@ -994,7 +965,7 @@ bool parseSizes(const Obj &f, const char *k, const char *maxKey, int64_t max,
 }
 
 // "forms": the layer forms the target claims, their limits and stages.
-Status parseForms(const Obj &r, Target &t, std::string &err) {
+Status parseForms(const Obj &r, Target &t, Status &err) {
   const Json *fs = r.get("forms");
   if (!fs || !fs->isArray() || fs->items().size() > 64)
     return invalid("forms: expected a list of layer forms");
@@ -1013,13 +984,13 @@ Status parseForms(const Obj &r, Target &t, std::string &err) {
         !f.num("window_max", 1, 1024, form.windowMax, false) ||
         !f.strings("epilogue", form.epilogue, false) ||
         !f.flag("act16", form.act16))
-      return failure(err);
+      return err;
     if (!parseSizes(f, "kernels", "kernel_max", form.kernelMax, form.kernels) ||
         !parseSizes(f, "strides", "stride_max", form.strideMax, form.strides) ||
         !parseSizes(f, "dilations", "dilation_max", form.dilationMax,
                     form.dilations) ||
         !parseSizes(f, "windows", "window_max", form.windowMax, form.windows))
-      return failure(err);
+      return err;
     if (form.act16 && !t.wide16)
       return invalid(f.at("act16") +
                      ": 16-bit activations need requant.outputs "
@@ -1047,7 +1018,7 @@ Status parseForms(const Obj &r, Target &t, std::string &err) {
       EMBER_TRY(pattern->fields(form).withContext(f.path));
     t.forms.push_back(std::move(form));
   }
-  return failure(err);
+  return err;
 }
 
 } // namespace
@@ -1149,7 +1120,7 @@ Status parseTarget(const std::string &text, Target &t) {
   if (!parsed)
     return invalid("not JSON: " + parsed.status().message());
   const Json &doc = *parsed;
-  std::string err;
+  Status err;
   if (!doc.isObject())
     return invalid("a target description is a JSON object");
   Obj r{&doc, "", &err};
@@ -1161,14 +1132,14 @@ Status parseTarget(const std::string &text, Target &t) {
                "requant", "depthwise", "forms", "arithmetic", "comment"}) ||
       !r.str("format", format) || !r.num("version", 0, INT_MAX, version) ||
       !r.str("name", t.name) || !r.num("lanes", 1, 4096, t.lanes))
-    return failure(err);
+    return err;
   if (format != kTargetFormat)
     return invalid("format: '" + format + "' is not " + kTargetFormat);
   if (version != kTargetVersion)
     return invalid("version: " + std::to_string(version) + " (this SDK reads " +
                    std::to_string(kTargetVersion) + ")");
   if (!r.str("hash", t.hash, false))
-    return failure(err);
+    return err;
   if (t.hash.empty()) {
     // The canonical document's FNV-1a, so that a reformatted file keeps it.
     uint64_t h = 1469598103934665603ull;
@@ -1183,7 +1154,7 @@ Status parseTarget(const std::string &text, Target &t) {
     buf[16] = 0;
     t.hash = buf;
   }
-  using Section = Status (*)(const Obj &, Target &, std::string &);
+  using Section = Status (*)(const Obj &, Target &, Status &);
   for (Section parse :
        {parseArray, parseMemories, parseTiming, parseOps, parseEngines,
         parseSync, parseRegisters, parseRequant, parseForms, parseArithmetic})
