@@ -456,8 +456,8 @@ Status buildLayersUnpacked(const Target &t, const backend::v1::Graph &g,
     *failedNode = -1;
   out = LayerProgram();
   sel::View v(t, g);
-  if (!v.error.empty())
-    return Status(ErrorCode::Invalid, v.error);
+  if (v.error.failed())
+    return v.error;
   v.patches = o.patches;
   sel::Unshared u;
   std::optional<sel::View> vu;

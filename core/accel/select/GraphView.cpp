@@ -277,14 +277,14 @@ View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
   auto ok = [&](int v) { return v >= 0 && size_t(v) < nv; };
   for (int v : g.inputs()) {
     if (!ok(v)) {
-      error = "graph input id " + std::to_string(v) + " out of range";
+      error = invalid("graph input id ", v, " out of range");
       return;
     }
     isInput[size_t(v)] = true;
   }
   for (const v1::Constant &c : g.constants()) {
     if (!ok(c.value())) {
-      error = "constant id out of range";
+      error = invalid("constant id out of range");
       return;
     }
     constant[size_t(c.value())] = &c.data();
@@ -295,16 +295,14 @@ View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
       if (v == -1)
         continue;
       if (!ok(v)) {
-        error = "node " + std::to_string(i) + " reads value id " +
-                std::to_string(v) + ", out of range";
+        error = invalid("node ", i, " reads value id ", v, ", out of range");
         return;
       }
       users[size_t(v)].push_back(i);
     }
     for (int v : n.outputs()) {
       if (!ok(v)) {
-        error = "node " + std::to_string(i) + " writes value id " +
-                std::to_string(v) + ", out of range";
+        error = invalid("node ", i, " writes value id ", v, ", out of range");
         return;
       }
       producer[size_t(v)] = i;
@@ -312,7 +310,7 @@ View::View(const Target &target, const v1::Graph &graph) : t(target), g(graph) {
   }
   for (int v : g.outputs()) {
     if (!ok(v)) {
-      error = "graph output id out of range";
+      error = invalid("graph output id out of range");
       return;
     }
     ++outUses[size_t(v)];

@@ -114,8 +114,8 @@ namespace ember::accel {
 std::vector<std::string> whyNot(const Target &t, const backend::v1::Graph &g,
                                 const SelectOptions &o) {
   sel::View v(t, g);
-  if (!v.error.empty())
-    return std::vector<std::string>(size_t(g.nodes_size()), v.error);
+  if (v.error.failed())
+    return std::vector<std::string>(size_t(g.nodes_size()), v.error.message());
   v.patches = o.patches;
   std::vector<std::string> out;
   sel::Unshared u;

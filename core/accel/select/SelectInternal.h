@@ -46,7 +46,7 @@ struct View {
   std::vector<int> outUses;
   std::vector<const v1::TensorData *> constant;
   std::vector<bool> isInput;
-  std::string error;
+  Status error; // the graph's first bad value id (ok when none)
   // SelectOptions::patches: a channel-poor convolution of a host value may
   // be claimed as the 1x1 layer it becomes on its patches (patchGeom).
   bool patches = true;
