@@ -25,6 +25,8 @@
 
 #include "ember/accel/Select.h"
 
+#include <functional>
+
 #include <set>
 #include <string>
 #include <vector>
@@ -163,6 +165,28 @@ struct FormPattern {
 
 #define ACCEL_FORM(Pattern, Name, What) const FormPattern &form##Pattern();
 #include "Forms.def"
+
+// A row-wise vector layer (forms norm and softmax: a 1x1 pool layer whose
+// rows the form reduces and multiplies): its tensors and the rows it may use.
+struct RowLayer {
+  const NTensor *x = nullptr, *y = nullptr;
+  bool in16 = false, out16 = false, inPlace = true; // in place: same width
+  int64_t outCap = 0; // Out rows (16-bit rows when either side is)
+  int64_t accCap = 0; // Acc rows below the output tables' reserve
+};
+// Layer L's RowLayer, or an error naming `what` (its tensors missing, a
+// 16-bit layer on a target without 16-bit rows).
+Status rowLayerOf(const Target &tg, const Layer &L,
+                  const std::vector<NTensor> &ts, const CodegenOptions &o,
+                  const char *what, RowLayer &r);
+// The steps of a row-wise layer in blocks of B rows: each block's Ct
+// channel tiles loaded to Out rows k*B, `compute` (the block's step and
+// rows), its result's tiles stored from Out rows yBase + k*B; the tiling
+// line and the DRAM the layer needs.
+void emitRowBlocks(const Target &tg, const std::vector<NTensor> &ts,
+                   const Layer &L, const RowLayer &r, int64_t B, int64_t yBase,
+                   LayerCode &code, LayerInfo &info,
+                   const std::function<void(StepCode &sc, int64_t n)> &compute);
 
 // The form table in order (Forms.def).
 const std::vector<const FormPattern *> &formPatterns();

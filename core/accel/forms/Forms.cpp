@@ -2,6 +2,8 @@
 // an op on a target, and the capability manifest's claims made from them.
 #include "Form.h"
 
+#include "Emit.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +40,65 @@ const FormPattern *emitterOf(const Layer &L) {
     if (f->emits && f->emits(L))
       return f;
   return nullptr;
+}
+
+Status rowLayerOf(const Target &tg, const Layer &L,
+                  const std::vector<NTensor> &ts, const CodegenOptions &o,
+                  const char *what, RowLayer &r) {
+  const PoolLayer &g = L.pool;
+  if (g.in < 0 || g.out < 0 || size_t(g.in) >= ts.size() ||
+      size_t(g.out) >= ts.size())
+    return Status(ErrorCode::Internal,
+                  std::string("internal: a ") + what + " without its tensors");
+  r.x = &ts[size_t(g.in)];
+  r.y = &ts[size_t(g.out)];
+  r.in16 = r.x->i16;
+  r.out16 = r.y->i16;
+  r.inPlace = r.in16 == r.out16;
+  const bool w16 = r.in16 || r.out16;
+  if (w16 && !tg.wide16)
+    return Status(ErrorCode::Unsupported, std::string("a 16-bit ") + what +
+                                              " on a target without 16-bit "
+                                              "rows");
+  auto capOf = [&](int mem) {
+    int64_t rows = int64_t(tg.memRows(mem));
+    if (size_t(mem) < o.shareRows.size() && o.shareRows[size_t(mem)])
+      rows = std::min(rows, int64_t(o.shareRows[size_t(mem)]));
+    return rows;
+  };
+  const int outMem = tg.memOf(Cls::Out), accMem = tg.memOf(Cls::Acc);
+  r.outCap = capOf(outMem) / (w16 ? 2 : 1);
+  // (The output tables' rows at the top when the params share the memory.)
+  r.accCap = capOf(accMem) -
+             (accMem == tg.memOf(Cls::Param) ? int64_t(o.paramReserve) : 0);
+  return Status::ok();
+}
+
+void emitRowBlocks(
+    const Target &tg, const std::vector<NTensor> &ts, const Layer &L,
+    const RowLayer &r, int64_t B, int64_t yBase, LayerCode &code,
+    LayerInfo &info,
+    const std::function<void(StepCode &sc, int64_t n)> &compute) {
+  const PoolLayer &g = L.pool;
+  const int64_t P = r.x->P, Ct = r.x->tiles();
+  const Addr addr{ts};
+  const int64_t blocks = ceilDiv(P, B);
+  code.steps.assign(size_t(blocks), StepCode());
+  for (int64_t s = 0; s < blocks; ++s) {
+    StepCode &sc = code.steps[size_t(s)];
+    const int64_t p0 = s * B, n = std::min(P, p0 + B) - p0;
+    sc.afterPrev = s > 0;
+    for (int64_t k = 0; k < Ct; ++k)
+      moveRows(tg, sc.loads, false, Cls::Out, k * B, addr(g.in, k, p0), n,
+               r.in16);
+    compute(sc, n);
+    for (int64_t k = 0; k < Ct; ++k)
+      moveRows(tg, sc.tail, true, Cls::Out, yBase + k * B, addr(g.out, k, p0),
+               n, r.out16);
+  }
+  code.tiling = info.tiling =
+      "p=" + std::to_string(B) + " c=" + std::to_string(Ct);
+  info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
 }
 
 namespace sel {

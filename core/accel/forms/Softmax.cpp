@@ -296,31 +296,13 @@ Status scheduleSoftmax(const Target &tg, const Layer &L,
   if (bad.failed())
     return Status(ErrorCode::Internal,
                   "internal: layer '" + L.name + "': " + bad.message());
-  const PoolLayer &g = L.pool;
-  if (g.in < 0 || g.out < 0 || size_t(g.in) >= ts.size() ||
-      size_t(g.out) >= ts.size())
-    return Status(ErrorCode::Internal,
-                  "internal: a softmax without its tensors");
-  const NTensor &x = ts[size_t(g.in)], &y = ts[size_t(g.out)];
-  const bool in16 = x.i16, out16 = y.i16, w16 = in16 || out16;
-  const bool inPlace = in16 == out16;
-  if (w16 && !tg.wide16)
-    return Status(ErrorCode::Unsupported,
-                  "a 16-bit softmax on a target without 16-bit rows");
+  RowLayer r;
+  EMBER_TRY(rowLayerOf(tg, L, ts, o, "softmax", r));
+  const bool in16 = r.in16, out16 = r.out16, inPlace = r.inPlace;
   EMBER_TRY(sel::whySoftmaxOps(tg));
-  const int64_t C = x.C, P = x.P, Ct = x.tiles(), lanes = tg.lanes;
+  const int64_t C = r.x->C, P = r.x->P, Ct = r.x->tiles(), lanes = tg.lanes;
   const int outMem = tg.memOf(Cls::Out), accMem = tg.memOf(Cls::Acc);
-  auto capOf = [&](int mem) {
-    int64_t rows = int64_t(tg.memRows(mem));
-    if (size_t(mem) < o.shareRows.size() && o.shareRows[size_t(mem)])
-      rows = std::min(rows, int64_t(o.shareRows[size_t(mem)]));
-    return rows;
-  };
-  const int64_t outCap = capOf(outMem) / (w16 ? 2 : 1);
-  // (The output tables' rows at the top when the params share the memory.)
-  const int64_t accCap =
-      capOf(accMem) -
-      (accMem == tg.memOf(Cls::Param) ? int64_t(o.paramReserve) : 0);
+  const int64_t outCap = r.outCap, accCap = r.accCap;
   const int64_t copies = inPlace ? 1 : 2; // a row's tiles in out
   const OpDesc &reduce = tg.ops[size_t(OpKind::VReduce)],
                &recip = tg.ops[size_t(OpKind::RScalar)],
@@ -354,33 +336,20 @@ Status scheduleSoftmax(const Target &tg, const Layer &L,
   // The registers, in sel::kSoftmaxRegs' order.
   const int64_t vals[7] = {m.inMult, m.inShift, m.outMult, m.outShift,
                            m.yZp,    m.lo,      m.hi};
-  for (int r = 0; r < 7; ++r)
-    code.setup.push_back(setregOp(tg, sel::kSoftmaxRegs[r], vals[r]));
+  for (int k = 0; k < 7; ++k)
+    code.setup.push_back(setregOp(tg, sel::kSoftmaxRegs[k], vals[k]));
   const int64_t last = C % lanes; // lanes of the last tile (0: all)
-  const Addr addr{ts};
-  const int64_t blocks = ceilDiv(P, B);
-  code.steps.assign(size_t(blocks), StepCode());
-  for (int64_t s = 0; s < blocks; ++s) {
-    StepCode &sc = code.steps[size_t(s)];
-    const int64_t p0 = s * B, n = std::min(P, p0 + B) - p0;
-    sc.afterPrev = s > 0;
-    for (int64_t k = 0; k < Ct; ++k)
-      moveRows(tg, sc.loads, false, Cls::Out, k * B, addr(g.in, k, p0), n,
-               in16);
-    sc.compute.push_back(vreduceOp(tg, 0, 0, n, Ct, 1, B, last, in16, false));
-    sc.compute.push_back(vreduceOp(tg, 0, 0, n, Ct, 1, B, last, in16, false,
-                                   false, false, true));
-    sc.compute.push_back(rscalarOp(tg, B, 0, n, false));
-    for (int64_t k = 0; k < Ct; ++k)
-      sc.compute.push_back(
-          vrowexpOp(tg, yBase + k * B, k * B, n, 1, B, 0, in16, out16));
-    for (int64_t k = 0; k < Ct; ++k)
-      moveRows(tg, sc.tail, true, Cls::Out, yBase + k * B, addr(g.out, k, p0),
-               n, out16);
-  }
-  code.tiling = info.tiling =
-      "p=" + std::to_string(B) + " c=" + std::to_string(Ct);
-  info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
+  emitRowBlocks(
+      tg, ts, L, r, B, yBase, code, info, [&](StepCode &sc, int64_t n) {
+        sc.compute.push_back(
+            vreduceOp(tg, 0, 0, n, Ct, 1, B, last, in16, false));
+        sc.compute.push_back(vreduceOp(tg, 0, 0, n, Ct, 1, B, last, in16, false,
+                                       false, false, true));
+        sc.compute.push_back(rscalarOp(tg, B, 0, n, false));
+        for (int64_t k = 0; k < Ct; ++k)
+          sc.compute.push_back(
+              vrowexpOp(tg, yBase + k * B, k * B, n, 1, B, 0, in16, out16));
+      });
   return Status::ok();
 }
 
