@@ -14,7 +14,7 @@ JsonValue JsonValue::number(double v) {
   j.num_ = v;
   return j;
 }
-JsonValue JsonValue::string(std::string v) {
+JsonValue JsonValue::text(std::string v) {
   JsonValue j;
   j.kind_ = Kind::String;
   j.str_ = std::move(v);
@@ -96,8 +96,8 @@ private:
     if (c == '[')
       return array(depth);
     if (c == '"') {
-      EMBER_ASSIGN(std::string s, string());
-      return JsonValue::string(std::move(s));
+      EMBER_ASSIGN(std::string s, quotedString());
+      return JsonValue::text(std::move(s));
     }
     if (literal("true"))
       return JsonValue::boolean(true);
@@ -135,7 +135,7 @@ private:
     return JsonValue::number(v);
   }
 
-  Expected<std::string> string() {
+  Expected<std::string> quotedString() {
     ++p_; // opening quote
     std::string out;
     while (p_ < t_.size()) {
@@ -244,7 +244,7 @@ private:
       skipSpace();
       if (p_ >= t_.size() || t_[p_] != '"')
         return error("expected a member name");
-      EMBER_ASSIGN(std::string key, string());
+      EMBER_ASSIGN(std::string key, quotedString());
       skipSpace();
       if (p_ >= t_.size() || t_[p_] != ':')
         return error("expected ':' after a member name");

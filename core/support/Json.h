@@ -20,7 +20,7 @@ public:
 
   JsonValue() = default;
   static JsonValue number(double v);
-  static JsonValue string(std::string v);
+  static JsonValue text(std::string v);
   static JsonValue boolean(bool v);
   static JsonValue array();
   static JsonValue object();

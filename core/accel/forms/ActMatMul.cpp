@@ -22,7 +22,8 @@ Status whyActMatMul(const View &v, const v1::Node &n) {
     return Status(ErrorCode::Unsupported, "MatMulInteger needs A and B");
   if (v.constant[size_t(b)])
     return Status(ErrorCode::Unsupported,
-                  "B " + q(v.name(b)) + " is a constant (the matmul form's)");
+                  "B " + quoted(v.name(b)) +
+                      " is a constant (the matmul form's)");
   if (!isQ8(v.dtype(a)) || !isQ8(v.dtype(b)))
     return Status(ErrorCode::Unsupported, "A and B are " + v.dtype(a) + ", " +
                                               v.dtype(b) + " (i8 or u8)");
@@ -34,11 +35,11 @@ Status whyActMatMul(const View &v, const v1::Node &n) {
                       " (rank-2 A by rank-2 B; batched heads fall back)");
   if (v.chan[size_t(a)] != defaultChan(2))
     return Status(ErrorCode::Unsupported,
-                  "A " + q(v.name(a)) + " is not laid out channels last");
+                  "A " + quoted(v.name(a)) + " is not laid out channels last");
   if (!v.isInput[size_t(b)] || v.producer[size_t(b)] >= 0)
     return Status(
         ErrorCode::Unsupported,
-        "B " + q(v.name(b)) +
+        "B " + quoted(v.name(b)) +
             " is computed on the device (only a value the host hands over is "
             "laid out transposed)");
   if (ad[1] % v.t.lanes)
@@ -76,8 +77,8 @@ Status whyActMatMulNode(const View &v, Analysis &a, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
   Status why = whyActMatMul(v, n);
   if (why.isOk() && v.chan[size_t(v.in(n, 1))] != 0)
-    why = Status(ErrorCode::Unsupported,
-                 "B " + q(v.name(v.in(n, 1))) + " is read laid out otherwise");
+    why = Status(ErrorCode::Unsupported, "B " + quoted(v.name(v.in(n, 1))) +
+                                             " is read laid out otherwise");
   int y = v.out(n);
   if (why.isOk() && y >= 0 && v.uses(y) == 1)
     a.chainOf[size_t(y)] = {i, -1};

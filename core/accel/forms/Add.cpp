@@ -165,7 +165,7 @@ Status whyRepeated(const View &v, int x, int64_t C) {
     shape += (i ? "," : "") + std::to_string(d[i]);
   return Status(
       ErrorCode::Unsupported,
-      "operand " + q(v.name(x)) + " [" + shape + "] is repeated over " +
+      "operand " + quoted(v.name(x)) + " [" + shape + "] is repeated over " +
           std::to_string(C) +
           " channels but is not a constant: the vector add reads one value per "
           "lane "
@@ -189,7 +189,7 @@ Status whyQAdd(const View &v, const v1::Node &n) {
   for (int x : {a, b, y})
     if (!isQ8(v.dtype(x)) && !(w16 && v.dtype(x) == "i16"))
       return Status(ErrorCode::Unsupported,
-                    q(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8" +
+                    quoted(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8" +
                         (has16(v.t, "add") ? " or i16)" : ")"));
   const v1::Attribute *prof = attr(n, "requant");
   const std::string profile =

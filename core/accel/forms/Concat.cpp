@@ -46,7 +46,7 @@ Status whyConcat(const View &v, const v1::Node &n, int self) {
     if (lanePart(v, x))
       return Status(
           ErrorCode::Unsupported,
-          "input " + q(v.name(x)) +
+          "input " + quoted(v.name(x)) +
               " starts inside a channel tile of its Split's input and the "
               "Concat does not take every part of that Split in order");
     if (i + 1 < ins.size() && v.dims(x)[1] % v.t.lanes &&
@@ -54,7 +54,8 @@ Status whyConcat(const View &v, const v1::Node &n, int self) {
          v.dtype(x) == "i16"))
       return Status(
           ErrorCode::Unsupported,
-          "input " + q(v.name(x)) + " has " + std::to_string(v.dims(x)[1]) +
+          "input " + quoted(v.name(x)) + " has " +
+              std::to_string(v.dims(x)[1]) +
               " channels, not a multiple of the lanes " +
               std::to_string(v.t.lanes) +
               (v.dtype(x) == "i16"
@@ -72,7 +73,7 @@ Status whyConcat(const View &v, const v1::Node &n, int self) {
         if (u != self && v.g.nodes(u).op() == "Concat")
           return Status(
               ErrorCode::Unsupported,
-              "input " + q(v.name(x)) +
+              "input " + quoted(v.name(x)) +
                   " feeds another Concat (the target has no pool to copy it)");
   }
   return Status::ok();
@@ -120,7 +121,7 @@ Status whyConcatNode(const View &v, Analysis &a, int i, bool) {
     int x = n.inputs(k), p = x >= 0 ? v.producer[size_t(x)] : -1;
     if (p < 0 || !a.why[size_t(p)].empty())
       why = Status(ErrorCode::Unsupported,
-                   "input " + q(v.name(x)) +
+                   "input " + quoted(v.name(x)) +
                        " is not computed on the target (the target has no "
                        "pool to copy it into place)");
   }
@@ -147,12 +148,12 @@ void copyInto(Builder &b, const v1::Node &n, int x, int k, int to,
   if (xd.size() >= 2 && xd.size() != 4) // [N, C, rest...]: b.an N x rest x 1
     xd = {xd[0], xd[1], prod(xd, 2, xd.size()), 1}; // map (the same rows)
   if (xd.size() != 4) {
-    b.refuse("Concat " + q(n.name()) + ": input " + q(b.v.name(x)) +
+    b.refuse("Concat " + quoted(n.name()) + ": input " + quoted(b.v.name(x)) +
              " cannot be placed in the output and is not an image to copy");
     return;
   }
   if (!b.v.t.has(OpKind::Pool)) {
-    b.refuse("Concat " + q(n.name()) + ": input " + q(b.v.name(x)) +
+    b.refuse("Concat " + quoted(n.name()) + ": input " + quoted(b.v.name(x)) +
              " cannot be placed in the output and the target has no pool to "
              "copy it");
     return;

@@ -31,7 +31,8 @@ Status why16x8(const View &v, const char *form, int xzp, int wzp, int y) {
         (!v.ints(z, zv) ||
          std::any_of(zv.begin(), zv.end(), [](int64_t e) { return e != 0; })))
       return Status(ErrorCode::Unsupported,
-                    "a 16x8 layer with a nonzero zero point " + q(v.name(z)));
+                    "a 16x8 layer with a nonzero zero point " +
+                        quoted(v.name(z)));
   }
   return Status::ok();
 }
@@ -89,8 +90,9 @@ Status whyConv(const View &v, const v1::Node &n) {
     return Status(ErrorCode::Unsupported, "ConvInteger needs x and w");
   const bool in16 = v.dtype(x) == "i16";
   if (!isQ8(v.dtype(x)) && !in16)
-    return Status(ErrorCode::Unsupported, "input " + q(v.name(x)) + " is " +
-                                              v.dtype(x) + " (i8 or u8)");
+    return Status(ErrorCode::Unsupported, "input " + quoted(v.name(x)) +
+                                              " is " + v.dtype(x) +
+                                              " (i8 or u8)");
   if (in16) {
     EMBER_TRY(why16x8(v, "conv", v.in(n, 2), v.in(n, 3), y));
   } else if (v.dtype(y) != "i32")

@@ -166,13 +166,13 @@ Status whyPhases(const View &v, const Analysis &a, const IlvPattern &p) {
     if (pi < 0 || v.g.nodes(pi).op() != "Requantize" ||
         !a.why[size_t(pi)].empty())
       return Status(ErrorCode::Unsupported,
-                    "phase " + q(v.name(x)) +
+                    "phase " + quoted(v.name(x)) +
                         " is not a requantized result the target computes");
     const Chain &ch = a.chainOf[size_t(v.in(v.g.nodes(pi), 0))];
     if (ch.root < 0 || v.g.nodes(ch.root).op() != "ConvInteger" ||
         v.dtype(v.in(v.g.nodes(ch.root), 0)) == "i16")
       return Status(ErrorCode::Unsupported,
-                    "phase " + q(v.name(x)) +
+                    "phase " + quoted(v.name(x)) +
                         " is not an 8-bit convolution's result");
   }
   return Status::ok();
@@ -229,7 +229,8 @@ void ilvLayer(Builder &b, int ri) {
             : nullptr;
     if (!g || !g->requant || g->pool.on || g->add.on || g->out16 ||
         b.tensorOf[size_t(x)] >= 0) {
-      b.refuse("interleave " + q(r.name()) + ": phase " + q(b.v.name(x)) +
+      b.refuse("interleave " + quoted(r.name()) + ": phase " +
+               quoted(b.v.name(x)) +
                " is not a convolution layer computed for it alone");
       return;
     }

@@ -84,7 +84,7 @@ Status whyLaneParts(const View &v, const v1::Node &s) {
     int64_t off = splitOffset(v, y, nullptr);
     if (!lanePart(v, y))
       continue;
-    const std::string where = "output " + q(v.name(y)) +
+    const std::string where = "output " + quoted(v.name(y)) +
                               " starts inside a channel tile (channel " +
                               std::to_string(off) + ")";
     if (v.dtype(y) == "i16")
@@ -115,7 +115,7 @@ Status whyLaneParts(const View &v, const v1::Node &s) {
       }
       return Status(
           ErrorCode::Unsupported,
-          where + " and is read by " + c.op() + " " + q(c.name()) +
+          where + " and is read by " + c.op() + " " + quoted(c.name()) +
               " (only an ungrouped convolution, which puts its weights at "
               "the part's lanes, or a Concat of all the parts in order reads "
               "one)");
@@ -142,7 +142,7 @@ Status whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n) {
     if (!v.constant[size_t(x)] && (p < 0 || !a.why[size_t(p)].empty()))
       return Status(
           ErrorCode::Unsupported,
-          "input " + q(v.name(x)) +
+          "input " + quoted(v.name(x)) +
               " is not computed on the target, and other inputs lie inside "
               "channel tiles (their producers must be in the Concat's "
               "partition)");
@@ -156,7 +156,7 @@ Status whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n) {
     if (!inside)
       continue;
     const std::string where =
-        "input " + q(v.name(x)) + " (channels " + std::to_string(at - c) +
+        "input " + quoted(v.name(x)) + " (channels " + std::to_string(at - c) +
         ".." + std::to_string(at - 1) + ") lies inside channel tiles";
     if (!v.t.declares(OpKind::Store, "lanes"))
       return Status(ErrorCode::Unsupported,
@@ -226,9 +226,9 @@ void settleLaneParts(const View &v, Analysis &a) {
         for (int k = 0; why.empty() && k < n.outputs_size(); ++k)
           for (int u : v.users[size_t(v.out(n, k))])
             if (!a.why[size_t(u)].empty() && lanePart(v, v.out(n, k)))
-              why = "output " + q(v.name(v.out(n, k))) +
+              why = "output " + quoted(v.name(v.out(n, k))) +
                     " starts inside a channel tile and its reader " +
-                    v.g.nodes(u).op() + " " + q(v.g.nodes(u).name()) +
+                    v.g.nodes(u).op() + " " + quoted(v.g.nodes(u).name()) +
                     " runs on the host";
       } else if (n.op() == "Concat" && a.free(i) &&
                  !(v.t.form("pixels") && isPixelOp(v, n))) {
@@ -246,12 +246,12 @@ void settleLaneParts(const View &v, Analysis &a) {
             int s = -1;
             if (splitOffset(v, n.inputs(k), &s) >= 0 &&
                 v.in(v.g.nodes(s), 0) == x && !a.why[size_t(s)].empty())
-              why = "its inputs " + q(v.name(n.inputs(k))) +
+              why = "its inputs " + quoted(v.name(n.inputs(k))) +
                     "... are the parts of a Split that runs on the host";
           }
           if (why.empty() && (p < 0 || !a.why[size_t(p)].empty()) &&
               !v.isInput[size_t(x)])
-            why = "the Split it reassembles reads " + q(v.name(x)) +
+            why = "the Split it reassembles reads " + quoted(v.name(x)) +
                   ", which the target does not compute";
         }
       }

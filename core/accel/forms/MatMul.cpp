@@ -16,8 +16,8 @@ Status whyMatMul(const View &v, const v1::Node &n) {
     return Status(ErrorCode::Unsupported, "MatMulInteger needs A and B");
   const bool in16 = v.dtype(a) == "i16";
   if (!isQ8(v.dtype(a)) && !in16)
-    return Status(ErrorCode::Unsupported,
-                  "A " + q(v.name(a)) + " is " + v.dtype(a) + " (i8 or u8)");
+    return Status(ErrorCode::Unsupported, "A " + quoted(v.name(a)) + " is " +
+                                              v.dtype(a) + " (i8 or u8)");
   if (in16) {
     Status e = why16x8(v, "matmul", v.in(n, 2), v.in(n, 3), y);
     if (e.failed())
@@ -37,7 +37,7 @@ Status whyMatMul(const View &v, const v1::Node &n) {
   if (bd.size() != 2 || !v.constant[size_t(b)])
     return Status(
         ErrorCode::Unsupported,
-        "B " + q(v.name(b)) +
+        "B " + quoted(v.name(b)) +
             " is not a rank-2 constant (weights stay stationary in the array; "
             "a batched MatMul of two activations falls back)");
   if (ad[1] != bd[0])

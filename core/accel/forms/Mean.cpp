@@ -129,7 +129,8 @@ void sumNode(Builder &b, const v1::Node &n) {
   }
   auto it = b.pending.find(x);
   if (it == b.pending.end()) {
-    b.refuse(n.op() + " " + q(n.name()) + ": its sum is not in the partition");
+    b.refuse(n.op() + " " + quoted(n.name()) +
+             ": its sum is not in the partition");
     return;
   }
   Builder::Pending p = std::move(it->second);

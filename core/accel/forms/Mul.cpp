@@ -253,7 +253,7 @@ void unclaimHostFactorMuls(const View &v, Analysis &a) {
       if (host < 0 || !a.partOf(mp.mul, formMul(), mp.requant))
         continue;
       const std::string why = "a quantized multiply whose factor " +
-                              q(v.name(v.out(v.g.nodes(host)))) +
+                              quoted(v.name(v.out(v.g.nodes(host)))) +
                               " is computed on the host (its " +
                               v.g.nodes(host).op() +
                               " is shared with a node the target does not run)";

@@ -196,7 +196,7 @@ void settlePermutations(const View &v, Analysis &a, bool forCompile) {
     const int pi = v.producer[size_t(p.x)];
     // (A lone permutation of a host tensor is not worth a partition.)
     if (!forCompile && (pi < 0 || !a.why[size_t(pi)].empty()))
-      why = "a channel permutation of " + q(v.name(p.x)) +
+      why = "a channel permutation of " + quoted(v.name(p.x)) +
             ", which is not computed on the target (a lone permutation is "
             "not worth a partition)";
     for (int k : p.nodes)

@@ -207,7 +207,7 @@ Status whyPlacedRuns(const View &v, const Analysis &a, int xi, int64_t runs) {
       v.outUses[size_t(xi)] || v.users[size_t(xi)].size() != 1)
     return Status(
         ErrorCode::Unsupported,
-        "input " + q(v.name(xi)) +
+        "input " + quoted(v.name(xi)) +
             " is not a Concat of pixels on the target read by this one alone "
             "(its stores would cross the runs)");
   const int64_t block = v.layout(xi)[0] * v.layout(xi)[2] / runs;
@@ -216,8 +216,8 @@ Status whyPlacedRuns(const View &v, const Analysis &a, int xi, int64_t runs) {
     const std::array<int64_t, 3> l = v.layout(xj);
     const int64_t P = l[0] * l[2];
     if (block <= 0 || at / block != (at + P - 1) / block)
-      return Status(ErrorCode::Unsupported, "input " + q(v.name(xj)) + " of " +
-                                                q(v.name(xi)) +
+      return Status(ErrorCode::Unsupported, "input " + quoted(v.name(xj)) +
+                                                " of " + quoted(v.name(xi)) +
                                                 " crosses a run");
     at += P;
   }
@@ -375,7 +375,7 @@ Status whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
       if (p < 0 || !a.why[size_t(p)].empty())
         return Status(
             ErrorCode::Unsupported,
-            "input " + q(v.name(xi)) +
+            "input " + quoted(v.name(xi)) +
                 " is not computed on the target (a Concat of pixels places "
                 "or copies its inputs' results)");
       if ((isMoveOp(v.g.nodes(p).op()) || isPixelOp(v, v.g.nodes(p)) ||
@@ -383,7 +383,7 @@ Status whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
           !v.t.has(OpKind::Pool))
         return Status(
             ErrorCode::Unsupported,
-            "input " + q(v.name(xi)) +
+            "input " + quoted(v.name(xi)) +
                 " is not a layer result (its stores cannot be placed) and the "
                 "target has no pool to copy it");
     }
@@ -458,7 +458,7 @@ void pixelNode(Builder &b, const v1::Node &n) {
           return;
         const Status bad = placeRuns(b.lp.tensors, k, ty, runs, at);
         if (bad.failed()) {
-          b.refuse("Concat " + q(n.name()) + ": " + q(bad.message()) +
+          b.refuse("Concat " + quoted(n.name()) + ": " + quoted(bad.message()) +
                    " is not inside one run of pixels of the result");
           return;
         }
@@ -494,7 +494,7 @@ void pixelNode(Builder &b, const v1::Node &n) {
     return;
   const NTensor src = b.lp.tensors[size_t(k)];
   if (src.laneFrom >= 0 || src.ilv) {
-    b.refuse(op + " " + q(n.name()) +
+    b.refuse(op + " " + quoted(n.name()) +
              ": a view of a tensor placed inside "
              "channel tiles or at phases");
     return;

@@ -115,7 +115,7 @@ Status whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
     if (c.root < 0)
       return Status(
           ErrorCode::Unsupported,
-          "its int32 input " + q(v.name(x)) +
+          "its int32 input " + quoted(v.name(x)) +
               " is not the only use of a ConvInteger/MatMulInteger the target "
               "runs (the target requantizes its own accumulators)");
   } else if (!isQ8(v.dtype(x)) && !(conv16 && v.dtype(x) == "i16")) {
@@ -177,11 +177,12 @@ Status whyBiasNode(const View &v, Analysis &a, int i, bool) {
   if (c < 0 || !biasValues(v, c, yd.size() > 1 ? yd[size_t(ch)] : 1,
                            int(yd.size()), ch, bv))
     return Status(ErrorCode::Unsupported,
-                  "the bias " + (c >= 0 ? q(v.name(c)) : std::string("?")) +
+                  "the bias " +
+                      (c >= 0 ? quoted(v.name(c)) : std::string("?")) +
                       " is not an i32 constant per output channel");
   if (v.uses(y) != 1)
     return Status(ErrorCode::Unsupported,
-                  "the biased accumulator " + q(v.name(y)) +
+                  "the biased accumulator " + quoted(v.name(y)) +
                       " has several uses (the target requantizes it in place)");
   a.chainOf[size_t(y)] = {accChain(v, a, acc).root, i};
   return Status::ok();
@@ -236,7 +237,7 @@ Status whyTableNode(const View &v, Analysis &a, int i, bool) {
   if (!fuses(v.t, "requant", "lut"))
     return Status(
         ErrorCode::Unsupported,
-        "its input " + q(v.name(x)) +
+        "its input " + quoted(v.name(x)) +
             " is not requantized by a layer the target runs (the table is "
             "applied on a convolution's, MatMul's or mean's output path; the "
             "target's requant form has no lut stage to run it alone)");
@@ -293,7 +294,7 @@ void biasAdd(Builder &b, const v1::Node &n) {
   int acc = b.pending.count(x0) ? x0 : x1, c = acc == x0 ? x1 : x0;
   auto it = b.pending.find(acc);
   if (it == b.pending.end() || it->second.requantized) {
-    b.refuse("Add " + q(n.name()) +
+    b.refuse("Add " + quoted(n.name()) +
              ": its accumulator is not in the partition");
     return;
   }
@@ -363,7 +364,7 @@ void requantize(Builder &b, const v1::Node &n) {
     if (!identityGemm(b, x, n.name(), p))
       return;
   } else {
-    b.refuse("Requantize " + q(n.name()) +
+    b.refuse("Requantize " + quoted(n.name()) +
              ": its input is not in the partition");
     return;
   }
@@ -398,7 +399,7 @@ void requantize(Builder &b, const v1::Node &n) {
   if (yzp < lowest || yzp > highest) {
     // The interpreter adds it and clamps; the device's zero-point field
     // holds the stored type only.
-    b.refuse("Requantize " + q(n.name()) + ": its output zero point " +
+    b.refuse("Requantize " + quoted(n.name()) + ": its output zero point " +
              std::to_string(yzp) + " is outside " + to + "'s range [" +
              std::to_string(lowest) + ", " + std::to_string(highest) + "]");
     return;
@@ -467,7 +468,7 @@ void tableChainEnd(Builder &b, int exit) {
   auto it = tc ? b.pending.find(tc->root) : b.pending.end();
   if (it == b.pending.end() || !it->second.requantized ||
       !it->second.layer.lut.empty() || !fuses(b.v.t, it->second.form, "lut")) {
-    b.refuse(n.op() + " " + q(n.name()) +
+    b.refuse(n.op() + " " + quoted(n.name()) +
              ": its chain's input is not the result of a layer with an output "
              "table");
     return;

@@ -179,7 +179,7 @@ void settleViews(const View &v, Analysis &a, bool forCompile) {
     const int pi = v.producer[size_t(p.x)];
     // (A lone view of a host tensor is not worth a partition.)
     if (!forCompile && (pi < 0 || !a.why[size_t(pi)].empty()))
-      why = "a view of " + q(v.name(p.x)) +
+      why = "a view of " + quoted(v.name(p.x)) +
             ", which is not computed on the target (a lone view is not "
             "worth a partition)";
     for (int k : p.nodes)
@@ -252,7 +252,7 @@ void move(Builder &b, const v1::Node &n,
   int x = from >= 0 ? from : b.v.in(n, 0), y = b.v.out(n);
   if (from < 0 && b.v.layout(x) != b.v.layout(y)) {
     if (!flattensIntoMatMul(b.v, n)) {
-      b.refuse(n.op() + " " + q(n.name()) +
+      b.refuse(n.op() + " " + quoted(n.name()) +
                ": changes the layout and its MatMul is not in the partition");
       return;
     }

@@ -101,7 +101,7 @@ Status whyResize(const View &v, const v1::Node &n) {
   const std::string mode = aStr(n, "mode", "nearest");
   if (mode != "nearest")
     return Status(ErrorCode::Unsupported,
-                  "mode " + q(mode) + " (the target upsamples nearest)");
+                  "mode " + quoted(mode) + " (the target upsamples nearest)");
   if (aInt(n, "antialias", 0) || attr(n, "axes"))
     return Status(ErrorCode::Unsupported, "antialias or axes");
   const int64_t f = xd[2] ? yd[2] / xd[2] : 0;
@@ -121,8 +121,8 @@ Status whyResize(const View &v, const v1::Node &n) {
     for (int64_t X = 0; X < yd[size_t(a)]; ++X)
       if (nearestSource(ctm, nm, X, f, xd[size_t(a)], yd[size_t(a)]) != X / f)
         return Status(ErrorCode::Unsupported,
-                      "coordinate_transformation_mode " + q(ctm) + " with " +
-                          "nearest_mode " + q(nm) +
+                      "coordinate_transformation_mode " + quoted(ctm) +
+                          " with " + "nearest_mode " + quoted(nm) +
                           " (the target repeats source pixel floor(X / f))");
   if (xd[3] > v.t.maxX)
     return Status(ErrorCode::Unsupported, "lines of " + std::to_string(xd[3]) +

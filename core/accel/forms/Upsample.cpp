@@ -40,7 +40,7 @@ Status upPattern(const View &v, int ri, UpPattern &p) {
     return Status(ErrorCode::Unsupported, "not an int32 Resize");
   if (aStr(n, "mode", "nearest") != "linear")
     return Status(ErrorCode::Unsupported,
-                  "mode " + q(aStr(n, "mode", "nearest")) +
+                  "mode " + quoted(aStr(n, "mode", "nearest")) +
                       " (the target's int32 Resize is bilinear)");
   if (aInt(n, "antialias", 0) || aInt(n, "exclude_outside", 0) ||
       attr(n, "axes"))
@@ -69,7 +69,7 @@ Status upPattern(const View &v, int ri, UpPattern &p) {
     p.mode = 2;
   else
     return Status(ErrorCode::Unsupported,
-                  "coordinate_transformation_mode " + q(ctm) +
+                  "coordinate_transformation_mode " + quoted(ctm) +
                       " (the target's are half_pixel and asymmetric)");
   if (Status why = whyResizeOperands(v, n, f); why.failed())
     return why;

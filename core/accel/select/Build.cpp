@@ -166,7 +166,7 @@ int Builder::materialize(int x, int base, int64_t tileOffset, int64_t pixOff) {
   }
   if (v.constant[size_t(x)] && isQ8(v.dtype(x)))
     return constTensor(x);
-  refuse("value " + q(v.name(x)) + " is not computed in this partition");
+  refuse("value " + quoted(v.name(x)) + " is not computed in this partition");
   return -1;
 }
 
@@ -341,7 +341,7 @@ int Builder::laneView(int x, GemmLayer &g) {
   int k = off >= 0 ? materialize(v.in(v.g.nodes(s), 0)) : -1;
   if (k < 0 || g.groups != 1 || g.in16) {
     if (err.isOk())
-      refuse("value " + q(v.name(x)) +
+      refuse("value " + quoted(v.name(x)) +
              " starts inside a channel tile and is not read by an "
              "ungrouped int8 convolution");
     return -1;
@@ -413,7 +413,7 @@ Status Builder::run() {
       failed = i;
       return Status(ErrorCode::Unsupported,
                     "node " + std::to_string(v.sourceNode(i)) + " " + n.op() +
-                        " " + q(n.name()) + ": " + an.why[size_t(i)]);
+                        " " + quoted(n.name()) + ": " + an.why[size_t(i)]);
     }
     // A node of a pattern of several nodes: its form builds it (most of
     // them at the pattern's last node).

@@ -80,7 +80,7 @@ struct Builder {
       if (p.*end == ri)
         return &p;
     const v1::Node &n = v.g.nodes(ri);
-    internal("internal: " + n.op() + " " + q(n.name()) + " outside its " +
+    internal("internal: " + n.op() + " " + quoted(n.name()) + " outside its " +
              what);
     return nullptr;
   }

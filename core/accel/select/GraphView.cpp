@@ -12,7 +12,7 @@
 
 namespace ember::accel::sel {
 
-std::string q(const std::string &s) { return "'" + s + "'"; }
+std::string quoted(const std::string &s) { return "'" + s + "'"; }
 
 const v1::Attribute *attr(const v1::Node &n, const char *name) {
   for (const v1::Attribute &a : n.attributes())
@@ -57,8 +57,9 @@ Status convGeom(const View &v, const v1::Node &n, int x, int w, int y,
   auto xd = v.dims(x), wd = v.dims(w), yd = v.dims(y);
   if (xd.size() != 4 || wd.size() != 4 || yd.size() != 4)
     return Status(ErrorCode::Unsupported,
-                  "the target runs 2-D convolutions (rank 4), " + q(v.name(x)) +
-                      " has rank " + std::to_string(xd.size()));
+                  "the target runs 2-D convolutions (rank 4), " +
+                      quoted(v.name(x)) + " has rank " +
+                      std::to_string(xd.size()));
   g.N = xd[0];
   g.C = xd[1];
   g.H = xd[2];
@@ -223,10 +224,10 @@ Status foldWeights(const View &v, int w, int wzp, int64_t K,
   std::vector<int64_t> wv, zv;
   if (!bytes && !v.ints(w, wv))
     return Status(ErrorCode::Unsupported,
-                  "the weights " + q(v.name(w)) + " are not a constant");
+                  "the weights " + quoted(v.name(w)) + " are not a constant");
   if (wzp >= 0 && !v.ints(wzp, zv))
     return Status(ErrorCode::Unsupported, "the weight zero point " +
-                                              q(v.name(wzp)) +
+                                              quoted(v.name(wzp)) +
                                               " is not a constant");
   if (!zv.empty() && zv.size() != 1 && int64_t(zv.size()) != K)
     return Status(ErrorCode::Unsupported,
@@ -261,8 +262,8 @@ Status scalarZp(const View &v, int z, int64_t &out) {
     return Status::ok();
   std::vector<int64_t> zv;
   if (!v.ints(z, zv) || zv.size() != 1)
-    return Status(ErrorCode::Unsupported,
-                  "zero point " + q(v.name(z)) + " is not a constant scalar");
+    return Status(ErrorCode::Unsupported, "zero point " + quoted(v.name(z)) +
+                                              " is not a constant scalar");
   out = zv[0];
   return Status::ok();
 }

@@ -317,9 +317,9 @@ Status patchedLimits(const Target &t, const LayerProgram &lp,
       *layer = L.name;
     return Status(
         ErrorCode::Unsupported,
-        "layer " + sel::q(L.name) + ": kernel " + std::to_string(c.kh) + "x" +
-            std::to_string(c.kw) + ", stride " + std::to_string(c.sh) + "x" +
-            std::to_string(c.sw) +
+        "layer " + sel::quoted(L.name) + ": kernel " + std::to_string(c.kh) +
+            "x" + std::to_string(c.kw) + ", stride " + std::to_string(c.sh) +
+            "x" + std::to_string(c.sw) +
             ": outside the target's conv form, and its layer does not fit "
             "read as its patches either");
   }

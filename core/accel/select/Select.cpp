@@ -93,7 +93,7 @@ Analysis analyze(const View &v, bool forCompile) {
     if (row && !row->anyLayout && !isMoveOp(op) && !sameChan)
       for (int x : ni.inputs())
         if (x >= 0 && v.chan[size_t(x)] != defaultChan(v.dims(x).size())) {
-          a.why[size_t(i)] = "reads " + q(v.name(x)) +
+          a.why[size_t(i)] = "reads " + quoted(v.name(x)) +
                              " laid out with its channels on axis " +
                              std::to_string(v.chan[size_t(x)]);
           a.row[size_t(i)] = nullptr;

@@ -28,7 +28,7 @@ namespace v1 = ember::backend::v1;
 
 // ---- the graph (GraphView.cpp) --------------------------------------------
 
-std::string q(const std::string &s);
+std::string quoted(const std::string &s);
 const v1::Attribute *attr(const v1::Node &n, const char *name);
 int64_t aInt(const v1::Node &n, const char *name, int64_t dflt);
 std::vector<int64_t> aInts(const v1::Node &n, const char *name,
