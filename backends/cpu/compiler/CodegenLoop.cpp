@@ -13,12 +13,12 @@
 
 namespace ember::cpugen {
 
-bool isSigned(ElemKind k) {
+bool isSignedInt(ElemKind k) {
   return k == ElemKind::I8 || k == ElemKind::I16 || k == ElemKind::I32 ||
          k == ElemKind::I64;
 }
 
-unsigned bits(ElemKind k) {
+unsigned kindBits(ElemKind k) {
   return k == ElemKind::Bool ? 1 : unsigned(elemSize(k) * 8);
 }
 
@@ -514,7 +514,8 @@ llvm::Value *LoopGen::constant(ElemKind k, double v) {
     return llvm::ConstantFP::get(regType(k), v);
   if (k == ElemKind::Bool)
     return b.getInt1(v != 0);
-  return llvm::ConstantInt::get(regType(k), uint64_t(int64_t(v)), isSigned(k));
+  return llvm::ConstantInt::get(regType(k), uint64_t(int64_t(v)),
+                                isSignedInt(k));
 }
 
 llvm::Value *LoopGen::eval(const Value &v) {

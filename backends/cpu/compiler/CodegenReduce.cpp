@@ -19,7 +19,7 @@ static void argBody(Codegen &cg, llvm::IRBuilder<> &b, const Node &n,
                     llvm::Value *in, llvm::Value *out, llvm::Value *base,
                     llvm::Value *olin, int64_t extent, int64_t stride) {
   ElemKind k = n.inputs[0].type().elem();
-  bool fl = isComputeFloatKind(k), sg = isSigned(k);
+  bool fl = isComputeFloatKind(k), sg = isSignedInt(k);
   bool isMax = n.kind == OpKind::ArgMax;
   bool last = n.attrInt("select_last_index", 0) != 0;
   llvm::Type *et = cg.elemType(k);
@@ -450,7 +450,7 @@ Status Codegen::emitReduce(const Group &g) {
   if (root.type().numElements() == 0)
     return Status::ok();
   ElemKind k = x.type().elem();
-  bool fl = isComputeFloatKind(k), sg = isSigned(k);
+  bool fl = isComputeFloatKind(k), sg = isSignedInt(k);
   OpKind op = n.kind;
   int64_t per = 1;
   for (size_t d = 1; d < keptDims.size(); ++d)
@@ -468,7 +468,7 @@ Status Codegen::emitReduce(const Group &g) {
   // acct: double, int64, or f32 itself for Max and Min).
   auto initValue = [&]() -> llvm::Value * {
     double inf = std::numeric_limits<double>::infinity();
-    unsigned w = bits(k);
+    unsigned w = kindBits(k);
     if (op == OpKind::ReduceProd)
       return fl ? llvm::ConstantFP::get(acct, 1.0) : b_->getInt64(1);
     if (op == OpKind::ReduceMax)

@@ -27,9 +27,9 @@ namespace ember::cpugen {
 // result).
 
 // Signed integers (isSignedKind includes the floats).
-bool isSigned(ElemKind k);
+bool isSignedInt(ElemKind k);
 // Bits of a kind's value (bool: 1).
-unsigned bits(ElemKind k);
+unsigned kindBits(ElemKind k);
 // Row-major strides of dims d.
 std::vector<int64_t> contiguous(const Dims &d);
 
@@ -158,7 +158,7 @@ struct LoopGen {
   llvm::Value *intrinsic(llvm::Intrinsic::ID id, llvm::Value *x);
   // Exp of a float kind (Exp, Sigmoid): ember/math/Exp.h inline for f32
   // and the 16-bit floats, the C library's for f64 (as the interpreter).
-  llvm::Value *exp(ElemKind k, llvm::Value *x);
+  llvm::Value *expOf(ElemKind k, llvm::Value *x);
 
   llvm::Value *cast(llvm::Value *v, ElemKind from, ElemKind to);
   // f32 to an integer of at most 32 bits (type tt) with the reference's

@@ -89,7 +89,7 @@ llvm::Value *ownF32(LoopGen &g, ElemKind k, const char *libmName,
 
 } // namespace
 
-llvm::Value *LoopGen::exp(ElemKind k, llvm::Value *x) {
+llvm::Value *LoopGen::expOf(ElemKind k, llvm::Value *x) {
   return ownF32(*this, k, "exp", x,
                 [](const auto &o, auto v) { return math::expF32(o, v); });
 }
@@ -114,9 +114,9 @@ llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
     if (isComputeFloatKind(from))
       return to == ElemKind::F64 ? b.CreateFPExt(v, tt)
                                  : b.CreateFPTrunc(v, tt);
-    return isSigned(from) ? b.CreateSIToFP(v, tt) : b.CreateUIToFP(v, tt);
+    return isSignedInt(from) ? b.CreateSIToFP(v, tt) : b.CreateUIToFP(v, tt);
   }
-  if (from == ElemKind::F32 && bits(to) <= 32)
+  if (from == ElemKind::F32 && kindBits(to) <= 32)
     return floatToNarrowInt(v, tt);
   if (isComputeFloatKind(from)) {
     // The reference: NaN -> 0, |d| >= 2^63 -> INT64_MIN, else trunc
@@ -136,11 +136,11 @@ llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
     i = b.CreateSelect(big, b.getInt64(uint64_t(INT64_MIN)), i);
     return b.CreateTrunc(i, tt);
   }
-  unsigned fb = bits(from), tb = bits(to);
+  unsigned fb = kindBits(from), tb = kindBits(to);
   if (tb < fb)
     return b.CreateTrunc(v, tt);
   if (tb > fb)
-    return isSigned(from) ? b.CreateSExt(v, tt) : b.CreateZExt(v, tt);
+    return isSignedInt(from) ? b.CreateSExt(v, tt) : b.CreateZExt(v, tt);
   return v;
 }
 
@@ -234,7 +234,7 @@ llvm::Value *LoopGen::minMax(bool isMax, ElemKind k, llvm::Value *cur,
     llvm::Value *r = b.CreateSelect(better, v, cur);
     return b.CreateSelect(nan, llvm::ConstantFP::getNaN(v->getType()), r);
   }
-  bool sg = isSigned(k);
+  bool sg = isSignedInt(k);
   llvm::Value *better =
       isMax ? (sg ? b.CreateICmpSGT(v, cur) : b.CreateICmpUGT(v, cur))
             : (sg ? b.CreateICmpSLT(v, cur) : b.CreateICmpULT(v, cur));
@@ -246,12 +246,12 @@ namespace {
 
 llvm::Value *toI32(llvm::IRBuilder<> &b, llvm::Value *v, ElemKind k) {
   llvm::Type *i32 = b.getInt32Ty();
-  unsigned w = bits(k);
+  unsigned w = kindBits(k);
   if (w == 32)
     return v;
   if (w > 32)
     return b.CreateTrunc(v, i32);
-  return isSigned(k) ? b.CreateSExt(v, i32) : b.CreateZExt(v, i32);
+  return isSignedInt(k) ? b.CreateSExt(v, i32) : b.CreateZExt(v, i32);
 }
 
 // quant::mbqm: floor((x * m + 2^(30 - e)) / 2^(31 - e)), e clamped to
@@ -385,8 +385,8 @@ llvm::Value *LoopGen::quantizeLinear(const Node &n,
   // nearbyint(x / scale) in the x/scale type, + zero point, saturated
   // (NaN -> 0), as QuantUtil.h does.
   ElemKind qk = n.types[0].elem();
-  unsigned w = bits(qk);
-  bool sq = isSigned(qk);
+  unsigned w = kindBits(qk);
+  bool sq = isSignedInt(qk);
   // f32 into at most 16 bits: the sum, clamp and conversion in f32 give
   // the reference's double result (twice as many lanes a vector). The
   // rounded quotient q is an integer; q + zp is exact in f32 while |q| <
@@ -477,7 +477,7 @@ llvm::Value *LoopGen::quantizedAdd(const Node &n,
     llvm::Type *i64 = b.getInt64Ty();
     auto wide = [&](llvm::Value *v, ElemKind ek, int32_t lowest) {
       llvm::Value *w =
-          isSigned(ek) ? b.CreateSExt(v, i64) : b.CreateZExt(v, i64);
+          isSignedInt(ek) ? b.CreateSExt(v, i64) : b.CreateZExt(v, i64);
       return b.CreateSub(w, b.getInt64(uint64_t(int64_t(lowest))));
     };
     llvm::Value *v =
@@ -517,7 +517,7 @@ llvm::Value *LoopGen::quantizedAdd(const Node &n,
 llvm::Value *LoopGen::tableLookup(const Node &n,
                                   std::vector<llvm::Value *> &o) {
   ElemKind k = n.inputs[0].type().elem();
-  const bool sg = isSigned(k);
+  const bool sg = isSignedInt(k);
   llvm::Value *x = o[0];
   const Tensor &t = *n.inputs[1].node->payload;
   ElemKind tk = t.elem();
@@ -580,11 +580,11 @@ llvm::Value *LoopGen::tableLookup(const Node &n,
 llvm::Value *LoopGen::dequantizeLinear(const Node &n,
                                        std::vector<llvm::Value *> &o) {
   ElemKind k = n.inputs[0].type().elem();
-  const bool sg = isSigned(k);
+  const bool sg = isSignedInt(k);
   llvm::Value *x = o[0];
   // double(x - zero point) * scale, rounded once to the result type.
   ElemKind sk = n.inputs[1].type().elem();
-  if (sk == ElemKind::F32 && bits(k) <= 16) {
+  if (sk == ElemKind::F32 && kindBits(k) <= 16) {
     // |x - zp| <= 2^16 and an f32 scale: the double product is exact
     // (at most 17 + 24 significant bits), so rounding it to f32 is the
     // f32 product, rounded once (overflow and subnormals alike).
@@ -612,7 +612,7 @@ llvm::Value *LoopGen::dequantizeLinear(const Node &n,
 llvm::Value *LoopGen::divide(const Node &n, std::vector<llvm::Value *> &o) {
   ElemKind k = n.inputs[0].type().elem();
   const bool fl = isComputeFloatKind(k);
-  const bool sg = isSigned(k);
+  const bool sg = isSignedInt(k);
   llvm::Value *x = o[0];
   llvm::Type *t = regType(k);
   auto iconst = [&](int64_t c) {
@@ -634,7 +634,7 @@ llvm::Value *LoopGen::divide(const Node &n, std::vector<llvm::Value *> &o) {
 llvm::Value *LoopGen::modulo(const Node &n, std::vector<llvm::Value *> &o) {
   ElemKind k = n.inputs[0].type().elem();
   const bool fl = isComputeFloatKind(k);
-  const bool sg = isSigned(k);
+  const bool sg = isSignedInt(k);
   llvm::Value *x = o[0];
   llvm::Type *t = regType(k);
   auto fconst = [&](double c) { return llvm::ConstantFP::get(t, c); };
@@ -687,7 +687,7 @@ llvm::Value *LoopGen::power(const Node &n, std::vector<llvm::Value *> &o) {
 // BitShift: 0 (or the sign) for a shift past the width.
 llvm::Value *LoopGen::bitShift(const Node &n, std::vector<llvm::Value *> &o) {
   ElemKind k = n.inputs[0].type().elem();
-  const bool sg = isSigned(k);
+  const bool sg = isSignedInt(k);
   llvm::Value *x = o[0];
   llvm::Type *t = regType(k);
   auto iconst = [&](int64_t c) {
@@ -695,7 +695,7 @@ llvm::Value *LoopGen::bitShift(const Node &n, std::vector<llvm::Value *> &o) {
   };
   bool left = n.attrString("direction", "") == "LEFT";
   llvm::Value *s = o[1];
-  unsigned w = bits(k);
+  unsigned w = kindBits(k);
   llvm::Value *out = b.CreateICmpUGE(s, iconst(int64_t(w)));
   if (sg)
     out = b.CreateOr(out, b.CreateICmpSLT(s, iconst(0)));
@@ -710,7 +710,7 @@ llvm::Value *LoopGen::bitShift(const Node &n, std::vector<llvm::Value *> &o) {
 
 llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   ElemKind k = n.inputs[0].type().elem();
-  bool fl = isComputeFloatKind(k), sg = isSigned(k);
+  bool fl = isComputeFloatKind(k), sg = isSignedInt(k);
   llvm::Value *x = o[0];
   llvm::Type *t = regType(k);
   auto fconst = [&](double c) { return llvm::ConstantFP::get(t, c); };
@@ -721,7 +721,7 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   // code here does not compile.
   switch (loopOpOf(n.kind)) {
   case LoopOp::Exp:
-    return exp(k, x);
+    return expOf(k, x);
   case LoopOp::Log:
     return intrinsic(llvm::Intrinsic::log, x);
   case LoopOp::Sqrt:
@@ -732,7 +732,7 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
     // One exp: of -x for x >= 0, of x below (and of a NaN itself, which
     // then comes out as the reference's exp(x) / (1 + exp(x)) gives it).
     llvm::Value *pos = b.CreateFCmpOGE(x, fconst(0.0));
-    llvm::Value *e = exp(k, b.CreateSelect(pos, b.CreateFNeg(x), x));
+    llvm::Value *e = expOf(k, b.CreateSelect(pos, b.CreateFNeg(x), x));
     llvm::Value *den = b.CreateFAdd(fconst(1.0), e);
     return b.CreateSelect(pos, b.CreateFDiv(fconst(1.0), den),
                           b.CreateFDiv(e, den));
@@ -816,7 +816,7 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
   case LoopOp::Cast: {
     double lo, hi;
     if (k == ElemKind::F32 && isIntKind(n.types[0].elem()) &&
-        bits(n.types[0].elem()) <= 32 && clampBounds(n.inputs[0], lo, hi) &&
+        kindBits(n.types[0].elem()) <= 32 && clampBounds(n.inputs[0], lo, hi) &&
         lo > -2147483648.0 && hi < 2147483648.0)
       return boundedFloatToInt(x, regType(n.types[0].elem()));
     return cast(x, k, n.types[0].elem());

@@ -47,8 +47,8 @@ void scan(Codegen &cg, const Group &g, int64_t axis) {
                       v = v->getType()->isDoubleTy() ? v
                                                      : b.CreateFPExt(v, acc);
                     else
-                      v = isSigned(k) ? b.CreateSExt(v, acc)
-                                      : b.CreateZExt(v, acc);
+                      v = isSignedInt(k) ? b.CreateSExt(v, acc)
+                                          : b.CreateZExt(v, acc);
                     llvm::Value *sum =
                         fl ? b.CreateFAdd(c[0], v) : b.CreateAdd(c[0], v);
                     llvm::Value *out = exclusive ? c[0] : sum;

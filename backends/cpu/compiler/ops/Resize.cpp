@@ -324,7 +324,8 @@ llvm::Value *nestedSum(LoopGen &lg, const Plan &plan, int p, size_t corner,
     llvm::Type *f64 = b.getDoubleTy();
     if (isComputeFloatKind(plan.in))
       return v->getType()->isDoubleTy() ? v : b.CreateFPExt(v, f64);
-    return isSigned(plan.in) ? b.CreateSIToFP(v, f64) : b.CreateUIToFP(v, f64);
+    return isSignedInt(plan.in) ? b.CreateSIToFP(v, f64)
+                                 : b.CreateUIToFP(v, f64);
   }
   return passSum(lg, plan, plan.passes[size_t(p)], corner, radix,
                  [&](size_t, size_t c, size_t inner) {
@@ -455,8 +456,8 @@ llvm::Value *LoopGen::resizeValue(const Node &n) {
     v = clampTo(v, -hi, hi);
     return out == ElemKind::F64 ? v : b.CreateFPTrunc(v, b.getFloatTy());
   }
-  unsigned w = bits(out);
-  bool sgn = isSigned(out);
+  unsigned w = kindBits(out);
+  bool sgn = isSignedInt(out);
   double lo = sgn ? -std::ldexp(1.0, int(w) - 1) : 0.0;
   double hi =
       sgn ? std::ldexp(1.0, int(w) - 1) - 1 : std::ldexp(1.0, int(w)) - 1;

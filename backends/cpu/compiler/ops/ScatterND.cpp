@@ -42,7 +42,7 @@ Status emit_ScatterND(Codegen &cg, const Group &g) {
   std::vector<int64_t> stride(size_t(r), 1);
   for (int64_t d = r - 1; d > 0; --d)
     stride[size_t(d - 1)] = stride[size_t(d)] * xd[size_t(d)];
-  bool fl = isComputeFloatKind(k), sgn = isSigned(k);
+  bool fl = isComputeFloatKind(k), sgn = isSignedInt(k);
   cg.emitTask("scatter", 1, count * slice, [&](llvm::Value *, llvm::Value *) {
     llvm::Value *pi = cg.ptrOfValue(ind), *pu = cg.ptrOfValue(upd),
                 *py = cg.ptrOfValue(y);

@@ -37,7 +37,7 @@ Status emit_TopK(Codegen &cg, const Group &g) {
   // every number and equal to NaN.
   auto before = [&](llvm::Value *a, llvm::Value *c) -> llvm::Value * {
     if (!fl) {
-      bool s = isSigned(k);
+      bool s = isSignedInt(k);
       return largest ? (s ? b.CreateICmpSGT(a, c) : b.CreateICmpUGT(a, c))
                      : (s ? b.CreateICmpSLT(a, c) : b.CreateICmpULT(a, c));
     }
