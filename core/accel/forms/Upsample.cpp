@@ -346,12 +346,9 @@ Status scheduleUpsample(const Target &tg, const Layer &L,
                                  uint64_t(ceilDiv(t[dY], opLines) - 1) *
                                      tg.vector.issueOverhead};
   };
-  sp::PlanResult plan = planLayer(tg, p, o, info);
-  if (!plan.ok)
-    return Status(ErrorCode::Unsupported,
-                  "does not fit the memories: " + plan.error);
+  EMBER_ASSIGN(sp::PlanResult plan, planLayer(tg, p, o, info));
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop, o.paramReserve);
+  EMBER_ASSIGN(Slots slots, allocate(tg, p, t, o.slotsFromTop, o.paramReserve));
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
   std::vector<sp::Step> steps = sp::schedule(p, t);

@@ -47,8 +47,8 @@ operand(std::string name, int space, sp::Role role, std::vector<size_t> dims,
 // By the cost model (predicted cycles) or by DMA bytes; or the tiling the
 // tuner forces (checked to fit). With o.candidates, the model's best tilings
 // go to info.candidates (bias filled in by the caller).
-sp::PlanResult planLayer(const Target &tg, const sp::Problem &layer,
-                         const CodegenOptions &o, LayerInfo &info) {
+Expected<sp::PlanResult> planLayer(const Target &tg, const sp::Problem &layer,
+                                   const CodegenOptions &o, LayerInfo &info) {
   sp::Problem p = layer;
   sp::PlanOptions po;
   sp::Machine m = machineOf(tg, o);
@@ -78,16 +78,13 @@ sp::PlanResult planLayer(const Target &tg, const sp::Problem &layer,
       shape = sorted[d] == d && t.tile[d] >= 1 &&
               t.tile[d] <= std::max<int64_t>(p.dims[d].extent, 1);
     sp::PlanOptions fit;
-    if (!shape || !sp::evaluate(p, fit, t)) {
-      r.error =
-          "the tuned tiling (" + o.force->text() + ") does not fit this layer";
-      return r;
-    }
-    if (!sp::keepsOrder(p, t)) {
-      r.error = "the tuned tiling (" + o.force->text() +
-                ") does not keep the lines outermost";
-      return r;
-    }
+    if (!shape || !sp::evaluate(p, fit, t))
+      return unsupported("does not fit the memories: the tuned tiling (" +
+                         o.force->text() + ") does not fit this layer");
+    if (!sp::keepsOrder(p, t))
+      return unsupported("does not fit the memories: the tuned tiling (" +
+                         o.force->text() +
+                         ") does not keep the lines outermost");
     r.ok = true;
     r.tiling = t;
     r.ranked = {t};
@@ -95,7 +92,7 @@ sp::PlanResult planLayer(const Target &tg, const sp::Problem &layer,
     r = sp::planTiles(p, po);
   }
   if (!r.ok)
-    return r;
+    return unsupported("does not fit the memories: " + r.error);
   info.choice.tile = r.tiling.tile;
   info.choice.order = r.tiling.order;
   if (p.compute && o.predict) {
@@ -124,9 +121,10 @@ uint64_t tensorBytes(const std::vector<NTensor> &ts, int k) {
 // that consecutive layers, placed from alternate ends, overlap only when
 // together they need more than the memory: the next layer's weights can then
 // load while the layer before still computes (weight prefetch).
-Slots allocate(const Target &tg, const sp::Problem &p, const sp::Tiling &t,
-               bool fromTop, uint64_t paramReserve,
-               const std::vector<int64_t> *tops) {
+Expected<Slots> allocate(const Target &tg, const sp::Problem &p,
+                         const sp::Tiling &t, bool fromTop,
+                         uint64_t paramReserve,
+                         const std::vector<int64_t> *tops) {
   Slots s;
   std::vector<int64_t> cursor(p.spaces.size(), 0);
   s.base.resize(p.operands.size());
@@ -147,7 +145,11 @@ Slots allocate(const Target &tg, const sp::Problem &p, const sp::Tiling &t,
   }
   for (size_t i = 0; i < p.spaces.size(); ++i)
     if (p.spaces[i].capacity && uint64_t(cursor[i]) > p.spaces[i].capacity)
-      s.error = "internal: slots overflow " + p.spaces[i].name;
+      return makeError(ErrorCode::Internal,
+                       "internal: the slots of the tiling overflow " +
+                           p.spaces[i].name + " (" + std::to_string(cursor[i]) +
+                           " of " + std::to_string(p.spaces[i].capacity) +
+                           " rows)");
   return s;
 }
 
@@ -472,11 +474,10 @@ Status genPool(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
                   nullptr) +
         (banded ? 2 : 0)};
   };
-  sp::PlanResult plan = planLayer(tg, p, o, info);
-  if (!plan.ok)
-    return unsupported("does not fit the memories: " + plan.error);
+  EMBER_ASSIGN(sp::PlanResult plan, planLayer(tg, p, o, info));
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop && !g.w16, o.paramReserve);
+  EMBER_ASSIGN(Slots slots,
+               allocate(tg, p, t, o.slotsFromTop && !g.w16, o.paramReserve));
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
   int64_t curInW = Wp, curOutW = g.OW; // the geometry registers' values
@@ -569,11 +570,10 @@ Status genAdd(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
                             const std::vector<sp::StepOperand> &) {
     return std::vector<uint64_t>{vectorCycles(tg, t[dP]) * uint64_t(passes)};
   };
-  sp::PlanResult plan = planLayer(tg, p, o, info);
-  if (!plan.ok)
-    return unsupported("does not fit the memories: " + plan.error);
+  EMBER_ASSIGN(sp::PlanResult plan, planLayer(tg, p, o, info));
   const sp::Tiling &t = plan.tiling;
-  Slots slots = allocate(tg, p, t, o.slotsFromTop && !w16, o.paramReserve);
+  EMBER_ASSIGN(Slots slots,
+               allocate(tg, p, t, o.slotsFromTop && !w16, o.paramReserve));
   code.tiling = info.tiling = tilingText(p, t);
   info.minDramBytes = tensorBytes(ts, g.a) + tensorBytes(ts, g.out) +
                       (g.bBroadcast ? uint64_t(y.tiles() * y.rowBytes())

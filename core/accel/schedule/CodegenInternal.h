@@ -64,23 +64,26 @@ std::vector<scratchpad::Space> spacesOf(const Target &t,
 
 // Plans a layer's problem: by the cost model or by DMA bytes, or the tiling
 // the tuner forces (checked to fit); fills the choice and prediction of
-// `info` (and its candidates with o.candidates).
-scratchpad::PlanResult planLayer(const Target &t,
-                                 const scratchpad::Problem &layer,
-                                 const CodegenOptions &o, LayerInfo &info);
+// `info` (and its candidates with o.candidates). Unsupported, naming why,
+// when no tiling fits the memories.
+Expected<scratchpad::PlanResult> planLayer(const Target &t,
+                                           const scratchpad::Problem &layer,
+                                           const CodegenOptions &o,
+                                           LayerInfo &info);
 
 // Memory rows of each operand's slots, allocated in order per memory, from
 // the bottom or (fromTop) from the top down.
 struct Slots {
   std::vector<std::vector<int64_t>> base; // per operand, per slot
-  std::string error;
 };
 // `tops` (with fromTop): per memory, the row the slots end below instead of
 // the memory's top (a 16-bit layer's lower halves, Stripes.h).
-Slots allocate(const Target &t, const scratchpad::Problem &p,
-               const scratchpad::Tiling &tl, bool fromTop,
-               uint64_t paramReserve = 0,
-               const std::vector<int64_t> *tops = nullptr);
+// An internal error when the slots overflow a memory (the planner checked
+// the tiling against the same capacities, so it names a planner fault).
+Expected<Slots> allocate(const Target &t, const scratchpad::Problem &p,
+                         const scratchpad::Tiling &tl, bool fromTop,
+                         uint64_t paramReserve = 0,
+                         const std::vector<int64_t> *tops = nullptr);
 
 // "n=1x1 y=4x3 ..." of a tiling.
 std::string tilingText(const scratchpad::Problem &p,
@@ -95,10 +98,10 @@ struct GemmTables;
 // Whether one output line of a convolution (input width W, padded Wp,
 // output width OW, ekh input lines at line stride sh) fits the layer's
 // fields and memories whole (`actRows`: the activation memory's rows the
-// layer may use): "" if so, else why. A line that does not runs in column
-// bands (genGemm); convLimits refuses what bands cannot do.
-std::string convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
-                         int64_t ekh, int64_t sh, uint64_t actRows);
+// layer may use): ok if so, else unsupported naming why. A line that does
+// not runs in column bands (genGemm); convLimits refuses what bands cannot do.
+Status convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
+                    int64_t ekh, int64_t sh, uint64_t actRows);
 
 // Ok, or why the GEMM layer's form cannot be scheduled on the target
 // (GemmLimits.cpp).

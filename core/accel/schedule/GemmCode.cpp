@@ -189,14 +189,13 @@ Status GemmSched::columnBands() {
   const uint64_t actMem = tg.memRows(tg.memOf(Cls::Act));
   const uint64_t actCap = actMem / (in16 ? 2 : 1);
   const uint64_t outCap = tg.memRows(tg.memOf(Cls::Out)) / (g.out16 ? 2 : 1);
-  banded = !flat && !g.sum &&
-           !convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actMem).empty();
+  const Status whole = convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actMem);
+  banded = !flat && !g.sum && !whole.isOk();
   if (banded) {
     const NTensor *ot = outTensor();
     if (pool)
       return unsupported("a fused pool over a line in column bands (",
-                         convLineFits(tg, g.W, Wp, g.OW, ekh, g.sh, actMem),
-                         ")");
+                         whole.message(), ")");
     if (ot && ot->ilv)
       return unsupported("a transposed convolution's phase in column bands");
     for (int64_t k = 2; k <= g.OW && bandSizes.size() < 6; ++k) {
@@ -204,7 +203,7 @@ Status GemmSched::columnBands() {
       const int64_t wb = std::min(Wp, (b - 1) * g.sw + ekw);
       if ((bandSizes.empty() || bandSizes.back() != b) &&
           uint64_t(b) <= outCap / 4 &&
-          convLineFits(tg, wb, wb, b, ekh, g.sh, actCap).empty())
+          convLineFits(tg, wb, wb, b, ekh, g.sh, actCap).isOk())
         bandSizes.push_back(b);
     }
     if (bandSizes.empty())
@@ -576,7 +575,8 @@ std::vector<uint64_t> gemmStepCycles(const GemmSched &s, const sp::Tiling &t,
 
 // The slots of the planned tiling; one side of a striped 16-bit pair takes
 // them from the top of the lower halves (below the tables' reserve).
-Slots gemmSlots(const GemmSched &s, const sp::Problem &p, const sp::Tiling &t) {
+Expected<Slots> gemmSlots(const GemmSched &s, const sp::Problem &p,
+                          const sp::Tiling &t) {
   const Target &tg = s.tg;
   std::vector<int64_t> tops;
   if (s.topOfHalves)
@@ -1048,17 +1048,13 @@ Status genGemm(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
                    const std::vector<sp::StepOperand> &so) {
     return gemmStepCycles(s, t, idx, tile, so);
   };
-  sp::PlanResult plan = planLayer(tg, p, s.o, info);
-  if (!plan.ok)
-    return unsupported("does not fit the memories: " + plan.error);
+  EMBER_ASSIGN(sp::PlanResult plan, planLayer(tg, p, s.o, info));
   info.choice.bias = s.path;
   for (TileChoice &c : info.candidates)
     if (c.bias < 0)
       c.bias = s.path;
   const sp::Tiling &t = plan.tiling;
-  Slots slots = gemmSlots(s, p, t);
-  if (!slots.error.empty())
-    return makeError(ErrorCode::Internal, slots.error);
+  EMBER_ASSIGN(Slots slots, gemmSlots(s, p, t));
   gemmSummary(s, info);
   code.tiling = tilingText(p, t);
   info.tiling = code.tiling;

@@ -42,8 +42,8 @@ Status refuseForm(const Target &tg, const GemmLayer &g,
   return Status::ok();
 }
 
-std::string convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
-                         int64_t ekh, int64_t sh, uint64_t actRows) {
+Status convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
+                    int64_t ekh, int64_t sh, uint64_t actRows) {
   const int64_t line = std::min({t.maxX, t.maxY, t.maxInner, t.maxOuter});
   const int64_t ostride = t.ops[size_t(OpKind::Gemm)].max("act_ostride");
   const int out = t.memOf(Cls::Out);
@@ -61,7 +61,9 @@ std::string convLineFits(const Target &t, int64_t W, int64_t Wp, int64_t OW,
     os << "output width " << OW << " (an output line must fit a quarter of "
        << t.memories[size_t(out)].name << ", " << t.memRows(out) / 4
        << " rows)";
-  return os.str();
+  if (os.str().empty())
+    return Status::ok();
+  return unsupported(os.str());
 }
 
 // A 16-bit layer's operations from the 8-bit schedule (Target::wide16):

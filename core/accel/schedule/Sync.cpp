@@ -211,10 +211,11 @@ Status walkSync(const Target &t, std::vector<Op> &prog, const Forced &forced,
 // it starts, through its engine's order and the signals it waits for; a
 // barrier's k-th wait takes its k-th signal, both in program order), every
 // signal that is not so ordered is a violation: its operation is made to
-// wait for that wait (added to `forced`). Returns the violations found, or
-// -1 with `err` set; `first` gets the first violation's description.
-int64_t unorderedSignals(const Target &t, const std::vector<Op> &prog,
-                         Forced &forced, std::string *err, std::string *first) {
+// wait for that wait (added to `forced`). Returns the violations found (an
+// error for a wait with nothing signalled or a signal past the depth that
+// no wait can order); `first` gets the first violation's description.
+Expected<int64_t> unorderedSignals(const Target &t, const std::vector<Op> &prog,
+                                   Forced &forced, std::string *first) {
   const int ne = int(t.engines.size());
   using Clock = std::array<int64_t, kMaxEngines>;
   Clock none;
@@ -237,12 +238,9 @@ int64_t unorderedSignals(const Target &t, const std::vector<Op> &prog,
     for (int b = 0; b < 32; ++b)
       if ((in.wait >> b) & 1u) {
         const size_t k = taken[size_t(b)]++;
-        if (k >= sigs[size_t(b)].size()) {
-          if (err)
-            *err = "operation " + std::to_string(i) + ": waits on " +
-                   syncBitName(t, b) + " with nothing signalled before it";
-          return -1;
-        }
+        if (k >= sigs[size_t(b)].size())
+          return invalid("operation ", i, ": waits on ", syncBitName(t, b),
+                         " with nothing signalled before it");
         const size_t a = sigs[size_t(b)][k];
         const Clock &ca = start[a];
         for (int e = 0; e < ne; ++e)
@@ -260,13 +258,9 @@ int64_t unorderedSignals(const Target &t, const std::vector<Op> &prog,
           continue;
         // Its (k - depth)-th wait, on the consumer's engine.
         const std::vector<size_t> &ws = waitOps[size_t(b)];
-        if (k - t.sync.depth >= ws.size()) {
-          if (err)
-            *err = "operation " + std::to_string(i) + ": signals " +
-                   syncBitName(t, b) + " beyond its depth " +
-                   std::to_string(t.sync.depth);
-          return -1;
-        }
+        if (k - t.sync.depth >= ws.size())
+          return invalid("operation ", i, ": signals ", syncBitName(t, b),
+                         " beyond its depth ", t.sync.depth);
         const size_t w = ws[k - t.sync.depth];
         const int cy = prog[w].engine;
         if (c[size_t(cy)] >= int64_t(w))
@@ -300,10 +294,7 @@ Status assignSync(const Target &t, std::vector<Op> &prog, SyncStats *stats) {
       break;
     // Each round only adds dependencies (a program-order walk that already
     // holds in program order), so the rounds end.
-    std::string err;
-    const int64_t n = unorderedSignals(t, prog, forced, &err, nullptr);
-    if (n < 0)
-      return invalid(err);
+    EMBER_ASSIGN(const int64_t n, unorderedSignals(t, prog, forced, nullptr));
     if (n == 0)
       break;
   }
@@ -346,9 +337,10 @@ Status checkSync(const Target &t, const std::vector<Op> &prog) {
   }
   if (t.sync.kind == SyncKind::Barriers) {
     Forced unused;
-    std::string err, first;
-    if (unorderedSignals(t, prog, unused, &err, &first) != 0)
-      return invalid(err.empty() ? first : err);
+    std::string first;
+    EMBER_ASSIGN(const int64_t n, unorderedSignals(t, prog, unused, &first));
+    if (n != 0)
+      return invalid(first);
   }
   return Status::ok();
 }

@@ -178,11 +178,10 @@ Status convLimits(const Target &t, const ConvGeom &g) {
                : "")
        << " (a column band's lines are a line apart in DRAM: strides of "
        << "loads and stores at most " << stride << " rows)";
-  else if (const std::string band =
-               convLineFits(t, one, one, 1, ekh, g.sh, act);
-           !band.empty())
+  else if (const Status band = convLineFits(t, one, one, 1, ekh, g.sh, act);
+           !band.isOk())
     os << "one output pixel reads " << ekh << " lines of " << one
-       << " pixels (its column band: " << band << ")";
+       << " pixels (its column band: " << band.message() << ")";
   if (os.str().empty())
     return Status::ok();
   return Status(ErrorCode::Unsupported, os.str());
