@@ -108,34 +108,11 @@ private:
 };
 
 Expected<std::string> Parser::stringLit() {
-  if (!accept('"'))
+  if (!peek('"'))
     return err("expected a string", found());
-  std::string r;
-  while (p_ < s_.size() && s_[p_] != '"') {
-    char c = s_[p_++];
-    if (c == '\\') {
-      if (p_ >= s_.size())
-        break;
-      char d = s_[p_];
-      if (d == '"' || d == '\\') {
-        r += d;
-        ++p_;
-      } else if (p_ + 1 < s_.size() && isxdigit(uint8_t(d)) &&
-                 isxdigit(uint8_t(s_[p_ + 1]))) {
-        r += char(std::stoi(s_.substr(p_, 2), nullptr, 16));
-        p_ += 2;
-      } else {
-        return err("bad escape in string");
-      }
-    } else {
-      if (c == '\n')
-        return err("unterminated string");
-      r += c;
-    }
-  }
-  if (p_ >= s_.size())
-    return err("unterminated string");
-  ++p_;
+  Expected<std::string> r = readQuoted(s_, p_);
+  if (!r)
+    return err(r.status().message());
   return r;
 }
 

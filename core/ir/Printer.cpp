@@ -12,23 +12,6 @@ static bool isIdentChar(char c) {
   return isalnum(uint8_t(c)) || c == '_' || c == '.' || c == '$' || c == '-';
 }
 
-std::string quoteString(const std::string &s) {
-  std::string r = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      r += '\\';
-      r += c;
-    } else if (uint8_t(c) < 0x20 || uint8_t(c) >= 0x7f) {
-      char buf[8];
-      snprintf(buf, sizeof buf, "\\%02X", unsigned(uint8_t(c)));
-      r += buf;
-    } else {
-      r += c;
-    }
-  }
-  return r + "\"";
-}
-
 std::string valueRef(const std::string &name) {
   bool plain = !name.empty();
   for (char c : name)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ir/Graph.h"
+#include "support/Quote.h"
 
 #include <ostream>
 
@@ -20,8 +21,6 @@ void printFunction(std::ostream &os, const Function &f,
 std::string printTensorLiteral(const Tensor &t, int64_t elideAbove = 0);
 // A value name as it appears in text: %name or %"quoted name".
 std::string valueRef(const std::string &name);
-// A string literal: "...", with \" \\ and \XX escapes (the parsers read it).
-std::string quoteString(const std::string &s);
 
 Expected<std::unique_ptr<Module>> parseModule(const std::string &text,
                                               const std::string &fileName);

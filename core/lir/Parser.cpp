@@ -116,32 +116,10 @@ private:
   Expected<std::string> quotedText() {
     if (peek() != '"')
       return err("expected a string");
-    ++p_;
-    std::string r;
-    while (true) {
-      if (p_ >= s_.size() || s_[p_] == '\n')
-        return err("unterminated string");
-      char c = s_[p_++];
-      if (c == '"')
-        return r;
-      if (c != '\\') {
-        r += c;
-        continue;
-      }
-      if (p_ >= s_.size())
-        return err("unterminated string");
-      char e = s_[p_];
-      if (e == '"' || e == '\\') {
-        r += e;
-        ++p_;
-        continue;
-      }
-      if (p_ + 1 >= s_.size() || !isxdigit(uint8_t(e)) ||
-          !isxdigit(uint8_t(s_[p_ + 1])))
-        return err("bad escape in string");
-      r += char(std::stoi(s_.substr(p_, 2), nullptr, 16));
-      p_ += 2;
-    }
+    Expected<std::string> r = readQuoted(s_, p_);
+    if (!r)
+      return err(r.status().message());
+    return r;
   }
   // After '%' or '@': a plain identifier or a quoted string.
   Expected<std::string> nameText() {

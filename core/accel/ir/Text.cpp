@@ -2,6 +2,7 @@
 #include "ember/accel/Text.h"
 
 #include "Form.h"
+#include "support/Quote.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -26,19 +27,6 @@ struct Rec {
     return nullptr;
   }
 };
-
-std::string quote(const std::string &s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      o += '\\';
-    if (c == '\n')
-      o += "\\n";
-    else
-      o += c;
-  }
-  return o + "\"";
-}
 
 // Splits a line into tokens; quoted parts keep their spaces, the quotes and
 // escapes stay in the token (unquote removes them).
@@ -70,18 +58,13 @@ bool tokens(const std::string &line, std::vector<std::string> &out) {
   return true;
 }
 
+// A token that is one whole string literal (support/Quote.h).
 bool unquote(const std::string &v, std::string &out) {
-  if (v.size() < 2 || v.front() != '"' || v.back() != '"')
+  size_t pos = 0;
+  Expected<std::string> r = readQuoted(v, pos);
+  if (!r || pos != v.size())
     return false;
-  out.clear();
-  for (size_t i = 1; i + 1 < v.size(); ++i) {
-    if (v[i] == '\\' && i + 2 < v.size()) {
-      ++i;
-      out += v[i] == 'n' ? '\n' : v[i];
-    } else {
-      out += v[i];
-    }
-  }
+  out = std::move(*r);
   return true;
 }
 
@@ -263,7 +246,7 @@ std::string typeOf(const NTensor &x) {
 
 std::string tensorFields(const NTensor &x) {
   std::string s = "kind=" + std::string(kKinds[int(x.kind)]) +
-                  " name=" + quote(x.name) + " type=" + typeOf(x) +
+                  " name=" + quoteString(x.name) + " type=" + typeOf(x) +
                   " dims=" + list(x.dims) + " axis=" + std::to_string(x.axis);
   if (x.value >= 0)
     s += " value=" + std::to_string(x.value);
@@ -387,13 +370,13 @@ std::string nodesText(const std::vector<std::string> &nodes) {
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (i)
       s += ',';
-    s += quote(nodes[i]);
+    s += quoteString(nodes[i]);
   }
   return s;
 }
 
 std::string header(const Target &t) {
-  return "target name=" + quote(t.name) + " hash=" + t.hash +
+  return "target name=" + quoteString(t.name) + " hash=" + t.hash +
          " lanes=" + std::to_string(t.lanes) + "\n";
 }
 
@@ -427,7 +410,7 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
      << "\n";
   for (const Layer &L : lp.layers) {
     os << "layer ";
-    const std::string common = "name=" + quote(L.name) +
+    const std::string common = "name=" + quoteString(L.name) +
                                " nodes=" + nodesText(L.nodes) +
                                " macs=" + std::to_string(L.usefulMacs);
     switch (L.kind) {
@@ -890,20 +873,21 @@ std::string printProgram(const Target &t, const Program &p) {
     os << "constant tensor=" << k << " dram=" << at << "\n";
   for (size_t i = 0; i < p.layers.size(); ++i) {
     const LayerInfo &l = p.layers[i];
-    os << "layer " << i << " name=" << quote(l.name) << " op=" << quote(l.op)
-       << " nodes=" << nodesText(l.nodes) << " macs=" << l.usefulMacs
-       << " array_macs=" << l.arrayMacs << " load_bytes=" << l.loadBytes
-       << " store_bytes=" << l.storeBytes << " ops=" << l.firstInsn << ","
-       << l.endInsn << " prefetch=" << l.prefetchFirst << "," << l.prefetchEnd
-       << " tiling=" << quote(l.tiling) << " shape=" << quote(l.shape)
-       << " tile=" << list(l.choice.tile) << " order=" << list(l.choice.order)
-       << " bias_path=" << l.choice.bias
+    os << "layer " << i << " name=" << quoteString(l.name)
+       << " op=" << quoteString(l.op) << " nodes=" << nodesText(l.nodes)
+       << " macs=" << l.usefulMacs << " array_macs=" << l.arrayMacs
+       << " load_bytes=" << l.loadBytes << " store_bytes=" << l.storeBytes
+       << " ops=" << l.firstInsn << "," << l.endInsn
+       << " prefetch=" << l.prefetchFirst << "," << l.prefetchEnd
+       << " tiling=" << quoteString(l.tiling)
+       << " shape=" << quoteString(l.shape) << " tile=" << list(l.choice.tile)
+       << " order=" << list(l.choice.order) << " bias_path=" << l.choice.bias
        << " predicted=" << uint64_t(l.predictedCycles + 0.5)
        << " min_dram=" << l.minDramBytes << " cascaded=" << l.cascadedIn << ","
        << l.cascadedOut << " striped=" << l.stripedIn << "," << l.stripedOut
        << " ring=" << l.ringRows;
     if (!l.notStriped.empty())
-      os << " not_striped=" << quote(l.notStriped);
+      os << " not_striped=" << quoteString(l.notStriped);
     os << "\n";
     if (i < p.tables.size() && !p.tables[i].wOff.empty()) {
       const GemmTables &tb = p.tables[i];
