@@ -1,11 +1,15 @@
-// The reference arrangement of a GEMM layer's constants in the static image
-// (RefSim.h, packReference): the layer laid each out (Program::tables); this
-// fills the bytes the reference simulator's array reads. The example NPU
-// packs its image the same way.
+// A whole program on the reference simulator (RefSim.h): the reference
+// arrangement of a GEMM layer's constants in the static image
+// (packReference: the layer laid each out, Program::tables; this fills the
+// bytes the reference simulator's array reads; the example NPU packs its
+// image the same way), and the program run on a fresh machine with its
+// inputs and outputs in the host layout (simulateProgram).
+#include "ember/accel/Device.h"
 #include "ember/accel/Pack.h"
 #include "ember/accel/RefSim.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace ember::accel {
@@ -101,6 +105,53 @@ void packReference(const Target &t, const LayerProgram &lp, Program &p) {
   for (size_t i = 0; i < lp.layers.size() && i < p.tables.size(); ++i)
     if (lp.layers[i].kind == Layer::Kind::Gemm)
       packGemm(t, lp.layers[i].gemm, p.tables[i], p.image.data());
+}
+
+Status simulateProgram(const Target &t, const Program &p,
+                       const std::vector<const void *> &inputs,
+                       const std::vector<void *> &outputs, const SimOptions &o,
+                       SimStats *stats) {
+  // No buffers at all: a timing run (the inputs zero, no outputs read).
+  const bool timing = inputs.empty() && outputs.empty();
+  if (!timing &&
+      (inputs.size() != p.inputs.size() || outputs.size() != p.outputs.size()))
+    return invalid("the program has " + std::to_string(p.inputs.size()) +
+                   " inputs and " + std::to_string(p.outputs.size()) +
+                   " outputs");
+  const uint64_t need = std::max<uint64_t>(p.dramBytes, p.image.size());
+  if (t.dram.bytes && need > t.dram.bytes)
+    return invalid("the program needs " + std::to_string(need) +
+                   " bytes of DRAM, the description's dram.bytes is " +
+                   std::to_string(t.dram.bytes));
+  RefMachine m(t, need);
+  std::memcpy(m.dram().data(), p.image.data(), p.image.size());
+  m.setConstants(p.image.size());
+  std::vector<uint8_t> buf;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const NTensor &nt = p.inputs[i];
+    if (nt.dram < 0 || uint64_t(nt.dram) + nt.bytes() > need)
+      return invalid("input " + std::to_string(i) + " lies outside the DRAM");
+    buf.assign(size_t(nt.bytes()), 0);
+    toTiled(nt, inputs[i], buf.data());
+    std::memcpy(m.dram().data() + nt.dram, buf.data(), buf.size());
+  }
+  const Status st = m.run(p.ops, o, stats);
+  if (st.failed()) {
+    std::string err = st.message();
+    size_t at = 0;
+    if (std::sscanf(err.c_str(), "operation %zu", &at) == 1 &&
+        at < p.opLayer.size() && p.opLayer[at] >= 0 &&
+        size_t(p.opLayer[at]) < p.layers.size())
+      err += " (layer '" + p.layers[size_t(p.opLayer[at])].name + "')";
+    return Status(st.code(), err);
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const NTensor &nt = p.outputs[i];
+    if (nt.dram < 0 || uint64_t(nt.dram) + nt.bytes() > need)
+      return invalid("output " + std::to_string(i) + " lies outside the DRAM");
+    fromTiled(nt, m.dram().data() + nt.dram, outputs[i]);
+  }
+  return Status::ok();
 }
 
 } // namespace ember::accel

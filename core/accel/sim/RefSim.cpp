@@ -170,6 +170,14 @@ struct RefMachine::Impl {
     const int8_t b = int8_t(v);
     i8(outM(), r, l) = viaLut ? lut[size_t(uint8_t(b) ^ 0x80u)] : b;
   }
+  // A result clamped to [lo, hi] and to its width (int8, or int16 with w16)
+  // written as writeOut does.
+  void writeClamped(int64_t r, int64_t l, q::Int128 v, int32_t lo, int32_t hi,
+                    bool w16, bool viaLut) {
+    const int32_t v32 = int32_t(std::clamp<q::Int128>(v, INT32_MIN, INT32_MAX));
+    writeOut(r, l, w16 ? clampTo16(v32, lo, hi) : clampTo8(v32, lo, hi), w16,
+             viaLut);
+  }
 
   // ---- checks ----
   Status checkFields() const {
@@ -478,9 +486,7 @@ struct RefMachine::Impl {
           r = q::mbqm(x, mult, sh);
         }
         r = q::wrapAdd(r, int32_t(o.zp));
-        writeOut(o.dst + i, l,
-                 o.out16 ? clampTo16(r, lo, hi) : clampTo8(r, lo, hi), o.out16,
-                 o.lut);
+        writeClamped(o.dst + i, l, r, lo, hi, o.out16, o.lut);
       }
   }
 
@@ -566,13 +572,10 @@ struct RefMachine::Impl {
             const int32_t v = outAt(r, int64_t(l), o.w16);
             acc = o.avg ? acc + v : std::max<int64_t>(acc, v);
           }
-        int32_t v = int32_t(acc);
-        if (o.avg) {
-          v = q::averageHalfUp(acc, kh * kw);
-          v = o.w16 ? clampTo16(v, q::kInt16Min, q::kInt16Max)
-                    : clampTo8(v, -128, 127);
-        }
-        writeOut(o.dst + i, int64_t(l), v, o.w16, o.lut);
+        // A maximum is a stored value, within its width already.
+        writeClamped(o.dst + i, int64_t(l),
+                     o.avg ? q::averageHalfUp(acc, kh * kw) : acc, INT32_MIN,
+                     INT32_MAX, o.w16, o.lut);
       }
     return Status::ok();
   }
@@ -625,9 +628,8 @@ struct RefMachine::Impl {
       const int32_t r =
           q::wrapAdd(q::mbqm(prod, reg(Reg::MulMult), reg(Reg::MulShift)),
                      reg(Reg::MulOutZp));
-      writeOut(o.dst + int64_t(e / L), int64_t(e % L),
-               o.out16 ? clampTo16(r, lo, hi) : clampTo8(r, lo, hi), o.out16,
-               o.lut);
+      writeClamped(o.dst + int64_t(e / L), int64_t(e % L), r, lo, hi, o.out16,
+                   o.lut);
     }
   }
 
@@ -655,10 +657,8 @@ struct RefMachine::Impl {
                           l] -
                       zp);
           const int32_t v = zp + roundHalfEvenShift(sum, int(2 * o.factor + 2));
-          writeOut(o.dst + r * ow + x, int64_t(l),
-                   o.w16 ? clampTo16(v, q::kInt16Min, q::kInt16Max)
-                         : clampTo8(v, -128, 127),
-                   o.w16, o.lut);
+          writeClamped(o.dst + r * ow + x, int64_t(l), v, INT32_MIN, INT32_MAX,
+                       o.w16, o.lut);
         }
       }
     }
@@ -813,12 +813,8 @@ struct RefMachine::Impl {
         const q::Int128 x = q::floorShift(q::Int128(d) * r * mult,
                                           int(std::clamp<int64_t>(k, 0, 127))) +
                             bias;
-        const q::Int128 v = q::roundShift(x, 16) + zp;
-        const int32_t v32 =
-            int32_t(std::clamp<q::Int128>(v, INT32_MIN, INT32_MAX));
-        writeOut(o.dst + at, l,
-                 o.out16 ? clampTo16(v32, lo, hi) : clampTo8(v32, lo, hi),
-                 o.out16, false);
+        writeClamped(o.dst + at, l, q::roundShift(x, 16) + zp, lo, hi, o.out16,
+                     false);
       }
     }
   }
@@ -842,12 +838,9 @@ struct RefMachine::Impl {
           55 + int64_t(i32(accM, o.scal + g, 1)) - sh, 1, 126));
       for (int64_t l = 0; l < t.lanes; ++l) {
         const int32_t e = softmaxExp(outAt(o.src + at, l, o.w16), m);
-        const q::Int128 v = q::roundShift(q::Int128(e) * r * mult, k) + zp;
-        const int32_t v32 =
-            int32_t(std::clamp<q::Int128>(v, INT32_MIN, INT32_MAX));
-        writeOut(o.dst + at, l,
-                 o.out16 ? clampTo16(v32, lo, hi) : clampTo8(v32, lo, hi),
-                 o.out16, false);
+        writeClamped(o.dst + at, l,
+                     q::roundShift(q::Int128(e) * r * mult, k) + zp, lo, hi,
+                     o.out16, false);
       }
     }
   }
@@ -1157,53 +1150,6 @@ Status RefMachine::run(const std::vector<Op> &ops, const SimOptions &o,
                        SimStats *stats) {
   SimStats local;
   return impl_->run(ops, o, stats ? *stats : local);
-}
-
-Status simulateProgram(const Target &t, const Program &p,
-                       const std::vector<const void *> &inputs,
-                       const std::vector<void *> &outputs, const SimOptions &o,
-                       SimStats *stats) {
-  // No buffers at all: a timing run (the inputs zero, no outputs read).
-  const bool timing = inputs.empty() && outputs.empty();
-  if (!timing &&
-      (inputs.size() != p.inputs.size() || outputs.size() != p.outputs.size()))
-    return invalid("the program has " + std::to_string(p.inputs.size()) +
-                   " inputs and " + std::to_string(p.outputs.size()) +
-                   " outputs");
-  const uint64_t need = std::max<uint64_t>(p.dramBytes, p.image.size());
-  if (t.dram.bytes && need > t.dram.bytes)
-    return invalid("the program needs " + std::to_string(need) +
-                   " bytes of DRAM, the description's dram.bytes is " +
-                   std::to_string(t.dram.bytes));
-  RefMachine m(t, need);
-  std::memcpy(m.dram().data(), p.image.data(), p.image.size());
-  m.setConstants(p.image.size());
-  std::vector<uint8_t> buf;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const NTensor &nt = p.inputs[i];
-    if (nt.dram < 0 || uint64_t(nt.dram) + nt.bytes() > need)
-      return invalid("input " + std::to_string(i) + " lies outside the DRAM");
-    buf.assign(size_t(nt.bytes()), 0);
-    toTiled(nt, inputs[i], buf.data());
-    std::memcpy(m.dram().data() + nt.dram, buf.data(), buf.size());
-  }
-  const Status st = m.run(p.ops, o, stats);
-  if (st.failed()) {
-    std::string err = st.message();
-    size_t at = 0;
-    if (std::sscanf(err.c_str(), "operation %zu", &at) == 1 &&
-        at < p.opLayer.size() && p.opLayer[at] >= 0 &&
-        size_t(p.opLayer[at]) < p.layers.size())
-      err += " (layer '" + p.layers[size_t(p.opLayer[at])].name + "')";
-    return Status(st.code(), err);
-  }
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    const NTensor &nt = p.outputs[i];
-    if (nt.dram < 0 || uint64_t(nt.dram) + nt.bytes() > need)
-      return invalid("output " + std::to_string(i) + " lies outside the DRAM");
-    fromTiled(nt, m.dram().data() + nt.dram, outputs[i]);
-  }
-  return Status::ok();
 }
 
 } // namespace ember::accel
