@@ -2,12 +2,15 @@
 // refuses and why, the description that names it, and its layer as text.
 #include "AccelTestUtil.h"
 
+#include "ember/accel/Program.h"
+#include "ember/accel/RefSim.h"
 #include "ember/accel/Select.h"
 #include "ember/accel/Text.h"
 #include "ember/backend/v1/graph.pb.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -211,6 +214,36 @@ TEST(AccelNorm, BuildsAPoolLayerWithTheNormalization) {
             (std::vector<int64_t>{1, 64, -128, -128, -128, 127}));
   EXPECT_EQ(L.attrs.at("norm.mult"), std::vector<int64_t>{1500000000});
   EXPECT_EQ(L.attrs.at("norm.bias"), std::vector<int64_t>{65536});
+}
+
+// The layer's predicted cycles (its blocks one after another, its operations
+// as the reference simulator times them) are the simulated ones within 10%,
+// over token counts that take one block or several and widths of one channel
+// tile or several, with and without room to work in place.
+TEST(AccelNorm, PredictedCyclesAreTheSimulatedOnes) {
+  for (const std::vector<int64_t> &dims : std::vector<std::vector<int64_t>>{
+           {1, 16}, {4, 40}, {37, 23}, {150, 96}, {600, 8}, {9, 200}}) {
+    NormGraph ng("u8", dims, "u8", 1, dims[1]);
+    const std::string what =
+        "[" + std::to_string(dims[0]) + "," + std::to_string(dims[1]) + "]";
+    LayerProgram lp;
+    ASSERT_TRUE(buildLayers(normTarget(), ng.g, lp).isOk()) << what;
+    Program prog;
+    ASSERT_EQ(
+        generateProgram(normTarget(), lp, CodegenOptions(), prog).message(), "")
+        << what;
+    packReference(normTarget(), lp, prog);
+    SimStats st;
+    ASSERT_EQ(simulateProgram(normTarget(), prog, {}, {}, SimOptions(), &st)
+                  .message(),
+              "")
+        << what;
+    ASSERT_EQ(prog.layers.size(), 1u) << what;
+    const double pred = prog.layers[0].predictedCycles, sim = double(st.cycles);
+    EXPECT_GT(pred, 0) << what;
+    EXPECT_LE(std::abs(pred - sim), 0.10 * sim)
+        << what << ": predicted " << pred << ", simulated " << sim;
+  }
 }
 
 // The layer prints and parses back; a malformed one is refused naming the

@@ -173,6 +173,9 @@ struct RowLayer {
   bool in16 = false, out16 = false, inPlace = true; // in place: same width
   int64_t outCap = 0; // Out rows (16-bit rows when either side is)
   int64_t accCap = 0; // Acc rows below the output tables' reserve
+  // The cost model's DRAM and DMA (machineOf), and whether to predict.
+  scratchpad::Machine machine;
+  bool predict = true;
 };
 // Layer L's RowLayer, or an error naming `what` (its tensors missing, a
 // 16-bit layer on a target without 16-bit rows).
@@ -182,7 +185,8 @@ Status rowLayerOf(const Target &tg, const Layer &L,
 // The steps of a row-wise layer in blocks of B rows: each block's Ct
 // channel tiles loaded to Out rows k*B, `compute` (the block's step and
 // rows), its result's tiles stored from Out rows yBase + k*B; the tiling
-// line and the DRAM the layer needs.
+// line, the DRAM the layer needs and its predicted cycles (the blocks one
+// after another, as the reference simulator times their operations).
 void emitRowBlocks(const Target &tg, const std::vector<NTensor> &ts,
                    const Layer &L, const RowLayer &r, int64_t B, int64_t yBase,
                    LayerCode &code, LayerInfo &info,

@@ -71,8 +71,50 @@ Status rowLayerOf(const Target &tg, const Layer &L,
   // (The output tables' rows at the top when the params share the memory.)
   r.accCap = capOf(accMem) -
              (accMem == tg.memOf(Cls::Param) ? int64_t(o.paramReserve) : 0);
+  r.machine = machineOf(tg, o);
+  r.predict = o.predict;
   return Status::ok();
 }
+
+namespace {
+
+// Cycles of one of a row-wise layer's operations as the reference simulator
+// times it: a load or store its issue, the DRAM latency and its bytes over
+// the bandwidth (or its rows at the DMA's rows a cycle, when slower); a row
+// reduction a source row a cycle, a scalar one per row, a row multiply its
+// rows and one more (at the vector engine's rows a cycle, plus its issue);
+// a register write one.
+double rowOpCycles(const Target &t, const scratchpad::Machine &m, const Op &o) {
+  switch (o.kind) {
+  case OpKind::Load:
+  case OpKind::Store: {
+    const double rows = double(o.ysize * o.xsize),
+                 bytes = rows * double(t.clsRowBytes(o.cls) * (o.w16 ? 2 : 1));
+    return double(m.transferOverhead + m.latencyCycles) +
+           std::max(std::ceil(bytes / std::max(m.bytesPerCycle, 1e-9)),
+                    std::ceil(rows / std::max(m.rowsPerCycle, 1e-9)));
+  }
+  case OpKind::VReduce:
+    return double(vectorCycles(t, o.rows * o.len));
+  case OpKind::RScalar:
+    return double(vectorCycles(t, o.rows));
+  case OpKind::VRowMul:
+  case OpKind::VRowExp:
+    return double(vectorCycles(t, o.rows + 1));
+  default:
+    return 1;
+  }
+}
+
+double sumCycles(const Target &t, const scratchpad::Machine &m,
+                 const std::vector<Op> &ops) {
+  double c = 0;
+  for (const Op &o : ops)
+    c += rowOpCycles(t, m, o);
+  return c;
+}
+
+} // namespace
 
 void emitRowBlocks(
     const Target &tg, const std::vector<NTensor> &ts, const Layer &L,
@@ -99,6 +141,48 @@ void emitRowBlocks(
   code.tiling = info.tiling =
       "p=" + std::to_string(B) + " c=" + std::to_string(Ct);
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
+  if (!r.predict)
+    return;
+  // The set-up's loads (the layer's parameters) come first on the loads'
+  // engine; its register writes overlap them. A block's loads write the
+  // rows the block before read, so they wait for its operations; in place
+  // (yBase 0) they also wait for its stores. Apart, the stores overlap them
+  // but share the DRAM's bandwidth (and the next block's operations, writing
+  // the rows stored, wait for the stores).
+  const scratchpad::Machine &m = r.machine;
+  double cycles = 0, busy = 0, load = 0, storePrev = 0, storeBytes = 0;
+  for (const Op &o : code.setup)
+    if (o.kind == OpKind::Load)
+      cycles += rowOpCycles(tg, m, o);
+  load = cycles;
+  auto bytesOf = [&](const std::vector<Op> &ops) {
+    double b = 0;
+    for (const Op &o : ops)
+      if (o.kind == OpKind::Load || o.kind == OpKind::Store)
+        b +=
+            double(o.ysize * o.xsize * tg.clsRowBytes(o.cls) * (o.w16 ? 2 : 1));
+    return b;
+  };
+  const double bw = std::max(m.bytesPerCycle, 1e-9),
+               latency = double(m.transferOverhead + m.latencyCycles);
+  for (const StepCode &sc : code.steps) {
+    const double l = sumCycles(tg, m, sc.loads),
+                 c = sumCycles(tg, m, sc.compute),
+                 s = sumCycles(tg, m, sc.tail);
+    cycles +=
+        (yBase == 0
+             ? storePrev + l
+             : std::max({storePrev, l,
+                         latency + (storeBytes + bytesOf(sc.loads)) / bw})) +
+        c;
+    storePrev = s;
+    storeBytes = bytesOf(sc.tail);
+    busy += c;
+    load += l;
+  }
+  info.predictedCycles = info.choice.predicted = cycles + storePrev;
+  info.predictedCompute = busy;
+  info.predictedLoad = load;
 }
 
 namespace sel {
