@@ -85,25 +85,20 @@ namespace {
 // rows and one more (at the vector engine's rows a cycle, plus its issue);
 // a register write one.
 double rowOpCycles(const Target &t, const scratchpad::Machine &m, const Op &o) {
-  switch (o.kind) {
-  case OpKind::Load:
-  case OpKind::Store: {
+  if (o.kind == OpKind::Load || o.kind == OpKind::Store) {
     const double rows = double(o.ysize * o.xsize),
                  bytes = rows * double(t.clsRowBytes(o.cls) * (o.w16 ? 2 : 1));
     return double(m.transferOverhead + m.latencyCycles) +
            std::max(std::ceil(bytes / std::max(m.bytesPerCycle, 1e-9)),
                     std::ceil(rows / std::max(m.rowsPerCycle, 1e-9)));
   }
-  case OpKind::VReduce:
+  if (o.kind == OpKind::VReduce)
     return double(vectorCycles(t, o.rows * o.len));
-  case OpKind::RScalar:
+  if (o.kind == OpKind::RScalar)
     return double(vectorCycles(t, o.rows));
-  case OpKind::VRowMul:
-  case OpKind::VRowExp:
+  if (o.kind == OpKind::VRowMul || o.kind == OpKind::VRowExp)
     return double(vectorCycles(t, o.rows + 1));
-  default:
-    return 1;
-  }
+  return 1;
 }
 
 double sumCycles(const Target &t, const scratchpad::Machine &m,

@@ -48,7 +48,7 @@ void scan(Codegen &cg, const Group &g, int64_t axis) {
                                                      : b.CreateFPExt(v, acc);
                     else
                       v = isSignedInt(k) ? b.CreateSExt(v, acc)
-                                          : b.CreateZExt(v, acc);
+                                         : b.CreateZExt(v, acc);
                     llvm::Value *sum =
                         fl ? b.CreateFAdd(c[0], v) : b.CreateAdd(c[0], v);
                     llvm::Value *out = exclusive ? c[0] : sum;

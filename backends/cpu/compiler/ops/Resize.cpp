@@ -325,7 +325,7 @@ llvm::Value *nestedSum(LoopGen &lg, const Plan &plan, int p, size_t corner,
     if (isComputeFloatKind(plan.in))
       return v->getType()->isDoubleTy() ? v : b.CreateFPExt(v, f64);
     return isSignedInt(plan.in) ? b.CreateSIToFP(v, f64)
-                                 : b.CreateUIToFP(v, f64);
+                                : b.CreateUIToFP(v, f64);
   }
   return passSum(lg, plan, plan.passes[size_t(p)], corner, radix,
                  [&](size_t, size_t c, size_t inner) {
