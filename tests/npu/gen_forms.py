@@ -214,12 +214,15 @@ def norm_case(rng):
     writes a transformer's (opset 17; u8 or i8, per tensor): the fixed
     profile lowers it to IntegerNormalization, which form norm runs on the
     NPU (vreduce, rscalar, vrowmul). Sequences [B, S, C] or [S, B, C] of
-    1..17 tokens and C of 1..80 channels (several channel tiles, a last
-    tile in part), a per-channel gamma and beta (or none), epsilon
-    1e-5..1e-2; one partition, whole on the NPU."""
+    1..17 tokens, or two in five of 100..399 (blocks of tokens, two
+    buffers where they pay), and C of 1..80 channels (several channel
+    tiles, a last tile in part), a per-channel gamma and beta (or none),
+    epsilon 1e-5..1e-2; one partition, whole on the NPU."""
     g = G(rng)
     g.opset = 17
-    d0, d1 = int(rng.integers(1, 18)), int(rng.choice([1, 1, 2]))
+    long = rng.random() < 0.4
+    d0, d1 = int(rng.integers(100, 400) if long else rng.integers(1, 18)), \
+        int(rng.choice([1, 1, 2]))
     if rng.random() < 0.4:
         d0, d1 = d1, d0
     C = int(rng.integers(2, 81))
@@ -248,12 +251,15 @@ def softmax_case(rng):
     transformer's attention (opset 13; u8 or i8, per tensor, the result in
     [0, 1]): the fixed profile lowers it to IntegerSoftmax, which form
     softmax runs on the NPU (vreduce, vreduce exp, rscalar, vrowexp).
-    Sequences [B, S, C] or [S, B, C] of 1..17 rows and C of 2..80 channels
-    (several channel tiles, a last tile in part), inputs over ranges of
-    2 to 24 (exponentials down to 2^-32 of the row's largest, and below);
-    one partition, whole on the NPU."""
+    Sequences [B, S, C] or [S, B, C] of 1..17 rows, or two in five of
+    100..399 (blocks of rows, two buffers where they pay), and C of 2..80
+    channels (several channel tiles, a last tile in part), inputs over
+    ranges of 2 to 24 (exponentials down to 2^-32 of the row's largest, and
+    below); one partition, whole on the NPU."""
     g = G(rng)
-    d0, d1 = int(rng.integers(1, 18)), int(rng.choice([1, 1, 2]))
+    long = rng.random() < 0.4
+    d0, d1 = int(rng.integers(100, 400) if long else rng.integers(1, 18)), \
+        int(rng.choice([1, 1, 2]))
     if rng.random() < 0.4:
         d0, d1 = d1, d0
     C = int(rng.integers(2, 81))

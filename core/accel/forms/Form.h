@@ -183,14 +183,21 @@ Status rowLayerOf(const Target &tg, const Layer &L,
                   const std::vector<NTensor> &ts, const CodegenOptions &o,
                   const char *what, RowLayer &r);
 // The steps of a row-wise layer in blocks of B rows: each block's Ct
-// channel tiles loaded to Out rows k*B, `compute` (the block's step and
-// rows), its result's tiles stored from Out rows yBase + k*B; the tiling
-// line, the DRAM the layer needs and its predicted cycles (the blocks one
-// after another, as the reference simulator times their operations).
-void emitRowBlocks(const Target &tg, const std::vector<NTensor> &ts,
-                   const Layer &L, const RowLayer &r, int64_t B, int64_t yBase,
-                   LayerCode &code, LayerInfo &info,
-                   const std::function<void(StepCode &sc, int64_t n)> &compute);
+// channel tiles loaded to Out rows base + k*B, `compute` (the block's step,
+// rows and base), its result's tiles stored from Out rows base + yBase +
+// k*B; base 0, or with `second` (two buffers) every other block's at
+// `second`, so that a block's loads run beside the operations of the block
+// before. Fills the tiling line and the DRAM the layer needs, and returns
+// the predicted cycles (into `info` too with RowLayer::predict): the
+// operations as the reference simulator times them, in the stream's order.
+double emitRowBlocks(
+    const Target &tg, const std::vector<NTensor> &ts, const Layer &L,
+    const RowLayer &r, int64_t B, int64_t yBase, int64_t second,
+    LayerCode &code, LayerInfo &info,
+    const std::function<void(StepCode &sc, int64_t n, int64_t base)> &compute);
+// The Out rows a row layer's operations can address (the loads' and stores'
+// rows, vreduce's sources, the row operation `rowOp`'s both ends).
+int64_t rowLayerOutRows(const Target &tg, OpKind rowOp);
 
 // The form table in order (Forms.def).
 const std::vector<const FormPattern *> &formPatterns();

@@ -101,21 +101,59 @@ double rowOpCycles(const Target &t, const scratchpad::Machine &m, const Op &o) {
   return 1;
 }
 
-double sumCycles(const Target &t, const scratchpad::Machine &m,
-                 const std::vector<Op> &ops) {
-  double c = 0;
-  for (const Op &o : ops)
-    c += rowOpCycles(t, m, o);
-  return c;
-}
+// The times of a row layer's operations as the reference simulator runs
+// them: each after the one before on its engine and after `after`, a load's
+// or store's data on the one DRAM channel after its issue and latency.
+struct RowTimer {
+  const Target &t;
+  const scratchpad::Machine &m;
+  std::vector<double> free;
+  double dram = 0, busy = 0;
+  double run(const std::vector<Op> &ops, double after) {
+    double end = after;
+    busy = 0;
+    for (const Op &o : ops) {
+      const size_t e = o.engine >= 0 ? size_t(o.engine) : 0;
+      if (free.size() <= e)
+        free.resize(e + 1, 0);
+      const double at = std::max(free[e], after);
+      double fin = at + rowOpCycles(t, m, o);
+      if (o.kind == OpKind::Load || o.kind == OpKind::Store) {
+        const double rows = double(o.ysize * o.xsize),
+                     bytes =
+                         rows * double(t.clsRowBytes(o.cls) * (o.w16 ? 2 : 1)),
+                     xfer = std::ceil(bytes / std::max(m.bytesPerCycle, 1e-9));
+        const double data =
+            std::max(at + double(m.transferOverhead + m.latencyCycles), dram);
+        dram = data + xfer;
+        fin = data +
+              std::max(xfer, std::ceil(rows / std::max(m.rowsPerCycle, 1e-9)));
+      }
+      busy += fin - at;
+      free[e] = fin;
+      end = std::max(end, fin);
+    }
+    return end;
+  }
+};
 
 } // namespace
 
-void emitRowBlocks(
+int64_t rowLayerOutRows(const Target &tg, OpKind rowOp) {
+  int64_t most = INT64_MAX;
+  for (OpKind k : {OpKind::Load, OpKind::Store})
+    most = std::min(most, tg.ops[size_t(k)].max("row"));
+  most = std::min(most, tg.ops[size_t(OpKind::VReduce)].max("src"));
+  for (const char *f : {"dst", "src"})
+    most = std::min(most, tg.ops[size_t(rowOp)].max(f));
+  return most == INT64_MAX ? most : most + 1;
+}
+
+double emitRowBlocks(
     const Target &tg, const std::vector<NTensor> &ts, const Layer &L,
-    const RowLayer &r, int64_t B, int64_t yBase, LayerCode &code,
-    LayerInfo &info,
-    const std::function<void(StepCode &sc, int64_t n)> &compute) {
+    const RowLayer &r, int64_t B, int64_t yBase, int64_t second,
+    LayerCode &code, LayerInfo &info,
+    const std::function<void(StepCode &sc, int64_t n, int64_t base)> &compute) {
   const PoolLayer &g = L.pool;
   const int64_t P = r.x->P, Ct = r.x->tiles();
   const Addr addr{ts};
@@ -123,61 +161,60 @@ void emitRowBlocks(
   code.steps.assign(size_t(blocks), StepCode());
   for (int64_t s = 0; s < blocks; ++s) {
     StepCode &sc = code.steps[size_t(s)];
-    const int64_t p0 = s * B, n = std::min(P, p0 + B) - p0;
-    sc.afterPrev = s > 0;
+    const int64_t p0 = s * B, n = std::min(P, p0 + B) - p0,
+                  base = second && s % 2 ? second : 0;
+    // One buffer: the next block's loads write the rows this one reads.
+    sc.afterPrev = s > 0 && !second;
     for (int64_t k = 0; k < Ct; ++k)
-      moveRows(tg, sc.loads, false, Cls::Out, k * B, addr(g.in, k, p0), n,
-               r.in16);
-    compute(sc, n);
+      moveRows(tg, sc.loads, false, Cls::Out, base + k * B, addr(g.in, k, p0),
+               n, r.in16);
+    compute(sc, n, base);
     for (int64_t k = 0; k < Ct; ++k)
-      moveRows(tg, sc.tail, true, Cls::Out, yBase + k * B, addr(g.out, k, p0),
-               n, r.out16);
+      moveRows(tg, sc.tail, true, Cls::Out, base + yBase + k * B,
+               addr(g.out, k, p0), n, r.out16);
   }
-  code.tiling = info.tiling =
-      "p=" + std::to_string(B) + " c=" + std::to_string(Ct);
+  code.tiling = info.tiling = "p=" + std::to_string(B) +
+                              " c=" + std::to_string(Ct) +
+                              (second ? " double" : "");
   info.minDramBytes = tensorBytes(ts, g.in) + tensorBytes(ts, g.out);
-  if (!r.predict)
-    return;
-  // The set-up's loads (the layer's parameters) come first on the loads'
-  // engine; its register writes overlap them. A block's loads write the
-  // rows the block before read, so they wait for its operations; in place
-  // (yBase 0) they also wait for its stores. Apart, the stores overlap them
-  // but share the DRAM's bandwidth (and the next block's operations, writing
-  // the rows stored, wait for the stores).
-  const scratchpad::Machine &m = r.machine;
-  double cycles = 0, busy = 0, load = 0, storePrev = 0, storeBytes = 0;
-  for (const Op &o : code.setup)
-    if (o.kind == OpKind::Load)
-      cycles += rowOpCycles(tg, m, o);
-  load = cycles;
-  auto bytesOf = [&](const std::vector<Op> &ops) {
-    double b = 0;
-    for (const Op &o : ops)
-      if (o.kind == OpKind::Load || o.kind == OpKind::Store)
-        b +=
-            double(o.ysize * o.xsize * tg.clsRowBytes(o.cls) * (o.w16 ? 2 : 1));
-    return b;
+  // The prediction, in the order the stream emits the operations
+  // (Stream.cpp): the set-up (its register writes, the parameters' load),
+  // then per block its loads, its operations and its stores, with a block's
+  // loads ahead of the operations of the block before when there are two
+  // buffers. A block's loads wait for the block that last used their rows
+  // (d back: 1 with one buffer, 2 with two) to have read them (its
+  // operations; in place, yBase 0, its stores), and its operations for its
+  // loads and for that block's stores (they write the rows it stores).
+  RowTimer tm{tg, r.machine, {}};
+  const size_t d = second ? 2 : 1, nb = code.steps.size();
+  std::vector<double> loadEnd(nb), opEnd(nb), storeEnd(nb);
+  double end = tm.run(code.setup, 0), busy = 0, load = 0;
+  auto loads = [&](size_t s) {
+    const double after = s < d        ? 0
+                         : yBase == 0 ? storeEnd[s - d]
+                                      : opEnd[s - d];
+    loadEnd[s] = tm.run(code.steps[s].loads, after);
+    load += tm.busy;
   };
-  const double bw = std::max(m.bytesPerCycle, 1e-9),
-               latency = double(m.transferOverhead + m.latencyCycles);
-  for (const StepCode &sc : code.steps) {
-    const double l = sumCycles(tg, m, sc.loads),
-                 c = sumCycles(tg, m, sc.compute),
-                 s = sumCycles(tg, m, sc.tail);
-    cycles +=
-        (yBase == 0
-             ? storePrev + l
-             : std::max({storePrev, l,
-                         latency + (storeBytes + bytesOf(sc.loads)) / bw})) +
-        c;
-    storePrev = s;
-    storeBytes = bytesOf(sc.tail);
-    busy += c;
-    load += l;
+  if (nb)
+    loads(0);
+  for (size_t s = 0; s < nb; ++s) {
+    if (s + 1 < nb && second)
+      loads(s + 1);
+    opEnd[s] = tm.run(code.steps[s].compute,
+                      std::max(loadEnd[s], s < d ? 0 : storeEnd[s - d]));
+    busy += tm.busy;
+    storeEnd[s] = tm.run(code.steps[s].tail, opEnd[s]);
+    end = std::max(end, storeEnd[s]);
+    if (s + 1 < nb && !second)
+      loads(s + 1);
   }
-  info.predictedCycles = info.choice.predicted = cycles + storePrev;
-  info.predictedCompute = busy;
-  info.predictedLoad = load;
+  if (r.predict) {
+    info.predictedCycles = info.choice.predicted = end;
+    info.predictedCompute = busy;
+    info.predictedLoad = load;
+  }
+  return end;
 }
 
 namespace sel {

@@ -412,12 +412,6 @@ Status scheduleNorm(const Target &tg, const Layer &L,
             " channel tiles a token (vreduce's len "
             "holds " +
             std::to_string(tg.ops[size_t(OpKind::VReduce)].max("len")) + ")");
-  // Accumulator rows: the parameters (4 a tile) at 0, then per token of
-  // the block the scalar row (its sum, then W, then R and s) and, for
-  // LayerNorm, the kept sum.
-  const int64_t scal = 4 * Ct, sumRow = scal + B;
-  // Out rows: the block's input at 0, its result at xRows (or in place).
-  const int64_t xRows = Ct * B, yBase = inPlace ? 0 : xRows;
   const uint64_t eps = uint64_t(m.epsilon);
   code.setup.clear();
   moveRows(tg, code.setup, false, Cls::Acc, 0, tb.paramOff, 4 * Ct);
@@ -436,22 +430,45 @@ Status scheduleNorm(const Target &tg, const Layer &L,
   for (int k = 0; k < 7; ++k)
     code.setup.push_back(setregOp(tg, sel::kNormRegs[k], vals[k]));
   const int64_t last = C % lanes; // lanes of the last tile (0: all)
-  emitRowBlocks(
-      tg, ts, L, r, B, yBase, code, info, [&](StepCode &sc, int64_t n) {
-        if (m.center) {
-          sc.compute.push_back(
-              vreduceOp(tg, sumRow, 0, n, Ct, 1, B, last, in16, true));
-          sc.compute.push_back(
-              vreduceOp(tg, scal, 0, n, Ct, 1, B, last, in16, true));
-        }
-        sc.compute.push_back(vreduceOp(tg, scal, 0, n, Ct, 1, B, last, in16,
-                                       false, true, m.center));
-        sc.compute.push_back(rscalarOp(tg, scal, scal, n, true));
-        for (int64_t k = 0; k < Ct; ++k)
-          sc.compute.push_back(vrowmulOp(tg, yBase + k * B, k * B, n, 1, scal,
-                                         m.center ? sumRow : scal, 4 * k, in16,
-                                         out16, m.center));
-      });
+  // Blocks of Bk tokens. Accumulator rows: the parameters (4 a tile) at 0,
+  // then per token of the block the scalar row (its sum, then W, then R and
+  // s) and, for LayerNorm, the kept sum. Out rows from the block's base: its
+  // input at 0, its result at Ct Bk (or in place).
+  const int64_t scal = 4 * Ct;
+  auto emit = [&](int64_t Bk, int64_t second, LayerCode &c, LayerInfo &inf) {
+    const int64_t sumRow = scal + Bk, yBase = inPlace ? 0 : Ct * Bk;
+    return emitRowBlocks(
+        tg, ts, L, r, Bk, yBase, second, c, inf,
+        [&](StepCode &sc, int64_t n, int64_t base) {
+          if (m.center) {
+            sc.compute.push_back(
+                vreduceOp(tg, sumRow, base, n, Ct, 1, Bk, last, in16, true));
+            sc.compute.push_back(
+                vreduceOp(tg, scal, base, n, Ct, 1, Bk, last, in16, true));
+          }
+          sc.compute.push_back(vreduceOp(tg, scal, base, n, Ct, 1, Bk, last,
+                                         in16, false, true, m.center));
+          sc.compute.push_back(rscalarOp(tg, scal, scal, n, true));
+          for (int64_t k = 0; k < Ct; ++k)
+            sc.compute.push_back(vrowmulOp(
+                tg, base + yBase + k * Bk, base + k * Bk, n, 1, scal,
+                m.center ? sumRow : scal, 4 * k, in16, out16, m.center));
+        });
+  };
+  // Two buffers where the out memory and the fields hold two blocks of more
+  // than one token and the prediction says they pay (their blocks are
+  // smaller: more loads and stores, each with its latency).
+  LayerCode two = code;
+  LayerInfo twoInfo = info;
+  const double one = emit(B, 0, code, info);
+  const int64_t copies = inPlace ? 1 : 2,
+                B2 = std::min(
+                    B, std::min(outCap, rowLayerOutRows(tg, OpKind::VRowMul)) /
+                           (2 * Ct * copies));
+  if (B2 > 1 && P > B2 && emit(B2, copies * Ct * B2, two, twoInfo) < one) {
+    code = std::move(two);
+    info = std::move(twoInfo);
+  }
   return Status::ok();
 }
 

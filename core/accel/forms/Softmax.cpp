@@ -330,8 +330,6 @@ Status scheduleSoftmax(const Target &tg, const Layer &L,
                   std::to_string(Ct) +
                       " channel tiles a row (vreduce's len holds " +
                       std::to_string(reduce.max("len")) + ")");
-  // Out rows: the block's input at 0, its result at xRows (or in place).
-  const int64_t xRows = Ct * B, yBase = inPlace ? 0 : xRows;
   code.setup.clear();
   // The registers, in sel::kSoftmaxRegs' order.
   const int64_t vals[7] = {m.inMult, m.inShift, m.outMult, m.outShift,
@@ -339,17 +337,37 @@ Status scheduleSoftmax(const Target &tg, const Layer &L,
   for (int k = 0; k < 7; ++k)
     code.setup.push_back(setregOp(tg, sel::kSoftmaxRegs[k], vals[k]));
   const int64_t last = C % lanes; // lanes of the last tile (0: all)
-  emitRowBlocks(
-      tg, ts, L, r, B, yBase, code, info, [&](StepCode &sc, int64_t n) {
-        sc.compute.push_back(
-            vreduceOp(tg, 0, 0, n, Ct, 1, B, last, in16, false));
-        sc.compute.push_back(vreduceOp(tg, 0, 0, n, Ct, 1, B, last, in16, false,
-                                       false, false, true));
-        sc.compute.push_back(rscalarOp(tg, B, 0, n, false));
-        for (int64_t k = 0; k < Ct; ++k)
+  // Blocks of Bk rows; Out rows from the block's base: its input at 0, its
+  // result at Ct Bk (or in place); the reciprocals' acc rows at Bk.
+  auto emit = [&](int64_t Bk, int64_t second, LayerCode &c, LayerInfo &inf) {
+    const int64_t yBase = inPlace ? 0 : Ct * Bk;
+    return emitRowBlocks(
+        tg, ts, L, r, Bk, yBase, second, c, inf,
+        [&](StepCode &sc, int64_t n, int64_t base) {
           sc.compute.push_back(
-              vrowexpOp(tg, yBase + k * B, k * B, n, 1, B, 0, in16, out16));
-      });
+              vreduceOp(tg, 0, base, n, Ct, 1, Bk, last, in16, false));
+          sc.compute.push_back(vreduceOp(tg, 0, base, n, Ct, 1, Bk, last, in16,
+                                         false, false, false, true));
+          sc.compute.push_back(rscalarOp(tg, Bk, 0, n, false));
+          for (int64_t k = 0; k < Ct; ++k)
+            sc.compute.push_back(vrowexpOp(tg, base + yBase + k * Bk,
+                                           base + k * Bk, n, 1, Bk, 0, in16,
+                                           out16));
+        });
+  };
+  // Two buffers where the out memory and the fields hold two blocks of more
+  // than one row and the prediction says they pay (their blocks are
+  // smaller: more loads and stores, each with its latency).
+  LayerCode two = code;
+  LayerInfo twoInfo = info;
+  const double one = emit(B, 0, code, info);
+  const int64_t B2 =
+      std::min(B, std::min(outCap, rowLayerOutRows(tg, OpKind::VRowExp)) /
+                      (2 * Ct * copies));
+  if (B2 > 1 && P > B2 && emit(B2, copies * Ct * B2, two, twoInfo) < one) {
+    code = std::move(two);
+    info = std::move(twoInfo);
+  }
   return Status::ok();
 }
 
