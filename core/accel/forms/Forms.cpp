@@ -78,20 +78,11 @@ Status rowLayerOf(const Target &tg, const Layer &L,
 
 namespace {
 
-// Cycles of one of a row-wise layer's operations as the reference simulator
-// times it: a load or store its issue, the DRAM latency and its bytes over
-// the bandwidth (or its rows at the DMA's rows a cycle, when slower); a row
-// reduction a source row a cycle, a scalar one per row, a row multiply its
-// rows and one more (at the vector engine's rows a cycle, plus its issue);
-// a register write one.
-double rowOpCycles(const Target &t, const scratchpad::Machine &m, const Op &o) {
-  if (o.kind == OpKind::Load || o.kind == OpKind::Store) {
-    const double rows = double(o.ysize * o.xsize),
-                 bytes = rows * double(t.clsRowBytes(o.cls) * (o.w16 ? 2 : 1));
-    return double(m.transferOverhead + m.latencyCycles) +
-           std::max(std::ceil(bytes / std::max(m.bytesPerCycle, 1e-9)),
-                    std::ceil(rows / std::max(m.rowsPerCycle, 1e-9)));
-  }
+// Cycles of one of a row-wise layer's vector operations as the reference
+// simulator times it: a row reduction a source row a cycle, a scalar one per
+// row, a row multiply its rows and one more (at the vector engine's rows a
+// cycle, plus its issue); a register write one. (Loads and stores: RowTimer.)
+double rowOpCycles(const Target &t, const Op &o) {
   if (o.kind == OpKind::VReduce)
     return double(vectorCycles(t, o.rows * o.len));
   if (o.kind == OpKind::RScalar)
@@ -117,7 +108,7 @@ struct RowTimer {
       if (free.size() <= e)
         free.resize(e + 1, 0);
       const double at = std::max(free[e], after);
-      double fin = at + rowOpCycles(t, m, o);
+      double fin = at + rowOpCycles(t, o);
       if (o.kind == OpKind::Load || o.kind == OpKind::Store) {
         const double rows = double(o.ysize * o.xsize),
                      bytes =
