@@ -195,6 +195,17 @@ double emitRowBlocks(
     const RowLayer &r, int64_t B, int64_t yBase, int64_t second,
     LayerCode &code, LayerInfo &info,
     const std::function<void(StepCode &sc, int64_t n, int64_t base)> &compute);
+// A row layer in blocks of B rows with one buffer, or of fewer rows with two
+// where the out memory and the fields (rowOp's, rowLayerOutRows) hold two
+// blocks of more than one row and the prediction is lower (smaller blocks:
+// more loads and stores, each with its latency). `emit(Bk, second, code,
+// info)` emits it in blocks of Bk rows (second buffer at `second`, 0 for
+// one) and returns its predicted cycles.
+void emitBuffered(
+    const Target &tg, const RowLayer &r, OpKind rowOp, int64_t B,
+    LayerCode &code, LayerInfo &info,
+    const std::function<double(int64_t Bk, int64_t second, LayerCode &c,
+                               LayerInfo &inf)> &emit);
 // The Out rows a row layer's operations can address (the loads' and stores'
 // rows, vreduce's sources, the row operation `rowOp`'s both ends).
 int64_t rowLayerOutRows(const Target &tg, OpKind rowOp);

@@ -140,6 +140,24 @@ int64_t rowLayerOutRows(const Target &tg, OpKind rowOp) {
   return most == INT64_MAX ? most : most + 1;
 }
 
+void emitBuffered(
+    const Target &tg, const RowLayer &r, OpKind rowOp, int64_t B,
+    LayerCode &code, LayerInfo &info,
+    const std::function<double(int64_t Bk, int64_t second, LayerCode &c,
+                               LayerInfo &inf)> &emit) {
+  LayerCode two = code;
+  LayerInfo twoInfo = info;
+  const double one = emit(B, 0, code, info);
+  const int64_t Ct = r.x->tiles(), copies = r.inPlace ? 1 : 2,
+                B2 =
+                    std::min(B, std::min(r.outCap, rowLayerOutRows(tg, rowOp)) /
+                                    (2 * Ct * copies));
+  if (B2 > 1 && r.x->P > B2 && emit(B2, copies * Ct * B2, two, twoInfo) < one) {
+    code = std::move(two);
+    info = std::move(twoInfo);
+  }
+}
+
 double emitRowBlocks(
     const Target &tg, const std::vector<NTensor> &ts, const Layer &L,
     const RowLayer &r, int64_t B, int64_t yBase, int64_t second,

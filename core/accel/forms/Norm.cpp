@@ -455,20 +455,7 @@ Status scheduleNorm(const Target &tg, const Layer &L,
                 m.center ? sumRow : scal, 4 * k, in16, out16, m.center));
         });
   };
-  // Two buffers where the out memory and the fields hold two blocks of more
-  // than one token and the prediction says they pay (their blocks are
-  // smaller: more loads and stores, each with its latency).
-  LayerCode two = code;
-  LayerInfo twoInfo = info;
-  const double one = emit(B, 0, code, info);
-  const int64_t copies = inPlace ? 1 : 2,
-                B2 = std::min(
-                    B, std::min(outCap, rowLayerOutRows(tg, OpKind::VRowMul)) /
-                           (2 * Ct * copies));
-  if (B2 > 1 && P > B2 && emit(B2, copies * Ct * B2, two, twoInfo) < one) {
-    code = std::move(two);
-    info = std::move(twoInfo);
-  }
+  emitBuffered(tg, r, OpKind::VRowMul, B, code, info, emit);
   return Status::ok();
 }
 

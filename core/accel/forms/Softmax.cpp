@@ -355,19 +355,7 @@ Status scheduleSoftmax(const Target &tg, const Layer &L,
                                            out16));
         });
   };
-  // Two buffers where the out memory and the fields hold two blocks of more
-  // than one row and the prediction says they pay (their blocks are
-  // smaller: more loads and stores, each with its latency).
-  LayerCode two = code;
-  LayerInfo twoInfo = info;
-  const double one = emit(B, 0, code, info);
-  const int64_t B2 =
-      std::min(B, std::min(outCap, rowLayerOutRows(tg, OpKind::VRowExp)) /
-                      (2 * Ct * copies));
-  if (B2 > 1 && P > B2 && emit(B2, copies * Ct * B2, two, twoInfo) < one) {
-    code = std::move(two);
-    info = std::move(twoInfo);
-  }
+  emitBuffered(tg, r, OpKind::VRowExp, B, code, info, emit);
   return Status::ok();
 }
 
