@@ -984,9 +984,14 @@ Status LayerGen::gemm(size_t i, const CodegenOptions &lo,
     return unsupported("the tuned tiling (", lo.force->text(),
                        ") takes the bias by ", biasPathName(path),
                        ", which this layer does not allow");
+  const LayerInfo before = info;
   Status err = genGemm(tg, L, ts, tb, lo, path, codes[i], info);
+  // The other paths the layer allows, in auto mode: each replaces the
+  // first when predicted strictly faster, or when the first does not fit
+  // (Requant's bias takes a third parameter row per output tile, which a
+  // small parameter memory may not hold; layerFits asks for any path).
   std::vector<int> others;
-  if (err.isOk() && !lo.force && o.bias == BiasMode::Auto) {
+  if (!lo.force && o.bias == BiasMode::Auto) {
     if (path != 0)
       others.push_back(0);
     if (tb.biasPathUsable(1))
@@ -994,11 +999,17 @@ Status LayerGen::gemm(size_t i, const CodegenOptions &lo,
   }
   for (int other : others) {
     LayerCode c2;
-    LayerInfo i2 = info;
+    LayerInfo i2 = err.isOk() ? info : before;
     i2.arrayMacs = 0;
     i2.candidates.clear();
     if (genGemm(tg, L, ts, tb, lo, other, c2, i2).failed())
       continue;
+    if (err.failed()) {
+      err = Status::ok();
+      codes[i] = std::move(c2);
+      info = std::move(i2);
+      continue;
+    }
     std::vector<TileChoice> all = info.candidates;
     all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
     std::stable_sort(all.begin(), all.end(),
