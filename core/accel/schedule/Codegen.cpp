@@ -305,10 +305,10 @@ void poolStep(const Target &tg, const PoolLayer &g,
   const int64_t wb = banded ? ix1 - ix0 : Wp;
   int64_t in = slots.base[0][st.operands[0].slot];
   int64_t out = slots.base[1][st.operands[1].slot];
-  sc.loads.push_back(
-      loadOp(tg, Cls::Out, in, addr(g.in, c, (n * g.H + vy0) * g.W + vx0),
-             std::max<int64_t>(0, vy1 - vy0), vx1 - vx0, g.W, vy0 - iy0,
-             iy1 - vy1, banded ? vx0 - ix0 : g.pl, banded ? ix1 - vx1 : g.pr));
+  loadBlock(tg, sc.loads, Cls::Out, in,
+            addr(g.in, c, (n * g.H + vy0) * g.W + vx0),
+            std::max<int64_t>(0, vy1 - vy0), vx1 - vx0, g.W, vy0 - iy0,
+            iy1 - vy1, banded ? vx0 - ix0 : g.pl, banded ? ix1 - vx1 : g.pr);
   for (auto [reg, cur, want] :
        {std::tuple<Reg, int64_t *, int64_t>{Reg::PoolInW, &curInW, wb},
         {Reg::PoolOutW, &curOutW, ow}})
@@ -456,6 +456,9 @@ Status genPool(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
       }));
   p.operands[0].rows = p.operands[0].footprint;
   p.operands[1].rows = p.operands[1].footprint;
+  p.operands[0].transfers = [&](const std::vector<int64_t> &t) {
+    return loadBlockCount(tg, std::min(g.H, inLines(t[dY])));
+  };
   p.operands[1].transfers = [&](const std::vector<int64_t> &t) {
     return g.up > 1 ? upsampleStoreCount(tg, t[dY], bandW(t), g.up, g.OW)
            : banded ? moveBandCount(tg, t[dY])

@@ -86,6 +86,28 @@ uint64_t moveBandCount(const Target &t, int64_t lines) {
   return uint64_t(std::max<int64_t>(0, ceilDiv(lines, t.maxY)));
 }
 
+void loadBlock(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+               uint64_t dram, int64_t lines, int64_t cols, int64_t stride,
+               int64_t padTop, int64_t padBottom, int64_t padLeft,
+               int64_t padRight) {
+  const uint64_t rb = uint64_t(t.clsRowBytes(c));
+  const int64_t pitch = padLeft + cols + padRight;
+  int64_t l = 0, row = sram;
+  do {
+    const int64_t y = std::min(t.maxY, lines - l);
+    const int64_t top = l == 0 ? padTop : 0;
+    const int64_t bottom = l + y >= lines ? padBottom : 0;
+    out.push_back(loadOp(t, c, row, dram + uint64_t(l * stride) * rb, y, cols,
+                         stride, top, bottom, padLeft, padRight));
+    row += (top + y + bottom) * pitch;
+    l += y;
+  } while (l < lines);
+}
+
+uint64_t loadBlockCount(const Target &t, int64_t lines) {
+  return uint64_t(std::max<int64_t>(1, ceilDiv(lines, t.maxY)));
+}
+
 uint64_t repeatRowCount(const Target &t, int64_t rows) {
   return uint64_t(std::max<int64_t>(0, ceilDiv(rows, t.maxY)));
 }

@@ -35,6 +35,16 @@ void moveBand(const Target &t, std::vector<Op> &out, bool store, Cls c,
               int64_t sram, uint64_t dram, int64_t lines, int64_t cols,
               int64_t pitch, bool w16 = false);
 uint64_t moveBandCount(const Target &t, int64_t lines);
+// A block of `lines` image lines of `cols` rows each, `stride` rows apart
+// in DRAM, loaded with its padding into the memory of class `c`: each line
+// padLeft + cols + padRight rows, padTop padding lines above and padBottom
+// below, in loads of at most Target::maxY lines (the top padding with the
+// first, the bottom with the last); loadBlockCount: how many.
+void loadBlock(const Target &t, std::vector<Op> &out, Cls c, int64_t sram,
+               uint64_t dram, int64_t lines, int64_t cols, int64_t stride,
+               int64_t padTop, int64_t padBottom, int64_t padLeft,
+               int64_t padRight);
+uint64_t loadBlockCount(const Target &t, int64_t lines);
 // Nearest upsampling by `up` as rows are stored: `rows` rows from `sram`,
 // one image line, each to `up` x `up` DRAM rows (its output line's first
 // row at `dram`, `pitch` bytes between output lines), as strided stores of

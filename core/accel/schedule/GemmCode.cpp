@@ -428,7 +428,10 @@ void gemmOperandCosts(const GemmSched &s, sp::Problem &p) {
   ops[oAct].transfers = [c](T t) {
     if (c->sub)
       return u(t[dKc] * c->convLines(t[dY]));
-    return c->flat ? c->flatActTransfers(t[dKc], t[dY]) : u(t[dKc]);
+    return c->flat
+               ? c->flatActTransfers(t[dKc], t[dY])
+               : u(t[dKc]) *
+                     loadBlockCount(c->tg, std::min(c->g.H, c->inLines(t[dY])));
   };
   ops[oAct].rows = ops[oAct].footprint;
   ops[oAct].padRows = [c](T t) { return u(c->actRows(t) - c->actDataRows(t)); };
@@ -756,10 +759,10 @@ void GemmStep::loadAct(int64_t q0, int64_t q1) {
                    s.addr(g.in, ci, (n * g.H + (cy0 + r) * g.sh) * g.W), g.OW,
                    1, g.sw));
     } else {
-      sc.loads.push_back(loadOp(tg, Cls::Act, slot(oAct) + q * blockLines * Wb,
-                                s.addr(g.in, ci, (n * g.H + vy0) * g.W + vx0),
-                                std::max<int64_t>(0, vy1 - vy0), vx1 - vx0, g.W,
-                                vy0 - iy0, iy1 - vy1, vx0 - ix0, ix1 - vx1));
+      loadBlock(tg, sc.loads, Cls::Act, slot(oAct) + q * blockLines * Wb,
+                s.addr(g.in, ci, (n * g.H + vy0) * g.W + vx0),
+                std::max<int64_t>(0, vy1 - vy0), vx1 - vx0, g.W, vy0 - iy0,
+                iy1 - vy1, vx0 - ix0, ix1 - vx1);
     }
   }
 }
