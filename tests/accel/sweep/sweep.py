@@ -5,6 +5,7 @@ against the interpreter.
 
     sweep.py EMBER WORK_DIR [MODEL.onnx...] [--targets N] [--seed S]
              [--jobs J] [--every MODEL=K]... [--shared DIR] [--wider DIR]
+             [--first K]
 
 EMBER is the `ember` binary (`ember-accel` beside it). Targets are
 gen_target.py's draws from seed S on; a draw `ember-accel check`
@@ -18,6 +19,9 @@ For every target and model:
   not byte-equal to the interpreter's.
 --every MODEL=K runs MODEL (a file name's folder or stem) on every K-th
 target only (a large model in a wide sweep).
+--first K runs only the targets from the K-th on (0-based), drawn as
+before: a sweep stopped early continues where it stopped (its last line
+then counts the targets run).
 --shared DIR adds every int8 model of DIR (DIR/<name>/model.onnx whose name
 ends in -int8: ../shared/models); --wider DIR adds the int8 QDQ models of the
 NPU's wider set (bench/npu/coverage_set.py's MODELS), quantized into DIR once
@@ -159,6 +163,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--every", action="append", default=[])
+    ap.add_argument("--first", type=int, default=0)
     a = ap.parse_args()
     if a.shared:
         a.models += shared_models(a.shared)
@@ -189,10 +194,11 @@ def main():
         else:
             targets.append(tpath)
         seed += 1
+    targets = targets[a.first:]
     work = []
     for ti, tpath in enumerate(targets):
         for mi, model in enumerate(a.models):
-            if ti % every.get(model_key(model), 1) == 0:
+            if (ti + a.first) % every.get(model_key(model), 1) == 0:
                 work.append((ti, tpath, mi, model))
     claimed = refused = runs = done_targets = 0
     spent = {}
