@@ -755,6 +755,52 @@ Expected<double> proxyChoice(const CycleTable &table,
   return target;
 }
 
+// 1b. When no choice of step 1 fits (the table misjudges the mixes: a
+// root it prices as free or cheaper at 16 bits costs cycles once its
+// neighbours are 16-bit too, e.g. a transformer's attention): the roots
+// ranked by the output noise each removes per cycle it adds alone on the
+// table, counting at least 1% of the all-int8 cycles for each so that none
+// is taken as free, and the longest prefix of that ranking whose compile
+// fits, found by bisection (the empty prefix fits), at most 8 compiles.
+// Returns the table's prediction for the prefix kept (the limit the
+// candidate sets are then drawn at).
+Expected<double> prefixChoice(const CycleTable &table,
+                              const std::map<std::string, double> &noise,
+                              MixChecker &check, Choice &ch,
+                              MixedPrecisionResult &r) {
+  const double base = table.predict({}), least = 0.01 * r.baseCycles;
+  std::vector<std::pair<double, std::string>> rank;
+  for (auto &kv : noise)
+    if (kv.second > 0)
+      rank.emplace_back(-kv.second /
+                            std::max(table.predict({kv.first}) - base, least),
+                        kv.first);
+  std::sort(rank.begin(), rank.end());
+  auto prefix = [&](size_t n) {
+    std::set<std::string> w;
+    for (size_t i = 0; i < n; ++i)
+      w.insert(rank[i].second);
+    return w;
+  };
+  // lo: a prefix that fits; hi: one that does not (past the end at first).
+  size_t lo = 0, hi = rank.size() + 1;
+  for (int tries = 0; hi - lo > 1 && tries < 8; ++tries) {
+    const size_t mid = lo + (hi - lo) / 2;
+    std::set<std::string> w = prefix(mid);
+    EMBER_ASSIGN(Check k, check(w, " (the noisiest per cycle)"));
+    if (k.refused || k.excess > 0) {
+      hi = mid;
+      continue;
+    }
+    lo = mid;
+    ch.wide = std::move(w);
+    ch.model = std::move(k.mix);
+    ch.cycles = k.cycles;
+    r.measured = k.timed;
+  }
+  return table.predict(ch.wide);
+}
+
 // 2. The candidate sets at that limit (candidateSets: the proxy's choice,
 // the greedy or knapsack one, the neighbours), each built and run on the
 // first ns samples; those measuring a better output SQNR than the proxy's
@@ -963,6 +1009,10 @@ Expected<MixedPrecisionResult> searchMixedPrecision(
   ch.model = int8;
   ch.cycles = r.baseCycles;
   EMBER_ASSIGN(double target, proxyChoice(table, noise, limit, check, ch, r));
+  if (ch.wide.empty()) {
+    EMBER_ASSIGN(double kept, prefixChoice(table, noise, check, ch, r));
+    target = kept;
+  }
   if (ch.wide.empty() && log)
     *log << "  no choice fits the budget: the all-int8 model\n";
 

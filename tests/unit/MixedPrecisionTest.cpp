@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <sstream>
 
 using namespace ember;
 using namespace ember::quant;
@@ -435,6 +436,54 @@ TEST_F(MixedPrecision, SearchKeepsTheCandidateOfTheBestMeasuredOutput) {
   EXPECT_DOUBLE_EQ(r->measured, 550);
   // The all-int8 model, the proxy's choice b (fits), then a (better).
   EXPECT_EQ(timed, (std::vector<std::string>{"", "b", "a"}));
+}
+
+// When the table misjudges a mix (two 16-bit tensors that cost little
+// each but much together, as a transformer's attention does on the NPU),
+// every choice of the table's proxy is over the budget; the search then
+// takes the longest prefix of the tensors ranked by noise per cycle whose
+// compile fits, instead of giving up with the all-int8 model.
+TEST_F(MixedPrecision, SearchFallsBackToTheNoisiestPrefixThatFits) {
+  const std::map<std::string, QParams> params8 = rangeParams8();
+  auto decls = modelInputs(m);
+  ASSERT_TRUE(decls.hasValue());
+  auto samples = uniformSamples(4);
+  NodeCostFn cost = [&](const onnx::ModelProto &x)
+      -> Expected<std::map<std::string, double>> {
+    auto w = wideOf(x);
+    const bool both = w.count("a") && w.count("b");
+    // In the compiles the table is made of, a and b 16-bit together cost
+    // what each costs alone; in any other, 400 more in `sum`.
+    const bool table = x.doc_string().find("table") != std::string::npos;
+    return std::map<std::string, double>{
+        {"a_fc", 100},
+        {"b_fc", 100},
+        {"ya_fc", w.count("a") ? 120.0 : 100.0},
+        {"yb_fc", w.count("b") ? 120.0 : 100.0},
+        {"sum", both && !table ? 500.0 : 100.0}};
+  };
+  int builds = 0;
+  WideBuildFn build =
+      [&](const std::set<std::string> &w) -> Expected<onnx::ModelProto> {
+    onnx::ModelProto x = withWide(m, w);
+    // The table's compiles come first (all-int8 in the caller, then the
+    // mixes measureCycleTable builds).
+    if (++builds <= 3)
+      x.set_doc_string(x.doc_string() + "table");
+    return x;
+  };
+  MixedPrecisionOptions o;
+  o.budget = 1.2; // 600 cycles: the table fits a and b (540)
+  std::ostringstream log;
+  o.log = &log;
+  auto r = searchMixedPrecision(m, m, plan, params8, 0, 255, samples, *decls,
+                                {}, cost, build, o);
+  ASSERT_TRUE(r.hasValue()) << r.status().message();
+  // b, whose noise reaches the output 10^6 times stronger than a's.
+  EXPECT_EQ(r->wide, std::set<std::string>{"b"}) << log.str();
+  EXPECT_DOUBLE_EQ(r->cycles, 520) << log.str();
+  EXPECT_NE(log.str().find("(the noisiest per cycle)"), std::string::npos)
+      << log.str();
 }
 
 // A candidate costing more cycles than the proxy's choice replaces it only
