@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 namespace ember::quant {
 
@@ -46,6 +47,13 @@ CycleTable CycleTable::empty(const onnx::GraphProto &g, const QdqPlan &plan) {
     for (auto &x : q.outputs)
       if (plan.spec(x))
         t.roots[gi].out.insert(plan.root(x));
+  }
+  t.twoActivations.assign(plan.groups.size(), false);
+  for (size_t gi = 0; gi < plan.groups.size(); ++gi) {
+    std::map<int, int> perNode; // activation inputs of each node
+    for (auto &ai : plan.groups[gi].activationInputs)
+      if (++perNode[ai.first] == 2 && g.node(ai.first).op_type() == "MatMul")
+        t.twoActivations[gi] = true;
   }
   t.cycles.assign(plan.groups.size(), {});
   t.measured.assign(plan.groups.size(), {});
@@ -119,6 +127,13 @@ double CycleTable::predict(const std::set<std::string> &wide) const {
   for (size_t gi = 0; gi < roots.size(); ++gi)
     total += cycles[gi][size_t(signature(gi, wide))];
   return total;
+}
+
+bool CycleTable::allowed(const std::set<std::string> &wide) const {
+  for (size_t gi = 0; gi < roots.size() && gi < twoActivations.size(); ++gi)
+    if (twoActivations[gi] && signature(gi, wide) / 2 != kIn8)
+      return false;
+  return true;
 }
 
 size_t CycleTable::offDevice(const std::set<std::string> &wide) const {

@@ -310,7 +310,7 @@ std::set<std::string> greedyFill(const CycleTable &t,
       std::set<std::string> w2 = wide;
       w2.insert(kv.first);
       double c = t.predict(w2);
-      if (c > limit)
+      if (c > limit || !t.allowed(w2))
         continue;
       double extra = std::max(c - now, 0.0);
       // Free roots first of all, then noise per cycle; map order breaks
@@ -387,7 +387,7 @@ std::set<std::string> knapsackFill(const CycleTable &t,
       ks.insert(items[i]);
       c -= size_t(weight[i]);
     }
-  while (!ks.empty() && t.predict(ks) > limit) {
+  while (!ks.empty() && (t.predict(ks) > limit || !t.allowed(ks))) {
     const std::string *worst = nullptr;
     double worstScore = 0;
     for (auto &x : ks) {
@@ -776,10 +776,15 @@ Expected<double> prefixChoice(const CycleTable &table,
                             std::max(table.predict({kv.first}) - base, least),
                         kv.first);
   std::sort(rank.begin(), rank.end());
+  // (A tensor that would make a set not allowed, CycleTable::allowed, is
+  // passed over.)
   auto prefix = [&](size_t n) {
     std::set<std::string> w;
-    for (size_t i = 0; i < n; ++i)
+    for (size_t i = 0; i < rank.size() && w.size() < n; ++i) {
       w.insert(rank[i].second);
+      if (!table.allowed(w))
+        w.erase(rank[i].second);
+    }
     return w;
   };
   // lo: a prefix that fits; hi: one that does not (past the end at first).

@@ -109,11 +109,21 @@ struct CycleTable {
   // device (a node fused into another layer is there at 0 cycles).
   std::vector<std::array<bool, kSignatures>> present; // per group
   double other = 0; // nodes outside every group (the all-int8 compile)
+  // Per group: whether it multiplies two activations (a MatMul of two
+  // non-constant operands). Its integer form reads them 8-bit: the 16x8
+  // form wants the other operand int8 with zero point 0, which a mixed
+  // model's 8-bit activations (asymmetric) are not, so a 16-bit operand
+  // leaves the product in float.
+  std::vector<bool> twoActivations;
 
   int signature(size_t group, const std::set<std::string> &wide) const;
   double predict(const std::set<std::string> &wide) const;
   // Groups the device runs at int8 that `wide` sends to the host.
   size_t offDevice(const std::set<std::string> &wide) const;
+  // Whether `wide` leaves every group in an integer form: no product of two
+  // activations reading a 16-bit one (twoActivations). The search never
+  // chooses a set that is not.
+  bool allowed(const std::set<std::string> &wide) const;
 
   // From the all-int8 model's per-node cycles, a group reading a 16-bit
   // activation at kWideCostFactor times them (writing one changes nothing).

@@ -295,6 +295,54 @@ TEST_F(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
   EXPECT_EQ(t.offDevice({"b"}), 0u);
 }
 
+// A product of two activations (attention's scores x V) reads both at 8
+// bits in its integer form: the 16x8 form wants the other operand int8 with
+// zero point 0, which a mixed model's asymmetric 8-bit activations are not.
+// A set making either operand 16-bit is not allowed, and the choice passes
+// over it for the next tensor that fits.
+TEST(MixedPrecisionChoice, ProductOfTwoActivationsKeepsBothAtEightBits) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  g.set_name("two_activations");
+  io(g.add_input(), "x", {8, 8});
+  io(g.add_output(), "y", {8, 8});
+  gemm(g, "x", "wa", 1.0f, "a");
+  gemm(g, "x", "wb", 2.0f, "b");
+  gemm(g, "x", "wc", 3.0f, "c");
+  auto *mm = g.add_node();
+  mm->set_op_type("MatMul");
+  mm->set_name("scores_v");
+  mm->add_input("a");
+  mm->add_input("b");
+  mm->add_output("p");
+  auto *add = g.add_node();
+  add->set_op_type("Add");
+  add->set_name("sum");
+  add->add_input("p");
+  add->add_input("c");
+  add->add_output("y");
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue()) << info.status().message();
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue()) << plan.status().message();
+  std::map<std::string, double> cycles{{"a_fc", 100},
+                                       {"b_fc", 100},
+                                       {"c_fc", 100},
+                                       {"scores_v", 100},
+                                       {"sum", 100}};
+  CycleTable t = CycleTable::doubling(g, *plan, cycles);
+  EXPECT_TRUE(t.allowed({}));
+  EXPECT_TRUE(t.allowed({"p", "c"}));
+  EXPECT_FALSE(t.allowed({"a"}));
+  EXPECT_FALSE(t.allowed({"b"}));
+  EXPECT_FALSE(t.allowed({"a", "b"}));
+  // a and b remove the most noise; the choice takes c, the next that fits.
+  std::map<std::string, double> noise{{"a", 0.9}, {"b", 0.8}, {"c", 0.1}};
+  EXPECT_EQ(chooseWide(t, noise, 1000), std::set<std::string>{"c"});
+}
+
 // The aimed mixes: from the all-int8 compile alone, each mix puts groups
 // into forms no compile measured (each aimed group exactly so), and a few
 // of them measure every form a group can take; the sum's some-of-each
