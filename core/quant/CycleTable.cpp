@@ -37,23 +37,20 @@ double groupCycles(const onnx::GraphProto &g, const QuantGroup &q,
 CycleTable CycleTable::empty(const onnx::GraphProto &g, const QdqPlan &plan) {
   CycleTable t;
   t.roots.resize(plan.groups.size());
+  t.twoActivations.assign(plan.groups.size(), false);
   for (size_t gi = 0; gi < plan.groups.size(); ++gi) {
     const QuantGroup &q = plan.groups[gi];
+    std::map<int, int> perNode; // activation inputs of each node
     for (auto &ai : q.activationInputs) {
       const std::string &x = g.node(ai.first).input(ai.second);
       if (plan.spec(x))
         t.roots[gi].in.insert(plan.root(x));
+      if (++perNode[ai.first] == 2 && g.node(ai.first).op_type() == "MatMul")
+        t.twoActivations[gi] = true;
     }
     for (auto &x : q.outputs)
       if (plan.spec(x))
         t.roots[gi].out.insert(plan.root(x));
-  }
-  t.twoActivations.assign(plan.groups.size(), false);
-  for (size_t gi = 0; gi < plan.groups.size(); ++gi) {
-    std::map<int, int> perNode; // activation inputs of each node
-    for (auto &ai : plan.groups[gi].activationInputs)
-      if (++perNode[ai.first] == 2 && g.node(ai.first).op_type() == "MatMul")
-        t.twoActivations[gi] = true;
   }
   t.cycles.assign(plan.groups.size(), {});
   t.measured.assign(plan.groups.size(), {});
