@@ -44,29 +44,42 @@ void gemm(onnx::GraphProto &g, const std::string &x, const std::string &w,
   n->add_output(y);
 }
 
+// An empty opset-13 model named `name`, with x [n, 8] in and y [n, 8] out.
+onnx::ModelProto emptyModel(const std::string &name, int64_t n) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  g.set_name(name);
+  io(g.add_input(), "x", {n, 8});
+  io(g.add_output(), "y", {n, 8});
+  return m;
+}
+
+// y = op(a, b), a node named `name`.
+void binary(onnx::GraphProto &g, const std::string &op, const std::string &name,
+            const std::string &a, const std::string &b, const std::string &y) {
+  auto *n = g.add_node();
+  n->set_op_type(op);
+  n->set_name(name);
+  n->add_input(a);
+  n->add_input(b);
+  n->add_output(y);
+}
+
 // x[4,8] -> a = x I -> ya = a (0.01 I)
 //        -> b = x I -> yb = b (10 I)      y = ya + yb
 // a and b carry the same values; a's 8-bit range is four times wider, so
 // its own quantization noise is 16 times b's, but a reaches the output
 // attenuated 1000 times more than b.
 onnx::ModelProto twoBranches() {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
+  onnx::ModelProto m = emptyModel("two_branches", 4);
   auto &g = *m.mutable_graph();
-  g.set_name("two_branches");
-  io(g.add_input(), "x", {4, 8});
-  io(g.add_output(), "y", {4, 8});
   gemm(g, "x", "wa", 1.0f, "a");
   gemm(g, "x", "wb", 1.0f, "b");
   gemm(g, "a", "wa2", 0.01f, "ya");
   gemm(g, "b", "wb2", 10.0f, "yb");
-  auto *add = g.add_node();
-  add->set_op_type("Add");
-  add->set_name("sum");
-  add->add_input("ya");
-  add->add_input("yb");
-  add->add_output("y");
+  binary(g, "Add", "sum", "ya", "yb", "y");
   return m;
 }
 
@@ -301,28 +314,13 @@ TEST_F(MixedPrecision, CycleTableUsesTheCompiledCostOfEachForm) {
 // A set making either operand 16-bit is not allowed, and the choice passes
 // over it for the next tensor that fits.
 TEST(MixedPrecisionChoice, ProductOfTwoActivationsKeepsBothAtEightBits) {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
+  onnx::ModelProto m = emptyModel("two_activations", 8);
   auto &g = *m.mutable_graph();
-  g.set_name("two_activations");
-  io(g.add_input(), "x", {8, 8});
-  io(g.add_output(), "y", {8, 8});
   gemm(g, "x", "wa", 1.0f, "a");
   gemm(g, "x", "wb", 2.0f, "b");
   gemm(g, "x", "wc", 3.0f, "c");
-  auto *mm = g.add_node();
-  mm->set_op_type("MatMul");
-  mm->set_name("scores_v");
-  mm->add_input("a");
-  mm->add_input("b");
-  mm->add_output("p");
-  auto *add = g.add_node();
-  add->set_op_type("Add");
-  add->set_name("sum");
-  add->add_input("p");
-  add->add_input("c");
-  add->add_output("y");
+  binary(g, "MatMul", "scores_v", "a", "b", "p");
+  binary(g, "Add", "sum", "p", "c", "y");
   auto info = inspectTensors(m, {});
   ASSERT_TRUE(info.hasValue()) << info.status().message();
   auto plan = planQdq(m, *info, {});
