@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <map>
 
 namespace ember::accel {
@@ -11,74 +12,72 @@ namespace {
 
 constexpr int kMaxEngines = 16;
 
-// The last instruction of each engine that wrote, and that read, a span.
-struct Seg {
-  uint64_t end = 0;
-  std::array<int64_t, kMaxEngines> lastW, lastR;
-  Seg() {
-    lastW.fill(-1);
-    lastR.fill(-1);
-  }
-};
-
+// Per engine, the last instruction that wrote and the last that read each
+// span of one domain. Each (engine, write or read) keeps its own map of
+// disjoint spans, and an update assigns its whole range to one span, so a
+// map holds only the pieces later updates left visible, not every boundary
+// every engine ever made. Instructions are walked in program order, so a
+// span's index only grows: the latest conflicting instruction in a range is
+// the largest index of the spans that overlap it.
 class AccessMap {
 public:
-  // Latest conflicting instruction per engine other than `self`.
+  // Latest conflicting instruction per engine other than `self`. An empty
+  // range reads nothing.
   void query(uint64_t lo, uint64_t hi, int self, bool write, int engines,
              std::array<int64_t, kMaxEngines> &needs) const {
-    auto it = segs_.upper_bound(lo);
-    if (it != segs_.begin())
-      --it;
-    for (; it != segs_.end() && it->first < hi; ++it) {
-      if (it->second.end <= lo)
+    if (lo >= hi)
+      return;
+    for (int x = 0; x < engines; ++x) {
+      if (x == self)
         continue;
-      for (int x = 0; x < engines; ++x) {
-        if (x == self)
-          continue;
-        needs[size_t(x)] =
-            std::max(needs[size_t(x)], it->second.lastW[size_t(x)]);
-        if (write)
-          needs[size_t(x)] =
-              std::max(needs[size_t(x)], it->second.lastR[size_t(x)]);
-      }
+      int64_t &n = needs[size_t(x)];
+      n = std::max(n, latest(last_[size_t(x)][1], lo, hi));
+      if (write)
+        n = std::max(n, latest(last_[size_t(x)][0], lo, hi));
     }
   }
   void update(uint64_t lo, uint64_t hi, int engine, bool write, int64_t idx) {
     if (lo >= hi)
       return;
-    split(lo);
-    split(hi);
-    // Fill the gaps, then mark every segment in [lo, hi).
-    uint64_t cur = lo;
-    auto it = segs_.lower_bound(lo);
-    while (cur < hi) {
-      if (it == segs_.end() || it->first > cur) {
-        uint64_t end = it == segs_.end() ? hi : std::min(hi, it->first);
-        Seg s;
-        s.end = end;
-        it = segs_.emplace(cur, s).first;
+    Spans &m = last_[size_t(engine)][write ? 1 : 0];
+    auto it = m.lower_bound(lo);
+    if (it != m.begin()) { // a span from before lo: keep its part before lo
+      auto before = std::prev(it);
+      if (before->second.end > lo) {
+        Span right = before->second;
+        before->second.end = lo;
+        if (right.end > hi) // it also runs past hi
+          m.emplace(hi, right);
       }
-      Seg &s = it->second;
-      (write ? s.lastW : s.lastR)[size_t(engine)] = idx;
-      cur = s.end;
-      ++it;
     }
+    while (it != m.end() && it->first < hi) {
+      if (it->second.end > hi) { // keep its part from hi on
+        Span right = it->second;
+        it = m.erase(it);
+        m.emplace(hi, right);
+        break;
+      }
+      it = m.erase(it);
+    }
+    m.emplace(lo, Span{hi, idx});
   }
 
 private:
-  // Splits the segment containing x (strictly inside it) at x.
-  void split(uint64_t x) {
-    auto it = segs_.upper_bound(x);
-    if (it == segs_.begin())
-      return;
-    --it;
-    if (it->first < x && it->second.end > x) {
-      Seg right = it->second;
-      it->second.end = x;
-      segs_.emplace(x, right);
-    }
+  struct Span {
+    uint64_t end;
+    int64_t idx;
+  };
+  using Spans = std::map<uint64_t, Span>;
+  static int64_t latest(const Spans &m, uint64_t lo, uint64_t hi) {
+    int64_t most = -1;
+    auto it = m.upper_bound(lo);
+    if (it != m.begin() && std::prev(it)->second.end > lo)
+      most = std::prev(it)->second.idx;
+    for (; it != m.end() && it->first < hi; ++it)
+      most = std::max(most, it->second.idx);
+    return most;
   }
-  std::map<uint64_t, Seg> segs_;
+  std::array<std::array<Spans, 2>, kMaxEngines> last_; // [engine][write]
 };
 
 } // namespace
