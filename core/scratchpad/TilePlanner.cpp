@@ -541,9 +541,25 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
     }
     return false;
   };
+  // Block index of operand k: the sum over its dims of the tile index times
+  // the product of the counts of its dims after it (blockOf, unrolled: a
+  // hot loop).
+  std::vector<std::vector<std::pair<size_t, int64_t>>> terms(no);
+  for (size_t k = 0; k < no; ++k) {
+    const std::vector<size_t> &ds = p.operands[k].dims;
+    int64_t mult = 1;
+    for (size_t j = ds.size(); j-- > 0;) {
+      terms[k].push_back({ds[j], mult});
+      mult *= t.count[ds[j]];
+    }
+  }
   auto blocks = [&](const std::vector<int64_t> &v, std::vector<int64_t> &b) {
-    for (size_t k = 0; k < no; ++k)
-      b[k] = blockOf(p.operands[k], v, t.count);
+    for (size_t k = 0; k < no; ++k) {
+      int64_t sum = 0;
+      for (const auto &[d, mult] : terms[k])
+        sum += v[d] * mult;
+      b[k] = sum;
+    }
   };
   // What one block of operand k moves through DMA, remembered per operand
   // for the last tile sizes (only edge tiles differ). `epoch` counts the
@@ -596,6 +612,10 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
                             firstOrder = p.firstLoadOrder.empty()
                                              ? order
                                              : issueOrder(p.firstLoadOrder);
+  std::vector<size_t> outputs; // the output operands, in operand order
+  for (size_t k = 0; k < no; ++k)
+    if (p.operands[k].role == Role::Output)
+      outputs.push_back(k);
   std::vector<double> pieceEnd; // the fill: when piece g has arrived
   const unsigned firstPieces = fillPieceCount(p, t, m);
   blocks(idx, cur);
@@ -619,8 +639,8 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
       unsigned slots = k < t.slots.size() ? std::max(1u, t.slots[k]) : 1;
       ops[k].block = cur[k];
       ops[k].begins = prev[k] != cur[k];
-      if (ops[k].begins && prev[k] >= 0)
-        slot[k] = (slot[k] + 1) % slots;
+      if (ops[k].begins && prev[k] >= 0 && ++slot[k] >= slots)
+        slot[k] = 0;
       ops[k].slot = slot[k];
       ops[k].ends = !more || nxt[k] != cur[k];
     }
@@ -690,9 +710,8 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
       double s = std::max(engEnd[e], prevEngine);
       if (e < readyAt.size())
         s = std::max(s, readyAt[e]);
-      for (size_t k = 0; k < no; ++k)
-        if (p.operands[k].role == Role::Output && ops[k].begins &&
-            p.operands[k].engine == e)
+      for (size_t k : outputs)
+        if (ops[k].begins && p.operands[k].engine == e)
           s = std::max(s, slotFree[k][ops[k].slot % 2]);
       engEnd[e] = s + double(cyc[e]);
       if (e == 0) // piece g's share of the step after it has arrived
@@ -725,9 +744,11 @@ Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
         slotFree[k][ops[k].slot % 2] = std::max(done, storeEnd);
       }
     }
-    prev = cur;
-    cur = nxt;
-    idx = next;
+    // prev = cur, cur = nxt, idx = next (nxt and next are set again before
+    // they are read).
+    std::swap(prev, cur);
+    std::swap(cur, nxt);
+    std::swap(idx, next);
     first = false;
     // Nothing starts before the load engine or the store engine is free
     // (a store also waits for an engine, none earlier than the earliest).
