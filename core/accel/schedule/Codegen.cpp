@@ -987,47 +987,68 @@ Status LayerGen::gemm(size_t i, const CodegenOptions &lo,
     return unsupported("the tuned tiling (", lo.force->text(),
                        ") takes the bias by ", biasPathName(path),
                        ", which this layer does not allow");
-  const LayerInfo before = info;
-  Status err = genGemm(tg, L, ts, tb, lo, path, codes[i], info);
-  // The other paths the layer allows, in auto mode: each replaces the
-  // first when predicted strictly faster, or when the first does not fit
-  // (Requant's bias takes a third parameter row per output tile, which a
-  // small parameter memory may not hold; layerFits asks for any path).
-  std::vector<int> others;
+  // Every path this layer may take, planned; the one predicted fastest (the
+  // first of equals, in this order) is emitted, or, should its code fail,
+  // the next. So a path replaces the first when predicted strictly faster,
+  // or when the first does not fit (Requant's bias takes a third parameter
+  // row per output tile, which a small parameter memory may not hold;
+  // layerFits asks for any path).
+  std::vector<int> paths = {path};
   if (!lo.force && o.bias == BiasMode::Auto) {
     if (path != 0)
-      others.push_back(0);
+      paths.push_back(0);
     if (tb.biasPathUsable(1))
-      others.push_back(1);
+      paths.push_back(1);
   }
-  for (int other : others) {
-    LayerCode c2;
-    LayerInfo i2 = err.isOk() ? info : before;
-    i2.arrayMacs = 0;
-    i2.candidates.clear();
-    if (genGemm(tg, L, ts, tb, lo, other, c2, i2).failed())
+  struct Planned {
+    int path;
+    GemmPlanPtr plan;
+    LayerInfo info;
+  };
+  std::vector<Planned> planned;
+  Status first; // the first path's error, reported when no path works
+  for (int pth : paths) {
+    LayerInfo li = info;
+    Expected<GemmPlanPtr> pl = planGemm(tg, L, ts, tb, lo, pth, li);
+    if (!pl.hasValue()) {
+      if (pth == path)
+        first = pl.status();
       continue;
+    }
+    planned.push_back({pth, std::move(*pl), std::move(li)});
+  }
+  std::vector<size_t> byCycles(planned.size());
+  for (size_t k = 0; k < planned.size(); ++k)
+    byCycles[k] = k;
+  std::stable_sort(byCycles.begin(), byCycles.end(), [&](size_t a, size_t b) {
+    return planned[a].info.predictedCycles < planned[b].info.predictedCycles;
+  });
+  // The candidates of every path (the tuner's), fastest first.
+  std::vector<TileChoice> all;
+  for (const Planned &pd : planned)
+    all.insert(all.end(), pd.info.candidates.begin(), pd.info.candidates.end());
+  std::stable_sort(all.begin(), all.end(),
+                   [](const TileChoice &a, const TileChoice &b) {
+                     return a.predicted < b.predicted;
+                   });
+  if (all.size() > o.candidates)
+    all.resize(o.candidates);
+  for (size_t k : byCycles) {
+    Planned &pd = planned[k];
+    LayerCode code;
+    const Status err = emitGemm(L, *pd.plan, code, pd.info);
     if (err.failed()) {
-      err = Status::ok();
-      codes[i] = std::move(c2);
-      info = std::move(i2);
+      if (pd.path == path)
+        first = err;
       continue;
     }
-    std::vector<TileChoice> all = info.candidates;
-    all.insert(all.end(), i2.candidates.begin(), i2.candidates.end());
-    std::stable_sort(all.begin(), all.end(),
-                     [](const TileChoice &a, const TileChoice &b) {
-                       return a.predicted < b.predicted;
-                     });
-    if (all.size() > o.candidates)
-      all.resize(o.candidates);
-    if (i2.predictedCycles < info.predictedCycles) {
-      codes[i] = std::move(c2);
-      info = std::move(i2);
-    }
-    info.candidates = std::move(all);
+    codes[i] = std::move(code);
+    info = std::move(pd.info);
+    if (planned.size() > 1)
+      info.candidates = std::move(all);
+    return Status::ok();
   }
-  return err;
+  return first;
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 #include "ember/scratchpad/TilePlanner.h"
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,22 @@ void widen16(const Target &t, const GemmLayer &g, const GemmTables &tb,
 Status genGemm(const Target &t, const Layer &L, const std::vector<NTensor> &ts,
                const GemmTables &tb, const CodegenOptions &o, int biasPath,
                LayerCode &code, LayerInfo &info);
+// genGemm in its two halves: planGemm chooses the tiling for one bias path
+// (LayerInfo's choice, predicted cycles and candidates), emitGemm writes
+// that plan's code (and the rest of LayerInfo), so a caller comparing bias
+// paths emits only the one it keeps. The plan refers to the layer, tensors
+// and tables it was made with; they must outlive it.
+struct GemmPlan;
+struct GemmPlanDeleter {
+  void operator()(GemmPlan *pl) const;
+};
+using GemmPlanPtr = std::unique_ptr<GemmPlan, GemmPlanDeleter>;
+Expected<GemmPlanPtr> planGemm(const Target &t, const Layer &L,
+                               const std::vector<NTensor> &ts,
+                               const GemmTables &tb, const CodegenOptions &o,
+                               int biasPath, LayerInfo &info);
+Status emitGemm(const Layer &L, GemmPlan &plan, LayerCode &code,
+                LayerInfo &info);
 // The param rows a program with 16-bit tables keeps at the top of the
 // param memory: the output table's (at the top) and the 16-bit table's
 // below them (loaded by each table layer's setup).

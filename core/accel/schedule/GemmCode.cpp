@@ -1031,12 +1031,28 @@ void GemmStep::tail() {
 
 } // namespace
 
-Status genGemm(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
-               const GemmTables &tb, const CodegenOptions &opts, int biasPath,
-               LayerCode &code, LayerInfo &info) {
-  EMBER_TRY(refuseForm(tg, L.gemm, ts, tb));
-  GemmSched s(tg, L.gemm, ts, tb, opts, biasPath);
+// A GEMM layer planned for one bias path (planGemm): its schedule's
+// parameters, the loop-nest problem (whose cost model refers to them) and
+// the tiling chosen.
+struct GemmPlan {
+  GemmSched s;
   sp::Problem p;
+  sp::PlanResult plan;
+  GemmPlan(const Target &tg, const GemmLayer &g, const std::vector<NTensor> &ts,
+           const GemmTables &tb, const CodegenOptions &opts, int biasPath)
+      : s(tg, g, ts, tb, opts, biasPath) {}
+};
+
+void GemmPlanDeleter::operator()(GemmPlan *pl) const { delete pl; }
+
+Expected<GemmPlanPtr> planGemm(const Target &tg, const Layer &L,
+                               const std::vector<NTensor> &ts,
+                               const GemmTables &tb, const CodegenOptions &opts,
+                               int biasPath, LayerInfo &info) {
+  EMBER_TRY(refuseForm(tg, L.gemm, ts, tb));
+  GemmPlanPtr pl(new GemmPlan(tg, L.gemm, ts, tb, opts, biasPath));
+  GemmSched &s = pl->s;
+  sp::Problem &p = pl->p;
   gemmSpaces(s, p);
   EMBER_TRY(s.columnBands());
   s.flatTileStride();
@@ -1051,12 +1067,21 @@ Status genGemm(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
                    const std::vector<sp::StepOperand> &so) {
     return gemmStepCycles(s, t, idx, tile, so);
   };
-  EMBER_ASSIGN(sp::PlanResult plan, planLayer(tg, p, s.o, info));
+  EMBER_ASSIGN(pl->plan, planLayer(tg, p, s.o, info));
   info.choice.bias = s.path;
   for (TileChoice &c : info.candidates)
     if (c.bias < 0)
       c.bias = s.path;
-  const sp::Tiling &t = plan.tiling;
+  return pl;
+}
+
+Status emitGemm(const Layer &L, GemmPlan &pl, LayerCode &code,
+                LayerInfo &info) {
+  const GemmSched &s = pl.s;
+  const Target &tg = s.tg;
+  const GemmTables &tb = s.tb;
+  const sp::Problem &p = pl.p;
+  const sp::Tiling &t = pl.plan.tiling;
   EMBER_ASSIGN(Slots slots, gemmSlots(s, p, t));
   gemmSummary(s, info);
   code.tiling = tilingText(p, t);
@@ -1086,6 +1111,13 @@ Status genGemm(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
   if (s.wide)
     widen16(tg, L.gemm, tb, s.onePass16, code);
   return Status::ok();
+}
+
+Status genGemm(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
+               const GemmTables &tb, const CodegenOptions &opts, int biasPath,
+               LayerCode &code, LayerInfo &info) {
+  EMBER_ASSIGN(GemmPlanPtr pl, planGemm(tg, L, ts, tb, opts, biasPath, info));
+  return emitGemm(L, *pl, code, info);
 }
 
 } // namespace ember::accel
