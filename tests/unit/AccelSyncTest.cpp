@@ -116,6 +116,30 @@ TEST(AccelSync, BarriersOrderAUnifiedMemory) {
   EXPECT_EQ(back.wait, p[2].wait);
 }
 
+// A load over part of rows another load wrote: the rows it leaves keep
+// their writer. A GEMM reading those rows waits for the first load (not the
+// second, which never wrote them); one reading the rows both wrote waits for
+// the second.
+TEST(AccelSync, APartialOverwriteKeepsTheRestsWriter) {
+  const Target &t = testTarget("scratchpads");
+  const int dmaA = t.engineFor(OpKind::Load, Cls::Act),
+            mac = t.engineFor(OpKind::Gemm);
+  const uint32_t a = ch(t, dmaA, mac);
+  std::vector<Op> p;
+  p.push_back(load(t, Cls::Wgt, 512, 8192, 16)); // 0
+  p.push_back(load(t, Cls::Act, 0, 0, 16));      // 1: rows 0 to 15
+  p.push_back(load(t, Cls::Act, 0, 4096, 4));    // 2: rows 0 to 3 again
+  p.push_back(gemm(t, 100, 8, 512, 8));          // 3: reads rows 8 to 15
+  p.push_back(gemm(t, 200, 0, 512, 4));          // 4: reads rows 0 to 3
+  p.push_back(finishOp());
+  ASSERT_EQ(assignSync(t, p, nullptr).message(), "");
+  EXPECT_EQ(p[1].signal & a, a);
+  EXPECT_EQ(p[3].wait & a, a);
+  EXPECT_EQ(p[2].signal & a, a);
+  EXPECT_EQ(p[4].wait & a, a);
+  EXPECT_EQ(checkSync(t, p).message(), "");
+}
+
 // A requantization with bias reads its table's third row: the load of that
 // row alone (the multiplier and shift rows loaded before) is waited for.
 TEST(AccelSync, RequantWithBiasReadsTheBiasRow) {
