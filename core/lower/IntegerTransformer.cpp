@@ -9,6 +9,9 @@
 //         [-> Mul(gamma) -> Add(beta)] -> Q         IntegerNormalization
 //         (RMS: no ReduceMean/Sub; Q -> DQ pairs on the variance path are
 //         passed through: the integer form keeps the variance exact)
+//   DQ -> ReduceMax, Sub, Exp, ReduceSum, Div -> Q  IntegerSoftmax
+//         (the decomposed Softmax; ReduceMax and Sub may be absent, Q -> DQ
+//         pairs between them are passed through)
 //   DQ -> a region with Erf, Tanh or Gelu (GELU in either form, crossing
 //         Q -> DQ pairs) -> Q                       TableLookup
 //
@@ -119,10 +122,11 @@ std::optional<double> scalarConstant(Value v) {
   return t->getDouble(0);
 }
 
-// The axes a ReduceMean reduces (sorted, normalized), or empty when they
-// are not constant or keepdims is 0.
-Dims reducedAxes(const Node &n) {
-  if (n.kind != OpKind::ReduceMean || n.attrInt("keepdims", 1) == 0)
+// The axes a reduction of `kind` (ReduceMean unless said) reduces (sorted,
+// normalized), or empty when n is not one, its axes are not constant or
+// keepdims is 0.
+Dims reducedAxes(const Node &n, OpKind kind = OpKind::ReduceMean) {
+  if (n.kind != kind || n.attrInt("keepdims", 1) == 0)
     return {};
   std::vector<int64_t> axes;
   if (n.hasInput(1)) {
@@ -197,6 +201,9 @@ public:
         EMBER_ASSIGN(done, normalization(*n));
       } else if (k == OpKind::Div) {
         EMBER_ASSIGN(done, decomposedNorm(*n));
+        if (!done) {
+          EMBER_ASSIGN(done, decomposedSoftmax(*n));
+        }
       } else if (k == OpKind::DequantizeLinear) {
         EMBER_ASSIGN(done, geluRegion(*n));
       }
@@ -249,6 +256,22 @@ private:
     return true;
   }
 
+  // The IntegerSoftmax of x along `axis` (normalized) into py.
+  Expected<Value> buildSoftmax(Node &at, const Stored &x, int64_t axis,
+                               const QParams &py) {
+    quant::SoftmaxParams sp = quant::makeSoftmaxParams(
+        x.p.scale(), py.scale(), int32_t(py.zeroPoint()),
+        int32_t(lowestOf(py.kind)), int32_t(highestOf(py.kind)));
+    AttrMap a = resultAttrs(py);
+    a["axis"] = Attr::ofInt(axis);
+    a["in_multiplier"] = Attr::ofInt(sp.in.mult);
+    a["in_shift"] = Attr::ofInt(sp.in.shift);
+    a["out_multiplier"] = Attr::ofInt(sp.out.mult);
+    a["out_shift"] = Attr::ofInt(sp.out.shift);
+    LoweringBuilder b(f_, at);
+    return b.op(OpKind::IntegerSoftmax, {x.q}, a);
+  }
+
   Expected<bool> softmax(Node &n) {
     auto x = dequantizedInput(n.inputs[0]);
     auto out = quantizedBy(n);
@@ -258,19 +281,50 @@ private:
     int64_t axis = n.attrInt("axis", -1);
     if (axis < -r || axis >= r)
       return false;
-    const QParams &py = out->second;
-    quant::SoftmaxParams sp = quant::makeSoftmaxParams(
-        x->p.scale(), py.scale(), int32_t(py.zeroPoint()),
-        int32_t(lowestOf(py.kind)), int32_t(highestOf(py.kind)));
-    AttrMap a = resultAttrs(py);
-    a["axis"] = Attr::ofInt(axis < 0 ? axis + r : axis);
-    a["in_multiplier"] = Attr::ofInt(sp.in.mult);
-    a["in_shift"] = Attr::ofInt(sp.in.shift);
-    a["out_multiplier"] = Attr::ofInt(sp.out.mult);
-    a["out_shift"] = Attr::ofInt(sp.out.shift);
-    LoweringBuilder b(f_, n);
-    EMBER_ASSIGN(Value y, b.op(OpKind::IntegerSoftmax, {x->q}, a));
+    EMBER_ASSIGN(Value y,
+                 buildSoftmax(n, *x, axis < 0 ? axis + r : axis, out->second));
     replace(out->first, y, {&n});
+    return true;
+  }
+
+  // The decomposed Softmax, anchored on its Div(e, ReduceSum(e)) with
+  // e = Exp(x - ReduceMax(x)) or Exp(x), over one axis, keepdims (how
+  // exporters that write Softmax out, and Softmax's own ONNX function body,
+  // put it), x a DequantizeLinear's result of the Div's shape.
+  Expected<bool> decomposedSoftmax(Node &div) {
+    std::vector<Node *> pat{&div};
+    Value e = div.inputs[0];
+    Value sum = throughPairs(div.inputs[1], pat);
+    if (!sum.node)
+      return false;
+    Node *rs = sum.node;
+    const Dims axes = reducedAxes(*rs, OpKind::ReduceSum);
+    if (axes.size() != 1 || rs->inputs[0] != e)
+      return false;
+    pat.push_back(rs);
+    Value ex = throughPairs(e, pat);
+    if (!ex.node || ex.node->kind != OpKind::Exp)
+      return false;
+    pat.push_back(ex.node);
+    Value t = throughPairs(ex.node->inputs[0], pat);
+    Value xdq = t;
+    if (t.node && t.node->kind == OpKind::Sub) {
+      Node *mx = throughPairs(t.node->inputs[1], pat).node;
+      if (!mx || reducedAxes(*mx, OpKind::ReduceMax) != axes ||
+          mx->inputs[0] != t.node->inputs[0])
+        return false;
+      pat.push_back(t.node);
+      pat.push_back(mx);
+      xdq = t.node->inputs[0];
+    }
+    auto x = dequantizedInput(xdq);
+    if (!x || xdq.type().dims() != div.types[0].dims())
+      return false;
+    auto out = quantizedBy(div);
+    if (!out || !closed(pat, pat, out->first))
+      return false;
+    EMBER_ASSIGN(Value y, buildSoftmax(div, *x, axes.front(), out->second));
+    replace(out->first, y, pat);
     return true;
   }
 
