@@ -35,7 +35,8 @@ line:
   `sweep: T targets (R refused by check), P runs, C nodes claimed,
    H refused at selection, F failures`
 Failures are printed above it with the target and model, and the target's
-description is kept in WORK_DIR.
+description is kept in WORK_DIR. Above them on stderr: where the time went
+and the five slowest compiles (seconds, target, model).
 """
 import argparse
 import concurrent.futures as cf
@@ -76,12 +77,27 @@ PARTS = ("select", "compile", "run", "other")
 
 
 def account(spent, out):
+    """Adds a run's compile and run seconds to spent; returns the compile's
+    (0 when the run printed none)."""
     m = re.search(r"compile_ms=([0-9.]+) run_ms=([0-9.]+)", out)
-    if m:
-        c, r = float(m.group(1)) / 1e3, float(m.group(2)) / 1e3
-        add(spent, "compile", c)
-        add(spent, "run", r)
-        add(spent, "other", -c - r)
+    if not m:
+        return 0.0
+    c, r = float(m.group(1)) / 1e3, float(m.group(2)) / 1e3
+    add(spent, "compile", c)
+    add(spent, "run", r)
+    add(spent, "other", -c - r)
+    return c
+
+
+# The slowest compiles: (seconds, target, model), kept for the last lines.
+SLOWEST = []
+
+
+def note_compile(seconds, tpath, model, keep=5):
+    with LOCK:
+        SLOWEST.append((seconds, os.path.basename(tpath), model_key(model)))
+        SLOWEST.sort(reverse=True)
+        del SLOWEST[keep:]
 
 
 def model_key(path):
@@ -112,7 +128,7 @@ def one(bin_dir, work, ti, tpath, mi, model, ref, spent):
     rc, out, err = run([os.path.join(bin_dir, "ember"), "run", model,
                         f"--target=accel:{tpath}", "--seed", "1",
                         "--save-outputs", odir], spent, "other")
-    account(spent, out)
+    note_compile(account(spent, out), tpath, model)
     if rc != 0:
         fails.append(f"run: {err.strip()}")
         return claimed, refused, fails
@@ -236,6 +252,10 @@ def main():
                                 for k in PARTS), file=sys.stderr, flush=True)
     for f in sorted(failures):
         print("FAIL:", f)
+    if SLOWEST:
+        print("sweep: slowest compiles: " + ", ".join(
+            f"{sec:.1f} s ({t} {m})" for sec, t, m in SLOWEST),
+            file=sys.stderr)
     total = sum(spent.values()) or 1.0
     print("sweep: time " + ", ".join(
         f"{k} {spent.get(k, 0.0):.0f} s ({100 * spent.get(k, 0.0) / total:.0f}%)"
