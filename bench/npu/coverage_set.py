@@ -14,7 +14,10 @@ body with its head: Split at channel 10, rank-3 Reshape and Transpose,
 Concat of the levels; a YOLOv8-style detector with Ultralytics' Detect
 head: C2f Splits of SiLU results, the levels flattened and concatenated,
 the DFL's Reshape, Transpose, Softmax and convolution, boxes and classes
-concatenated at channel 4), quantizes each with ONNX
+concatenated at channel 4; an SVTR-style text recognizer: a
+convolutional patch embedding, local (masked) and global attention
+blocks, a stride-(2, 1) merging convolution, the height averaged away and
+a CTC head), quantizes each with ONNX
 Runtime's quantize_static (QDQ, per-channel int8 weights, uint8
 activations, seeded calibration; the "-slim-toy" copies with only
 convolutions and matrix products quantized, as PaddleSlim does, the other
@@ -187,6 +190,91 @@ def transformer_block(rng, tokens=64, dim=128, heads=4):
     out = b.op("Add", [x, m])
     return b.model("transformer_block_toy", "tokens", [1, tokens, dim], out,
                    [1, tokens, dim], opset=17)
+
+
+def svtr(rng, h=32, w=128, classes=97):
+    """An SVTR-style text recognizer (PaddleOCR's SVTR-Tiny, scaled down):
+    a patch embedding of two 3x3 stride-2 convolutions with GELU, mixing
+    blocks over the H/4 x W/4 tokens (pre-norm LayerNormalization,
+    multi-head attention, GELU MLP, residual adds; a local block adds a
+    constant mask, -1e4 outside a 3 x 7 window of tokens, to the scores
+    before the Softmax), a merging 3x3 convolution of stride (2, 1) between
+    the two stages, then the height averaged away, a 1x1 convolution with
+    HardSwish and the CTC head: a Linear per column and a Softmax."""
+    b = dm.Builder(rng)
+
+    def ln(x, dim):
+        return b.op("LayerNormalization",
+                    [x, b.const(np.ones(dim, np.float32), "g"),
+                     b.const(np.zeros(dim, np.float32), "beta")], axis=-1)
+
+    def lin(x, cin, cout):
+        wt = b.normal((cin, cout), np.sqrt(1.0 / cin))
+        return b.op("Add", [b.op("MatMul", [x, wt]),
+                            b.normal((cout,), 0.02)])
+
+    def mask(gh, gw, wh=3, ww=7):
+        n = gh * gw
+        m = np.full((n, n), -1e4, np.float32)
+        for i in range(n):
+            for j in range(n):
+                if (abs(i // gw - j // gw) <= wh // 2
+                        and abs(i % gw - j % gw) <= ww // 2):
+                    m[i, j] = 0
+        return b.const(m.reshape(1, 1, n, n), "mask")
+
+    def block(x, n, dim, heads, local=None):
+        hd = dim // heads
+
+        def split_heads(t):
+            t = b.op("Reshape", [t, b.shape([1, n, heads, hd])])
+            return b.op("Transpose", [t], perm=[0, 2, 1, 3])
+
+        y = ln(x, dim)
+        q, k, v = (split_heads(lin(y, dim, dim)) for _ in range(3))
+        att = b.op("MatMul", [q, b.op("Transpose", [k], perm=[0, 1, 3, 2])])
+        att = b.op("Mul", [att, b.const(np.array(hd ** -0.5, np.float32))])
+        if local is not None:
+            att = b.op("Add", [att, local])
+        att = b.op("Softmax", [att], axis=-1)
+        o = b.op("Transpose", [b.op("MatMul", [att, v])], perm=[0, 2, 1, 3])
+        x = b.op("Add", [x, lin(b.op("Reshape", [o, b.shape([1, n, dim])]),
+                                dim, dim)])
+        m = lin(b.gelu(lin(ln(x, dim), dim, 2 * dim)), 2 * dim, dim)
+        return b.op("Add", [x, m])
+
+    def to_tokens(x, c, gh, gw):
+        x = b.op("Reshape", [x, b.shape([1, c, gh * gw])])
+        return b.op("Transpose", [x], perm=[0, 2, 1])
+
+    def to_map(x, c, gh, gw):
+        x = b.op("Transpose", [x], perm=[0, 2, 1])
+        return b.op("Reshape", [x, b.shape([1, c, gh, gw])])
+
+    x = b.gelu(b.conv("image", 3, 32, stride=2, relu=False))
+    x = b.gelu(b.conv(x, 32, 64, stride=2, relu=False))
+    gh, gw = h // 4, w // 4
+    t = to_tokens(x, 64, gh, gw)
+    t = block(t, gh * gw, 64, 2, local=mask(gh, gw))
+    t = block(t, gh * gw, 64, 2)
+    # Merging: a 3x3 convolution of stride (2, 1), then a LayerNorm.
+    wm = b.normal((96, 64, 3, 3), np.sqrt(2.0 / (64 * 9)))
+    x = b.op("Conv", [to_map(t, 64, gh, gw), wm, b.normal((96,), 0.05)],
+             kernel_shape=[3, 3], strides=[2, 1], pads=[1, 1, 1, 1])
+    gh //= 2
+    t = ln(to_tokens(x, 96, gh, gw), 96)
+    t = block(t, gh * gw, 96, 3)
+    t = block(t, gh * gw, 96, 3)
+    # Combing: the height averaged away, a 1x1 convolution with HardSwish.
+    x = b.op("AveragePool", [to_map(ln(t, 96), 96, gh, gw)],
+             kernel_shape=[gh, 1], strides=[gh, 1])
+    x = b.conv(x, 96, 128, k=1, relu=False, act="HardSwish")
+    # The CTC head: [1, 128, 1, W/4] -> [1, W/4, 128] -> Linear -> Softmax.
+    x = b.op("Transpose", [b.op("Squeeze", [x, b.shape([2])])],
+             perm=[0, 2, 1])
+    out = b.op("Softmax", [lin(x, 128, classes)], axis=-1)
+    return b.model("svtr_toy", "image", [1, 3, h, w], out,
+                   [1, gw, classes], opset=17)
 
 
 def paddle_act(b, x, act):
@@ -410,6 +498,7 @@ MODELS = {
     "vit-toy": lambda r: dm.vit(r, size=96, patch=16, dim=96, heads=3,
                                 depth=2, classes=100),
     "transformer-block-toy": transformer_block,
+    "svtr-toy": svtr,
     "ppocr-cls-toy": ppocr_cls,
     "picodet-toy": picodet,
     "ppocr-det-toy": ppocr_det,
