@@ -156,20 +156,30 @@ def unet(rng, size=128, classes=4):
                    [1, classes, size, size], opset=13)
 
 
+def layer_norm(b, x, dim):
+    """LayerNormalization over the last axis of width dim (scale 1, bias
+    0) on builder b."""
+    return b.op("LayerNormalization",
+                [x, b.const(np.ones(dim, np.float32), "g"),
+                 b.const(np.zeros(dim, np.float32), "beta")], axis=-1)
+
+
+def linear(b, x, cin, cout):
+    """x @ W + bias, seeded (W then bias drawn from b's generator)."""
+    w = b.normal((cin, cout), np.sqrt(1.0 / cin))
+    return b.op("Add", [b.op("MatMul", [x, w]), b.normal((cout,), 0.02)])
+
+
 def transformer_block(rng, tokens=64, dim=128, heads=4):
     """One pre-norm transformer encoder block: LayerNormalization,
     multi-head attention (MatMul, Softmax), GELU MLP, residual adds."""
     b = dm.Builder(rng)
 
     def ln(x):
-        return b.op("LayerNormalization",
-                    [x, b.const(np.ones(dim, np.float32), "g"),
-                     b.const(np.zeros(dim, np.float32), "beta")], axis=-1)
+        return layer_norm(b, x, dim)
 
     def lin(x, cin, cout):
-        w = b.normal((cin, cout), np.sqrt(1.0 / cin))
-        return b.op("Add", [b.op("MatMul", [x, w]),
-                            b.normal((cout,), 0.02)])
+        return linear(b, x, cin, cout)
 
     x = "tokens"
     h = ln(x)
@@ -204,14 +214,10 @@ def svtr(rng, h=32, w=128, classes=97):
     b = dm.Builder(rng)
 
     def ln(x, dim):
-        return b.op("LayerNormalization",
-                    [x, b.const(np.ones(dim, np.float32), "g"),
-                     b.const(np.zeros(dim, np.float32), "beta")], axis=-1)
+        return layer_norm(b, x, dim)
 
     def lin(x, cin, cout):
-        wt = b.normal((cin, cout), np.sqrt(1.0 / cin))
-        return b.op("Add", [b.op("MatMul", [x, wt]),
-                            b.normal((cout,), 0.02)])
+        return linear(b, x, cin, cout)
 
     def mask(gh, gw, wh=3, ww=7):
         n = gh * gw
