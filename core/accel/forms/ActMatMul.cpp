@@ -4,8 +4,11 @@
 // (GemmLayer::wAct; rows past B's columns from a zero block). B is laid out
 // with its channels on axis 0 (View::chan), so that its pixel j, the
 // column j, is output channel j's weights over the input channels in the
-// lanes: the transpose is the layout the host writes. Runs: rank-2 int8
-// A and B, B a value the host hands to the device (a partition input), both
+// lanes: the transpose is the layout the host writes, or, for B a
+// Transpose of a matrix the device computes channels last (K of Q x K^T),
+// the bytes that matrix already has (a byte view). Runs: rank-2 int8
+// A and B, B a value the host hands to the device (a partition input) or
+// such a Transpose, both
 // stored zero points 0 (the zero points' cross terms are left to the
 // host), the shared dimension a multiple of the lanes. Its epilogue is the
 // requant form's (Requant.cpp).
@@ -14,6 +17,23 @@
 namespace ember::accel::sel {
 
 namespace {
+
+// Whether B is a Transpose (perm [1, 0]) of a rank-2 value laid out
+// channels last, read by nothing else: with B's channels on axis 0 it has
+// that value's bytes (column j of B is row j of the value, its channels in
+// the lanes), a byte view (form reshape, Reshape.cpp) of the projection
+// that computed K, so Q x K^T reads K where its producer stored it.
+bool transposedView(const View &v, int b) {
+  const int t = v.producer[size_t(b)];
+  if (t < 0 || v.g.nodes(t).op() != "Transpose")
+    return false;
+  const v1::Node &n = v.g.nodes(t);
+  const int k = v.in(n, 0);
+  const auto perm = aInts(n, "perm", {});
+  return k >= 0 && v.dims(k).size() == 2 && perm.size() == 2 && perm[0] == 1 &&
+         perm[1] == 0 && v.chan[size_t(k)] == defaultChan(2) &&
+         v.dtype(k) == v.dtype(b) && v.uses(b) == 1;
+}
 
 // ok or why the target does not run n as a two-activation MatMul.
 Status whyActMatMul(const View &v, const v1::Node &n) {
@@ -36,12 +56,14 @@ Status whyActMatMul(const View &v, const v1::Node &n) {
   if (v.chan[size_t(a)] != defaultChan(2))
     return Status(ErrorCode::Unsupported,
                   "A " + quoted(v.name(a)) + " is not laid out channels last");
-  if (!v.isInput[size_t(b)] || v.producer[size_t(b)] >= 0)
+  if ((!v.isInput[size_t(b)] || v.producer[size_t(b)] >= 0) &&
+      !transposedView(v, b))
     return Status(
         ErrorCode::Unsupported,
         "B " + quoted(v.name(b)) +
-            " is computed on the device (only a value the host hands over is "
-            "laid out transposed)");
+            " is computed on the device and is not a Transpose of a matrix "
+            "laid out channels last (only a value the host hands over, or "
+            "such a transpose, is read laid out transposed)");
   if (ad[1] % v.t.lanes)
     return Status(ErrorCode::Unsupported,
                   "the shared dimension " + std::to_string(ad[1]) +
@@ -97,7 +119,8 @@ void buildActMatMul(Builder &b, int i) {
 }
 
 std::string actmatmulText(const Target &t) {
-  return "rank-2 A by a rank-2 B the host hands over (i8, or u8), stored "
+  return "rank-2 A by a rank-2 B the host hands over or the Transpose of a "
+         "matrix the target computes (i8, or u8), stored "
          "zero points 0, the shared dimension a multiple of " +
          std::to_string(t.lanes);
 }

@@ -311,8 +311,10 @@ void claimMove16(const Target &t, const FormRow &, OpClaim &c) {
 }
 
 // A byte view's Transpose beside an earlier row's: that context and
-// constraint, and the reshape form's int16.
+// constraint, its lower rank (a matrix's transpose read as B of Q x K^T,
+// ActMatMul.cpp) and the reshape form's int16.
 void widenView(const Target &t, const FormRow &r, OpClaim &c) {
+  c.minRank = std::min(c.minRank, r.minRank);
   c.context = c.context.empty() ? std::string(r.context)
                                 : c.context + "; or " + r.context;
   c.constraints += "; or " + r.constraints(t);
