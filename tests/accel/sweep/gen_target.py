@@ -20,6 +20,9 @@
 - forms conv (kernel, stride and dilation limits, epilogues), matmul, pool
   (window and stride limits), add, requant, concat and reshape, each present
   or absent; requantization outputs i8, u8 or both;
+- the forms that need nothing more than those operations: actmatmul, mean
+  and permute, and with a pool operation pixels and resize, each present or
+  absent (drawn apart, as the sizes below);
 - sometimes a conv form's allowed kernels and strides, a pool form's allowed
   windows and strides (drawn apart: the rest of a draw stays the same).
 
@@ -58,6 +61,27 @@ def restrictSizes(seed, forms):
             f["windows"] = subset([2, 3], f["window_max"])
             if r.random() < 0.5:
                 f["strides"] = subset([1, 2], f["stride_max"])
+
+
+def moreForms(seed, forms, has_pool):
+    """The forms that need only what the draw already has (the GEMM and
+    Requant operations; with a pool operation, the pool), each present or
+    absent: actmatmul (two-activation MatMuls), mean, permute, and with a
+    pool pixels and resize. From a generator of its own, so that the rest
+    of a seed's draw is what it was without them."""
+    r = random.Random(seed * 7919 + 29)
+    epi = next(f["epilogue"] for f in forms if f["form"] == "conv")
+    if r.random() < 0.5:
+        forms.append({"form": "actmatmul",
+                      "epilogue": [e for e in epi if e != "pool"]})
+    if r.random() < 0.5:
+        forms.append({"form": "mean"})
+    if r.random() < 0.5:
+        forms.append({"form": "permute"})
+    if has_pool and r.random() < 0.5:
+        forms.append({"form": "pixels"})
+    if has_pool and r.random() < 0.5:
+        forms.append({"form": "resize"})
 
 
 def draw(seed):
@@ -141,6 +165,7 @@ def draw(seed):
     if r.random() < 0.8:
         forms.append({"form": "reshape"})
     restrictSizes(seed, forms)
+    moreForms(seed, forms, has_pool)
     d["forms"] = forms
 
     # Engines.
