@@ -22,7 +22,8 @@
   or absent; requantization outputs i8, u8 or both;
 - the forms that need nothing more than those operations: actmatmul, mean
   and permute, and with a pool operation pixels and resize, each present or
-  absent (drawn apart, as the sizes below);
+  absent; and mul with its `vmul` operation (a row broadcast or not) and
+  registers, present or absent (each drawn apart, as the sizes below);
 - sometimes a conv form's allowed kernels and strides, a pool form's allowed
   windows and strides (drawn apart: the rest of a draw stays the same).
 
@@ -82,6 +83,26 @@ def moreForms(seed, forms, has_pool):
         forms.append({"form": "pixels"})
     if has_pool and r.random() < 0.5:
         forms.append({"form": "resize"})
+
+
+def moreOps(seed, d):
+    """Forms that need operations of their own, each present or absent with
+    them: mul (the vector engine's `vmul`, a per-channel broadcast or not,
+    and the multiply's registers). From a generator of their own, as
+    moreForms."""
+    r = random.Random(seed * 7919 + 31)
+    if r.random() < 0.5:
+        rb = d["ops"]["requant"]["dst"]
+        d["ops"]["vmul"] = {"dst": rb, "a": rb, "b": rb, "rows": rb,
+                            **({"bcast": 1} if r.random() < 0.6 else {})}
+        next(e for e in d["engines"] if e["name"] == "VEC")["runs"].append(
+            "vmul")
+        nid = 1 + max(g["id"] for g in d["registers"].values())
+        for k in ["mul_a_zp", "mul_b_zp", "mul_mult", "mul_shift",
+                  "mul_out_zp", "mul_min", "mul_max"]:
+            d["registers"][k] = {"id": nid, "engine": "VEC"}
+            nid += 1
+        d["forms"].append({"form": "mul"})
 
 
 def draw(seed):
@@ -243,6 +264,7 @@ def draw(seed):
     d["requant"] = {"per_channel": True, "bias_row": bias_row,
                     "outputs": r.choice([["i8", "u8"], ["i8", "u8"], ["i8"],
                                          ["u8"]])}
+    moreOps(seed, d)
     return d
 
 
