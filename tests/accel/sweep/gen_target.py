@@ -22,8 +22,10 @@
   or absent; requantization outputs i8, u8 or both;
 - the forms that need nothing more than those operations: actmatmul, mean
   and permute, and with a pool operation pixels and resize, each present or
-  absent; and mul with its `vmul` operation (a row broadcast or not) and
-  registers, present or absent (each drawn apart, as the sizes below);
+  absent; mul with its `vmul` operation (a row broadcast or not) and
+  registers; tables (the lut stage in the epilogues that take it, `lutld`,
+  `lut` and the producing operations' `lut` flag), each present or absent
+  (each drawn apart, as the sizes below);
 - sometimes a conv form's allowed kernels and strides, a pool form's allowed
   windows and strides (drawn apart: the rest of a draw stays the same).
 
@@ -88,8 +90,8 @@ def moreForms(seed, forms, has_pool):
 def moreOps(seed, d):
     """Forms that need operations of their own, each present or absent with
     them: mul (the vector engine's `vmul`, a per-channel broadcast or not,
-    and the multiply's registers). From a generator of their own, as
-    moreForms."""
+    and the multiply's registers) and tables (the lut stage). From a
+    generator of their own, as moreForms."""
     r = random.Random(seed * 7919 + 31)
     if r.random() < 0.5:
         rb = d["ops"]["requant"]["dst"]
@@ -103,6 +105,23 @@ def moreOps(seed, d):
             d["registers"][k] = {"id": nid, "engine": "VEC"}
             nid += 1
         d["forms"].append({"form": "mul"})
+    # Tables: the lut stage in the epilogues that take it, the table's load
+    # (`lutld`), the flag on every producing operation, and a table's own
+    # `lut` operation.
+    if r.random() < 0.4:
+        rb = d["ops"]["requant"]["dst"]
+        d["ops"]["lutld"] = {"src": rb}
+        d["ops"]["lut"] = {"dst": rb, "src": rb, "rows": rb}
+        for op in ("requant", "vadd", "pool", "vmul"):
+            if op in d["ops"]:
+                d["ops"][op]["lut"] = 1
+        vec = next(e for e in d["engines"] if e["name"] == "VEC")
+        vec["runs"] += ["lutld", "lut"]
+        for f in d["forms"]:
+            if f["form"] in ("conv", "matmul", "actmatmul", "requant"):
+                f["epilogue"] = f.get("epilogue", []) + ["lut"]
+            if f["form"] == "mean":
+                f["epilogue"] = ["lut"]
 
 
 def draw(seed):
