@@ -177,8 +177,12 @@ struct RowLayer {
   scratchpad::Machine machine;
   bool predict = true;
 };
+// Why the row forms (norm, softmax) cannot run on t, or null: they address
+// their accumulator rows and their blocks of tokens each from row 0 of its
+// memory, so the acc and out classes must be held apart.
+const char *rowMemoriesShared(const Target &t);
 // Layer L's RowLayer, or an error naming `what` (its tensors missing, a
-// 16-bit layer on a target without 16-bit rows).
+// 16-bit layer on a target without 16-bit rows, acc and out in one memory).
 Status rowLayerOf(const Target &tg, const Layer &L,
                   const std::vector<NTensor> &ts, const CodegenOptions &o,
                   const char *what, RowLayer &r);

@@ -42,6 +42,15 @@ const FormPattern *emitterOf(const Layer &L) {
   return nullptr;
 }
 
+const char *rowMemoriesShared(const Target &t) {
+  const int out = t.memOf(Cls::Out), acc = t.memOf(Cls::Acc);
+  return out >= 0 && out == acc
+             ? "its accumulator rows and its rows of tokens would share one "
+               "memory (the target holds acc and out together), which the "
+               "row forms do not split"
+             : nullptr;
+}
+
 Status rowLayerOf(const Target &tg, const Layer &L,
                   const std::vector<NTensor> &ts, const CodegenOptions &o,
                   const char *what, RowLayer &r) {
@@ -67,6 +76,9 @@ Status rowLayerOf(const Target &tg, const Layer &L,
     return rows;
   };
   const int outMem = tg.memOf(Cls::Out), accMem = tg.memOf(Cls::Acc);
+  if (const char *why = rowMemoriesShared(tg))
+    return Status(ErrorCode::Unsupported,
+                  std::string("a ") + what + ": " + why);
   r.outCap = capOf(outMem) / (w16 ? 2 : 1);
   // (The output tables' rows at the top when the params share the memory.)
   r.accCap = capOf(accMem) -

@@ -156,6 +156,8 @@ Status whyNormNode(const View &v, Analysis &, int i, bool) {
                        "requant.outputs lacks 'i16')");
   if (v.constant[size_t(x)])
     return normRefused("normalizes a constant");
+  if (const char *why = rowMemoriesShared(v.t))
+    return normRefused(why);
   const std::vector<int64_t> xd = v.dims(x);
   const int64_t rank = int64_t(xd.size());
   if (rank != 2 && rank != 3)

@@ -191,6 +191,8 @@ Status whySoftmaxNode(const View &v, Analysis &, int i, bool) {
     return softmaxRefused(std::to_string(tiles) +
                           " channel tiles a row (vreduce's len holds " +
                           std::to_string(lenMax) + ")");
+  if (const char *why = rowMemoriesShared(v.t))
+    return softmaxRefused(why);
   const int acc = v.t.memOf(Cls::Acc);
   if (acc < 0 || v.t.memRows(acc) < 2)
     return softmaxRefused("a row's maximum and sum, and its reciprocal, take "
