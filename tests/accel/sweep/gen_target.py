@@ -24,8 +24,9 @@
   and permute, and with a pool operation pixels and resize, each present or
   absent; mul with its `vmul` operation (a row broadcast or not) and
   registers; tables (the lut stage in the epilogues that take it, `lutld`,
-  `lut` and the producing operations' `lut` flag), each present or absent
-  (each drawn apart, as the sizes below);
+  `lut` and the producing operations' `lut` flag); norm and softmax with
+  `vreduce`, `rscalar`, `vrowmul` or `vrowexp` and the row registers; each
+  present or absent (each drawn apart, as the sizes below);
 - sometimes a conv form's allowed kernels and strides, a pool form's allowed
   windows and strides (drawn apart: the rest of a draw stays the same).
 
@@ -90,8 +91,8 @@ def moreForms(seed, forms, has_pool):
 def moreOps(seed, d):
     """Forms that need operations of their own, each present or absent with
     them: mul (the vector engine's `vmul`, a per-channel broadcast or not,
-    and the multiply's registers) and tables (the lut stage). From a
-    generator of their own, as moreForms."""
+    and the multiply's registers), tables (the lut stage), norm and
+    softmax. From a generator of their own, as moreForms."""
     r = random.Random(seed * 7919 + 31)
     if r.random() < 0.5:
         rb = d["ops"]["requant"]["dst"]
@@ -122,6 +123,43 @@ def moreOps(seed, d):
                 f["epilogue"] = f.get("epilogue", []) + ["lut"]
             if f["form"] == "mean":
                 f["epilogue"] = ["lut"]
+    # The integer LayerNorm and softmax: the row reduction (`vreduce`: sums,
+    # squares about the mean, or exponentials), the per-row scalar
+    # (`rscalar`, the reciprocal square root for the norm) and the row
+    # broadcasts (`vrowmul`, `vrowexp`), with the row registers.
+    norm, softmax = r.random() < 0.4, r.random() < 0.4
+    if norm or softmax:
+        rb = d["ops"]["requant"]["dst"]
+        loop = d["ops"]["gemm"]["inner"]
+        d["ops"]["vreduce"] = {"dst": rb, "src": rb, "rows": rb, "len": loop,
+                               "gstride": loop + 2, "kstride": loop + 2,
+                               "last": 6,
+                               **({"sum": 1, "sq": 1, "center": 1}
+                                  if norm else {}),
+                               **({"exp": 1} if softmax else {})}
+        d["ops"]["rscalar"] = {"dst": rb, "src": rb, "rows": rb,
+                               **({"rsqrt": 1} if norm else {})}
+        vec = next(e for e in d["engines"] if e["name"] == "VEC")
+        vec["runs"] += ["vreduce", "rscalar"]
+        regs = ["row_out_zp", "row_min", "row_max"]
+        if norm:
+            d["ops"]["vrowmul"] = {"dst": rb, "src": rb, "rows": rb,
+                                   "stride": loop + 2, "scal": rb, "sum": rb,
+                                   "param": rb, "center": 1}
+            vec["runs"].append("vrowmul")
+            regs += ["row_n", "row_x_zp", "row_eps_lo", "row_eps_hi"]
+            d["forms"].append({"form": "norm"})
+        if softmax:
+            d["ops"]["vrowexp"] = {"dst": rb, "src": rb, "rows": rb,
+                                   "stride": loop + 2, "scal": rb, "sum": rb}
+            vec["runs"].append("vrowexp")
+            regs += ["row_sm_in_mult", "row_sm_in_shift", "row_sm_out_mult",
+                     "row_sm_out_shift"]
+            d["forms"].append({"form": "softmax"})
+        nid = 1 + max(g["id"] for g in d["registers"].values())
+        for k in regs:
+            d["registers"][k] = {"id": nid, "engine": "VEC"}
+            nid += 1
 
 
 def draw(seed):
