@@ -523,254 +523,310 @@ unsigned fillPieceCount(const Problem &p, const Tiling &t, const Machine &m) {
   return best;
 }
 
-Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
-                         double stopAbove) {
-  Prediction r;
-  if (!p.compute)
-    return r;
-  const size_t nd = p.dims.size(), no = p.operands.size();
-  const double bw = m.bytesPerCycle > 0 ? m.bytesPerCycle : 1;
-  const double perTransfer = double(m.latencyCycles + m.transferOverhead);
-  std::vector<int64_t> idx(nd, 0), next(nd, 0), clipped(nd, 1);
-  auto advance = [&](std::vector<int64_t> &v) {
-    for (size_t i = t.order.size(); i-- > 0;) {
-      size_t d = t.order[i];
-      if (++v[d] < t.count[d])
+namespace {
+
+// predictCycles' walk over a tiling's steps: the state the steps carry from
+// one to the next (the DRAM channel, each engine's and slot's free time)
+// and one method per part of a step, in the order a step runs them.
+class CycleWalk {
+public:
+  CycleWalk(const Problem &p, const Tiling &t, const Machine &m)
+      : p_(p), t_(t), m_(m), no_(p.operands.size()),
+        perTransfer_(double(m.latencyCycles + m.transferOverhead)),
+        clipped_(p.dims.size(), 1), memo_(no_), cur_(no_), nxt_(no_),
+        prev_(no_, -1), slot_(no_, 0),
+        slotFree_(no_, std::vector<double>(2, 0)), ops_(no_) {
+    // Block index of operand k: the sum over its dims of the tile index
+    // times the product of the counts of its dims after it (blockOf,
+    // unrolled: a hot loop).
+    terms_.resize(no_);
+    for (size_t k = 0; k < no_; ++k) {
+      const std::vector<size_t> &ds = p.operands[k].dims;
+      int64_t mult = 1;
+      for (size_t j = ds.size(); j-- > 0;) {
+        terms_[k].push_back({ds[j], mult});
+        mult *= t.count[ds[j]];
+      }
+    }
+    order_ = issueOrder(p.loadOrder);
+    firstOrder_ =
+        p.firstLoadOrder.empty() ? order_ : issueOrder(p.firstLoadOrder);
+    for (size_t k = 0; k < no_; ++k)
+      if (p.operands[k].role == Role::Output)
+        outputs_.push_back(k);
+  }
+
+  Prediction walk(double stopAbove) {
+    const size_t nd = p_.dims.size();
+    std::vector<int64_t> idx(nd, 0), next(nd, 0);
+    const unsigned firstPieces = fillPieceCount(p_, t_, m_);
+    blocks(idx, cur_);
+    bool more = true, first = true;
+    while (more) {
+      next = idx;
+      more = advance(next);
+      if (more)
+        blocks(next, nxt_);
+      beginStep(idx, more);
+      const unsigned pieces = first ? firstPieces : 1;
+      loads(first, pieces);
+      compute(idx, pieces);
+      release();
+      // prev = cur, cur = nxt, idx = next (nxt and next are set again
+      // before they are read).
+      std::swap(prev_, cur_);
+      std::swap(cur_, nxt_);
+      std::swap(idx, next);
+      first = false;
+      // Already slower than what it is compared with: a lower bound will
+      // do.
+      const double sofar = settle();
+      if (sofar > stopAbove) {
+        r_.cycles = sofar;
+        return r_;
+      }
+    }
+    double end = std::max(loadEnd_, storeEnd_);
+    for (double e : engEnd_)
+      end = std::max(end, e);
+    r_.cycles = std::max(
+        end, allBytes_ / (m_.bytesPerCycle > 0 ? m_.bytesPerCycle : 1));
+    return r_;
+  }
+
+private:
+  // Load issue order: the given operands, then the others.
+  std::vector<size_t> issueOrder(const std::vector<size_t> &given) const {
+    std::vector<size_t> order;
+    for (size_t k : given)
+      if (k < no_ && std::find(order.begin(), order.end(), k) == order.end())
+        order.push_back(k);
+    for (size_t k = 0; k < no_; ++k)
+      if (std::find(order.begin(), order.end(), k) == order.end())
+        order.push_back(k);
+    return order;
+  }
+  bool advance(std::vector<int64_t> &v) const {
+    for (size_t i = t_.order.size(); i-- > 0;) {
+      size_t d = t_.order[i];
+      if (++v[d] < t_.count[d])
         return true;
       v[d] = 0;
     }
     return false;
-  };
-  // Block index of operand k: the sum over its dims of the tile index times
-  // the product of the counts of its dims after it (blockOf, unrolled: a
-  // hot loop).
-  std::vector<std::vector<std::pair<size_t, int64_t>>> terms(no);
-  for (size_t k = 0; k < no; ++k) {
-    const std::vector<size_t> &ds = p.operands[k].dims;
-    int64_t mult = 1;
-    for (size_t j = ds.size(); j-- > 0;) {
-      terms[k].push_back({ds[j], mult});
-      mult *= t.count[ds[j]];
-    }
   }
-  auto blocks = [&](const std::vector<int64_t> &v, std::vector<int64_t> &b) {
-    for (size_t k = 0; k < no; ++k) {
+  void blocks(const std::vector<int64_t> &v, std::vector<int64_t> &b) const {
+    for (size_t k = 0; k < no_; ++k) {
       int64_t sum = 0;
-      for (const auto &[d, mult] : terms[k])
+      for (const auto &[d, mult] : terms_[k])
         sum += v[d] * mult;
       b[k] = sum;
     }
-  };
+  }
   // What one block of operand k moves through DMA, remembered per operand
-  // for the last tile sizes (only edge tiles differ). `epoch` counts the
+  // for the last tile sizes (only edge tiles differ). `epoch_` counts the
   // changes of the clipped tile sizes (a hot loop: one comparison per step,
   // not one per operand).
-  struct Memo {
-    uint64_t epoch = 0; // 0: never filled
-    Dma dma;
-  };
-  std::vector<Memo> memo(no);
-  uint64_t epoch = 1;
-  auto dma = [&](size_t k) -> const Dma & {
-    Memo &mm = memo[k];
-    if (mm.epoch != epoch) {
-      mm.epoch = epoch;
-      mm.dma = dmaOf(p.operands[k], clipped, m);
+  const Dma &dma(size_t k) {
+    Memo &mm = memo_[k];
+    if (mm.epoch != epoch_) {
+      mm.epoch = epoch_;
+      mm.dma = dmaOf(p_.operands[k], clipped_, m_);
     }
     return mm.dma;
-  };
-  Channel channel;
+  }
   // A load of `part` of a block (with `n` instructions) from `start`: the
   // latencies, then its bytes on the channel and its data rows, at most
   // rowsPerCycle; all of its rows from the start (padding rows are written
   // while the data is on its way).
-  auto loadFrom = [&](double start, const Dma &d, double n, double part) {
-    double s = start + n * perTransfer;
+  double loadFrom(double start, const Dma &d, double n, double part) {
+    double s = start + n * perTransfer_;
     double data = (d.rows - d.pad) * part;
     return std::max(
-        {start + d.rows * part, s + data, channel.book(s, d.chan * part)});
-  };
-  double loadEnd = 0, storeEnd = 0, allBytes = 0;
-  std::vector<int64_t> cur(no), nxt(no), prev(no, -1);
-  std::vector<unsigned> slot(no, 0);
-  std::vector<std::vector<double>> slotFree(no, std::vector<double>(2, 0));
-  std::vector<StepOperand> ops(no);
-  std::vector<double> engEnd, readyAt;
-  // Load issue order: Problem::loadOrder, then the other operands (the
-  // first step: Problem::firstLoadOrder, when given).
-  auto issueOrder = [&](const std::vector<size_t> &given) {
-    std::vector<size_t> order;
-    for (size_t k : given)
-      if (k < no && std::find(order.begin(), order.end(), k) == order.end())
-        order.push_back(k);
-    for (size_t k = 0; k < no; ++k)
-      if (std::find(order.begin(), order.end(), k) == order.end())
-        order.push_back(k);
-    return order;
-  };
-  const std::vector<size_t> order = issueOrder(p.loadOrder),
-                            firstOrder = p.firstLoadOrder.empty()
-                                             ? order
-                                             : issueOrder(p.firstLoadOrder);
-  std::vector<size_t> outputs; // the output operands, in operand order
-  for (size_t k = 0; k < no; ++k)
-    if (p.operands[k].role == Role::Output)
-      outputs.push_back(k);
-  std::vector<double> pieceEnd; // the fill: when piece g has arrived
-  const unsigned firstPieces = fillPieceCount(p, t, m);
-  blocks(idx, cur);
-  bool more = true, first = true;
-  while (more) {
-    next = idx;
-    more = advance(next);
-    if (more)
-      blocks(next, nxt);
+        {start + d.rows * part, s + data, channel_.book(s, d.chan * part)});
+  }
+  void ready(size_t e, double at) {
+    if (readyAt_.size() <= e)
+      readyAt_.resize(e + 1, 0.0);
+    readyAt_[e] = std::max(readyAt_[e], at);
+  }
+
+  // The step's clipped tile sizes and, per operand, its block, slot and
+  // whether the step begins or ends it.
+  void beginStep(const std::vector<int64_t> &idx, bool more) {
     bool changed = false;
-    for (size_t d = 0; d < nd; ++d) {
-      int64_t c =
-          std::min<int64_t>(t.tile[d], std::max<int64_t>(p.dims[d].extent, 1) -
-                                           idx[d] * t.tile[d]);
-      changed = changed || c != clipped[d];
-      clipped[d] = c;
+    for (size_t d = 0; d < p_.dims.size(); ++d) {
+      int64_t c = std::min<int64_t>(t_.tile[d],
+                                    std::max<int64_t>(p_.dims[d].extent, 1) -
+                                        idx[d] * t_.tile[d]);
+      changed = changed || c != clipped_[d];
+      clipped_[d] = c;
     }
     if (changed)
-      ++epoch;
-    for (size_t k = 0; k < no; ++k) {
-      unsigned slots = k < t.slots.size() ? std::max(1u, t.slots[k]) : 1;
-      ops[k].block = cur[k];
-      ops[k].begins = prev[k] != cur[k];
-      if (ops[k].begins && prev[k] >= 0 && ++slot[k] >= slots)
-        slot[k] = 0;
-      ops[k].slot = slot[k];
-      ops[k].ends = !more || nxt[k] != cur[k];
+      ++epoch_;
+    for (size_t k = 0; k < no_; ++k) {
+      unsigned slots = k < t_.slots.size() ? std::max(1u, t_.slots[k]) : 1;
+      ops_[k].block = cur_[k];
+      ops_[k].begins = prev_[k] != cur_[k];
+      if (ops_[k].begins && prev_[k] >= 0 && ++slot_[k] >= slots)
+        slot_[k] = 0;
+      ops_[k].slot = slot_[k];
+      ops_[k].ends = !more || nxt_[k] != cur_[k];
     }
-    // Loads of this step, in issue order: each after the previous one and
-    // after its slot is free; an engine waits for the loads it reads.
+  }
+
+  // Loads of this step, in issue order: each after the previous one and
+  // after its slot is free; an engine waits for the loads it reads. The
+  // pipeline fill in pieces (Problem::fillPieces): on the first step, the
+  // loads engine 0 reads that depend on fillDim.
+  void loads(bool first, unsigned pieces) {
     double busy = 0;
-    std::fill(readyAt.begin(), readyAt.end(), 0.0);
-    auto ready = [&](size_t e, double at) {
-      if (readyAt.size() <= e)
-        readyAt.resize(e + 1, 0.0);
-      readyAt[e] = std::max(readyAt[e], at);
-    };
-    // The pipeline fill in pieces (Problem::fillPieces): on the first step,
-    // the loads engine 0 reads that depend on fillDim.
-    const unsigned pieces = first ? firstPieces : 1;
-    auto pieced = [&](size_t k) { return pieces > 1 && fillPieced(p, k); };
+    std::fill(readyAt_.begin(), readyAt_.end(), 0.0);
+    auto pieced = [&](size_t k) { return pieces > 1 && fillPieced(p_, k); };
     auto loadWhole = [&](size_t k) {
       const Dma &d = dma(k);
       if (!d.moves())
         return;
-      double s = std::max(loadEnd, slotFree[k][ops[k].slot % 2]);
-      loadEnd = loadFrom(s, d, d.n, 1.0);
-      busy += loadEnd - s;
-      allBytes += d.bytes;
-      ready(readerOf(p.operands[k]), loadEnd);
+      double s = std::max(loadEnd_, slotFree_[k][ops_[k].slot % 2]);
+      loadEnd_ = loadFrom(s, d, d.n, 1.0);
+      busy += loadEnd_ - s;
+      allBytes_ += d.bytes;
+      ready(readerOf(p_.operands[k]), loadEnd_);
     };
     auto loads = [&](size_t k) {
-      return p.operands[k].role == Role::Input && ops[k].begins;
+      return p_.operands[k].role == Role::Input && ops_[k].begins;
     };
-    pieceEnd.clear();
+    pieceEnd_.clear();
     // Every load in order; with pieces, first those engine 0 reads that are
     // not pieced, then the pieces, then those other engines read.
-    const std::vector<size_t> &ord = first && pieces < 2 ? firstOrder : order;
+    const std::vector<size_t> &ord = first && pieces < 2 ? firstOrder_ : order_;
     for (size_t k : ord)
       if (loads(k) &&
-          (pieces < 2 || (readerOf(p.operands[k]) == 0 && !pieced(k))))
+          (pieces < 2 || (readerOf(p_.operands[k]) == 0 && !pieced(k))))
         loadWhole(k);
     if (pieces > 1) {
-      pieceEnd.assign(pieces, loadEnd);
+      pieceEnd_.assign(pieces, loadEnd_);
       for (unsigned g = 0; g < pieces; ++g)
-        for (size_t k : order) {
+        for (size_t k : order_) {
           if (!loads(k) || !pieced(k))
             continue;
           const Dma &d = dma(k);
           if (!d.moves())
             continue;
           double n = d.n > 0 ? std::max(1.0, std::ceil(d.n / pieces)) : 0;
-          double s = std::max(loadEnd, slotFree[k][ops[k].slot % 2]);
-          loadEnd = loadFrom(s, d, n, 1.0 / pieces);
-          busy += loadEnd - s;
+          double s = std::max(loadEnd_, slotFree_[k][ops_[k].slot % 2]);
+          loadEnd_ = loadFrom(s, d, n, 1.0 / pieces);
+          busy += loadEnd_ - s;
           if (g == 0)
-            allBytes += d.bytes;
-          pieceEnd[g] = loadEnd;
+            allBytes_ += d.bytes;
+          pieceEnd_[g] = loadEnd_;
         }
-      ready(0, pieceEnd[0]);
-      for (size_t k : order)
-        if (loads(k) && readerOf(p.operands[k]) != 0)
+      ready(0, pieceEnd_[0]);
+      for (size_t k : order_)
+        if (loads(k) && readerOf(p_.operands[k]) != 0)
           loadWhole(k);
     }
-    r.loadCycles += busy;
-    // Compute engines, in pipeline order.
-    std::vector<uint64_t> cyc = p.compute(t, idx, clipped, ops);
-    if (engEnd.size() < cyc.size())
-      engEnd.resize(cyc.size(), 0);
+    r_.loadCycles += busy;
+  }
+
+  // Compute engines, in pipeline order.
+  void compute(const std::vector<int64_t> &idx, unsigned pieces) {
+    std::vector<uint64_t> cyc = p_.compute(t_, idx, clipped_, ops_);
+    if (engEnd_.size() < cyc.size())
+      engEnd_.resize(cyc.size(), 0);
     double prevEngine = 0, most = 0;
     for (size_t e = 0; e < cyc.size(); ++e) {
-      double s = std::max(engEnd[e], prevEngine);
-      if (e < readyAt.size())
-        s = std::max(s, readyAt[e]);
-      for (size_t k : outputs)
-        if (ops[k].begins && p.operands[k].engine == e)
-          s = std::max(s, slotFree[k][ops[k].slot % 2]);
-      engEnd[e] = s + double(cyc[e]);
+      double s = std::max(engEnd_[e], prevEngine);
+      if (e < readyAt_.size())
+        s = std::max(s, readyAt_[e]);
+      for (size_t k : outputs_)
+        if (ops_[k].begins && p_.operands[k].engine == e)
+          s = std::max(s, slotFree_[k][ops_[k].slot % 2]);
+      engEnd_[e] = s + double(cyc[e]);
       if (e == 0) // piece g's share of the step after it has arrived
-        for (size_t g = 0; g < pieceEnd.size(); ++g)
-          engEnd[e] = std::max(engEnd[e], pieceEnd[g] + double(cyc[e]) *
-                                                            double(pieces - g) /
-                                                            double(pieces));
-      prevEngine = engEnd[e];
+        for (size_t g = 0; g < pieceEnd_.size(); ++g)
+          engEnd_[e] = std::max(
+              engEnd_[e], pieceEnd_[g] + double(cyc[e]) * double(pieces - g) /
+                                             double(pieces));
+      prevEngine = engEnd_[e];
       most = std::max(most, double(cyc[e]));
     }
-    r.computeCycles += most;
-    // Release input slots; store the outputs this step completes: the data
-    // on the channel (at most a row a cycle), then the latencies.
-    for (size_t k = 0; k < no; ++k) {
-      const Operand &op = p.operands[k];
-      if (!ops[k].ends)
+    lastEngine_ = prevEngine;
+    r_.computeCycles += most;
+  }
+
+  // Release input slots; store the outputs this step completes: the data
+  // on the channel (at most a row a cycle), then the latencies.
+  void release() {
+    for (size_t k = 0; k < no_; ++k) {
+      const Operand &op = p_.operands[k];
+      if (!ops_[k].ends)
         continue;
-      double done = op.engine < engEnd.size() ? engEnd[op.engine] : prevEngine;
+      double done =
+          op.engine < engEnd_.size() ? engEnd_[op.engine] : lastEngine_;
       if (op.role == Role::Input) {
-        slotFree[k][ops[k].slot % 2] = done;
+        slotFree_[k][ops_[k].slot % 2] = done;
       } else if (op.role == Role::Output) {
         const Dma &d = dma(k);
         if (d.moves()) {
-          double s = std::max(storeEnd, done);
-          storeEnd =
-              std::max(s + d.rows, channel.book(s, d.chan)) + d.n * perTransfer;
-          r.storeCycles += storeEnd - s;
-          allBytes += d.bytes;
+          double s = std::max(storeEnd_, done);
+          storeEnd_ = std::max(s + d.rows, channel_.book(s, d.chan)) +
+                      d.n * perTransfer_;
+          r_.storeCycles += storeEnd_ - s;
+          allBytes_ += d.bytes;
         }
-        slotFree[k][ops[k].slot % 2] = std::max(done, storeEnd);
+        slotFree_[k][ops_[k].slot % 2] = std::max(done, storeEnd_);
       }
     }
-    // prev = cur, cur = nxt, idx = next (nxt and next are set again before
-    // they are read).
-    std::swap(prev, cur);
-    std::swap(cur, nxt);
-    std::swap(idx, next);
-    first = false;
-    // Nothing starts before the load engine or the store engine is free
-    // (a store also waits for an engine, none earlier than the earliest).
-    double lowEng = HUGE_VAL;
-    for (double e : engEnd)
-      lowEng = std::min(lowEng, e);
-    channel.forgetBefore(
-        std::min(loadEnd, std::max(storeEnd, engEnd.empty() ? 0 : lowEng)));
-    // Already slower than what it is compared with: a lower bound will do.
-    double sofar = std::max(loadEnd, storeEnd);
-    for (double e : engEnd)
-      sofar = std::max(sofar, e);
-    if (sofar > stopAbove) {
-      r.cycles = sofar;
-      return r;
-    }
   }
-  double end = std::max(loadEnd, storeEnd);
-  for (double e : engEnd)
-    end = std::max(end, e);
-  r.cycles = std::max(end, allBytes / bw);
-  return r;
+
+  // Nothing starts before the load engine or the store engine is free (a
+  // store also waits for an engine, none earlier than the earliest): the
+  // channel forgets what ends before. Returns the latest end so far.
+  double settle() {
+    double lowEng = HUGE_VAL;
+    for (double e : engEnd_)
+      lowEng = std::min(lowEng, e);
+    channel_.forgetBefore(
+        std::min(loadEnd_, std::max(storeEnd_, engEnd_.empty() ? 0 : lowEng)));
+    double sofar = std::max(loadEnd_, storeEnd_);
+    for (double e : engEnd_)
+      sofar = std::max(sofar, e);
+    return sofar;
+  }
+
+  struct Memo {
+    uint64_t epoch = 0; // 0: never filled
+    Dma dma;
+  };
+  const Problem &p_;
+  const Tiling &t_;
+  const Machine &m_;
+  const size_t no_;
+  const double perTransfer_;
+  std::vector<std::vector<std::pair<size_t, int64_t>>> terms_;
+  std::vector<size_t> order_, firstOrder_, outputs_;
+  std::vector<int64_t> clipped_;
+  std::vector<Memo> memo_;
+  uint64_t epoch_ = 1;
+  Channel channel_;
+  double loadEnd_ = 0, storeEnd_ = 0, allBytes_ = 0, lastEngine_ = 0;
+  std::vector<int64_t> cur_, nxt_, prev_;
+  std::vector<unsigned> slot_;
+  std::vector<std::vector<double>> slotFree_;
+  std::vector<StepOperand> ops_;
+  std::vector<double> engEnd_, readyAt_;
+  std::vector<double> pieceEnd_; // the fill: when piece g has arrived
+  Prediction r_;
+};
+
+} // namespace
+
+Prediction predictCycles(const Problem &p, const Tiling &t, const Machine &m,
+                         double stopAbove) {
+  if (!p.compute)
+    return Prediction();
+  return CycleWalk(p, t, m).walk(stopAbove);
 }
 
 CostFn cycleCost(const Machine &m, unsigned keep) {
