@@ -1023,16 +1023,6 @@ Status LayerGen::gemm(size_t i, const CodegenOptions &lo,
   std::stable_sort(byCycles.begin(), byCycles.end(), [&](size_t a, size_t b) {
     return planned[a].info.predictedCycles < planned[b].info.predictedCycles;
   });
-  // The candidates of every path (the tuner's), fastest first.
-  std::vector<TileChoice> all;
-  for (const Planned &pd : planned)
-    all.insert(all.end(), pd.info.candidates.begin(), pd.info.candidates.end());
-  std::stable_sort(all.begin(), all.end(),
-                   [](const TileChoice &a, const TileChoice &b) {
-                     return a.predicted < b.predicted;
-                   });
-  if (all.size() > o.candidates)
-    all.resize(o.candidates);
   for (size_t k : byCycles) {
     Planned &pd = planned[k];
     LayerCode code;
@@ -1042,10 +1032,21 @@ Status LayerGen::gemm(size_t i, const CodegenOptions &lo,
         first = err;
       continue;
     }
+    if (planned.size() > 1) { // the candidates of every path, fastest first
+      std::vector<TileChoice> all;
+      for (const Planned &other : planned)
+        all.insert(all.end(), other.info.candidates.begin(),
+                   other.info.candidates.end());
+      std::stable_sort(all.begin(), all.end(),
+                       [](const TileChoice &a, const TileChoice &b) {
+                         return a.predicted < b.predicted;
+                       });
+      if (all.size() > o.candidates)
+        all.resize(o.candidates);
+      pd.info.candidates = std::move(all);
+    }
     codes[i] = std::move(code);
     info = std::move(pd.info);
-    if (planned.size() > 1)
-      info.candidates = std::move(all);
     return Status::ok();
   }
   return first;
