@@ -94,12 +94,13 @@ def moreOps(seed, d):
     and the multiply's registers), tables (the lut stage), norm and
     softmax. From a generator of their own, as moreForms."""
     r = random.Random(seed * 7919 + 31)
+    rb = d["ops"]["requant"]["dst"]  # the row fields' width
+    loop = d["ops"]["gemm"]["inner"]  # the loop fields'
+    vec = next(e for e in d["engines"] if e["name"] == "VEC")
     if r.random() < 0.5:
-        rb = d["ops"]["requant"]["dst"]
         d["ops"]["vmul"] = {"dst": rb, "a": rb, "b": rb, "rows": rb,
                             **({"bcast": 1} if r.random() < 0.6 else {})}
-        next(e for e in d["engines"] if e["name"] == "VEC")["runs"].append(
-            "vmul")
+        vec["runs"].append("vmul")
         nid = 1 + max(g["id"] for g in d["registers"].values())
         for k in ["mul_a_zp", "mul_b_zp", "mul_mult", "mul_shift",
                   "mul_out_zp", "mul_min", "mul_max"]:
@@ -110,13 +111,11 @@ def moreOps(seed, d):
     # (`lutld`), the flag on every producing operation, and a table's own
     # `lut` operation.
     if r.random() < 0.4:
-        rb = d["ops"]["requant"]["dst"]
         d["ops"]["lutld"] = {"src": rb}
         d["ops"]["lut"] = {"dst": rb, "src": rb, "rows": rb}
         for op in ("requant", "vadd", "pool", "vmul"):
             if op in d["ops"]:
                 d["ops"][op]["lut"] = 1
-        vec = next(e for e in d["engines"] if e["name"] == "VEC")
         vec["runs"] += ["lutld", "lut"]
         for f in d["forms"]:
             if f["form"] in ("conv", "matmul", "actmatmul", "requant"):
@@ -129,8 +128,6 @@ def moreOps(seed, d):
     # broadcasts (`vrowmul`, `vrowexp`), with the row registers.
     norm, softmax = r.random() < 0.4, r.random() < 0.4
     if norm or softmax:
-        rb = d["ops"]["requant"]["dst"]
-        loop = d["ops"]["gemm"]["inner"]
         d["ops"]["vreduce"] = {"dst": rb, "src": rb, "rows": rb, "len": loop,
                                "gstride": loop + 2, "kstride": loop + 2,
                                "last": 6,
@@ -139,7 +136,6 @@ def moreOps(seed, d):
                                **({"exp": 1} if softmax else {})}
         d["ops"]["rscalar"] = {"dst": rb, "src": rb, "rows": rb,
                                **({"rsqrt": 1} if norm else {})}
-        vec = next(e for e in d["engines"] if e["name"] == "VEC")
         vec["runs"] += ["vreduce", "rscalar"]
         regs = ["row_out_zp", "row_min", "row_max"]
         if norm:
