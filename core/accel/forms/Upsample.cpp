@@ -356,6 +356,9 @@ Status scheduleUpsample(const Target &tg, const Layer &L,
   for (size_t s = 0; s < steps.size(); ++s) {
     const sp::Step &st = steps[s];
     StepCode &sc = code.steps[s];
+    // A single-buffered input (Problem::singleBufferFallback): the next
+    // band's lines overwrite the ones this band reads, so they load after it.
+    sc.afterPrev = s > 0 && t.slots[0] == 1;
     const int64_t n = st.index[dN], c = st.index[dC];
     const int64_t y0 = st.index[dY] * t.tile[dY];
     const int64_t y1 = std::min(OH, y0 + t.tile[dY]);
