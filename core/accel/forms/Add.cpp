@@ -191,6 +191,12 @@ Status whyQAdd(const View &v, const v1::Node &n) {
       return Status(ErrorCode::Unsupported,
                     quoted(v.name(x)) + " is " + v.dtype(x) + " (i8 or u8" +
                         (has16(v.t, "add") ? " or i16)" : ")"));
+  if (w16 && !v.t.has(OpKind::VMul) &&
+      !(v.dtype(a) == "i16" && v.dtype(b) == "i16" && v.dtype(y) == "i16"))
+    return Status(ErrorCode::Unsupported,
+                  "a 16-bit add with an 8-bit operand or result (the width "
+                  "conversion is vmul's, and target '" +
+                      v.t.name + "' has no vmul)");
   const v1::Attribute *prof = attr(n, "requant");
   const std::string profile =
       prof && prof->value_case() == v1::Attribute::kS ? prof->s() : "fixed";

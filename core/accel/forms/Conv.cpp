@@ -25,6 +25,11 @@ Status why16x8(const View &v, const char *form, int xzp, int wzp, int y) {
     return Status(ErrorCode::Unsupported,
                   "result is " + v.dtype(y) +
                       " (i64 expected for an int16 input)");
+  if (!v.t.requant.biasRow)
+    return Status(ErrorCode::Unsupported,
+                  "a 16x8 layer adds its int64 bias in the requantization, "
+                  "and target '" +
+                      v.t.name + "' has no bias row (requant.bias_row)");
   for (int z : {xzp, wzp}) {
     std::vector<int64_t> zv;
     if (z >= 0 &&
@@ -107,9 +112,11 @@ Status whyConv(const View &v, const v1::Node &n) {
   std::vector<int8_t> wf;
   EMBER_TRY(foldWeights(v, w, v.in(n, 3), g.K, wf));
   if (in16)
-    return fits16x8(wf, g.K);
-  int64_t zp;
-  EMBER_TRY(scalarZp(v, v.in(n, 2), zp));
+    EMBER_TRY(fits16x8(wf, g.K));
+  else {
+    int64_t zp;
+    EMBER_TRY(scalarZp(v, v.in(n, 2), zp));
+  }
   return convFits(v, x, y, patches ? patchGeom(g) : g, std::move(wf));
 }
 

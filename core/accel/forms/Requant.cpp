@@ -120,6 +120,12 @@ Status whyRequant(const View &v, const Analysis &a, const v1::Node &n) {
               "runs (the target requantizes its own accumulators)");
   } else if (!isQ8(v.dtype(x)) && !(conv16 && v.dtype(x) == "i16")) {
     return Status(ErrorCode::Unsupported, "x is " + v.dtype(x));
+  } else if (v.dtype(x) == "i16" && !v.t.requant.biasRow) {
+    return Status(ErrorCode::Unsupported,
+                  "a Requantize of an int16 tensor is a 16x8 identity layer, "
+                  "whose int64 bias is added in the requantization, and "
+                  "target '" +
+                      v.t.name + "' has no bias row (requant.bias_row)");
   } else if (!v.t.form("requant")) {
     return Status(ErrorCode::Unsupported,
                   "a Requantize of an int8 tensor (target '" + v.t.name +

@@ -521,6 +521,10 @@ Status genAdd(const Target &tg, const Layer &L, const std::vector<NTensor> &ts,
   if (g.w16 && g.mul)
     return unsupported("a multiply marked as a 16-bit add");
   const bool cvtA = g.w16 && !a16, cvtB = g.w16 && !b16, cvtY = g.w16 && !y16;
+  if ((cvtA || cvtB || cvtY) && !tg.has(OpKind::VMul))
+    return unsupported("a 16-bit add with an 8-bit operand or result (the "
+                       "width conversion is vmul's, and the target has no "
+                       "vmul)");
   sp::Problem p;
   p.spaces = spacesOf(tg, o.shareRows, o.paramReserve);
   if (w16) { // 16-bit row pairs: the blocks in the lower half

@@ -38,12 +38,32 @@ int Builder::newTensor(int value, NTensor::Kind kind) {
   return int(lp.tensors.size() - 1);
 }
 
+namespace {
+
+// Whether the chain after a GEMM's result y (its bias add, ...) stores it
+// as int16: the first Requantize along y's sole readers writes i16.
+bool storedAs16(const View &v, int y) {
+  for (int hop = 0;
+       hop < 4 && y >= 0 && v.uses(y) == 1 && v.users[size_t(y)].size() == 1;
+       ++hop) {
+    const v1::Node &n = v.g.nodes(v.users[size_t(y)][0]);
+    if (n.op() == "Requantize")
+      return v.out(n) >= 0 && v.dtype(v.out(n)) == "i16";
+    y = v.out(n);
+  }
+  return false;
+}
+
+} // namespace
+
 Status convFits(const View &v, int x, int y, const ConvGeom &c,
                 std::vector<int8_t> w) {
   std::vector<NTensor> ts = {viewTensor(v, x, NTensor::Kind::Input),
                              viewTensor(v, y, NTensor::Kind::Output)};
-  // The result as the chain stores it: requantized to int8.
-  ts[1].i32 = ts[1].i16 = false;
+  // The result as the chain stores it: requantized to int8, or to int16
+  // (16-bit rows: pairs of rows of the out memory).
+  ts[1].i32 = false;
+  ts[1].i16 = storedAs16(v, y);
   Layer L;
   L.kind = Layer::Kind::Gemm;
   L.name = v.name(y);
@@ -72,6 +92,15 @@ Status convFits(const View &v, int x, int y, const ConvGeom &c,
   g.bias.assign(size_t(g.K), 0);
   g.rq.mult.assign(size_t(g.K), 1 << 30);
   g.rq.shift.assign(size_t(g.K), 0);
+  // 16-bit rows: a 16x8 layer reads both byte planes of an int16 input
+  // (zero point 0: padding reads 0) and adds its int64 bias in the
+  // requantization; an int16 result is stored as row pairs.
+  g.in16 = ts[0].i16;
+  g.out16 = ts[1].i16;
+  if (g.in16) {
+    g.padValue = 0;
+    g.bias64.assign(size_t(g.K), 0);
+  }
   const Status st = layerFits(v.t, L, ts);
   if (st.isOk())
     return Status::ok();
