@@ -16,7 +16,8 @@
 //   ember-accel select MODEL.onnx|MODEL.eir --target DESC.json
 //       [--option islands=host|keep] [--dim NAME=N]... [--run N]
 //       [--stop-after=PASS]
-//       lowers the model and selects: per node whether the target runs it
+//       lowers the model (in the description's first arithmetic, as the
+//       host does) and selects: per node whether the target runs it
 //       (# comments), then the layer program; when some nodes stay on the
 //       host (a quantized model's Q/DQ edges), the graph is cut into runs
 //       as the partitioner cuts it and each run's layer program follows
@@ -135,9 +136,13 @@ int runPasses(const accel::Target &t, const accel::LayerOptions &lo,
   return printState(t, st);
 }
 
-// The lowered graph of MODEL.onnx or MODEL.eir.
+// The lowered graph of MODEL.onnx or MODEL.eir, in the requantization
+// profile the host lowers it in for target `t`: the first of its declared
+// arithmetic, else fixed (the plugin base's manifest lists the declared
+// ones only; docs/npu-sdk.md, "Declaring the arithmetic").
 Expected<std::unique_ptr<Module>> loweredModel(const std::string &file,
-                                               const ImportOptions &io) {
+                                               const ImportOptions &io,
+                                               const accel::Target &t) {
   std::unique_ptr<Module> m;
   if (endsWith(file, ".onnx")) {
     auto r = importOnnxFile(file, io, nullptr);
@@ -155,6 +160,8 @@ Expected<std::unique_ptr<Module>> loweredModel(const std::string &file,
   }
   PipelineOptions po;
   po.lower = true;
+  if (t.arithmeticDeclared && !t.arithmetic.empty())
+    po.requant = t.arithmetic.front();
   Status s = runPipeline(*m, po);
   if (!s.isOk())
     return s;
@@ -312,7 +319,7 @@ int main(int argc, char **argv) {
 
   const bool model = endsWith(file, ".onnx") || endsWith(file, ".eir");
   if (cmd == "select" || (cmd == "run" && model)) {
-    auto m = loweredModel(file, io);
+    auto m = loweredModel(file, io, t);
     if (!m)
       return fail(m.status().message());
     backend::v1::Graph g;
