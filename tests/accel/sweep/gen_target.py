@@ -20,13 +20,18 @@
 - forms conv (kernel, stride and dilation limits, epilogues), matmul, pool
   (window and stride limits), add, requant, concat and reshape, each present
   or absent; requantization outputs i8, u8 or both;
-- the forms that need nothing more than those operations: actmatmul, mean
-  and permute, and with a pool operation pixels and resize, each present or
-  absent; mul with its `vmul` operation (a row broadcast or not) and
+- the forms that need nothing more than those operations: actmatmul, mean,
+  permute and interleave, and with a pool operation pixels and resize, each
+  present or absent; mul with its `vmul` operation (a row broadcast or not) and
   registers; tables (the lut stage in the epilogues that take it, `lutld`,
   `lut` and the producing operations' `lut` flag); norm and softmax with
-  `vreduce`, `rscalar`, `vrowmul` or `vrowexp` and the row registers; each
-  present or absent (each drawn apart, as the sizes below);
+  `vreduce`, `rscalar`, `vrowmul` or `vrowexp` and the row registers;
+  upsample with its `upsample` operation; each present or absent (each
+  drawn apart, as the sizes below);
+- the depthwise array operation, the exact add and a declared arithmetic,
+  store's rep/xstep/lanes, the reset and avg flags, conv's dilations, and
+  16-bit activations (i16 outputs, act16 forms, table16), each present or
+  absent (moreFields);
 - sometimes a conv form's allowed kernels and strides, a pool form's allowed
   windows and strides (drawn apart: the rest of a draw stays the same).
 
@@ -86,6 +91,8 @@ def moreForms(seed, forms, has_pool):
         forms.append({"form": "pixels"})
     if has_pool and r.random() < 0.5:
         forms.append({"form": "resize"})
+    if r.random() < 0.5:
+        forms.append({"form": "interleave"})
 
 
 def moreOps(seed, d):
@@ -156,6 +163,97 @@ def moreOps(seed, d):
         for k in regs:
             d["registers"][k] = {"id": nid, "engine": "VEC"}
             nid += 1
+    # Bilinear upsampling (the `upsample` operation).
+    if r.random() < 0.4:
+        d["ops"]["upsample"] = {"dst": rb, "src": rb, "w": loop, "h": loop,
+                                "oy": loop + 2, "oh": loop + 2, "factor": 2,
+                                "mode": 2, "zp": 8}
+        vec["runs"].append("upsample")
+        d["forms"].append({"form": "upsample"})
+
+
+def addRegs(d, names, engine="VEC"):
+    nid = 1 + max(g["id"] for g in d["registers"].values())
+    for k in names:
+        d["registers"][k] = {"id": nid, "engine": engine}
+        nid += 1
+
+
+def moreFields(seed, d):
+    """The optional fields and operations the draws above leave out, each
+    present or absent: the depthwise array operation (`dwgemm` and
+    `depthwise`), the exact add (`vadd exact`, the `add_x_*` registers)
+    and a declared `arithmetic`, store's `rep`, `xstep` and `lanes`, the
+    `reset` and `avg` flags, the `lut` flag of `upsample`, conv's allowed
+    dilations, and 16-bit activations (`i16` among the requantization
+    outputs, the `rq16_*` registers, forms' `act16`, `act16_one_pass`, the
+    row operations' `w16`/`out16`, and `table16` with the 16-bit table's
+    timing). From a generator of their own, as moreForms."""
+    r = random.Random(seed * 7919 + 37)
+    ops = d["ops"]
+    rb = ops["requant"]["dst"]
+    loop = ops["gemm"]["inner"]
+    vec = next(e for e in d["engines"] if e["name"] == "VEC")
+    mac = next(e for e in d["engines"] if e["name"] == "MAC")
+    forms = {f["form"]: f for f in d["forms"]}
+    if r.random() < 0.4:
+        taps = r.choice([3, 4, 5, 8])
+        most = min(d["lanes"], r.choice([9, 9, 16]))
+        ops["dwgemm"] = {"acc": rb, "act": rb, "wgt": rb, "inner": loop,
+                         "outer": loop, "act_ostride": rb + 2,
+                         "acc_ostride": rb + 2, "taps": taps, "stride": 2,
+                         **({"bias": 1} if r.random() < 0.5 else {})}
+        most = min(most, (1 << taps) - 1)
+        d["depthwise"] = {"max_taps": most,
+                          **({"bias_lanes": 4} if "bias" in ops["dwgemm"]
+                             else {})}
+        mac["runs"].append("dwgemm")
+    if r.random() < 0.5:
+        ops["gemm"]["reset"] = 1
+        if "dwgemm" in ops:
+            ops["dwgemm"]["reset"] = 1
+    if "pool" in ops and r.random() < 0.5:
+        ops["pool"]["avg"] = 1
+    if "vadd" in ops and r.random() < 0.5:
+        ops["vadd"]["exact"] = 1
+        addRegs(d, ["add_x_shift", "add_x_offset_lo", "add_x_offset_hi",
+                    "add_x_a_mult", "add_x_a_mult_hi", "add_x_b_mult",
+                    "add_x_b_mult_hi"])
+    if r.random() < 0.3:
+        exact = "exact" in ops.get("vadd", {})
+        d["arithmetic"] = r.choice([["fixed", "tflite"], ["fixed"]]
+                                   if exact else [["tflite"]])
+    st = ops["store"]
+    if r.random() < 0.3:
+        st["rep"] = r.choice([1, 2, 3])
+    if r.random() < 0.3:
+        st["xstep"] = 1
+    if r.random() < 0.3:
+        st["lanes"] = bits(d["lanes"]) + 1
+    if "upsample" in ops and "lut" in ops and r.random() < 0.7:
+        ops["upsample"]["lut"] = 1
+    if "conv" in forms and forms["conv"]["dilation_max"] > 1 and \
+            r.random() < 0.3:
+        forms["conv"]["dilations"] = ["1x1", "2x2"]
+    # 16-bit activations.
+    if r.random() < 0.35:
+        d["requant"]["outputs"] = d["requant"]["outputs"] + ["i16"]
+        addRegs(d, ["rq16_min", "rq16_max"])
+        for name in ("conv", "matmul", "mean", "requant", "pool", "add",
+                     "mul", "concat", "reshape"):
+            if name in forms and r.random() < 0.7:
+                forms[name]["act16"] = True
+        if r.random() < 0.5:
+            d["array"]["act16_one_pass"] = True
+        for op in ("vreduce", "vrowmul", "vrowexp"):
+            if op in ops:
+                ops[op]["w16"] = 1
+                if op != "vreduce":
+                    ops[op]["out16"] = 1
+        if "lut" in ops and r.random() < 0.6:
+            d["forms"].append({"form": "table16"})
+            if r.random() < 0.5:
+                d["vector"]["lut16_lanes_per_cycle"] = r.choice([1, 4, 8])
 
 
 def draw(seed):
@@ -318,6 +416,7 @@ def draw(seed):
                     "outputs": r.choice([["i8", "u8"], ["i8", "u8"], ["i8"],
                                          ["u8"]])}
     moreOps(seed, d)
+    moreFields(seed, d)
     return d
 
 

@@ -27,7 +27,9 @@ ends in -int8: ../shared/models); --wider DIR adds the int8 QDQ models of the
 NPU's wider set (bench/npu/coverage_set.py's MODELS), quantized into DIR once
 and reused.
 The interpreter's outputs are computed once per model (one seeded input)
-and every target's run is compared with them. Runs go target by target (a
+and requantization profile (a target's first `arithmetic`, fixed when it
+declares none: the profile the host lowers in for it), and every target's
+run is compared with them. Runs go target by target (a
 target's models in order, J at a time), and each completed target prints
 `sweep: target K/N (DESC) complete: ...` on stderr, so a sweep stopped early
 says how many targets it finished and with how many failures. The last
@@ -41,6 +43,7 @@ and the five slowest compiles (seconds, target, model).
 import argparse
 import concurrent.futures as cf
 import filecmp
+import json
 import os
 import re
 import subprocess
@@ -103,6 +106,13 @@ def note_compile(seconds, tpath, model, keep=5):
 def model_key(path):
     stem = os.path.splitext(os.path.basename(path))[0]
     return os.path.basename(os.path.dirname(path)) if stem == "model" else stem
+
+
+def profile_of(tpath):
+    """The profile a target computes first (its `arithmetic`; fixed when it
+    declares none): the profile the host lowers a model in for it."""
+    with open(tpath) as f:
+        return (json.load(f).get("arithmetic") or ["fixed"])[0]
 
 
 def one(bin_dir, work, ti, tpath, mi, model, ref, spent):
@@ -191,15 +201,6 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     every = {k: int(v) for k, v in (e.split("=") for e in a.every)}
     ember = os.path.join(a.bin, "ember")
-    refs = []
-    for mi, model in enumerate(a.models):
-        ref = os.path.join(a.work, f"ref-m{mi}")
-        rc, _, err = run([ember, "run", model, "--target=interp", "--seed",
-                          "1", "--save-outputs", ref])
-        if rc != 0:
-            print(f"error: the interpreter cannot run {model}: {err.strip()}")
-            return 1
-        refs.append(ref)
     targets, refused_targets, seed = [], 0, a.seed
     while len(targets) < a.targets:
         tpath = os.path.join(a.work, f"target-{seed}.json")
@@ -211,6 +212,20 @@ def main():
             targets.append(tpath)
         seed += 1
     targets = targets[a.first:]
+    # The interpreter's outputs, in each profile a target computes first
+    # (its `arithmetic`: the host lowers the model in it).
+    refs = {}
+    for prof in sorted({profile_of(t) for t in targets}):
+        for mi, model in enumerate(a.models):
+            ref = os.path.join(a.work, f"ref-{prof}-m{mi}")
+            rc, _, err = run([ember, "run", model, "--target=interp",
+                              f"--requant={prof}", "--seed", "1",
+                              "--save-outputs", ref])
+            if rc != 0:
+                print(f"error: the interpreter cannot run {model} "
+                      f"({prof}): {err.strip()}")
+                return 1
+            refs[(prof, mi)] = ref
     work = []
     for ti, tpath in enumerate(targets):
         for mi, model in enumerate(a.models):
@@ -223,7 +238,8 @@ def main():
     for ti, _, _, _ in work:
         left[ti] = left.get(ti, 0) + 1
     with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        futs = {ex.submit(one, a.bin, a.work, ti, tp, mi, m, refs[mi], spent):
+        futs = {ex.submit(one, a.bin, a.work, ti, tp, mi, m,
+                           refs[(profile_of(tp), mi)], spent):
                 (ti, tp, m) for ti, tp, mi, m in work}
         for fu in cf.as_completed(futs):
             ti, tp, m = futs[fu]
