@@ -32,9 +32,11 @@ std::vector<int> sumChain(const View &v, int cast) {
   const v1::Node &c = v.g.nodes(cast);
   int x = v.in(c, 0), y = v.out(c);
   // 16x8: an int16 map (zero point 0) summed in int64 (docs/quantization.md,
-  // "Pooling"), on a target whose mean form declares 16-bit activations.
+  // "Pooling"), on a target whose mean form declares 16-bit activations
+  // and whose requantization has the bias row (the int64 bias's).
   const bool in16 = x >= 0 && y >= 0 && v.dtype(x) == "i16" &&
-                    v.dtype(y) == "i64" && has16(v.t, "mean");
+                    v.dtype(y) == "i64" && has16(v.t, "mean") &&
+                    v.t.requant.biasRow;
   if (x < 0 || y < 0 || ((!isQ8(v.dtype(x)) || v.dtype(y) != "i32") && !in16) ||
       v.dims(x).size() != 4 || v.outUses[size_t(y)] ||
       usersButMuls(v, y).size() != 1)
@@ -80,6 +82,13 @@ std::vector<int> sumChain(const View &v, int cast) {
 // the pattern, built node by node).
 Status whyCastNode(const View &v, Analysis &a, int i, bool) {
   std::vector<int> chain = sumChain(v, i);
+  const int x = v.in(v.g.nodes(i), 0);
+  if (chain.empty() && x >= 0 && v.dtype(x) == "i16" && has16(v.t, "mean") &&
+      !v.t.requant.biasRow)
+    return Status(ErrorCode::Unsupported,
+                  "a sum of an int16 map is a 16x8 layer, whose int64 bias is "
+                  "added in the requantization, and target '" +
+                      v.t.name + "' has no bias row (requant.bias_row)");
   if (chain.empty())
     return Status(ErrorCode::Unsupported,
                   "a Cast that does not start a per-channel sum (Cast -> [Sub] "

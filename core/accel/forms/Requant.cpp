@@ -537,11 +537,26 @@ const char *const kTableChain =
 // The Requantize's claim: a 16x8 layer's requantization (int64
 // accumulator in, int16 out) runs only in its layer, a lone int16
 // conversion stays on the host unless the requant form declares 16-bit
-// activations.
+// activations. As the node checks (whyRequant): an int8 layer's result
+// requantized to int16 on any target with 16-bit rows, a 16-bit sum's
+// int64 where the mean form declares 16-bit activations.
 void claimRequant(const Target &t, const FormRow &r, OpClaim &c) {
   claimGemm16(t, r, c);
+  auto add = [](std::vector<std::string> &v, const char *d) {
+    if (std::find(v.begin(), v.end(), d) == v.end())
+      v.push_back(d);
+  };
+  if (t.wide16) {
+    add(c.dtypes, "i16");
+    add(c.contextDtypes, "i16");
+  }
+  if (has16(t, "mean")) {
+    add(c.dtypes, "i64");
+    add(c.contextDtypes, "i64");
+  }
   if (gemmAct16(t, r))
-    c.contextDtypes.insert(c.contextDtypes.end(), {"i16", "i64"});
+    for (const char *d : {"i16", "i64"})
+      add(c.contextDtypes, d);
   if (has16(t, "requant"))
     c.contextDtypes.erase(
         std::remove(c.contextDtypes.begin(), c.contextDtypes.end(), "i16"),

@@ -4,7 +4,8 @@
     npu_variant.py IN.json OUT.json VARIANT
 
 nobias: no requantization bias row; novmul: no vmul (nor form mul and its
-registers); accoutN: the out class in the accumulator memory, N rows (the
+registers); sum16only: 16-bit activations declared by the mean form alone
+(no requant form, conv and matmul without act16); accoutN: the out class in the accumulator memory, N rows (the
 separate out memory removed)."""
 import json
 import sys
@@ -21,6 +22,11 @@ elif what == "novmul":
         e["runs"] = [r for r in e["runs"] if r != "vmul"]
     for k in [k for k in t["registers"] if k.startswith("mul_")]:
         t["registers"].pop(k)
+elif what == "sum16only":
+    t["forms"] = [f for f in t["forms"] if f["form"] != "requant"]
+    for f in t["forms"]:
+        if f["form"] in ("conv", "matmul"):
+            f.pop("act16", None)
 elif what.startswith("accout"):
     t["memories"] = [m for m in t["memories"] if m["holds"] != ["out"]]
     for m in t["memories"]:
