@@ -16,7 +16,8 @@ For every target and model:
 - `ember run` (seeded inputs) compiles every claimed run and runs it on the
   reference simulator with its checks on; an error (a claimed node that does
   not schedule, a checker error) is a failure, and so is an output that is
-  not byte-equal to the interpreter's.
+  not byte-equal to the interpreter's, and a run that places on the target
+  another number of nodes than select claims (its `host_nodes`).
 --every MODEL=K runs MODEL (a file name's folder or stem) on every K-th
 target only (a large model in a wide sweep).
 --first K runs only the targets from the K-th on (0-based), drawn as
@@ -123,8 +124,9 @@ def one(bin_dir, work, ti, tpath, mi, model, ref, spent):
                         "--target", tpath], spent, "select")
     if rc != 0:
         return 0, 0, [f"select: {err.strip()}"]
-    claimed = refused = 0
+    claimed = refused = nodes = 0
     for m in re.finditer(r"^# node \d+ (\S+) '([^']*)': (.*)$", out, re.M):
+        nodes += 1
         if m.group(3) == "runs":
             claimed += 1
         elif m.group(3).strip():
@@ -142,6 +144,14 @@ def one(bin_dir, work, ti, tpath, mi, model, ref, spent):
     if rc != 0:
         fails.append(f"run: {err.strip()}")
         return claimed, refused, fails
+    # The run places on the target what select claims: the host lowers and
+    # cuts the model as select does (the manifest's claims, the profile).
+    placed = re.search(r"host_nodes=(\d+)", out)
+    if not placed or nodes - int(placed.group(1)) != claimed:
+        fails.append(f"select claims {claimed} of {nodes} nodes, the run "
+                     f"places " + (str(nodes - int(placed.group(1)))
+                                   if placed else "an unknown number") +
+                     " on the target")
     for f in sorted(os.listdir(ref)):
         if not filecmp.cmp(os.path.join(ref, f), os.path.join(odir, f),
                            shallow=False):
