@@ -108,6 +108,15 @@ void claimGemm16(const Target &t, const FormRow &r, OpClaim &c);
 bool gemmAct16(const Target &t, const FormRow &r);
 void gemmNeeds(const Form &f, FormNeeds &n, bool requantizes, bool pads);
 
+// Adds to `claims` a claim of `op` unless one is there: a form whose
+// pattern runs nodes of ops no other form of the target claims (the
+// host's partitioner asks query_support about every claimed node).
+void ensureClaim(std::vector<OpClaim> &claims, const char *op,
+                 std::vector<std::string> dtypes,
+                 const std::string &constraints, const char *context,
+                 std::vector<std::string> indexDtypes = {},
+                 unsigned minRank = 0);
+
 } // namespace sel
 
 // A layer form: see the top of this file.
@@ -173,14 +182,34 @@ struct RowLayer {
   bool in16 = false, out16 = false, inPlace = true; // in place: same width
   int64_t outCap = 0; // Out rows (16-bit rows when either side is)
   int64_t accCap = 0; // Acc rows below the output tables' reserve
+  // Acc and out in one memory (rowSharedRows): its rows the layer may use.
+  // splitSharedRows places the acc rows from row 0 and the out rows from
+  // outBase above them.
+  bool shared = false;
+  int64_t sharedRows = 0;
+  int64_t outBase = 0;
   // The cost model's DRAM and DMA (machineOf), and whether to predict.
   scratchpad::Machine machine;
   bool predict = true;
 };
-// Why the row forms (norm, softmax) cannot run on t, or null: they address
-// their accumulator rows and their blocks of tokens each from row 0 of its
-// memory, so the acc and out classes must be held apart.
-const char *rowMemoriesShared(const Target &t);
+// The rows the row forms (norm, softmax) may use of a memory holding both
+// the acc and the out classes, or 0 when they are apart: all of them below
+// the output tables' reserve (`reserve` when the params share it), for
+// 16-bit rows (w16) the lower half's (a 16-bit row pairs rows r and r +
+// rows/2).
+int64_t rowSharedRows(const Target &t, bool w16, int64_t reserve);
+// The most param rows a program keeps at the top of the param memory for
+// its tables on t (rowSharedRows' `reserve` at selection).
+int64_t rowTablesReserve(const Target &t);
+// A row layer's blocks of B rows (at most) in a shared memory
+// (RowLayer::sharedRows): the acc rows (accFixed, then accPerRow a row)
+// from row 0, the out rows (outPerRow a row) above them, within the memory
+// and the out rows' fields (rowLayerOutRows of rowOp). Sets outBase, outCap
+// and accCap and returns the rows a block (0: none fits); B itself with two
+// memories.
+int64_t splitSharedRows(const Target &tg, RowLayer &r, OpKind rowOp,
+                        int64_t accFixed, int64_t accPerRow, int64_t outPerRow,
+                        int64_t B);
 // Layer L's RowLayer, or an error naming `what` (its tensors missing, a
 // 16-bit layer on a target without 16-bit rows, acc and out in one memory).
 Status rowLayerOf(const Target &tg, const Layer &L,

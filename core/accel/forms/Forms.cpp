@@ -42,13 +42,49 @@ const FormPattern *emitterOf(const Layer &L) {
   return nullptr;
 }
 
-const char *rowMemoriesShared(const Target &t) {
-  const int out = t.memOf(Cls::Out), acc = t.memOf(Cls::Acc);
-  return out >= 0 && out == acc
-             ? "its accumulator rows and its rows of tokens would share one "
-               "memory (the target holds acc and out together), which the "
-               "row forms do not split"
-             : nullptr;
+// (Rows r of a 16-bit block pair with r + rows/2: both below the reserve.)
+static int64_t sharedUsable(int64_t cap, int64_t rows, bool w16,
+                            int64_t reserve) {
+  const int64_t h = rows / 2;
+  return std::max<int64_t>(0, w16 ? std::min(h, cap - reserve - h)
+                                  : cap - reserve);
+}
+
+int64_t rowSharedRows(const Target &t, bool w16, int64_t reserve) {
+  const int out = t.memOf(Cls::Out);
+  if (out < 0 || out != t.memOf(Cls::Acc))
+    return 0;
+  const int64_t rows = int64_t(t.memRows(out));
+  return sharedUsable(rows, rows, w16,
+                      out == t.memOf(Cls::Param) ? reserve : 0);
+}
+
+int64_t rowTablesReserve(const Target &t) {
+  if (t.form("table16") && t.wide16)
+    return table16Reserve(t);
+  return t.has(OpKind::LutLd) ? t.lutRows() : 0;
+}
+
+int64_t splitSharedRows(const Target &tg, RowLayer &r, OpKind rowOp,
+                        int64_t accFixed, int64_t accPerRow, int64_t outPerRow,
+                        int64_t B) {
+  if (!r.shared)
+    return B;
+  const int64_t fields = rowLayerOutRows(tg, rowOp);
+  auto fits = [&](int64_t b) {
+    const int64_t base = accFixed + accPerRow * b;
+    return base + outPerRow * b <= r.sharedRows &&
+           base + outPerRow * b <= fields;
+  };
+  B = std::min(
+      B, std::max<int64_t>(0, (r.sharedRows - accFixed) /
+                                  std::max<int64_t>(1, accPerRow + outPerRow)));
+  while (B > 0 && !fits(B))
+    --B;
+  r.outBase = accFixed + accPerRow * B;
+  r.accCap = r.outBase;
+  r.outCap = std::max<int64_t>(0, std::min(r.sharedRows, fields) - r.outBase);
+  return B;
 }
 
 Status rowLayerOf(const Target &tg, const Layer &L,
@@ -76,9 +112,17 @@ Status rowLayerOf(const Target &tg, const Layer &L,
     return rows;
   };
   const int outMem = tg.memOf(Cls::Out), accMem = tg.memOf(Cls::Acc);
-  if (const char *why = rowMemoriesShared(tg))
-    return Status(ErrorCode::Unsupported,
-                  std::string("a ") + what + ": " + why);
+  if (outMem == accMem) {
+    // One memory: split between the acc and out rows (splitSharedRows).
+    r.shared = true;
+    r.sharedRows = sharedUsable(
+        capOf(outMem), int64_t(tg.memRows(outMem)), w16,
+        accMem == tg.memOf(Cls::Param) ? int64_t(o.paramReserve) : 0);
+    r.outCap = r.accCap = r.sharedRows;
+    r.machine = machineOf(tg, o);
+    r.predict = o.predict;
+    return Status::ok();
+  }
   r.outCap = capOf(outMem) / (w16 ? 2 : 1);
   // (The output tables' rows at the top when the params share the memory.)
   r.accCap = capOf(accMem) -
@@ -161,9 +205,9 @@ void emitBuffered(
   LayerInfo twoInfo = info;
   const double one = emit(B, 0, code, info);
   const int64_t Ct = r.x->tiles(), copies = r.inPlace ? 1 : 2,
-                B2 =
-                    std::min(B, std::min(r.outCap, rowLayerOutRows(tg, rowOp)) /
-                                    (2 * Ct * copies));
+                B2 = std::min(B, std::min(r.outCap, rowLayerOutRows(tg, rowOp) -
+                                                        r.outBase) /
+                                     (2 * Ct * copies));
   if (B2 > 1 && r.x->P > B2 && emit(B2, copies * Ct * B2, two, twoInfo) < one) {
     code = std::move(two);
     info = std::move(twoInfo);
@@ -183,7 +227,7 @@ double emitRowBlocks(
   for (int64_t s = 0; s < blocks; ++s) {
     StepCode &sc = code.steps[size_t(s)];
     const int64_t p0 = s * B, n = std::min(P, p0 + B) - p0,
-                  base = second && s % 2 ? second : 0;
+                  base = r.outBase + (second && s % 2 ? second : 0);
     // One buffer: the next block's loads write the rows this one reads.
     sc.afterPrev = s > 0 && !second;
     for (int64_t k = 0; k < Ct; ++k)
@@ -330,6 +374,23 @@ bool hasOutputTables(const Target &t) {
   return false;
 }
 
+void ensureClaim(std::vector<OpClaim> &claims, const char *op,
+                 std::vector<std::string> dtypes,
+                 const std::string &constraints, const char *context,
+                 std::vector<std::string> indexDtypes, unsigned minRank) {
+  if (std::any_of(claims.begin(), claims.end(),
+                  [&](const OpClaim &c) { return c.op == op; }))
+    return;
+  OpClaim c;
+  c.op = op;
+  c.dtypes = std::move(dtypes);
+  c.constraints = constraints;
+  c.context = context;
+  c.indexDtypes = std::move(indexDtypes);
+  c.minRank = minRank;
+  claims.push_back(std::move(c));
+}
+
 } // namespace sel
 
 std::vector<OpClaim> claimedOps(const Target &t) {
@@ -367,8 +428,13 @@ std::vector<OpClaim> claimedOps(const Target &t) {
       r.claim(t, r, c);
     out.push_back(std::move(c));
   }
+  // (A pattern's hook runs where the target has its form, or a form its
+  // rows serve: the requant pattern's rows are the GEMM forms' epilogue.)
   for (const FormPattern *f : formPatterns())
-    if (f->manifest && t.form(f->name))
+    if (f->manifest &&
+        (t.form(f->name) ||
+         std::any_of(f->rows.begin(), f->rows.end(),
+                     [&](const sel::FormRow &r) { return sel::serves(t, r); })))
       f->manifest(t, out);
   return out;
 }

@@ -156,8 +156,6 @@ Status whyNormNode(const View &v, Analysis &, int i, bool) {
                        "requant.outputs lacks 'i16')");
   if (v.constant[size_t(x)])
     return normRefused("normalizes a constant");
-  if (const char *why = rowMemoriesShared(v.t))
-    return normRefused(why);
   const std::vector<int64_t> xd = v.dims(x);
   const int64_t rank = int64_t(xd.size());
   if (rank != 2 && rank != 3)
@@ -210,6 +208,21 @@ Status whyNormNode(const View &v, Analysis &, int i, bool) {
                        std::to_string(need) + " rows of " +
                        nameOf(v.t, Cls::Out) + " (it has " +
                        std::to_string(outRows) + ")");
+  // One memory for the accumulator rows and the tokens (splitSharedRows):
+  // a token's rows beside its parameters and scalars, below the tables.
+  if (v.t.memOf(Cls::Out) == v.t.memOf(Cls::Acc)) {
+    const int64_t rows =
+        std::min(rowSharedRows(v.t, w16, rowTablesReserve(v.t)),
+                 rowLayerOutRows(v.t, OpKind::VRowMul));
+    const int64_t all = 4 * tiles + (aInt(n, "center", 1) ? 2 : 1) + need;
+    if (all > rows)
+      return normRefused("a token of " + std::to_string(C) + " channels, " +
+                         "its parameters and scalars take " +
+                         std::to_string(all) + " rows of " +
+                         nameOf(v.t, Cls::Out) +
+                         ", which holds both (the row form may use " +
+                         std::to_string(rows) + ")");
+  }
   EMBER_TRY(whyNormOps(v.t));
   // The description's limits: a row's tiles are one vreduce group.
   const int64_t lenMax = v.t.ops[size_t(OpKind::VReduce)].max("len");
@@ -398,6 +411,9 @@ Status scheduleNorm(const Target &tg, const Layer &L,
   B = std::min(B, rowmul.max("sum") - 4 * Ct);
   if (4 * Ct > rowmul.max("scal") || 4 * (Ct - 1) > rowmul.max("param"))
     B = 0;
+  // (One memory for both: the parameters and scalars below the tokens.)
+  B = splitSharedRows(tg, r, OpKind::VRowMul, 4 * Ct, perToken,
+                      Ct * (inPlace ? 1 : 2), B);
   if (B < 1)
     return Status(ErrorCode::Unsupported,
                   "a token of " + std::to_string(C) +

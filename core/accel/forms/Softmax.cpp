@@ -191,8 +191,20 @@ Status whySoftmaxNode(const View &v, Analysis &, int i, bool) {
     return softmaxRefused(std::to_string(tiles) +
                           " channel tiles a row (vreduce's len holds " +
                           std::to_string(lenMax) + ")");
-  if (const char *why = rowMemoriesShared(v.t))
-    return softmaxRefused(why);
+  // One memory for the accumulator rows and the rows (splitSharedRows): a
+  // row's tiles beside its two scalars, below the tables.
+  if (v.t.memOf(Cls::Out) == v.t.memOf(Cls::Acc)) {
+    const int64_t rows =
+        std::min(rowSharedRows(v.t, in16 || out16, rowTablesReserve(v.t)),
+                 rowLayerOutRows(v.t, OpKind::VRowExp));
+    if (2 + need > rows)
+      return softmaxRefused("a row of " + std::to_string(C) +
+                            " channels and its two scalars take " +
+                            std::to_string(2 + need) + " rows of " +
+                            nameOf(v.t, Cls::Out) +
+                            ", which holds both (the row form may use " +
+                            std::to_string(rows) + ")");
+  }
   const int acc = v.t.memOf(Cls::Acc);
   if (acc < 0 || v.t.memRows(acc) < 2)
     return softmaxRefused("a row's maximum and sum, and its reciprocal, take "
@@ -319,6 +331,8 @@ Status scheduleSoftmax(const Target &tg, const Layer &L,
   B = std::min({B, recip.max("dst"), rowexp.max("scal")});
   B = std::min(B, (std::min(rowexp.max("dst"), rowexp.max("src")) + 1) /
                       (Ct * copies));
+  // (One memory for both: each row's two scalars below the rows.)
+  B = splitSharedRows(tg, r, OpKind::VRowExp, 0, 2, Ct * copies, B);
   if (B < 1)
     return Status(ErrorCode::Unsupported,
                   "a row of " + std::to_string(C) +
