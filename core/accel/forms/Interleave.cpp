@@ -275,8 +275,14 @@ const char *const kInterleave =
     "result)";
 
 // (A phase interleave's Concat, Reshape and Transpose hold the rank-6
-// [N, s, s, K, H, W] between them; query_support refuses them elsewhere.)
-void interleaveRanks(const Target &, std::vector<OpClaim> &claims) {
+// [N, s, s, K, H, W] between them; query_support refuses them elsewhere.
+// Its Concat and Reshapes are claimed by this form too: a target without
+// the concat or reshape form runs them in the interleave alone.)
+void interleaveRanks(const Target &t, std::vector<OpClaim> &claims) {
+  ensureClaim(claims, "Concat", {"i8", "u8"}, interleaveText(t), kInterleave,
+              {}, 4);
+  ensureClaim(claims, "Reshape", {"i8", "u8"}, interleaveText(t), kInterleave,
+              {"i64"});
   for (OpClaim &c : claims)
     if (c.op == "Concat" || c.op == "Reshape" || c.op == "Transpose")
       c.maxRank = std::max(c.maxRank, 6u);

@@ -563,6 +563,16 @@ void claimRequant(const Target &t, const FormRow &r, OpClaim &c) {
         c.contextDtypes.end());
 }
 
+// A table chain's Cast and Sub (x * f(x) evaluated into an output table)
+// are claimed by this form too: a target with output tables and without
+// the forms that claim them (mean, mul) runs them in the chain.
+void requantManifest(const Target &t, std::vector<OpClaim> &claims) {
+  if (!hasOutputTables(t))
+    return;
+  ensureClaim(claims, "Cast", {"i8", "u8", "i32"}, chainText(t), kTableChain);
+  ensureClaim(claims, "Sub", {"i32"}, chainText(t), kTableChain);
+}
+
 Status requantNeeds(const Target &, const Form &f, FormNeeds &n) {
   gemmNeeds(f, n, true, false);
   return Status::ok();
@@ -579,6 +589,7 @@ const FormPattern &formRequant() {
     using namespace sel;
     FormPattern f;
     f.name = "requant";
+    f.manifest = requantManifest;
     f.needs = requantNeeds;
     f.buildPart = buildChainPart;
     FormRow bias;

@@ -243,6 +243,15 @@ const char *const kUpsample =
     "fused: a bilinear upsampling as the importer lowers it, Requantize("
     "Resize(Cast(x) - z), 1, z) (docs/quantization.md, \"Upsampling\")";
 
+// The pattern's Cast, Sub and Requantize are claimed by this form too: a
+// target without the forms that claim them runs them in the upsampling.
+void upsampleManifest(const Target &t, std::vector<OpClaim> &claims) {
+  ensureClaim(claims, "Cast", {"i8", "u8", "i32"}, upsampleText(t), kUpsample);
+  ensureClaim(claims, "Sub", {"i32"}, upsampleText(t), kUpsample);
+  ensureClaim(claims, "Requantize", {"i32", "i8", "u8"}, upsampleText(t),
+              kUpsample);
+}
+
 Status upsampleNeeds(const Target &, const Form &, FormNeeds &n) {
   n.classes.insert(int(Cls::Out));
   n.kinds.insert(int(OpKind::Upsample));
@@ -394,6 +403,7 @@ const FormPattern &formUpsample() {
     FormPattern f;
     f.name = "upsample";
     f.needs = upsampleNeeds;
+    f.manifest = upsampleManifest;
     f.claim = claimUps;
     f.buildPart = buildUpPart;
     f.emits = emitsUpsample;
