@@ -428,6 +428,12 @@ std::string printLayers(const Target &t, const LayerProgram &lp, bool elide) {
          << " requant=" << g.requant;
       if (g.wAct >= 0) // weights from an activation (optional)
         os << " wact=" << g.wAct;
+      if (!g.segs.empty()) { // its reduction's segments (optional)
+        std::vector<int64_t> flat;
+        for (const auto &sg : g.segs)
+          flat.insert(flat.end(), {sg[0], sg[1]});
+        os << " segs=" << list(flat);
+      }
       if (g.in16 || g.out16) // 16x8 (optional fields)
         os << " in16=" << g.in16 << " out16=" << g.out16
            << " bias64=" << list(g.bias64);
@@ -613,6 +619,16 @@ Status parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
       !f.nums("bias64", g.bias64, 0, false) ||
       !tensorRef(f, "wact", g.wAct, ntensors, false))
     return f.error();
+  std::vector<int64_t> segs;
+  if (!f.nums("segs", segs, 0, false))
+    return f.error();
+  if (segs.size() % 2 || std::any_of(segs.begin(), segs.end(), [&](int64_t k) {
+        return k < -1 || k >= ntensors;
+      }))
+    return invalid(lineAt(f.r, "gemm: segs needs pairs of tensor indices "
+                               "(-1: the input, the weights' activation)"));
+  for (size_t i = 0; i < segs.size(); i += 2)
+    g.segs.push_back({int(segs[i]), int(segs[i + 1])});
   if (g.in16 && int64_t(g.bias64.size()) != g.K)
     return invalid(lineAt(f.r, "gemm: in16 needs bias64 of K entries"));
   g.w.assign(w.begin(), w.end());
@@ -652,6 +668,8 @@ Status parseGemm(Fields &f, int64_t ntensors, GemmLayer &g) {
     return invalid(lineAt(f.r,
                           "gemm: weights from an activation (wact) need a flat "
                           "8-bit layer of one group and no weights"));
+  if (!g.segs.empty() && (g.wAct < 0 || g.C % int64_t(g.segs.size())))
+    return invalid(lineAt(f.r, "gemm: segs need wact and C in equal segments"));
   if (!g.sum && g.wAct < 0 &&
       int64_t(g.w.size()) != g.K * (g.C / g.groups) * taps)
     return invalid(

@@ -85,6 +85,19 @@ struct GemmSched {
   int64_t bandWp(const std::vector<int64_t> &t) const {
     return banded ? std::min(Wp, (t[dX] - 1) * g.sw + ekw) : Wp;
   }
+  // Input tile ci's act and weight tensors and its tile in them: with the
+  // reduction in segments (GemmLayer::segs), segment ci / (C' / lanes).
+  struct SegTile {
+    int act, wgt;
+    int64_t tile;
+  };
+  SegTile segTile(int64_t ci) const {
+    if (g.segs.empty())
+      return {g.in, g.wAct, ci};
+    const int64_t per = g.C / int64_t(g.segs.size()) / lanes;
+    const auto &sg = g.segs[size_t(ci / per)];
+    return {sg[0] >= 0 ? sg[0] : g.in, sg[1] >= 0 ? sg[1] : g.wAct, ci % per};
+  }
   // DMA ops that load `tiles` input tiles of `lines` flat rows.
   uint64_t flatActTransfers(int64_t tiles, int64_t lines) const {
     if (actTileStride && lines <= tg.maxX)
@@ -226,7 +239,7 @@ Status GemmSched::columnBands() {
 // tiles at one constant step: one DRAM latency per block instead of one
 // per input tile (a 960-channel 7x7 layer paid 60 x 70 cycles for it).
 void GemmSched::flatTileStride() {
-  if (!flat)
+  if (!flat || !g.segs.empty()) // (segments: tiles of several tensors)
     return;
   int64_t step = 0;
   bool regular = true;
@@ -750,8 +763,9 @@ void GemmStep::loadAct(int64_t q0, int64_t q1) {
   for (int64_t ri = ri0 + q0; ri < ri0 + q1; ++ri) {
     int64_t q = ri - ri0, ci = rel[size_t(ri)];
     if (s.flat) {
+      const GemmSched::SegTile st = s.segTile(ci);
       moveRows(tg, sc.loads, false, Cls::Act, slot(oAct) + q * lines,
-               s.addr(g.in, ci, y0), lines, g.in16);
+               s.addr(st.act, st.tile, y0), lines, g.in16);
     } else if (s.sub) {
       for (int64_t r = 0; r < cLines; ++r)
         sc.loads.push_back(
@@ -780,8 +794,9 @@ void GemmStep::loadWgt(int64_t q0, int64_t q1) {
     const int64_t valid = std::min(lanes, s.g.K - ko * lanes);
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t row = slot(oWgt) + q * lanes;
+      const GemmSched::SegTile st = s.segTile(rel[size_t(ri0 + q)]);
       moveRows(s.tg, sc.loads, false, Cls::Wgt, row,
-               s.addr(s.g.wAct, rel[size_t(ri0 + q)], ko * lanes), valid);
+               s.addr(st.wgt, st.tile, ko * lanes), valid);
       if (valid < lanes)
         moveRows(s.tg, sc.loads, false, Cls::Wgt, row + valid,
                  s.tb.wOff[size_t(ko)], lanes - valid);

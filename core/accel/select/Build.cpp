@@ -243,7 +243,8 @@ void Builder::gemmRoot(int i, const v1::Node &n, int x, int32_t sz,
     g.in = padLayer(g, pads.steps[k], n.name(),
                     L.name + "/pad" + (k ? std::to_string(k) : ""));
   // (Weights from an activation: C per output.)
-  const int64_t macsPer = g.wAct >= 0 ? g.C : per;
+  const int64_t macsPer =
+      g.wAct >= 0 ? g.C / std::max<int64_t>(1, int64_t(g.segs.size())) : per;
   L.usefulMacs = copy ? 0 : uint64_t(g.N * g.OH * g.OW * g.K * macsPer);
   L.gemm = std::move(g);
   pending[y] = {std::move(L), false,

@@ -9,6 +9,7 @@
 #ifndef EMBER_ACCEL_LAYERS_H
 #define EMBER_ACCEL_LAYERS_H
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -151,6 +152,12 @@ struct GemmLayer {
   // DRAM for each tile, rows past K from a zero block); `w` is then empty.
   // -1: the weights are `w`.
   int wAct = -1;
+  // With wAct, the reduction in segments (two activations' zero points,
+  // form actmatmul): segment s is channels [s C', (s + 1) C') of C, C' = C /
+  // segs.size() a multiple of the lanes, whose act rows come from tensor
+  // segs[s][0] and weight rows from segs[s][1] (-1: `in`, `wAct`); the
+  // others are constant tensors laid out as those. Empty: one segment.
+  std::vector<std::array<int, 2>> segs;
   std::vector<int32_t> bias; // [K]: bias, minus x_zp * sum(w), minus the
                              // requantization's input zero point
   int32_t padValue = 0;      // stored value padding reads (the input zp)
@@ -257,6 +264,10 @@ inline std::vector<int> layerTensors(const Layer &L) {
       r.push_back(L.gemm.add.other);
     if (L.gemm.wAct >= 0)
       r.push_back(L.gemm.wAct);
+    for (const auto &sg : L.gemm.segs)
+      for (int k : sg)
+        if (k >= 0)
+          r.push_back(k);
     return r;
   }
   case Layer::Kind::Pool:
