@@ -35,6 +35,15 @@ bool transposedView(const View &v, int b) {
          v.dtype(k) == v.dtype(b) && v.uses(b) == 1;
 }
 
+// Whether B is a matrix the device computes, laid out channels last (V of
+// scores x V, a projection's result or a head's Split view of it): read as
+// weights it is transposed first, by the array (transposeLayer).
+bool deviceB(const View &v, int b) {
+  return (!v.isInput[size_t(b)] || v.producer[size_t(b)] >= 0) &&
+         !transposedView(v, b) && v.dims(b).size() == 2 &&
+         v.chan[size_t(b)] == defaultChan(2);
+}
+
 // ok or why the target does not run n as a two-activation MatMul.
 Status whyActMatMul(const View &v, const v1::Node &n) {
   int a = v.in(n, 0), b = v.in(n, 1), y = v.out(n);
@@ -57,13 +66,19 @@ Status whyActMatMul(const View &v, const v1::Node &n) {
     return Status(ErrorCode::Unsupported,
                   "A " + quoted(v.name(a)) + " is not laid out channels last");
   if ((!v.isInput[size_t(b)] || v.producer[size_t(b)] >= 0) &&
-      !transposedView(v, b))
+      !transposedView(v, b) && !deviceB(v, b))
     return Status(
         ErrorCode::Unsupported,
         "B " + quoted(v.name(b)) +
-            " is computed on the device and is not a Transpose of a matrix "
-            "laid out channels last (only a value the host hands over, or "
-            "such a transpose, is read laid out transposed)");
+            " is computed on the device, not laid out channels last and not "
+            "a Transpose of a matrix laid out so");
+  if (deviceB(v, b) && bd[1] % v.t.lanes)
+    return Status(
+        ErrorCode::Unsupported,
+        "B " + quoted(v.name(b)) + " is computed on the device with " +
+            std::to_string(bd[1]) + " columns, not a multiple of the " +
+            std::to_string(v.t.lanes) +
+            " lanes (the array transposes it over them)");
   if (ad[1] % v.t.lanes)
     return Status(ErrorCode::Unsupported,
                   "the shared dimension " + std::to_string(ad[1]) +
@@ -76,15 +91,72 @@ Status whyActMatMul(const View &v, const v1::Node &n) {
   return e;
 }
 
-// The constant tensor laid out as value x (its dims and channel axis),
-// every stored byte c: a segment's act or weight rows (GemmLayer::segs).
-int constantLike(Builder &b, int x, int8_t c) {
-  NTensor t = viewTensor(b.v, x, NTensor::Kind::Constant);
-  t.name += "/zp" + std::to_string(int(c));
+// A tensor of the layer program of `like`'s shape and layout in DRAM of
+// its own (no view), named `name`.
+NTensor ownTensor(const NTensor &like, const std::string &name,
+                  NTensor::Kind kind) {
+  NTensor t = like;
+  t.name = name;
+  t.kind = kind;
+  t.value = -1;
+  t.base = -1, t.tileOffset = 0, t.dram = -1, t.laneFrom = -1, t.pixOff = -1;
+  t.ilv = 0, t.phase = 0;
+  t.data.clear();
+  return t;
+}
+
+// The constant tensor laid out as tensor k, every stored byte c: a
+// segment's act or weight rows (GemmLayer::segs).
+int constantLike(Builder &b, int k, int8_t c) {
+  NTensor t =
+      ownTensor(b.lp.tensors[size_t(k)],
+                b.lp.tensors[size_t(k)].name + "/zp" + std::to_string(int(c)),
+                NTensor::Kind::Constant);
   t.u8 = t.i32 = t.i16 = false;
   t.data.assign(size_t(t.bytes()), c);
   b.lp.tensors.push_back(std::move(t));
   return int(b.lp.tensors.size() - 1);
+}
+
+// B^T of a matrix B [R, N] the device stores channels last (tensor vb: R
+// pixels of N channels), as the array computes it: the identity [N, N]
+// (a constant) times B read as weights (wAct: pixel j of B is output
+// channel j over its N channels), requantized by exactly 1 with no zero
+// point in stored values, so B^T's stored bytes are B's: N pixels of R
+// channels, which is B laid out with its channels on axis 0, the weight
+// rows a GEMM by B reads. Returns B^T's tensor.
+int transposeLayer(Builder &b, int vb, const std::string &node) {
+  const NTensor src = b.lp.tensors[size_t(vb)];
+  const int64_t R = src.P, N = src.C, lanes = src.lanes;
+  NTensor id = ownTensor(src, src.name + "/identity", NTensor::Kind::Constant);
+  id.u8 = id.i32 = id.i16 = false;
+  id.dims = {N, N};
+  id.axis = 1;
+  id.C = N, id.P = N;
+  id.data.assign(size_t(id.bytes()), 0);
+  for (int64_t c = 0; c < N; ++c) // channel c of pixel c (tile c / lanes)
+    id.data[size_t(((c / lanes) * N + c) * lanes + c % lanes)] = 1;
+  b.lp.tensors.push_back(std::move(id));
+  const int idk = int(b.lp.tensors.size() - 1);
+  NTensor t = ownTensor(src, src.name + "/T", NTensor::Kind::Activation);
+  t.dims = {N, R};
+  t.axis = 1;
+  t.C = R, t.P = N;
+  b.lp.tensors.push_back(std::move(t));
+  const int tk = int(b.lp.tensors.size() - 1);
+  Layer L;
+  L.kind = Layer::Kind::Gemm;
+  L.name = node + "/transpose";
+  L.nodes = {node};
+  GemmLayer &g = L.gemm;
+  g.in = idk, g.out = tk, g.wAct = vb;
+  g.N = 1, g.C = N, g.H = 1, g.W = g.OW = N, g.K = R, g.OH = 1;
+  g.flat = true;
+  g.bias.assign(size_t(R), 0);
+  g.rq.mult.assign(size_t(R), int32_t(1) << 30);
+  g.rq.shift.assign(size_t(R), 1);
+  b.lp.layers.push_back(std::move(L));
+  return tk;
 }
 
 // B of every MatMulInteger the form runs: channels on axis 0.
@@ -93,7 +165,7 @@ void layoutActMatMul(View &v) {
     const v1::Node &n = v.g.nodes(i);
     int b = v.in(n, 1);
     if (n.op() == "MatMulInteger" && b >= 0 && v.dims(b).size() == 2 &&
-        whyActMatMul(v, n).isOk())
+        whyActMatMul(v, n).isOk() && !deviceB(v, b))
       v.chan[size_t(b)] = 0;
   }
 }
@@ -101,7 +173,7 @@ void layoutActMatMul(View &v) {
 Status whyActMatMulNode(const View &v, Analysis &a, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
   Status why = whyActMatMul(v, n);
-  if (why.isOk() && v.chan[size_t(v.in(n, 1))] != 0)
+  if (why.isOk() && v.chan[size_t(v.in(n, 1))] != 0 && !deviceB(v, v.in(n, 1)))
     why = Status(ErrorCode::Unsupported, "B " + quoted(v.name(v.in(n, 1))) +
                                              " is read laid out otherwise");
   int y = v.out(n);
@@ -125,6 +197,8 @@ void buildActMatMul(Builder &b, int i) {
   GemmLayer g;
   g.N = 1, g.C = ad[1], g.H = 1, g.W = g.OW = ad[0], g.K = bd[1], g.OH = 1;
   g.wAct = b.materialize(w);
+  if (g.wAct >= 0 && deviceB(v, w))
+    g.wAct = transposeLayer(b, g.wAct, n.name());
   int64_t za = 0, zb = 0;
   if (scalarZp(v, v.in(n, 2), za).failed() ||
       scalarZp(v, v.in(n, 3), zb).failed()) {
@@ -134,12 +208,16 @@ void buildActMatMul(Builder &b, int i) {
   }
   const int64_t sa = storedZp(v.dtype(x), za), sb = storedZp(v.dtype(w), zb);
   const int64_t C = g.C;
+  // (A's tensor, for the layout of its segments' constant rows.)
+  const int xk = sa ? b.materialize(x) : -1;
+  if (sa && xk < 0)
+    return;
   if (sa || sb) {
     g.segs.push_back({-1, -1});
     auto constants = [&](int64_t z, bool act) {
       const int64_t c = -z, half = c / 2;
       const bool two = c > 127 || c < -128;
-      const int k = constantLike(b, act ? x : w, int8_t(two ? half : c));
+      const int k = constantLike(b, act ? xk : g.wAct, int8_t(two ? half : c));
       for (int r = 0; r < (two ? 2 : 1); ++r)
         g.segs.push_back(act ? std::array<int, 2>{k, -1}
                              : std::array<int, 2>{-1, k});
