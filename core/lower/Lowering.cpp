@@ -121,6 +121,9 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
       changed = true;
     }
   }
+  // Attention's heads one by one, once its ops are the integer forms.
+  if (quant::fixedPointRequant(opts.requant))
+    EMBER_TRY(unbatchHeads(f, &count));
   // Subgraphs (If branches, Loop/Scan bodies) are lowered the same way.
   for (auto &n : f.nodes())
     for (auto &kv : n->attrs)

@@ -114,6 +114,12 @@ Status sinkDequantize(Function &f, size_t *numRewritten = nullptr);
 // exact). Counts the Splits rewritten.
 Status splitLayers(Function &f, size_t *numRewritten = nullptr);
 
+// Attention's batched heads (batch 1) as one rank-2 chain per head: a
+// Split of Q, K and V on the channels, per head MatMulInteger, Requantize,
+// tables and IntegerSoftmax, and a Concat of the heads (UnbatchHeads.cpp;
+// exact). Fixed-point profiles. Counts the attention blocks rewritten.
+Status unbatchHeads(Function &f, size_t *numRewritten = nullptr);
+
 // Reshape([N, C, H, W] -> [N, C, H*W]) then Transpose(perm [0, 2, 1]):
 // Transpose(perm [0, 2, 3, 1]) then Reshape to [N, H*W, C], the same
 // movement in the rank-4 form backends hold (ChannelsLast.cpp). Counts the

@@ -1,0 +1,311 @@
+// Attention's batched heads as one rank-2 chain per head (fixed-point
+// profiles; docs/quantization.md, "Attention heads"). The lowered QDQ
+// attention of a transformer (batch 1) is
+//
+//   Q4 = Transpose(Reshape(Q [1, n, D] -> [1, n, H, d]), [0, 2, 1, 3])
+//   K4 = Transpose(Reshape(K ...), [0, 2, 1, 3]), then [0, 1, 3, 2]
+//        (or one Transpose [0, 2, 3, 1])
+//   P  = IntegerSoftmax(TableLookup*(Requantize(MatMulInteger(Q4, K4))))
+//   O  = Reshape(Transpose(Requantize(MatMulInteger(P, V4)), [0, 2, 1, 3]),
+//                [1, n, D])
+//
+// and becomes, per head h (q_h, k_h, v_h the head's d channels of Q, K, V:
+// a Split of [n, D] on the channels):
+//
+//   p_h = IntegerSoftmax(TableLookup*(Requantize(MatMulInteger(q_h,
+//                                                  Transpose(k_h)))))
+//   o_h = Requantize(MatMulInteger(p_h, v_h))
+//   O   = Reshape(Concat(o_0 .. o_{H-1}, axis 1), [1, n, D])
+//
+// with the same zero points, requantizations, tables and softmax (its axis
+// the last). Every element is computed from the same integers in the same
+// order: the result is the batched form's, byte for byte. What it is for:
+// an accelerator's layers are rank-2 GEMMs over channel tiles (core/accel's
+// actmatmul and softmax forms), and a Split on the channels and a Concat of
+// the heads are views and placements there.
+#include "lower/Lowering.h"
+
+#include <algorithm>
+#include <set>
+
+namespace ember {
+
+// Named: a unity build puts this file's helpers next to other lowerings'.
+namespace unbatch_heads {
+
+using Users = std::unordered_map<const Node *, std::vector<Use>>;
+
+// The node computing v when v is its only use's operand, else null.
+Node *soleProducer(const Users &users, Value v, OpKind k) {
+  if (!v.node || v.node->kind != k)
+    return nullptr;
+  auto it = users.find(v.node);
+  if (it == users.end() || it->second.size() != 1 || !it->second[0].user)
+    return nullptr;
+  return v.node;
+}
+
+// The one node reading v's node, of kind k, or null.
+Node *soleUser(const Users &users, const Node *n, OpKind k) {
+  auto it = users.find(n);
+  if (it == users.end() || it->second.size() != 1 || !it->second[0].user ||
+      it->second[0].user->kind != k)
+    return nullptr;
+  return it->second[0].user;
+}
+
+bool scalarConstant(const Node &n, size_t i) {
+  if (!n.hasInput(i))
+    return true;
+  const Tensor *t = n.constantInput(i);
+  return t && t->type().numElements() == 1;
+}
+
+// A Requantize of per-tensor constants (multiplier, shift, zero points).
+bool perTensor(const Node &n) {
+  for (size_t i = 1; i <= 4; ++i)
+    if (!scalarConstant(n, i))
+      return false;
+  return true;
+}
+
+// A head split: x4 = Transpose(Reshape(src -> [1, n, H, d]), perm) with
+// perm [0, 2, 1, 3] (heads) or [0, 2, 3, 1] (heads, transposed), src [1, n,
+// H d] or [n, H d]. The nodes matched are added to `seen`.
+struct Heads {
+  Value src;
+  int64_t n = 0, H = 0, d = 0;
+};
+std::optional<Heads> headsOf(const Users &users, Value x4,
+                             const std::vector<int64_t> &perm,
+                             std::vector<Node *> &seen) {
+  Node *t = soleProducer(users, x4, OpKind::Transpose);
+  if (!t || t->attrInts("perm") != perm)
+    return std::nullopt;
+  Node *r = soleProducer(users, t->inputs[0], OpKind::Reshape);
+  if (!r)
+    return std::nullopt;
+  const Dims &rd = r->types[0].dims();
+  const Dims &sd = r->inputs[0].type().dims();
+  if (rd.size() != 4 || rd[0] != 1 || sd.empty() ||
+      (sd.size() == 3 && sd[0] != 1) || (sd.size() != 3 && sd.size() != 2) ||
+      sd[sd.size() - 2] != rd[1] || sd.back() != rd[2] * rd[3])
+    return std::nullopt;
+  seen.push_back(t);
+  seen.push_back(r);
+  return Heads{r->inputs[0], rd[1], rd[2], rd[3]};
+}
+
+class Rewriter {
+public:
+  explicit Rewriter(Function &f) : f_(f) {}
+
+  Expected<size_t> run() {
+    std::vector<Node *> work;
+    for (auto &np : f_.nodes())
+      if (np->kind == OpKind::MatMulInteger)
+        work.push_back(np.get());
+    for (Node *m : work) {
+      if (gone_.count(m))
+        continue;
+      users_ = f_.computeUsers();
+      EMBER_ASSIGN(bool done, attention(*m));
+      count_ += done;
+    }
+    return count_;
+  }
+
+private:
+  // K4: heads then [0, 1, 3, 2], or heads transposed at once.
+  std::optional<Heads> keysOf(Value k4, std::vector<Node *> &seen) {
+    if (Node *t = soleProducer(users_, k4, OpKind::Transpose);
+        t && t->attrInts("perm") == std::vector<int64_t>{0, 1, 3, 2}) {
+      std::vector<Node *> more{t};
+      if (auto h = headsOf(users_, t->inputs[0], {0, 2, 1, 3}, more)) {
+        seen.insert(seen.end(), more.begin(), more.end());
+        return h;
+      }
+    }
+    return headsOf(users_, k4, {0, 2, 3, 1}, seen);
+  }
+
+  Expected<bool> attention(Node &s) {
+    const Dims &sd = s.types[0].dims();
+    if (sd.size() != 4 || sd[0] != 1)
+      return false;
+    std::vector<Node *> seen{&s};
+    auto q = headsOf(users_, s.inputs[0], {0, 2, 1, 3}, seen);
+    auto k = q ? keysOf(s.inputs[1], seen) : std::nullopt;
+    if (!q || !k || k->H != q->H || k->d != q->d)
+      return false;
+    // The scores' chain to the softmax.
+    Node *rq = soleUser(users_, &s, OpKind::Requantize);
+    if (!rq || rq->inputs[0] != Value(&s) || !perTensor(*rq))
+      return false;
+    seen.push_back(rq);
+    std::vector<Node *> tables;
+    Node *at = rq;
+    while (Node *t = soleUser(users_, at, OpKind::TableLookup)) {
+      if (t->inputs[0] != Value(at) || !t->constantInput(1))
+        return false;
+      tables.push_back(t);
+      seen.push_back(t);
+      at = t;
+    }
+    Node *sm = soleUser(users_, at, OpKind::IntegerSoftmax);
+    if (!sm || sm->inputs[0] != Value(at))
+      return false;
+    const int64_t axis = sm->attrInt("axis", -1);
+    if (axis != 3 && axis != -1)
+      return false;
+    seen.push_back(sm);
+    // The softmax times V.
+    Node *o = soleUser(users_, sm, OpKind::MatMulInteger);
+    if (!o || o->inputs[0] != Value(sm))
+      return false;
+    seen.push_back(o);
+    auto v = headsOf(users_, o->inputs[1], {0, 2, 1, 3}, seen);
+    if (!v || v->H != q->H || v->d != q->d || v->n != k->n)
+      return false;
+    Node *rq2 = soleUser(users_, o, OpKind::Requantize);
+    if (!rq2 || rq2->inputs[0] != Value(o) || !perTensor(*rq2))
+      return false;
+    seen.push_back(rq2);
+    Node *merge = soleUser(users_, rq2, OpKind::Transpose);
+    if (!merge || merge->attrInts("perm") != std::vector<int64_t>{0, 2, 1, 3})
+      return false;
+    seen.push_back(merge);
+    Node *out = soleUser(users_, merge, OpKind::Reshape);
+    if (!out)
+      return false;
+    const Dims &od = out->types[0].dims();
+    const int64_t n = q->n, D = q->H * q->d;
+    if (!((od.size() == 3 && od[0] == 1 && od[1] == n && od[2] == D) ||
+          (od.size() == 2 && od[0] == n && od[1] == D)))
+      return false;
+    seen.push_back(out);
+    EMBER_TRY(rewrite(*q, *k, *v, s, *rq, tables, *sm, *o, *rq2, *out));
+    // The batched chain, from its end: each node once its users are gone.
+    for (auto it = seen.rbegin(); it != seen.rend(); ++it)
+      erase(*it);
+    for (Node *nd : seen)
+      erase(nd);
+    return true;
+  }
+
+  // Erases nd when nothing reads it, and then the constants it alone read.
+  void erase(Node *nd) {
+    if (gone_.count(nd))
+      return;
+    auto users = f_.computeUsers();
+    auto it = users.find(nd);
+    if (it != users.end() && !it->second.empty())
+      return;
+    std::vector<Node *> ins;
+    for (const Value &v : nd->inputs)
+      if (v.node && v.node->kind == OpKind::Constant)
+        ins.push_back(v.node);
+    gone_.insert(nd);
+    f_.erase(nd);
+    for (Node *c : ins)
+      erase(c);
+  }
+
+  Expected<Value> make(Node &before, OpKind k, std::vector<Value> ins,
+                       AttrMap attrs, const std::string &name, int results = -1,
+                       unsigned pick = 0) {
+    EMBER_ASSIGN(Node * nd, f_.create(k, std::move(ins), std::move(attrs), name,
+                                      results, &before));
+    return Value(nd, pick);
+  }
+  Value ints(const std::string &name, const std::vector<int64_t> &v) {
+    return Value(f_.addConstant(name, Tensor::fromInts(ElemKind::I64, v)));
+  }
+
+  // The heads of src as H values [rows, d]: src as [rows, H d], split on
+  // the channels.
+  Expected<std::vector<Value>> split(Node &before, const Heads &h, int64_t rows,
+                                     const std::string &name) {
+    Value x = h.src;
+    if (x.type().dims().size() == 3) {
+      EMBER_ASSIGN(x, make(before, OpKind::Reshape,
+                           {x, ints(name + ".shape", {rows, h.H * h.d})}, {},
+                           name));
+    }
+    EMBER_ASSIGN(
+        Node * sp,
+        f_.create(
+            OpKind::Split,
+            {x, ints(name + ".split", std::vector<int64_t>(size_t(h.H), h.d))},
+            {{"axis", Attr::ofInt(1)}}, name, int(h.H), &before));
+    std::vector<Value> out;
+    for (int64_t i = 0; i < h.H; ++i)
+      out.push_back(Value(sp, unsigned(i)));
+    return out;
+  }
+
+  Status rewrite(const Heads &q, const Heads &k, const Heads &v, Node &s,
+                 Node &rq, const std::vector<Node *> &tables, Node &sm, Node &o,
+                 Node &rq2, Node &out) {
+    const std::string &nm = s.name;
+    EMBER_ASSIGN(auto qh, split(out, q, q.n, nm + ".q"));
+    EMBER_ASSIGN(auto kh, split(out, k, k.n, nm + ".k"));
+    EMBER_ASSIGN(auto vh, split(out, v, v.n, o.name + ".v"));
+    auto with = [](const Node &n, std::vector<Value> ins) {
+      for (size_t i = ins.size(); i < n.inputs.size(); ++i)
+        ins.push_back(n.inputs[i]);
+      return ins;
+    };
+    std::vector<Value> heads;
+    for (int64_t h = 0; h < q.H; ++h) {
+      EMBER_ASSIGN(Value kt, make(out, OpKind::Transpose, {kh[size_t(h)]},
+                                  {{"perm", Attr::ofInts({1, 0})}}, nm));
+      EMBER_ASSIGN(Value sc, make(out, OpKind::MatMulInteger,
+                                  with(s, {qh[size_t(h)], kt}), s.attrs, nm));
+      EMBER_ASSIGN(Value r, make(out, OpKind::Requantize, with(rq, {sc}),
+                                 rq.attrs, rq.name));
+      for (Node *t : tables) {
+        EMBER_ASSIGN(r, make(out, OpKind::TableLookup, with(*t, {r}), t->attrs,
+                             t->name));
+      }
+      AttrMap sa = sm.attrs;
+      sa["axis"] = Attr::ofInt(1);
+      EMBER_ASSIGN(Value p,
+                   make(out, OpKind::IntegerSoftmax, {r}, sa, sm.name));
+      EMBER_ASSIGN(Value ov,
+                   make(out, OpKind::MatMulInteger, with(o, {p, vh[size_t(h)]}),
+                        o.attrs, o.name));
+      EMBER_ASSIGN(Value r2, make(out, OpKind::Requantize, with(rq2, {ov}),
+                                  rq2.attrs, rq2.name));
+      heads.push_back(r2);
+    }
+    EMBER_ASSIGN(Value cat, make(out, OpKind::Concat, heads,
+                                 {{"axis", Attr::ofInt(1)}}, out.name));
+    Value res = cat;
+    if (out.types[0].dims().size() == 3) {
+      EMBER_ASSIGN(res,
+                   make(out, OpKind::Reshape,
+                        {cat, ints(out.name + ".shape", out.types[0].dims())},
+                        {}, out.name));
+    }
+    f_.replaceAllUses(Value(&out), res);
+    return Status::ok();
+  }
+
+  Function &f_;
+  Users users_;
+  std::set<const Node *> gone_;
+  size_t count_ = 0;
+};
+
+} // namespace unbatch_heads
+
+Status unbatchHeads(Function &f, size_t *numRewritten) {
+  unbatch_heads::Rewriter r(f);
+  EMBER_ASSIGN(size_t n, r.run());
+  if (numRewritten)
+    *numRewritten += n;
+  return Status::ok();
+}
+
+} // namespace ember
