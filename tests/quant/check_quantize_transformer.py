@@ -6,7 +6,8 @@ normalization and GELU lower to Ember's integer forms.
 - A generated ViT-style classifier (bench/quant/transformer_vs_ort.py's
   build_vit: a patch Conv, 2 pre-norm blocks with LayerNormalization,
   4-head attention, GELU in erf form and in tanh form, 32x32 images): the
-  lowered graph (`ember compile --emit=lowered`) holds one IntegerSoftmax
+  lowered graph (`ember compile --emit=lowered`) holds one IntegerSoftmax (or
+  one a head)
   per block, an IntegerNormalization per LayerNorm and a GELU TableLookup
   per block, no float Softmax, LayerNormalization, Erf, Tanh or Sqrt, and
   every MatMul/Conv multiply-accumulate in MatMulInteger/ConvInteger; on
@@ -96,8 +97,11 @@ def vit(ember, tmp, gelu):
         check(False, f"vit ({gelu}): ember quantize")
         return
     text = lowered(ember, q, tmp)
-    check(count(text, "IntegerSoftmax(") == blocks,
-          f"vit ({gelu}): {blocks} IntegerSoftmax")
+    # (one a block, or one a head: the integer attention head by head,
+    # lower/UnbatchHeads.cpp)
+    sm = count(text, "IntegerSoftmax(")
+    check(sm > 0 and sm % blocks == 0,
+          f"vit ({gelu}): an IntegerSoftmax a block or a head ({sm})")
     check(count(text, "IntegerNormalization(") == 2 * blocks + 1,
           f"vit ({gelu}): {2 * blocks + 1} IntegerNormalization")
     check(count(text, "TableLookup(") >= blocks,
@@ -133,7 +137,8 @@ def bert(ember, tmp):
         check(False, "bert-toy: ember quantize")
         return
     text = lowered(ember, q, tmp, ["batch=1", "max_seq_len_in_batch=32"])
-    check(count(text, "IntegerSoftmax(") == 5, "bert-toy: 5 IntegerSoftmax")
+    check(count(text, "IntegerSoftmax(") >= 5,
+          "bert-toy: 5 IntegerSoftmax, or more heads apart")
     check(count(text, "IntegerNormalization(") == 12,
           "bert-toy: 12 IntegerNormalization")
     left = [op for op in FLOAT_LEFT if count(text, op)]
