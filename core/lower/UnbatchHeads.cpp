@@ -26,6 +26,7 @@
 #include "lower/Lowering.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace ember {
@@ -72,13 +73,47 @@ bool perTensor(const Node &n) {
 // A head split: x4 = Transpose(Reshape(src -> [1, n, H, d]), perm) with
 // perm [0, 2, 1, 3] (heads) or [0, 2, 3, 1] (heads, transposed), src [1, n,
 // H d] or [n, H d]. The nodes matched are added to `seen`.
+// Or part i of a fused projection: x4 = Gather(Transpose(Reshape(src ->
+// [1, n, P, H, d]), [2, 0, 3, 1, 4]), i) on axis 0 (a ViT's QKV), the
+// heads of channels [i H d, (i + 1) H d) of src.
 struct Heads {
   Value src;
   int64_t n = 0, H = 0, d = 0;
+  int64_t part = 0, parts = 1;
 };
+std::optional<Heads> fusedHeadsOf(const Users &users, Value x4,
+                                  std::vector<Node *> &seen) {
+  Node *g = soleProducer(users, x4, OpKind::Gather);
+  if (!g || g->attrInt("axis", 0) != 0 || !g->inputs[0].node ||
+      g->inputs[0].node->kind != OpKind::Transpose)
+    return std::nullopt;
+  const Tensor *idx = g->constantInput(1);
+  Node *t = g->inputs[0].node;
+  if (!idx || idx->type().numElements() != 1 || !idx->type().dims().empty() ||
+      t->attrInts("perm") != std::vector<int64_t>{2, 0, 3, 1, 4} ||
+      !t->inputs[0].node || t->inputs[0].node->kind != OpKind::Reshape)
+    return std::nullopt;
+  Node *r = t->inputs[0].node;
+  const Dims &rd = r->types[0].dims();
+  const Dims &sd = r->inputs[0].type().dims();
+  if (rd.size() != 5 || rd[0] != 1 || sd.size() != 3 || sd[0] != 1 ||
+      sd[1] != rd[1] || sd[2] != rd[2] * rd[3] * rd[4])
+    return std::nullopt;
+  const int64_t i = idx->toInts()[0];
+  if (i < 0 || i >= rd[2])
+    return std::nullopt;
+  seen.push_back(g);
+  seen.push_back(t);
+  seen.push_back(r);
+  return Heads{r->inputs[0], rd[1], rd[3], rd[4], i, rd[2]};
+}
+
 std::optional<Heads> headsOf(const Users &users, Value x4,
                              const std::vector<int64_t> &perm,
                              std::vector<Node *> &seen) {
+  if (perm == std::vector<int64_t>{0, 2, 1, 3})
+    if (auto h = fusedHeadsOf(users, x4, seen))
+      return h;
   Node *t = soleProducer(users, x4, OpKind::Transpose);
   if (!t || t->attrInts("perm") != perm)
     return std::nullopt;
@@ -222,26 +257,33 @@ private:
     return Value(f_.addConstant(name, Tensor::fromInts(ElemKind::I64, v)));
   }
 
-  // The heads of src as H values [rows, d]: src as [rows, H d], split on
-  // the channels.
+  // The heads of src as H values [rows, d]: src as [rows, P H d], split on
+  // the channels (a fused projection's Split shared by its parts).
   Expected<std::vector<Value>> split(Node &before, const Heads &h, int64_t rows,
                                      const std::string &name) {
-    Value x = h.src;
-    if (x.type().dims().size() == 3) {
-      EMBER_ASSIGN(x, make(before, OpKind::Reshape,
-                           {x, ints(name + ".shape", {rows, h.H * h.d})}, {},
-                           name));
+    auto key = std::make_pair(h.src.node, h.src.idx);
+    auto it = splits_.find(key);
+    if (it == splits_.end()) {
+      const int64_t pieces = h.parts * h.H;
+      Value x = h.src;
+      if (x.type().dims().size() == 3) {
+        EMBER_ASSIGN(x, make(before, OpKind::Reshape,
+                             {x, ints(name + ".shape", {rows, pieces * h.d})},
+                             {}, name));
+      }
+      EMBER_ASSIGN(
+          Node * sp,
+          f_.create(OpKind::Split,
+                    {x, ints(name + ".split",
+                             std::vector<int64_t>(size_t(pieces), h.d))},
+                    {{"axis", Attr::ofInt(1)}}, name, int(pieces), &before));
+      std::vector<Value> all;
+      for (int64_t i = 0; i < pieces; ++i)
+        all.push_back(Value(sp, unsigned(i)));
+      it = splits_.emplace(key, std::move(all)).first;
     }
-    EMBER_ASSIGN(
-        Node * sp,
-        f_.create(
-            OpKind::Split,
-            {x, ints(name + ".split", std::vector<int64_t>(size_t(h.H), h.d))},
-            {{"axis", Attr::ofInt(1)}}, name, int(h.H), &before));
-    std::vector<Value> out;
-    for (int64_t i = 0; i < h.H; ++i)
-      out.push_back(Value(sp, unsigned(i)));
-    return out;
+    return std::vector<Value>(it->second.begin() + h.part * h.H,
+                              it->second.begin() + (h.part + 1) * h.H);
   }
 
   Status rewrite(const Heads &q, const Heads &k, const Heads &v, Node &s,
@@ -294,6 +336,7 @@ private:
 
   Function &f_;
   Users users_;
+  std::map<std::pair<Node *, unsigned>, std::vector<Value>> splits_;
   std::set<const Node *> gone_;
   size_t count_ = 0;
 };

@@ -79,11 +79,14 @@ Status whyActMatMul(const View &v, const v1::Node &n) {
             std::to_string(bd[1]) + " columns, not a multiple of the " +
             std::to_string(v.t.lanes) +
             " lanes (the array transposes it over them)");
-  if (ad[1] % v.t.lanes)
+  // (A shared dimension that is not a multiple of the lanes: A's pad
+  // lanes multiply B's, which are zero only in a B the array transposed.)
+  if (ad[1] % v.t.lanes && !deviceB(v, b))
     return Status(ErrorCode::Unsupported,
                   "the shared dimension " + std::to_string(ad[1]) +
                       " is not a multiple of the " + std::to_string(v.t.lanes) +
-                      " lanes");
+                      " lanes (only a B the array transposes has zero pad "
+                      "lanes)");
   int64_t za = 0, zb = 0;
   Status e = scalarZp(v, v.in(n, 2), za);
   if (e.isOk())
@@ -113,7 +116,12 @@ int constantLike(Builder &b, int k, int8_t c) {
                 b.lp.tensors[size_t(k)].name + "/zp" + std::to_string(int(c)),
                 NTensor::Kind::Constant);
   t.u8 = t.i32 = t.i16 = false;
-  t.data.assign(size_t(t.bytes()), c);
+  // c in its channels, 0 in the last tile's pad lanes.
+  t.data.assign(size_t(t.bytes()), 0);
+  for (int64_t tile = 0; tile < t.tiles(); ++tile)
+    for (int64_t p = 0; p < t.P; ++p)
+      for (int64_t l = 0; l < t.lanes && tile * t.lanes + l < t.C; ++l)
+        t.data[size_t((tile * t.P + p) * t.lanes + l)] = c;
   b.lp.tensors.push_back(std::move(t));
   return int(b.lp.tensors.size() - 1);
 }
@@ -226,7 +234,9 @@ void buildActMatMul(Builder &b, int i) {
       constants(sa, true);
     if (sb)
       constants(sb, false);
-    g.C = C * int64_t(g.segs.size());
+    // (Segments of whole tiles: a ragged C's pad lanes are zero in B and
+    // in the constant weights.)
+    g.C = ceilDiv(C, v.t.lanes) * v.t.lanes * int64_t(g.segs.size());
   }
   const int y = v.out(n);
   b.gemmRoot(i, n, x, 0, std::move(g));
