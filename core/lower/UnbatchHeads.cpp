@@ -178,11 +178,27 @@ private:
     if (!rq || rq->inputs[0] != Value(&s) || !perTensor(*rq))
       return false;
     seen.push_back(rq);
+    // Elementwise steps between the scores and the softmax: tables, and a
+    // QuantizedAdd of a mask [1, 1, 1, m] the same for every head and
+    // query (BERT's attention mask).
     std::vector<Node *> tables;
     Node *at = rq;
-    while (Node *t = soleUser(users_, at, OpKind::TableLookup)) {
-      if (t->inputs[0] != Value(at) || !t->constantInput(1))
-        return false;
+    const int64_t m = sd[3];
+    for (;;) {
+      auto it = users_.find(at);
+      if (it == users_.end() || it->second.size() != 1 || !it->second[0].user)
+        break;
+      Node *t = it->second[0].user;
+      if (t->kind == OpKind::TableLookup && t->inputs[0] == Value(at) &&
+          t->constantInput(1)) {
+      } else if (t->kind == OpKind::QuantizedAdd &&
+                 (t->inputs[0] == Value(at)) != (t->inputs[1] == Value(at))) {
+        const Value mask = t->inputs[t->inputs[0] == Value(at) ? 1 : 0];
+        if (mask.type().dims() != Dims{1, 1, 1, m})
+          return false;
+      } else {
+        break;
+      }
       tables.push_back(t);
       seen.push_back(t);
       at = t;
@@ -286,6 +302,34 @@ private:
                               it->second.begin() + (h.part + 1) * h.H);
   }
 
+  // A mask [1, 1, 1, m] as [1, m], once per mask. A table of a mask (its
+  // scale) is taken with it: the Reshape goes before the table, so that it
+  // reshapes what the host hands over.
+  Expected<Value> maskRow(Node &before, Value mask, int64_t m,
+                          const std::string &name) {
+    auto key = std::make_pair(mask.node, mask.idx);
+    auto it = masks_.find(key);
+    if (it != masks_.end())
+      return it->second;
+    Node *t = mask.node;
+    Value row;
+    if (t && t->kind == OpKind::TableLookup && t->constantInput(1) &&
+        t->inputs[0].type().dims() == Dims{1, 1, 1, m}) {
+      EMBER_ASSIGN(Value in, make(before, OpKind::Reshape,
+                                  {t->inputs[0], ints(name + ".shape", {1, m})},
+                                  {}, name));
+      std::vector<Value> ins = t->inputs;
+      ins[0] = in;
+      EMBER_ASSIGN(row,
+                   make(before, OpKind::TableLookup, ins, t->attrs, t->name));
+    } else {
+      EMBER_ASSIGN(row, make(before, OpKind::Reshape,
+                             {mask, ints(name + ".shape", {1, m})}, {}, name));
+    }
+    masks_.emplace(key, row);
+    return row;
+  }
+
   Status rewrite(const Heads &q, const Heads &k, const Heads &v, Node &s,
                  Node &rq, const std::vector<Node *> &tables, Node &sm, Node &o,
                  Node &rq2, Node &out) {
@@ -306,9 +350,23 @@ private:
                                   with(s, {qh[size_t(h)], kt}), s.attrs, nm));
       EMBER_ASSIGN(Value r, make(out, OpKind::Requantize, with(rq, {sc}),
                                  rq.attrs, rq.name));
-      for (Node *t : tables) {
-        EMBER_ASSIGN(r, make(out, OpKind::TableLookup, with(*t, {r}), t->attrs,
-                             t->name));
+      for (size_t i = 0; i < tables.size(); ++i) {
+        Node *t = tables[i];
+        Node *prev = i ? tables[i - 1] : &rq;
+        if (t->kind == OpKind::TableLookup) {
+          EMBER_ASSIGN(r, make(out, OpKind::TableLookup, with(*t, {r}),
+                               t->attrs, t->name));
+          continue;
+        }
+        // The mask as [1, m], repeated over the head's queries.
+        const bool first = t->inputs[0] == Value(prev);
+        EMBER_ASSIGN(Value m2,
+                     maskRow(out, t->inputs[first ? 1 : 0], k.n, t->name));
+        std::vector<Value> ins = t->inputs;
+        ins[first ? 0 : 1] = r;
+        ins[first ? 1 : 0] = m2;
+        EMBER_ASSIGN(r,
+                     make(out, OpKind::QuantizedAdd, ins, t->attrs, t->name));
       }
       AttrMap sa = sm.attrs;
       sa["axis"] = Attr::ofInt(1);
@@ -337,6 +395,7 @@ private:
   Function &f_;
   Users users_;
   std::map<std::pair<Node *, unsigned>, std::vector<Value>> splits_;
+  std::map<std::pair<Node *, unsigned>, Value> masks_;
   std::set<const Node *> gone_;
   size_t count_ = 0;
 };
