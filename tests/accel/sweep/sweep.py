@@ -5,7 +5,7 @@ against the interpreter.
 
     sweep.py EMBER WORK_DIR [MODEL.onnx...] [--targets N] [--seed S]
              [--jobs J] [--every MODEL=K]... [--shared DIR] [--wider DIR]
-             [--first K]
+             [--first K] [--timeout SEC]
 
 EMBER is the `ember` binary (`ember-accel` beside it). Targets are
 gen_target.py's draws from seed S on; a draw `ember-accel check`
@@ -20,6 +20,8 @@ For every target and model:
   another number of nodes than select claims (its `host_nodes`).
 --every MODEL=K runs MODEL (a file name's folder or stem) on every K-th
 target only (a large model in a wide sweep).
+--timeout SEC is `ember run`'s budget for one plugin call (default 3600
+s: a loaded machine stretches a compile; the slowest compiles are printed).
 --first K runs only the targets from the K-th on (0-based), drawn as
 before: a sweep stopped early continues where it stopped (its last line
 then counts the targets run).
@@ -57,6 +59,10 @@ import gen_target  # noqa: E402
 
 
 LOCK = threading.Lock()
+# `ember run`'s budget for one plugin call (its --timeout): the sweep checks
+# what runs, not how fast it compiles (the five slowest compiles are
+# printed); a loaded machine stretches a compile (--timeout sets it).
+TIMEOUT = 3600
 
 
 def add(spent, key, seconds):
@@ -139,7 +145,8 @@ def one(bin_dir, work, ti, tpath, mi, model, ref, spent):
     odir = os.path.join(work, f"out-t{ti}-m{mi}")
     rc, out, err = run([os.path.join(bin_dir, "ember"), "run", model,
                         f"--target=accel:{tpath}", "--seed", "1",
-                        "--save-outputs", odir], spent, "other")
+                        f"--timeout={TIMEOUT}", "--save-outputs", odir],
+                       spent, "other")
     note_compile(account(spent, out), tpath, model)
     if rc != 0:
         fails.append(f"run: {err.strip()}")
@@ -200,7 +207,10 @@ def main():
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--every", action="append", default=[])
     ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--timeout", type=int, default=TIMEOUT)
     a = ap.parse_args()
+    global TIMEOUT
+    TIMEOUT = a.timeout
     if a.shared:
         a.models += shared_models(a.shared)
     if a.wider:
