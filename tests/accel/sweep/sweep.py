@@ -122,7 +122,7 @@ def profile_of(tpath):
         return (json.load(f).get("arithmetic") or ["fixed"])[0]
 
 
-def one(bin_dir, work, ti, tpath, mi, model, ref, spent):
+def one(bin_dir, work, ti, tpath, mi, model, ref, spent, timeout=TIMEOUT):
     """(claimed, refused, failures) of one model on one target; adds its
     times to spent."""
     fails = []
@@ -145,7 +145,7 @@ def one(bin_dir, work, ti, tpath, mi, model, ref, spent):
     odir = os.path.join(work, f"out-t{ti}-m{mi}")
     rc, out, err = run([os.path.join(bin_dir, "ember"), "run", model,
                         f"--target=accel:{tpath}", "--seed", "1",
-                        f"--timeout={TIMEOUT}", "--save-outputs", odir],
+                        f"--timeout={timeout}", "--save-outputs", odir],
                        spent, "other")
     note_compile(account(spent, out), tpath, model)
     if rc != 0:
@@ -209,8 +209,6 @@ def main():
     ap.add_argument("--first", type=int, default=0)
     ap.add_argument("--timeout", type=int, default=TIMEOUT)
     a = ap.parse_args()
-    global TIMEOUT
-    TIMEOUT = a.timeout
     if a.shared:
         a.models += shared_models(a.shared)
     if a.wider:
@@ -259,7 +257,7 @@ def main():
         left[ti] = left.get(ti, 0) + 1
     with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
         futs = {ex.submit(one, a.bin, a.work, ti, tp, mi, m,
-                           refs[(profile_of(tp), mi)], spent):
+                           refs[(profile_of(tp), mi)], spent, a.timeout):
                 (ti, tp, m) for ti, tp, mi, m in work}
         for fu in cf.as_completed(futs):
             ti, tp, m = futs[fu]
