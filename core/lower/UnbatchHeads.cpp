@@ -194,7 +194,8 @@ private:
       } else if (t->kind == OpKind::QuantizedAdd &&
                  (t->inputs[0] == Value(at)) != (t->inputs[1] == Value(at))) {
         const Value mask = t->inputs[t->inputs[0] == Value(at) ? 1 : 0];
-        if (mask.type().dims() != Dims{1, 1, 1, m})
+        if (mask.type().dims() != Dims{1, 1, 1, m} &&
+            mask.type().dims() != Dims{1, 1, sd[2], m})
           return false;
       } else {
         break;
@@ -307,6 +308,8 @@ private:
   // reshapes what the host hands over.
   Expected<Value> maskRow(Node &before, Value mask, int64_t m,
                           const std::string &name) {
+    // (A mask per query and key, [1, 1, n, m], as [n, m].)
+    const int64_t rows = mask.type().dims()[2];
     auto key = std::make_pair(mask.node, mask.idx);
     auto it = masks_.find(key);
     if (it != masks_.end())
@@ -314,17 +317,19 @@ private:
     Node *t = mask.node;
     Value row;
     if (t && t->kind == OpKind::TableLookup && t->constantInput(1) &&
-        t->inputs[0].type().dims() == Dims{1, 1, 1, m}) {
-      EMBER_ASSIGN(Value in, make(before, OpKind::Reshape,
-                                  {t->inputs[0], ints(name + ".shape", {1, m})},
-                                  {}, name));
+        t->inputs[0].type().dims() == mask.type().dims()) {
+      EMBER_ASSIGN(Value in,
+                   make(before, OpKind::Reshape,
+                        {t->inputs[0], ints(name + ".shape", {rows, m})}, {},
+                        name));
       std::vector<Value> ins = t->inputs;
       ins[0] = in;
       EMBER_ASSIGN(row,
                    make(before, OpKind::TableLookup, ins, t->attrs, t->name));
     } else {
-      EMBER_ASSIGN(row, make(before, OpKind::Reshape,
-                             {mask, ints(name + ".shape", {1, m})}, {}, name));
+      EMBER_ASSIGN(row,
+                   make(before, OpKind::Reshape,
+                        {mask, ints(name + ".shape", {rows, m})}, {}, name));
     }
     masks_.emplace(key, row);
     return row;
