@@ -70,17 +70,12 @@ int64_t splitSharedRows(const Target &tg, RowLayer &r, OpKind rowOp,
                         int64_t B) {
   if (!r.shared)
     return B;
+  // (A block of b rows takes accFixed + (accPerRow + outPerRow) b rows,
+  // within the memory and the out rows' fields.)
   const int64_t fields = rowLayerOutRows(tg, rowOp);
-  auto fits = [&](int64_t b) {
-    const int64_t base = accFixed + accPerRow * b;
-    return base + outPerRow * b <= r.sharedRows &&
-           base + outPerRow * b <= fields;
-  };
-  B = std::min(
-      B, std::max<int64_t>(0, (r.sharedRows - accFixed) /
-                                  std::max<int64_t>(1, accPerRow + outPerRow)));
-  while (B > 0 && !fits(B))
-    --B;
+  const int64_t most = std::min(r.sharedRows, fields) - accFixed;
+  B = std::min(B, std::max<int64_t>(
+                      0, most / std::max<int64_t>(1, accPerRow + outPerRow)));
   r.outBase = accFixed + accPerRow * B;
   r.accCap = r.outBase;
   r.outCap = std::max<int64_t>(0, std::min(r.sharedRows, fields) - r.outBase);
@@ -119,14 +114,13 @@ Status rowLayerOf(const Target &tg, const Layer &L,
         capOf(outMem), int64_t(tg.memRows(outMem)), w16,
         accMem == tg.memOf(Cls::Param) ? int64_t(o.paramReserve) : 0);
     r.outCap = r.accCap = r.sharedRows;
-    r.machine = machineOf(tg, o);
-    r.predict = o.predict;
-    return Status::ok();
+  } else {
+    r.outCap = capOf(outMem) / (w16 ? 2 : 1);
+    // (The output tables' rows at the top when the params share the
+    // memory.)
+    r.accCap = capOf(accMem) -
+               (accMem == tg.memOf(Cls::Param) ? int64_t(o.paramReserve) : 0);
   }
-  r.outCap = capOf(outMem) / (w16 ? 2 : 1);
-  // (The output tables' rows at the top when the params share the memory.)
-  r.accCap = capOf(accMem) -
-             (accMem == tg.memOf(Cls::Param) ? int64_t(o.paramReserve) : 0);
   r.machine = machineOf(tg, o);
   r.predict = o.predict;
   return Status::ok();
