@@ -151,12 +151,19 @@ Status whyViewNode(const View &v, Analysis &, int i, bool) {
                     " outside a byte view: " + viewPattern(v, i, p).message());
 }
 
+Status whyMove(const View &v, const v1::Node &n);
+
 // Claims every byte-keeping chain that starts at a Transpose (after the
-// permutations).
+// permutations), or at a Reshape that changes the layout alone and reaches
+// a Transpose that restores the bytes (a Squeeze of [1, M, 1, W] to
+// [1, M, W], then Transpose [0, 2, 1]: the sequence [1, W, M]).
 void claimViews(const View &v, Analysis &a) {
   ViewState &s = a.state<ViewState>(formReshape());
   for (int i = 0; i < v.g.nodes_size(); ++i) {
-    if (v.g.nodes(i).op() != "Transpose" || !a.free(i))
+    const v1::Node &n = v.g.nodes(i);
+    const bool reshape = n.op() == "Reshape" && v.out(n) >= 0 &&
+                         v.soleReader(v.out(n)) >= 0 && whyMove(v, n).failed();
+    if ((n.op() != "Transpose" && !reshape) || !a.free(i))
       continue;
     ViewPattern p;
     if (viewPattern(v, i, p).failed())
@@ -205,6 +212,7 @@ bool sameLayout(const std::vector<int64_t> &a, const std::vector<int64_t> &b) {
 
 namespace {
 
+// ok or why Reshape-like node n is not a view of its input alone.
 Status whyMove(const View &v, const v1::Node &n) {
   int x = v.in(n, 0), y = v.out(n);
   if (x < 0 || y < 0 ||
@@ -289,7 +297,8 @@ void buildPatternPart(Builder &b, int i) {
 
 std::string moveText(const Target &) {
   return "of a tensor the target computes, keeping dim 1 and the pixel order "
-         "(or a flatten into the MatMul that follows)";
+         "(or a flatten into the MatMul that follows, or the first node of a "
+         "byte view)";
 }
 std::string byteViewText(const Target &) {
   return "ending at a tensor of the same bytes: each element at its channel "
