@@ -15,6 +15,71 @@
 
 namespace ember::quant {
 
+// The tensors a normalization reads: the input of LayerNormalization and
+// of a decomposed one (x read by ReduceMean and by Sub(x, ReduceMean(x))),
+// and of RMSNorm written out (x read by Pow(x, 2) or Mul(x, x) into a
+// ReduceMean). The normalization divides a row by a statistic of all its
+// channels, so one clipped outlier channel (transformers' residual streams
+// carry a few, by magnitude) changes every element of its row.
+std::set<std::string> normalizedTensors(const onnx::GraphProto &g) {
+  std::map<std::string, std::vector<const onnx::NodeProto *>> readers;
+  for (auto &n : g.node())
+    for (auto &i : n.input())
+      readers[i].push_back(&n);
+  auto readBy = [&](const std::string &t, const char *op) {
+    std::vector<const onnx::NodeProto *> r;
+    for (const onnx::NodeProto *n : readers[t])
+      if (n->op_type() == op)
+        r.push_back(n);
+    return r;
+  };
+  std::set<std::string> out;
+  for (auto &n : g.node()) {
+    if (!n.input_size())
+      continue;
+    const std::string &x = n.input(0);
+    if (n.op_type() == "LayerNormalization")
+      out.insert(x);
+    if (n.op_type() == "ReduceMean" && n.output_size())
+      for (const onnx::NodeProto *sub : readBy(x, "Sub"))
+        if (sub->input_size() == 2 && sub->input(0) == x &&
+            sub->input(1) == n.output(0))
+          out.insert(x);
+    if ((n.op_type() == "Pow" || n.op_type() == "Mul") && n.output_size() &&
+        !readBy(n.output(0), "ReduceMean").empty() &&
+        (n.op_type() == "Pow" || (n.input_size() == 2 && n.input(1) == x)))
+      out.insert(x);
+  }
+  return out;
+}
+
+// Whether the graph has attention: a Softmax, and a MatMul of two computed
+// activations (neither computed from initializers and Constants alone).
+// Transformers' activations are not the long-tailed ReLU maps percentile
+// clipping was chosen for: their extremes are features (outlier channels
+// of the residual stream, the largest attention logits), and on the
+// transformers measured (docs/quantization.md, "Figures: transformers")
+// minmax ranges agree better with fp32.
+bool hasAttention(const onnx::GraphProto &g) {
+  std::set<std::string> constant; // (also what nodes of constants compute)
+  for (auto &i : g.initializer())
+    constant.insert(i.name());
+  bool softmax = false, product = false;
+  for (auto &n : g.node()) {
+    bool folds = true;
+    for (auto &i : n.input())
+      folds = folds && (i.empty() || constant.count(i));
+    if (folds)
+      for (auto &o : n.output())
+        constant.insert(o);
+    softmax = softmax || n.op_type() == "Softmax";
+    product =
+        product || (n.op_type() == "MatMul" && n.input_size() == 2 &&
+                    !constant.count(n.input(0)) && !constant.count(n.input(1)));
+  }
+  return softmax && product;
+}
+
 namespace {
 
 std::string describeOptions(const QuantizeOptions &o) {
@@ -45,9 +110,10 @@ std::string describeOptions(const QuantizeOptions &o) {
       !o.refineRanges && !o.refineBias ? "none" : "");
 }
 
-// Tensors whose range is never clipped: the model's outputs and the inputs
-// of Softmax/LogSoftmax/ArgMax/TopK (through parameter sharing). Clipping
-// there changes which class wins, and no later layer absorbs it.
+// Tensors whose range is never clipped: the model's outputs, the inputs of
+// Softmax/LogSoftmax/ArgMax/TopK (through parameter sharing): clipping
+// there changes which class wins, and no later layer absorbs it; and the
+// inputs of normalizations (normalizedTensors).
 std::set<std::string> unclippedTensors(const onnx::ModelProto &m,
                                        const QdqPlan &plan) {
   static const std::set<std::string> kDecisive = {"Softmax", "LogSoftmax",
@@ -59,6 +125,9 @@ std::set<std::string> unclippedTensors(const onnx::ModelProto &m,
   for (auto &n : m.graph().node())
     if (kDecisive.count(n.op_type()) && n.input_size() && plan.spec(n.input(0)))
       out.insert(plan.root(n.input(0)));
+  for (const std::string &x : normalizedTensors(m.graph()))
+    if (plan.spec(x))
+      out.insert(plan.root(x));
   return out;
 }
 
@@ -227,7 +296,7 @@ public:
 private:
   Status equalizeWithRanges();
 
-  const QuantizeOptions &o_;
+  QuantizeOptions o_; // (a copy: load() resolves method Auto)
   std::ostream *log_;
   onnx::ModelProto m_;
   std::vector<InputDecl> decls_;
@@ -253,6 +322,8 @@ Status QuantizeRun::load() {
   EMBER_ASSIGN(m_, loadOnnxModel(o_.model));
   EMBER_TRY(requireFp32(m_).withContext(o_.model));
   EMBER_TRY(upgradeForQdq(m_).withContext(o_.model));
+  if (o_.method == Method::Auto)
+    o_.method = hasAttention(m_.graph()) ? Method::MinMax : Method::Percentile;
   EMBER_ASSIGN(decls_, modelInputs(m_));
   if (!o_.profileIn.empty()) {
     EMBER_ASSIGN(std::string text, readFileBytes(o_.profileIn));

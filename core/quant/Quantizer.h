@@ -13,6 +13,8 @@
 #include "quant/RangeMethods.h"
 
 #include <ostream>
+#include <set>
+#include <string>
 
 namespace ember::quant {
 
@@ -20,7 +22,9 @@ struct QuantizeOptions {
   std::string model, output;
   std::string calibrationDir; // empty when profileIn is set
   std::string profileIn, profileOut;
-  Method method = Method::Percentile;
+  // Auto: minmax for a graph with attention (hasAttention), else
+  // percentile; resolved when the model is loaded.
+  Method method = Method::Auto;
   MethodOptions methodOptions;
   bool perChannel = true;
   // Per-channel scales for the 8-bit activations that take them at no cost
@@ -75,5 +79,13 @@ struct QuantizeOptions {
 };
 
 Status quantizeModel(const QuantizeOptions &o);
+
+// Whether the graph has attention (a Softmax, and a MatMul of two computed
+// activations): method Auto is minmax for it.
+bool hasAttention(const onnx::GraphProto &g);
+
+// The tensors a normalization reads (LayerNormalization, a decomposed
+// LayerNorm or RMSNorm): their ranges are never clipped.
+std::set<std::string> normalizedTensors(const onnx::GraphProto &g);
 
 } // namespace ember::quant

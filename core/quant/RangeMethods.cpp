@@ -15,8 +15,10 @@ Expected<Method> methodFromName(const std::string &s) {
     return Method::Entropy;
   if (s == "mse")
     return Method::Mse;
+  if (s == "auto")
+    return Method::Auto;
   return invalid("unknown calibration method '", s,
-                 "' (expected minmax, percentile, entropy or mse)");
+                 "' (expected minmax, percentile, entropy, mse or auto)");
 }
 
 const char *methodName(Method m) {
@@ -29,6 +31,8 @@ const char *methodName(Method m) {
     return "entropy";
   case Method::Mse:
     return "mse";
+  case Method::Auto:
+    return "auto";
   }
   return "?";
 }
@@ -173,7 +177,8 @@ Range chooseRange(const Histogram &h, Method m, const MethodOptions &o) {
   switch (m) {
   case Method::MinMax:
     return withZero(mn, mx);
-  case Method::Percentile: {
+  case Method::Percentile:
+  case Method::Auto: { // (resolved before ranges are chosen)
     double p = std::clamp(o.percentile / 100.0, 0.5, 1.0);
     double lo = mn >= 0 ? mn : h.quantile(1 - p);
     double hi = mx <= 0 ? mx : h.quantile(p);

@@ -10,9 +10,12 @@
 
 namespace ember::quant {
 
-enum class Method { MinMax, Percentile, Entropy, Mse };
+// Auto: the quantizer's default, resolved per model before any range is
+// chosen (QuantizeRun::load: minmax for a graph with attention, percentile
+// otherwise); chooseRange takes it as percentile.
+enum class Method { MinMax, Percentile, Entropy, Mse, Auto };
 
-// "minmax" | "percentile" | "entropy" | "mse".
+// "minmax" | "percentile" | "entropy" | "mse" | "auto".
 Expected<Method> methodFromName(const std::string &s);
 const char *methodName(Method m);
 

@@ -421,7 +421,7 @@ def load(path: PathLike, *, dims: Optional[Mapping[str, int]] = None,
 
 def quantize(model: PathLike, output: PathLike, *, calibration: Optional[PathLike] = None,
              profile: Optional[PathLike] = None, profile_out: Optional[PathLike] = None,
-             method: str = "percentile", percentile: Optional[float] = None,
+             method: str = "auto", percentile: Optional[float] = None,
              per_channel: bool = True, activation_type: str = "uint8",
              keep_float: Sequence[str] = (), equalize: bool = True,
              bias_correction: bool = True, refine: str = "ranges",

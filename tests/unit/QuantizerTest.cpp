@@ -620,6 +620,47 @@ TEST(Quantize, EndToEndWithProfile) {
   }
 }
 
+// Method auto: minmax for a graph with attention. A CNN classifier's Softmax
+// and a MatMul whose B is computed from initializers alone (a transposed
+// weight) are not attention; Q x K^T of two projections is.
+TEST(Quantize, AttentionIsASoftmaxAndAProductOfTwoActivations) {
+  onnx::GraphProto cnn = smallModel().graph();
+  EXPECT_FALSE(hasAttention(cnn));
+  addInit(cnn, "wt", f32({3, 5}, gaussian(15, 4, 0, 0.7f)));
+  node(cnn, "Transpose", {"wt"}, {"wtt"});
+  node(cnn, "MatMul", {"flat", "wtt"}, {"mm"});
+  EXPECT_FALSE(hasAttention(cnn)); // B folds from an initializer
+  onnx::GraphProto att;
+  addInit(att, "wq", f32({4, 4}, gaussian(16, 5, 0, 0.5f)));
+  addInit(att, "wk", f32({4, 4}, gaussian(16, 6, 0, 0.5f)));
+  node(att, "MatMul", {"x", "wq"}, {"q"});
+  node(att, "MatMul", {"x", "wk"}, {"k"});
+  node(att, "Transpose", {"k"}, {"kt"});
+  node(att, "MatMul", {"q", "kt"}, {"s"});
+  EXPECT_FALSE(hasAttention(att)); // no Softmax yet
+  node(att, "Softmax", {"s"}, {"p"});
+  EXPECT_TRUE(hasAttention(att));
+}
+
+// The inputs of LayerNormalization, of a LayerNorm written out and of an
+// RMSNorm written out are never clipped; a mean that is not subtracted
+// (a global pool) is not a normalization.
+TEST(Quantize, NormalizedTensors) {
+  onnx::GraphProto g;
+  node(g, "LayerNormalization", {"a", "ga", "ba"}, {"an"});
+  node(g, "ReduceMean", {"b"}, {"bm"});
+  node(g, "Sub", {"b", "bm"}, {"bd"});
+  node(g, "Pow", {"bd", "two"}, {"bp"});
+  node(g, "ReduceMean", {"bp"}, {"bv"});
+  node(g, "Mul", {"c", "c"}, {"cs"});
+  node(g, "ReduceMean", {"cs"}, {"cm"});
+  node(g, "ReduceMean", {"d"}, {"dm"});
+  node(g, "Mul", {"e", "f"}, {"ef"});
+  node(g, "ReduceMean", {"ef"}, {"em"});
+  const std::set<std::string> want = {"a", "b", "bd", "c"};
+  EXPECT_EQ(normalizedTensors(g), want);
+}
+
 TEST(Refine, OutputErrorWeightsDepthwiseAndGemm) {
   onnx::NodeProto conv;
   conv.set_op_type("Conv");

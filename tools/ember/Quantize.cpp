@@ -145,7 +145,9 @@ int quantizeMain(int argc, char **argv) {
   cmd.sectionTitle("method", "ranges and scheme");
   cmd.add({"--method"}, "M",
           "How a tensor's range is chosen from its histogram: minmax, "
-          "percentile, entropy or mse. Default: " +
+          "percentile, entropy, mse or auto (minmax for a graph with "
+          "attention, a Softmax and a MatMul of two activations; percentile "
+          "otherwise). Default: " +
               std::string(quant::methodName(o.method)) + ".",
           [&o](const std::string &v) -> std::string {
             auto m = quant::methodFromName(v);
