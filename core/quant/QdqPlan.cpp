@@ -502,7 +502,8 @@ bool Planner::tryElementwise(int i) {
 bool Planner::trySimple(int i) {
   const auto &n = g_.node(i);
   const std::string &op = n.op_type();
-  if (n.input_size() < 1 || !floatAct(n.input(0)))
+  // (A Concat's first input may be a constant: a ViT's class token.)
+  if (n.input_size() < 1 || (!floatAct(n.input(0)) && op != "Concat"))
     return false;
   auto outputsFloat = [&] {
     for (auto &o : n.output())
@@ -561,9 +562,14 @@ bool Planner::trySimple(int i) {
   if (op == "Concat") {
     if (!outputsFloat())
       return false;
-    for (auto &in : n.input())
+    int acts = 0;
+    for (auto &in : n.input()) {
       if (!floatAct(in) && !floatInit(in))
         return false;
+      acts += floatAct(in) ? 1 : 0;
+    }
+    if (acts == 0)
+      return false;
     int id = newGroup(GroupKind::OwnParams, i);
     QuantGroup &q = plan_.groups[size_t(id)];
     for (int k = 0; k < n.input_size(); ++k) {

@@ -350,6 +350,35 @@ TEST(QdqPlan, GroupsAndTensors) {
   EXPECT_EQ(p2->unmatchedKeepFloat, std::vector<std::string>{"nothing"});
 }
 
+// A Concat whose first input is a constant (a ViT's class token before the
+// patch tokens) is quantized like any Concat: the constant quantized, the
+// activation inputs with their own parameters. A Concat of constants alone
+// is not (it folds).
+TEST(QdqPlan, ConcatWithAConstantFirst) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto &g = *m.mutable_graph();
+  io(g.add_input(), "x", {1, 4, 8});
+  io(g.add_output(), "y", {1, 5, 8});
+  addInit(g, "cls", f32({1, 1, 8}, gaussian(8, 7, 0, 0.5f)));
+  node(g, "Relu", {"x"}, {"r"}, "relu");
+  auto *c = node(g, "Concat", {"cls", "r"}, {"y"}, "concat");
+  auto *ax = c->add_attribute();
+  ax->set_name("axis");
+  ax->set_type(onnx::AttributeProto::INT);
+  ax->set_i(1);
+  auto info = inspectTensors(m, {});
+  ASSERT_TRUE(info.hasValue()) << info.status().message();
+  auto plan = planQdq(m, *info, {});
+  ASSERT_TRUE(plan.hasValue()) << plan.status().message();
+  EXPECT_TRUE(plan->noInt8Form.empty());
+  EXPECT_GE(plan->groupOf[1], 0); // the Concat
+  ASSERT_EQ(plan->constants.size(), 1u);
+  EXPECT_EQ(plan->constants[0].tensor, "cls");
+  EXPECT_NE(plan->spec("y"), nullptr);
+}
+
 TEST(QdqRewrite, StandardQdqModelThatComputesTheSame) {
   onnx::ModelProto m = smallModel();
   auto info = inspectTensors(m, {});
