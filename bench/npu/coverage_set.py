@@ -202,15 +202,21 @@ def transformer_block(rng, tokens=64, dim=128, heads=4):
                    [1, tokens, dim], opset=17)
 
 
-def svtr(rng, h=32, w=128, classes=97):
-    """An SVTR-style text recognizer (PaddleOCR's SVTR-Tiny, scaled down):
-    a patch embedding of two 3x3 stride-2 convolutions with GELU, mixing
-    blocks over the H/4 x W/4 tokens (pre-norm LayerNormalization,
-    multi-head attention, GELU MLP, residual adds; a local block adds a
-    constant mask, -1e4 outside a 3 x 7 window of tokens, to the scores
-    before the Softmax), a merging 3x3 convolution of stride (2, 1) between
-    the two stages, then the height averaged away, a 1x1 convolution with
-    HardSwish and the CTC head: a Linear per column and a Softmax."""
+def svtr(rng, h=32, w=128, classes=97, dims=(64, 96), depths=(2, 2),
+         heads=(2, 3), local=(1, 0), window=(3, 7), mlp=2, out_ch=128,
+         name="svtr_toy"):
+    """An SVTR-style text recognizer (PaddleOCR's SVTR): a patch embedding
+    of two 3x3 stride-2 convolutions with GELU, stages of mixing blocks over
+    the H/4 x W/4 tokens (pre-norm LayerNormalization, multi-head attention,
+    a GELU MLP of `mlp` times the width, residual adds; the first
+    `local[s]` blocks of stage s are local: they add a constant mask, -1e4
+    outside a `window` of tokens, to the scores before the Softmax), a
+    merging 3x3 convolution of stride (2, 1) and a LayerNorm between stages,
+    then the height averaged away, a 1x1 convolution with HardSwish and the
+    CTC head: a Linear per column and a Softmax. The defaults are a
+    scaled-down recognizer (svtr-toy); SVTR-Tiny is dims (64, 128, 256),
+    depths (3, 6, 3), heads (2, 4, 8), local (3, 3, 0), window (7, 11),
+    mlp 4, out_ch 192 at 32 x 100."""
     b = dm.Builder(rng)
 
     def ln(x, dim):
@@ -219,14 +225,13 @@ def svtr(rng, h=32, w=128, classes=97):
     def lin(x, cin, cout):
         return linear(b, x, cin, cout)
 
-    def mask(gh, gw, wh=3, ww=7):
+    def mask(gh, gw):
+        wh, ww = window
         n = gh * gw
-        m = np.full((n, n), -1e4, np.float32)
-        for i in range(n):
-            for j in range(n):
-                if (abs(i // gw - j // gw) <= wh // 2
-                        and abs(i % gw - j % gw) <= ww // 2):
-                    m[i, j] = 0
+        i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+        near = ((np.abs(i // gw - j // gw) <= wh // 2)
+                & (np.abs(i % gw - j % gw) <= ww // 2))
+        m = np.where(near, 0, -1e4).astype(np.float32)
         return b.const(m.reshape(1, 1, n, n), "mask")
 
     def block(x, n, dim, heads, local=None):
@@ -246,7 +251,7 @@ def svtr(rng, h=32, w=128, classes=97):
         o = b.op("Transpose", [b.op("MatMul", [att, v])], perm=[0, 2, 1, 3])
         x = b.op("Add", [x, lin(b.op("Reshape", [o, b.shape([1, n, dim])]),
                                 dim, dim)])
-        m = lin(b.gelu(lin(ln(x, dim), dim, 2 * dim)), 2 * dim, dim)
+        m = lin(b.gelu(lin(ln(x, dim), dim, mlp * dim)), mlp * dim, dim)
         return b.op("Add", [x, m])
 
     def to_tokens(x, c, gh, gw):
@@ -257,30 +262,34 @@ def svtr(rng, h=32, w=128, classes=97):
         x = b.op("Transpose", [x], perm=[0, 2, 1])
         return b.op("Reshape", [x, b.shape([1, c, gh, gw])])
 
-    x = b.gelu(b.conv("image", 3, 32, stride=2, relu=False))
-    x = b.gelu(b.conv(x, 32, 64, stride=2, relu=False))
+    x = b.gelu(b.conv("image", 3, dims[0] // 2, stride=2, relu=False))
+    x = b.gelu(b.conv(x, dims[0] // 2, dims[0], stride=2, relu=False))
     gh, gw = h // 4, w // 4
-    t = to_tokens(x, 64, gh, gw)
-    t = block(t, gh * gw, 64, 2, local=mask(gh, gw))
-    t = block(t, gh * gw, 64, 2)
-    # Merging: a 3x3 convolution of stride (2, 1), then a LayerNorm.
-    wm = b.normal((96, 64, 3, 3), np.sqrt(2.0 / (64 * 9)))
-    x = b.op("Conv", [to_map(t, 64, gh, gw), wm, b.normal((96,), 0.05)],
-             kernel_shape=[3, 3], strides=[2, 1], pads=[1, 1, 1, 1])
-    gh //= 2
-    t = ln(to_tokens(x, 96, gh, gw), 96)
-    t = block(t, gh * gw, 96, 3)
-    t = block(t, gh * gw, 96, 3)
+    t = to_tokens(x, dims[0], gh, gw)
+    for s, dim in enumerate(dims):
+        if s:
+            # Merging: a 3x3 convolution of stride (2, 1), then a LayerNorm.
+            prev = dims[s - 1]
+            wm = b.normal((dim, prev, 3, 3), np.sqrt(2.0 / (prev * 9)))
+            x = b.op("Conv", [to_map(t, prev, gh, gw), wm,
+                              b.normal((dim,), 0.05)],
+                     kernel_shape=[3, 3], strides=[2, 1], pads=[1, 1, 1, 1])
+            gh = (gh + 1) // 2
+            t = ln(to_tokens(x, dim, gh, gw), dim)
+        for d in range(depths[s]):
+            t = block(t, gh * gw, dim, heads[s],
+                      local=mask(gh, gw) if d < local[s] else None)
     # Combing: the height averaged away, a 1x1 convolution with HardSwish.
-    x = b.op("AveragePool", [to_map(ln(t, 96), 96, gh, gw)],
+    x = b.op("AveragePool", [to_map(ln(t, dims[-1]), dims[-1], gh, gw)],
              kernel_shape=[gh, 1], strides=[gh, 1])
-    x = b.conv(x, 96, 128, k=1, relu=False, act="HardSwish")
-    # The CTC head: [1, 128, 1, W/4] -> [1, W/4, 128] -> Linear -> Softmax.
+    x = b.conv(x, dims[-1], out_ch, k=1, relu=False, act="HardSwish")
+    # The CTC head: [1, out_ch, 1, W/4] -> [1, W/4, out_ch] -> Linear ->
+    # Softmax.
     x = b.op("Transpose", [b.op("Squeeze", [x, b.shape([2])])],
              perm=[0, 2, 1])
-    out = b.op("Softmax", [lin(x, 128, classes)], axis=-1)
-    return b.model("svtr_toy", "image", [1, 3, h, w], out,
-                   [1, gw, classes], opset=17)
+    out = b.op("Softmax", [lin(x, out_ch, classes)], axis=-1)
+    return b.model(name, "image", [1, 3, h, w], out, [1, gw, classes],
+                   opset=17)
 
 
 def paddle_act(b, x, act):

@@ -15,6 +15,18 @@ and `ember quantize`).
                   Gathers, the attention mask as (1 - mask) * -10000 added to
                   the scores, LayerNorm written out (ReduceMean, Sub, Pow,
                   Sqrt, Div), Erf GELU, a Tanh pooler.
+  svtr-tiny       an SVTR-Tiny-class text recognizer (PaddleOCR's SVTR) at
+                  32x100: a two-convolution patch embedding, three stages
+                  of widths 64, 128 and 256 (3, 6 and 3 blocks; 2, 4 and 8
+                  heads; the first six blocks local: a 7x11 window mask
+                  added to the scores), merging convolutions of stride
+                  (2, 1), HardSwish, and a CTC head of 6625 classes
+                  (bench/npu/coverage_set.py, `svtr`); top-1 is per column.
+
+`--shapes` runs instead small models of other shapes of the three families
+(SHAPES: head widths 16 to 64, 2 to 8 heads, ragged token counts, another
+recognizer size and window), the check that the forms hold beyond the
+shapes above.
 
 Seeded weights (no download). Per model and quantizer: partitions, the
 share of nodes and of MACs on the NPU, cycles and MAC utilization (the
@@ -27,6 +39,7 @@ cycles and MAC utilization.
 
   bench/npu/transformer_set.py --ember build/bin/ember [--executor golden]
       [--only vit] [--calib 8] [--eval 4] [--target npu-sim]
+      [--quantizer ort|ember] [--shapes]
 
 Needs onnx and onnxruntime (scripts/install-deps.sh).
 """
@@ -137,24 +150,84 @@ def image_samples(count, seed, res=224):
     return tvo.vit_samples(count, seed, res)
 
 
+def svtr_tiny(rng):
+    return cs.svtr(rng, h=32, w=100, classes=6625, dims=(64, 128, 256),
+                   depths=(3, 6, 3), heads=(2, 4, 8), local=(3, 3, 0),
+                   window=(7, 11), mlp=4, out_ch=192, name="svtr_tiny")
+
+
+def text_samples(count, seed, h=32, w=100):
+    """Text-line-like images: dark strokes (a random column pattern at a
+    random height band) on a smooth background, with noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        bg = np.kron(rng.standard_normal((1, 3, h // 8, 1)),
+                     np.ones((1, 1, 8, w))) * 0.3
+        top = int(rng.integers(2, h // 3))
+        bottom = int(rng.integers(2 * h // 3, h - 2))
+        strokes = (rng.random(w) < 0.35).astype(np.float32)
+        img = bg.copy()
+        img[:, :, top:bottom, :] -= 1.5 * strokes
+        img += 0.2 * rng.standard_normal(img.shape)
+        out.append({"image": img.astype(np.float32)})
+    return out
+
+
+BERT_INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
+
 MODELS = {
     "vit-s16": (vit_s16, ["image"], image_samples),
-    "bert-tiny-128": (bert_tiny, ["input_ids", "attention_mask",
-                                  "token_type_ids"], bert_samples),
+    "bert-tiny-128": (bert_tiny, BERT_INPUTS, bert_samples),
+    "svtr-tiny": (svtr_tiny, ["image"], text_samples),
 }
-# The classifiers (top-1 is reported for them; an encoder's hidden states
-# have no classes).
-CLASSIFIERS = {"vit-s16"}
+
+# Other shapes of the same families, small (`--shapes`): head widths of 16
+# to 64, 2 to 8 heads, token counts that are not multiples of the lanes, a
+# recognizer of another input size and window.
+SHAPES = {
+    "vit-96-d192-h3": (
+        lambda r: dm.vit(r, size=96, patch=16, dim=192, heads=3, depth=2,
+                         classes=100), ["image"],
+        lambda n, s: image_samples(n, s, 96)),
+    "vit-64-d128-h8": (
+        lambda r: dm.vit(r, size=64, patch=8, dim=128, heads=8, depth=2,
+                         classes=10), ["image"],
+        lambda n, s: image_samples(n, s, 64)),
+    "vit-112-d256-h4": (
+        lambda r: dm.vit(r, size=112, patch=16, dim=256, heads=4, depth=1,
+                         classes=10), ["image"],
+        lambda n, s: image_samples(n, s, 112)),
+    "bert-64-d256-h4": (
+        lambda r: bert_tiny(r, seq=64, dim=256, heads=4, layers=1, ffn=1024),
+        BERT_INPUTS, lambda n, s: bert_samples(n, s, 64)),
+    "bert-32-d96-h3": (
+        lambda r: bert_tiny(r, seq=32, dim=96, heads=3, layers=2, ffn=384),
+        BERT_INPUTS, lambda n, s: bert_samples(n, s, 32)),
+    "svtr-48x160": (
+        lambda r: cs.svtr(r, h=48, w=160, classes=37, dims=(64, 128),
+                          depths=(2, 2), heads=(2, 4), local=(1, 1),
+                          window=(5, 9), mlp=4, out_ch=96),
+        ["image"], lambda n, s: text_samples(n, s, 48, 160)),
+}
+# The classifiers (top-1 is reported for them, per column for the CTC
+# recognizer; an encoder's hidden states have no classes).
+CLASSIFIERS = {"vit-s16", "svtr-tiny", "vit-96-d192-h3", "vit-64-d128-h8",
+               "vit-112-d256-h4", "svtr-48x160"}
 
 
 def quantized(args, name, fp32, names, calib, tmp):
-    """(quantizer, QDQ path) of each quantizer that succeeds."""
+    """(quantizer, QDQ path) of each quantizer asked for that succeeds."""
     out = []
-    oq = os.path.join(tmp, name + "-ort.onnx")
-    quantize_static(fp32, oq, tvo.Reader(calib), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
-    out.append(("ort quantize_static", oq))
+    if "ort" in args.quantizer:
+        oq = os.path.join(tmp, name + "-ort.onnx")
+        quantize_static(fp32, oq, tvo.Reader(calib),
+                        quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8)
+        out.append(("ort quantize_static", oq))
+    if "ember" not in args.quantizer:
+        return out
     cdir = os.path.join(tmp, name + "-calib")
     tvo.write_calibration(cdir, calib, names)
     eq = os.path.join(tmp, name + "-ember.onnx")
@@ -211,9 +284,16 @@ def main():
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--calib", type=int, default=8)
     ap.add_argument("--eval", type=int, default=4)
+    ap.add_argument("--shapes", action="store_true",
+                    help="the small models of other shapes (SHAPES) instead "
+                         "of the three at full size")
+    ap.add_argument("--quantizer", action="append", choices=["ort", "ember"],
+                    help="the quantizers to measure (repeatable; default "
+                         "both)")
     ap.add_argument("--keep", default=None,
                     help="a folder to keep the models in (else temporary)")
     args = ap.parse_args()
+    args.quantizer = args.quantizer or ["ort", "ember"]
     print("| model | quantizer | partitions | node share | MAC share | "
           "cycles | mac_util | = interpreter | NPU vs fp32 (cosine / "
           "top-1) | ONNX Runtime int8 vs fp32 |")
@@ -221,7 +301,8 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         tmp = args.keep or scratch
         os.makedirs(tmp, exist_ok=True)
-        for name, (make, names, samples) in MODELS.items():
+        for name, (make, names, samples) in (SHAPES if args.shapes
+                                             else MODELS).items():
             if args.only and not any(s in name for s in args.only):
                 continue
             fp32 = os.path.join(tmp, name + ".onnx")
