@@ -322,8 +322,12 @@ Status QuantizeRun::load() {
   EMBER_ASSIGN(m_, loadOnnxModel(o_.model));
   EMBER_TRY(requireFp32(m_).withContext(o_.model));
   EMBER_TRY(upgradeForQdq(m_).withContext(o_.model));
-  if (o_.method == Method::Auto)
-    o_.method = hasAttention(m_.graph()) ? Method::MinMax : Method::Percentile;
+  if (o_.method == Method::Auto) {
+    const bool attention = hasAttention(m_.graph());
+    o_.method = attention ? Method::MinMax : Method::Percentile;
+    if (attention && !o_.refineGiven)
+      o_.refineRanges = false;
+  }
   EMBER_ASSIGN(decls_, modelInputs(m_));
   if (!o_.profileIn.empty()) {
     EMBER_ASSIGN(std::string text, readFileBytes(o_.profileIn));

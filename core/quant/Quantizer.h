@@ -22,8 +22,9 @@ struct QuantizeOptions {
   std::string model, output;
   std::string calibrationDir; // empty when profileIn is set
   std::string profileIn, profileOut;
-  // Auto: minmax for a graph with attention (hasAttention), else
-  // percentile; resolved when the model is loaded.
+  // Auto: minmax for a graph with attention (hasAttention), and no range
+  // refinement unless refineGiven; else percentile. Resolved when the
+  // model is loaded.
   Method method = Method::Auto;
   MethodOptions methodOptions;
   bool perChannel = true;
@@ -63,6 +64,9 @@ struct QuantizeOptions {
   // quantization error (off: mixed). Needs calibration samples
   // (docs/quantization.md, "Layer-wise refinement").
   bool refineRanges = true;
+  // Whether refineRanges was chosen (--refine); if not, method Auto turns
+  // it off for a graph with attention (no clipped ranges there).
+  bool refineGiven = false;
   bool refineBias = false;
   size_t refineSamples = 16;
   bool report = false;

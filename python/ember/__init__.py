@@ -424,7 +424,7 @@ def quantize(model: PathLike, output: PathLike, *, calibration: Optional[PathLik
              method: str = "auto", percentile: Optional[float] = None,
              per_channel: bool = True, activation_type: str = "uint8",
              keep_float: Sequence[str] = (), equalize: bool = True,
-             bias_correction: bool = True, refine: str = "ranges",
+             bias_correction: bool = True, refine: str = "auto",
              max_samples: int = 0, report: bool = False,
              target_sqnr: Optional[float] = None, target: Optional[str] = None,
              threads: Optional[int] = None) -> Model:

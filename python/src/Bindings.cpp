@@ -969,9 +969,11 @@ std::string quantize(const std::string &model, const std::string &output,
   o.equalize = equalize;
   o.biasCorrection = biasCorrection;
   if (refine != "none" && refine != "ranges" && refine != "bias" &&
-      refine != "all")
-    raise(invalid("refine '", refine, "' is not none, ranges, bias or all"));
-  o.refineRanges = refine == "ranges" || refine == "all";
+      refine != "all" && refine != "auto")
+    raise(invalid("refine '", refine,
+                  "' is not auto, none, ranges, bias or all"));
+  o.refineGiven = refine != "auto";
+  o.refineRanges = refine == "ranges" || refine == "all" || refine == "auto";
   o.refineBias = refine == "bias" || refine == "all";
   o.maxSamples = maxSamples;
   o.report = report;

@@ -555,6 +555,72 @@ TEST(Quantize, AttentionIsASoftmaxAndAProductOfTwoActivations) {
   EXPECT_TRUE(hasAttention(att));
 }
 
+// What method auto resolves to, as the output model's metadata records it:
+// a CNN keeps percentile ranges refined by output error; a graph with
+// attention gets minmax ranges, not refined unless --refine asks.
+TEST(Quantize, AutoMethodPerGraph) {
+  std::string d = tempDir("auto");
+  auto metadata = [](const std::string &path) {
+    auto m = loadOnnxModel(path);
+    std::string v;
+    if (m)
+      for (auto &p : m->metadata_props())
+        if (p.key() == "ember.quantize")
+          v = p.value();
+    return v;
+  };
+  auto run = [&](const onnx::ModelProto &m, Dims in, const std::string &tag,
+                 bool refineGiven) {
+    std::string dir = d + "/" + tag, calib = dir + "/calib";
+    mkdir(dir.c_str(), 0755);
+    mkdir(calib.c_str(), 0755);
+    QuantizeOptions o;
+    o.model = dir + "/model.onnx";
+    EXPECT_TRUE(writeOnnxModelAtomically(m, o.model).isOk());
+    int64_t n = 1;
+    for (int64_t e : in)
+      n *= e;
+    for (int i = 0; i < 4; ++i)
+      EXPECT_TRUE(writeTensorFile(f32(in, gaussian(size_t(n), 300 + i)),
+                                  calib + "/x" + std::to_string(i) + ".npy")
+                      .isOk());
+    o.calibrationDir = calib;
+    o.output = dir + "/q.onnx";
+    o.refineGiven = refineGiven;
+    Status s = quantizeModel(o);
+    EXPECT_TRUE(s.isOk()) << s.message();
+    return metadata(o.output);
+  };
+  std::string cnn = run(smallModel(), {1, 2, 6, 6}, "cnn", false);
+  EXPECT_NE(cnn.find("method=percentile"), std::string::npos) << cnn;
+  EXPECT_NE(cnn.find("refine=ranges"), std::string::npos) << cnn;
+  onnx::ModelProto att;
+  att.set_ir_version(8);
+  att.add_opset_import()->set_version(13);
+  auto &g = *att.mutable_graph();
+  io(g.add_input(), "x", {1, 4, 8});
+  io(g.add_output(), "y", {1, 4, 8});
+  addInit(g, "wq", f32({8, 8}, gaussian(64, 11, 0, 0.4f)));
+  addInit(g, "wk", f32({8, 8}, gaussian(64, 12, 0, 0.4f)));
+  node(g, "MatMul", {"x", "wq"}, {"q"});
+  node(g, "MatMul", {"x", "wk"}, {"k"});
+  auto *t = node(g, "Transpose", {"k"}, {"kt"});
+  auto *perm = t->add_attribute();
+  perm->set_name("perm");
+  perm->set_type(onnx::AttributeProto::INTS);
+  for (int64_t p : {0, 2, 1})
+    perm->add_ints(p);
+  node(g, "MatMul", {"q", "kt"}, {"s"});
+  node(g, "Softmax", {"s"}, {"p"});
+  node(g, "MatMul", {"p", "x"}, {"y"});
+  std::string a = run(att, {1, 4, 8}, "att", false);
+  EXPECT_NE(a.find("method=minmax"), std::string::npos) << a;
+  EXPECT_NE(a.find("refine=none"), std::string::npos) << a;
+  std::string r = run(att, {1, 4, 8}, "att-refined", true);
+  EXPECT_NE(r.find("method=minmax"), std::string::npos) << r;
+  EXPECT_NE(r.find("refine=ranges"), std::string::npos) << r;
+}
+
 // The inputs of LayerNormalization, of a LayerNorm written out and of an
 // RMSNorm written out are never clipped; a mean that is not subtracted
 // (a global pool) is not a normalization.

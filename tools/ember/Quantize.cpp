@@ -145,9 +145,9 @@ int quantizeMain(int argc, char **argv) {
   cmd.sectionTitle("method", "ranges and scheme");
   cmd.add({"--method"}, "M",
           "How a tensor's range is chosen from its histogram: minmax, "
-          "percentile, entropy, mse or auto (minmax for a graph with "
-          "attention, a Softmax and a MatMul of two activations; percentile "
-          "otherwise). Default: " +
+          "percentile, entropy, mse or auto (minmax, and no --refine ranges "
+          "unless given, for a graph with attention, a Softmax and a MatMul "
+          "of two activations; percentile otherwise). Default: " +
               std::string(quant::methodName(o.method)) + ".",
           [&o](const std::string &v) -> std::string {
             auto m = quant::methodFromName(v);
@@ -249,12 +249,14 @@ int quantizeMain(int argc, char **argv) {
           "Layer-wise refinement on the first calibration samples: ranges "
           "(each conv/matmul input's range minimises the layer's output "
           "error), bias (corrects the bias for the input quantization "
-          "error), all or none. Default: ranges.",
+          "error), all or none. Default: ranges, none for a graph with "
+          "attention under --method=auto.",
           [&o](const std::string &v) -> std::string {
             if (v != "none" && v != "ranges" && v != "bias" && v != "all")
               return "expected none, ranges, bias or all";
             o.refineRanges = v == "ranges" || v == "all";
             o.refineBias = v == "bias" || v == "all";
+            o.refineGiven = true;
             return "";
           })
       .inSection("method");
