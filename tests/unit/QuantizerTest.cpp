@@ -239,19 +239,11 @@ TEST(QdqPlan, GroupsAndTensors) {
 // activation inputs with their own parameters. A Concat of constants alone
 // is not (it folds).
 TEST(QdqPlan, ConcatWithAConstantFirst) {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
+  onnx::ModelProto m = ioModel({1, 4, 8}, {1, 5, 8});
   auto &g = *m.mutable_graph();
-  io(g.add_input(), "x", {1, 4, 8});
-  io(g.add_output(), "y", {1, 5, 8});
   addInit(g, "cls", f32({1, 1, 8}, gaussian(8, 7, 0, 0.5f)));
   node(g, "Relu", {"x"}, {"r"}, "relu");
-  auto *c = node(g, "Concat", {"cls", "r"}, {"y"}, "concat");
-  auto *ax = c->add_attribute();
-  ax->set_name("axis");
-  ax->set_type(onnx::AttributeProto::INT);
-  ax->set_i(1);
+  intsAttr(node(g, "Concat", {"cls", "r"}, {"y"}, "concat"), "axis", {1}, true);
   auto info = inspectTensors(m, {});
   ASSERT_TRUE(info.hasValue()) << info.status().message();
   auto plan = planQdq(m, *info, {});
@@ -594,22 +586,13 @@ TEST(Quantize, AutoMethodPerGraph) {
   std::string cnn = run(smallModel(), {1, 2, 6, 6}, "cnn", false);
   EXPECT_NE(cnn.find("method=percentile"), std::string::npos) << cnn;
   EXPECT_NE(cnn.find("refine=ranges"), std::string::npos) << cnn;
-  onnx::ModelProto att;
-  att.set_ir_version(8);
-  att.add_opset_import()->set_version(13);
+  onnx::ModelProto att = ioModel({1, 4, 8}, {1, 4, 8});
   auto &g = *att.mutable_graph();
-  io(g.add_input(), "x", {1, 4, 8});
-  io(g.add_output(), "y", {1, 4, 8});
   addInit(g, "wq", f32({8, 8}, gaussian(64, 11, 0, 0.4f)));
   addInit(g, "wk", f32({8, 8}, gaussian(64, 12, 0, 0.4f)));
   node(g, "MatMul", {"x", "wq"}, {"q"});
   node(g, "MatMul", {"x", "wk"}, {"k"});
-  auto *t = node(g, "Transpose", {"k"}, {"kt"});
-  auto *perm = t->add_attribute();
-  perm->set_name("perm");
-  perm->set_type(onnx::AttributeProto::INTS);
-  for (int64_t p : {0, 2, 1})
-    perm->add_ints(p);
+  intsAttr(node(g, "Transpose", {"k"}, {"kt"}), "perm", {0, 2, 1});
   node(g, "MatMul", {"q", "kt"}, {"s"});
   node(g, "Softmax", {"s"}, {"p"});
   node(g, "MatMul", {"p", "x"}, {"y"});

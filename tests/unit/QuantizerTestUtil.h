@@ -64,6 +64,32 @@ inline void io(onnx::ValueInfoProto *v, const std::string &name, Dims dims) {
     tt->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
+// An opset-13 model with input x of dims `in` and output y of dims `out`
+// and no nodes yet.
+inline onnx::ModelProto ioModel(Dims in, Dims out) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  io(m.mutable_graph()->add_input(), "x", std::move(in));
+  io(m.mutable_graph()->add_output(), "y", std::move(out));
+  return m;
+}
+
+// Sets integer attribute `name` (one value: INT, else INTS) of node n.
+inline void intsAttr(onnx::NodeProto *n, const std::string &name,
+                     const std::vector<int64_t> &v, bool one = false) {
+  auto *a = n->add_attribute();
+  a->set_name(name);
+  if (one) {
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v.at(0));
+    return;
+  }
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v)
+    a->add_ints(x);
+}
+
 // x[1,2,6,6] -> Conv(3x3, 4 ch, bias) -> Relu -> MaxPool 2x2 -> Conv 1x1
 // (3 ch, no bias) -> GlobalAveragePool -> Flatten -> Gemm(transB, C) ->
 // Softmax -> y[1,5]
