@@ -292,6 +292,7 @@ private:
   bool tryElementwise(int i);
   void foldActivation(QuantGroup &q, std::string &tail);
   bool trySimple(int i);
+  bool tryConcat(int i, bool outputsFloat);
   // A custom op whose library declares an integer form: its float operands
   // and results get Q/DQ, results with their own parameters
   // (docs/custom-ops.md, "Quantization"); float otherwise.
@@ -499,18 +500,52 @@ bool Planner::tryElementwise(int i) {
   return true;
 }
 
+// A Concat of float activations and float constants (in any place), at
+// least one activation: own parameters, the constants quantized.
+bool Planner::tryConcat(int i, bool outputsFloat) {
+  const auto &n = g_.node(i);
+  if (!outputsFloat)
+    return false;
+  int acts = 0;
+  for (auto &in : n.input()) {
+    if (!floatAct(in) && !floatInit(in))
+      return false;
+    acts += floatAct(in) ? 1 : 0;
+  }
+  if (acts == 0)
+    return false;
+  int id = newGroup(GroupKind::OwnParams, i);
+  QuantGroup &q = plan_.groups[size_t(id)];
+  for (int k = 0; k < n.input_size(); ++k) {
+    if (floatAct(n.input(k))) {
+      q.activationInputs.push_back({i, k});
+    } else {
+      ConstantSpec c;
+      c.node = i;
+      c.input = k;
+      c.tensor = n.input(k);
+      plan_.constants.push_back(c);
+    }
+  }
+  q.outputs.push_back(n.output(0));
+  return true;
+}
+
 bool Planner::trySimple(int i) {
   const auto &n = g_.node(i);
   const std::string &op = n.op_type();
-  // (A Concat's first input may be a constant: a ViT's class token.)
-  if (n.input_size() < 1 || (!floatAct(n.input(0)) && op != "Concat"))
-    return false;
   auto outputsFloat = [&] {
     for (auto &o : n.output())
       if (!o.empty() && !floatAct(o))
         return false;
     return true;
   };
+  // (Before the first-input check: a Concat's constant input may come first,
+  // a ViT's class token.)
+  if (op == "Concat")
+    return tryConcat(i, outputsFloat());
+  if (n.input_size() < 1 || !floatAct(n.input(0)))
+    return false;
   if (kUnary.count(op)) {
     if (op == "Clip" && !constantBounds(n))
       return false;
@@ -557,33 +592,6 @@ bool Planner::trySimple(int i) {
     int id = newGroup(GroupKind::OwnParams, i);
     plan_.groups[size_t(id)].activationInputs.push_back({i, 0});
     plan_.groups[size_t(id)].outputs.push_back(n.output(0));
-    return true;
-  }
-  if (op == "Concat") {
-    if (!outputsFloat())
-      return false;
-    int acts = 0;
-    for (auto &in : n.input()) {
-      if (!floatAct(in) && !floatInit(in))
-        return false;
-      acts += floatAct(in) ? 1 : 0;
-    }
-    if (acts == 0)
-      return false;
-    int id = newGroup(GroupKind::OwnParams, i);
-    QuantGroup &q = plan_.groups[size_t(id)];
-    for (int k = 0; k < n.input_size(); ++k) {
-      if (floatAct(n.input(k))) {
-        q.activationInputs.push_back({i, k});
-      } else {
-        ConstantSpec c;
-        c.node = i;
-        c.input = k;
-        c.tensor = n.input(k);
-        plan_.constants.push_back(c);
-      }
-    }
-    q.outputs.push_back(n.output(0));
     return true;
   }
   if (kMovement.count(op)) {

@@ -3,6 +3,7 @@
 #include "import/TensorIO.h"
 #include "quant/ActEqualization.h"
 #include "quant/Equalization.h"
+#include "quant/OnnxModel.h"
 #include "quant/QdqRewrite.h"
 #include "quant/Refine.h"
 #include "quant/ResidualEqualization.h"
@@ -22,32 +23,30 @@ namespace ember::quant {
 // channels, so one clipped outlier channel (transformers' residual streams
 // carry a few, by magnitude) changes every element of its row.
 std::set<std::string> normalizedTensors(const onnx::GraphProto &g) {
-  std::map<std::string, std::vector<const onnx::NodeProto *>> readers;
-  for (auto &n : g.node())
-    for (auto &i : n.input())
-      readers[i].push_back(&n);
-  auto readBy = [&](const std::string &t, const char *op) {
-    std::vector<const onnx::NodeProto *> r;
-    for (const onnx::NodeProto *n : readers[t])
-      if (n->op_type() == op)
-        r.push_back(n);
-    return r;
+  GraphIndex ix(g);
+  // Whether a node of type op reading t passes `also`.
+  auto readBy = [&](const std::string &t, const char *op, auto also) {
+    auto it = ix.consumers.find(t);
+    if (it != ix.consumers.end())
+      for (const auto &use : it->second)
+        if (g.node(use.first).op_type() == op && also(g.node(use.first)))
+          return true;
+    return false;
   };
   std::set<std::string> out;
   for (auto &n : g.node()) {
-    if (!n.input_size())
+    if (!n.input_size() || !n.output_size())
       continue;
-    const std::string &x = n.input(0);
-    if (n.op_type() == "LayerNormalization")
-      out.insert(x);
-    if (n.op_type() == "ReduceMean" && n.output_size())
-      for (const onnx::NodeProto *sub : readBy(x, "Sub"))
-        if (sub->input_size() == 2 && sub->input(0) == x &&
-            sub->input(1) == n.output(0))
-          out.insert(x);
-    if ((n.op_type() == "Pow" || n.op_type() == "Mul") && n.output_size() &&
-        !readBy(n.output(0), "ReduceMean").empty() &&
-        (n.op_type() == "Pow" || (n.input_size() == 2 && n.input(1) == x)))
+    const std::string &op = n.op_type(), &x = n.input(0), &y = n.output(0);
+    const bool square =
+        op == "Pow" || (op == "Mul" && n.input_size() == 2 && n.input(1) == x);
+    auto subtractsMean = [&](const onnx::NodeProto &sub) {
+      return sub.input_size() == 2 && sub.input(0) == x && sub.input(1) == y;
+    };
+    auto any = [](const onnx::NodeProto &) { return true; };
+    if (op == "LayerNormalization" ||
+        (op == "ReduceMean" && readBy(x, "Sub", subtractsMean)) ||
+        (square && readBy(y, "ReduceMean", any)))
       out.insert(x);
   }
   return out;
