@@ -39,7 +39,8 @@ cycles and MAC utilization.
 
   bench/npu/transformer_set.py --ember build/bin/ember [--executor golden]
       [--only vit] [--calib 8] [--eval 4] [--target npu-sim]
-      [--quantizer ort|ember] [--shapes]
+      [--quantizer ort|ember] [--ember-args '--mixed-precision=1.3']
+      [--shapes]
 
 Needs onnx and onnxruntime (scripts/install-deps.sh).
 """
@@ -231,13 +232,14 @@ def quantized(args, name, fp32, names, calib, tmp):
     cdir = os.path.join(tmp, name + "-calib")
     tvo.write_calibration(cdir, calib, names)
     eq = os.path.join(tmp, name + "-ember.onnx")
+    extra = args.ember_args.split()
     r = subprocess.run([args.ember, "quantize", fp32, "--calibration", cdir,
-                        "-o", eq], capture_output=True, text=True)
+                        "-o", eq] + extra, capture_output=True, text=True)
     if r.returncode:
         print(f"{name}: ember quantize failed: "
               f"{r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
     else:
-        out.append(("ember quantize", eq))
+        out.append((" ".join(["ember quantize"] + extra), eq))
     return out
 
 
@@ -290,6 +292,9 @@ def main():
     ap.add_argument("--quantizer", action="append", choices=["ort", "ember"],
                     help="the quantizers to measure (repeatable; default "
                          "both)")
+    ap.add_argument("--ember-args", default="",
+                    help="more options for ember quantize, e.g. "
+                         "'--mixed-precision=1.3'")
     ap.add_argument("--keep", default=None,
                     help="a folder to keep the models in (else temporary)")
     args = ap.parse_args()

@@ -257,6 +257,16 @@ buildAffine(LoweringBuilder &b, Value x, const QParams &px,
                  buildAffineTable(b, x, px, f.a[0], f.b[0], py, lo, hi));
     return std::optional<Value>(y);
   }
+  // One positive factor (a Mul or Div by a scalar: attention's 1 / sqrt(d)
+  // on 16-bit scores) of a 16-bit tensor, of any rank: a Requantize of x
+  // itself, (q - z) * a s_x / s_y rounded once, as the depthwise form
+  // rounds it, without a layer's weight and bias.
+  if (!f.perChannel && px.kind == ElemKind::I16 && f.b[0] == 0 && f.a[0] > 0) {
+    const double m = f.a[0] * px.scale() / py.scale();
+    EMBER_ASSIGN(Value y, buildRequantize(b, x, {{m}, {float(m)}}, 1,
+                                          px.zeroPoint(), py, lo, hi, profile));
+    return std::optional<Value>(y);
+  }
   // Only an image's map [N, C, H, W] takes the depthwise form. A map of
   // rank 3 (a sequence's or a detector's anchors on axis 1) or 5 keeps its
   // form: backends run its neighbours at rank 2 or 4. So does a rank-2

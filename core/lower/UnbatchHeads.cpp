@@ -5,24 +5,25 @@
 //   Q4 = Transpose(Reshape(Q [1, n, D] -> [1, n, H, d]), [0, 2, 1, 3])
 //   K4 = Transpose(Reshape(K ...), [0, 2, 1, 3]), then [0, 1, 3, 2]
 //        (or one Transpose [0, 2, 3, 1])
-//   P  = IntegerSoftmax(TableLookup*(Requantize(MatMulInteger(Q4, K4))))
+//   P  = IntegerSoftmax(Step*(Requantize(MatMulInteger(Q4, K4))))
 //   O  = Reshape(Transpose(Requantize(MatMulInteger(P, V4)), [0, 2, 1, 3]),
 //                [1, n, D])
 //
 // and becomes, per head h (q_h, k_h, v_h the head's d channels of Q, K, V:
 // a Split of [n, D] on the channels):
 //
-//   p_h = IntegerSoftmax(TableLookup*(Requantize(MatMulInteger(q_h,
+//   p_h = IntegerSoftmax(Step*(Requantize(MatMulInteger(q_h,
 //                                                  Transpose(k_h)))))
 //   o_h = Requantize(MatMulInteger(p_h, v_h))
 //   O   = Reshape(Concat(o_0 .. o_{H-1}, axis 1), [1, n, D])
 //
-// with the same zero points, requantizations, tables and softmax (its axis
-// the last). Every element is computed from the same integers in the same
-// order: the result is the batched form's, byte for byte. What it is for:
-// an accelerator's layers are rank-2 GEMMs over channel tiles (core/accel's
-// actmatmul and softmax forms), and a Split on the channels and a Concat of
-// the heads are views and placements there.
+// (a Step a table, a per-tensor Requantize or the add of a mask the same
+// for every head) with the same zero points, requantizations, steps and
+// softmax (its axis the last). Every element is computed from the same integers
+// in the same order: the result is the batched form's, byte for byte. What it
+// is for: an accelerator's layers are rank-2 GEMMs over channel tiles
+// (core/accel's actmatmul and softmax forms), and a Split on the channels and a
+// Concat of the heads are views and placements there.
 #include "lower/Lowering.h"
 
 #include <algorithm>
@@ -178,9 +179,10 @@ private:
     if (!rq || rq->inputs[0] != Value(&s) || !perTensor(*rq))
       return false;
     seen.push_back(rq);
-    // Elementwise steps between the scores and the softmax: tables, and a
-    // QuantizedAdd of a mask [1, 1, 1, m] the same for every head and
-    // query (BERT's attention mask).
+    // Elementwise steps between the scores and the softmax: tables,
+    // per-tensor Requantizes (a scale of 16-bit scores), and a QuantizedAdd of
+    // a mask [1, 1, 1, m] the same for every head and query (BERT's attention
+    // mask).
     std::vector<Node *> tables;
     Node *at = rq;
     const int64_t m = sd[3];
@@ -191,6 +193,8 @@ private:
       Node *t = it->second[0].user;
       if (t->kind == OpKind::TableLookup && t->inputs[0] == Value(at) &&
           t->constantInput(1)) {
+      } else if (t->kind == OpKind::Requantize && t->inputs[0] == Value(at) &&
+                 perTensor(*t)) {
       } else if (t->kind == OpKind::QuantizedAdd &&
                  (t->inputs[0] == Value(at)) != (t->inputs[1] == Value(at))) {
         const Value mask = t->inputs[t->inputs[0] == Value(at) ? 1 : 0];
@@ -358,9 +362,8 @@ private:
       for (size_t i = 0; i < tables.size(); ++i) {
         Node *t = tables[i];
         Node *prev = i ? tables[i - 1] : &rq;
-        if (t->kind == OpKind::TableLookup) {
-          EMBER_ASSIGN(r, make(out, OpKind::TableLookup, with(*t, {r}),
-                               t->attrs, t->name));
+        if (t->kind != OpKind::QuantizedAdd) {
+          EMBER_ASSIGN(r, make(out, t->kind, with(*t, {r}), t->attrs, t->name));
           continue;
         }
         // The mask as [1, m], repeated over the head's queries.

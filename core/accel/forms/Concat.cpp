@@ -37,12 +37,9 @@ Status whyConcat(const View &v, const v1::Node &n, int self) {
     if (x < 0 || v.dtype(x) != v.dtype(y))
       return Status(ErrorCode::Unsupported,
                     "inputs of different element types");
-    // A constant input is a constant tensor of the layer program copied
-    // into its channels of the result (copyInto, laneCopyInto).
-    if (v.constant[size_t(x)] && !isQ8(v.dtype(x)))
-      return Status(ErrorCode::Unsupported,
-                    "a constant " + v.dtype(x) +
-                        " input (constants are placed as int8 tensors)");
+    // (A constant input, 8- or 16-bit as the result, is a constant tensor
+    // of the layer program copied into its channels of the result:
+    // copyInto, laneCopyInto.)
     if (lanePart(v, x))
       return Status(
           ErrorCode::Unsupported,

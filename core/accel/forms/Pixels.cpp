@@ -332,13 +332,10 @@ Status whyPixelNode(const View &v, Analysis &a, int i, bool forCompile) {
         return Status(ErrorCode::Unsupported,
                       "inputs of different element types or layouts");
       // A constant input (a transformer's class token before its patch
-      // tokens) is a constant tensor of the layer program copied into its
-      // pixels of the result by a 1x1 pool (pixelNode).
+      // tokens; 8- or 16-bit, as the result) is a constant tensor of the
+      // layer program copied into its pixels of the result by a 1x1 pool
+      // (pixelNode).
       if (v.constant[size_t(xi)]) {
-        if (!isQ8(v.dtype(xi)))
-          return Status(ErrorCode::Unsupported,
-                        "a constant " + v.dtype(xi) +
-                            " input (constants are placed as int8 tensors)");
         if (runs > 1)
           return Status(
               ErrorCode::Unsupported,

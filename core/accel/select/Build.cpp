@@ -4,6 +4,7 @@
 #include "Builder.h"
 #include "Form.h"
 
+#include "ember/accel/Device.h"
 #include "ember/accel/Program.h"
 #include "ember/accel/Select.h"
 
@@ -107,32 +108,22 @@ Status convFits(const View &v, int x, int y, const ConvGeom &c,
   return Status(ErrorCode::Unsupported, "as a layer alone: " + st.message());
 }
 
-// The tiled layout of a constant i8/u8 tensor (an add's operand).
+// The tiled layout of a constant i8/u8 tensor (an add's operand), or of an
+// int16 one (a 16-bit class token: little-endian elements, as toTiled lays
+// out a 16-bit input).
 int Builder::constTensor(int x) {
   int k = newTensor(x, NTensor::Kind::Constant);
   NTensor &t = lp.tensors[size_t(k)];
   std::vector<int64_t> vals;
   v.ints(x, vals);
-  std::vector<uint8_t> host(vals.size());
+  const size_t es = size_t(t.elemBytes());
+  std::vector<uint8_t> host(vals.size() * es);
   for (size_t i = 0; i < vals.size(); ++i)
-    host[i] = uint8_t(vals[i]);
-  t.data.assign(size_t(t.bytes()), 0);
-  // (A host -> device layout conversion, inlined: constants are small.)
-  const int64_t L = t.lanes;
-  int64_t pre = 1, post = 1;
-  for (size_t i = 0; i < t.dims.size(); ++i) {
-    if (int(i) < t.axis)
-      pre *= t.dims[i];
-    else if (int(i) > t.axis)
-      post *= t.dims[i];
-  }
-  for (int64_t a = 0; a < pre; ++a)
-    for (int64_t c = 0; c < t.C; ++c)
-      for (int64_t b = 0; b < post; ++b) {
-        uint8_t h = host[size_t((a * t.C + c) * post + b)];
-        t.data[size_t(((c / L) * t.P + a * post + b) * L + c % L)] =
-            int8_t(t.u8 ? int(h) - 128 : int8_t(h));
-      }
+    for (size_t j = 0; j < es; ++j)
+      host[i * es + j] = uint8_t(uint64_t(vals[i]) >> (8 * j));
+  std::vector<uint8_t> tiled(size_t(t.bytes()));
+  toTiled(t, host.data(), tiled.data());
+  t.data.assign(tiled.begin(), tiled.end());
   tensorOf[size_t(x)] = k;
   return k;
 }
@@ -193,7 +184,7 @@ int Builder::materialize(int x, int base, int64_t tileOffset, int64_t pixOff) {
     tensorOf[size_t(x)] = k;
     return k;
   }
-  if (v.constant[size_t(x)] && isQ8(v.dtype(x)))
+  if (v.constant[size_t(x)] && (isQ8(v.dtype(x)) || v.dtype(x) == "i16"))
     return constTensor(x);
   refuse("value " + quoted(v.name(x)) + " is not computed in this partition");
   return -1;
