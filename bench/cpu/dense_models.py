@@ -261,7 +261,11 @@ def mnv3(rng, size=224, classes=1000):
                    [1, classes], opset=14)
 
 
-def vit(rng, size=224, patch=16, dim=192, heads=3, depth=4, classes=1000):
+def vit(rng, size=224, patch=16, dim=192, heads=3, depth=4, classes=1000,
+        sdpa=False):
+    """sdpa: the attention as PyTorch exports scaled_dot_product_attention
+    (the scale's square root multiplied into Q and into K transposed, not
+    into the scores)."""
     b = Builder(rng)
     tokens = (size // patch) ** 2
     hd = dim // heads
@@ -295,8 +299,14 @@ def vit(rng, size=224, patch=16, dim=192, heads=3, depth=4, classes=1000):
         q, k, v = (b.op("Gather", [qkv, b.const(np.array(i, np.int64), "i")],
                         axis=0) for i in range(3))
         kt = b.op("Transpose", [k], perm=[0, 1, 3, 2])
-        att = b.op("MatMul", [q, kt])
-        att = b.op("Mul", [att, b.const(np.array(hd ** -0.5, np.float32))])
+        if sdpa:
+            root = b.const(np.array(hd ** -0.25, np.float32))
+            att = b.op("MatMul", [b.op("Mul", [q, root]),
+                                  b.op("Mul", [kt, root])])
+        else:
+            att = b.op("MatMul", [q, kt])
+            att = b.op("Mul", [att,
+                               b.const(np.array(hd ** -0.5, np.float32))])
         att = b.op("Softmax", [att], axis=-1)
         o = b.op("MatMul", [att, v])
         o = b.op("Transpose", [o], perm=[0, 2, 1, 3])

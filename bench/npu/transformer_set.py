@@ -25,8 +25,10 @@ and `ember quantize`).
 
 `--shapes` runs instead small models of other shapes of the three families
 (SHAPES: head widths 16 to 64, 2 to 8 heads, ragged token counts, another
-recognizer size and window), the check that the forms hold beyond the
-shapes above.
+recognizer size and window, and a ViT whose attention is written as
+PyTorch exports scaled_dot_product_attention: the scale's square root
+multiplied into Q and K transposed), the check that the forms hold beyond
+the shapes above.
 
 Seeded weights (no download). Per model and quantizer: partitions, the
 share of nodes and of MACs on the NPU, cycles and MAC utilization (the
@@ -185,7 +187,8 @@ MODELS = {
 
 # Other shapes of the same families, small (`--shapes`): head widths of 16
 # to 64, 2 to 8 heads, token counts that are not multiples of the lanes, a
-# recognizer of another input size and window.
+# recognizer of another input size and window, attention as PyTorch's
+# scaled_dot_product_attention exports it.
 SHAPES = {
     "vit-96-d192-h3": (
         lambda r: dm.vit(r, size=96, patch=16, dim=192, heads=3, depth=2,
@@ -195,6 +198,10 @@ SHAPES = {
         lambda r: dm.vit(r, size=64, patch=8, dim=128, heads=8, depth=2,
                          classes=10), ["image"],
         lambda n, s: image_samples(n, s, 64)),
+    "vit-96-d192-h3-sdpa": (
+        lambda r: dm.vit(r, size=96, patch=16, dim=192, heads=3, depth=2,
+                         classes=100, sdpa=True), ["image"],
+        lambda n, s: image_samples(n, s, 96)),
     "vit-112-d256-h4": (
         lambda r: dm.vit(r, size=112, patch=16, dim=256, heads=4, depth=1,
                          classes=10), ["image"],
@@ -213,8 +220,8 @@ SHAPES = {
 }
 # The classifiers (top-1 is reported for them, per column for the CTC
 # recognizer; an encoder's hidden states have no classes).
-CLASSIFIERS = {"vit-s16", "svtr-tiny", "vit-96-d192-h3", "vit-64-d128-h8",
-               "vit-112-d256-h4", "svtr-48x160"}
+CLASSIFIERS = {"vit-s16", "svtr-tiny", "vit-96-d192-h3", "vit-96-d192-h3-sdpa",
+               "vit-64-d128-h8", "vit-112-d256-h4", "svtr-48x160"}
 
 
 def quantized(args, name, fp32, names, calib, tmp):

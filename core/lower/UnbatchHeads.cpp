@@ -77,11 +77,36 @@ bool perTensor(const Node &n) {
 // Or part i of a fused projection: x4 = Gather(Transpose(Reshape(src ->
 // [1, n, P, H, d]), [2, 0, 3, 1, 4]), i) on axis 0 (a ViT's QKV), the
 // heads of channels [i H d, (i + 1) H d) of src.
+// `steps`: elementwise per-tensor ops of the heads before the MatMul
+// (tables, Requantizes: PyTorch's scaled_dot_product_attention export
+// multiplies Q and K transposed by the scale's square root), innermost
+// first; each head takes them on its own slice.
 struct Heads {
   Value src;
   int64_t n = 0, H = 0, d = 0;
   int64_t part = 0, parts = 1;
+  std::vector<Node *> steps;
 };
+
+// A table or per-tensor Requantize of one tensor: an elementwise function
+// of each element alone, which commutes with splitting and transposing.
+bool elementwiseStep(const Node &n) {
+  return (n.kind == OpKind::TableLookup && n.constantInput(1)) ||
+         (n.kind == OpKind::Requantize && perTensor(n));
+}
+
+// x below its elementwise steps, each read by the next alone (added to
+// `steps` outermost first, and to `seen`).
+Value peelSteps(const Users &users, Value x, std::vector<Node *> &steps,
+                std::vector<Node *> &seen) {
+  while (x.node && elementwiseStep(*x.node) &&
+         soleProducer(users, x, x.node->kind)) {
+    steps.push_back(x.node);
+    seen.push_back(x.node);
+    x = x.node->inputs[0];
+  }
+  return x;
+}
 std::optional<Heads> fusedHeadsOf(const Users &users, Value x4,
                                   std::vector<Node *> &seen) {
   Node *g = soleProducer(users, x4, OpKind::Gather);
@@ -106,7 +131,7 @@ std::optional<Heads> fusedHeadsOf(const Users &users, Value x4,
   seen.push_back(g);
   seen.push_back(t);
   seen.push_back(r);
-  return Heads{r->inputs[0], rd[1], rd[3], rd[4], i, rd[2]};
+  return Heads{r->inputs[0], rd[1], rd[3], rd[4], i, rd[2], {}};
 }
 
 std::optional<Heads> headsOf(const Users &users, Value x4,
@@ -129,7 +154,18 @@ std::optional<Heads> headsOf(const Users &users, Value x4,
     return std::nullopt;
   seen.push_back(t);
   seen.push_back(r);
-  return Heads{r->inputs[0], rd[1], rd[2], rd[3]};
+  return Heads{r->inputs[0], rd[1], rd[2], rd[3], 0, 1, {}};
+}
+
+// headsOf below elementwise steps.
+std::optional<Heads> steppedHeadsOf(const Users &users, Value x4,
+                                    const std::vector<int64_t> &perm,
+                                    std::vector<Node *> &seen) {
+  std::vector<Node *> steps;
+  auto h = headsOf(users, peelSteps(users, x4, steps, seen), perm, seen);
+  if (h)
+    h->steps.assign(steps.rbegin(), steps.rend());
+  return h;
 }
 
 class Rewriter {
@@ -152,17 +188,23 @@ public:
   }
 
 private:
-  // K4: heads then [0, 1, 3, 2], or heads transposed at once.
+  // K4: heads then [0, 1, 3, 2], or heads transposed at once (elementwise
+  // steps before and after the transpose).
   std::optional<Heads> keysOf(Value k4, std::vector<Node *> &seen) {
+    std::vector<Node *> outer;
+    k4 = peelSteps(users_, k4, outer, seen);
+    std::optional<Heads> h;
     if (Node *t = soleProducer(users_, k4, OpKind::Transpose);
         t && t->attrInts("perm") == std::vector<int64_t>{0, 1, 3, 2}) {
       std::vector<Node *> more{t};
-      if (auto h = headsOf(users_, t->inputs[0], {0, 2, 1, 3}, more)) {
+      if ((h = steppedHeadsOf(users_, t->inputs[0], {0, 2, 1, 3}, more)))
         seen.insert(seen.end(), more.begin(), more.end());
-        return h;
-      }
     }
-    return headsOf(users_, k4, {0, 2, 3, 1}, seen);
+    if (!h)
+      h = headsOf(users_, k4, {0, 2, 3, 1}, seen);
+    if (h)
+      h->steps.insert(h->steps.end(), outer.rbegin(), outer.rend());
+    return h;
   }
 
   Expected<bool> attention(Node &s) {
@@ -170,7 +212,7 @@ private:
     if (sd.size() != 4 || sd[0] != 1)
       return false;
     std::vector<Node *> seen{&s};
-    auto q = headsOf(users_, s.inputs[0], {0, 2, 1, 3}, seen);
+    auto q = steppedHeadsOf(users_, s.inputs[0], {0, 2, 1, 3}, seen);
     auto k = q ? keysOf(s.inputs[1], seen) : std::nullopt;
     if (!q || !k || k->H != q->H || k->d != q->d)
       return false;
@@ -220,7 +262,7 @@ private:
     if (!o || o->inputs[0] != Value(sm))
       return false;
     seen.push_back(o);
-    auto v = headsOf(users_, o->inputs[1], {0, 2, 1, 3}, seen);
+    auto v = steppedHeadsOf(users_, o->inputs[1], {0, 2, 1, 3}, seen);
     if (!v || v->H != q->H || v->d != q->d || v->n != k->n)
       return false;
     Node *rq2 = soleUser(users_, o, OpKind::Requantize);
@@ -351,12 +393,23 @@ private:
         ins.push_back(n.inputs[i]);
       return ins;
     };
+    // A head's slice through its elementwise steps.
+    auto stepped = [&](const Heads &hd, Value x) -> Expected<Value> {
+      for (Node *st : hd.steps) {
+        EMBER_ASSIGN(x,
+                     make(out, st->kind, with(*st, {x}), st->attrs, st->name));
+      }
+      return x;
+    };
     std::vector<Value> heads;
     for (int64_t h = 0; h < q.H; ++h) {
-      EMBER_ASSIGN(Value kt, make(out, OpKind::Transpose, {kh[size_t(h)]},
+      EMBER_ASSIGN(Value qs, stepped(q, qh[size_t(h)]));
+      EMBER_ASSIGN(Value ks, stepped(k, kh[size_t(h)]));
+      EMBER_ASSIGN(Value vs, stepped(v, vh[size_t(h)]));
+      EMBER_ASSIGN(Value kt, make(out, OpKind::Transpose, {ks},
                                   {{"perm", Attr::ofInts({1, 0})}}, nm));
-      EMBER_ASSIGN(Value sc, make(out, OpKind::MatMulInteger,
-                                  with(s, {qh[size_t(h)], kt}), s.attrs, nm));
+      EMBER_ASSIGN(Value sc, make(out, OpKind::MatMulInteger, with(s, {qs, kt}),
+                                  s.attrs, nm));
       EMBER_ASSIGN(Value r, make(out, OpKind::Requantize, with(rq, {sc}),
                                  rq.attrs, rq.name));
       for (size_t i = 0; i < tables.size(); ++i) {
@@ -380,9 +433,8 @@ private:
       sa["axis"] = Attr::ofInt(1);
       EMBER_ASSIGN(Value p,
                    make(out, OpKind::IntegerSoftmax, {r}, sa, sm.name));
-      EMBER_ASSIGN(Value ov,
-                   make(out, OpKind::MatMulInteger, with(o, {p, vh[size_t(h)]}),
-                        o.attrs, o.name));
+      EMBER_ASSIGN(Value ov, make(out, OpKind::MatMulInteger, with(o, {p, vs}),
+                                  o.attrs, o.name));
       EMBER_ASSIGN(Value r2, make(out, OpKind::Requantize, with(rq2, {ov}),
                                   rq2.attrs, rq2.name));
       heads.push_back(r2);
