@@ -252,19 +252,22 @@ buildAffine(LoweringBuilder &b, Value x, const QParams &px,
             const ChannelAffine &f, const QParams &py, int64_t lo, int64_t hi,
             quant::RequantProfile profile) {
   const size_t rank = x.type().rank();
-  if (!f.perChannel && (px.kind == ElemKind::U8 || px.kind == ElemKind::I8)) {
-    EMBER_ASSIGN(Value y,
-                 buildAffineTable(b, x, px, f.a[0], f.b[0], py, lo, hi));
-    return std::optional<Value>(y);
-  }
   // One positive factor (a Mul or Div by a scalar: attention's 1 / sqrt(d)
-  // on 16-bit scores) of a 16-bit tensor, of any rank: a Requantize of x
-  // itself, (q - z) * a s_x / s_y rounded once, as the depthwise form
-  // rounds it, without a layer's weight and bias.
-  if (!f.perChannel && px.kind == ElemKind::I16 && f.b[0] == 0 && f.a[0] > 0) {
+  // on 16-bit scores) of a 16-bit tensor or into one, of any rank: a
+  // Requantize of x itself, (q - z) * a s_x / s_y rounded once, as the
+  // depthwise form rounds it, without a layer's weight and bias (and
+  // without an 8-bit -> 16-bit table, which an accelerator's 8-bit output
+  // table cannot hold).
+  if (!f.perChannel && (px.kind == ElemKind::I16 || py.kind == ElemKind::I16) &&
+      f.b[0] == 0 && f.a[0] > 0) {
     const double m = f.a[0] * px.scale() / py.scale();
     EMBER_ASSIGN(Value y, buildRequantize(b, x, {{m}, {float(m)}}, 1,
                                           px.zeroPoint(), py, lo, hi, profile));
+    return std::optional<Value>(y);
+  }
+  if (!f.perChannel && (px.kind == ElemKind::U8 || px.kind == ElemKind::I8)) {
+    EMBER_ASSIGN(Value y,
+                 buildAffineTable(b, x, px, f.a[0], f.b[0], py, lo, hi));
     return std::optional<Value>(y);
   }
   // Only an image's map [N, C, H, W] takes the depthwise form. A map of
