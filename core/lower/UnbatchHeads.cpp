@@ -88,11 +88,15 @@ struct Heads {
   std::vector<Node *> steps;
 };
 
-// A table or per-tensor Requantize of one tensor: an elementwise function
-// of each element alone, which commutes with splitting and transposing.
+// A table or per-tensor Requantize of one stored (8- or 16-bit) tensor: an
+// elementwise function of each element alone, which commutes with
+// splitting and transposing (not a layer's Requantize of its accumulator).
 bool elementwiseStep(const Node &n) {
+  const ElemKind k =
+      n.inputs.empty() ? ElemKind::F32 : n.inputs[0].type().elem();
   return (n.kind == OpKind::TableLookup && n.constantInput(1)) ||
-         (n.kind == OpKind::Requantize && perTensor(n));
+         (n.kind == OpKind::Requantize && perTensor(n) &&
+          (k == ElemKind::U8 || k == ElemKind::I8 || k == ElemKind::I16));
 }
 
 // x below its elementwise steps, each read by the next alone (added to
@@ -362,7 +366,7 @@ private:
       return it->second;
     Node *t = mask.node;
     Value row;
-    if (t && t->kind == OpKind::TableLookup && t->constantInput(1) &&
+    if (t && elementwiseStep(*t) &&
         t->inputs[0].type().dims() == mask.type().dims()) {
       EMBER_ASSIGN(Value in,
                    make(before, OpKind::Reshape,
@@ -370,8 +374,9 @@ private:
                         name));
       std::vector<Value> ins = t->inputs;
       ins[0] = in;
-      EMBER_ASSIGN(row,
-                   make(before, OpKind::TableLookup, ins, t->attrs, t->name));
+      EMBER_ASSIGN(row, make(before, t->kind, ins, t->attrs, t->name));
+    } else if (Node *c = oneChannelAffine(t, mask.type().dims())) {
+      EMBER_ASSIGN(row, affineRow(before, *t, *c, rows, m, name));
     } else {
       EMBER_ASSIGN(row,
                    make(before, OpKind::Reshape,
@@ -379,6 +384,67 @@ private:
     }
     masks_.emplace(key, row);
     return row;
+  }
+
+  // The ConvInteger of Requantize(Add(ConvInteger(x, w [1,1,1,1]), b)) of
+  // a one-channel map xd [1, 1, rows, m] (a 16-bit mask's scale by a
+  // negative factor, lower/IntegerAffine.cpp), or null.
+  Node *oneChannelAffine(Node *rq, const Dims &xd) {
+    if (!rq || rq->kind != OpKind::Requantize || !perTensor(*rq) ||
+        xd.size() != 4 || xd[1] != 1)
+      return nullptr;
+    Node *ad = rq->inputs[0].node;
+    if (!ad || ad->kind != OpKind::Add || ad->inputs.size() != 2 ||
+        !soleProducer(users_, rq->inputs[0], OpKind::Add))
+      return nullptr;
+    Node *c = ad->inputs[0].node;
+    const Tensor *bias = ad->constantInput(1);
+    if (!c || c->kind != OpKind::ConvInteger || !bias ||
+        bias->type().numElements() != 1 ||
+        !soleProducer(users_, ad->inputs[0], OpKind::ConvInteger))
+      return nullptr;
+    const Tensor *w = c->constantInput(1);
+    if (!w || w->type().dims() != Dims{1, 1, 1, 1} ||
+        c->attrInt("group", 1) != 1 || c->inputs[0].type().dims() != xd)
+      return nullptr;
+    return c;
+  }
+
+  // That affine of the mask as a row [rows, m]: its input as m channels of
+  // `rows` one-pixel images, a depthwise 1x1 of the one weight, the bias
+  // and the Requantize, and a Reshape that keeps the channels (a view).
+  Expected<Value> affineRow(Node &before, Node &rq, Node &c, int64_t rows,
+                            int64_t m, const std::string &name) {
+    Node &ad = *rq.inputs[0].node;
+    const Tensor &w = *c.constantInput(1);
+    const Tensor &b = *ad.constantInput(1);
+    Tensor wm(Type(w.elem(), {m, 1, 1, 1}));
+    Tensor bm(Type(b.elem(), {1, m, 1, 1}));
+    for (int64_t i = 0; i < m; ++i) {
+      wm.setInt(i, w.getInt(0));
+      bm.setInt(i, b.getInt(0));
+    }
+    EMBER_ASSIGN(Value x,
+                 make(before, OpKind::Reshape,
+                      {c.inputs[0], ints(name + ".shape", {rows, m, 1, 1})}, {},
+                      name));
+    std::vector<Value> ins = c.inputs;
+    ins[0] = x;
+    ins[1] = Value(f_.addConstant(c.name + ".weight", std::move(wm)));
+    AttrMap ca = c.attrs;
+    ca["group"] = Attr::ofInt(m);
+    EMBER_ASSIGN(Value acc, make(before, OpKind::ConvInteger, ins, ca, c.name));
+    EMBER_ASSIGN(
+        acc,
+        make(before, OpKind::Add,
+             {acc, Value(f_.addConstant(ad.name + ".bias", std::move(bm)))},
+             ad.attrs, ad.name));
+    std::vector<Value> ri = rq.inputs;
+    ri[0] = acc;
+    EMBER_ASSIGN(Value y,
+                 make(before, OpKind::Requantize, ri, rq.attrs, rq.name));
+    return make(before, OpKind::Reshape, {y, ints(name + ".row", {rows, m})},
+                {}, name);
   }
 
   Status rewrite(const Heads &q, const Heads &k, const Heads &v, Node &s,
