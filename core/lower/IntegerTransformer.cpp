@@ -14,6 +14,8 @@
 //         pairs between them are passed through)
 //   DQ -> a region with Erf, Tanh or Gelu (GELU in either form, crossing
 //         Q -> DQ pairs) -> Q                       TableLookup
+//         (int16: any region with a curve, a HardSwish or SiLU written
+//         out included: the interpolated 16-bit table)
 //
 // u8, i8 and int16 (zero point 0) activations, per tensor. It runs before
 // lowerIntegerPatterns, while the patterns are whole, in the fixed profile
@@ -25,6 +27,8 @@
 
 #include "ember/quant/Transformer.h"
 
+#include <algorithm>
+#include <iterator>
 #include <set>
 
 namespace ember {
@@ -519,6 +523,16 @@ private:
     return hasProp(n.kind, P_Elementwise) && isFloatKind(n.types[0].elem());
   }
 
+  static bool nonlinearUnary(OpKind k) {
+    static constexpr OpKind kCurves[] = {
+        OpKind::Exp,        OpKind::Log,      OpKind::Sqrt,
+        OpKind::Reciprocal, OpKind::Sigmoid,  OpKind::HardSigmoid,
+        OpKind::HardSwish,  OpKind::Softplus, OpKind::Elu,
+        OpKind::Selu,       OpKind::Mish,     OpKind::Swish};
+    return std::find(std::begin(kCurves), std::end(kCurves), k) !=
+           std::end(kCurves);
+  }
+
   Expected<bool> geluRegion(Node &d) {
     auto x = dequantizedInput(Value(&d, 0));
     if (!x)
@@ -526,7 +540,7 @@ private:
     const Dims &dims = d.types[0].dims();
     std::set<const Node *> region{&d};
     std::vector<Node *> members; // program order, d excluded
-    bool gelu = false, after = false;
+    bool gelu = false, curve = false, after = false;
     for (auto &np : f_.nodes()) {
       Node *n = np.get();
       if (!after) {
@@ -535,10 +549,16 @@ private:
       }
       if (!regionMember(*n, region, dims))
         continue;
+      // (A product of two region values: x * f(x), a HardSwish or SiLU
+      // written out.)
+      int inside = 0;
+      for (const Value &in : n->inputs)
+        inside += in.node && region.count(in.node);
       region.insert(n);
       members.push_back(n);
       gelu |= n->kind == OpKind::Erf || n->kind == OpKind::Tanh ||
               n->kind == OpKind::Gelu;
+      curve |= inside > 1 || nonlinearUnary(n->kind);
     }
     // A DequantizeLinear read only outside the region is where it ends:
     // it stays, reading the region's QuantizeLinear.
@@ -563,7 +583,13 @@ private:
             return false;
           exit = m;
         }
-    if (!gelu || !exit || exit->kind != OpKind::QuantizeLinear)
+    // An int16 region of any curve (a HardSwish written out on a 16-bit
+    // tensor) is a table too: no other integer form takes it. Clamps and
+    // affine maps alone keep their exact forms (lowerIntegerPatterns), and
+    // 8-bit regions their 256-entry tables there.
+    const bool wide = x->p.kind == ElemKind::I16;
+    if (!(gelu || (wide && curve)) || !exit ||
+        exit->kind != OpKind::QuantizeLinear)
       return false;
     auto py = quantizeParams(*exit);
     if (!py || !storedActivation(*py) ||
