@@ -209,7 +209,7 @@ public:
           EMBER_ASSIGN(done, decomposedSoftmax(*n));
         }
       } else if (k == OpKind::DequantizeLinear) {
-        EMBER_ASSIGN(done, geluRegion(*n));
+        EMBER_ASSIGN(done, tableRegion(*n));
       }
       if (done) {
         ++count_;
@@ -478,7 +478,7 @@ private:
     return true;
   }
 
-  // A member of a GELU region: an elementwise float op on region values
+  // A member of a table region: an elementwise float op on region values
   // and single-element constants, or a QuantizeLinear / DequantizeLinear
   // pair inside it, all of d's shape.
   bool regionMember(const Node &n, const std::set<const Node *> &region,
@@ -533,7 +533,7 @@ private:
            std::end(kCurves);
   }
 
-  Expected<bool> geluRegion(Node &d) {
+  Expected<bool> tableRegion(Node &d) {
     auto x = dequantizedInput(Value(&d, 0));
     if (!x)
       return false;

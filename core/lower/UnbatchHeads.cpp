@@ -237,10 +237,7 @@ private:
       if (it == users_.end() || it->second.size() != 1 || !it->second[0].user)
         break;
       Node *t = it->second[0].user;
-      if (t->kind == OpKind::TableLookup && t->inputs[0] == Value(at) &&
-          t->constantInput(1)) {
-      } else if (t->kind == OpKind::Requantize && t->inputs[0] == Value(at) &&
-                 perTensor(*t)) {
+      if (elementwiseStep(*t) && t->inputs[0] == Value(at)) {
       } else if (t->kind == OpKind::QuantizedAdd &&
                  (t->inputs[0] == Value(at)) != (t->inputs[1] == Value(at))) {
         const Value mask = t->inputs[t->inputs[0] == Value(at) ? 1 : 0];
@@ -320,6 +317,12 @@ private:
                                       results, &before));
     return Value(nd, pick);
   }
+  // Node n again, on x in place of its first input.
+  Expected<Value> again(Node &before, const Node &n, Value x) {
+    std::vector<Value> ins = n.inputs;
+    ins[0] = x;
+    return make(before, n.kind, std::move(ins), n.attrs, n.name);
+  }
   Value ints(const std::string &name, const std::vector<int64_t> &v) {
     return Value(f_.addConstant(name, Tensor::fromInts(ElemKind::I64, v)));
   }
@@ -372,9 +375,7 @@ private:
                    make(before, OpKind::Reshape,
                         {t->inputs[0], ints(name + ".shape", {rows, m})}, {},
                         name));
-      std::vector<Value> ins = t->inputs;
-      ins[0] = in;
-      EMBER_ASSIGN(row, make(before, t->kind, ins, t->attrs, t->name));
+      EMBER_ASSIGN(row, again(before, *t, in));
     } else if (Node *c = oneChannelAffine(t, mask.type().dims())) {
       EMBER_ASSIGN(row, affineRow(before, *t, *c, rows, m, name));
     } else {
@@ -439,10 +440,7 @@ private:
         make(before, OpKind::Add,
              {acc, Value(f_.addConstant(ad.name + ".bias", std::move(bm)))},
              ad.attrs, ad.name));
-    std::vector<Value> ri = rq.inputs;
-    ri[0] = acc;
-    EMBER_ASSIGN(Value y,
-                 make(before, OpKind::Requantize, ri, rq.attrs, rq.name));
+    EMBER_ASSIGN(Value y, again(before, rq, acc));
     return make(before, OpKind::Reshape, {y, ints(name + ".row", {rows, m})},
                 {}, name);
   }
@@ -462,8 +460,7 @@ private:
     // A head's slice through its elementwise steps.
     auto stepped = [&](const Heads &hd, Value x) -> Expected<Value> {
       for (Node *st : hd.steps) {
-        EMBER_ASSIGN(x,
-                     make(out, st->kind, with(*st, {x}), st->attrs, st->name));
+        EMBER_ASSIGN(x, again(out, *st, x));
       }
       return x;
     };
@@ -482,7 +479,7 @@ private:
         Node *t = tables[i];
         Node *prev = i ? tables[i - 1] : &rq;
         if (t->kind != OpKind::QuantizedAdd) {
-          EMBER_ASSIGN(r, make(out, t->kind, with(*t, {r}), t->attrs, t->name));
+          EMBER_ASSIGN(r, again(out, *t, r));
           continue;
         }
         // The mask as [1, m], repeated over the head's queries.

@@ -262,6 +262,20 @@ private:
     plan_.groupOf[size_t(anchor)] = id;
     return id;
   }
+  // Input k of node i in group q: a float activation's Q/DQ, or else a
+  // float constant quantized with its own parameters.
+  void addInput(QuantGroup &q, int i, int k) {
+    const std::string &t = g_.node(i).input(k);
+    if (floatAct(t)) {
+      q.activationInputs.push_back({i, k});
+      return;
+    }
+    ConstantSpec c;
+    c.node = i;
+    c.input = k;
+    c.tensor = t;
+    plan_.constants.push_back(c);
+  }
   void addTensor(const std::string &t, const std::string &share) {
     if (specIndex_.count(t))
       return;
@@ -483,17 +497,8 @@ bool Planner::tryElementwise(int i) {
     return false;
   int id = newGroup(GroupKind::Elementwise, i);
   QuantGroup &q = plan_.groups[size_t(id)];
-  for (int k = 0; k < 2; ++k) {
-    if (floatAct(n.input(k))) {
-      q.activationInputs.push_back({i, k});
-    } else {
-      ConstantSpec c;
-      c.node = i;
-      c.input = k;
-      c.tensor = n.input(k);
-      plan_.constants.push_back(c);
-    }
-  }
+  for (int k = 0; k < 2; ++k)
+    addInput(q, i, k);
   std::string tail = n.output(0);
   foldActivation(q, tail);
   q.outputs.push_back(tail);
@@ -516,17 +521,8 @@ bool Planner::tryConcat(int i, bool outputsFloat) {
     return false;
   int id = newGroup(GroupKind::OwnParams, i);
   QuantGroup &q = plan_.groups[size_t(id)];
-  for (int k = 0; k < n.input_size(); ++k) {
-    if (floatAct(n.input(k))) {
-      q.activationInputs.push_back({i, k});
-    } else {
-      ConstantSpec c;
-      c.node = i;
-      c.input = k;
-      c.tensor = n.input(k);
-      plan_.constants.push_back(c);
-    }
-  }
+  for (int k = 0; k < n.input_size(); ++k)
+    addInput(q, i, k);
   q.outputs.push_back(n.output(0));
   return true;
 }
@@ -641,13 +637,8 @@ bool Planner::tryCustom(int i) {
   for (int k : acts)
     q.activationInputs.push_back({i, k});
   for (int k = 0; k < n.input_size(); ++k)
-    if (!n.input(k).empty() && floatInit(n.input(k))) {
-      ConstantSpec c;
-      c.node = i;
-      c.input = k;
-      c.tensor = n.input(k);
-      plan_.constants.push_back(c);
-    }
+    if (!n.input(k).empty() && floatInit(n.input(k)))
+      addInput(q, i, k);
   q.outputs = outs;
   return true;
 }
