@@ -142,6 +142,9 @@ struct FormPattern {
   void (*claim)(const sel::View &v, sel::Analysis &a) = nullptr;
   void (*settle)(const sel::View &v, sel::Analysis &a,
                  bool forCompile) = nullptr;
+  // After any form's row claims node i (that row's own `claimed` first):
+  // patterns of nodes after it that the node's result starts.
+  void (*claimedNode)(const sel::View &v, sel::Analysis &a, int i) = nullptr;
   // Adjusts the manifest's claims once every row has added its own.
   void (*manifest)(const Target &t, std::vector<OpClaim> &claims) = nullptr;
   // ---- building ----

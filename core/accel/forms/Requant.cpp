@@ -279,14 +279,40 @@ void claimTableChain(const View &v, Analysis &a, int i) {
   a.tables.push_back(std::move(tc));
 }
 
+// The chain of integer ops of a result no Requantize computes (a
+// normalization's, a softmax's, an add's, a pool's: a LayerNorm's gamma of
+// ones stored per channel, x * f(x) of a residual sum): its table runs as
+// a layer of its own, the requant form's identity GEMM of the stored
+// result with the chain's table as its output table (as a TableLookup of
+// such a result does alone). Chains of one TableLookup keep that row.
+void claimOwnTableChain(const View &v, Analysis &a, int i) {
+  const v1::Node &ni = v.g.nodes(i);
+  const int y = v.out(ni);
+  if (ni.outputs_size() != 1 || y < 0 || ni.op() == "Requantize" ||
+      isMoveOp(ni.op()) || !hasOutputTables(v.t) ||
+      !fuses(v.t, "requant", "lut"))
+    return;
+  const size_t rank = v.dims(y).size();
+  TableChain tc;
+  if ((rank != 4 && rank != 2 && !isSequence(v, y)) ||
+      v.chan[size_t(y)] != defaultChan(rank) || tableChain(v, y, tc).failed() ||
+      tc.nodes.size() < 2)
+    return;
+  for (int n : tc.nodes)
+    if (!a.free(n))
+      return;
+  a.claim(tc.nodes, formRequant(), tc.exit);
+  a.tables.push_back(std::move(tc));
+}
+
 } // namespace
 
 Status whyChainPartNode(const View &v, Analysis &, int i, bool) {
   const v1::Node &n = v.g.nodes(i);
   std::string why = "a " + n.op() +
                     " that is not part of an output-table chain (integer "
-                    "elementwise ops of one requantized layer result alone, "
-                    "ending in an i8/u8 value)";
+                    "elementwise ops of one i8/u8 result the target computes "
+                    "alone, ending in an i8/u8 value)";
   MulPattern mp;
   if (v.t.form("mul") && n.op() == "Mul")
     why += " nor a quantized multiply: " + mulPattern(v, i, mp).message();
@@ -421,30 +447,41 @@ void requantize(Builder &b, const v1::Node &n) {
 // A TableLookup of a requantized pending layer: its output table (stored
 // entries: index k is the stored input k - 128, a u8 table's values shifted
 // by -128).
+// The pending layer an output table for the stored i8/u8 x rides on: the
+// layer requantizing x when x is its only result and its table is free
+// (`sole`: x has no other use), else a layer of its own (whyTableNode):
+// x through the identity GEMM, requantized by exactly 1
+// (quantizeMultiplier(1.0): MBQM(a, 2^30, 1) is a) into its own stored
+// range. End of b.pending when x cannot be materialized (b.err says why).
+std::map<int, Builder::Pending>::iterator
+tableLayer(Builder &b, int x, const std::string &name, bool sole) {
+  auto it = b.pending.find(x);
+  if (it != b.pending.end() && it->second.requantized &&
+      it->second.layer.lut.empty() && fuses(b.v.t, it->second.form, "lut") &&
+      sole)
+    return it;
+  Builder::Pending own;
+  if (!identityGemm(b, x, name, own))
+    return b.pending.end();
+  GemmLayer &g = own.layer.gemm;
+  const quant::Multiplier one = quant::quantizeMultiplier(1.0);
+  const bool u8 = b.v.dtype(x) == "u8";
+  g.rq.mult.assign(size_t(g.K), one.mult);
+  g.rq.shift.assign(size_t(g.K), one.shift);
+  g.rq.zp = u8 ? -128 : 0;
+  g.rq.lo = -128;
+  g.rq.hi = 127;
+  g.requant = true;
+  own.requantized = true;
+  // (identityGemm stored x: its own layer is no longer pending.)
+  return b.pending.emplace(x, std::move(own)).first;
+}
+
 void table(Builder &b, const v1::Node &n) {
   int x = b.v.in(n, 0), y = b.v.out(n);
-  auto it = b.pending.find(x);
-  if (it == b.pending.end() || !it->second.requantized ||
-      !it->second.layer.lut.empty() || !fuses(b.v.t, it->second.form, "lut") ||
-      b.v.uses(x) != 1) {
-    // A layer of its own (whyTableNode): x through the identity GEMM,
-    // requantized by exactly 1 (quantizeMultiplier(1.0): MBQM(a, 2^30, 1)
-    // is a) into its own stored range.
-    Builder::Pending own;
-    if (!identityGemm(b, x, n.name(), own))
-      return;
-    GemmLayer &g = own.layer.gemm;
-    const quant::Multiplier one = quant::quantizeMultiplier(1.0);
-    const bool u8 = b.v.dtype(x) == "u8";
-    g.rq.mult.assign(size_t(g.K), one.mult);
-    g.rq.shift.assign(size_t(g.K), one.shift);
-    g.rq.zp = u8 ? -128 : 0;
-    g.rq.lo = -128;
-    g.rq.hi = 127;
-    g.requant = true;
-    own.requantized = true;
-    it = b.pending.emplace(x, std::move(own)).first;
-  }
+  auto it = tableLayer(b, x, n.name(), b.v.uses(x) == 1);
+  if (it == b.pending.end())
+    return;
   std::vector<int64_t> vals;
   b.v.ints(b.v.in(n, 1), vals);
   const bool inU8 = b.v.dtype(x) == "u8", outU8 = b.v.dtype(y) == "u8";
@@ -464,19 +501,30 @@ void table(Builder &b, const v1::Node &n) {
 }
 
 // The last node of a table chain (Analysis::tables): the chain's table
-// becomes the output table of the layer computing its root.
+// becomes the output table of the layer requantizing its root, or of a
+// layer of its own (a chain of a normalization's, an add's or a pool's
+// result: claimOwnTableChain).
 void tableChainEnd(Builder &b, int exit) {
   const TableChain *tc = nullptr;
   for (const TableChain &c : b.an.tables)
     if (c.exit == exit)
       tc = &c;
   const v1::Node &n = b.v.g.nodes(exit);
-  auto it = tc ? b.pending.find(tc->root) : b.pending.end();
+  if (!tc) {
+    b.internal("internal: " + n.op() + " " + quoted(n.name()) +
+               " ends no table chain");
+    return;
+  }
+  const int prod = b.v.producer[size_t(tc->root)];
+  const bool rides = prod >= 0 && b.v.g.nodes(prod).op() == "Requantize";
+  auto it = rides ? b.pending.find(tc->root)
+                  : tableLayer(b, tc->root, n.name(), false);
   if (it == b.pending.end() || !it->second.requantized ||
       !it->second.layer.lut.empty() || !fuses(b.v.t, it->second.form, "lut")) {
-    b.refuse(n.op() + " " + quoted(n.name()) +
-             ": its chain's input is not the result of a layer with an output "
-             "table");
+    if (b.err.isOk())
+      b.refuse(n.op() + " " + quoted(n.name()) +
+               ": its chain's input is not the result of a layer with an "
+               "output table");
     return;
   }
   Builder::Pending p = std::move(it->second);
@@ -530,9 +578,10 @@ const char *const kTable =
     "fused: the output table of the layer requantizing its input (applied "
     "after the requantization and its clamp)";
 const char *const kTableChain =
-    "fused: integer elementwise ops of one requantized layer result alone "
-    "(x * f(x): SiLU, HardSwish as x * HardSigmoid(x)), evaluated into its "
-    "output table";
+    "fused: integer elementwise ops of one i8/u8 result the target computes "
+    "alone (x * f(x): SiLU, HardSwish as x * HardSigmoid(x); a LayerNorm's "
+    "gamma), evaluated into the output table of the layer requantizing it or "
+    "of a layer of its own";
 
 // The Requantize's claim: a 16x8 layer's requantization (int64
 // accumulator in, int16 out) runs only in its layer, a lone int16
@@ -592,6 +641,7 @@ const FormPattern &formRequant() {
     f.manifest = requantManifest;
     f.needs = requantNeeds;
     f.buildPart = buildChainPart;
+    f.claimedNode = claimOwnTableChain;
     FormRow bias;
     bias.forms = "conv|matmul";
     bias.stage = "bias";

@@ -100,6 +100,10 @@ Analysis analyze(const View &v, bool forCompile) {
         }
     if (a.row[size_t(i)] && row->claimed)
       row->claimed(v, a, i);
+    if (a.row[size_t(i)])
+      for (const FormPattern *f : formPatterns())
+        if (f->claimedNode && v.t.form(f->name))
+          f->claimedNode(v, a, i);
   }
   for (const FormPattern *f : formPatterns())
     if (f->settle && v.t.form(f->name))

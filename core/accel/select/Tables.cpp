@@ -11,6 +11,7 @@
 
 #include "ember/quant/Arith.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -28,14 +29,27 @@ constexpr size_t kMaxChain = 16; // nodes; longer regions are not tables
 
 int64_t lowestOf(const std::string &d) { return d == "i8" ? -128 : 0; }
 
+// The most elements of a uniform constant a chain reads as a scalar.
+constexpr int64_t kMaxUniform = 1 << 16;
+
 // A constant operand a chain may read at node `n`'s input `i`: a scalar,
-// or the table of a TableLookup.
+// a constant whose elements are all equal (the region keeps the root's
+// shape, so it broadcasts as the scalar would: a LayerNorm's gamma of ones
+// that a quantizer stored per channel), or the table of a TableLookup.
 bool chainConstant(const View &v, const v1::Node &n, int i) {
   int c = v.in(n, i);
   if (c < 0 || !v.constant[size_t(c)])
     return false;
   const int64_t count = v.intCount(c);
-  return count == 1 || (n.op() == "TableLookup" && i == 1 && count == 256);
+  if (n.op() == "TableLookup" && i == 1)
+    return count == 256;
+  if (count == 1)
+    return true;
+  if (count < 1 || count > kMaxUniform)
+    return false;
+  std::vector<int64_t> d;
+  return v.ints(c, d) &&
+         std::all_of(d.begin(), d.end(), [&](int64_t e) { return e == d[0]; });
 }
 
 int32_t wrap(int64_t x) { return int32_t(uint32_t(uint64_t(x))); }
@@ -136,7 +150,7 @@ Status tableChain(const View &v, int x, TableChain &out) {
   for (int i = start; i < v.g.nodes_size() && nodes.size() < kMaxChain; ++i) {
     const v1::Node &n = v.g.nodes(i);
     bool reads = false, ok = chainOp(n.op()) && n.outputs_size() == 1;
-    for (int k = 0; k < n.inputs_size(); ++k) {
+    for (int k = 0; ok && k < n.inputs_size(); ++k) {
       int in = n.inputs(k);
       if (in < 0)
         continue;
