@@ -6,6 +6,7 @@
 //   K4 = Transpose(Reshape(K ...), [0, 2, 1, 3]), then [0, 1, 3, 2]
 //        (or one Transpose [0, 2, 3, 1])
 //   P  = IntegerSoftmax(Step*(Requantize(MatMulInteger(Q4, K4))))
+//        (or the softmax of the rows flattened to [H n, m], reshaped back)
 //   O  = Reshape(Transpose(Requantize(MatMulInteger(P, V4)), [0, 2, 1, 3]),
 //                [1, n, D])
 //
@@ -251,16 +252,31 @@ private:
       seen.push_back(t);
       at = t;
     }
-    Node *sm = soleUser(users_, at, OpKind::IntegerSoftmax);
-    if (!sm || sm->inputs[0] != Value(at))
+    // The softmax on the last axis, or on the rows flattened to
+    // [H n, m] and reshaped back (a Softmax of opset 11 or before: the
+    // axes before its own made one).
+    Node *flat = soleUser(users_, at, OpKind::Reshape);
+    const Dims fd = flat ? flat->types[0].dims() : Dims{};
+    if (flat && (flat->inputs[0] != Value(at) || fd.size() != 2 ||
+                 fd[0] != sd[1] * sd[2] || fd[1] != m))
+      return false;
+    Node *sm = soleUser(users_, flat ? flat : at, OpKind::IntegerSoftmax);
+    if (!sm || sm->inputs[0] != Value(flat ? flat : at))
       return false;
     const int64_t axis = sm->attrInt("axis", -1);
-    if (axis != 3 && axis != -1)
+    if (axis != (flat ? 1 : 3) && axis != -1)
       return false;
-    seen.push_back(sm);
+    Node *unflat = flat ? soleUser(users_, sm, OpKind::Reshape) : nullptr;
+    if (flat && (!unflat || unflat->inputs[0] != Value(sm) ||
+                 unflat->types[0].dims() != sd))
+      return false;
+    for (Node *nd : {flat, sm, unflat})
+      if (nd)
+        seen.push_back(nd);
     // The softmax times V.
-    Node *o = soleUser(users_, sm, OpKind::MatMulInteger);
-    if (!o || o->inputs[0] != Value(sm))
+    Node *probs = unflat ? unflat : sm;
+    Node *o = soleUser(users_, probs, OpKind::MatMulInteger);
+    if (!o || o->inputs[0] != Value(probs))
       return false;
     seen.push_back(o);
     auto v = steppedHeadsOf(users_, o->inputs[1], {0, 2, 1, 3}, seen);
