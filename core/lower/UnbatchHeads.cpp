@@ -76,8 +76,9 @@ bool perTensor(const Node &n) {
 // perm [0, 2, 1, 3] (heads) or [0, 2, 3, 1] (heads, transposed), src [1, n,
 // H d] or [n, H d]. The nodes matched are added to `seen`.
 // Or part i of a fused projection: x4 = Gather(Transpose(Reshape(src ->
-// [1, n, P, H, d]), [2, 0, 3, 1, 4]), i) on axis 0 (a ViT's QKV), the
-// heads of channels [i H d, (i + 1) H d) of src.
+// [1, n, P, H, d]), [2, 0, 3, 1, 4]), i) on axis 0 (a ViT's QKV), or
+// Transpose(Gather(Reshape(...), i) on axis 2, perm), the heads of channels
+// [i H d, (i + 1) H d) of src.
 // `steps`: elementwise per-tensor ops of the heads before the MatMul
 // (tables, Requantizes: PyTorch's scaled_dot_product_attention export
 // multiplies Q and K transposed by the scale's square root), innermost
@@ -139,6 +140,33 @@ std::optional<Heads> fusedHeadsOf(const Users &users, Value x4,
   return Heads{r->inputs[0], rd[1], rd[3], rd[4], i, rd[2], {}};
 }
 
+// Or part i of a fused projection taken before the heads' Transpose t
+// (ONNX Runtime's optimized ViT): t's input Gather(Reshape(src -> [1, n,
+// P, H, d]), i) on axis 2, src [1, n, P H d] or [n, P H d].
+std::optional<Heads> gatheredHeadsOf(const Users &users, Node &t,
+                                     std::vector<Node *> &seen) {
+  Node *g = soleProducer(users, t.inputs[0], OpKind::Gather);
+  if (!g || g->attrInt("axis", 0) != 2 || !g->inputs[0].node ||
+      g->inputs[0].node->kind != OpKind::Reshape)
+    return std::nullopt;
+  const Tensor *idx = g->constantInput(1);
+  Node *r = g->inputs[0].node;
+  const Dims &rd = r->types[0].dims();
+  const Dims &sd = r->inputs[0].type().dims();
+  if (!idx || idx->type().numElements() != 1 || !idx->type().dims().empty() ||
+      rd.size() != 5 || rd[0] != 1 || (sd.size() != 3 && sd.size() != 2) ||
+      (sd.size() == 3 && sd[0] != 1) || sd[sd.size() - 2] != rd[1] ||
+      sd.back() != rd[2] * rd[3] * rd[4])
+    return std::nullopt;
+  const int64_t i = idx->toInts()[0];
+  if (i < 0 || i >= rd[2])
+    return std::nullopt;
+  seen.push_back(&t);
+  seen.push_back(g);
+  seen.push_back(r);
+  return Heads{r->inputs[0], rd[1], rd[3], rd[4], i, rd[2], {}};
+}
+
 std::optional<Heads> headsOf(const Users &users, Value x4,
                              const std::vector<int64_t> &perm,
                              std::vector<Node *> &seen) {
@@ -148,6 +176,8 @@ std::optional<Heads> headsOf(const Users &users, Value x4,
   Node *t = soleProducer(users, x4, OpKind::Transpose);
   if (!t || t->attrInts("perm") != perm)
     return std::nullopt;
+  if (auto h = gatheredHeadsOf(users, *t, seen))
+    return h;
   Node *r = soleProducer(users, t->inputs[0], OpKind::Reshape);
   if (!r)
     return std::nullopt;
