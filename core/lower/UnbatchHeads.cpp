@@ -113,31 +113,42 @@ Value peelSteps(const Users &users, Value x, std::vector<Node *> &steps,
   }
   return x;
 }
+// Part i of the fused projection r = Reshape(src -> [1, n, P, H, d]) that
+// Gather g takes (its index one constant in [0, P)): src [1, n, P H d], or
+// also [n, P H d] when `flat`.
+std::optional<Heads> projectionPart(const Node &g, const Node &r, bool flat) {
+  const Tensor *idx = g.constantInput(1);
+  const Dims &rd = r.types[0].dims();
+  const Dims &sd = r.inputs[0].type().dims();
+  if (!idx || idx->type().numElements() != 1 || !idx->type().dims().empty() ||
+      rd.size() != 5 || rd[0] != 1 || (sd.size() != 3 && !flat) ||
+      (sd.size() != 3 && sd.size() != 2) || (sd.size() == 3 && sd[0] != 1) ||
+      sd[sd.size() - 2] != rd[1] || sd.back() != rd[2] * rd[3] * rd[4])
+    return std::nullopt;
+  const int64_t i = idx->toInts()[0];
+  if (i < 0 || i >= rd[2])
+    return std::nullopt;
+  return Heads{r.inputs[0], rd[1], rd[3], rd[4], i, rd[2], {}};
+}
+
 std::optional<Heads> fusedHeadsOf(const Users &users, Value x4,
                                   std::vector<Node *> &seen) {
   Node *g = soleProducer(users, x4, OpKind::Gather);
   if (!g || g->attrInt("axis", 0) != 0 || !g->inputs[0].node ||
       g->inputs[0].node->kind != OpKind::Transpose)
     return std::nullopt;
-  const Tensor *idx = g->constantInput(1);
   Node *t = g->inputs[0].node;
-  if (!idx || idx->type().numElements() != 1 || !idx->type().dims().empty() ||
-      t->attrInts("perm") != std::vector<int64_t>{2, 0, 3, 1, 4} ||
+  if (t->attrInts("perm") != std::vector<int64_t>{2, 0, 3, 1, 4} ||
       !t->inputs[0].node || t->inputs[0].node->kind != OpKind::Reshape)
     return std::nullopt;
   Node *r = t->inputs[0].node;
-  const Dims &rd = r->types[0].dims();
-  const Dims &sd = r->inputs[0].type().dims();
-  if (rd.size() != 5 || rd[0] != 1 || sd.size() != 3 || sd[0] != 1 ||
-      sd[1] != rd[1] || sd[2] != rd[2] * rd[3] * rd[4])
-    return std::nullopt;
-  const int64_t i = idx->toInts()[0];
-  if (i < 0 || i >= rd[2])
-    return std::nullopt;
-  seen.push_back(g);
-  seen.push_back(t);
-  seen.push_back(r);
-  return Heads{r->inputs[0], rd[1], rd[3], rd[4], i, rd[2], {}};
+  auto h = projectionPart(*g, *r, false);
+  if (h) {
+    seen.push_back(g);
+    seen.push_back(t);
+    seen.push_back(r);
+  }
+  return h;
 }
 
 // Or part i of a fused projection taken before the heads' Transpose t
@@ -149,22 +160,14 @@ std::optional<Heads> gatheredHeadsOf(const Users &users, Node &t,
   if (!g || g->attrInt("axis", 0) != 2 || !g->inputs[0].node ||
       g->inputs[0].node->kind != OpKind::Reshape)
     return std::nullopt;
-  const Tensor *idx = g->constantInput(1);
   Node *r = g->inputs[0].node;
-  const Dims &rd = r->types[0].dims();
-  const Dims &sd = r->inputs[0].type().dims();
-  if (!idx || idx->type().numElements() != 1 || !idx->type().dims().empty() ||
-      rd.size() != 5 || rd[0] != 1 || (sd.size() != 3 && sd.size() != 2) ||
-      (sd.size() == 3 && sd[0] != 1) || sd[sd.size() - 2] != rd[1] ||
-      sd.back() != rd[2] * rd[3] * rd[4])
-    return std::nullopt;
-  const int64_t i = idx->toInts()[0];
-  if (i < 0 || i >= rd[2])
-    return std::nullopt;
-  seen.push_back(&t);
-  seen.push_back(g);
-  seen.push_back(r);
-  return Heads{r->inputs[0], rd[1], rd[3], rd[4], i, rd[2], {}};
+  auto h = projectionPart(*g, *r, true);
+  if (h) {
+    seen.push_back(&t);
+    seen.push_back(g);
+    seen.push_back(r);
+  }
+  return h;
 }
 
 std::optional<Heads> headsOf(const Users &users, Value x4,

@@ -211,6 +211,13 @@ Status whyRequantNode(const View &v, Analysis &a, int i, bool forCompile) {
   return why;
 }
 
+// Whether a layer of its own may apply a table to x (the requant form's
+// identity GEMM): rank 2 or 4, or 3 laid out as a sequence.
+bool ownTableShape(const View &v, int x) {
+  const size_t rank = v.dims(x).size();
+  return rank == 4 || rank == 2 || isSequence(v, x);
+}
+
 // TableLookup(x, table) as the output table of the layer requantizing x:
 // x is that Requantize's only use (the layer stores the looked-up result,
 // never x), the table a constant of 256 entries.
@@ -247,7 +254,7 @@ Status whyTableNode(const View &v, Analysis &a, int i, bool) {
             " is not requantized by a layer the target runs (the table is "
             "applied on a convolution's, MatMul's or mean's output path; the "
             "target's requant form has no lut stage to run it alone)");
-  if (xd.size() != 4 && xd.size() != 2 && !isSequence(v, x))
+  if (!ownTableShape(v, x))
     return Status(
         ErrorCode::Unsupported,
         "a table of its own of a rank-" + std::to_string(xd.size()) +
@@ -292,11 +299,10 @@ void claimOwnTableChain(const View &v, Analysis &a, int i) {
       isMoveOp(ni.op()) || !hasOutputTables(v.t) ||
       !fuses(v.t, "requant", "lut"))
     return;
-  const size_t rank = v.dims(y).size();
   TableChain tc;
-  if ((rank != 4 && rank != 2 && !isSequence(v, y)) ||
-      v.chan[size_t(y)] != defaultChan(rank) || tableChain(v, y, tc).failed() ||
-      tc.nodes.size() < 2)
+  if (!ownTableShape(v, y) ||
+      v.chan[size_t(y)] != defaultChan(v.dims(y).size()) ||
+      tableChain(v, y, tc).failed() || tc.nodes.size() < 2)
     return;
   for (int n : tc.nodes)
     if (!a.free(n))
@@ -444,9 +450,6 @@ void requantize(Builder &b, const v1::Node &n) {
   b.pending[y] = std::move(p);
 }
 
-// A TableLookup of a requantized pending layer: its output table (stored
-// entries: index k is the stored input k - 128, a u8 table's values shifted
-// by -128).
 // The pending layer an output table for the stored i8/u8 x rides on: the
 // layer requantizing x when x is its only result and its table is free
 // (`sole`: x has no other use), else a layer of its own (whyTableNode):
@@ -477,6 +480,9 @@ tableLayer(Builder &b, int x, const std::string &name, bool sole) {
   return b.pending.emplace(x, std::move(own)).first;
 }
 
+// A TableLookup of a requantized pending layer: its output table (stored
+// entries: index k is the stored input k - 128, a u8 table's values shifted
+// by -128).
 void table(Builder &b, const v1::Node &n) {
   int x = b.v.in(n, 0), y = b.v.out(n);
   auto it = tableLayer(b, x, n.name(), b.v.uses(x) == 1);

@@ -149,17 +149,18 @@ Status tableChain(const View &v, int x, TableChain &out) {
   const int start = v.producer[size_t(x)] + 1;
   for (int i = start; i < v.g.nodes_size() && nodes.size() < kMaxChain; ++i) {
     const v1::Node &n = v.g.nodes(i);
-    bool reads = false, ok = chainOp(n.op()) && n.outputs_size() == 1;
+    if (!chainOp(n.op()) || n.outputs_size() != 1 ||
+        std::none_of(n.inputs().begin(), n.inputs().end(),
+                     [&](int in) { return region.count(in) != 0; }))
+      continue;
+    // (Constants are read only for a node of the region: a uniform one
+    // reads every element.)
+    bool ok = true;
     for (int k = 0; ok && k < n.inputs_size(); ++k) {
-      int in = n.inputs(k);
-      if (in < 0)
-        continue;
-      if (region.count(in))
-        reads = true;
-      else if (!chainConstant(v, n, k))
-        ok = false;
+      const int in = n.inputs(k);
+      ok = in < 0 || region.count(in) || chainConstant(v, n, k);
     }
-    if (!reads || !ok || v.dims(v.out(n)) != dims)
+    if (!ok || v.dims(v.out(n)) != dims)
       continue;
     region.insert(v.out(n));
     nodes.push_back(i);
