@@ -7,12 +7,17 @@
 // lanes: the transpose is the layout the host writes, or, for B a
 // Transpose of a matrix the device computes channels last (K of Q x K^T),
 // the bytes that matrix already has (a byte view). Runs: rank-2 int8
-// A and B, B a value the host hands to the device (a partition input) or
-// such a Transpose, both
-// stored zero points 0 (the zero points' cross terms are left to the
-// host), the shared dimension a multiple of the lanes. Its epilogue is the
-// requant form's (Requant.cpp).
+// A and B, B a value the host hands to the device (a partition input),
+// such a Transpose, or a matrix the device computes channels last (V of
+// scores x V, transposed by the array first). A shared dimension that is
+// not a multiple of the lanes (heads narrower than the lanes) reads B with
+// zero pad lanes, copied so where its tiles may hold other bytes, so that
+// A's pad lanes add nothing. The zero points' cross terms are more of the
+// reduction (buildActMatMul). Its epilogue is the requant form's
+// (Requant.cpp).
 #include "Form.h"
+
+#include <numeric>
 
 namespace ember::accel::sel {
 
@@ -72,21 +77,6 @@ Status whyActMatMul(const View &v, const v1::Node &n) {
         "B " + quoted(v.name(b)) +
             " is computed on the device, not laid out channels last and not "
             "a Transpose of a matrix laid out so");
-  if (deviceB(v, b) && bd[1] % v.t.lanes)
-    return Status(
-        ErrorCode::Unsupported,
-        "B " + quoted(v.name(b)) + " is computed on the device with " +
-            std::to_string(bd[1]) + " columns, not a multiple of the " +
-            std::to_string(v.t.lanes) +
-            " lanes (the array transposes it over them)");
-  // (A shared dimension that is not a multiple of the lanes: A's pad
-  // lanes multiply B's, which are zero only in a B the array transposed.)
-  if (ad[1] % v.t.lanes && !deviceB(v, b))
-    return Status(ErrorCode::Unsupported,
-                  "the shared dimension " + std::to_string(ad[1]) +
-                      " is not a multiple of the " + std::to_string(v.t.lanes) +
-                      " lanes (only a B the array transposes has zero pad "
-                      "lanes)");
   int64_t za = 0, zb = 0;
   Status e = scalarZp(v, v.in(n, 2), za);
   if (e.isOk())
@@ -167,6 +157,40 @@ int transposeLayer(Builder &b, int vb, const std::string &node) {
   return tk;
 }
 
+// A copy of tensor vb (P pixels of C channels) in DRAM of its own with
+// zero pad lanes, by the identity GEMM (requantization by exactly 1, no zero
+// point): the B of a shared dimension that is not a multiple of the lanes,
+// whose pad lanes the A's pad lanes multiply. Returns the copy's tensor.
+int zeroPadLayer(Builder &b, int vb, const std::string &node) {
+  const NTensor src = b.lp.tensors[size_t(vb)];
+  Layer L;
+  L.kind = Layer::Kind::Gemm;
+  L.name = node + "/lanes";
+  L.nodes = {node};
+  GemmLayer &g = L.gemm;
+  std::vector<int64_t> same(static_cast<size_t>(src.C));
+  std::iota(same.begin(), same.end(), int64_t(0));
+  b.selectChannels(g, {src.P, src.C}, same);
+  g.in = vb;
+  b.lp.tensors.push_back(
+      ownTensor(src, src.name + "/lanes", NTensor::Kind::Activation));
+  g.out = int(b.lp.tensors.size() - 1);
+  b.lp.layers.push_back(std::move(L));
+  return g.out;
+}
+
+// Whether B's stored pad lanes are zero already: a B the host hands over
+// (toTiled zeroes the channels past C), a B the array transposes
+// (transposeLayer) or a Transpose of a Split part copied to lanes of its
+// own (Builder::laneCopy); else its tiles may hold other channels (a view
+// of a wider tensor).
+bool zeroPads(const View &v, int b) {
+  if (deviceB(v, b) || (v.isInput[size_t(b)] && v.producer[size_t(b)] < 0))
+    return true;
+  return transposedView(v, b) &&
+         lanePart(v, v.in(v.g.nodes(v.producer[size_t(b)]), 0));
+}
+
 // B of every MatMulInteger the form runs: channels on axis 0.
 void layoutActMatMul(View &v) {
   for (int i = 0; i < v.g.nodes_size(); ++i) {
@@ -207,6 +231,8 @@ void buildActMatMul(Builder &b, int i) {
   g.wAct = b.materialize(w);
   if (g.wAct >= 0 && deviceB(v, w))
     g.wAct = transposeLayer(b, g.wAct, n.name());
+  else if (g.wAct >= 0 && g.C % v.t.lanes && !zeroPads(v, w))
+    g.wAct = zeroPadLayer(b, g.wAct, n.name());
   int64_t za = 0, zb = 0;
   if (scalarZp(v, v.in(n, 2), za).failed() ||
       scalarZp(v, v.in(n, 3), zb).failed()) {
@@ -247,10 +273,10 @@ void buildActMatMul(Builder &b, int i) {
 }
 
 std::string actmatmulText(const Target &t) {
-  return "rank-2 A by a rank-2 B the host hands over or the Transpose of a "
-         "matrix the target computes (i8, or u8), the shared dimension a "
-         "multiple of " +
-         std::to_string(t.lanes);
+  return "rank-2 A by a rank-2 B the host hands over, a matrix the target "
+         "computes or the Transpose of one (i8, or u8); a shared dimension "
+         "that is not a multiple of " +
+         std::to_string(t.lanes) + " reads B copied with zero pad lanes";
 }
 
 Status actmatmulNeeds(const Target &, const Form &f, FormNeeds &n) {

@@ -243,10 +243,12 @@ void placeAtLanes(Builder &b, const v1::Node &n, int x, int to, int64_t at) {
     g->w = std::move(w);
     g->groups = 1;
   }
-  // (A grouped layer keeps its weight rows where they are only at lane 0.)
-  if (!g || (g->groups != 1 && at % b.v.t.lanes) || g->in16 || g->out16 ||
-      g->add.on || !g->requant || g->sum || !it->second.requantized ||
-      !b.single(x) || had >= 0) {
+  // (A grouped layer keeps its weight rows where they are only at lane 0,
+  // as does a layer whose weight rows are an activation's pixels,
+  // GemmLayer::wAct.)
+  if (!g || ((g->groups != 1 || g->wAct >= 0) && at % b.v.t.lanes) || g->in16 ||
+      g->out16 || g->add.on || !g->requant || g->sum ||
+      !it->second.requantized || !b.single(x) || had >= 0) {
     laneCopyInto(b, n, x, to, at);
     return;
   }

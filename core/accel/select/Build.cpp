@@ -229,7 +229,10 @@ void Builder::gemmRoot(int i, const v1::Node &n, int x, int32_t sz,
     L.name += "/recompute" + std::to_string(copy);
   const PadPlan pads = padPlan(v.t.maxPad, (g.kh - 1) * g.dh + 1,
                                (g.kw - 1) * g.dw + 1, {g.pt, g.pl, g.pb, g.pr});
-  g.in = lanePart(v, x) && pads.steps.empty() ? laneView(x, g) : materialize(x);
+  // (Weights from an activation cannot move to a part's lanes: the part is
+  // copied to lanes of its own.)
+  g.in = lanePart(v, x) && pads.steps.empty() && g.wAct < 0 ? laneView(x, g)
+                                                            : materialize(x);
   for (size_t k = 0; k < pads.steps.size() && g.in >= 0; ++k)
     g.in = padLayer(g, pads.steps[k], n.name(),
                     L.name + "/pad" + (k ? std::to_string(k) : ""));
