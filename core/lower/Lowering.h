@@ -120,6 +120,13 @@ Status splitLayers(Function &f, size_t *numRewritten = nullptr);
 // exact). Fixed-point profiles. Counts the attention blocks rewritten.
 Status unbatchHeads(Function &f, size_t *numRewritten = nullptr);
 
+// A softmax over groups of B channels, Transpose(Reshape(x [1, G B, N] ->
+// [1, G, B, N]), [0, 2, 1, 3]) then IntegerSoftmax on axis 1, read by a
+// one-channel 1x1 ConvInteger (a DFL's expectation): a softmax per group of
+// x's channels, their Concat and one convolution of G groups
+// (GroupSoftmax.cpp; exact). Counts the softmaxes rewritten.
+Status splitGroupSoftmax(Function &f, size_t *numRewritten = nullptr);
+
 // Reshape([N, C, H, W] -> [N, C, H*W]) then Transpose(perm [0, 2, 1]):
 // Transpose(perm [0, 2, 3, 1]) then Reshape to [N, H*W, C], the same
 // movement in the rank-4 form backends hold (ChannelsLast.cpp). Counts the

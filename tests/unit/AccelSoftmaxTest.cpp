@@ -159,12 +159,15 @@ TEST(AccelSoftmax, RefusalsNameTheConstraint) {
   EXPECT_EQ(SoftmaxGraph("i8", {1, 4, 16}, "i8", 2).why(), "");
   EXPECT_EQ(SoftmaxGraph("u8", {4, 40}, "u8", -1).why(), "");
   EXPECT_EQ(SoftmaxGraph("i8", {2, 24576}, "u8", 1).why(), "");
+  // A map along its channels, axis 1 (each pixel a row).
+  EXPECT_EQ(SoftmaxGraph("i8", {1, 16, 3, 5}, "i8", 1).why(), "");
   EXPECT_PRED2(has, SoftmaxGraph("i8", {1, 2, 3, 16}, "i8", 3).why(),
-               "rank 4 (the softmax form runs a sequence [B, S, C] or "
-               "[tokens, C])");
+               "a softmax along axis 3 of a tensor laid out with its channels "
+               "on axis 1 (the softmax form runs along the channels, the "
+               "lanes)");
   EXPECT_PRED2(has, SoftmaxGraph("i8", {1, 4, 16}, "i8", 1).why(),
-               "a softmax along axis 1 (the softmax form runs along the last "
-               "axis)");
+               "a softmax along axis 1 of a tensor laid out with its channels "
+               "on axis 2");
   EXPECT_PRED2(has, SoftmaxGraph("i16", {4, 16}, "i8", 1).why(),
                "an int16 tensor (the target has no 16-bit rows");
   EXPECT_PRED2(has, SoftmaxGraph("i8", {4, 16}, "i16", -1).why(),

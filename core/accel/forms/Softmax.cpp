@@ -1,7 +1,8 @@
 // Form softmax (Forms.def; docs/npu-rtl.md, "Integer softmax and
 // normalization: the choice and its area"): an IntegerSoftmax (the fixed
-// profile's softmax, quant::integerSoftmaxRow) of the last axis of a
-// sequence [B, S, C] or of [tokens, C], i8, u8 or i16: a layer of its own,
+// profile's softmax, quant::integerSoftmaxRow) along the channels: the
+// last axis of a sequence [B, S, C] or of [tokens, C], or a map's axis 1
+// (every other axis a pixel), i8, u8 or i16: a layer of its own,
 // a 1x1 pool layer over the rows whose operations this form emits, the
 // softmax in its attributes (Layer::attrs: softmax.params). Per block of
 // rows held in the output memory: the row maxima (vreduce), the rows' sums
@@ -156,23 +157,24 @@ Status whySoftmaxNode(const View &v, Analysis &, int i, bool) {
     return softmaxRefused("a softmax of a constant");
   const std::vector<int64_t> xd = v.dims(x);
   const int64_t rank = int64_t(xd.size());
-  if (rank != 2 && rank != 3)
+  if (rank < 2)
     return softmaxRefused("rank " + std::to_string(rank) +
-                          " (the softmax form runs a sequence [B, S, C] or "
-                          "[tokens, C])");
+                          " (the softmax form runs rows of channels)");
   int64_t axis = aInt(n, "axis", -1);
   if (axis < 0)
     axis += rank;
-  if (axis != rank - 1)
-    return softmaxRefused("a softmax along axis " + std::to_string(axis) +
-                          " (the softmax form runs along the last axis)");
-  if (v.chan[size_t(x)] != int(rank - 1) || v.chan[size_t(y)] != int(rank - 1))
-    return softmaxRefused("its input or result is laid out with its channels "
-                          "on axis " +
-                          std::to_string(v.chan[size_t(x)]) +
-                          " (the softmax form reads the channels as the "
-                          "lanes)");
-  const int64_t C = xd.back();
+  // (Rows of channels: the last axis of a sequence or of [tokens, C], a
+  // map's channel axis; every other axis is a pixel.)
+  const int chan = v.chan[size_t(x)];
+  if (axis != chan || v.chan[size_t(y)] != chan)
+    return softmaxRefused(
+        "a softmax along axis " + std::to_string(axis) + " of a tensor laid " +
+        "out with its channels on axis " + std::to_string(chan) +
+        (v.chan[size_t(y)] != chan ? " (its result's on axis " +
+                                         std::to_string(v.chan[size_t(y)]) + ")"
+                                   : std::string()) +
+        " (the softmax form runs along the channels, the lanes)");
+  const int64_t C = xd[size_t(axis)];
   // One row's channel tiles in the output memory, and a second copy when
   // the result's width differs.
   const int64_t tiles = softmaxTiles(v.t, C);
@@ -237,7 +239,8 @@ std::string softmaxText(const Target &t) {
   const OpDesc &r = t.ops[size_t(OpKind::VReduce)];
   const int64_t most =
       std::min(softmaxOutRows(t, false), r.present ? r.max("len") : 0);
-  return "the last axis of a sequence [B, S, C] or of [tokens, C]; C <= " +
+  return "the channel axis (the last of a sequence [B, S, C] or of "
+         "[tokens, C], a map's axis 1); C <= " +
          std::to_string(std::max<int64_t>(most, 0) * t.lanes) +
          " (a row's channel tiles in " + nameOf(t, Cls::Out) + ")";
 }
