@@ -246,7 +246,8 @@ def ensure_npu_inputs(root):
 
 def make_coverage_models(cov):
     """bench/npu/coverage_set.py's models, each built and quantized as that
-    script does (seed 7), into cov/<name>/model.onnx."""
+    script does (seed 7; the -slim-toy copies with only its CONV_ONLY ops
+    quantized), into cov/<name>/model.onnx."""
     try:
         import numpy as np
         import onnx
@@ -264,7 +265,9 @@ def make_coverage_models(cov):
             os.makedirs(d)
             fp32 = os.path.join(d, "fp32.onnx")
             onnx.save(make(rng), fp32)
-            coverage_set.quantize(fp32, os.path.join(d, "model.onnx"), rng)
+            coverage_set.quantize(
+                fp32, os.path.join(d, "model.onnx"), rng,
+                coverage_set.CONV_ONLY if name in coverage_set.SLIM else None)
             os.remove(fp32)
     except Exception as e:  # noqa: BLE001 (any failure: the set is skipped)
         print("warning: the coverage set was not generated: %s" % e)
