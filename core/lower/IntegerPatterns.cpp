@@ -869,6 +869,32 @@ private:
     return true;
   }
 
+  // The real factors of a product by a dequantized constant k, one per
+  // element of x's last axis (or one): k the same along every other axis
+  // of x (a LayerNorm's gamma, a scale), every factor >= 0. Empty
+  // otherwise.
+  static std::optional<std::vector<double>> constantFactors(const QIn &k,
+                                                            const Dims &xd) {
+    const Tensor *t = constantOf(k.q);
+    if (!t || !k.p.perTensor() || xd.empty())
+      return std::nullopt;
+    const Dims &td = t->dims();
+    if (td.size() > xd.size())
+      return std::nullopt;
+    for (size_t i = 0; i + 1 < td.size(); ++i)
+      if (td[i] != 1)
+        return std::nullopt;
+    if (!td.empty() && td.back() != 1 && td.back() != xd.back())
+      return std::nullopt;
+    std::vector<double> f;
+    for (int64_t i = 0; i < t->size(); ++i) {
+      f.push_back(k.p.scale() * double(t->getInt(i) - k.p.zeroPoint()));
+      if (!(f.back() >= 0) || !std::isfinite(f.back()))
+        return std::nullopt;
+    }
+    return f;
+  }
+
   Expected<bool> mul(Node &n) {
     auto a = dequantized(n.inputs[0]);
     auto c = dequantized(n.inputs[1]);
@@ -876,6 +902,28 @@ private:
     if (!out || !ortFusesBinary(n, a->q, c->q, out->chain.back()))
       return false;
     LoweringBuilder b(f_, n);
+    // Fixed profile: x times a constant (per tensor, or per channel along
+    // x's last axis, a sequence's channels) is one Requantize of x whose
+    // multiplier per channel is sx k[c] / sy, the constant's real value
+    // folded in (one rounding of the real product): the per-channel
+    // identity layer a backend runs (docs/quantization.md, "Products by a
+    // constant").
+    for (int side = 0; side < 2 && !float32(); ++side) {
+      const QIn &x = side ? *c : *a, &k = side ? *a : *c;
+      if (constantOf(x.q))
+        continue;
+      auto f = constantFactors(k, x.q.type().dims());
+      if (!f)
+        continue;
+      Rescale r;
+      for (double v : *f)
+        r.real.push_back(x.p.scale() * v / out->p.scale());
+      EMBER_ASSIGN(Value y, buildRequantize(b, x.q, r, x.q.type().rank() - 1,
+                                            x.p.zeroPoint(), out->p, out->lo,
+                                            out->hi, profile_));
+      finish(n, out->chain, y);
+      return true;
+    }
     EMBER_ASSIGN(Value x, centeredInt32(b, a->q, a->p));
     EMBER_ASSIGN(Value z, centeredInt32(b, c->q, c->p));
     EMBER_ASSIGN(Value prod, b.op(OpKind::Mul, {x, z}));
