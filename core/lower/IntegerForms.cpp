@@ -326,6 +326,53 @@ Expected<Value> centeredInt32(LoweringBuilder &b, Value x, const QParams &px) {
               {c, scalarOf(b, ElemKind::I32, px.zeroPoint(), "zero_point")});
 }
 
+Expected<Value> buildQuantizedMul(LoweringBuilder &b, Value x,
+                                  const QParams &px, Value y, const QParams &py,
+                                  const QParams &out, int64_t lo, int64_t hi,
+                                  quant::RequantProfile profile) {
+  EMBER_ASSIGN(Value cx, centeredInt32(b, x, px));
+  EMBER_ASSIGN(Value cy, centeredInt32(b, y, py));
+  EMBER_ASSIGN(Value prod, b.op(OpKind::Mul, {cx, cy}));
+  if (profile != quant::RequantProfile::Float32)
+    return buildRequantize(b, prod,
+                           {{px.scale() * py.scale() / out.scale()}, {}}, 0, 0,
+                           out, lo, hi, profile);
+  // ONNX Runtime's QLinearMul adds the zero point before rounding:
+  // rne(f32(f32(f32(prod) * f32(f32(sx * sy) / s_out)) + z_out)), as float
+  // ops ending in a QuantizeLinear of scale 1, zero point 0.
+  float m = quant::float32Multiplier(float(px.scale()), float(py.scale()),
+                                     float(out.scale()));
+  EMBER_ASSIGN(Value f,
+               b.op(OpKind::Cast, {prod},
+                    {{"to", Attr::ofInt(elemKindToOnnx(ElemKind::F32))}}));
+  EMBER_ASSIGN(Value v,
+               b.op(OpKind::Mul, {f, b.scalar(ElemKind::F32, double(m))}));
+  EMBER_ASSIGN(
+      Value w,
+      b.op(OpKind::Add, {v, b.scalar(ElemKind::F32, double(out.zeroPoint()))}));
+  return b.op(OpKind::QuantizeLinear,
+              {w, b.scalar(ElemKind::F32, 1.0), scalarOf(b, out.kind, 0)});
+}
+
+std::optional<std::vector<double>>
+constantFactors(const Tensor &k, const QParams &pk, const Dims &xd) {
+  const Dims &td = k.dims();
+  if (!pk.perTensor() || xd.empty() || td.size() > xd.size())
+    return std::nullopt;
+  for (size_t i = 0; i + 1 < td.size(); ++i)
+    if (td[i] != 1)
+      return std::nullopt;
+  if (!td.empty() && td.back() != 1 && td.back() != xd.back())
+    return std::nullopt;
+  std::vector<double> f;
+  for (int64_t i = 0; i < k.size(); ++i) {
+    f.push_back(pk.scale() * double(k.getInt(i) - pk.zeroPoint()));
+    if (!(f.back() >= 0) || !std::isfinite(f.back()))
+      return std::nullopt;
+  }
+  return f;
+}
+
 Expected<Tensor> regionValues(const Node &d, const std::vector<Node *> &members,
                               Value out, const Node *q) {
   ElemKind xk = d.inputs[0].type().elem();

@@ -120,6 +120,22 @@ Expected<Value> buildRescaleTable(LoweringBuilder &b, Value x,
 // point.
 Expected<Value> centeredInt32(LoweringBuilder &b, Value x, const QParams &px);
 
+// The product of x and y (stored kinds, per-tensor px and py) in params out,
+// clamped to [lo, hi] (docs/quantization.md, "Multiplication"): (q_x -
+// z_x)(q_y - z_y) in int32 requantized by s_x s_y / s_out, or in the
+// float32 profile ONNX Runtime's QLinearMul as float ops.
+Expected<Value> buildQuantizedMul(LoweringBuilder &b, Value x,
+                                  const QParams &px, Value y, const QParams &py,
+                                  const QParams &out, int64_t lo, int64_t hi,
+                                  quant::RequantProfile profile);
+
+// The real factors of a product by the stored constant k (per-tensor
+// params pk), one per element of the other operand's last axis (dims xd)
+// or one: k the same along every other axis, every factor s_k (q_k - z_k)
+// >= 0 (docs/quantization.md, "Products by a constant"). Empty otherwise.
+std::optional<std::vector<double>>
+constantFactors(const Tensor &k, const QParams &pk, const Dims &xd);
+
 // The float32 profile's bilinear Resize of a float 4-D tensor (NCHW, or
 // channels-last), written as the float operations ONNX Runtime's kernel
 // performs, in its order (Float32Resize.cpp). Empty when n is not a Resize

@@ -869,32 +869,6 @@ private:
     return true;
   }
 
-  // The real factors of a product by a dequantized constant k, one per
-  // element of x's last axis (or one): k the same along every other axis
-  // of x (a LayerNorm's gamma, a scale), every factor >= 0. Empty
-  // otherwise.
-  static std::optional<std::vector<double>> constantFactors(const QIn &k,
-                                                            const Dims &xd) {
-    const Tensor *t = constantOf(k.q);
-    if (!t || !k.p.perTensor() || xd.empty())
-      return std::nullopt;
-    const Dims &td = t->dims();
-    if (td.size() > xd.size())
-      return std::nullopt;
-    for (size_t i = 0; i + 1 < td.size(); ++i)
-      if (td[i] != 1)
-        return std::nullopt;
-    if (!td.empty() && td.back() != 1 && td.back() != xd.back())
-      return std::nullopt;
-    std::vector<double> f;
-    for (int64_t i = 0; i < t->size(); ++i) {
-      f.push_back(k.p.scale() * double(t->getInt(i) - k.p.zeroPoint()));
-      if (!(f.back() >= 0) || !std::isfinite(f.back()))
-        return std::nullopt;
-    }
-    return f;
-  }
-
   Expected<bool> mul(Node &n) {
     auto a = dequantized(n.inputs[0]);
     auto c = dequantized(n.inputs[1]);
@@ -912,7 +886,8 @@ private:
       const QIn &x = side ? *c : *a, &k = side ? *a : *c;
       if (constantOf(x.q))
         continue;
-      auto f = constantFactors(k, x.q.type().dims());
+      const Tensor *kt = constantOf(k.q);
+      auto f = kt ? constantFactors(*kt, k.p, x.q.type().dims()) : std::nullopt;
       if (!f)
         continue;
       Rescale r;
@@ -924,33 +899,8 @@ private:
       finish(n, out->chain, y);
       return true;
     }
-    EMBER_ASSIGN(Value x, centeredInt32(b, a->q, a->p));
-    EMBER_ASSIGN(Value z, centeredInt32(b, c->q, c->p));
-    EMBER_ASSIGN(Value prod, b.op(OpKind::Mul, {x, z}));
-    Value y;
-    if (float32()) {
-      // ONNX Runtime's QLinearMul adds the zero point before rounding:
-      // rne(f32(f32(f32(prod) * f32(f32(sa * sb) / sy)) + zy)), as float
-      // ops ending in a QuantizeLinear of scale 1, zero point 0.
-      float m = quant::float32Multiplier(
-          float(a->p.scale()), float(c->p.scale()), float(out->p.scale()));
-      EMBER_ASSIGN(Value f,
-                   b.op(OpKind::Cast, {prod},
-                        {{"to", Attr::ofInt(elemKindToOnnx(ElemKind::F32))}}));
-      EMBER_ASSIGN(Value v,
-                   b.op(OpKind::Mul, {f, b.scalar(ElemKind::F32, double(m))}));
-      EMBER_ASSIGN(Value w, b.op(OpKind::Add,
-                                 {v, b.scalar(ElemKind::F32,
-                                              double(out->p.zeroPoint()))}));
-      EMBER_ASSIGN(
-          y, b.op(OpKind::QuantizeLinear, {w, b.scalar(ElemKind::F32, 1.0),
-                                           scalarOf(b, out->p.kind, 0)}));
-    } else {
-      EMBER_ASSIGN(y, buildRequantize(
-                          b, prod,
-                          {{a->p.scale() * c->p.scale() / out->p.scale()}, {}},
-                          0, 0, out->p, out->lo, out->hi, profile_));
-    }
+    EMBER_ASSIGN(Value y, buildQuantizedMul(b, a->q, a->p, c->q, c->p, out->p,
+                                            out->lo, out->hi, profile_));
     finish(n, out->chain, y);
     return true;
   }

@@ -58,6 +58,23 @@ soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
   return it->second[0].user;
 }
 
+void eraseUnread(Function &f, Node *n, std::set<const Node *> &gone) {
+  if (gone.count(n))
+    return;
+  auto users = f.computeUsers();
+  auto it = users.find(n);
+  if (it != users.end() && !it->second.empty())
+    return;
+  std::vector<Node *> ins;
+  for (const Value &v : n->inputs)
+    if (v.node && v.node->kind == OpKind::Constant)
+      ins.push_back(v.node);
+  gone.insert(n);
+  f.erase(n);
+  for (Node *c : ins)
+    eraseUnread(f, c, gone);
+}
+
 // Runs the node's reference kernel and returns its results as constants.
 // Operands that are not constants are passed as zero tensors of their type,
 // so only use this where the kernel does not read them (or where type

@@ -3,6 +3,8 @@
 
 #include "lower/Lowering.h"
 
+#include <set>
+
 namespace ember {
 
 // v converted to element kind k (v itself when it has it).
@@ -29,6 +31,11 @@ bool perTensorDequantize(const Node *n);
 Node *
 soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
              const Node *n);
+
+// Erases n when nothing reads it, and then each Constant it read that
+// nothing else reads; every node erased joins `gone` (which a caller may
+// keep across calls: a node in it is not erased again).
+void eraseUnread(Function &f, Node *n, std::set<const Node *> &gone);
 
 // The node's results computed now by its reference kernel (evaluateNode)
 // and returned as constants. Operands must be constants, or (allowUnknown)

@@ -25,6 +25,7 @@
 // is for: an accelerator's layers are rank-2 GEMMs over channel tiles
 // (core/accel's actmatmul and softmax forms), and a Split on the channels and a
 // Concat of the heads are views and placements there.
+#include "lower/LowerUtil.h"
 #include "lower/Lowering.h"
 
 #include <algorithm>
@@ -342,22 +343,7 @@ private:
   }
 
   // Erases nd when nothing reads it, and then the constants it alone read.
-  void erase(Node *nd) {
-    if (gone_.count(nd))
-      return;
-    auto users = f_.computeUsers();
-    auto it = users.find(nd);
-    if (it != users.end() && !it->second.empty())
-      return;
-    std::vector<Node *> ins;
-    for (const Value &v : nd->inputs)
-      if (v.node && v.node->kind == OpKind::Constant)
-        ins.push_back(v.node);
-    gone_.insert(nd);
-    f_.erase(nd);
-    for (Node *c : ins)
-      erase(c);
-  }
+  void erase(Node *nd) { eraseUnread(f_, nd, gone_); }
 
   Expected<Value> make(Node &before, OpKind k, std::vector<Value> ins,
                        AttrMap attrs, const std::string &name, int results = -1,
