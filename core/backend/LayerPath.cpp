@@ -12,6 +12,7 @@
 #include "ember/backend/v1/layers.pb.h"
 #include "ember/backend/v1/profile.pb.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -127,10 +128,18 @@ Status measure(Plugin &p, Device &d, const accel::Target &t,
 // A reason is printed after its node's kind and name: a build error naming
 // that node ("Concat 'cat': ...") loses the repeated prefix.
 std::string withoutNodePrefix(const std::string &err, const Node &n) {
+  // (The layer builder's "node <index> " before the kind, if any.)
+  size_t from = 0;
+  if (err.rfind("node ", 0) == 0) {
+    const size_t sp = err.find(' ', 5);
+    if (sp != std::string::npos &&
+        err.find_first_not_of("0123456789", 5) == sp && sp > 5)
+      from = sp + 1;
+  }
   const std::string own = " '" + n.name + "': ";
-  const size_t at = err.find(own);
-  if (at == std::string::npos || at == 0 ||
-      err.find(' ') != at) // one word (the kind) before the name
+  const size_t at = err.find(own, from);
+  if (at == std::string::npos || at == from ||
+      err.find(' ', from) != at) // one word (the kind) before the name
     return err;
   return err.substr(at + own.size());
 }
@@ -154,6 +163,70 @@ Status buildForPlugin(const Plugin &p, const accel::Target &t,
   return Status::ok();
 }
 
+// The DRAM the layer program of partition `p` needs at least: its static
+// image (accel::layerImageBytes) and the activations of its largest layer.
+// When that is over the device's (SelectOptions::dramBytes, else the
+// description's dram.bytes), the nodes of the layer with the most image
+// bytes (a classifier's large fully connected layer) go to the host with
+// the reason; returns whether any did.
+bool dramOverflowToHost(const accel::Target &t, const accel::SelectOptions &so,
+                        const accel::LayerProgram &lp, const Partition &p,
+                        const std::map<const Node *, size_t> &index,
+                        Support &s) {
+  const uint64_t capacity = so.dramBytes ? so.dramBytes : t.dram.bytes;
+  if (!capacity || lp.layers.empty())
+    return false;
+  const std::vector<uint64_t> image =
+      accel::layerImageBytes(t, lp, accel::CodegenOptions());
+  uint64_t total = 0, acts = 0;
+  for (size_t i = 0; i < lp.layers.size(); ++i) {
+    total += image[i];
+    uint64_t a = 0;
+    for (int k : accel::layerTensors(lp.layers[i]))
+      if (k >= 0 && size_t(k) < lp.tensors.size() &&
+          lp.tensors[size_t(k)].kind != accel::NTensor::Kind::Constant)
+        a += lp.tensors[size_t(k)].bytes();
+    acts = std::max(acts, a);
+  }
+  if (total + acts <= capacity)
+    return false;
+  // The layers by image bytes, largest first: the first whose nodes are
+  // named in the partition goes.
+  std::vector<size_t> order(lp.layers.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return image[a] > image[b]; });
+  for (size_t i : order) {
+    const accel::Layer &L = lp.layers[i];
+    bool moved = false;
+    for (const Node *n : p.nodes) {
+      if (n->name.empty() ||
+          std::find(L.nodes.begin(), L.nodes.end(), n->name) == L.nodes.end())
+        continue;
+      auto it = index.find(n);
+      if (it == index.end() || !s.supported[it->second])
+        continue;
+      s.supported[it->second] = false;
+      s.reasons[it->second] =
+          "its layer '" + L.name + "' packs " + std::to_string(image[i]) +
+          " bytes of weights and tables; with the partition's other "
+          "constants (" +
+          std::to_string(total) +
+          " bytes in all) and its activations the "
+          "program would need more than the device's " +
+          std::to_string(capacity) + " bytes of DRAM (" +
+          (so.dramBytes ? "backend option dram_bytes"
+                        : "the description's dram.bytes") +
+          ")";
+      moved = true;
+    }
+    if (moved)
+      return true;
+  }
+  return false;
+}
+
 } // namespace
 
 Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
@@ -175,8 +248,10 @@ Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
       accel::LayerProgram lp;
       int bad = -1;
       const Status built = accel::buildLayers(t, g, lp, so, &bad);
-      if (built.isOk())
+      if (built.isOk()) {
+        again = dramOverflowToHost(t, so, lp, p, index, s) || again;
         continue;
+      }
       const std::string &err = built.message();
       // The partition's compute nodes are its nodes in order (Partition);
       // an error that names no node leaves the whole partition.

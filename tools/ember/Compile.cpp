@@ -204,7 +204,16 @@ int emitPartitions(const CompileArgs &a, Module &m, std::ostream &os) {
   auto sup = backend::querySupport(*tgt->plugin, f, &a.topt.compile);
   if (!sup)
     return reportError(sup.status());
-  auto plan = backend::partition(f, std::move(*sup));
+  // The plan a run executes: a plugin that takes scheduled programs has its
+  // partitions built as layer programs first (what does not build, or does
+  // not fit its DRAM, goes to the host with the reason).
+  auto layerTgt = backend::hostLayerTarget(*tgt->plugin);
+  if (!layerTgt)
+    return reportError(layerTgt.status());
+  auto plan = *layerTgt ? backend::partitionForLayers(
+                              f, std::move(*sup), **layerTgt,
+                              backend::layerSelectOptions(a.topt.compile))
+                        : backend::partition(f, std::move(*sup));
   if (!plan)
     return reportError(plan.status());
   backend::printPartitions(os, f, *plan, a.topt.target, tgt->fallbackName);

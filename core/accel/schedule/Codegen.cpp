@@ -1058,6 +1058,32 @@ Status LayerGen::gemm(size_t i, const CodegenOptions &lo,
 
 } // namespace
 
+std::vector<uint64_t> layerImageBytes(const Target &tg, const LayerProgram &lp,
+                                      const CodegenOptions &o) {
+  std::vector<uint64_t> bytes(lp.layers.size(), 0);
+  std::vector<bool> counted(lp.tensors.size(), false);
+  for (size_t i = 0; i < lp.layers.size(); ++i) {
+    const Layer &L = lp.layers[i];
+    Image img(tg);
+    for (int k : layerTensors(L))
+      if (k >= 0 && size_t(k) < lp.tensors.size() && !counted[size_t(k)] &&
+          lp.tensors[size_t(k)].kind == NTensor::Kind::Constant &&
+          lp.tensors[size_t(k)].base < 0) {
+        counted[size_t(k)] = true;
+        img.reserve(lp.tensors[size_t(k)].data.size());
+      }
+    GemmTables tb;
+    if (L.kind == Layer::Kind::Gemm)
+      tb = layoutGemm(tg, L.gemm, img, o.dwgemm);
+    if (!L.lut.empty() && !emitterOf(L))
+      img.reserve(L.lut.size());
+    if (const FormPattern *f = emitterOf(L); f && f->tables)
+      (void)f->tables(tg, L, img, tb); // (its errors are generateProgram's)
+    bytes[i] = img.bytes.size();
+  }
+  return bytes;
+}
+
 Status tileLayers(const Target &tg, const LayerProgram &lp,
                   const CodegenOptions &o, ScheduleState &st) {
   st.out.lanes = tg.lanes;

@@ -131,6 +131,7 @@ Status applyLayerOption(const std::string &k, const std::string &val,
                      " is not a valid count");
     if (k == "dram_bytes") {
       co.dramCapacity = n;
+      o.select.dramBytes = n;
       o.dramGiven = true;
     } else if (k == "dram_bw") {
       co.bytesPerCycle = uint32_t(n);

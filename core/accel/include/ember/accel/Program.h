@@ -290,6 +290,14 @@ struct CodegenOptions {
 Status generateProgram(const Target &t, const LayerProgram &lp,
                        const CodegenOptions &o, Program &out);
 
+// The bytes of the static image each layer of `lp` adds (its packed
+// weights, bias and requantization rows, output tables, its form's
+// constants, and the constant tensors it is the first to read), as
+// generateProgram lays them out with options `o`: what a program's
+// constants take of the DRAM before any activation.
+std::vector<uint64_t> layerImageBytes(const Target &t, const LayerProgram &lp,
+                                      const CodegenOptions &o);
+
 // Ok when layer `L` over tensors `ts` tiles to the target's memories, else
 // why not (the selector asks before fusing a pool or an add into a layer).
 Status layerFits(const Target &t, const Layer &L,

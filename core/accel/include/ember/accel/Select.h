@@ -40,6 +40,10 @@ struct SelectOptions {
   // it as its patches, laid out by the host (packPatches; backend option
   // patches=on, the default; off: as the graph has it).
   bool patches = true;
+  // The device's DRAM (backend option dram_bytes; 0: the description's
+  // dram.bytes): a layer whose packed constants would take the partition's
+  // program past it runs on the host (partitionForLayers).
+  uint64_t dramBytes = 0;
 };
 
 // Per node of `g` (Graph.nodes order): "" when the target runs it, else why
