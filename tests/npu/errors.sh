@@ -27,7 +27,7 @@ expect "nothing placeable" "nothing in the model runs on npu-sim: .*Conv.*(not i
   "$ember" run "$fp32" --target=npu-sim
 expect "nothing placeable (compile)" "nothing in the model runs on npu-sim" \
   "$ember" compile "$fp32" --target=npu-sim --emit=npu-asm -o /dev/null
-expect "layer too big for DRAM" "needs [0-9]+ bytes of NPU DRAM.*largest layer is '" \
+expect "layer too big for DRAM" "nothing in the model runs on npu-sim: .*packs [0-9]+ bytes of weights and tables.*4096 bytes of DRAM \\(backend option dram_bytes\\)" \
   "$ember" run "$int8" --target=npu-sim --backend-opt dram_bytes=4096
 expect "deadlock (systemc)" "deadlock.*layer '" \
   "$ember" run "$int8" --target=npu-sim --backend-opt fault=deadlock

@@ -269,8 +269,17 @@ Status checkPlacement(const Target &t, const backend::PartitionedExecutable *x,
   auto nodes = backend::computeNodes(f);
   if (nodes.empty())
     return unsupported("the model has no nodes to place on ", t.name);
+  // The first node the target's manifest claims but did not take (a layer
+  // its DRAM does not hold, a build error) says more than an op it never
+  // claims: its reason is the one shown.
+  size_t pick = 0;
+  for (size_t i = 0; i < nodes.size() && i < sup.reasons.size(); ++i)
+    if (sup.reasons[i].find(" manifest") == std::string::npos) {
+      pick = i;
+      break;
+    }
   return unsupported("nothing in the model runs on ", t.name, ": ",
-                     nodes[0]->describe(), ": ", sup.reasons[0],
+                     nodes[pick]->describe(), ": ", sup.reasons[pick],
                      nodes.size() > 1
                          ? concat(" (and ", nodes.size() - 1,
                                   " more nodes; --emit=partitions lists "
