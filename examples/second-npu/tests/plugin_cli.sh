@@ -9,7 +9,8 @@
 # 3. tune=N measures candidates on the simulator and keeps a cache;
 # 4. taps=1 (every convolution's taps split over accumulating passes) runs
 #    the bundled MNIST int8 model bit-exact with the interpreter;
-# 5. bad options fail with a clear error naming the option.
+# 5. bad options fail with a clear error naming the option; a DRAM too
+#    small for the layers sends them to the host, saying why.
 set -euo pipefail
 ember=$1
 plugin=$2
@@ -66,5 +67,10 @@ expect_error() { # expect_error PATTERN ARGS...
 }
 expect_error "unknown vendor option 'colour'" --backend-opt colour=red
 expect_error "executor 'rtl' is not known" --backend-opt executor=rtl
-expect_error "dram_bytes" --backend-opt dram_bytes=4096
+# A DRAM too small for the layers: each goes to the host with the reason
+# naming the option (the run itself falls back to the host).
+"$ember" compile "$model" --target=plugin:"$plugin" \
+  --backend-opt dram_bytes=4096 --emit=partitions >"$work/dram.txt"
+grep -q "bytes of DRAM (backend option dram_bytes)" "$work/dram.txt" ||
+  { cat "$work/dram.txt"; die "no DRAM reason with dram_bytes=4096"; }
 echo "ok"
