@@ -163,6 +163,18 @@ Status buildForPlugin(const Plugin &p, const accel::Target &t,
   return Status::ok();
 }
 
+// Sends node n to the fallback with `why` when it is still the plugin's;
+// returns whether it was.
+bool toHost(const Node *n, const std::map<const Node *, size_t> &index,
+            Support &s, const std::string &why) {
+  auto it = index.find(n);
+  if (it == index.end() || !s.supported[it->second])
+    return false;
+  s.supported[it->second] = false;
+  s.reasons[it->second] = why;
+  return true;
+}
+
 // The DRAM the layer program of partition `p` needs at least: its static
 // image (accel::layerImageBytes) and the activations of its largest layer.
 // When that is over the device's (SelectOptions::dramBytes, else the
@@ -200,27 +212,21 @@ bool dramOverflowToHost(const accel::Target &t, const accel::SelectOptions &so,
   for (size_t i : order) {
     const accel::Layer &L = lp.layers[i];
     bool moved = false;
-    for (const Node *n : p.nodes) {
-      if (n->name.empty() ||
-          std::find(L.nodes.begin(), L.nodes.end(), n->name) == L.nodes.end())
-        continue;
-      auto it = index.find(n);
-      if (it == index.end() || !s.supported[it->second])
-        continue;
-      s.supported[it->second] = false;
-      s.reasons[it->second] =
-          "its layer '" + L.name + "' packs " + std::to_string(image[i]) +
-          " bytes of weights and tables; with the partition's other "
-          "constants (" +
-          std::to_string(total) +
-          " bytes in all) and its activations the "
-          "program would need more than the device's " +
-          std::to_string(capacity) + " bytes of DRAM (" +
-          (so.dramBytes ? "backend option dram_bytes"
-                        : "the description's dram.bytes") +
-          ")";
-      moved = true;
-    }
+    const std::string why =
+        "its layer '" + L.name + "' packs " + std::to_string(image[i]) +
+        " bytes of weights and tables; with the partition's other "
+        "constants (" +
+        std::to_string(total) +
+        " bytes in all) and its activations the program would need more "
+        "than the device's " +
+        std::to_string(capacity) + " bytes of DRAM (" +
+        (so.dramBytes ? "backend option dram_bytes"
+                      : "the description's dram.bytes") +
+        ")";
+    for (const Node *n : p.nodes)
+      if (!n->name.empty() &&
+          std::find(L.nodes.begin(), L.nodes.end(), n->name) != L.nodes.end())
+        moved = toHost(n, index, s, why) || moved;
     if (moved)
       return true;
   }
@@ -260,19 +266,22 @@ Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
                          mine.size() == p.nodes.size() &&
                          mine[size_t(bad)]->name == p.nodes[size_t(bad)]->name;
       for (size_t k = 0; k < p.nodes.size(); ++k)
-        if (!named || k == size_t(bad)) {
-          auto it = index.find(p.nodes[k]);
-          if (it == index.end() || !s.supported[it->second])
-            continue;
-          s.supported[it->second] = false;
-          s.reasons[it->second] =
-              named ? withoutNodePrefix(err, *p.nodes[k]) : err;
-          again = true;
-        }
+        if (!named || k == size_t(bad))
+          again = toHost(p.nodes[k], index, s,
+                         named ? withoutNodePrefix(err, *p.nodes[k]) : err) ||
+                  again;
     }
     if (!again || round > all.size())
       return plan;
   }
+}
+
+Expected<PartitionPlan> runPlan(const Function &f, Support s,
+                                const std::optional<accel::Target> &t,
+                                const CompileOptions &o) {
+  if (t)
+    return partitionForLayers(f, std::move(s), *t, layerSelectOptions(o));
+  return partition(f, std::move(s));
 }
 
 accel::SelectOptions layerSelectOptions(const CompileOptions &o) {

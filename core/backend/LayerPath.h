@@ -53,6 +53,13 @@ Expected<PartitionPlan> partitionForLayers(const Function &f, Support s,
 // plugin's own keys, and any error, are left to scheduling).
 accel::SelectOptions layerSelectOptions(const CompileOptions &o);
 
+// The plan a run executes: with the plugin's layer target `t`
+// (hostLayerTarget), partitionForLayers under compile `o`'s selection
+// options; without one, the support's cut (partition).
+Expected<PartitionPlan> runPlan(const Function &f, Support s,
+                                const std::optional<accel::Target> &t,
+                                const CompileOptions &o);
+
 // The serialized ember.backend.v1.LayerProgram of partition `f` for plugin
 // `p` (whose device `d` a tuning run measures on; null: its device 0, opened
 // when tuning measures).

@@ -501,12 +501,7 @@ PartitionedExecutable::create(const Function &f, std::shared_ptr<Plugin> plugin,
   if (s.count()) {
     EMBER_ASSIGN(layerTgt, hostLayerTarget(*plugin));
   }
-  if (layerTgt) {
-    EMBER_ASSIGN(x->plan_, partitionForLayers(f, std::move(s), *layerTgt,
-                                              layerSelectOptions(o.compile)));
-  } else {
-    EMBER_ASSIGN(x->plan_, partition(f, std::move(s)));
-  }
+  EMBER_ASSIGN(x->plan_, runPlan(f, std::move(s), layerTgt, o.compile));
   bool anyPlugin = false, anyFallback = false;
   for (auto &p : x->plan_.parts)
     (p.onPlugin ? anyPlugin : anyFallback) = true;

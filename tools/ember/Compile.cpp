@@ -204,16 +204,12 @@ int emitPartitions(const CompileArgs &a, Module &m, std::ostream &os) {
   auto sup = backend::querySupport(*tgt->plugin, f, &a.topt.compile);
   if (!sup)
     return reportError(sup.status());
-  // The plan a run executes: a plugin that takes scheduled programs has its
-  // partitions built as layer programs first (what does not build, or does
-  // not fit its DRAM, goes to the host with the reason).
+  // The plan a run executes (what does not build as a layer program, or
+  // does not fit the DRAM, goes to the host with the reason).
   auto layerTgt = backend::hostLayerTarget(*tgt->plugin);
   if (!layerTgt)
     return reportError(layerTgt.status());
-  auto plan = *layerTgt ? backend::partitionForLayers(
-                              f, std::move(*sup), **layerTgt,
-                              backend::layerSelectOptions(a.topt.compile))
-                        : backend::partition(f, std::move(*sup));
+  auto plan = backend::runPlan(f, std::move(*sup), *layerTgt, a.topt.compile);
   if (!plan)
     return reportError(plan.status());
   backend::printPartitions(os, f, *plan, a.topt.target, tgt->fallbackName);
