@@ -408,6 +408,45 @@ bool checkQuantizedSoftmax(const Node &n, std::string &reason) {
   return true;
 }
 
+// u8, i8 or i16: the stored kinds of the fixed profile's integer rows.
+bool isRowKind(ElemKind k) { return is8Bit(k) || k == ElemKind::I16; }
+
+// IntegerSoftmax: x and y 8- or 16-bit, the axis in range.
+bool checkIntegerSoftmax(const Node &n, std::string &reason) {
+  if (!isRowKind(n.inputs[0].type().elem()) || !isRowKind(n.types[0].elem()))
+    return fail(reason, "x or y is not u8/i8/i16");
+  return axisInRange(n, n.attrInt("axis", -1), reason);
+}
+
+// IntegerNormalization: x and y 8- or 16-bit, the axis in range; the
+// multiplier and shift i32, the bias i64, all three of one entry or of one
+// per element of a row.
+bool checkIntegerNormalization(const Node &n, std::string &reason) {
+  const Type &x = n.inputs[0].type();
+  if (!isRowKind(x.elem()) || !isRowKind(n.types[0].elem()))
+    return fail(reason, "x or y is not u8/i8/i16");
+  if (!axisInRange(n, n.attrInt("axis", -1), reason))
+    return false;
+  int64_t axis = n.attrInt("axis", -1);
+  if (axis < 0)
+    axis += int64_t(x.rank());
+  int64_t row = 1;
+  for (size_t d = size_t(axis); d < x.rank(); ++d)
+    row *= x.dims()[d];
+  const int64_t c = n.inputs[1].type().numElements();
+  if (n.inputs[1].type().elem() != ElemKind::I32 ||
+      n.inputs[2].type().elem() != ElemKind::I32 ||
+      n.inputs[3].type().elem() != ElemKind::I64)
+    return fail(reason, "the multiplier and shift are not i32 or the bias "
+                        "not i64");
+  if ((c != 1 && c != row) || n.inputs[2].type().numElements() != c ||
+      n.inputs[3].type().numElements() != c)
+    return fail(reason, concat("the multiplier, shift and bias do not all "
+                               "have 1 or ",
+                               row, " entries"));
+  return true;
+}
+
 // CumSum: the axis a constant in range, or a scalar known at run time (the
 // code then has a scan per axis).
 bool checkCumSum(const Node &n, std::string &reason) {

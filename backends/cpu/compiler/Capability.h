@@ -49,6 +49,9 @@ constexpr KindSet K_QuantDequant =
     kindBit(ElemKind::I32);
 constexpr KindSet K_Int8 = kindBit(ElemKind::U8) | kindBit(ElemKind::I8);
 constexpr KindSet K_QInteger = K_Int8 | kindBit(ElemKind::I32);
+constexpr KindSet K_I16 = kindBit(ElemKind::I16);
+constexpr KindSet K_I32 = kindBit(ElemKind::I32);
+constexpr KindSet K_I64 = kindBit(ElemKind::I64);
 // Requantize's input: integers of at most 32 bits.
 constexpr KindSet K_Int32Max = K_QInteger | kindBit(ElemKind::I16) |
                                kindBit(ElemKind::U16) | kindBit(ElemKind::U32);

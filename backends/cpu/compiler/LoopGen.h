@@ -185,4 +185,9 @@ struct LoopGen {
   llvm::Value *dequantizeLinear(const Node &n, std::vector<llvm::Value *> &o);
 };
 
+// quant::mbqm on i32 registers x, m and e (LoopOps.cpp): floor((x * m +
+// 2^(30 - e)) / 2^(31 - e)), e clamped to [-31, 30], saturated to int32.
+llvm::Value *mbqm(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *m,
+                  llvm::Value *e);
+
 } // namespace ember::cpugen

@@ -241,19 +241,6 @@ llvm::Value *LoopGen::minMax(bool isMax, ElemKind k, llvm::Value *cur,
   return b.CreateSelect(better, v, cur);
 }
 
-// Ember's integer arithmetic (ember/quant/Arith.h) on i32 registers.
-namespace {
-
-llvm::Value *toI32(llvm::IRBuilder<> &b, llvm::Value *v, ElemKind k) {
-  llvm::Type *i32 = b.getInt32Ty();
-  unsigned w = kindBits(k);
-  if (w == 32)
-    return v;
-  if (w > 32)
-    return b.CreateTrunc(v, i32);
-  return isSignedInt(k) ? b.CreateSExt(v, i32) : b.CreateZExt(v, i32);
-}
-
 // quant::mbqm: floor((x * m + 2^(30 - e)) / 2^(31 - e)), e clamped to
 // [-31, 30], the 64-bit result saturated to int32.
 llvm::Value *mbqm(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *m,
@@ -273,6 +260,19 @@ llvm::Value *mbqm(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *m,
   r = b.CreateSelect(b.CreateICmpSGT(r, b.getInt64(INT32_MAX)),
                      b.getInt64(INT32_MAX), r);
   return b.CreateTrunc(r, b.getInt32Ty());
+}
+
+namespace {
+
+// Ember's integer arithmetic (ember/quant/Arith.h) on i32 registers.
+llvm::Value *toI32(llvm::IRBuilder<> &b, llvm::Value *v, ElemKind k) {
+  llvm::Type *i32 = b.getInt32Ty();
+  unsigned w = kindBits(k);
+  if (w == 32)
+    return v;
+  if (w > 32)
+    return b.CreateTrunc(v, i32);
+  return isSignedInt(k) ? b.CreateSExt(v, i32) : b.CreateZExt(v, i32);
 }
 
 // quant::doublingHighMul: the high half of 2 a b rounded half up, a = b =

@@ -1,7 +1,8 @@
 // The fixed profile's integer softmax and normalization
 // (docs/quantization.md, "Transformers"): each row as
-// ember/quant/Transformer.h computes it, the one definition the CPU backend
-// (through its fallback to these kernels) and a device share.
+// ember/quant/Transformer.h computes it, the one definition the CPU
+// backend's generated rows (backends/cpu/compiler/ops/IntegerSoftmax.cpp,
+// IntegerNormalization.cpp) and a device follow.
 #include "interp/kernels/QuantUtil.h"
 
 #include "ember/quant/Transformer.h"

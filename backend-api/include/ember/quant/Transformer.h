@@ -7,9 +7,10 @@
 // leading-zero count and a variable shift to normalize a sum, three fixed
 // interpolated tables (2^x, 1/x and 1/sqrt(x), 16-bit entries indexed by 8
 // bits and interpolated by the next 8), and one multiply per element by a
-// per-row scalar. The reference interpreter, the CPU backend and a device
-// call these functions, so they agree by construction. Header-only C++17,
-// installed with the SDK.
+// per-row scalar. The reference interpreter and a device call these
+// functions; the CPU backend generates their steps one for one (with the
+// tables read from here) and is tested bit for bit against them.
+// Header-only C++17, installed with the SDK.
 //
 // GELU (erf and tanh forms) is an elementwise function of one per-tensor
 // input: a TableLookup (8-bit: 256 exact entries; int16: the interpolated

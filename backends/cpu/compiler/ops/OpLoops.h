@@ -75,6 +75,13 @@ inline void storeElem(LoopGen &lg, ElemKind k, llvm::Value *p, llvm::Value *i,
   b.CreateStore(v, b.CreateInBoundsGEP(lg.cg.elemType(k), p, i));
 }
 
+// The node's `axis` attribute (default -1) counted from the front of a
+// rank-`rank` operand.
+inline int64_t axisOf(const Node &n, size_t rank) {
+  const int64_t axis = n.attrInt("axis", -1);
+  return axis < 0 ? axis + int64_t(rank) : axis;
+}
+
 // outer, n and inner of `dims` around `axis`.
 inline void axisView(const Dims &dims, size_t axis, int64_t &outer, int64_t &n,
                      int64_t &inner) {

@@ -55,9 +55,7 @@ Status emit_QuantizedSoftmax(Codegen &cg, const Group &g) {
   const Value &x = n.inputs[0];
   Value y(const_cast<Node *>(&n), 0);
   const Dims &dims = x.type().dims();
-  int64_t axis = n.attrInt("axis", -1);
-  if (axis < 0)
-    axis += int64_t(dims.size());
+  const int64_t axis = ops::axisOf(n, dims.size());
   int64_t outer, len, inner;
   ops::axisView(dims, size_t(axis), outer, len, inner);
   if (x.type().numElements() == 0)

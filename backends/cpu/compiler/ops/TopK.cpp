@@ -19,9 +19,7 @@ Status emit_TopK(Codegen &cg, const Group &g) {
   Value vals(const_cast<Node *>(&n), 0), inds(const_cast<Node *>(&n), 1);
   ElemKind k = x.type().elem();
   const Dims &dims = x.type().dims();
-  int64_t axis = n.attrInt("axis", -1);
-  if (axis < 0)
-    axis += int64_t(dims.size());
+  const int64_t axis = ops::axisOf(n, dims.size());
   std::vector<int64_t> kv;
   constantInts(n.inputs[1], kv); // checkTopK: a constant
   int64_t K = kv[0];

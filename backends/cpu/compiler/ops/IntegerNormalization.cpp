@@ -1,0 +1,128 @@
+// IntegerNormalization (an Emit row of CpuOps.def): the fixed profile's
+// LayerNorm (center = 1) or RMSNorm (0) of u8/i8/i16 rows without a
+// divider, quant::integerNormRow (ember/quant/Transformer.h) step for step,
+// rows split over the workers:
+//   c_j = x_j - x_zp; D_j = n c_j - sum c (center) or c_j;
+//   W = epsilon + sum D_j^2 (128 bits); s = clz(W) rounded down to even;
+//   R = the rsqrt table at W << s (0 when W is 0);
+//   y_j = clamp(round((floor(D_j R mult[c] / 2^(101 - s/2 - shift[c]))
+//         + bias[c]) / 2^16) + y_zp).
+// The multiplier, shift and bias operands (one entry, or one per element
+// of a row) are read from their storage. Bit for bit the interpreter's.
+#include "IntegerRows.h"
+
+namespace ember::cpugen {
+
+namespace {
+using Vals = std::vector<llvm::Value *>;
+} // namespace
+
+Status emit_IntegerNormalization(Codegen &cg, const Group &g) {
+  const Node &n = *g.root;
+  const Value &x = n.inputs[0];
+  Value y(const_cast<Node *>(&n), 0);
+  const Dims &dims = x.type().dims();
+  const int64_t axis = ops::axisOf(n, dims.size());
+  int64_t len = 1;
+  for (size_t d = size_t(axis); d < dims.size(); ++d)
+    len *= dims[d];
+  const int64_t total = x.type().numElements();
+  if (total == 0)
+    return Status::ok();
+  const int64_t rows = total / len;
+  const ElemKind xk = x.type().elem(), yk = y.type().elem();
+  const bool center = n.attrInt("center", 1) != 0;
+  const int64_t eps = n.attrInt("epsilon", 0);
+  const int64_t xZp = int32_t(n.attrInt("x_zero_point", 0));
+  const int64_t yZp = int32_t(n.attrInt("y_zero_point", 0));
+  const bool perChannel = n.inputs[1].type().numElements() > 1;
+  int64_t lo, hi;
+  ops::storedRange(yk, lo, hi);
+  const quant::TransformerTables &tb = quant::transformerTables();
+  llvm::GlobalVariable *rsqrtT = ops::transformerTable(
+      *cg.mod_, "rsqrt", tb.rsqrt.data(), tb.rsqrt.size());
+  llvm::IRBuilder<> &b = *cg.b_;
+  llvm::Type *i32 = b.getInt32Ty(), *i64 = b.getInt64Ty(),
+             *i128 = b.getInt128Ty();
+  auto c64 = [&](int64_t v) { return b.getInt64(uint64_t(v)); };
+  auto c128 = [&](int64_t v) {
+    return llvm::ConstantInt::get(i128, uint64_t(v), true);
+  };
+  cg.emitTask(
+      "inorm", rows, 12 * len, [&](llvm::Value *begin, llvm::Value *end) {
+        llvm::Value *px = cg.ptrOfValue(x), *py = cg.ptrOfValue(y);
+        // Operand k's entry for element j of a row, sign-extended to w.
+        auto param = [&](size_t k, llvm::Value *j, llvm::Type *w) {
+          const ElemKind pk = n.inputs[k].type().elem();
+          llvm::Type *t = cg.elemType(pk);
+          llvm::Value *v =
+              b.CreateLoad(t, b.CreateInBoundsGEP(t, cg.ptrOfValue(n.inputs[k]),
+                                                  perChannel ? j : c64(0)));
+          return b.CreateSExtOrTrunc(v, w);
+        };
+        cg.emitNest({rows}, begin, end, [&](Vals &i) {
+          llvm::Value *base = b.CreateMul(i[0], c64(len));
+          auto c = [&](llvm::Value *j) {
+            return b.CreateSub(
+                b.CreateSExt(ops::loadStored(cg, xk, px, b.CreateAdd(base, j)),
+                             i64),
+                c64(xZp));
+          };
+          llvm::Value *sum = ops::forLoop(
+              b, c64(0), c64(len), {c64(0)}, [&](llvm::Value *j, Vals &s) {
+                return Vals{b.CreateAdd(s[0], c(j))};
+              })[0];
+          auto dev = [&](llvm::Value *j) {
+            return center ? b.CreateSub(b.CreateMul(c64(len), c(j)), sum)
+                          : c(j);
+          };
+          llvm::Value *w = ops::forLoop(
+              b, c64(0), c64(len), {c128(eps)}, [&](llvm::Value *j, Vals &s) {
+                llvm::Value *d = b.CreateSExt(dev(j), i128);
+                return Vals{b.CreateAdd(s[0], b.CreateMul(d, d))};
+              })[0];
+          // s = clz(W) & ~1 and R from the table; W = 0 gives s = 0, R = 0.
+          llvm::Value *zero = b.CreateICmpEQ(w, c128(0));
+          llvm::Value *clz =
+              b.CreateBinaryIntrinsic(llvm::Intrinsic::ctlz, w, b.getFalse());
+          llvm::Value *s = b.CreateSelect(zero, c128(0),
+                                          b.CreateAnd(clz, c128(~int64_t(1))));
+          llvm::Value *wn = b.CreateShl(w, s);
+          llvm::Value *idx = b.CreateSub(
+              b.CreateTrunc(b.CreateLShr(wn, 119), i32), b.getInt32(128));
+          idx = b.CreateSelect(zero, b.getInt32(0), idx);
+          llvm::Value *off =
+              b.CreateTrunc(b.CreateAnd(b.CreateLShr(wn, 111), 255), i32);
+          llvm::Value *r = b.CreateSelect(
+              zero, c64(0), ops::interpTable(b, rsqrtT, idx, off));
+          llvm::Value *r128 = b.CreateSExt(r, i128);
+          llvm::Value *halfS = b.CreateTrunc(b.CreateLShr(s, 1), i32);
+          ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
+            llvm::Value *prod =
+                b.CreateMul(b.CreateMul(b.CreateSExt(dev(j), i128), r128),
+                            param(1, j, i128));
+            llvm::Value *e = param(2, j, i32);
+            e = b.CreateSelect(b.CreateICmpSLT(e, b.getInt32(-31)),
+                               b.getInt32(-31), e);
+            e = b.CreateSelect(b.CreateICmpSGT(e, b.getInt32(30)),
+                               b.getInt32(30), e);
+            // floorShift: the shift clamped to [0, 127].
+            llvm::Value *sh =
+                b.CreateSub(b.CreateSub(b.getInt32(101), halfS), e);
+            sh = b.CreateSelect(b.CreateICmpSLT(sh, b.getInt32(0)),
+                                b.getInt32(0), sh);
+            sh = b.CreateSelect(b.CreateICmpSGT(sh, b.getInt32(127)),
+                                b.getInt32(127), sh);
+            llvm::Value *t = b.CreateAdd(
+                b.CreateAShr(prod, b.CreateZExt(sh, i128)), param(3, j, i128));
+            llvm::Value *v =
+                b.CreateAdd(ops::roundShift(b, t, c128(16)), c128(yZp));
+            ops::storeClamped(cg, yk, py, b.CreateAdd(base, j), v, lo, hi);
+            return Vals{};
+          });
+        });
+      });
+  return Status::ok();
+}
+
+} // namespace ember::cpugen
