@@ -411,10 +411,15 @@ bool checkQuantizedSoftmax(const Node &n, std::string &reason) {
 // u8, i8 or i16: the stored kinds of the fixed profile's integer rows.
 bool isRowKind(ElemKind k) { return is8Bit(k) || k == ElemKind::I16; }
 
-// IntegerSoftmax: x and y 8- or 16-bit, the axis in range.
+// IntegerSoftmax: x and y 8- or 16-bit, the axis in range, the output
+// multiplier not negative.
 bool checkIntegerSoftmax(const Node &n, std::string &reason) {
   if (!isRowKind(n.inputs[0].type().elem()) || !isRowKind(n.types[0].elem()))
     return fail(reason, "x or y is not u8/i8/i16");
+  // (The generated rows take the product by 1 / s_y as nonnegative, what
+  // quant::makeSoftmaxParams gives.)
+  if (n.attrInt("out_multiplier", 0) < 0)
+    return fail(reason, "out_multiplier is negative");
   return axisInRange(n, n.attrInt("axis", -1), reason);
 }
 

@@ -3,10 +3,12 @@
 // (ember/quant/Transformer.h) step for step, one generated pass per line
 // along the axis, lines split over the workers:
 //   m = the line's maximum;
-//   e_j = exp2NegQ23(MBQM(x_j - m, in)), S = sum of e_j in 64 bits;
+//   e_j = exp2NegQ23(MBQM(x_j - m, in)), S = sum of e_j in 64 bits; for
+//         8-bit x, e_j is a load from the node's table of the 256
+//         distances m - x_j (the header's functions, at compile time);
 //   (r, p) = reciprocalOf(S) (the leading one's position, the table);
-//   y_j = clamp(round(e_j * r * out.mult / 2^(55 + p - out.shift)) + y_zp)
-//         in 128 bits.
+//   y_j = clamp(round(e_j * r * out.mult / 2^(55 + p - out.shift)) + y_zp),
+//         the 78-bit product split so that 64-bit operations give it.
 // e_j is computed again in the last pass instead of kept (no scratch). Bit
 // for bit the interpreter's.
 #include "IntegerRows.h"
@@ -64,8 +66,19 @@ Status emit_IntegerSoftmax(Codegen &cg, const Group &g) {
       ops::transformerTable(*cg.mod_, "exp2", tb.exp2.data(), tb.exp2.size());
   llvm::GlobalVariable *recipT = ops::transformerTable(
       *cg.mod_, "recip", tb.recip.data(), tb.recip.size());
+  // 8-bit x: e for each distance d = m - x_j in [0, 255], from the header.
+  llvm::GlobalVariable *distT = nullptr;
+  if (xk != ElemKind::I16) {
+    std::vector<int32_t> dist(256);
+    for (int32_t d = 0; d < 256; ++d)
+      dist[size_t(d)] = quant::exp2NegQ23(quant::mbqm(-d, inMult, inShift));
+    llvm::Constant *init =
+        llvm::ConstantDataArray::get(*cg.ctx_, llvm::ArrayRef<int32_t>(dist));
+    distT = new llvm::GlobalVariable(*cg.mod_, init->getType(), true,
+                                     llvm::GlobalValue::PrivateLinkage, init,
+                                     "ember.isoftmax.exp");
+  }
   llvm::IRBuilder<> &b = *cg.b_;
-  llvm::Type *i128 = b.getInt128Ty();
   auto c64 = [&](int64_t v) { return b.getInt64(uint64_t(v)); };
   cg.emitTask(
       "isoftmax", outer * inner, 12 * len,
@@ -87,10 +100,20 @@ Status emit_IntegerSoftmax(Codegen &cg, const Group &g) {
                 llvm::Value *v = load(j);
                 return Vals{b.CreateSelect(b.CreateICmpSGT(v, c[0]), v, c[0])};
               })[0];
-          auto expOf = [&](llvm::Value *j) {
+          // e_j: for 8-bit x a load from the node's table of the 256
+          // distances m - x_j, else computed.
+          auto expOf = [&](llvm::Value *j) -> llvm::Value * {
+            llvm::Value *d = b.CreateSub(load(j), m);
+            if (distT)
+              return b.CreateSExt(
+                  b.CreateLoad(b.getInt32Ty(),
+                               b.CreateInBoundsGEP(
+                                   distT->getValueType(), distT,
+                                   {c64(0), b.CreateSExt(b.CreateNeg(d),
+                                                         b.getInt64Ty())})),
+                  b.getInt64Ty());
             return exp2NegQ23(b, expT,
-                              mbqm(b, b.CreateSub(load(j), m),
-                                   b.getInt32(uint32_t(inMult)),
+                              mbqm(b, d, b.getInt32(uint32_t(inMult)),
                                    b.getInt32(uint32_t(inShift))));
           };
           llvm::Value *sum = ops::forLoop(
@@ -107,19 +130,25 @@ Status emit_IntegerSoftmax(Codegen &cg, const Group &g) {
           llvm::Value *r = ops::interpTable(
               b, recipT, b.CreateTrunc(b.CreateLShr(f, 8), b.getInt32Ty()),
               b.CreateTrunc(b.CreateAnd(f, 255), b.getInt32Ty()));
+          // y_j = round(e_j K / 2^s) + y_zp with K = r out.mult < 2^55,
+          // e_j <= 2^23 and s = 55 + p - out.shift in [48, 126]: as
+          // (e_j Kh + 2^(s-17) + floor(e_j Kl / 2^16)) >> (s - 16) with
+          // K = Kh 2^16 + Kl, in 64 bits (below 2^63 for s <= 78); from
+          // s = 79 on, e_j K + 2^(s-1) < 2^s and the rounded value is 0.
           llvm::Value *shift =
               b.CreateSub(b.CreateAdd(c64(55), p), c64(outShift));
-          shift =
-              b.CreateSelect(b.CreateICmpSGT(shift, c64(126)), c64(126), shift);
-          llvm::Value *sh128 = b.CreateZExt(shift, i128);
-          llvm::Value *rm = b.CreateMul(
-              b.CreateSExt(r, i128),
-              llvm::ConstantInt::get(i128, uint64_t(outMult), true));
+          llvm::Value *big = b.CreateICmpSGT(shift, c64(78));
+          llvm::Value *sh = b.CreateSelect(big, c64(78), shift);
+          llvm::Value *k = b.CreateMul(r, c64(outMult));
+          llvm::Value *kh = b.CreateLShr(k, 16), *kl = b.CreateAnd(k, 0xFFFF);
+          llvm::Value *half = b.CreateShl(c64(1), b.CreateSub(sh, c64(17)));
+          llvm::Value *down = b.CreateSub(sh, c64(16));
           ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
-            llvm::Value *prod = b.CreateMul(b.CreateSExt(expOf(j), i128), rm);
-            llvm::Value *v =
-                b.CreateAdd(ops::roundShift(b, prod, sh128),
-                            llvm::ConstantInt::get(i128, uint64_t(yZp), true));
+            llvm::Value *e = expOf(j);
+            llvm::Value *a = b.CreateAdd(b.CreateAdd(b.CreateMul(e, kh), half),
+                                         b.CreateLShr(b.CreateMul(e, kl), 16));
+            llvm::Value *v = b.CreateSelect(big, c64(0), b.CreateLShr(a, down));
+            v = b.CreateAdd(v, c64(yZp));
             ops::storeClamped(cg, yk, py, at(j), v, lo, hi);
             return Vals{};
           });
