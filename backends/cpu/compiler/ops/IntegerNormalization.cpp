@@ -38,6 +38,12 @@ Status emit_IntegerNormalization(Codegen &cg, const Group &g) {
   const bool perChannel = n.inputs[1].type().numElements() > 1;
   int64_t lo, hi;
   ops::storedRange(yk, lo, hi);
+  // |D_j| = n |c_j - mean| <= n (hi - lo) and R <= 2^23: D_j^2 and D_j R in
+  // 64 bits when these bounds allow (8-bit rows under 2^23 elements, int16
+  // ones under 2^15), else in 128.
+  const double dmax = double(len) * (xk == ElemKind::I16 ? 65535 : 255);
+  const bool squares64 = dmax * dmax < 0x1p62;
+  const bool dr64 = dmax * 0x1p23 < 0x1p62;
   const quant::TransformerTables &tb = quant::transformerTables();
   llvm::GlobalVariable *rsqrtT = ops::transformerTable(
       *cg.mod_, "rsqrt", tb.rsqrt.data(), tb.rsqrt.size());
@@ -78,8 +84,11 @@ Status emit_IntegerNormalization(Codegen &cg, const Group &g) {
           };
           llvm::Value *w = ops::forLoop(
               b, c64(0), c64(len), {c128(eps)}, [&](llvm::Value *j, Vals &s) {
-                llvm::Value *d = b.CreateSExt(dev(j), i128);
-                return Vals{b.CreateAdd(s[0], b.CreateMul(d, d))};
+                llvm::Value *d = dev(j);
+                if (!squares64)
+                  d = b.CreateSExt(d, i128);
+                return Vals{b.CreateAdd(
+                    s[0], b.CreateSExtOrTrunc(b.CreateMul(d, d), i128))};
               })[0];
           // s = clz(W) & ~1 and R from the table; W = 0 gives s = 0, R = 0.
           llvm::Value *zero = b.CreateICmpEQ(w, c128(0));
@@ -99,8 +108,11 @@ Status emit_IntegerNormalization(Codegen &cg, const Group &g) {
           llvm::Value *halfS = b.CreateTrunc(b.CreateLShr(s, 1), i32);
           ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
             llvm::Value *prod =
-                b.CreateMul(b.CreateMul(b.CreateSExt(dev(j), i128), r128),
-                            param(1, j, i128));
+                dr64
+                    ? b.CreateMul(b.CreateSExt(b.CreateMul(dev(j), r), i128),
+                                  param(1, j, i128))
+                    : b.CreateMul(b.CreateMul(b.CreateSExt(dev(j), i128), r128),
+                                  param(1, j, i128));
             llvm::Value *e = param(2, j, i32);
             e = b.CreateSelect(b.CreateICmpSLT(e, b.getInt32(-31)),
                                b.getInt32(-31), e);
