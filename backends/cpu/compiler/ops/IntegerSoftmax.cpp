@@ -80,78 +80,69 @@ Status emit_IntegerSoftmax(Codegen &cg, const Group &g) {
   }
   llvm::IRBuilder<> &b = *cg.b_;
   auto c64 = [&](int64_t v) { return b.getInt64(uint64_t(v)); };
-  cg.emitTask(
-      "isoftmax", outer * inner, 12 * len,
-      [&](llvm::Value *begin, llvm::Value *end) {
-        llvm::Value *px = cg.ptrOfValue(x), *py = cg.ptrOfValue(y);
-        cg.emitNest({outer * inner}, begin, end, [&](Vals &i) {
-          llvm::Value *o = b.CreateSDiv(i[0], c64(inner));
-          llvm::Value *in = b.CreateSRem(i[0], c64(inner));
-          llvm::Value *base = b.CreateAdd(b.CreateMul(o, c64(len * inner)), in);
-          auto at = [&](llvm::Value *j) {
-            return b.CreateAdd(base, b.CreateMul(j, c64(inner)));
-          };
-          auto load = [&](llvm::Value *j) {
-            return ops::loadStored(cg, xk, px, at(j));
-          };
-          llvm::Value *m = ops::forLoop(
-              b, c64(1), c64(len), {load(c64(0))},
-              [&](llvm::Value *j, Vals &c) {
-                llvm::Value *v = load(j);
-                return Vals{b.CreateSelect(b.CreateICmpSGT(v, c[0]), v, c[0])};
-              })[0];
-          // e_j: for 8-bit x a load from the node's table of the 256
-          // distances m - x_j, else computed.
-          auto expOf = [&](llvm::Value *j) -> llvm::Value * {
-            llvm::Value *d = b.CreateSub(load(j), m);
-            if (distT)
-              return b.CreateSExt(
-                  b.CreateLoad(b.getInt32Ty(),
-                               b.CreateInBoundsGEP(
-                                   distT->getValueType(), distT,
-                                   {c64(0), b.CreateSExt(b.CreateNeg(d),
-                                                         b.getInt64Ty())})),
-                  b.getInt64Ty());
-            return exp2NegQ23(b, expT,
-                              mbqm(b, d, b.getInt32(uint32_t(inMult)),
-                                   b.getInt32(uint32_t(inShift))));
-          };
-          llvm::Value *sum = ops::forLoop(
-              b, c64(0), c64(len), {c64(0)}, [&](llvm::Value *j, Vals &c) {
-                return Vals{b.CreateAdd(c[0], expOf(j))};
-              })[0];
-          // quant::reciprocalOf(sum): sum >= 2^23 (the maximum's term).
-          llvm::Value *clz =
-              b.CreateBinaryIntrinsic(llvm::Intrinsic::ctlz, sum, b.getTrue());
-          llvm::Value *p = b.CreateSub(c64(63), clz);
-          llvm::Value *f = b.CreateAnd(
-              b.CreateLShr(b.CreateShl(sum, b.CreateSub(c64(63), p)), 47),
-              0xFFFF);
-          llvm::Value *r = ops::interpTable(
-              b, recipT, b.CreateTrunc(b.CreateLShr(f, 8), b.getInt32Ty()),
-              b.CreateTrunc(b.CreateAnd(f, 255), b.getInt32Ty()));
-          // y_j = round(e_j K / 2^s) + y_zp with K = r out.mult < 2^55,
-          // e_j <= 2^23 and s = 55 + p - out.shift in [48, 126]: as
-          // (e_j Kh + 2^(s-17) + floor(e_j Kl / 2^16)) >> (s - 16) with
-          // K = Kh 2^16 + Kl, in 64 bits (below 2^63 for s <= 78); from
-          // s = 79 on, e_j K + 2^(s-1) < 2^s and the rounded value is 0.
-          llvm::Value *shift =
-              b.CreateSub(b.CreateAdd(c64(55), p), c64(outShift));
-          llvm::Value *big = b.CreateICmpSGT(shift, c64(78));
-          llvm::Value *sh = b.CreateSelect(big, c64(78), shift);
-          llvm::Value *k = b.CreateMul(r, c64(outMult));
-          llvm::Value *kh = b.CreateLShr(k, 16), *kl = b.CreateAnd(k, 0xFFFF);
-          llvm::Value *half = b.CreateShl(c64(1), b.CreateSub(sh, c64(17)));
-          llvm::Value *down = b.CreateSub(sh, c64(16));
-          ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
-            llvm::Value *e = expOf(j);
-            llvm::Value *a = b.CreateAdd(b.CreateAdd(b.CreateMul(e, kh), half),
-                                         b.CreateLShr(b.CreateMul(e, kl), 16));
-            llvm::Value *v = b.CreateSelect(big, c64(0), b.CreateLShr(a, down));
-            v = b.CreateAdd(v, c64(yZp));
-            ops::storeClamped(cg, yk, py, at(j), v, lo, hi);
-            return Vals{};
-          });
+  llvm::Value *px = nullptr, *py = nullptr;
+  ops::emitLines(
+      cg, "isoftmax", dims, size_t(axis), 12 * len,
+      [&] {
+        px = cg.ptrOfValue(x);
+        py = cg.ptrOfValue(y);
+      },
+      [&](const ops::LineIndex &at) {
+        auto load = [&](llvm::Value *j) {
+          return ops::loadStored(cg, xk, px, at(j));
+        };
+        llvm::Value *m = ops::lineMax(b, len, load);
+        // e_j: for 8-bit x a load from the node's table of the 256
+        // distances m - x_j, else computed.
+        auto expOf = [&](llvm::Value *j) -> llvm::Value * {
+          llvm::Value *d = b.CreateSub(load(j), m);
+          if (distT)
+            return b.CreateSExt(
+                b.CreateLoad(b.getInt32Ty(),
+                             b.CreateInBoundsGEP(
+                                 distT->getValueType(), distT,
+                                 {c64(0), b.CreateSExt(b.CreateNeg(d),
+                                                       b.getInt64Ty())})),
+                b.getInt64Ty());
+          return exp2NegQ23(b, expT,
+                            mbqm(b, d, b.getInt32(uint32_t(inMult)),
+                                 b.getInt32(uint32_t(inShift))));
+        };
+        llvm::Value *sum = ops::forLoop(
+            b, c64(0), c64(len), {c64(0)}, [&](llvm::Value *j, Vals &c) {
+              return Vals{b.CreateAdd(c[0], expOf(j))};
+            })[0];
+        // quant::reciprocalOf(sum): sum >= 2^23 (the maximum's term).
+        llvm::Value *clz =
+            b.CreateBinaryIntrinsic(llvm::Intrinsic::ctlz, sum, b.getTrue());
+        llvm::Value *p = b.CreateSub(c64(63), clz);
+        llvm::Value *f = b.CreateAnd(
+            b.CreateLShr(b.CreateShl(sum, b.CreateSub(c64(63), p)), 47),
+            0xFFFF);
+        llvm::Value *r = ops::interpTable(
+            b, recipT, b.CreateTrunc(b.CreateLShr(f, 8), b.getInt32Ty()),
+            b.CreateTrunc(b.CreateAnd(f, 255), b.getInt32Ty()));
+        // y_j = round(e_j K / 2^s) + y_zp with K = r out.mult < 2^55,
+        // e_j <= 2^23 and s = 55 + p - out.shift in [48, 126]: as
+        // (e_j Kh + 2^(s-17) + floor(e_j Kl / 2^16)) >> (s - 16) with
+        // K = Kh 2^16 + Kl, in 64 bits (below 2^63 for s <= 78); from
+        // s = 79 on, e_j K + 2^(s-1) < 2^s and the rounded value is 0.
+        llvm::Value *shift =
+            b.CreateSub(b.CreateAdd(c64(55), p), c64(outShift));
+        llvm::Value *big = b.CreateICmpSGT(shift, c64(78));
+        llvm::Value *sh = b.CreateSelect(big, c64(78), shift);
+        llvm::Value *k = b.CreateMul(r, c64(outMult));
+        llvm::Value *kh = b.CreateLShr(k, 16), *kl = b.CreateAnd(k, 0xFFFF);
+        llvm::Value *half = b.CreateShl(c64(1), b.CreateSub(sh, c64(17)));
+        llvm::Value *down = b.CreateSub(sh, c64(16));
+        ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
+          llvm::Value *e = expOf(j);
+          llvm::Value *a = b.CreateAdd(b.CreateAdd(b.CreateMul(e, kh), half),
+                                       b.CreateLShr(b.CreateMul(e, kl), 16));
+          llvm::Value *v = b.CreateSelect(big, c64(0), b.CreateLShr(a, down));
+          v = b.CreateAdd(v, c64(yZp));
+          ops::storeClamped(cg, yk, py, at(j), v, lo, hi);
+          return Vals{};
         });
       });
   return Status::ok();

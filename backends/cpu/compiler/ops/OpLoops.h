@@ -93,4 +93,48 @@ inline void axisView(const Dims &dims, size_t axis, int64_t &outer, int64_t &n,
     inner *= dims[d];
 }
 
+// The flat index of element j of the current line (emitLines).
+using LineIndex = std::function<llvm::Value *(llvm::Value *)>;
+
+// A task over the lines of a row-major tensor of `dims` along `axis`
+// (outer x inner of them, split over the workers, about `work` per line):
+// setup() once per task (the operands' pointers, which live inside the
+// task function), then line(at) once per line.
+inline void emitLines(Codegen &cg, const std::string &name, const Dims &dims,
+                      size_t axis, int64_t work,
+                      const std::function<void()> &setup,
+                      const std::function<void(const LineIndex &)> &line) {
+  int64_t outer, len, inner;
+  axisView(dims, axis, outer, len, inner);
+  llvm::IRBuilder<> &b = *cg.b_;
+  auto c64 = [&](int64_t v) { return b.getInt64(uint64_t(v)); };
+  cg.emitTask(
+      name, outer * inner, work, [&](llvm::Value *begin, llvm::Value *end) {
+        setup();
+        cg.emitNest({outer * inner}, begin, end,
+                    [&](std::vector<llvm::Value *> &i) {
+                      llvm::Value *o = b.CreateSDiv(i[0], c64(inner));
+                      llvm::Value *in = b.CreateSRem(i[0], c64(inner));
+                      llvm::Value *base =
+                          b.CreateAdd(b.CreateMul(o, c64(len * inner)), in);
+                      line([&](llvm::Value *j) {
+                        return b.CreateAdd(base, b.CreateMul(j, c64(inner)));
+                      });
+                    });
+      });
+}
+
+// The largest of load(0) .. load(len - 1) (signed i32 values).
+inline llvm::Value *
+lineMax(llvm::IRBuilder<> &b, int64_t len,
+        const std::function<llvm::Value *(llvm::Value *)> &load) {
+  return forLoop(b, b.getInt64(1), b.getInt64(uint64_t(len)),
+                 {load(b.getInt64(0))},
+                 [&](llvm::Value *j, std::vector<llvm::Value *> &c) {
+                   llvm::Value *v = load(j);
+                   return std::vector<llvm::Value *>{
+                       b.CreateSelect(b.CreateICmpSGT(v, c[0]), v, c[0])};
+                 })[0];
+}
+
 } // namespace ember::cpugen::ops

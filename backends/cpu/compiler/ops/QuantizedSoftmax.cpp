@@ -66,50 +66,40 @@ Status emit_QuantizedSoftmax(Codegen &cg, const Group &g) {
   llvm::IRBuilder<> &b = *cg.b_;
   llvm::Type *f32 = b.getFloatTy(), *i8 = b.getInt8Ty();
   auto i64 = [&](int64_t v) { return b.getInt64(uint64_t(v)); };
-  cg.emitTask(
-      "qsoftmax", outer * inner, 3 * len,
-      [&](llvm::Value *begin, llvm::Value *end) {
-        llvm::Value *px = cg.ptrOfValue(x), *py = cg.ptrOfValue(y),
-                    *pt = cg.ptrOfValue(n.inputs[1]);
-        cg.emitNest({outer * inner}, begin, end, [&](Vals &i) {
-          llvm::Value *o = b.CreateSDiv(i[0], i64(inner));
-          llvm::Value *in = b.CreateSRem(i[0], i64(inner));
-          llvm::Value *base = b.CreateAdd(b.CreateMul(o, i64(len * inner)), in);
-          auto at = [&](llvm::Value *j) {
-            return b.CreateAdd(base, b.CreateMul(j, i64(inner)));
-          };
-          auto load = [&](llvm::Value *j) {
-            llvm::Value *v =
-                b.CreateLoad(i8, b.CreateInBoundsGEP(i8, px, at(j)));
-            return sg ? b.CreateSExt(v, b.getInt32Ty())
-                      : b.CreateZExt(v, b.getInt32Ty());
-          };
-          // T[255 - (m - x_j)]
-          auto entry = [&](llvm::Value *m, llvm::Value *xj) {
-            llvm::Value *k = b.CreateSub(b.getInt32(255), b.CreateSub(m, xj));
-            return b.CreateLoad(
-                f32,
-                b.CreateInBoundsGEP(f32, pt, b.CreateSExt(k, b.getInt64Ty())));
-          };
-          llvm::Value *m = ops::forLoop(
-              b, i64(1), i64(len), {load(i64(0))},
-              [&](llvm::Value *j, Vals &c) {
-                llvm::Value *v = load(j);
-                return Vals{b.CreateSelect(b.CreateICmpSGT(v, c[0]), v, c[0])};
-              })[0];
-          llvm::Value *sum = ops::forLoop(
-              b, i64(0), i64(len), {llvm::ConstantFP::get(f32, 0.0)},
-              [&](llvm::Value *j, Vals &c) {
-                return Vals{b.CreateFAdd(c[0], entry(m, load(j)))};
-              })[0];
-          llvm::Value *sc = llvm::ConstantFP::get(f32, double(scale));
-          ops::forLoop(b, i64(0), i64(len), {}, [&](llvm::Value *j, Vals &) {
-            llvm::Value *v =
-                b.CreateFDiv(b.CreateFMul(entry(m, load(j)), sc), sum);
-            b.CreateStore(store8(b, v, zp, sg),
-                          b.CreateInBoundsGEP(i8, py, at(j)));
-            return Vals{};
-          });
+  llvm::Value *px = nullptr, *py = nullptr, *pt = nullptr;
+  ops::emitLines(
+      cg, "qsoftmax", dims, size_t(axis), 3 * len,
+      [&] {
+        px = cg.ptrOfValue(x);
+        py = cg.ptrOfValue(y);
+        pt = cg.ptrOfValue(n.inputs[1]);
+      },
+      [&](const ops::LineIndex &at) {
+        auto load = [&](llvm::Value *j) {
+          llvm::Value *v = b.CreateLoad(i8, b.CreateInBoundsGEP(i8, px, at(j)));
+          return sg ? b.CreateSExt(v, b.getInt32Ty())
+                    : b.CreateZExt(v, b.getInt32Ty());
+        };
+        // T[255 - (m - x_j)]
+        auto entry = [&](llvm::Value *m, llvm::Value *xj) {
+          llvm::Value *k = b.CreateSub(b.getInt32(255), b.CreateSub(m, xj));
+          return b.CreateLoad(
+              f32,
+              b.CreateInBoundsGEP(f32, pt, b.CreateSExt(k, b.getInt64Ty())));
+        };
+        llvm::Value *m = ops::lineMax(b, len, load);
+        llvm::Value *sum =
+            ops::forLoop(b, i64(0), i64(len), {llvm::ConstantFP::get(f32, 0.0)},
+                         [&](llvm::Value *j, Vals &c) {
+                           return Vals{b.CreateFAdd(c[0], entry(m, load(j)))};
+                         })[0];
+        llvm::Value *sc = llvm::ConstantFP::get(f32, double(scale));
+        ops::forLoop(b, i64(0), i64(len), {}, [&](llvm::Value *j, Vals &) {
+          llvm::Value *v =
+              b.CreateFDiv(b.CreateFMul(entry(m, load(j)), sc), sum);
+          b.CreateStore(store8(b, v, zp, sg),
+                        b.CreateInBoundsGEP(i8, py, at(j)));
+          return Vals{};
         });
       });
   return Status::ok();
