@@ -683,3 +683,24 @@ TEST(CpuOps, ErfExpTanhMatchInterpreterBitForBit) {
     }
   }
 }
+
+// Every op only the lowering makes (P_Internal in Ops.def: Requantize,
+// QuantizedAdd, TableLookup, the softmax and normalization forms, ...) has a
+// row in CpuOps.def: a model reaches the backend through these forms, so one
+// without a row sends every such node to the interpreter's fallback, a
+// partition boundary each (the fixed profile's IntegerSoftmax and
+// IntegerNormalization once did, at every attention block).
+TEST(CpuOps, EveryInternalOpHasARow) {
+  const std::set<OpKind> rows = {
+#define EMBER_CPU_OP(Name, ...) OpKind::Name,
+#include "compiler/CpuOps.def"
+  };
+  unsigned internal = 0;
+  for (unsigned k = 0; k < kNumOps; ++k)
+    if (hasProp(OpKind(k), P_Internal)) {
+      ++internal;
+      EXPECT_TRUE(rows.count(OpKind(k)))
+          << opName(OpKind(k)) << " has no row in CpuOps.def";
+    }
+  EXPECT_GE(internal, 8u); // (Requantize ... Custom: the test reads them)
+}
