@@ -397,7 +397,7 @@ bool axisInRange(const Node &n, int64_t axis, std::string &reason) {
   return true;
 }
 
-// QuantizedSoftmax: 8-bit x and a constant f32[256] table.
+// QuantizedSoftmax: 8-bit x, a constant f32[256] table, the axis in range.
 bool checkQuantizedSoftmax(const Node &n, std::string &reason) {
   const Type &t = n.inputs[1].type();
   if (!is8Bit(n.inputs[0].type().elem()))
@@ -405,7 +405,7 @@ bool checkQuantizedSoftmax(const Node &n, std::string &reason) {
   if (!isConstant(n.inputs[1]) || t.elem() != ElemKind::F32 || t.rank() != 1 ||
       t.numElements() != quant::kSoftmaxTableEntries)
     return fail(reason, "the table is not a constant f32[256]");
-  return true;
+  return axisInRange(n, n.attrInt("axis", -1), reason);
 }
 
 // u8, i8 or i16: the stored kinds of the fixed profile's integer rows.

@@ -56,8 +56,7 @@ Status emit_QuantizedSoftmax(Codegen &cg, const Group &g) {
   Value y(const_cast<Node *>(&n), 0);
   const Dims &dims = x.type().dims();
   const int64_t axis = ops::axisOf(n, dims.size());
-  int64_t outer, len, inner;
-  ops::axisView(dims, size_t(axis), outer, len, inner);
+  const int64_t len = dims[size_t(axis)];
   if (x.type().numElements() == 0)
     return Status::ok();
   const bool sg = x.type().elem() == ElemKind::I8;
