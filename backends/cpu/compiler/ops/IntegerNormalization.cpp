@@ -54,84 +54,78 @@ Status emit_IntegerNormalization(Codegen &cg, const Group &g) {
   auto c128 = [&](int64_t v) {
     return llvm::ConstantInt::get(i128, uint64_t(v), true);
   };
-  cg.emitTask(
-      "inorm", rows, 12 * len, [&](llvm::Value *begin, llvm::Value *end) {
-        llvm::Value *px = cg.ptrOfValue(x), *py = cg.ptrOfValue(y);
-        // Operand k's entry for element j of a row, sign-extended to w.
-        auto param = [&](size_t k, llvm::Value *j, llvm::Type *w) {
-          const ElemKind pk = n.inputs[k].type().elem();
-          llvm::Type *t = cg.elemType(pk);
-          llvm::Value *v =
-              b.CreateLoad(t, b.CreateInBoundsGEP(t, cg.ptrOfValue(n.inputs[k]),
-                                                  perChannel ? j : c64(0)));
-          return b.CreateSExtOrTrunc(v, w);
+  llvm::Value *px = nullptr, *py = nullptr, *pm = nullptr, *pe = nullptr,
+              *pb = nullptr;
+  // Entry of the multiplier (pm), shift (pe) or bias (pb) for element j of a
+  // row, sign-extended to w (kinds i32, i32, i64: checkIntegerNormalization).
+  auto param = [&](llvm::Value *p, ElemKind pk, llvm::Value *j, llvm::Type *w) {
+    llvm::Type *t = cg.elemType(pk);
+    return b.CreateSExtOrTrunc(
+        b.CreateLoad(t, b.CreateInBoundsGEP(t, p, perChannel ? j : c64(0))), w);
+  };
+  ops::emitLines(
+      cg, "inorm", Dims{rows, len}, 1, 12 * len,
+      [&] {
+        px = cg.ptrOfValue(x);
+        py = cg.ptrOfValue(y);
+        pm = cg.ptrOfValue(n.inputs[1]);
+        pe = cg.ptrOfValue(n.inputs[2]);
+        pb = cg.ptrOfValue(n.inputs[3]);
+      },
+      [&](const ops::LineIndex &at) {
+        auto c = [&](llvm::Value *j) {
+          return b.CreateSub(
+              b.CreateSExt(ops::loadStored(cg, xk, px, at(j)), i64), c64(xZp));
         };
-        cg.emitNest({rows}, begin, end, [&](Vals &i) {
-          llvm::Value *base = b.CreateMul(i[0], c64(len));
-          auto c = [&](llvm::Value *j) {
-            return b.CreateSub(
-                b.CreateSExt(ops::loadStored(cg, xk, px, b.CreateAdd(base, j)),
-                             i64),
-                c64(xZp));
-          };
-          llvm::Value *sum = ops::forLoop(
-              b, c64(0), c64(len), {c64(0)}, [&](llvm::Value *j, Vals &s) {
-                return Vals{b.CreateAdd(s[0], c(j))};
-              })[0];
-          auto dev = [&](llvm::Value *j) {
-            return center ? b.CreateSub(b.CreateMul(c64(len), c(j)), sum)
-                          : c(j);
-          };
-          llvm::Value *w = ops::forLoop(
-              b, c64(0), c64(len), {c128(eps)}, [&](llvm::Value *j, Vals &s) {
-                llvm::Value *d = dev(j);
-                if (!squares64)
-                  d = b.CreateSExt(d, i128);
-                return Vals{b.CreateAdd(
-                    s[0], b.CreateSExtOrTrunc(b.CreateMul(d, d), i128))};
-              })[0];
-          // s = clz(W) & ~1 and R from the table; W = 0 gives s = 0, R = 0.
-          llvm::Value *zero = b.CreateICmpEQ(w, c128(0));
-          llvm::Value *clz =
-              b.CreateBinaryIntrinsic(llvm::Intrinsic::ctlz, w, b.getFalse());
-          llvm::Value *s = b.CreateSelect(zero, c128(0),
-                                          b.CreateAnd(clz, c128(~int64_t(1))));
-          llvm::Value *wn = b.CreateShl(w, s);
-          llvm::Value *idx = b.CreateSub(
-              b.CreateTrunc(b.CreateLShr(wn, 119), i32), b.getInt32(128));
-          idx = b.CreateSelect(zero, b.getInt32(0), idx);
-          llvm::Value *off =
-              b.CreateTrunc(b.CreateAnd(b.CreateLShr(wn, 111), 255), i32);
-          llvm::Value *r = b.CreateSelect(
-              zero, c64(0), ops::interpTable(b, rsqrtT, idx, off));
-          llvm::Value *r128 = b.CreateSExt(r, i128);
-          llvm::Value *halfS = b.CreateTrunc(b.CreateLShr(s, 1), i32);
-          ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
-            llvm::Value *prod =
-                dr64
-                    ? b.CreateMul(b.CreateSExt(b.CreateMul(dev(j), r), i128),
-                                  param(1, j, i128))
-                    : b.CreateMul(b.CreateMul(b.CreateSExt(dev(j), i128), r128),
-                                  param(1, j, i128));
-            llvm::Value *e = param(2, j, i32);
-            e = b.CreateSelect(b.CreateICmpSLT(e, b.getInt32(-31)),
-                               b.getInt32(-31), e);
-            e = b.CreateSelect(b.CreateICmpSGT(e, b.getInt32(30)),
-                               b.getInt32(30), e);
-            // floorShift: the shift clamped to [0, 127].
-            llvm::Value *sh =
-                b.CreateSub(b.CreateSub(b.getInt32(101), halfS), e);
-            sh = b.CreateSelect(b.CreateICmpSLT(sh, b.getInt32(0)),
-                                b.getInt32(0), sh);
-            sh = b.CreateSelect(b.CreateICmpSGT(sh, b.getInt32(127)),
-                                b.getInt32(127), sh);
-            llvm::Value *t = b.CreateAdd(
-                b.CreateAShr(prod, b.CreateZExt(sh, i128)), param(3, j, i128));
-            llvm::Value *v =
-                b.CreateAdd(ops::roundShift(b, t, c128(16)), c128(yZp));
-            ops::storeClamped(cg, yk, py, b.CreateAdd(base, j), v, lo, hi);
-            return Vals{};
-          });
+        llvm::Value *sum = ops::forLoop(b, c64(0), c64(len), {c64(0)},
+                                        [&](llvm::Value *j, Vals &s) {
+                                          return Vals{b.CreateAdd(s[0], c(j))};
+                                        })[0];
+        auto dev = [&](llvm::Value *j) {
+          return center ? b.CreateSub(b.CreateMul(c64(len), c(j)), sum) : c(j);
+        };
+        llvm::Value *w = ops::forLoop(
+            b, c64(0), c64(len), {c128(eps)}, [&](llvm::Value *j, Vals &s) {
+              llvm::Value *d = dev(j);
+              if (!squares64)
+                d = b.CreateSExt(d, i128);
+              return Vals{b.CreateAdd(
+                  s[0], b.CreateSExtOrTrunc(b.CreateMul(d, d), i128))};
+            })[0];
+        // s = clz(W) & ~1 and R from the table; W = 0 gives s = 0, R = 0.
+        llvm::Value *zero = b.CreateICmpEQ(w, c128(0));
+        llvm::Value *clz =
+            b.CreateBinaryIntrinsic(llvm::Intrinsic::ctlz, w, b.getFalse());
+        llvm::Value *s =
+            b.CreateSelect(zero, c128(0), b.CreateAnd(clz, c128(~int64_t(1))));
+        llvm::Value *wn = b.CreateShl(w, s);
+        llvm::Value *idx = b.CreateSub(
+            b.CreateTrunc(b.CreateLShr(wn, 119), i32), b.getInt32(128));
+        idx = b.CreateSelect(zero, b.getInt32(0), idx);
+        llvm::Value *off =
+            b.CreateTrunc(b.CreateAnd(b.CreateLShr(wn, 111), 255), i32);
+        llvm::Value *r =
+            b.CreateSelect(zero, c64(0), ops::interpTable(b, rsqrtT, idx, off));
+        llvm::Value *r128 = b.CreateSExt(r, i128);
+        llvm::Value *halfS = b.CreateTrunc(b.CreateLShr(s, 1), i32);
+        ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
+          llvm::Value *dr = dr64
+                                ? b.CreateSExt(b.CreateMul(dev(j), r), i128)
+                                : b.CreateMul(b.CreateSExt(dev(j), i128), r128);
+          llvm::Value *prod =
+              b.CreateMul(dr, param(pm, ElemKind::I32, j, i128));
+          llvm::Value *e =
+              ops::clampTo(b, param(pe, ElemKind::I32, j, i32), -31, 30);
+          // floorShift: the shift clamped to [0, 127].
+          llvm::Value *sh = ops::clampTo(
+              b, b.CreateSub(b.CreateSub(b.getInt32(101), halfS), e), 0, 127);
+          llvm::Value *t =
+              b.CreateAdd(b.CreateAShr(prod, b.CreateZExt(sh, i128)),
+                          param(pb, ElemKind::I64, j, i128));
+          llvm::Value *v =
+              b.CreateAdd(ops::roundShift(b, t, c128(16)), c128(yZp));
+          ops::storeClamped(cg, yk, py, at(j), v, lo, hi);
+          return Vals{};
         });
       });
   return Status::ok();

@@ -69,19 +69,25 @@ inline llvm::Value *loadStored(Codegen &cg, ElemKind k, llvm::Value *p,
                            : b.CreateSExt(v, b.getInt32Ty());
 }
 
+// v (any integer width) clamped to [lo, hi], signed.
+inline llvm::Value *clampTo(llvm::IRBuilder<> &b, llvm::Value *v, int64_t lo,
+                            int64_t hi) {
+  llvm::Type *w = v->getType();
+  llvm::Value *l = llvm::ConstantInt::get(w, uint64_t(lo), true);
+  llvm::Value *h = llvm::ConstantInt::get(w, uint64_t(hi), true);
+  v = b.CreateSelect(b.CreateICmpSLT(v, l), l, v);
+  return b.CreateSelect(b.CreateICmpSGT(v, h), h, v);
+}
+
 // Stores v (any integer width) clamped to [lo, hi] as element i of a
 // u8/i8/i16 tensor at p.
 inline void storeClamped(Codegen &cg, ElemKind k, llvm::Value *p,
                          llvm::Value *i, llvm::Value *v, int64_t lo,
                          int64_t hi) {
   llvm::IRBuilder<> &b = *cg.b_;
-  llvm::Type *w = v->getType();
-  llvm::Value *l = llvm::ConstantInt::get(w, uint64_t(lo), true);
-  llvm::Value *h = llvm::ConstantInt::get(w, uint64_t(hi), true);
-  v = b.CreateSelect(b.CreateICmpSLT(v, l), l, v);
-  v = b.CreateSelect(b.CreateICmpSGT(v, h), h, v);
   llvm::Type *t = cg.elemType(k);
-  b.CreateStore(b.CreateTrunc(v, t), b.CreateInBoundsGEP(t, p, i));
+  b.CreateStore(b.CreateTrunc(clampTo(b, v, lo, hi), t),
+                b.CreateInBoundsGEP(t, p, i));
 }
 
 } // namespace ember::cpugen::ops

@@ -25,9 +25,7 @@ using Vals = std::vector<llvm::Value *>;
 // 2^(r / 2^16) for u's fraction r, shifted right by -(u >> 16) rounding.
 llvm::Value *exp2NegQ23(llvm::IRBuilder<> &b, llvm::GlobalVariable *table,
                         llvm::Value *u) {
-  llvm::Value *lo = b.getInt32(uint32_t(-(quant::kSoftmaxMaxExp << 16)));
-  u = b.CreateSelect(b.CreateICmpSLT(u, lo), lo, u);
-  u = b.CreateSelect(b.CreateICmpSGT(u, b.getInt32(0)), b.getInt32(0), u);
+  u = ops::clampTo(b, u, -(int64_t(quant::kSoftmaxMaxExp) << 16), 0);
   llvm::Value *n = b.CreateAShr(u, 16);
   llvm::Value *r = b.CreateAnd(u, 0xFFFF);
   llvm::Value *v =
