@@ -273,11 +273,15 @@ Status checkPlacement(const Target &t, const backend::PartitionedExecutable *x,
   // its DRAM does not hold, a build error) says more than an op it never
   // claims: its reason is the one shown.
   size_t pick = 0;
-  for (size_t i = 0; i < nodes.size() && i < sup.reasons.size(); ++i)
-    if (sup.reasons[i].find(" manifest") == std::string::npos) {
-      pick = i;
-      break;
-    }
+  if (t.plugin) {
+    EMBER_ASSIGN(auto man, t.plugin->capabilities());
+    std::string why;
+    for (size_t i = 0; i < nodes.size() && i < sup.reasons.size(); ++i)
+      if (backend::manifestClaims(man, *nodes[i], why)) {
+        pick = i;
+        break;
+      }
+  }
   return unsupported("nothing in the model runs on ", t.name, ": ",
                      nodes[pick]->describe(), ": ", sup.reasons[pick],
                      nodes.size() > 1
