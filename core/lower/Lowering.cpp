@@ -73,6 +73,11 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   // Custom ops first, so that their lowerings' ops join the integer
   // patterns.
   EMBER_TRY(expandCustomOps(f, opts, &count));
+  // A float head's levels of several scales, separated first, so that the
+  // transformer patterns find each level's softmax between its own
+  // DequantizeLinear and QuantizeLinear.
+  if (quant::fixedPointRequant(opts.requant))
+    EMBER_TRY(separateConcatIslands(f, &count));
   // The transformer patterns first, while they are whole: they span
   // several QDQ pairs, which the float islands would cut.
   size_t transformer = 0;

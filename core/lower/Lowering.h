@@ -98,6 +98,13 @@ Status lowerIntegerTransformer(Function &f, quant::RequantProfile profile,
 // DequantizeLinear with the scale folded in. Counts the islands rewritten.
 Status quantizeFloatIslands(Function &f, size_t *numRewritten = nullptr);
 
+// A float head's parts of several scales given a chain each: a Split of
+// values concatenated before it reads them, and a Concat read by Reshapes,
+// Transposes and a Softmax along another axis down to a QuantizeLinear
+// moves below it, with each input's DequantizeLinear moved to the Softmax
+// (ConcatIslands.cpp; exact). Counts the Splits and Concats rewritten.
+Status separateConcatIslands(Function &f, size_t *numRewritten = nullptr);
+
 // A Split of float elementwise ops of one DequantizeLinear (a float
 // island's SiLU split at half its channels): a Split of the stored
 // integers and the ops copied per part (SplitIslands.cpp; exact). Counts
