@@ -20,7 +20,11 @@
 //     Softmax along another axis down to a QuantizeLinear of one scale
 //     moves below that QuantizeLinear: each input goes through its own copy
 //     of the chain, with its DequantizeLinear moved past the Reshapes and
-//     Transposes to the Softmax, and the Concat joins the stored integers.
+//     Transposes to the Softmax, and the Concat joins the stored integers;
+//   - a Softmax read by a QuantizeLinear of one scale alone, whose operand
+//     is a DequantizeLinear's through Reshapes and Transposes (one level's
+//     chain, with no Concat of levels), reads the DequantizeLinear of the
+//     rearranged integers.
 // Every element of every result is computed by the same operations on the
 // same values as before: the Softmax's rows lie within one input of the
 // Concat, the rearrangements only move elements. Fixed-point profiles.
@@ -67,7 +71,8 @@ public:
       changed = false;
       std::vector<Node *> work;
       for (auto &np : f_.nodes())
-        if ((np->kind == OpKind::Split || np->kind == OpKind::Concat) &&
+        if ((np->kind == OpKind::Split || np->kind == OpKind::Concat ||
+             np->kind == OpKind::Softmax) &&
             isFloat(np.get()))
           work.push_back(np.get());
       // (After a rewrite the list is collected again: it erased nodes.)
@@ -77,8 +82,10 @@ public:
         bool done = false;
         if (n->kind == OpKind::Split) {
           EMBER_ASSIGN(done, hoistSplit(*n));
-        } else {
+        } else if (n->kind == OpKind::Concat) {
           EMBER_ASSIGN(done, sinkConcat(*n));
+        } else {
+          EMBER_ASSIGN(done, dequantizeAtSoftmax(*n));
         }
         if (done) {
           ++total;
@@ -222,6 +229,42 @@ private:
     for (unsigned i = 0; i < s.numResults(); ++i)
       f_.replaceAllUses(Value(&s, i), (*parts)[i]);
     dropDead(&s);
+    return true;
+  }
+
+  // ---- A DequantizeLinear moved to the Softmax it reaches ----
+
+  // Softmax(R(DequantizeLinear(x))), R Reshapes and Transposes each read
+  // by the next alone, the Softmax by a QuantizeLinear of one scale alone:
+  // Softmax(DequantizeLinear(R(x))) (a level's chain once its Split reads
+  // its parts, with no Concat of levels to move).
+  Expected<bool> dequantizeAtSoftmax(Node &sm) {
+    Node *q = soleReaderOf(users_, &sm);
+    if (!perTensorQuantize(q) || !sm.inputs[0].node)
+      return false;
+    std::vector<Node *> moves; // from the Softmax's operand up
+    Node *n = sm.inputs[0].node;
+    while ((n->kind == OpKind::Reshape || n->kind == OpKind::Transpose) &&
+           n->inputs[0].node && soleReaderOf(users_, n->inputs[0].node) == n) {
+      moves.push_back(n);
+      n = n->inputs[0].node;
+    }
+    if (moves.empty() || !perTensorDequantize(n) ||
+        soleReaderOf(users_, moves.front()) != &sm)
+      return false;
+    LoweringBuilder b(f_, sm);
+    Value y = n->inputs[0];
+    for (auto it = moves.rbegin(); it != moves.rend(); ++it) {
+      std::vector<Value> ins = (*it)->inputs;
+      ins[0] = y;
+      EMBER_ASSIGN(y, b.op((*it)->kind, ins, (*it)->attrs));
+    }
+    std::vector<Value> dq = n->inputs;
+    dq[0] = y;
+    EMBER_ASSIGN(y, b.op(OpKind::DequantizeLinear, dq, n->attrs));
+    Node *top = moves.front();
+    f_.replaceAllUses(Value(top, 0), y);
+    dropDead(top);
     return true;
   }
 
