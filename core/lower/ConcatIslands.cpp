@@ -6,7 +6,7 @@
 // through Reshape, Transpose and a Softmax before the QuantizeLinear of the
 // next convolution (YOLOv8's DFL). The Softmax's input then holds values of
 // several scales (per level and per part), so no integer pattern applies
-// and the head runs on the host. Two exact rewrites give each scale its own
+// and the head runs on the host. Three rewrites give each scale its own
 // chain (docs/quantization.md, "Concatenated levels in a float head"):
 //   - a Split of a float value whose parts were dequantized and
 //     concatenated before it, in the same slices, reads those parts:
@@ -16,18 +16,23 @@
 //     are concatenated; through a Reshape that keeps every axis up to the
 //     split one, the parts are split first and reshaped after;
 //   - a float Concat read, one reader after the other, by Reshapes (that
-//     keep the Concat's axis and every axis after it), Transposes and a
-//     Softmax along another axis down to a QuantizeLinear of one scale
-//     moves below that QuantizeLinear: each input goes through its own copy
+//     keep the Concat's axis and every axis after it), Transposes, a
+//     Softmax along another axis, QuantizeLinears and DequantizeLinears of
+//     one scale and 1x1 convolutions of stride 1 (the DFL's), down to the
+//     last such QuantizeLinear after the Softmax, moves below that
+//     QuantizeLinear: each input goes through its own copy
 //     of the chain, with its DequantizeLinear moved past the Reshapes and
 //     Transposes to the Softmax, and the Concat joins the stored integers;
 //   - a Softmax read by a QuantizeLinear of one scale alone, whose operand
 //     is a DequantizeLinear's through Reshapes and Transposes (one level's
 //     chain, with no Concat of levels), reads the DequantizeLinear of the
 //     rearranged integers.
-// Every element of every result is computed by the same operations on the
-// same values as before: the Softmax's rows lie within one input of the
-// Concat, the rearrangements only move elements. Fixed-point profiles.
+// In float every element of every result is computed by the same
+// operations on the same values as before: the Softmax's rows lie within
+// one input of the Concat, the rearrangements only move elements. In the
+// fixed-point profiles (the only ones it runs in) each Softmax then lowers
+// to the integer softmax, which rounds otherwise than the float one the
+// host ran before (up to one quantum of the next layer's output).
 #include "lower/LowerUtil.h"
 
 #include <optional>
