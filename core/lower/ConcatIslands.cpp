@@ -49,21 +49,8 @@ bool isFloat(const Node *n) {
 
 // The axis attribute of n normalized against `rank`, or nullopt.
 std::optional<size_t> axisOf(const Node &n, size_t rank, int64_t dflt) {
-  int64_t a = n.attrInt("axis", dflt);
-  if (a < 0)
-    a += int64_t(rank);
-  if (a < 0 || a >= int64_t(rank))
-    return std::nullopt;
-  return size_t(a);
-}
-
-// n is a QuantizeLinear of one scale and zero point.
-bool perTensorQuantize(const Node *n) {
-  if (!n || n->kind != OpKind::QuantizeLinear || n->inputs.size() < 2)
-    return false;
-  const Tensor *s = constantOf(n->inputs[1]);
-  const Tensor *z = n->hasInput(2) ? constantOf(n->inputs[2]) : nullptr;
-  return s && s->size() == 1 && (!n->hasInput(2) || (z && z->size() == 1));
+  auto a = checkedAxis("", n.attrInt("axis", dflt), rank);
+  return a ? std::optional<size_t>(size_t(*a)) : std::nullopt;
 }
 
 class ConcatIslands {
@@ -109,22 +96,7 @@ private:
 
   // Erases n when nothing reads it, then each node it read that nothing
   // reads any more.
-  void dropDead(Node *n) {
-    if (!n || gone_.count(n))
-      return;
-    auto users = f_.computeUsers();
-    auto it = users.find(n);
-    if (it != users.end() && !it->second.empty())
-      return;
-    std::vector<Node *> ins;
-    for (const Value &v : n->inputs)
-      if (v.node)
-        ins.push_back(v.node);
-    gone_.insert(n);
-    f_.erase(n);
-    for (Node *x : ins)
-      dropDead(x);
-  }
+  void dropDead(Node *n) { eraseUnread(f_, n, gone_, true); }
 
   // ---- Split of parts concatenated before it ----
 
@@ -418,7 +390,11 @@ private:
     // The chain of sole readers that act within each input's slice, cut
     // after its last QuantizeLinear of one scale; a Softmax (the op that
     // needs one scale a row) before that.
-    std::vector<std::pair<Node *, size_t>> chain; // op, Concat axis before
+    struct Step {
+      Node *m;
+      size_t before, after; // the Concat's axis before and after m
+    };
+    std::vector<Step> chain;
     size_t a = *axis, end = 0, endAxis = 0;
     bool softmax = false, softmaxBeforeEnd = false;
     for (Node *m = soleReaderOf(users_, &c); m; m = soleReaderOf(users_, m)) {
@@ -426,7 +402,7 @@ private:
       if (!next)
         break;
       softmax |= m->kind == OpKind::Softmax;
-      chain.push_back({m, a});
+      chain.push_back({m, a, *next});
       a = *next;
       if (m->kind == OpKind::QuantizeLinear) {
         end = chain.size();
@@ -437,13 +413,13 @@ private:
     if (!end || !softmaxBeforeEnd)
       return false;
     chain.resize(end);
-    Node *q = chain.back().first;
+    Node *q = chain.back().m;
     LoweringBuilder b(f_, *q);
     std::vector<Value> parts;
     for (const Value &x0 : c.inputs) {
       Cur cur = start(x0);
-      for (auto &[m, before] : chain)
-        EMBER_TRY(step(b, *m, cur, before, *axisAfter(*m, before)));
+      for (const Step &st : chain)
+        EMBER_TRY(step(b, *st.m, cur, st.before, st.after));
       EMBER_ASSIGN(Value x, real(b, cur));
       parts.push_back(x);
     }

@@ -37,8 +37,11 @@ const Tensor *constantOf(Value v) {
                                                     : nullptr;
 }
 
-bool perTensorDequantize(const Node *n) {
-  if (!n || n->kind != OpKind::DequantizeLinear)
+namespace {
+// n's scale (operand 1) and zero point (operand 2, if any) are constants
+// of one element.
+bool oneScale(const Node *n) {
+  if (n->inputs.size() < 2)
     return false;
   const Tensor *s = constantOf(n->inputs[1]);
   if (!s || s->size() != 1 || s->dims().size() > 1)
@@ -47,6 +50,15 @@ bool perTensorDequantize(const Node *n) {
     return true;
   const Tensor *z = constantOf(n->inputs[2]);
   return z && z->size() == 1 && z->dims().size() <= 1;
+}
+} // namespace
+
+bool perTensorDequantize(const Node *n) {
+  return n && n->kind == OpKind::DequantizeLinear && oneScale(n);
+}
+
+bool perTensorQuantize(const Node *n) {
+  return n && n->kind == OpKind::QuantizeLinear && oneScale(n);
 }
 
 Node *
@@ -58,7 +70,8 @@ soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
   return it->second[0].user;
 }
 
-void eraseUnread(Function &f, Node *n, std::set<const Node *> &gone) {
+void eraseUnread(Function &f, Node *n, std::set<const Node *> &gone,
+                 bool everyInput) {
   if (gone.count(n))
     return;
   auto users = f.computeUsers();
@@ -67,12 +80,12 @@ void eraseUnread(Function &f, Node *n, std::set<const Node *> &gone) {
     return;
   std::vector<Node *> ins;
   for (const Value &v : n->inputs)
-    if (v.node && v.node->kind == OpKind::Constant)
+    if (v.node && (everyInput || v.node->kind == OpKind::Constant))
       ins.push_back(v.node);
   gone.insert(n);
   f.erase(n);
   for (Node *c : ins)
-    eraseUnread(f, c, gone);
+    eraseUnread(f, c, gone, everyInput);
 }
 
 // Runs the node's reference kernel and returns its results as constants.

@@ -22,9 +22,10 @@ Expected<Value> swish(LoweringBuilder &b, Value x, double alpha);
 // The value of a Constant operand, or null.
 const Tensor *constantOf(Value v);
 
-// n is a DequantizeLinear of one scale and zero point (constants of one
-// element).
+// n is a DequantizeLinear (QuantizeLinear) of one scale and zero point
+// (constants of one element).
 bool perTensorDequantize(const Node *n);
+bool perTensorQuantize(const Node *n);
 
 // The one node reading n's results (users: Function::computeUsers()), or
 // null when n has several readers, none, or is a function output.
@@ -32,10 +33,12 @@ Node *
 soleReaderOf(const std::unordered_map<const Node *, std::vector<Use>> &users,
              const Node *n);
 
-// Erases n when nothing reads it, and then each Constant it read that
-// nothing else reads; every node erased joins `gone` (which a caller may
-// keep across calls: a node in it is not erased again).
-void eraseUnread(Function &f, Node *n, std::set<const Node *> &gone);
+// Erases n when nothing reads it, and then each Constant it read (each
+// node, with everyInput) that nothing else reads, and so on up; every node
+// erased joins `gone` (which a caller may keep across calls: a node in it
+// is not erased again).
+void eraseUnread(Function &f, Node *n, std::set<const Node *> &gone,
+                 bool everyInput = false);
 
 // The node's results computed now by its reference kernel (evaluateNode)
 // and returned as constants. Operands must be constants, or (allowUnknown)

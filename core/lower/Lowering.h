@@ -99,10 +99,13 @@ Status lowerIntegerTransformer(Function &f, quant::RequantProfile profile,
 Status quantizeFloatIslands(Function &f, size_t *numRewritten = nullptr);
 
 // A float head's parts of several scales given a chain each: a Split of
-// values concatenated before it reads them, and a Concat read by Reshapes,
-// Transposes and a Softmax along another axis down to a QuantizeLinear
-// moves below it, with each input's DequantizeLinear moved to the Softmax
-// (ConcatIslands.cpp; exact). Counts the Splits and Concats rewritten.
+// DequantizeLinears concatenated before it reads them; a Concat read by
+// Reshapes, Transposes, a Softmax along another axis, one-scale Q/DQ and
+// 1x1 convolutions down to a QuantizeLinear moves below it, with each
+// input's DequantizeLinear moved to the Softmax; a Softmax before a
+// QuantizeLinear reads the DequantizeLinear of its operand's rearranged
+// integers (ConcatIslands.cpp; exact in float). Fixed-point profiles.
+// Counts the rewrites.
 Status separateConcatIslands(Function &f, size_t *numRewritten = nullptr);
 
 // A Split of float elementwise ops of one DequantizeLinear (a float
