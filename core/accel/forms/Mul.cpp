@@ -63,6 +63,23 @@ Status mulPattern(const View &v, int mi, MulPattern &p) {
     int pn = v.producer[size_t(u)];
     subn[s] = -1;
     z[s] = 0;
+    // A constant factor the compiler folded (Cast(k) - zk of a constant k:
+    // a LayerNorm gamma with negative entries), laid out as an 8-bit row
+    // whose lowest value is -128 (constRowOffset).
+    if (v.constant[size_t(u)] && v.dtype(u) == "i32") {
+      std::vector<int64_t> kv;
+      if (!v.ints(u, kv) || kv.empty() ||
+          *std::max_element(kv.begin(), kv.end()) -
+                  *std::min_element(kv.begin(), kv.end()) >
+              255)
+        return Status(ErrorCode::Unsupported,
+                      "an int32 constant factor whose values span more than "
+                      "an 8-bit row");
+      cast[s] = -1;
+      src[s] = u;
+      z[s] = constRowOffset(kv);
+      continue;
+    }
     if (pn >= 0 && v.g.nodes(pn).op() == "Sub") {
       std::vector<int64_t> zv;
       int c = v.in(v.g.nodes(pn), 0);
@@ -93,24 +110,32 @@ Status mulPattern(const View &v, int mi, MulPattern &p) {
       return Status(ErrorCode::Unsupported, "a zero point outside its type");
   }
   auto yd = v.dims(v.out(r));
-  // (Not of sequences: a transformer's GELU multiplies x by a factor
-  // computed through host tables, and the partitions would take x's Cast
-  // and Sub apart from the Mul: the plugin refuses such a part.)
-  if (yd.size() != 4 && yd.size() != 2)
+  // A sequence (rank 3, channels last: a transformer's SiLU or GLU on its
+  // tokens) as the add form takes it: its factors are sequences of its
+  // shape, or one is repeated per channel.
+  const bool seq = yd.size() == 3 && isSequence(v, v.out(r));
+  if (yd.size() != 4 && yd.size() != 2 && !seq)
     return Status(ErrorCode::Unsupported,
-                  "rank " + std::to_string(yd.size()) + " (2 or 4)");
-  int k0 = broadcastKind(yd, v.dims(src[0])),
-      k1 = broadcastKind(yd, v.dims(src[1]));
+                  "rank " + std::to_string(yd.size()) +
+                      " (2, 4, or 3 laid out as a sequence: channels last)");
+  const size_t ch = seq ? 2 : 1;
+  int k0 = broadcastKind(yd, v.dims(src[0]), ch),
+      k1 = broadcastKind(yd, v.dims(src[1]), ch);
   const int big = k0 == 0 ? 0 : 1;
   const int kb = big == 0 ? k1 : k0;
   if ((big == 0 ? k0 : k1) != 0 || kb < 0)
     return Status(ErrorCode::Unsupported,
                   "the factors are neither of one shape nor a tensor and its "
                   "per-channel scale");
+  if (seq &&
+      (!isSequence(v, src[big]) || (kb == 0 && !isSequence(v, src[1 - big]))))
+    return Status(ErrorCode::Unsupported,
+                  "a factor of the sequence's shape not laid out as a "
+                  "sequence");
   if (v.constant[size_t(src[big])])
     return Status(ErrorCode::Unsupported, "a constant factor");
   if (kb == 1) {
-    Status why = whyRepeated(v, src[1 - big], yd[1]);
+    Status why = whyRepeated(v, src[1 - big], yd[ch]);
     if (why.failed())
       return why;
   }
@@ -167,7 +192,9 @@ void claimMuls(const View &v, Analysis &a) {
 // islands (every node of an integer recurrent layer read through a host
 // Transpose) are ready in the same device run: the run goes on while a
 // claimed node is ready, and each factor's remaining nodes are claimed.
-// (The 8-bit multiply keeps its claims: docs/npu-backend.md, "Limits".)
+// A sequence's 8-bit multiply (rank 3: a transformer's SiLU or GLU, whose
+// factor may come through host nodes) is let go the same way; an image's
+// 8-bit multiply keeps its claims (docs/npu-backend.md, "Limits").
 void unclaimSplitMuls16(const View &v, Analysis &a) {
   const int nn = v.g.nodes_size();
   std::vector<char> device(size_t(v.g.values_size()), 0);
@@ -220,16 +247,19 @@ void unclaimSplitMuls16(const View &v, Analysis &a) {
   }
   for (MulPattern &mp : a.state<MulState>(formMul()).muls) {
     bool wide = false;
-    for (int x : {mp.a, mp.b, v.out(v.g.nodes(mp.requant))})
+    const int y = v.out(v.g.nodes(mp.requant));
+    for (int x : {mp.a, mp.b, y})
       wide = wide || v.dtype(x) == "i16";
-    if (!wide || islands[size_t(mp.a)] == islands[size_t(mp.b)])
+    if ((!wide && !isSequence(v, y)) ||
+        islands[size_t(mp.a)] == islands[size_t(mp.b)])
       continue;
     for (int k : {mp.castA, mp.subA, mp.castB, mp.subB, mp.mul, mp.requant})
       if (k >= 0 && a.partOf(k, formMul(), mp.requant)) {
         a.part[size_t(k)] = Analysis::Part();
         a.why[size_t(k)] =
-            "a 16-bit multiply with factors computed after different host "
-            "nodes (the partitions could separate its Casts from the Mul)";
+            std::string(wide ? "a 16-bit" : "a sequence's") +
+            " multiply with factors computed after different host nodes (the "
+            "partitions could separate its Casts from the Mul)";
       }
   }
 }
@@ -285,7 +315,8 @@ void mulLayer(Builder &b, int ri) {
   int y = b.v.out(r);
   auto yd = b.v.dims(y);
   int ta = b.materialize(mp->a);
-  int tb = mp->kind ? b.repeatedTensor(mp->b, yd[1]) : b.materialize(mp->b);
+  const int64_t C = yd[isSequence(b.v, y) ? 2 : 1]; // (defaultChan)
+  int tb = mp->kind ? b.repeatedTensor(mp->b, C) : b.materialize(mp->b);
   if (ta < 0 || tb < 0)
     return;
   Layer L;
@@ -331,7 +362,8 @@ void buildMulPart(Builder &b, int node, int last) {
 }
 
 std::string mulText(const Target &) {
-  return "rank 2 or 4; same shapes, or b one pixel of per-channel values (a "
+  return "rank 2 or 4 (or 3, a sequence: channels last); same shapes, or b "
+         "one pixel of per-channel values (a "
          "constant, or a [1,C,...] tensor: the squeeze-excitation scale)";
 }
 

@@ -150,10 +150,12 @@ int Builder::repeatedTensor(int x, int64_t C) {
   t.P = 1;
   t.lanes = v.t.lanes;
   const int64_t L = t.lanes;
+  // (An int32 constant, a multiply's folded factor: as an 8-bit row.)
+  const int64_t off = v.dtype(x) == "i32" ? constRowOffset(vals) : 0;
   t.data.assign(size_t(t.bytes()), 0);
   for (int64_t c = 0; c < C; ++c) {
     int64_t h = vals.size() == 1 ? vals[0] : vals[size_t(c)];
-    t.data[size_t((c / L) * L + c % L)] = int8_t(t.u8 ? h - 128 : h);
+    t.data[size_t((c / L) * L + c % L)] = int8_t(t.u8 ? h - 128 : h + off);
   }
   lp.tensors.push_back(std::move(t));
   return repeated[{x, C}] = int(lp.tensors.size() - 1);

@@ -140,6 +140,12 @@ Status placeRuns(std::vector<NTensor> &ts, int from, int to, int64_t runs,
 size_t dtypeBytes(const std::string &t);
 // The stored (int8) value of a zero point of a tensor of dtype `d`.
 int32_t storedZp(const std::string &d, int64_t zp);
+// The offset that lays an int32 constant of values spanning at most 256 out
+// as an 8-bit row (its lowest value at -128): stored = value + offset, the
+// offset the row's zero point (a multiply's folded constant factor).
+inline int64_t constRowOffset(const std::vector<int64_t> &vals) {
+  return vals.empty() ? 0 : -128 - *std::min_element(vals.begin(), vals.end());
+}
 
 struct ConvGeom {
   int64_t N, C, H, W, K, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
