@@ -25,6 +25,7 @@
 // is for: an accelerator's layers are rank-2 GEMMs over channel tiles
 // (core/accel's actmatmul and softmax forms), and a Split on the channels and a
 // Concat of the heads are views and placements there.
+#include "lower/IntegerForms.h"
 #include "lower/LowerUtil.h"
 #include "lower/Lowering.h"
 
@@ -79,7 +80,8 @@ bool perTensor(const Node &n) {
 // Or part i of a fused projection: x4 = Gather(Transpose(Reshape(src ->
 // [1, n, P, H, d]), [2, 0, 3, 1, 4]), i) on axis 0 (a ViT's QKV), or
 // Transpose(Gather(Reshape(...), i) on axis 2, perm), the heads of channels
-// [i H d, (i + 1) H d) of src.
+// [i H d, (i + 1) H d) of src; each Gather also as a Slice [i, i + 1) on the
+// part axis and a Squeeze of it (PaddlePaddle's SVTR).
 // `steps`: elementwise per-tensor ops of the heads before the MatMul
 // (tables, Requantizes: PyTorch's scaled_dot_product_attention export
 // multiplies Q and K transposed by the scale's square root), innermost
@@ -114,60 +116,128 @@ Value peelSteps(const Users &users, Value x, std::vector<Node *> &steps,
   }
   return x;
 }
-// Part i of the fused projection r = Reshape(src -> [1, n, P, H, d]) that
-// Gather g takes (its index one constant in [0, P)): src [1, n, P H d], or
-// also [n, P H d] when `flat`.
-std::optional<Heads> projectionPart(const Node &g, const Node &r, bool flat) {
-  const Tensor *idx = g.constantInput(1);
+// Part i of the fused projection r = Reshape(src -> [1, n, P, H, d]): src
+// [1, n, P H d], or also [n, P H d] when `flat`.
+std::optional<Heads> projectionPart(int64_t i, const Node &r, bool flat) {
   const Dims &rd = r.types[0].dims();
   const Dims &sd = r.inputs[0].type().dims();
-  if (!idx || idx->type().numElements() != 1 || !idx->type().dims().empty() ||
-      rd.size() != 5 || rd[0] != 1 || (sd.size() != 3 && !flat) ||
+  if (rd.size() != 5 || rd[0] != 1 || (sd.size() != 3 && !flat) ||
       (sd.size() != 3 && sd.size() != 2) || (sd.size() == 3 && sd[0] != 1) ||
-      sd[sd.size() - 2] != rd[1] || sd.back() != rd[2] * rd[3] * rd[4])
-    return std::nullopt;
-  const int64_t i = idx->toInts()[0];
-  if (i < 0 || i >= rd[2])
+      sd[sd.size() - 2] != rd[1] || sd.back() != rd[2] * rd[3] * rd[4] ||
+      i < 0 || i >= rd[2])
     return std::nullopt;
   return Heads{r.inputs[0], rd[1], rd[3], rd[4], i, rd[2], {}};
 }
 
+// The index a Gather of one constant scalar index takes, or -1.
+int64_t gatherIndex(const Node &g) {
+  const Tensor *idx = g.constantInput(1);
+  if (!idx || idx->type().numElements() != 1 || !idx->type().dims().empty())
+    return -1;
+  return idx->toInts()[0];
+}
+
+// The one index a Slice takes along `axis`, keeping every other axis whole
+// (a positive step), or -1. PaddlePaddle's exports take a fused projection's
+// parts so: Slice [i, i + 1) on the part axis, then a Squeeze (a Reshape
+// here) before or after the heads' Transpose.
+int64_t unitSliceIndex(const Node &sl, size_t axis) {
+  if (sl.kind != OpKind::Slice)
+    return -1;
+  const Dims &in = sl.inputs[0].type().dims();
+  const Dims &out = sl.types[0].dims();
+  if (in.size() != out.size() || axis >= in.size() || out[axis] != 1)
+    return -1;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (i != axis && in[i] != out[i])
+      return -1;
+  const Tensor *st = sl.constantInput(1);
+  const Tensor *ax = sl.hasInput(3) ? sl.constantInput(3) : nullptr;
+  const Tensor *sp = sl.hasInput(4) ? sl.constantInput(4) : nullptr;
+  if (!st || (sl.hasInput(3) && !ax) || (sl.hasInput(4) && !sp))
+    return -1;
+  const std::vector<int64_t> starts = st->toInts();
+  std::vector<int64_t> axes = ax ? ax->toInts() : std::vector<int64_t>();
+  if (!ax)
+    for (size_t j = 0; j < starts.size(); ++j)
+      axes.push_back(int64_t(j));
+  const std::vector<int64_t> steps = sp ? sp->toInts() : std::vector<int64_t>();
+  const int64_t rank = int64_t(in.size()), dim = in[axis];
+  for (size_t j = 0; j < axes.size() && j < starts.size(); ++j) {
+    if ((axes[j] < 0 ? axes[j] + rank : axes[j]) != int64_t(axis))
+      continue;
+    if (j < steps.size() && steps[j] <= 0)
+      return -1;
+    int64_t i = starts[j] < 0 ? starts[j] + dim : starts[j];
+    return std::clamp<int64_t>(i, 0, dim - 1);
+  }
+  return -1;
+}
+
+// A Reshape that drops unit axis `axis` of its input and keeps the rest.
+bool squeezes(const Node &r, size_t axis) {
+  Dims d = r.inputs[0].type().dims();
+  if (r.kind != OpKind::Reshape || axis >= d.size() || d[axis] != 1)
+    return false;
+  d.erase(d.begin() + std::ptrdiff_t(axis));
+  return r.types[0].dims() == d;
+}
+
+// Or Squeeze(Transpose(Slice(Reshape(src -> [1, n, P, H, d]), [i, i + 1)
+// on axis 2), [2, 0, 3, 1, 4]), axis 0): the same part, src also [n, P H d]
+// (the projection a Gemm).
 std::optional<Heads> fusedHeadsOf(const Users &users, Value x4,
                                   std::vector<Node *> &seen) {
-  Node *g = soleProducer(users, x4, OpKind::Gather);
-  if (!g || g->attrInt("axis", 0) != 0 || !g->inputs[0].node ||
-      g->inputs[0].node->kind != OpKind::Transpose)
-    return std::nullopt;
-  Node *t = g->inputs[0].node;
-  if (t->attrInts("perm") != std::vector<int64_t>{2, 0, 3, 1, 4} ||
-      !t->inputs[0].node || t->inputs[0].node->kind != OpKind::Reshape)
-    return std::nullopt;
-  Node *r = t->inputs[0].node;
-  auto h = projectionPart(*g, *r, false);
-  if (h) {
-    seen.push_back(g);
-    seen.push_back(t);
-    seen.push_back(r);
+  const std::vector<int64_t> parts{2, 0, 3, 1, 4};
+  if (Node *g = soleProducer(users, x4, OpKind::Gather)) {
+    Node *t = g->inputs[0].node;
+    if (g->attrInt("axis", 0) != 0 || !t || t->kind != OpKind::Transpose ||
+        t->attrInts("perm") != parts || !t->inputs[0].node ||
+        t->inputs[0].node->kind != OpKind::Reshape)
+      return std::nullopt;
+    Node *r = t->inputs[0].node;
+    auto h = projectionPart(gatherIndex(*g), *r, false);
+    if (h)
+      seen.insert(seen.end(), {g, t, r});
+    return h;
   }
+  Node *q = soleProducer(users, x4, OpKind::Reshape);
+  Node *t = q ? soleProducer(users, q->inputs[0], OpKind::Transpose) : nullptr;
+  Node *sl = t ? soleProducer(users, t->inputs[0], OpKind::Slice) : nullptr;
+  Node *r = sl ? sl->inputs[0].node : nullptr;
+  if (!sl || !squeezes(*q, 0) || t->attrInts("perm") != parts || !r ||
+      r->kind != OpKind::Reshape)
+    return std::nullopt;
+  auto h = projectionPart(unitSliceIndex(*sl, 2), *r, true);
+  if (h)
+    seen.insert(seen.end(), {q, t, sl, r});
   return h;
 }
 
 // Or part i of a fused projection taken before the heads' Transpose t
 // (ONNX Runtime's optimized ViT): t's input Gather(Reshape(src -> [1, n,
 // P, H, d]), i) on axis 2, src [1, n, P H d] or [n, P H d].
+// Or the same with Squeeze(Slice(..., [i, i + 1) on axis 2), axis 2) for
+// the Gather.
 std::optional<Heads> gatheredHeadsOf(const Users &users, Node &t,
                                      std::vector<Node *> &seen) {
-  Node *g = soleProducer(users, t.inputs[0], OpKind::Gather);
-  if (!g || g->attrInt("axis", 0) != 2 || !g->inputs[0].node ||
-      g->inputs[0].node->kind != OpKind::Reshape)
-    return std::nullopt;
-  Node *r = g->inputs[0].node;
-  auto h = projectionPart(*g, *r, true);
-  if (h) {
-    seen.push_back(&t);
-    seen.push_back(g);
-    seen.push_back(r);
+  if (Node *g = soleProducer(users, t.inputs[0], OpKind::Gather)) {
+    Node *r = g->inputs[0].node;
+    if (g->attrInt("axis", 0) != 2 || !r || r->kind != OpKind::Reshape)
+      return std::nullopt;
+    auto h = projectionPart(gatherIndex(*g), *r, true);
+    if (h)
+      seen.insert(seen.end(), {&t, g, r});
+    return h;
   }
+  Node *q = soleProducer(users, t.inputs[0], OpKind::Reshape);
+  Node *sl = q ? soleProducer(users, q->inputs[0], OpKind::Slice) : nullptr;
+  Node *r = sl ? sl->inputs[0].node : nullptr;
+  if (!sl || !squeezes(*q, 2) || !r || r->kind != OpKind::Reshape)
+    return std::nullopt;
+  auto h = projectionPart(unitSliceIndex(*sl, 2), *r, true);
+  if (h)
+    seen.insert(seen.end(), {&t, q, sl, r});
   return h;
 }
 
@@ -206,6 +276,13 @@ std::optional<Heads> steppedHeadsOf(const Users &users, Value x4,
     h->steps.assign(steps.rbegin(), steps.rend());
   return h;
 }
+
+// Heads padded to `width` channels (their width when not padded), and the
+// output projection reading their concatenation (Rewriter::paddingOf).
+struct Padding {
+  int64_t width = 0;
+  Node *consumer = nullptr;
+};
 
 class Rewriter {
 public:
@@ -333,7 +410,10 @@ private:
           (od.size() == 2 && od[0] == n && od[1] == D)))
       return false;
     seen.push_back(out);
-    EMBER_TRY(rewrite(*q, *k, *v, s, *rq, tables, *sm, *o, *rq2, *out));
+    Padding pad = paddingOf(*q, *k, *v, s, *out, seen);
+    if (pad.width != q->d)
+      seen.push_back(pad.consumer);
+    EMBER_TRY(rewrite(*q, *k, *v, s, *rq, tables, *sm, *o, *rq2, *out, pad));
     // The batched chain, from its end: each node once its users are gone.
     for (auto it = seen.rbegin(); it != seen.rend(); ++it)
       erase(*it);
@@ -362,26 +442,34 @@ private:
     return Value(f_.addConstant(name, Tensor::fromInts(ElemKind::I64, v)));
   }
 
-  // The heads of src as H values [rows, d]: src as [rows, P H d], split on
-  // the channels (a fused projection's Split shared by its parts).
+  // The heads of src as H values [rows, w]: src as [rows, P H w], split on
+  // the channels (a fused projection's Split shared by its parts); w the
+  // padded width when the heads are padded (src then the padded
+  // projection's result).
   Expected<std::vector<Value>> split(Node &before, const Heads &h, int64_t rows,
-                                     const std::string &name) {
-    auto key = std::make_pair(h.src.node, h.src.idx);
+                                     const std::string &name,
+                                     const Padding &pad) {
+    Value src = h.src;
+    if (pad.width != h.d) {
+      EMBER_ASSIGN(src, paddedProjection(before, h, pad.width, name));
+    }
+    const int64_t w = pad.width;
+    auto key = std::make_pair(src.node, src.idx);
     auto it = splits_.find(key);
     if (it == splits_.end()) {
       const int64_t pieces = h.parts * h.H;
-      Value x = h.src;
+      Value x = src;
       if (x.type().dims().size() == 3) {
         EMBER_ASSIGN(x, make(before, OpKind::Reshape,
-                             {x, ints(name + ".shape", {rows, pieces * h.d})},
-                             {}, name));
+                             {x, ints(name + ".shape", {rows, pieces * w})}, {},
+                             name));
       }
-      EMBER_ASSIGN(
-          Node * sp,
-          f_.create(OpKind::Split,
-                    {x, ints(name + ".split",
-                             std::vector<int64_t>(size_t(pieces), h.d))},
-                    {{"axis", Attr::ofInt(1)}}, name, int(pieces), &before));
+      EMBER_ASSIGN(Node * sp,
+                   f_.create(OpKind::Split,
+                             {x, ints(name + ".split",
+                                      std::vector<int64_t>(size_t(pieces), w))},
+                             {{"axis", Attr::ofInt(1)}}, name, int(pieces),
+                             &before));
       std::vector<Value> all;
       for (int64_t i = 0; i < pieces; ++i)
         all.push_back(Value(sp, unsigned(i)));
@@ -482,11 +570,11 @@ private:
 
   Status rewrite(const Heads &q, const Heads &k, const Heads &v, Node &s,
                  Node &rq, const std::vector<Node *> &tables, Node &sm, Node &o,
-                 Node &rq2, Node &out) {
+                 Node &rq2, Node &out, const Padding &pad) {
     const std::string &nm = s.name;
-    EMBER_ASSIGN(auto qh, split(out, q, q.n, nm + ".q"));
-    EMBER_ASSIGN(auto kh, split(out, k, k.n, nm + ".k"));
-    EMBER_ASSIGN(auto vh, split(out, v, v.n, o.name + ".v"));
+    EMBER_ASSIGN(auto qh, split(out, q, q.n, nm + ".q", pad));
+    EMBER_ASSIGN(auto kh, split(out, k, k.n, nm + ".k", pad));
+    EMBER_ASSIGN(auto vh, split(out, v, v.n, o.name + ".v", pad));
     auto with = [](const Node &n, std::vector<Value> ins) {
       for (size_t i = ins.size(); i < n.inputs.size(); ++i)
         ins.push_back(n.inputs[i]);
@@ -539,6 +627,8 @@ private:
     }
     EMBER_ASSIGN(Value cat, make(out, OpKind::Concat, heads,
                                  {{"axis", Attr::ofInt(1)}}, out.name));
+    if (pad.width != q.d)
+      return padConsumer(out, *pad.consumer, cat, q.H, q.d, pad.width);
     Value res = cat;
     if (out.types[0].dims().size() == 3) {
       EMBER_ASSIGN(res,
@@ -550,8 +640,227 @@ private:
     return Status::ok();
   }
 
+  // ---- heads padded to whole 8-lane groups ----------------------------
+  //
+  // Heads of d channels, d not a multiple of 8 (PaddlePaddle's SVTR: 120
+  // channels in 8 heads of 15), are split from and concatenated into
+  // tensors at channel offsets inside a lane group, which an accelerator
+  // storing whole 8-lane groups cannot place. Padded, each head is w =
+  // d rounded up to 8 channels: the projection computing Q, K and V gets
+  // w - d columns per head whose weights are the weight zero point, whose
+  // bias and multiplier are 0 (their stored value is the projection's zero
+  // point), and the output projection reading the concatenated heads gets
+  // rows that are its weight zero point at the padding. Every padding
+  // product (q - zq)(k - zk) and (o - zo)(w - zw) is then 0, and the rest
+  // are the unpadded ones: the result is the same, byte for byte.
+  // The stored zero point input i of n (0 when absent), when a scalar.
+  static std::optional<int64_t> scalarInput(const Node &n, size_t i) {
+    if (!n.hasInput(i))
+      return 0;
+    const Tensor *t = n.constantInput(i);
+    if (!t || t->size() != 1)
+      return std::nullopt;
+    return t->getInt(0);
+  }
+
+  // A stored value v after elementwise 8-bit tables (nullopt through any
+  // other step).
+  static std::optional<int64_t> throughSteps(int64_t v,
+                                             const std::vector<Node *> &steps) {
+    for (const Node *st : steps) {
+      const Tensor *tab = st->constantInput(1);
+      const ElemKind k = st->inputs[0].type().elem();
+      if (st->kind != OpKind::TableLookup || !tab || tab->size() != 256 ||
+          (k != ElemKind::U8 && k != ElemKind::I8))
+        return std::nullopt;
+      v = tab->getInt(v - (k == ElemKind::U8 ? 0 : -128));
+    }
+    return v;
+  }
+
+  // The projection computing a head source: Requantize([Add(]
+  // MatMulInteger(x, W)[, b)]) of a constant W [K, C], the bias [C] or
+  // [1, C], the multipliers and shifts per tensor or per channel, no
+  // input zero point, src its result [n, C].
+  struct Projection {
+    Node *mm = nullptr, *add = nullptr, *rq = nullptr;
+  };
+  std::optional<Projection> projectionOf(Value src) {
+    Node *rq = src.node;
+    if (!rq || rq->kind != OpKind::Requantize ||
+        src.type().dims().size() != 2 || rq->hasInput(3))
+      return std::nullopt;
+    const int64_t C = src.type().dims()[1];
+    for (size_t i : {size_t(1), size_t(2)}) {
+      const Tensor *t = rq->constantInput(i);
+      if (!t || (t->size() != 1 && t->size() != C))
+        return std::nullopt;
+    }
+    Projection p;
+    p.rq = rq;
+    Node *acc = rq->inputs[0].node;
+    if (acc && acc->kind == OpKind::Add) {
+      const Tensor *b = acc->constantInput(1);
+      if (!b || b->size() != C ||
+          !soleProducer(users_, rq->inputs[0], OpKind::Add))
+        return std::nullopt;
+      p.add = acc;
+      acc = acc->inputs[0].node;
+    }
+    if (!acc || acc->kind != OpKind::MatMulInteger ||
+        !soleProducer(users_, Value(acc, 0), OpKind::MatMulInteger))
+      return std::nullopt;
+    const Tensor *w = acc->constantInput(1);
+    const Tensor *wz = acc->hasInput(3) ? acc->constantInput(3) : nullptr;
+    if (!w || w->type().dims().size() != 2 || w->type().dims()[1] != C ||
+        (acc->hasInput(3) && (!wz || (wz->size() != 1 && wz->size() != C))))
+      return std::nullopt;
+    p.mm = acc;
+    return p;
+  }
+
+  // Whether the heads get padded, to what width, and the MatMulInteger
+  // reading their concatenation: a constant B [H d, N] read by nothing
+  // else, each head source a padded projection, and every padding product
+  // of the scores 0 (q's or k's padding its zero point after their steps).
+  Padding paddingOf(const Heads &q, const Heads &k, const Heads &v, Node &s,
+                    Node &out, const std::vector<Node *> &seen) {
+    Padding none{q.d, nullptr};
+    const int64_t w = (q.d + 7) / 8 * 8;
+    if (q.d % 8 == 0 || out.types[0].dims().size() != 2)
+      return none;
+    auto it = users_.find(&out);
+    if (it == users_.end() || it->second.size() != 1 || !it->second[0].user)
+      return none;
+    Node *c = it->second[0].user;
+    const Tensor *b = c->constantInput(1);
+    if (c->kind != OpKind::MatMulInteger || c->inputs[0] != Value(&out) || !b ||
+        b->type().dims().size() != 2 || b->type().dims()[0] != q.H * q.d ||
+        (c->hasInput(3) && !c->constantInput(3)))
+      return none;
+    for (const Heads *h : {&q, &k, &v}) {
+      auto it = users_.find(h->src.node);
+      if (!projectionOf(h->src) || it == users_.end())
+        return none;
+      for (const Use &u : it->second)
+        if (!u.user ||
+            std::find(seen.begin(), seen.end(), u.user) == seen.end())
+          return none;
+    }
+    // A padding channel's stored value: the projection's zero point,
+    // within its Requantize's clamp.
+    auto zp = [](const Heads &h) -> std::optional<int64_t> {
+      const Node &r = *h.src.node;
+      auto z = scalarInput(r, 4);
+      const ElemKind k = r.types[0].elem();
+      if (z)
+        z = std::clamp(*z, r.attrInt("min", lowestOf(k)),
+                       r.attrInt("max", highestOf(k)));
+      return z;
+    };
+    auto qz = zp(q), kz = zp(k);
+    auto qv = qz ? throughSteps(*qz, q.steps) : std::nullopt;
+    auto kv = kz ? throughSteps(*kz, k.steps) : std::nullopt;
+    auto sa = scalarInput(s, 2), sb = scalarInput(s, 3);
+    if (!(qv && sa && *qv == *sa) && !(kv && sb && *kv == *sb))
+      return none;
+    return Padding{w, c};
+  }
+
+  // The head source's projection again with w - d padding columns per
+  // head (its parts' heads in order), once per source.
+  Expected<Value> paddedProjection(Node &before, const Heads &h, int64_t w,
+                                   const std::string &name) {
+    auto key = std::make_pair(h.src.node, h.src.idx);
+    if (auto it = padded_.find(key); it != padded_.end())
+      return it->second;
+    const Projection p = *projectionOf(h.src);
+    const int64_t C = h.src.type().dims()[1], pieces = h.parts * h.H;
+    const int64_t Cw = pieces * w;
+    // Old column of new column j, or -1 at the padding.
+    auto from = [&](int64_t j) {
+      return j % w < h.d ? j / w * h.d + j % w : int64_t(-1);
+    };
+    // A per-channel vector ([C] or [1, C]) with `fill` at the padding.
+    auto widened = [&](const Tensor &t, int64_t fill) {
+      Dims nd = t.type().dims();
+      nd.back() = Cw;
+      Tensor r(Type(t.elem(), nd));
+      const int64_t outer = t.size() / C;
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t j = 0; j < Cw; ++j) {
+          const int64_t i = from(j);
+          r.setInt(o * Cw + j, i < 0 ? fill : t.getInt(o * C + i));
+        }
+      return r;
+    };
+    const Tensor &W = *p.mm->constantInput(1);
+    const Tensor *wz = p.mm->hasInput(3) ? p.mm->constantInput(3) : nullptr;
+    std::vector<Value> mins = p.mm->inputs;
+    {
+      // The weights: padding columns are the column's weight zero point.
+      // (Per-column zero points: a padding column's is 0, its weights 0.)
+      const int64_t K = W.type().dims()[0];
+      const int64_t z = wz && wz->size() == 1 ? wz->getInt(0) : 0;
+      Tensor nw(Type(W.elem(), {K, Cw}));
+      for (int64_t r = 0; r < K; ++r)
+        for (int64_t j = 0; j < Cw; ++j) {
+          const int64_t i = from(j);
+          nw.setInt(r * Cw + j, i >= 0 ? W.getInt(r * C + i) : z);
+        }
+      if (wz && wz->size() != 1)
+        mins[3] = Value(f_.addConstant(name + ".wzp", widened(*wz, 0)));
+      mins[1] = Value(f_.addConstant(name + ".weight", std::move(nw)));
+    }
+    EMBER_ASSIGN(Value acc, make(before, OpKind::MatMulInteger, mins,
+                                 p.mm->attrs, p.mm->name));
+    if (p.add) {
+      std::vector<Value> ains = p.add->inputs;
+      ains[0] = acc;
+      ains[1] = Value(
+          f_.addConstant(name + ".bias", widened(*p.add->constantInput(1), 0)));
+      EMBER_ASSIGN(acc,
+                   make(before, OpKind::Add, ains, p.add->attrs, p.add->name));
+    }
+    std::vector<Value> rins = p.rq->inputs;
+    rins[0] = acc;
+    for (size_t i : {size_t(1), size_t(2)}) {
+      const Tensor &t = *p.rq->constantInput(i);
+      if (t.size() != 1)
+        rins[i] = Value(f_.addConstant(
+            name + (i == 1 ? ".multiplier" : ".shift"), widened(t, 0)));
+    }
+    EMBER_ASSIGN(Value y, make(before, OpKind::Requantize, rins, p.rq->attrs,
+                               p.rq->name));
+    padded_.emplace(key, y);
+    return y;
+  }
+
+  // The output projection c again on the padded heads `cat` [n, H w]: B's
+  // rows at the padding are its weight zero point.
+  Status padConsumer(Node &before, Node &c, Value cat, int64_t H, int64_t d,
+                     int64_t w) {
+    const Tensor &B = *c.constantInput(1);
+    const Tensor *bz = c.hasInput(3) ? c.constantInput(3) : nullptr;
+    const int64_t N = B.type().dims()[1];
+    Tensor nb(Type(B.elem(), {H * w, N}));
+    for (int64_t r = 0; r < H * w; ++r)
+      for (int64_t j = 0; j < N; ++j)
+        nb.setInt(r * N + j,
+                  r % w < d ? B.getInt((r / w * d + r % w) * N + j)
+                            : (!bz ? 0 : bz->getInt(bz->size() == 1 ? 0 : j)));
+    std::vector<Value> ins = c.inputs;
+    ins[0] = cat;
+    ins[1] = Value(f_.addConstant(c.name + ".padded", std::move(nb)));
+    EMBER_ASSIGN(Value y,
+                 make(before, OpKind::MatMulInteger, ins, c.attrs, c.name));
+    f_.replaceAllUses(Value(&c), y);
+    return Status::ok();
+  }
+
   Function &f_;
   Users users_;
+  std::map<std::pair<Node *, unsigned>, Value> padded_;
   std::map<std::pair<Node *, unsigned>, std::vector<Value>> splits_;
   std::map<std::pair<Node *, unsigned>, Value> masks_;
   std::set<const Node *> gone_;
