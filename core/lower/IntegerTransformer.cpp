@@ -8,7 +8,9 @@
 //   DQ -> ReduceMean, Sub, Pow (or Mul), ReduceMean, Add(eps), Sqrt, Div
 //         [-> Mul(gamma) -> Add(beta)] -> Q         IntegerNormalization
 //         (RMS: no ReduceMean/Sub; Q -> DQ pairs on the variance path are
-//         passed through: the integer form keeps the variance exact)
+//         passed through: the integer form keeps the variance exact; the
+//         difference may be transposed, the mean over the axes the
+//         Transpose moves last: the transposed integers normalized)
 //   DQ -> ReduceMax, Sub, Exp, ReduceSum, Div -> Q  IntegerSoftmax
 //         (the decomposed Softmax; ReduceMax and Sub may be absent, Q -> DQ
 //         pairs between them are passed through)
@@ -216,6 +218,9 @@ public:
         users_ = f_.computeUsers();
       }
     }
+    // (A normalization that reads a QuantizeLinear placed after its Div.)
+    if (sort_)
+      EMBER_TRY(f_.topoSort());
     return count_;
   }
 
@@ -433,23 +438,50 @@ private:
     if (!pow && !mul)
       return false;
     pat.push_back(sq);
-    // t = x - mean(x) (LayerNorm) or x (RMSNorm).
+    // t = x - mean(x) (LayerNorm) or x (RMSNorm); or t = Transpose(x -
+    // mean(x)) with the mean over the axes the Transpose moves to `axes`
+    // (ONNX Runtime's pre-processing writes a sequence's LayerNorm after
+    // a flatten so: the mean and the Sub before the tokens' Transpose),
+    // normalized as the mean of Transpose(x).
     bool center = false;
     Value xdq = t;
-    if (t.node && t.node->kind == OpKind::Sub) {
-      Node *m1 = t.node->inputs[1].node;
-      if (!m1 || reducedAxes(*m1) != axes || m1->inputs[0] != t.node->inputs[0])
+    std::vector<int64_t> perm;
+    Node *sub = t.node;
+    if (sub && sub->kind == OpKind::Transpose && sub->inputs[0].node &&
+        sub->inputs[0].node->kind == OpKind::Sub &&
+        soleUser(users_, sub->inputs[0].node) == sub) {
+      perm = sub->attrInts("perm");
+      pat.push_back(sub);
+      sub = sub->inputs[0].node;
+    }
+    if (sub && sub->kind == OpKind::Sub) {
+      Node *m1 = sub->inputs[1].node;
+      Dims moved;
+      if (m1)
+        for (int64_t a : reducedAxes(*m1))
+          for (size_t i = 0; i < perm.size(); ++i)
+            if (perm[i] == a)
+              moved.push_back(int64_t(i));
+      std::sort(moved.begin(), moved.end());
+      if (!m1 || (perm.empty() ? reducedAxes(*m1) : moved) != axes ||
+          m1->inputs[0] != sub->inputs[0])
         return false;
       center = true;
-      xdq = t.node->inputs[0];
-      pat.push_back(t.node);
+      xdq = sub->inputs[0];
+      pat.push_back(sub);
       pat.push_back(m1);
+    } else if (!perm.empty()) {
+      return false;
     }
     auto x = dequantizedInput(xdq);
-    if (!x || xdq.type().dims() != div.types[0].dims())
+    Dims xd = xdq.type().dims();
+    if (!perm.empty() && perm.size() == xd.size())
+      for (size_t i = 0; i < perm.size(); ++i)
+        xd[i] = xdq.type().dims()[size_t(perm[i])];
+    if (!x || xd != div.types[0].dims())
       return false;
     // [Mul(gamma)] [Add(beta)] then the QuantizeLinear.
-    const Dims &dims = xdq.type().dims();
+    const Dims &dims = xd;
     const Dims row(dims.begin() + axes.front(), dims.end());
     std::vector<double> gamma{1.0}, beta;
     Node *last = &div;
@@ -472,10 +504,34 @@ private:
     std::vector<Node *> inner(pat.begin(), pat.end());
     if (!out || !closed(inner, pat, out->first))
       return false;
+    if (!perm.empty()) {
+      EMBER_ASSIGN(x->q, transposed(div, xdq, *x, perm));
+    }
     EMBER_ASSIGN(Value y, buildNorm(div, *x, axes.front(), center, *eps, gamma,
                                     beta, out->second));
     replace(out->first, y, pat);
     return true;
+  }
+
+  // The stored integers of Transpose(xdq) (xdq the DequantizeLinear of x):
+  // the QuantizeLinear of a float Transpose of xdq with x's parameters when
+  // the graph has one (the same integers), else an integer Transpose of x.
+  Expected<Value> transposed(Node &at, Value xdq, const Stored &x,
+                             const std::vector<int64_t> &perm) {
+    for (const Use &u : usersOf(users_, xdq.node))
+      if (u.user && u.user->kind == OpKind::Transpose &&
+          u.user->attrInts("perm") == perm)
+        if (auto q = quantizedBy(*u.user);
+            q && q->second.kind == x.p.kind &&
+            q->second.scale() == x.p.scale() &&
+            q->second.zeroPoint() == x.p.zeroPoint()) {
+          sort_ = true;
+          return Value(q->first, 0);
+        }
+    EMBER_ASSIGN(Node * tr,
+                 f_.create(OpKind::Transpose, {x.q},
+                           {{"perm", Attr::ofInts(perm)}}, at.name, 1, &at));
+    return Value(tr, 0);
   }
 
   // A member of a table region: an elementwise float op on region values
@@ -684,6 +740,7 @@ private:
   Function &f_;
   Users users_;
   std::set<const Node *> gone_;
+  bool sort_ = false;
   size_t count_ = 0;
 };
 
