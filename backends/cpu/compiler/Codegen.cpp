@@ -95,6 +95,7 @@ Status Codegen::run() {
 
 Expected<CompiledModel> compileModel(Function &f, const CompileConfig &cfg) {
   EMBER_TRY(widenHalfKernels(f));
+  EMBER_TRY(pointDepthwiseAsElementwise(f));
   FusionStats folds;
   EMBER_TRY(foldChannelScales(f, cfg, &folds));
   CompiledModel out;

@@ -55,12 +55,17 @@ struct CompiledModel {
 
 // Compiles the main function of a lowered module. Unsupported nodes fail
 // with ErrorCode::Unsupported naming the node. `f` is rewritten first by
-// widenHalfKernels (idempotent), then foldChannelScales.
+// widenHalfKernels (idempotent), pointDepthwiseAsElementwise, then
+// foldChannelScales.
 Expected<CompiledModel> compileModel(Function &f, const CompileConfig &cfg);
 
 // 16-bit float Conv/ConvTranspose/MatMul/pooling/reductions become f32
 // ones between casts (WidenHalf.cpp).
 Status widenHalfKernels(Function &f);
+
+// A depthwise 1x1 ConvInteger of one-pixel images [N, C, 1, 1] becomes an
+// elementwise product by its weights (PointDepthwise.cpp).
+Status pointDepthwiseAsElementwise(Function &f);
 
 // Conv(x * s, W) with s one scale per channel of one image becomes
 // Conv(x, W * s) where W is the smaller of the two (ScaleFold.cpp; counted
