@@ -211,7 +211,7 @@ Expected<Value> buildChannelAffine(LoweringBuilder &b, Value x,
     r.real.push_back(sx * sw / sy);
     r.f32.push_back(float(sx * sw / sy));
   }
-  // (An image map: buildAffine takes rank 4 only.)
+  // (A map of rank 4: buildAffine reshapes a rank-2 one.)
   EMBER_ASSIGN(Value acc, b.op(OpKind::ConvInteger,
                                {x, b.constant(std::move(w), "weight")},
                                {{"group", Attr::ofInt(channels)},
@@ -270,17 +270,25 @@ buildAffine(LoweringBuilder &b, Value x, const QParams &px,
                  buildAffineTable(b, x, px, f.a[0], f.b[0], py, lo, hi));
     return std::optional<Value>(y);
   }
-  // Only an image's map [N, C, H, W] takes the depthwise form. A map of
-  // rank 3 (a sequence's or a detector's anchors on axis 1) or 5 keeps its
-  // form: backends run its neighbours at rank 2 or 4. So does a rank-2
-  // [N, C] map (a batch normalization after a fully connected layer): as a
-  // depthwise convolution of N one-pixel images it cost the CPU backend
-  // 1.4x the fused elementwise steps it replaced (MLPerf Tiny's
-  // autoencoder, 217 x 128 maps), and its neighbours, rows of a MatMul,
-  // gain nothing from it.
-  if (rank != 4)
+  // An image's map [N, C, H, W] takes the depthwise form, and so does a
+  // rank-2 [N, C] map (a batch normalization after a fully connected
+  // layer: MLPerf Tiny's autoencoder), reshaped to N one-pixel images
+  // [N, C, 1, 1] and back: an accelerator runs it as a depthwise layer
+  // between its MatMuls, and the CPU backend as one elementwise loop
+  // (backends/cpu/compiler/PointDepthwise.cpp). A map of rank 3 (a
+  // sequence's or a detector's anchors on axis 1) or 5 keeps its form:
+  // backends run its neighbours at rank 2 or 4.
+  if (rank != 4 && rank != 2)
     return std::optional<Value>();
-  EMBER_ASSIGN(Value y, buildChannelAffine(b, x, px, f, py, lo, hi, profile));
+  Value in = x;
+  const Dims xd = x.type().dims();
+  if (rank == 2) {
+    EMBER_ASSIGN(in, b.op(OpKind::Reshape, {x, b.ints({xd[0], xd[1], 1, 1})}));
+  }
+  EMBER_ASSIGN(Value y, buildChannelAffine(b, in, px, f, py, lo, hi, profile));
+  if (rank == 2) {
+    EMBER_ASSIGN(y, b.op(OpKind::Reshape, {y, b.ints(xd)}));
+  }
   return std::optional<Value>(y);
 }
 
