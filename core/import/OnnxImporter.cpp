@@ -1061,6 +1061,11 @@ Status Importer::convertNode(const onnx::NodeProto &n, OpKind kind, int64_t v,
     attrs["coordinate_transformation_mode"] = Attr::ofString("asymmetric");
     attrs["nearest_mode"] = Attr::ofString("floor");
   }
+  if (op == "Resize" && v >= 11 && ins.size() >= 2 && ins[1] &&
+      (!attrs.count("coordinate_transformation_mode") ||
+       attrs["coordinate_transformation_mode"].s != "tf_crop_and_resize"))
+    ins[1] = Value(); // roi: read by tf_crop_and_resize alone (paddle2onnx
+                      // writes a constant one for every Resize)
   if (op == "LpPool" && v < 2 && attrs.count("p") &&
       attrs["p"].kind == Attr::Kind::Float)
     attrs["p"] = Attr::ofInt(int64_t(attrs["p"].f));
