@@ -39,6 +39,15 @@ const Tensor *Node::constantInput(size_t i) const {
              : nullptr;
 }
 
+std::optional<int64_t> Node::scalarZeroPoint(size_t i) const {
+  if (!hasInput(i))
+    return 0;
+  const Tensor *t = constantInput(i);
+  if (!t || t->size() != 1)
+    return std::nullopt;
+  return t->getInt(0);
+}
+
 int64_t Node::attrInt(const std::string &n, int64_t def) const {
   auto it = attrs.find(n);
   if (it == attrs.end())

@@ -10,6 +10,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -118,6 +119,10 @@ public:
   bool hasInput(size_t i) const { return i < inputs.size() && inputs[i].node; }
   // Operand i's tensor when it is a Constant, else null (absent too).
   const Tensor *constantInput(size_t i) const;
+  // Operand i as a zero point: 0 when absent, its one value when a
+  // one-element constant, else nullopt (a zero point per channel or
+  // computed).
+  std::optional<int64_t> scalarZeroPoint(size_t i) const;
   Function *parent() const { return parent_; }
 
   bool hasAttr(const std::string &n) const { return attrs.count(n) != 0; }

@@ -653,16 +653,6 @@ private:
   // rows that are its weight zero point at the padding. Every padding
   // product (q - zq)(k - zk) and (o - zo)(w - zw) is then 0, and the rest
   // are the unpadded ones: the result is the same, byte for byte.
-  // The stored zero point input i of n (0 when absent), when a scalar.
-  static std::optional<int64_t> scalarInput(const Node &n, size_t i) {
-    if (!n.hasInput(i))
-      return 0;
-    const Tensor *t = n.constantInput(i);
-    if (!t || t->size() != 1)
-      return std::nullopt;
-    return t->getInt(0);
-  }
-
   // A stored value v after elementwise 8-bit tables (nullopt through any
   // other step).
   static std::optional<int64_t> throughSteps(int64_t v,
@@ -751,7 +741,7 @@ private:
     // within its Requantize's clamp.
     auto zp = [](const Heads &h) -> std::optional<int64_t> {
       const Node &r = *h.src.node;
-      auto z = scalarInput(r, 4);
+      auto z = r.scalarZeroPoint(4);
       const ElemKind k = r.types[0].elem();
       if (z)
         z = std::clamp(*z, r.attrInt("min", lowestOf(k)),
@@ -761,7 +751,7 @@ private:
     auto qz = zp(q), kz = zp(k);
     auto qv = qz ? throughSteps(*qz, q.steps) : std::nullopt;
     auto kv = kz ? throughSteps(*kz, k.steps) : std::nullopt;
-    auto sa = scalarInput(s, 2), sb = scalarInput(s, 3);
+    auto sa = s.scalarZeroPoint(2), sb = s.scalarZeroPoint(3);
     if (!(qv && sa && *qv == *sa) && !(kv && sb && *kv == *sb))
       return none;
     return Padding{w, c};

@@ -19,16 +19,6 @@ namespace ember::cpugen {
 
 namespace {
 
-// The scalar value of optional input i of n (0 when absent), or nullopt.
-std::optional<int64_t> scalarOf(const Node &n, size_t i) {
-  if (!n.hasInput(i))
-    return 0;
-  const Tensor *t = n.constantInput(i);
-  if (!t || t->size() != 1)
-    return std::nullopt;
-  return t->getInt(0);
-}
-
 // Every entry of ints attribute `attr` of n is `v` (or it is absent).
 bool allOf(const Node &n, const char *attr, int64_t v) {
   for (int64_t e : n.attrInts(attr))
@@ -53,7 +43,7 @@ Status pointDepthwiseAsElementwise(Function &f) {
         !allOf(*c, "strides", 1) ||
         c->attrString("auto_pad", "NOTSET") != "NOTSET")
       continue;
-    const std::optional<int64_t> zx = scalarOf(*c, 2);
+    const std::optional<int64_t> zx = c->scalarZeroPoint(2);
     const Tensor *wz = c->hasInput(3) ? c->constantInput(3) : nullptr;
     if (!zx ||
         (c->hasInput(3) && (!wz || (wz->size() != 1 && wz->size() != xd[1]))))
