@@ -719,6 +719,7 @@ Status Codegen::emitLoopGroup(const Group &g) {
                                "lut");
           } else {
             v = lg.eval(root);
+            innerInterleave_ = interleaveFor(lg.curves, dims.back());
           }
           if (rk == ElemKind::Bool)
             v = b_->CreateZExt(v, b_->getInt8Ty());

@@ -129,6 +129,11 @@ int Codegen::postActivationKind(const Epilogue &e, float &alpha, float &beta) {
   return 0;
 }
 
+// The run a post function's inner loop takes at a call: the steps apply it
+// to chunks of whole rows of their result, 4K to 64K floats
+// (runtime/RtKernels.cpp), flattened when the rows are contiguous.
+constexpr int64_t kPostRun = 4096;
+
 llvm::Function *Codegen::emitPostFunction(const Group &g) {
   const Epilogue &e = g.epi;
   llvm::Type *i64 = b_->getInt64Ty(), *ptr = b_->getPtrTy(),
@@ -167,7 +172,8 @@ llvm::Function *Codegen::emitPostFunction(const Group &g) {
   LoopGen lg(*this, chain, *b_, e.post.back()->types[0].dims());
 
   auto loop = [&](llvm::Value *n, const char *name,
-                  const std::function<void(llvm::Value *)> &body) {
+                  const std::function<void(llvm::Value *)> &body,
+                  const std::function<unsigned()> &interleave = nullptr) {
     llvm::BasicBlock *pre = b_->GetInsertBlock();
     auto *head = llvm::BasicBlock::Create(*ctx_, name, fn);
     auto *exit = llvm::BasicBlock::Create(*ctx_, concat(name, ".end"), fn);
@@ -178,7 +184,10 @@ llvm::Function *Codegen::emitPostFunction(const Group &g) {
     body(iv);
     llvm::Value *next = b_->CreateAdd(iv, b_->getInt64(1), "", true, true);
     iv->addIncoming(next, b_->GetInsertBlock());
-    b_->CreateCondBr(b_->CreateICmpSLT(next, n), head, exit);
+    llvm::Instruction *latch =
+        b_->CreateCondBr(b_->CreateICmpSLT(next, n), head, exit);
+    if (unsigned count = interleave ? interleave() : 0)
+      interleaveLoop(latch, count);
     b_->SetInsertPoint(exit);
   };
   loop(rows, "row", [&](llvm::Value *i) {
@@ -186,27 +195,30 @@ llvm::Function *Codegen::emitPostFunction(const Group &g) {
     llvm::Value *rRow =
         e.postResidual ? b_->CreateInBoundsGEP(f32, r, b_->CreateMul(i, ldr))
                        : nullptr;
-    loop(cols, "col", [&](llvm::Value *j) {
-      llvm::Value *at = b_->CreateInBoundsGEP(f32, yRow, j);
-      std::map<ValueKey, llvm::Value *> vals;
-      vals[keyOf(e.postInput)] = b_->CreateLoad(f32, at);
-      if (e.postResidual)
-        vals[keyOf(e.residual)] =
-            b_->CreateLoad(f32, b_->CreateInBoundsGEP(f32, rRow, j));
-      lg.memo.clear();
-      for (const Node *n : e.post) {
-        std::vector<llvm::Value *> ops;
-        for (auto &in : n->inputs) {
-          auto it = in ? vals.find(keyOf(in)) : vals.end();
-          // (Anything else is a scalar constant: growPostChain.)
-          ops.push_back(!in                ? nullptr
-                        : it != vals.end() ? it->second
-                                           : lg.eval(in));
-        }
-        vals[keyOf(n)] = lg.roundTo(lg.op(*n, ops), n->types[0].elem());
-      }
-      b_->CreateStore(vals.at(keyOf(e.post.back())), at);
-    });
+    loop(
+        cols, "col",
+        [&](llvm::Value *j) {
+          llvm::Value *at = b_->CreateInBoundsGEP(f32, yRow, j);
+          std::map<ValueKey, llvm::Value *> vals;
+          vals[keyOf(e.postInput)] = b_->CreateLoad(f32, at);
+          if (e.postResidual)
+            vals[keyOf(e.residual)] =
+                b_->CreateLoad(f32, b_->CreateInBoundsGEP(f32, rRow, j));
+          lg.memo.clear();
+          for (const Node *n : e.post) {
+            std::vector<llvm::Value *> ops;
+            for (auto &in : n->inputs) {
+              auto it = in ? vals.find(keyOf(in)) : vals.end();
+              // (Anything else is a scalar constant: growPostChain.)
+              ops.push_back(!in                ? nullptr
+                            : it != vals.end() ? it->second
+                                               : lg.eval(in));
+            }
+            vals[keyOf(n)] = lg.roundTo(lg.op(*n, ops), n->types[0].elem());
+          }
+          b_->CreateStore(vals.at(keyOf(e.post.back())), at);
+        },
+        [&] { return interleaveFor(lg.curves, kPostRun); });
   });
   b_->CreateRetVoid();
   b_->restoreIP(saved);

@@ -77,6 +77,10 @@ struct LoopGen {
   // vectorize it (emitLoopGroup).
   std::vector<bool> disjointFromOut;
   llvm::MDNode *noaliasOut = nullptr;
+  // How many of ember/math's f32 curves (exp, tanh, erf) the expression
+  // evaluated: long chains of dependent operations, which the loop around
+  // them runs several vectors of at a time (Codegen::interleaveCurves).
+  unsigned curves = 0;
 
   LoopGen(Codegen &c, const Group &grp, llvm::IRBuilder<> &builder, Dims d)
       : cg(c), g(grp), b(builder), dims(std::move(d)) {}

@@ -84,6 +84,7 @@ llvm::Value *ownF32(LoopGen &g, ElemKind k, const char *libmName,
                     llvm::Value *x, F own) {
   if (k == ElemKind::F64)
     return g.libm(libmName, k, x);
+  ++g.curves;
   return own(IrF32Ops{g.b}, x);
 }
 
