@@ -1237,8 +1237,19 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
       splitPays(groupsK, panels, taps,
                 static_cast<double>(C / 4 * shape.strideH * shape.strideW), 0,
                 1);
+  // A pass whose activations' pairs (the bytes vpmaddubsw multiplies
+  // together: channels 2i and 2i + 1 of a pixel) each sum to at most 256
+  // runs the split tile on x itself (pairsWithin256Avx2: exact for every s8
+  // weight): no slab, no window, no correction, any panels. ReLU outputs
+  // mostly are such (a pair over 256 needs both of its activations above
+  // the middle of the range on average). u8 x the tile can read in place:
+  // no padding, whole groups of 4 channels, contiguous pixels.
+  const bool inPlaceOk = wide && b.split && !b.aSigned && plan.cp == C &&
+                         ldx == C && !shape.padTop && !shape.padLeft &&
+                         !shape.padBottom && !shape.padRight;
 #else
   const bool splitOk = false;
+  const bool inPlaceOk = false;
 #endif
   // A pass's split slab holds (x ^ flip) - shift modulo 256: its high bit
   // is set exactly for activations outside the window [shift, shift + 127]
@@ -1258,9 +1269,24 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
     const ptrdiff_t ihLo = static_cast<ptrdiff_t>(oh0 * shape.strideH) -
                            static_cast<ptrdiff_t>(shape.padTop);
     const uint8_t *origin;
-    bool split = false, anyHot = false;
+    bool split = false, anyHot = false, inPlace = false;
     size_t slabElem = plan.elem;
-    if (plan.slab) {
+#if defined(__x86_64__)
+    if (inPlaceOk) { // (no padding: the pass's input rows lie in x)
+      const size_t rows = ((segEnd - 1) / OW - oh0) * shape.strideH +
+                          (KH - 1) * shape.dilationH + 1;
+      inPlace = pairsWithin256Avx2(x + size_t(ihLo) * shape.width * C,
+                                   rows * shape.width * C);
+      if (inPlace) {
+        split = true;
+        shift = 0;
+        ++qconvPassCounts().split;
+        ++qconvPassCounts().inPlace;
+      }
+    }
+#endif
+    const bool slabbed = plan.slab && !inPlace;
+    if (slabbed) {
       // Input rows [ihLo, ihLo + rows) padded with the zero point: left and
       // right pads, rows outside x, channels past C.
       const size_t ohLast = (segEnd - 1) / OW;
@@ -1347,9 +1373,9 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
     }
     // The source's geometry: the window of output pixel (oh, ow) starts at
     // its row (oh - oh0) * strideH, column ow * strideW.
-    const size_t pixStride = plan.slab ? plan.cp * slabElem : ldx;
+    const size_t pixStride = slabbed ? plan.cp * slabElem : ldx;
     const size_t rowStride =
-        plan.slab ? plan.wp * plan.cp * slabElem : shape.width * ldx;
+        slabbed ? plan.wp * plan.cp * slabElem : shape.width * ldx;
     for (size_t kh = 0; kh < KH; ++kh)
       for (size_t kw = 0; kw < KW; ++kw)
         tapOff[kh * KW + kw] =

@@ -197,9 +197,11 @@ void qconvTileSplitAvx2(const QTileArgs &t, const QConvTileSrc &src,
 /// them, those whose activations were shifted: a zero point above 64),
 /// passes through the exact tile on a widened slab, and the split tile's
 /// correction entries (each once per run of tiles, not per panel; `below`:
-/// of the slab pixels' entries, those for activations below the window).
+/// of the slab pixels' entries, those for activations below the window);
+/// `inPlace`: of the split passes, those that read x itself, every pair of
+/// its activations summing to at most 256 (no slab, no window).
 struct QConvPassCounts {
-  size_t split = 0, shifted = 0, wide = 0, entries = 0, below = 0;
+  size_t split = 0, shifted = 0, wide = 0, entries = 0, below = 0, inPlace = 0;
 };
 QConvPassCounts &qconvPassCounts();
 
@@ -210,6 +212,12 @@ QConvPassCounts &qconvPassCounts();
 /// had a high bit (bytes a multiple of 4).
 size_t slabHighBitsAvx2(uint8_t *slab, size_t bytes, uint64_t *bits,
                         uint8_t from, uint64_t *atLeast);
+/// Whether every pair of bytes p[2i], p[2i + 1] of [0, n) (n even, p's
+/// pairs the ones vpmaddubsw multiplies together) sums to at most 256: then
+/// |a0 w0 + a1 w1| <= 128 (a0 + a1) <= 32768 for any s8 weights, and
+/// vpmaddubsw's s16 pair sums are exact (the most negative, -32768, is
+/// exactly s16's). Stops at the first pair that does not.
+bool pairsWithin256Avx2(const uint8_t *p, size_t n);
 /// How many groups of 4 bytes of [0, n) (n a multiple of 4) have a byte
 /// whose high bit, once `add` is added to it (modulo 256), is set; once
 /// more than `limit` are found, some count past it (not all).

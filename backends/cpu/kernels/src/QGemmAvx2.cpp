@@ -395,6 +395,32 @@ EMBER_TARGET_AVX2 size_t slabHighBitsAvx2(uint8_t *slab, size_t bytes,
   return groups;
 }
 
+EMBER_TARGET_AVX2 bool pairsWithin256Avx2(const uint8_t *p, size_t n) {
+  // vpmaddubsw by ones: each pair's sum as s16 (at most 510), against 256;
+  // 128 bytes between tests.
+  const __m256i ones = _mm256_set1_epi8(1);
+  const __m256i most = _mm256_set1_epi16(256);
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    __m256i over = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (size_t j = 0; j < 128; j += 32)
+      over = _mm256_or_si256(
+          over, _mm256_cmpgt_epi16(
+                    _mm256_maddubs_epi16(
+                        _mm256_loadu_si256(
+                            reinterpret_cast<const __m256i *>(p + i + j)),
+                        ones),
+                    most));
+    if (!_mm256_testz_si256(over, over))
+      return false;
+  }
+  for (; i + 1 < n; i += 2)
+    if (unsigned(p[i]) + unsigned(p[i + 1]) > 256)
+      return false;
+  return true;
+}
+
 EMBER_TARGET_AVX2 size_t highGroupsAvx2(const uint8_t *p, size_t n, uint8_t add,
                                         size_t limit) {
   const __m256i ad = _mm256_set1_epi8(static_cast<char>(add));

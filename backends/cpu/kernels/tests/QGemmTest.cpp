@@ -763,6 +763,70 @@ TEST_P(QGemmTest, ConvNhwcSplitActivationsBitExact) {
   }
 }
 
+// Activations whose pairs (channels 2i, 2i + 1 of a pixel) sum to at most
+// 256, many of them above 127, beside weights at both extremes: the split
+// tile reads them in place, exact (a pair of 128 and 128 against -128 and
+// -128 is -32768, s16's least). A pass with one pair of 257 (129 + 128
+// against -128 twice: -33,408, which vpmaddubsw would saturate) goes through
+// the slab instead, and stays exact.
+TEST_P(QGemmTest, ConvNhwcPairsInPlaceBitExact) {
+  if (!qconv2dNhwcAvailable(GetParam(), false))
+    GTEST_SKIP() << "no implicit-GEMM convolution on this path";
+  std::mt19937 rng(977);
+  const detail::QConvPassCounts before = detail::qconvPassCounts();
+  for (int iter = 0; iter < 120; ++iter) {
+    Conv2DShape sh;
+    const size_t cs[] = {4, 8, 16, 32, 96};
+    sh.channels = cs[randomIn(rng, 0, 4)];
+    sh.height = randomIn(rng, 1, 20);
+    sh.width = randomIn(rng, 1, 20);
+    sh.outChannels =
+        randomIn(rng, 0, 2) ? randomIn(rng, 1, 32) : randomIn(rng, 33, 150);
+    sh.kernelH = sh.kernelW = randomIn(rng, 0, 3) ? 1 : 3;
+    sh.strideH = sh.strideW = randomIn(rng, 1, 2);
+    if (!sh.valid())
+      continue;
+    const size_t C = sh.channels, OC = sh.outChannels;
+    const size_t K = sh.kernelH * sh.kernelW * C;
+    const size_t P = sh.outHeight() * sh.outWidth();
+    QProblem q(rng, P, OC, K);
+    std::fill(q.bZp.begin(), q.bZp.end(), 0);
+    q.aSigned = false;
+    q.aZp = int32_t(randomIn(rng, 0, 9));
+    std::vector<uint8_t> x(sh.height * sh.width * C);
+    for (size_t i = 0; i < x.size(); i += 2) { // a pair in either order
+      const bool edge = randomIn(rng, 0, 3) == 0;
+      const int a0 = edge ? 128 : int(randomIn(rng, 0, 255));
+      const int a1 =
+          edge ? 128 : int(randomIn(rng, 0, std::min(256 - a0, 255)));
+      const bool swap = randomIn(rng, 0, 1) != 0;
+      x[i] = uint8_t(swap ? a1 : a0);
+      x[i + 1] = uint8_t(swap ? a0 : a1);
+    }
+    const bool over = iter % 3 == 2;
+    if (over) { // one pair past the bound
+      const size_t at = 2 * randomIn(rng, 0, x.size() / 2 - 1);
+      x[at] = 129;
+      x[at + 1] = 128;
+    }
+    const int8_t ext[] = {127, 127, -128, -128, 126, -127, 0, 1};
+    for (int8_t &v : q.B)
+      v = ext[randomIn(rng, 0, 7)];
+    const std::vector<char> packed = packQConv(sh, q, GetParam());
+    checkQConv(rng, sh, x, C, OC + randomIn(rng, 0, 3), q, packed, GetParam(),
+               iter);
+    if (HasFatalFailure())
+      return;
+  }
+  const detail::QConvPassCounts &after = detail::qconvPassCounts();
+  if (resolveIsa(GetParam()) == Isa::Avx2) {
+    EXPECT_GT(after.inPlace, before.inPlace) << "no pass read x in place";
+    EXPECT_GT(after.split + after.wide - after.inPlace,
+              before.split + before.wide - before.inPlace)
+        << "every pass read x in place";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, QGemmTest,
                          ::testing::Values(Isa::Generic, Isa::Avx2,
                                            Isa::AvxVnni, Isa::Avx512Vnni),
