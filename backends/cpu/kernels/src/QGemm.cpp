@@ -1312,12 +1312,17 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
             splitMaxHot(groupsK, panels, taps, slabGroups, groupsAll);
         // The activations outside window `at` (the padding too when the
         // window leaves the zero point out), counted up to `limit`.
+        // (A byte is out when it lies below the window or has its high
+        // bit in a pair over 256: slabHighBitsAvx2; the padding's pairs are
+        // two zero points.)
         auto outside = [&](int32_t at, size_t limit) {
           const uint8_t pad = static_cast<uint8_t>(fill - at);
-          size_t hot = (pad & 0x80) ? groupsAll - inGroups : 0;
+          const bool padOut = (at && pad >= 256 - at) || pad > 128;
+          size_t hot = padOut ? groupsAll - inGroups : 0;
           if (inGroups && hot <= limit)
-            hot += highGroupsAvx2(in, 4 * inGroups,
-                                  static_cast<uint8_t>(flip - at), limit - hot);
+            hot += pairHotGroupsAvx2(
+                in, 4 * inGroups, static_cast<uint8_t>(flip - at),
+                static_cast<uint8_t>(256 - at), at != 0, limit - hot);
           return hot;
         };
         // The zero point's window first (after a ReLU, around a zero point

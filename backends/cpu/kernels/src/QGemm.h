@@ -205,11 +205,15 @@ struct QConvPassCounts {
 };
 QConvPassCounts &qconvPassCounts();
 
-/// The slab's high-bit map, then the high bits cleared: bit i of `bits`
-/// (ceil(bytes / 64) words, the bits past `bytes` clear) is the high bit of
-/// slab byte i; bit i of `atLeast` (if not null; the same size) whether
-/// byte i was at least `from`. Returns how many 4-byte groups of [0, bytes)
-/// had a high bit (bytes a multiple of 4).
+/// The split slab's correction map, then its bytes cleared: bit i of
+/// `bits` (ceil(bytes / 64) words, the bits past `bytes` clear) is set, and
+/// the high bit of slab byte i cleared, when the byte lies below the window
+/// (at least `from`: wrapped, when `atLeast` is not null) or has its high
+/// bit in a pair of bytes (2j, 2j + 1) whose sum, the bytes below cleared,
+/// passes 256 (a pair within it multiplies exactly whatever its bytes:
+/// pairsWithin256Avx2); bit i of `atLeast` whether byte i was at least
+/// `from`. Returns how many 4-byte groups of [0, bytes) had a byte cleared
+/// (bytes a multiple of 4).
 size_t slabHighBitsAvx2(uint8_t *slab, size_t bytes, uint64_t *bits,
                         uint8_t from, uint64_t *atLeast);
 /// Whether every pair of bytes p[2i], p[2i + 1] of [0, n) (n even, p's
@@ -222,6 +226,12 @@ bool pairsWithin256Avx2(const uint8_t *p, size_t n);
 /// whose high bit, once `add` is added to it (modulo 256), is set; once
 /// more than `limit` are found, some count past it (not all).
 size_t highGroupsAvx2(const uint8_t *p, size_t n, uint8_t add, size_t limit);
+/// How many groups of 4 bytes of [0, n) (n a multiple of 4), once `add` is
+/// added to each (modulo 256), slabHighBitsAvx2 would clear a byte of (with
+/// `from`, and below the window counted when `below`); once more than
+/// `limit` are found, some count past it (not all).
+size_t pairHotGroupsAvx2(const uint8_t *p, size_t n, uint8_t add, uint8_t from,
+                         bool below, size_t limit);
 /// One row of A into the split tile's packing, 32 bytes at a time: groups
 /// [0, K / 32 x 8) of `src` (xor flip, minus shift, high bit cleared) to
 /// dst + 4 x kMR x g (`stride` bytes a group), and for each group with a

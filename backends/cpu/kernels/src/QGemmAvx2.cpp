@@ -349,48 +349,107 @@ EMBER_TARGET_AVX2 void qconvTileSplitAvx2(const QTileArgs &t,
   qconvTileSplitN<2>(t, src, rows);
 }
 
+namespace {
+// The bytes of a split slab's vector v (x - shift, modulo 256) that the
+// split tile must clear and correct: those below the window (v >= from:
+// wrapped; none when `below` is false) and the high-bit bytes of each pair
+// whose sum, the bytes below cleared, passes 256 (pairsWithin256Avx2: a
+// pair within it is exact whatever its bytes). All-ones bytes.
+EMBER_TARGET_AVX2 inline __m256i clearedBytes(__m256i v, __m256i from,
+                                              bool below) {
+  const __m256i hi = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i ge =
+      below ? _mm256_cmpeq_epi8(_mm256_max_epu8(v, from), v) : zero;
+  const __m256i v1 = _mm256_andnot_si256(_mm256_and_si256(ge, hi), v);
+  const __m256i over = _mm256_cmpgt_epi16(
+      _mm256_maddubs_epi16(v1, _mm256_set1_epi8(1)), _mm256_set1_epi16(256));
+  return _mm256_or_si256(ge,
+                         _mm256_and_si256(over, _mm256_cmpgt_epi8(zero, v1)));
+}
+
+// The same for the bytes v[0, n) (n even, at most 32), as a bit mask.
+uint32_t clearedBytes(const uint8_t *v, size_t n, uint8_t from, bool below) {
+  uint32_t m = 0;
+  for (size_t j = 0; j + 1 < n; j += 2) {
+    const bool b0 = below && v[j] >= from, b1 = below && v[j + 1] >= from;
+    const unsigned s =
+        (b0 ? v[j] & 0x7fu : v[j]) + (b1 ? v[j + 1] & 0x7fu : v[j + 1]);
+    const bool over = s > 256;
+    m |= uint32_t(b0 || (over && v[j] >= 128)) << j;
+    m |= uint32_t(b1 || (over && v[j + 1] >= 128)) << (j + 1);
+  }
+  return m;
+}
+
+// Groups of 4 bytes of a 32-bit byte mask with any byte set.
+inline size_t groupsOf(uint32_t m) {
+  m |= m >> 1;
+  m |= m >> 2;
+  return static_cast<size_t>(__builtin_popcount(m & 0x11111111u));
+}
+} // namespace
+
 EMBER_TARGET_AVX2 size_t slabHighBitsAvx2(uint8_t *slab, size_t bytes,
                                           uint64_t *bits, uint8_t from,
                                           uint64_t *atLeast) {
   uint32_t *w = reinterpret_cast<uint32_t *>(bits);
   uint32_t *a = reinterpret_cast<uint32_t *>(atLeast);
   const __m256i f = _mm256_set1_epi8(static_cast<char>(from));
-  const __m256i low7 = _mm256_set1_epi8(0x7f);
-  size_t groups = 0, i = 0; // groups of 4 bytes with a high bit
-  auto count = [&](uint32_t m) {
-    m |= m >> 1;
-    m |= m >> 2;
-    groups += static_cast<size_t>(__builtin_popcount(m & 0x11111111u));
-  };
+  const __m256i hi = _mm256_set1_epi8(static_cast<char>(0x80));
+  const bool below = a != nullptr;
+  size_t groups = 0, i = 0; // groups of 4 bytes with a byte cleared
   for (; i + 32 <= bytes; i += 32) {
     const __m256i v =
         _mm256_loadu_si256(reinterpret_cast<const __m256i *>(slab + i));
-    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(v));
+    const __m256i clear = clearedBytes(v, f, below);
+    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(clear));
     _mm256_storeu_si256(reinterpret_cast<__m256i *>(slab + i),
-                        _mm256_and_si256(v, low7));
+                        _mm256_andnot_si256(_mm256_and_si256(clear, hi), v));
     w[i / 32] = m;
-    if (a) // v >= from, unsigned
+    if (a) // v >= from, unsigned: below the window
       a[i / 32] = static_cast<uint32_t>(
           _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, f), v)));
-    count(m);
+    groups += groupsOf(m);
   }
   if (i < bytes) {
-    uint32_t m = 0, ge = 0;
+    const uint32_t m = clearedBytes(slab + i, bytes - i, from, below);
+    uint32_t ge = 0;
     for (size_t j = i; j < bytes; ++j) {
-      m |= static_cast<uint32_t>(slab[j] >> 7) << (j - i);
-      ge |= static_cast<uint32_t>(slab[j] >= from) << (j - i);
-      slab[j] &= 0x7f;
+      ge |= static_cast<uint32_t>(below && slab[j] >= from) << (j - i);
+      if ((m >> (j - i)) & 1)
+        slab[j] &= 0x7f;
     }
     w[i / 32] = m;
     if (a)
       a[i / 32] = ge;
-    count(m);
+    groups += groupsOf(m);
     i += 32;
   }
   if (i % 64) { // the last word's upper half
     w[i / 32] = 0;
     if (a)
       a[i / 32] = 0;
+  }
+  return groups;
+}
+
+EMBER_TARGET_AVX2 size_t pairHotGroupsAvx2(const uint8_t *p, size_t n,
+                                           uint8_t add, uint8_t from,
+                                           bool below, size_t limit) {
+  const __m256i ad = _mm256_set1_epi8(static_cast<char>(add));
+  const __m256i f = _mm256_set1_epi8(static_cast<char>(from));
+  size_t groups = 0, i = 0;
+  for (; i + 32 <= n && groups <= limit; i += 32)
+    groups += groupsOf(static_cast<uint32_t>(_mm256_movemask_epi8(clearedBytes(
+        _mm256_add_epi8(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i)), ad),
+        f, below))));
+  if (i < n && groups <= limit) {
+    uint8_t v[32];
+    for (size_t j = i; j < n; ++j)
+      v[j - i] = static_cast<uint8_t>(p[j] + add);
+    groups += groupsOf(clearedBytes(v, n - i, from, below));
   }
   return groups;
 }

@@ -767,8 +767,8 @@ TEST_P(QGemmTest, ConvNhwcSplitActivationsBitExact) {
 // 256, many of them above 127, beside weights at both extremes: the split
 // tile reads them in place, exact (a pair of 128 and 128 against -128 and
 // -128 is -32768, s16's least). A pass with one pair of 257 (129 + 128
-// against -128 twice: -33,408, which vpmaddubsw would saturate) goes through
-// the slab instead, and stays exact.
+// against -128 twice: -32,896, which vpmaddubsw would saturate) goes through
+// the slab instead, whose map clears that pair, and stays exact.
 TEST_P(QGemmTest, ConvNhwcPairsInPlaceBitExact) {
   if (!qconv2dNhwcAvailable(GetParam(), false))
     GTEST_SKIP() << "no implicit-GEMM convolution on this path";
@@ -804,8 +804,10 @@ TEST_P(QGemmTest, ConvNhwcPairsInPlaceBitExact) {
       x[i + 1] = uint8_t(swap ? a0 : a1);
     }
     const bool over = iter % 3 == 2;
-    if (over) { // one pair past the bound
-      const size_t at = 2 * randomIn(rng, 0, x.size() / 2 - 1);
+    if (over) { // one pair past the bound, now and then the last (a slab's
+                // tail of fewer than 32 bytes)
+      const size_t at =
+          iter % 6 == 5 ? x.size() - 2 : 2 * randomIn(rng, 0, x.size() / 2 - 1);
       x[at] = 129;
       x[at + 1] = 128;
     }
@@ -824,6 +826,68 @@ TEST_P(QGemmTest, ConvNhwcPairsInPlaceBitExact) {
     EXPECT_GT(after.split + after.wide - after.inPlace,
               before.split + before.wide - before.inPlace)
         << "every pass read x in place";
+  }
+}
+
+// The split slab's map against its definition, byte by byte, over lengths
+// with and without a tail of fewer than 32 bytes: a byte is cleared when it
+// lies below the window (at least `from`, when that is asked) or has its
+// high bit in a pair whose sum, the bytes below cleared, passes 256; the
+// count before the slab (pairHotGroupsAvx2) agrees with it.
+TEST(QGemmSplitMap, ClearsBelowAndPairsOver256) {
+  if (!isaSupported(Isa::Avx2))
+    GTEST_SKIP() << "no AVX2 on this CPU";
+  std::mt19937 rng(31);
+  for (int iter = 0; iter < 400; ++iter) {
+    const size_t n = 4 * randomIn(rng, 1, 40);
+    const uint8_t shift = uint8_t(iter % 3 ? randomIn(rng, 1, 128) : 0);
+    const bool below = shift != 0;
+    const uint8_t from = uint8_t(256 - shift);
+    std::vector<uint8_t> x(n);
+    for (size_t i = 0; i < n; i += 2) { // pairs near 256 after the shift
+      const int a0 = int(randomIn(rng, 0, 255));
+      const int a1 = std::clamp(256 - a0 + int(randomIn(rng, 0, 4)) - 2 +
+                                    (randomIn(rng, 0, 3) ? 0 : -100),
+                                0, 255);
+      x[i] = uint8_t(a0 + shift);
+      x[i + 1] = uint8_t(a1 + shift);
+      if (below && randomIn(rng, 0, 7) == 0) // below the window
+        x[i + randomIn(rng, 0, 1)] = uint8_t(randomIn(rng, 0, shift - 1));
+    }
+    std::vector<uint8_t> slab(n);
+    for (size_t i = 0; i < n; ++i)
+      slab[i] = uint8_t(x[i] - shift);
+    std::vector<uint8_t> want = slab;
+    std::vector<bool> cleared(n, false);
+    size_t groups = 0;
+    for (size_t i = 0; i < n; i += 2) {
+      const bool b0 = below && slab[i] >= from,
+                 b1 = below && slab[i + 1] >= from;
+      const unsigned s0 = b0 ? slab[i] & 0x7f : slab[i],
+                     s1 = b1 ? slab[i + 1] & 0x7f : slab[i + 1];
+      cleared[i] = b0 || (s0 + s1 > 256 && slab[i] >= 128);
+      cleared[i + 1] = b1 || (s0 + s1 > 256 && slab[i + 1] >= 128);
+    }
+    for (size_t i = 0; i < n; ++i)
+      if (cleared[i])
+        want[i] &= 0x7f;
+    for (size_t g = 0; g < n; g += 4)
+      groups +=
+          cleared[g] || cleared[g + 1] || cleared[g + 2] || cleared[g + 3];
+    std::vector<uint64_t> bits((n + 63) / 64 + 1, ~0ull),
+        low((n + 63) / 64 + 1, ~0ull);
+    const size_t got = detail::slabHighBitsAvx2(
+        slab.data(), n, bits.data(), from, below ? low.data() : nullptr);
+    ASSERT_EQ(got, groups) << "iteration " << iter;
+    EXPECT_EQ(
+        detail::pairHotGroupsAvx2(x.data(), n, uint8_t(-shift), from, below, n),
+        groups)
+        << "iteration " << iter;
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(slab[i], want[i]) << "iteration " << iter << " byte " << i;
+      ASSERT_EQ((bits[i / 64] >> (i % 64)) & 1, uint64_t(cleared[i]))
+          << "iteration " << iter << " byte " << i;
+    }
   }
 }
 
