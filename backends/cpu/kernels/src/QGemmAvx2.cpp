@@ -508,20 +508,24 @@ EMBER_TARGET_AVX2 size_t splitPackRowAvx2(const uint8_t *src, size_t K,
                                           uint32_t *hot) {
   const __m256i fx = _mm256_set1_epi8(static_cast<char>(flip));
   const __m256i sh = _mm256_set1_epi8(static_cast<char>(shift));
-  const __m256i low7 = _mm256_set1_epi8(0x7f);
+  const __m256i from = _mm256_set1_epi8(static_cast<char>(256 - shift));
+  const __m256i hi = _mm256_set1_epi8(static_cast<char>(0x80));
   size_t n = 0;
   for (size_t k = 0; k + 32 <= K; k += 32) {
     const __m256i x = _mm256_xor_si256(
         _mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + k)), fx);
     const __m256i y = _mm256_sub_epi8(x, sh);
+    // (Below the window, and the high bytes of pairs over 256: the slab's
+    // rule, slabHighBitsAvx2.)
+    const __m256i clear = clearedBytes(y, from, shift != 0);
     alignas(32) uint32_t v[8];
     _mm256_store_si256(reinterpret_cast<__m256i *>(v),
-                       _mm256_and_si256(y, low7));
+                       _mm256_andnot_si256(_mm256_and_si256(clear, hi), y));
     uint8_t *d = dst + (k / 4) * stride;
 #pragma GCC unroll 8
     for (size_t g = 0; g < 8; ++g)
       std::memcpy(d + g * stride, &v[g], 4);
-    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(y));
+    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(clear));
     if (!m)
       continue;
     // Bytes below the window: x < shift (unsigned), i.e. max(x, shift) != x.

@@ -12,9 +12,11 @@
 //
 // The window: the shift of 0, 64 or 128 that leaves the fewest groups out
 // (after a ReLU, s = 0; activations crowding the top of the range, 128; a
-// zero point near 128, 64). A block takes the split tile when its
-// corrections cost less than the exact tile would (qgemmSplitPays), else
-// the exact tile as before.
+// zero point near 128, 64). A byte above the window whose pair (k even and
+// k + 1) sums to at most 256 needs no correction: vpmaddubsw multiplies
+// such a pair exactly (the slab's rule, kernels README). A block takes the
+// split tile when its corrections cost less than the exact tile would
+// (qgemmSplitPays), else the exact tile as before.
 //
 //===----------------------------------------------------------------------===//
 #include "QGemmSplit.h"
@@ -34,17 +36,24 @@ constexpr size_t kMR = 6;
 constexpr size_t kMaxHotPercent = 20;
 
 /// Groups of 4 k of rows [0, rows) of A (xor flip, minus shift) with a byte
-/// outside [0, 127], counted up to `limit` (past it some are not counted).
+/// to correct, counted up to `limit` (past it some are not counted): below
+/// the window, or above it in a pair over 256 (slabHighBitsAvx2's rule; a
+/// K that is not a multiple of 32 packs its last bytes with every byte
+/// outside [0, 127] corrected, so its last groups count those).
 size_t hotGroups(const uint8_t *A, size_t lda, size_t rows, size_t K,
-                 uint8_t add, size_t limit) {
-  const size_t full = K / 4 * 4;
+                 uint8_t flip, int32_t shift, size_t limit) {
+  const uint8_t add = static_cast<uint8_t>(flip - shift);
+  const size_t full = K / 32 * 32, whole = K / 4 * 4;
   size_t hot = 0;
   for (size_t r = 0; r < rows && hot <= limit; ++r) {
     const uint8_t *p = A + r * lda;
     if (full)
-      hot += highGroupsAvx2(p, full, add, limit - hot);
+      hot += pairHotGroupsAvx2(p, full, add, static_cast<uint8_t>(256 - shift),
+                               shift != 0, limit - hot);
+    if (whole > full && hot <= limit)
+      hot += highGroupsAvx2(p + full, whole - full, add, limit - hot);
     uint8_t any = 0;
-    for (size_t k = full; k < K; ++k)
+    for (size_t k = whole; k < K; ++k)
       any |= static_cast<uint8_t>(p[k] + add);
     hot += any >> 7;
   }
@@ -107,8 +116,8 @@ bool qgemmSplitPack(const uint8_t *A, size_t lda, size_t rows, size_t K,
   size_t best = limit + 1;
   int32_t shift = 0;
   for (int32_t s : {0, 128, 64}) {
-    const size_t hot = hotGroups(
-        A, lda, rows, K, static_cast<uint8_t>(flip - s), std::min(limit, best));
+    const size_t hot =
+        hotGroups(A, lda, rows, K, flip, s, std::min(limit, best));
     if (hot < best) {
       best = hot;
       shift = s;
