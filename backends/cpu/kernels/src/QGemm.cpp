@@ -1237,13 +1237,10 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
       splitPays(groupsK, panels, taps,
                 static_cast<double>(C / 4 * shape.strideH * shape.strideW), 0,
                 1);
-  // A pass whose activations' pairs (the bytes vpmaddubsw multiplies
-  // together: channels 2i and 2i + 1 of a pixel) each sum to at most 256
-  // runs the split tile on x itself (pairsWithin256Avx2: exact for every s8
-  // weight): no slab, no window, no correction, any panels. ReLU outputs
-  // mostly are such (a pair over 256 needs both of its activations above
-  // the middle of the range on average). u8 x the tile can read in place:
-  // no padding, whole groups of 4 channels, contiguous pixels.
+  // A pass whose activation pairs (channels 2i, 2i + 1) each sum to at most
+  // 256 runs the split tile on x itself, exact (pairsWithin256Avx2): no
+  // slab, window or correction, any panels; u8 x read in place (no padding,
+  // whole groups of 4 channels, contiguous pixels).
   const bool inPlaceOk = wide && b.split && !b.aSigned && plan.cp == C &&
                          ldx == C && !shape.padTop && !shape.padLeft &&
                          !shape.padBottom && !shape.padRight;
