@@ -1228,12 +1228,11 @@ Status qconv2dNhwcCols(const Conv2DShape &shape, const uint8_t *x, size_t ldx,
   // A layer whose split tile would not pay even without high bits skips
   // the count.)
   const size_t panels = ceilDiv(colEnd - colBegin, 16);
-  // A call for a piece of the output channels (the runtime's split of a
-  // weight-heavy layer over workers) keeps the exact tile: each piece would
-  // build the split slab again for few panels.
+  // (A piece of the output channels, the runtime's split of a weight-heavy
+  // layer over workers, builds its own slab: the cost model counts its
+  // panels only.)
   const bool splitOk =
-      wide && b.split && plan.cp == C && ldx == C && colBegin == 0 &&
-      colEnd == N &&
+      wide && b.split && plan.cp == C && ldx == C &&
       splitPays(groupsK, panels, taps,
                 static_cast<double>(C / 4 * shape.strideH * shape.strideW), 0,
                 1);
