@@ -350,6 +350,18 @@ EMBER_TARGET_AVX2 void qconvTileSplitAvx2(const QTileArgs &t,
 }
 
 namespace {
+// The most two activations vpmaddubsw multiplies together may sum to for
+// its s16 pair sum to be exact whatever the s8 weights (|a0 w0 + a1 w1| <=
+// 128 (a0 + a1) <= 32768; -32768 is s16's least).
+constexpr unsigned kPairMost = 256;
+
+// Each pair of bytes (2i, 2i + 1) of v whose sum passes kPairMost: both of
+// its bytes all-ones.
+EMBER_TARGET_AVX2 inline __m256i pairsOver(__m256i v) {
+  return _mm256_cmpgt_epi16(_mm256_maddubs_epi16(v, _mm256_set1_epi8(1)),
+                            _mm256_set1_epi16(kPairMost));
+}
+
 // The bytes of a split slab's vector v (x - shift, modulo 256) that the
 // split tile must clear and correct: those below the window (v >= from:
 // wrapped; none when `below` is false) and the high-bit bytes of each pair
@@ -362,8 +374,7 @@ EMBER_TARGET_AVX2 inline __m256i clearedBytes(__m256i v, __m256i from,
   const __m256i ge =
       below ? _mm256_cmpeq_epi8(_mm256_max_epu8(v, from), v) : zero;
   const __m256i v1 = _mm256_andnot_si256(_mm256_and_si256(ge, hi), v);
-  const __m256i over = _mm256_cmpgt_epi16(
-      _mm256_maddubs_epi16(v1, _mm256_set1_epi8(1)), _mm256_set1_epi16(256));
+  const __m256i over = pairsOver(v1);
   return _mm256_or_si256(ge,
                          _mm256_and_si256(over, _mm256_cmpgt_epi8(zero, v1)));
 }
@@ -375,7 +386,7 @@ uint32_t clearedBytes(const uint8_t *v, size_t n, uint8_t from, bool below) {
     const bool b0 = below && v[j] >= from, b1 = below && v[j + 1] >= from;
     const unsigned s =
         (b0 ? v[j] & 0x7fu : v[j]) + (b1 ? v[j + 1] & 0x7fu : v[j + 1]);
-    const bool over = s > 256;
+    const bool over = s > kPairMost;
     m |= uint32_t(b0 || (over && v[j] >= 128)) << j;
     m |= uint32_t(b1 || (over && v[j + 1] >= 128)) << (j + 1);
   }
@@ -455,27 +466,20 @@ EMBER_TARGET_AVX2 size_t pairHotGroupsAvx2(const uint8_t *p, size_t n,
 }
 
 EMBER_TARGET_AVX2 bool pairsWithin256Avx2(const uint8_t *p, size_t n) {
-  // vpmaddubsw by ones: each pair's sum as s16 (at most 510), against 256;
   // 128 bytes between tests.
-  const __m256i ones = _mm256_set1_epi8(1);
-  const __m256i most = _mm256_set1_epi16(256);
   size_t i = 0;
   for (; i + 128 <= n; i += 128) {
     __m256i over = _mm256_setzero_si256();
 #pragma GCC unroll 4
     for (size_t j = 0; j < 128; j += 32)
       over = _mm256_or_si256(
-          over, _mm256_cmpgt_epi16(
-                    _mm256_maddubs_epi16(
-                        _mm256_loadu_si256(
-                            reinterpret_cast<const __m256i *>(p + i + j)),
-                        ones),
-                    most));
+          over, pairsOver(_mm256_loadu_si256(
+                    reinterpret_cast<const __m256i *>(p + i + j))));
     if (!_mm256_testz_si256(over, over))
       return false;
   }
   for (; i + 1 < n; i += 2)
-    if (unsigned(p[i]) + unsigned(p[i + 1]) > 256)
+    if (unsigned(p[i]) + unsigned(p[i + 1]) > kPairMost)
       return false;
   return true;
 }
@@ -485,11 +489,10 @@ EMBER_TARGET_AVX2 size_t highGroupsAvx2(const uint8_t *p, size_t n, uint8_t add,
   const __m256i ad = _mm256_set1_epi8(static_cast<char>(add));
   size_t groups = 0, i = 0;
   for (; i + 32 <= n && groups <= limit; i += 32) {
-    uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_add_epi8(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i)), ad)));
-    m |= m >> 1;
-    m |= m >> 2;
-    groups += static_cast<size_t>(__builtin_popcount(m & 0x11111111u));
+    groups +=
+        groupsOf(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_add_epi8(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p + i)),
+            ad))));
   }
   for (; i < n && groups <= limit; i += 4) {
     const uint8_t any =
