@@ -205,6 +205,44 @@ struct QConvPassCounts {
 };
 QConvPassCounts &qconvPassCounts();
 
+// ---- QGemm.cpp's pieces its convolutions (QConvNhwc.cpp) share ----------
+
+/// A QGemmB buffer's sections (view).
+struct QPacked {
+  const int8_t *panels;
+  const int32_t *colTerm;
+  const int32_t *bZp; // null when every zero point is 0 (or folded: Pair16)
+  /// Pair16 buffers whose weight zero points are all 0: B again as s8 Quad
+  /// panels of 16 columns, for the split tile (else null), and B's column
+  /// sums (its column terms for activations shifted by s: colTerm + s x
+  /// colSum).
+  const int8_t *split;
+  const int32_t *colSum;
+  /// Paired: the packed k order (4 x groups row indices of B; a pad's is 0,
+  /// where B is zero) and the groups of 4 in it. Else null and 0.
+  const int32_t *perm;
+  size_t groups;
+  bool aSigned; // A is s8: flip its sign bit to read it as u8
+  QLayout layout;
+};
+
+/// The k a packed step covers (Quad: a group of 4 s8, Pair16: a pair of
+/// s16).
+size_t stepK(QLayout l);
+/// A packed buffer's sections.
+QPacked view(const void *packed);
+/// Whether a resolved path runs the AVX2 kernels.
+bool avx2Path(Isa resolved);
+/// Checks common to every entry point: shapes, packing, requantization.
+Status checkQCall(size_t N, size_t K, const void *packedB,
+                  const Requantize &rq);
+/// A tile's arguments for `groups` packed steps and output row stride ldc.
+QTileArgs tileArgs(const Requantize &rq, size_t groups, size_t ldc);
+/// The tile's B panel, column terms and output at column col0.
+void setPanel(QTileArgs &t, const QPacked &b, const Requantize &rq, size_t col0,
+              size_t N, size_t NR, size_t groups, QPanelLanes *lanes,
+              Isa lanesIsa = Isa::Avx512Vnni);
+
 /// The split slab's correction map, then its bytes cleared: bit i of
 /// `bits` (ceil(bytes / 64) words, the bits past `bytes` clear) is set, and
 /// the high bit of slab byte i cleared, when the byte lies below the window
