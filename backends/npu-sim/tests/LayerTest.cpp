@@ -1161,6 +1161,45 @@ TEST(NpuCascade, PredictedBoundariesAreKept) {
   }
 }
 
+// Tensors larger than half of OUT stay on chip when the consumer, tiled
+// again within the rows the tensor leaves (Cascade.cpp, budgetConsumers),
+// fits beside it: a chain of 1x1 layers over 1,500-row tensors (OUT: 2,048
+// rows at DIM 16), the second reading a whole view of the first's output (a
+// Reshape that keeps the layout). In such a chain every other boundary is
+// on chip (a consumer that copies its input in has no room for its own
+// output beside it). Whole-tensor cascading alone (stripes off); bit-exact
+// on golden and SystemC, with and without cascading.
+TEST(NpuCascade, LargeTensorsLeaveTheConsumerABudget) {
+  std::vector<ConvSpec> specs(3);
+  for (ConvSpec &s : specs) {
+    s.C = 16, s.H = 30, s.W = 50, s.K = 16;
+    s.kh = s.kw = 1;
+    s.pt = s.pl = s.pb = s.pr = 0;
+  }
+  Case c = chainCase(specs, 80);
+  // Layer 1 reads a whole view of layer 0's output.
+  const int t0 = c.lp.layers[0].gemm.out;
+  NTensor view = c.lp.tensors[size_t(t0)];
+  view.name += ".view";
+  view.base = t0;
+  c.lp.tensors.push_back(view);
+  c.lp.layers[1].gemm.in = int(c.lp.tensors.size() - 1);
+  CodegenOptions whole, none;
+  whole.stripes = none.stripes = StripeMode::Off;
+  none.cascade = false;
+  Program on, off;
+  runCase(c, "chain of large tensors", whole, &on);
+  runCase(c, "chain of large tensors without cascading", none, &off);
+  if (HasFatalFailure())
+    return;
+  EXPECT_TRUE(on.layers[0].cascadedOut);
+  EXPECT_TRUE(on.layers[1].cascadedIn);
+  EXPECT_EQ(on.layers[0].storeBytes, 0u);
+  EXPECT_GT(countOp(on, npu::Opcode::MOVE), 0u);
+  EXPECT_EQ(countOp(off, npu::Opcode::MOVE), 0u);
+  EXPECT_LT(on.layers[1].loadBytes, off.layers[1].loadBytes);
+}
+
 // Not cascaded: a tensor too large for OUT, and one a later layer (not the
 // next) reads too; both stay correct through DRAM (whole-tensor cascading
 // alone: with stripes, the default, the large one goes through a ring).

@@ -37,6 +37,13 @@ bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi) {
   return false;
 }
 
+// Whether tensor x, placed in T's storage, is all of T in T's tiled layout.
+bool wholeView(const NTensor &x, const NTensor &T) {
+  return x.tileOffset == 0 && x.pixOff < 0 && x.laneFrom < 0 && x.ilv == 0 &&
+         x.C == T.C && x.P == T.P && x.lanes == T.lanes && x.i16 == T.i16 &&
+         x.i32 == T.i32 && x.u8 == T.u8;
+}
+
 // The rules of cascadeBoundary that hold of tensor T between layers i and
 // i + 1 whatever the code: an int8 or int16 activation (int16: row pairs, the
 // high bytes half the out memory up, Target::wide16) of its own storage,
@@ -45,22 +52,35 @@ bool overlaps(const Ranges &rs, uint64_t lo, uint64_t hi) {
 bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
                       size_t i, int tensor) {
   const NTensor &T = ts[size_t(tensor)];
-  if (T.i32 || T.kind != NTensor::Kind::Activation ||
-      std::find(lp.outputs.begin(), lp.outputs.end(), tensor) !=
-          lp.outputs.end() ||
-      std::find(lp.inputs.begin(), lp.inputs.end(), tensor) != lp.inputs.end())
+  auto isProgramTensor = [&](int k) {
+    return ts[size_t(k)].kind != NTensor::Kind::Activation ||
+           std::find(lp.outputs.begin(), lp.outputs.end(), k) !=
+               lp.outputs.end() ||
+           std::find(lp.inputs.begin(), lp.inputs.end(), k) != lp.inputs.end();
+  };
+  if (T.i32 || isProgramTensor(tensor))
     return false;
   // T's own storage, referenced by layers i and i + 1 only (other layers'
   // instructions may touch its DRAM bytes for tensors that share them at
-  // other times: the DRAM planner reuses bytes across lifetimes).
+  // other times: the DRAM planner reuses bytes across lifetimes). A whole
+  // view of T (a Reshape that keeps the tiled layout: a MatMul's [M, K] read
+  // as a one-pixel convolution's [M, K, 1, 1]) is T under another name and
+  // obeys the same rules; any other tensor placed in T's bytes keeps T in
+  // DRAM.
   if (T.base >= 0)
     return false;
-  for (const NTensor &x : ts)
-    if (x.base == tensor)
-      return false;
+  std::vector<int> names{tensor};
+  for (size_t k = 0; k < ts.size(); ++k)
+    if (ts[k].base == tensor) {
+      if (!wholeView(ts[k], T) || isProgramTensor(int(k)))
+        return false;
+      names.push_back(int(k));
+    }
   for (size_t l = 0; l < lp.layers.size(); ++l) {
     std::vector<int> refs = layerTensors(lp.layers[l]);
-    bool uses = std::find(refs.begin(), refs.end(), tensor) != refs.end();
+    bool uses = std::any_of(names.begin(), names.end(), [&](int n) {
+      return std::find(refs.begin(), refs.end(), n) != refs.end();
+    });
     if (uses && l != i && l != i + 1)
       return false;
   }
@@ -135,6 +155,27 @@ int64_t findGap16(const Target &t, int mem, const Ranges &used, uint64_t rows) {
   return findGap(t, mem, std::move(folded), rows);
 }
 
+// Layer code `c` without the vector ops at `vecs` (step, index in its tail)
+// and the stores at `stores`: the operations of the producer's slot that the
+// rewrite below moves into the gap or drops.
+template <class Vec, class Site>
+LayerCode withoutTensorOps(const LayerCode &c, const std::vector<Vec> &vecs,
+                           const std::vector<Site> &stores) {
+  LayerCode r = c;
+  std::vector<std::vector<size_t>> drop(r.steps.size());
+  for (const Vec &v : vecs)
+    drop[v.step].push_back(v.vec);
+  for (const Site &s : stores)
+    drop[s.step].push_back(s.k);
+  for (size_t s = 0; s < drop.size(); ++s) {
+    std::sort(drop[s].begin(), drop[s].end());
+    for (size_t j = drop[s].size(); j-- > 0;)
+      r.steps[s].tail.erase(r.steps[s].tail.begin() +
+                            std::ptrdiff_t(drop[s][j]));
+  }
+  return r;
+}
+
 // A tensor T that layer i stores and only layer i + 1 loads (into the act
 // memory) stays in the out memory when its rows fit in a gap of the out memory
 // that neither layer's slots use. Decided on the generated code, by footprints,
@@ -151,9 +192,13 @@ int64_t findGap16(const Target &t, int mem, const Ranges &used, uint64_t rows) {
 //
 // Tries to keep the output of layer i in the out memory for layer i + 1; true
 // if done.
+//
+// When T alone fits the out memory but not beside the two layers' slots,
+// `consumerRows` (if given) is set to the out-memory rows layer i + 1's slots
+// may take for it to fit (0: none would).
 bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
                      const std::vector<NTensor> &ts, const LayerProgram &lp,
-                     int tensor) {
+                     int tensor, uint64_t *consumerRows = nullptr) {
   if (!cascadableTensor(ts, lp, i, tensor))
     return false;
   const NTensor &T = ts[size_t(tensor)];
@@ -220,14 +265,32 @@ bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
     if (sr.first)
       redirects.push_back({st.step, sr.vec, sr.row});
   }
-  // Out-memory rows for T beside both layers' own.
+  // Out-memory rows for T beside both layers' own. Layer i's are counted as
+  // they will be after the rewrite: without the rows its redirected vector ops
+  // and dropped stores touched (T's results in its slot, now in the gap), so
+  // a tensor that leaves little of the out memory beside it is kept there
+  // when the rest of the two layers fits.
   Ranges used;
-  layerRanges(t, codes[i], outMem, used);
+  layerRanges(t, withoutTensorOps(codes[i], redirects, stores), outMem, used);
+  const size_t producerRanges = used.size();
   layerRanges(t, codes[i + 1], outMem, used);
   int64_t gap =
       T.i16 ? findGap16(t, outMem, used, rows) : findGap(t, outMem, used, rows);
-  if (gap < 0)
+  if (gap < 0) {
+    if (consumerRows && !T.i16) {
+      // The producer's rows left, as one span: the consumer's slots, from
+      // the other end, may take what T and that span leave.
+      uint64_t first = t.memRows(outMem), last = 0;
+      for (size_t k = 0; k < producerRanges; ++k) {
+        first = std::min(first, used[k].first);
+        last = std::max(last, used[k].second);
+      }
+      const uint64_t span = last > first ? last - first : 0;
+      *consumerRows =
+          t.memRows(outMem) > rows + span ? t.memRows(outMem) - rows - span : 0;
+    }
     return false;
+  }
   // Rewrite: vector results into the gap, stores dropped, loads -> copies.
   for (const Redirect &r : redirects)
     codes[i].steps[r.step].tail[r.vec].dst = gap + r.dstRow;
@@ -248,6 +311,18 @@ bool cascadeBoundary(const Target &t, std::vector<LayerCode> &codes, size_t i,
 
 } // namespace
 
+namespace {
+
+// Whether tensor `in` is T (`tensor`) or a whole view of it.
+bool readsTensor(const std::vector<NTensor> &ts, int in, int tensor) {
+  if (in == tensor)
+    return true;
+  return in >= 0 && ts[size_t(in)].base == tensor &&
+         wholeView(ts[size_t(in)], ts[size_t(tensor)]);
+}
+
+} // namespace
+
 bool fitsHalfOfOut(const Target &t, const NTensor &T) {
   const uint64_t rows = T.bytes() / uint64_t(T.rowBytes());
   return 2 * rows * (T.i16 ? 2 : 1) <= t.memRows(t.memOf(Cls::Out));
@@ -261,13 +336,64 @@ std::vector<char> predictCascadedInputs(const Target &tg,
   for (size_t i = 0; i + 1 < nl; ++i) {
     const Layer &C = lp.layers[i + 1];
     const int tensor = layerOutput(lp.layers[i]);
-    if (tensor < 0 || C.kind != Layer::Kind::Gemm || C.gemm.in != tensor ||
+    if (tensor < 0 || C.kind != Layer::Kind::Gemm ||
+        !readsTensor(ts, C.gemm.in, tensor) ||
         !cascadableTensor(ts, lp, i, tensor))
       continue;
     in[i + 1] = fitsHalfOfOut(tg, ts[size_t(tensor)]);
   }
   return in;
 }
+
+namespace {
+
+// Boundaries whose tensor fits the out memory but not beside both layers'
+// slots: the consumer (a GEMM layer) is tiled again with its slots within
+// the out-memory rows the tensor and the producer's other rows leave
+// (`budget`), its input costed as copies, and kept so when the cost model
+// predicts it no slower than before (the producer only gains: its stores
+// go) and the boundary then holds. Boundaries are taken in order, each on
+// the code the ones before it left (a consumer that copies a tensor in has
+// no room for its own output beside it), so in a chain of such layers every
+// other boundary stays on chip.
+Status budgetConsumers(const Target &t, std::vector<LayerCode> &codes,
+                       std::vector<LayerInfo> &infos, const LayerProgram &lp,
+                       const std::vector<NTensor> &ts, std::vector<char> &genIn,
+                       const std::vector<char> &genOut,
+                       std::vector<uint64_t> &budget,
+                       const RegenerateFn &regenerate) {
+  std::vector<LayerCode> scratch = codes;
+  for (size_t i = 0; i + 1 < codes.size(); ++i) {
+    const int tensor = layerOutput(lp.layers[i]);
+    uint64_t rows = 0;
+    if (tensor < 0 || lp.layers[i + 1].kind != Layer::Kind::Gemm ||
+        cascadeBoundary(t, scratch, i, ts, lp, tensor, &rows) || rows == 0)
+      continue;
+    const LayerCode oldCode = codes[i + 1];
+    const LayerInfo oldInfo = infos[i + 1];
+    bool kept = false;
+    if (!regenerate(i + 1, true, genOut[i + 1], nullptr, rows).failed() &&
+        infos[i + 1].predictedCycles <= oldInfo.predictedCycles) {
+      const LayerCode producer = scratch[i];
+      scratch[i + 1] = codes[i + 1];
+      kept = cascadeBoundary(t, scratch, i, ts, lp, tensor);
+      if (!kept) {
+        scratch[i] = producer;
+        scratch[i + 1] = oldCode;
+      }
+    }
+    if (!kept) {
+      codes[i + 1] = oldCode;
+      infos[i + 1] = oldInfo;
+      continue;
+    }
+    budget[i + 1] = rows;
+    genIn[i + 1] = 1;
+  }
+  return Status::ok();
+}
+
+} // namespace
 
 Status cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
                      std::vector<LayerInfo> &infos, const LayerProgram &lp,
@@ -276,15 +402,20 @@ Status cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
                      const std::vector<char> &generatedOut,
                      const RegenerateFn &regenerate) {
   const size_t nl = lp.layers.size();
+  std::vector<char> genIn = generatedIn, genOut = generatedOut;
+  genIn.resize(nl, 0);
+  genOut.resize(nl, 0);
+  std::vector<uint64_t> budget(nl, 0);
+  if (nl > 1)
+    EMBER_TRY(budgetConsumers(t, codes, infos, lp, ts, genIn, genOut, budget,
+                              regenerate));
+  // The tilings kept from here on (a budgeted consumer's is its new one).
   std::vector<TileChoice> firstChoice(nl);
   std::vector<std::vector<TileChoice>> firstCandidates(nl);
   for (size_t i = 0; i < nl; ++i) {
     firstChoice[i] = infos[i].choice;
     firstCandidates[i] = infos[i].candidates;
   }
-  std::vector<char> genIn = generatedIn, genOut = generatedOut;
-  genIn.resize(nl, 0);
-  genOut.resize(nl, 0);
   for (int round = 0; nl > 1; ++round) {
     std::vector<LayerCode> trial = codes;
     std::vector<char> in2(nl, 0), out2(nl, 0);
@@ -308,7 +439,7 @@ Status cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
       genOut[j] = out2[j];
       if (lp.layers[j].kind != Layer::Kind::Gemm)
         continue; // its cost model has no cascading side
-      EMBER_TRY(regenerate(j, genIn[j], genOut[j], &firstChoice[j]));
+      EMBER_TRY(regenerate(j, genIn[j], genOut[j], &firstChoice[j], budget[j]));
       infos[j].candidates = firstCandidates[j];
     }
   }

@@ -44,8 +44,9 @@ Status storedRows(const std::vector<Op> &tail, size_t k, uint64_t lo,
 
 // The rules for keeping tensor `tensor` between layers i and i + 1 on chip
 // that hold whatever the code: an int8 or int16 activation of its own storage,
-// neither an input nor an output of the program, referenced by layers i and
-// i + 1 only.
+// neither an input nor an output of the program, referenced (itself or a
+// whole view of it: the same bytes in the same layout) by layers i and i + 1
+// only.
 bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
                       size_t i, int tensor);
 
@@ -57,10 +58,11 @@ bool cascadableTensor(const std::vector<NTensor> &ts, const LayerProgram &lp,
 bool fitsHalfOfOut(const Target &t, const NTensor &T);
 
 // Generates layer `i` again: its input comes from the out memory by copies
-// (`inOn`), its output stays there (`outOn`), with the tiling `keep`.
-// Returns ok or the error.
-using RegenerateFn = std::function<Status(size_t i, bool inOn, bool outOn,
-                                          const TileChoice *keep)>;
+// (`inOn`), its output stays there (`outOn`), with the tiling `keep` (null:
+// the cost model's pick) and its slots within `outRows` rows of the out
+// memory (0: all of it). Returns ok or the error.
+using RegenerateFn = std::function<Status(
+    size_t i, bool inOn, bool outOn, const TileChoice *keep, uint64_t outRows)>;
 
 // Per layer, whether its input will likely stay on chip, predicted before any
 // layer is tiled (the boundaries themselves are found on the generated code,
@@ -90,8 +92,12 @@ std::vector<char> predictCascadedInputs(const Target &t, const LayerProgram &lp,
 // off). The tiling is kept: letting the cost model choose again with the
 // producer's stores dropped as well picked tilings that ran slower in the
 // network (DS-CNN +1.7% cycles); the consumer's input side is chosen up
-// front instead (predictCascadedInputs). Sets LayerInfo::cascadedIn /
-// cascadedOut.
+// front instead (predictCascadedInputs). Before the rounds, a boundary whose
+// tensor fits the out memory but not beside the two layers' slots gets its
+// consumer tiled again within the rows the tensor leaves, kept when the
+// cost model predicts it no slower and the boundary then holds (the
+// consumer's budget; docs/npu-backend.md, "Layer cascading"). Sets
+// LayerInfo::cascadedIn / cascadedOut.
 Status cascadeLayers(const Target &t, std::vector<LayerCode> &codes,
                      std::vector<LayerInfo> &infos, const LayerProgram &lp,
                      const std::vector<NTensor> &ts,

@@ -911,13 +911,15 @@ struct LayerGen {
   Program &out;
 
   Status operator()(size_t i, bool inOn, bool outOn, const TileChoice *keep,
-                    const std::vector<uint64_t> *stripeShare = nullptr) const;
+                    const std::vector<uint64_t> *stripeShare = nullptr,
+                    uint64_t outRows = 0) const;
   Status gemm(size_t i, const CodegenOptions &lo, LayerInfo &info) const;
 };
 
 Status LayerGen::operator()(size_t i, bool inOn, bool outOn,
                             const TileChoice *keep,
-                            const std::vector<uint64_t> *stripeShare) const {
+                            const std::vector<uint64_t> *stripeShare,
+                            uint64_t outRows) const {
   CodegenOptions lo = o; // plus the layer's forced tiling and slot side
   lo.paramReserve = anyTable16 ? uint64_t(table16Reserve(tg))
                     : anyTable ? uint64_t(tg.lutRows())
@@ -931,6 +933,10 @@ Status LayerGen::operator()(size_t i, bool inOn, bool outOn,
   // Odd layers take their slots from the top of each memory.
   lo.slotsFromTop = (o.prefetch || o.cascade) && i % 2 == 1;
   lo.prefetchable = o.prefetch && i > 0;
+  if (outRows) { // a cascaded tensor's budget (Cascade.cpp, budgetConsumers)
+    lo.shareRows.assign(tg.memories.size(), 0);
+    lo.shareRows[size_t(tg.memOf(Cls::Out))] = outRows;
+  }
   if (stripeShare) {
     lo.striped = true;
     lo.shareRows = *stripeShare;
@@ -1156,8 +1162,9 @@ Status keepOnChip(const Target &tg, const LayerProgram &lp,
   if (o.cascade && tg.has(OpKind::Copy)) {
     EMBER_TRY(cascadeLayers(
         tg, st.codes, st.out.layers, lp, st.ts, st.predIn, st.predOut,
-        [&](size_t j, bool inOn, bool outOn, const TileChoice *keep) {
-          return genLayer(j, inOn, outOn, keep);
+        [&](size_t j, bool inOn, bool outOn, const TileChoice *keep,
+            uint64_t outRows) {
+          return genLayer(j, inOn, outOn, keep, nullptr, outRows);
         }));
   }
   // Layer cascading in stripes (Stripes.cpp), after whole-tensor cascading
