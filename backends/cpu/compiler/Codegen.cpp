@@ -589,6 +589,9 @@ Status Codegen::emit() {
     case GroupKind::Emit:
       s = emitOwn(*this, g);
       break;
+    case GroupKind::Softmax:
+      s = emitSoftmax(g);
+      break;
     }
     if (!s.isOk())
       return s;

@@ -157,6 +157,7 @@ private:
   Status emitConcat(const Group &g);
   Status emitSplit(const Group &g);
   Status emitReduce(const Group &g);
+  Status emitSoftmax(const Group &g); // CodegenSoftmax.cpp
   // The width of the blocks a reduction whose tasks are blocks of `inner`
   // contiguous kept elements cuts them into: `most`, or narrower (down to
   // 16, a cache line of f32) for about 4 blocks a worker when `most` would

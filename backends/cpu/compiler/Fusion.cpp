@@ -630,6 +630,56 @@ const Node *siblingReduction(const Ctx &c, const Node *n) {
   return nullptr;
 }
 
+// A float softmax along the innermost axis as lowering writes it (and as
+// exporters that decompose it do): Div(e, ReduceSum(e)) with e =
+// Exp(Sub(x, ReduceMax(x))), both reductions over the last axis alone with
+// keepdims, every intermediate read only by the next nodes of the chain and
+// not a graph output. Returns the chain's nodes in graph order (ReduceMax,
+// Sub, Exp, ReduceSum, Div), or an empty vector. Codegen::emitSoftmax runs
+// it a line at a time: four passes over a line in cache instead of four
+// over the tensor.
+std::vector<const Node *> softmaxChain(const Ctx &c, const Node *dv) {
+  if (!c.cfg.fuse || dv->kind != OpKind::Div || dv->numResults() != 1 ||
+      dv->types[0].elem() != ElemKind::F32 || dv->types[0].rank() == 0)
+    return {};
+  const Node *ex = dv->inputs[0].node, *sm = dv->inputs[1].node;
+  if (!ex || !sm || ex->kind != OpKind::Exp || sm->kind != OpKind::ReduceSum)
+    return {};
+  const Node *sub = ex->inputs[0].node;
+  if (!sub || sub->kind != OpKind::Sub ||
+      sm->inputs[0] != Value(const_cast<Node *>(ex), 0))
+    return {};
+  const Node *mx = sub->inputs[1].node;
+  const Value &x = sub->inputs[0];
+  if (!mx || mx->kind != OpKind::ReduceMax || mx->inputs[0] != x ||
+      x.type().elem() != ElemKind::F32 || !(x.type() == dv->types[0]) ||
+      !(ex->types[0] == dv->types[0]) || !(sub->types[0] == dv->types[0]))
+    return {};
+  const int64_t last = int64_t(x.type().rank()) - 1;
+  auto lastAxisKept = [&](const Node *r) {
+    std::vector<int64_t> axes;
+    if (r->hasInput(1)) {
+      if (!constantInts(r->inputs[1], axes))
+        return false;
+    } else if (r->hasAttr("axes")) {
+      axes = r->attrInts("axes");
+    }
+    return r->attrInt("keepdims", 1) == 1 && axes.size() == 1 &&
+           (axes[0] == last || axes[0] == -1);
+  };
+  if (!lastAxisKept(mx) || !lastAxisKept(sm))
+    return {};
+  std::vector<const Node *> chain{mx, sub, ex, sm, dv};
+  const std::unordered_set<const Node *> in(chain.begin(), chain.end());
+  for (const Node *n : chain) {
+    if (c.groupOf.count(n) || (n != dv && c.isOutput(n)))
+      return {};
+    if (n != dv && !c.allUsersIn(n, in))
+      return {};
+  }
+  return chain;
+}
+
 } // namespace
 
 Expected<std::vector<Group>>
@@ -676,6 +726,17 @@ formGroups(const Function &f, const CompileConfig &cfg, FusionStats *stats) {
     if (c.groupOf.count(n))
       continue;
     Group g;
+    std::vector<const Node *> sm = softmaxChain(c, n);
+    if (!sm.empty()) {
+      g.kind = GroupKind::Softmax;
+      g.root = g.anchor = n;
+      g.members = sm;
+      for (const Node *m : sm)
+        c.groupOf[m] = int(groups.size());
+      ++c.stats.softmaxRows;
+      groups.push_back(std::move(g));
+      continue;
+    }
     OpClass oc = opClass(n->kind);
     g.kind = kindFor(oc);
     g.root = n;

@@ -140,6 +140,7 @@ enum class GroupKind : uint8_t {
   Copy,      // a graph output that needs a copy (added by layout)
   Recurrent, // runtime RNN/GRU/LSTM (ember_rt_recurrent)
   Emit,      // one node whose code is its row's emit_<Name>
+  Softmax,   // a float softmax along the last axis, a line at a time
 };
 
 // Bias / activation / residual folded into a Conv or MatMul (the kernel
@@ -210,7 +211,8 @@ struct FusionStats {
       tabulatedLoops = 0,   // loops that became per-channel tables
       resizeRowBuffers = 0, // linear/cubic Resizes summing from a row buffer
       convPairs = 0,        // 1x1 convolutions run inside a depthwise step
-      scaleFolds = 0;       // channel scales folded into conv weights
+      scaleFolds = 0,       // channel scales folded into conv weights
+      softmaxRows = 0;      // softmax chains run a line at a time
 };
 
 // Groups the non-storage nodes of a lowered function (every node must be

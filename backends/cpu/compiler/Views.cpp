@@ -71,6 +71,7 @@ void Codegen::planViews(
     case GroupKind::Copy:
     case GroupKind::Recurrent:
     case GroupKind::Emit:
+    case GroupKind::Softmax:
       return false;
     }
     return false;
