@@ -1163,16 +1163,19 @@ TEST(NpuCascade, PredictedBoundariesAreKept) {
 
 // Tensors larger than half of OUT stay on chip when the consumer, tiled
 // again within the rows the tensor leaves (Cascade.cpp, budgetConsumers),
-// fits beside it: a chain of 1x1 layers over 1,500-row tensors (OUT: 2,048
-// rows at DIM 16), the second reading a whole view of the first's output (a
-// Reshape that keeps the layout). In such a chain every other boundary is
-// on chip (a consumer that copies its input in has no room for its own
-// output beside it). Whole-tensor cascading alone (stripes off); bit-exact
-// on golden and SystemC, with and without cascading.
+// fits beside it: a chain of 1x1 layers of one channel tile over tensors of
+// about 73% of OUT's rows (1,500 of 2,048 at DIM 16), the second reading a
+// whole view of the first's output (a Reshape that keeps the layout). In
+// such a chain every other boundary is on chip (a consumer that copies its
+// input in has no room for its own output beside it). Whole-tensor
+// cascading alone (stripes off); bit-exact on golden and SystemC, with and
+// without cascading.
 TEST(NpuCascade, LargeTensorsLeaveTheConsumerABudget) {
+  const Target &tg = npuTarget();
+  const int64_t outRows = int64_t(tg.memRows(tg.memOf(Cls::Out)));
   std::vector<ConvSpec> specs(3);
   for (ConvSpec &s : specs) {
-    s.C = 16, s.H = 30, s.W = 50, s.K = 16;
+    s.C = s.K = tg.lanes, s.H = 30, s.W = outRows * 3 / 4 / 30;
     s.kh = s.kw = 1;
     s.pt = s.pl = s.pb = s.pr = 0;
   }
