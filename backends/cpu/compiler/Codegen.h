@@ -119,6 +119,7 @@ private:
   Status layout();
   void planViews(const std::map<ValueKey, const Group *> &producer,
                  std::map<ValueKey, std::pair<Value, uint64_t>> &placed);
+  struct ViewPlan;
   uint64_t addWeights(const void *data, size_t bytes);
   // The alignment of every constant and arena buffer: a cache line (the
   // kernel library's vectors), 16 bytes for the Arm runtime, whose

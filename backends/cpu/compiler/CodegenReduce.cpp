@@ -498,13 +498,7 @@ Status Codegen::emitReduce(const Group &g) {
            : (sg ? b_->CreateSExt(v, acct) : b_->CreateZExt(v, acct));
     if (op == OpKind::ReduceSum && fl) {
       llvm::Value *sum = b_->CreateFAdd(a, v);
-      if (reassocSum && k == ElemKind::F32)
-        if (auto *ins = llvm::dyn_cast<llvm::Instruction>(sum)) {
-          llvm::FastMathFlags fmf;
-          fmf.setAllowReassoc();
-          ins->setFastMathFlags(fmf);
-        }
-      return sum;
+      return reassocSum && k == ElemKind::F32 ? allowReassoc(sum) : sum;
     }
     if (op == OpKind::ReduceSum)
       return b_->CreateAdd(a, v);

@@ -22,7 +22,6 @@
 #include "LoopGen.h"
 #include "ops/OpLoops.h"
 
-#include <llvm/IR/CFG.h>
 #include <llvm/IR/Instructions.h>
 #include <llvm/IR/Intrinsics.h>
 
@@ -56,26 +55,10 @@ Status Codegen::emitSoftmax(const Group &g) {
   const bool inPlace = lx.kind == ly.kind && bytesAt(lx) == bytesAt(ly) &&
                        (lx.kind == LocKind::Arena || lx.index == ly.index);
   using Vals = std::vector<llvm::Value *>;
-  // Asks LLVM for `count` vectors an iteration of the loop just emitted
-  // (the builder is in its exit block; its latch branches back to itself).
-  auto interleaveLast = [&](unsigned count) {
-    for (llvm::BasicBlock *p : llvm::predecessors(b.GetInsertBlock()))
-      if (auto *br = llvm::dyn_cast<llvm::BranchInst>(p->getTerminator()))
-        if (br->isConditional() && br->getSuccessor(0) == p)
-          interleaveLoop(br, count);
-  };
   // Blocks of lines of about 16 KiB (half of an L1 data cache), so that the
   // block's passes all read it from L1.
   const int64_t perBlock = std::max<int64_t>(1, 4096 / len);
   const int64_t blocks = (lines + perBlock - 1) / perBlock;
-  auto reassoc = [](llvm::Value *v) {
-    if (auto *ins = llvm::dyn_cast<llvm::Instruction>(v)) {
-      llvm::FastMathFlags fmf;
-      fmf.setAllowReassoc();
-      ins->setFastMathFlags(fmf);
-    }
-    return v;
-  };
   // About 30 operations an element for the exp, a few for the rest.
   emitTask(
       "softmax", blocks, 32 * len * perBlock,
@@ -122,22 +105,25 @@ Status Codegen::emitSoftmax(const Group &g) {
           });
           // e = exp(d) over the whole block: one loop, one remainder.
           lg.curves = 0;
-          ops::forLoop(b, b.CreateMul(l0, i64(len)), b.CreateMul(l1, i64(len)),
-                       {}, [&](llvm::Value *k, Vals &) {
-                         b.CreateStore(lg.expOf(ElemKind::F32,
-                                                b.CreateLoad(f32, elem(py, k))),
-                                       elem(py, k));
-                         return Vals{};
-                       });
+          llvm::Instruction *backEdge = nullptr;
+          ops::forLoop(
+              b, b.CreateMul(l0, i64(len)), b.CreateMul(l1, i64(len)), {},
+              [&](llvm::Value *k, Vals &) {
+                b.CreateStore(
+                    lg.expOf(ElemKind::F32, b.CreateLoad(f32, elem(py, k))),
+                    elem(py, k));
+                return Vals{};
+              },
+              &backEdge);
           // (The count is known once the body is generated.)
           if (unsigned ic = interleaveFor(lg.curves, len * perBlock))
-            interleaveLast(ic);
+            interleaveLoop(backEdge, ic);
           // y_j = e_j / sum, per line.
           eachLine([&](llvm::Value *base) {
             llvm::Value *sum = overLine(
                 base, {llvm::ConstantFP::get(f64, 0.0)},
                 [&](llvm::Value *k, Vals &c) {
-                  return Vals{reassoc(b.CreateFAdd(
+                  return Vals{allowReassoc(b.CreateFAdd(
                       c[0],
                       b.CreateFPExt(b.CreateLoad(f32, elem(py, k)), f64)))};
                 })[0];

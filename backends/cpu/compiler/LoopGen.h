@@ -33,6 +33,18 @@ unsigned kindBits(ElemKind k);
 // Row-major strides of dims d.
 std::vector<int64_t> contiguous(const Dims &d);
 
+// v (when an instruction) with reassociation allowed: a sum of f32
+// elements in double that the loop vectorizer may split into several
+// partial sums (CodegenReduce.cpp, CodegenSoftmax.cpp).
+inline llvm::Value *allowReassoc(llvm::Value *v) {
+  if (auto *ins = llvm::dyn_cast<llvm::Instruction>(v)) {
+    llvm::FastMathFlags fmf;
+    fmf.setAllowReassoc();
+    ins->setFastMathFlags(fmf);
+  }
+  return v;
+}
+
 // Strides over `from` broadcast (numpy rules, right-aligned) to `to`.
 std::vector<int64_t> broadcastTo(const std::vector<int64_t> &strides,
                                  const Dims &from, const Dims &to);

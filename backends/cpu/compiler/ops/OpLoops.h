@@ -11,12 +11,15 @@
 namespace ember::cpugen::ops {
 
 // for (i = lo; i < hi; ++i) carried = body(i, carried); returns the final
-// carried values (the initial ones when the loop does not run).
+// carried values (the initial ones when the loop does not run). backEdge,
+// when given, receives the loop's conditional branch back to its header
+// (for loop metadata such as an interleave count).
 inline std::vector<llvm::Value *>
 forLoop(llvm::IRBuilder<> &b, llvm::Value *lo, llvm::Value *hi,
         std::vector<llvm::Value *> init,
         const std::function<std::vector<llvm::Value *>(
-            llvm::Value *, std::vector<llvm::Value *> &)> &body) {
+            llvm::Value *, std::vector<llvm::Value *> &)> &body,
+        llvm::Instruction **backEdge = nullptr) {
   llvm::Function *fn = b.GetInsertBlock()->getParent();
   llvm::LLVMContext &ctx = b.getContext();
   llvm::BasicBlock *pre = b.GetInsertBlock();
@@ -40,7 +43,9 @@ forLoop(llvm::IRBuilder<> &b, llvm::Value *lo, llvm::Value *hi,
   iv->addIncoming(inc, latch);
   for (size_t k = 0; k < phis.size(); ++k)
     phis[k]->addIncoming(next[k], latch);
-  b.CreateCondBr(b.CreateICmpSLT(inc, hi), loop, exit);
+  llvm::Instruction *br = b.CreateCondBr(b.CreateICmpSLT(inc, hi), loop, exit);
+  if (backEdge)
+    *backEdge = br;
   b.SetInsertPoint(exit);
   std::vector<llvm::Value *> out;
   for (size_t k = 0; k < phis.size(); ++k) {
