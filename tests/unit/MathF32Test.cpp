@@ -129,6 +129,36 @@ TEST(EmberExp, SpecialValues) {
   EXPECT_EQ(bitsOf(expF32(-100.0f)), 27u);
 }
 
+// The entries for an argument already bounded give expF32's bits:
+// expNonPositiveF32 on every 389th f32 with the sign bit set (every negative
+// value, -0, -inf and the NaNs with that sign) and on +0 and NaN;
+// expInRangeF32 on every 389th f32 within the clamp bounds.
+TEST(EmberExp, BoundedEntriesGiveTheSameBits) {
+  using ember::math::expF32;
+  for (uint64_t b = 0x80000000u; b < 0x100000000u; b += 389) {
+    const float x = fromBits(uint32_t(b));
+    ASSERT_EQ(
+        bitsOf(ember::math::expNonPositiveF32(ember::math::ScalarF32Ops{}, x)),
+        bitsOf(expF32(x)))
+        << x;
+  }
+  for (float x : {0.0f, std::numeric_limits<float>::quiet_NaN(),
+                  -std::numeric_limits<float>::infinity()})
+    EXPECT_EQ(
+        bitsOf(ember::math::expNonPositiveF32(ember::math::ScalarF32Ops{}, x)),
+        bitsOf(expF32(x)))
+        << x;
+  for (uint64_t b = 0; b < 0x100000000u; b += 389) {
+    const float x = fromBits(uint32_t(b));
+    if (!(x >= EMBER_MATH_EXP_MIN && x <= EMBER_MATH_EXP_MAX))
+      continue;
+    ASSERT_EQ(
+        bitsOf(ember::math::expInRangeF32(ember::math::ScalarF32Ops{}, x)),
+        bitsOf(expF32(x)))
+        << x;
+  }
+}
+
 // Every 193rd non-negative f32 (tanh is odd, checked on a sample).
 TEST(EmberTanh, WithinTheDocumentedUlpsOverTheF32Range) {
   Worst worst;

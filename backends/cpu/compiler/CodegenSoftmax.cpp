@@ -4,7 +4,8 @@
 // it is in the L1 cache:
 //   m = the line's maximum (llvm.maximum, the Reduce groups' combine: NaN
 //       wins, +0 above -0, the reference's rule in any order);
-//   e_j = exp(x_j - m), Ember's f32 exp (LoopGen::expOf), stored into y
+//   e_j = exp(x_j - m), Ember's f32 exp (LoopGen::expNonPositiveOf: x_j - m
+//       is at most 0 or NaN), stored into y
 //       (interleaved as the loops over curves are, Codegen::interleaveFor);
 //   s = the sum of the e_j in double, reassociated as the Reduce groups'
 //       contiguous f32 sums are (README.md, "Code generation"): a pass of
@@ -110,7 +111,8 @@ Status Codegen::emitSoftmax(const Group &g) {
               b, b.CreateMul(l0, i64(len)), b.CreateMul(l1, i64(len)), {},
               [&](llvm::Value *k, Vals &) {
                 b.CreateStore(
-                    lg.expOf(ElemKind::F32, b.CreateLoad(f32, elem(py, k))),
+                    lg.expNonPositiveOf(ElemKind::F32,
+                                        b.CreateLoad(f32, elem(py, k))),
                     elem(py, k));
                 return Vals{};
               },

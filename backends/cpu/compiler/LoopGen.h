@@ -175,6 +175,9 @@ struct LoopGen {
   // Exp of a float kind (Exp, Sigmoid): ember/math/Exp.h inline for f32
   // and the 16-bit floats, the C library's for f64 (as the interpreter).
   llvm::Value *expOf(ElemKind k, llvm::Value *x);
+  // The same for an x known to be <= 0 or NaN (a softmax's x - max, a
+  // sigmoid's -|x|): the same bits without the upper clamp.
+  llvm::Value *expNonPositiveOf(ElemKind k, llvm::Value *x);
 
   llvm::Value *cast(llvm::Value *v, ElemKind from, ElemKind to);
   // f32 to an integer of at most 32 bits (type tt) with the reference's

@@ -95,6 +95,12 @@ llvm::Value *LoopGen::expOf(ElemKind k, llvm::Value *x) {
                 [](const auto &o, auto v) { return math::expF32(o, v); });
 }
 
+llvm::Value *LoopGen::expNonPositiveOf(ElemKind k, llvm::Value *x) {
+  return ownF32(*this, k, "exp", x, [](const auto &o, auto v) {
+    return math::expNonPositiveF32(o, v);
+  });
+}
+
 llvm::Value *LoopGen::cast(llvm::Value *v, ElemKind from, ElemKind to) {
   if (from == to)
     return v;
@@ -733,7 +739,8 @@ llvm::Value *LoopGen::op(const Node &n, std::vector<llvm::Value *> &o) {
     // One exp: of -x for x >= 0, of x below (and of a NaN itself, which
     // then comes out as the reference's exp(x) / (1 + exp(x)) gives it).
     llvm::Value *pos = b.CreateFCmpOGE(x, fconst(0.0));
-    llvm::Value *e = expOf(k, b.CreateSelect(pos, b.CreateFNeg(x), x));
+    llvm::Value *e =
+        expNonPositiveOf(k, b.CreateSelect(pos, b.CreateFNeg(x), x));
     llvm::Value *den = b.CreateFAdd(fconst(1.0), e);
     return b.CreateSelect(pos, b.CreateFDiv(fconst(1.0), den),
                           b.CreateFDiv(e, den));

@@ -47,27 +47,42 @@ struct HasMulPow2<O, std::void_t<decltype(O::kMulPow2)>>
     : std::bool_constant<O::kMulPow2> {};
 } // namespace exp_detail
 
-/// exp(x) in f32 as one sequence of the policy's operations (see above).
-template <class O> typename O::V expF32(const O &o, typename O::V x) {
+/// exp(x) in f32 for x in [EMBER_MATH_EXP_MIN, EMBER_MATH_EXP_MAX] (no NaN):
+/// the range reduction, the polynomial and the scaling (see above). The
+/// entries below clamp and give a NaN back; a caller whose argument is
+/// already within the range (Tanh.h) calls this one directly.
+template <class O> typename O::V expInRangeF32(const O &o, typename O::V xc) {
   using namespace exp_detail;
   using V = typename O::V;
-  // A NaN becomes 0 here (no NaN reaches the integer conversion) and is
-  // given back at the end.
-  V ordered = o.select(o.eq(x, x), x, o.c(0.0f));
-  V xc =
-      o.min(o.max(ordered, o.c(EMBER_MATH_EXP_MIN)), o.c(EMBER_MATH_EXP_MAX));
   V n = o.roundEven(o.mul(xc, o.c(kLog2e)));
   V r = o.fma(n, o.c(-kLn2Hi), xc);
   r = o.fma(n, o.c(-kLn2Lo), r);
   V p = horner(o, kExp, r);
   if constexpr (HasMulPow2<O>::value) {
-    return o.select(o.eq(x, x), o.mulPow2(p, n), x);
+    return o.mulPow2(p, n);
   } else {
     V n1 = o.roundEven(o.mul(n, o.c(0.5f)));
     V n2 = o.sub(n, n1);
-    V y = o.mul(o.mul(p, o.pow2(n1)), o.pow2(n2));
-    return o.select(o.eq(x, x), y, x);
+    return o.mul(o.mul(p, o.pow2(n1)), o.pow2(n2));
   }
+}
+
+/// exp(x) in f32 as one sequence of the policy's operations (see above).
+/// A NaN compares false in the lower clamp and leaves it as the bound
+/// (F32Ops.h: max(NaN, b) is b), so no NaN reaches the integer conversion;
+/// it is given back at the end.
+template <class O> typename O::V expF32(const O &o, typename O::V x) {
+  typename O::V xc =
+      o.min(o.max(x, o.c(EMBER_MATH_EXP_MIN)), o.c(EMBER_MATH_EXP_MAX));
+  return o.select(o.eq(x, x), expInRangeF32(o, xc), x);
+}
+
+/// expF32(x) for x <= 0 or NaN (a softmax's x - max, a sigmoid's -|x|), the
+/// same bits without the upper clamp, which such an x never reaches.
+template <class O>
+typename O::V expNonPositiveF32(const O &o, typename O::V x) {
+  typename O::V xc = o.max(x, o.c(EMBER_MATH_EXP_MIN));
+  return o.select(o.eq(x, x), expInRangeF32(o, xc), x);
 }
 
 /// Ember's f32 exp on one value.

@@ -18,7 +18,7 @@ namespace ember::math {
 template <class O> typename O::V sigmoidF32(const O &o, typename O::V x) {
   using V = typename O::V;
   auto neg = o.lt(x, o.c(0.0f));
-  V e = expF32(o, o.select(neg, x, o.sub(o.c(0.0f), x)));
+  V e = expNonPositiveF32(o, o.select(neg, x, o.sub(o.c(0.0f), x)));
   V den = o.add(o.c(1.0f), e);
   // e / den or 1 / den: one division of the numerator picked first.
   return o.div(o.select(neg, e, o.c(1.0f)), den);

@@ -40,8 +40,10 @@ template <class O> typename O::V tanhF32(const O &o, typename O::V x) {
   V small =
       o.copySign(o.fma(o.mul(x, t), horner(o, tanh_detail::kSmall, t), x), x);
   V ax = o.abs(x);
+  // In [0, 2 * 9.5] and never NaN (min(NaN, b) is b): exp's own clamps and
+  // NaN steps would change nothing.
   V clamped = o.min(ax, o.c(EMBER_MATH_TANH_CLAMP));
-  V e = expF32(o, o.add(clamped, clamped));
+  V e = expInRangeF32(o, o.add(clamped, clamped));
   V large =
       o.copySign(o.sub(o.c(1.0f), o.div(o.c(2.0f), o.add(e, o.c(1.0f)))), x);
   return o.select(o.lt(o.c(EMBER_MATH_TANH_SMALL), ax), large, small);
