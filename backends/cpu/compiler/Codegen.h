@@ -164,12 +164,17 @@ private:
   // 16, a cache line of f32) for about 4 blocks a worker when `most` would
   // leave fewer and it reads at least 2^18 elements (`read`).
   int64_t blockWidth(int64_t inner, int64_t read, int64_t most) const;
-  Status emitFusedReduce(
-      const Group &g, const std::vector<bool> &reduced,
-      const std::function<llvm::Value *()> &initValue,
-      const std::function<llvm::Value *(llvm::Value *, llvm::Value *)> &combine,
-      const std::function<llvm::Value *(llvm::Value *)> &narrow,
-      llvm::Type *acct, bool &reassocSum);
+  // CodegenReduce.cpp: the accumulator's rules, a plain reduction's index
+  // space, and a fused one's walk.
+  struct ReduceAcc;
+  struct ReduceLayout;
+  struct FusedReduce;
+  Status emitFusedReduce(const Group &g, const std::vector<bool> &reduced,
+                         ReduceAcc &acc);
+  Status emitReduceKeptInner(const Group &g, const ReduceLayout &lay,
+                             const ReduceAcc &acc);
+  Status emitReducePerElement(const Group &g, const ReduceLayout &lay,
+                              const ReduceAcc &acc);
   Status emitArg(const Group &g);
 
 public:
