@@ -10,6 +10,7 @@
 #include "RtQuant.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace ember::cpugen::rt {
 
@@ -46,6 +47,7 @@ struct DynTask {
   uint8_t *y;
   uint8_t *ws;
   size_t rowPieces;
+  int64_t *packedBatch; ///< per worker: the batch its workspace holds, or -1
   int32_t status;
 };
 
@@ -87,16 +89,22 @@ void dynWork(void *ctx, int64_t begin, int64_t end, int64_t worker) {
       bOff += i * u(slot[2]);
       yOff += i * u(slot[3]);
     }
-    const uint8_t *bm = t.b + bOff;
-    const int8_t *bs = reinterpret_cast<const int8_t *>(bm);
-    if (!bSigned) {
-      for (size_t i = 0; i < K * N; ++i)
-        copy[i] = int8_t(bm[i] ^ 0x80);
-      bs = copy;
+    // A band of the batch this worker packed last (its previous task of
+    // this call) reuses the packed B in its workspace.
+    Status s = Status::Ok;
+    if (t.packedBatch[worker] != int64_t(batch)) {
+      const uint8_t *bm = t.b + bOff;
+      const int8_t *bs = reinterpret_cast<const int8_t *>(bm);
+      if (!bSigned) {
+        for (size_t i = 0; i < K * N; ++i)
+          copy[i] = int8_t(bm[i] ^ 0x80);
+        bs = copy;
+      }
+      s = packQB(K, N, bs, N, int32_t(p[EMBER_RT_QGEMM_A_ZP]), &bzp, 1, bias,
+                 packed, isa, p[EMBER_RT_QGEMM_A_SIGNED] != 0,
+                 QPackExtra::None);
+      t.packedBatch[worker] = s == Status::Ok ? int64_t(batch) : -1;
     }
-    Status s =
-        packQB(K, N, bs, N, int32_t(p[EMBER_RT_QGEMM_A_ZP]), &bzp, 1, bias,
-               packed, isa, p[EMBER_RT_QGEMM_A_SIGNED] != 0, QPackExtra::None);
     if (s == Status::Ok)
       s = qgemmPacked(M, N, K, t.a + aOff, K, packed, t.y + yOff * es, N, rq,
                       isa, m0, m1, gemmWs);
@@ -118,15 +126,25 @@ int32_t qgemmDynamicB(const int64_t *p, const uint8_t *a, const uint8_t *b,
   const size_t batches = batchCount(p);
   const size_t workers = size_t(ember_rt_num_workers());
   // Whole batch matrices a task when there are enough of them; else bands
-  // of rows (each band packs its batch's B again: K x N bytes against
-  // M x K x N / pieces multiply-adds).
+  // of rows (a worker packs a batch's B once for the bands it runs one
+  // after another; a band another worker takes packs it again: K x N bytes
+  // against M x K x N / pieces multiply-adds).
   size_t rowPieces = 1;
   const size_t granule = rowGranule(Isa(p[EMBER_RT_QGEMM_ISA]));
   if (workers > 1 && batches < 2 * workers)
     rowPieces =
         std::max<size_t>(1, std::min((M + granule - 1) / granule,
                                      (2 * workers + batches - 1) / batches));
-  DynTask t{p, a, b, rq, static_cast<uint8_t *>(y), workspace, rowPieces, 0};
+  std::vector<int64_t> packedBatch(workers, -1);
+  DynTask t{p,
+            a,
+            b,
+            rq,
+            static_cast<uint8_t *>(y),
+            workspace,
+            rowPieces,
+            packedBatch.data(),
+            0};
   const int64_t tasks = int64_t(batches * rowPieces);
   if (workers == 1 || tasks < 2)
     dynWork(&t, 0, tasks, 0);
