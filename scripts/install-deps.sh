@@ -55,12 +55,15 @@ APT_PACKAGES=("${APT_MINIMAL[@]}")
 [ "$profile" = minimal ] || APT_PACKAGES+=("${APT_FULL[@]}")
 
 # Pinned: the generated ONNX node suite and its pass floor depend on the
-# onnx version (tests/conformance/CMakeLists.txt). The quick start needs
+# onnx version (tests/conformance/CMakeLists.txt) and on ml_dtypes, which
+# onnx's case generator casts the 2- and 4-bit cases' expected outputs with
+# (out-of-range values, undefined by the Cast spec, wrap in 0.6.0 and
+# saturate in 0.7.0). The quick start needs
 # numpy and onnx (its Python example reads the input with onnx) and nanobind
 # (the module's build). The rest: ONNX Runtime (the tests' reference
 # outputs), the Python package's wheel build (scikit-build-core), its sweeps
 # (ray, matplotlib for the plots) and its tests (pytest).
-PIP_MINIMAL=(numpy==2.4.6 onnx==1.23.2 nanobind==3.1.0)
+PIP_MINIMAL=(numpy==2.4.6 onnx==1.23.2 ml_dtypes==0.6.0 nanobind==3.1.0)
 PIP_FULL=(onnxruntime==1.31.1 scikit-build-core==1.1.2 ray==2.60.0
   matplotlib==3.11.2 pytest==9.2.0)
 PIP_PACKAGES=("${PIP_MINIMAL[@]}")
