@@ -11,6 +11,8 @@
 // of a row) are read from their storage. Bit for bit the interpreter's.
 #include "IntegerRows.h"
 
+#include <algorithm>
+
 namespace ember::cpugen {
 
 namespace {
@@ -44,17 +46,16 @@ Status emit_IntegerNormalization(Codegen &cg, const Group &g) {
   const double dmax = double(len) * (xk == ElemKind::I16 ? 65535 : 255);
   const bool squares64 = dmax * dmax < 0x1p62;
   const bool dr64 = dmax * 0x1p23 < 0x1p62;
-  // The last step in 64-bit lanes (fastRow below) when D fits 32 bits and
-  // the bias and shift operands are constants that bound it: |bias| <= 2^61,
-  // and eMax, the largest shift entry (clamped as the step clamps it), which
-  // sets the rows whose every shift is at least 31.
-  int64_t eMax = 30;
+  // The last step in 64-bit lanes (the rows' fast loop below) when D fits
+  // 32 bits and the bias and shift operands are constants that bound it:
+  // |bias| <= 2^61, and eMax, the largest shift entry (clamped as the step
+  // clamps it), which sets the rows whose every shift is at least 31.
+  int64_t eMax = -31;
   bool fast = dmax < 0x1p31 && isConstant(n.inputs[1]) &&
               isConstant(n.inputs[2]) && isConstant(n.inputs[3]);
   if (fast) {
-    eMax = -31;
     for (int64_t e : n.inputs[2].node->payload->toInts())
-      eMax = std::max(eMax, std::min<int64_t>(std::max<int64_t>(e, -31), 30));
+      eMax = std::max(eMax, std::clamp<int64_t>(e, -31, 30));
     for (int64_t v : n.inputs[3].node->payload->toInts())
       fast = fast && v <= (int64_t(1) << 61) && v >= -(int64_t(1) << 61);
   }
@@ -122,6 +123,37 @@ Status emit_IntegerNormalization(Codegen &cg, const Group &g) {
             b.CreateSelect(zero, c64(0), ops::interpTable(b, rsqrtT, idx, off));
         llvm::Value *r128 = b.CreateSExt(r, i128);
         llvm::Value *halfS = b.CreateTrunc(b.CreateLShr(s, 1), i32);
+        // Element j's last step from x, D R mult already divided by
+        // 2^(101 - base) (x of type w): floored by the rest of its shift
+        // (clamped to [0, most]), the bias added, rounded off 16 bits.
+        auto finish = [&](llvm::Value *j, llvm::Value *x, int32_t base,
+                          int64_t most, llvm::Type *w) {
+          llvm::Value *e =
+              ops::clampTo(b, param(pe, ElemKind::I32, j, i32), -31, 30);
+          llvm::Value *sh = ops::clampTo(
+              b, b.CreateSub(b.CreateSub(b.getInt32(uint32_t(base)), halfS), e),
+              0, most);
+          llvm::Value *t = b.CreateAdd(b.CreateAShr(x, b.CreateZExt(sh, w)),
+                                       param(pb, ElemKind::I64, j, w));
+          llvm::Value *v =
+              b.CreateAdd(ops::roundShift(b, t, llvm::ConstantInt::get(w, 16)),
+                          llvm::ConstantInt::get(w, uint64_t(yZp), true));
+          ops::storeClamped(cg, yk, py, at(j), v, lo, hi);
+        };
+        auto wideRow = [&] {
+          ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
+            llvm::Value *dr =
+                dr64 ? b.CreateSExt(b.CreateMul(dev(j), r), i128)
+                     : b.CreateMul(b.CreateSExt(dev(j), i128), r128);
+            finish(j, b.CreateMul(dr, param(pm, ElemKind::I32, j, i128)), 101,
+                   127, i128);
+            return Vals{};
+          });
+        };
+        if (!fast) {
+          wideRow();
+          return;
+        }
         // A row whose every shift sh = 101 - s/2 - e is at least 31 (s/2 <=
         // 70 - eMax) takes the step in 64 bits, exactly: with DR = hi 2^31
         // + lo (lo in [0, 2^31), both 32-bit), floor(DR M / 2^sh) is
@@ -132,58 +164,27 @@ Status emit_IntegerNormalization(Codegen &cg, const Group &g) {
         llvm::Function *fn = b.GetInsertBlock()->getParent();
         llvm::LLVMContext &ctx = b.getContext();
         auto *fastBB = llvm::BasicBlock::Create(ctx, "inorm.fast", fn);
-        auto *slowBB = llvm::BasicBlock::Create(ctx, "inorm.wide", fn);
+        auto *wideBB = llvm::BasicBlock::Create(ctx, "inorm.wide", fn);
         auto *doneBB = llvm::BasicBlock::Create(ctx, "inorm.done", fn);
-        b.CreateCondBr(
-            fast ? b.CreateICmpSLE(halfS, b.getInt32(uint32_t(70 - eMax)))
-                 : b.getFalse(),
-            fastBB, slowBB);
+        b.CreateCondBr(b.CreateICmpSLE(halfS, b.getInt32(uint32_t(70 - eMax))),
+                       fastBB, wideBB);
         b.SetInsertPoint(fastBB);
-        if (fast) {
-          llvm::Value *r64 = b.CreateSExt(b.CreateTrunc(r, i32), i64);
-          auto s32to64 = [&](llvm::Value *v) {
-            return b.CreateSExt(b.CreateTrunc(v, i32), i64);
-          };
-          ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
-            llvm::Value *dr = b.CreateMul(s32to64(dev(j)), r64);
-            llvm::Value *m = param(pm, ElemKind::I32, j, i64);
-            llvm::Value *hiM = b.CreateMul(s32to64(b.CreateAShr(dr, 31)), m);
-            llvm::Value *loM =
-                b.CreateMul(s32to64(b.CreateAnd(dr, c64(0x7fffffff))), m);
-            llvm::Value *t0 = b.CreateAdd(hiM, b.CreateAShr(loM, 31));
-            llvm::Value *e =
-                ops::clampTo(b, param(pe, ElemKind::I32, j, i32), -31, 30);
-            llvm::Value *k = ops::clampTo(
-                b, b.CreateSub(b.CreateSub(b.getInt32(70), halfS), e), 0, 63);
-            llvm::Value *t = b.CreateAdd(b.CreateAShr(t0, b.CreateZExt(k, i64)),
-                                         param(pb, ElemKind::I64, j, i64));
-            llvm::Value *v =
-                b.CreateAdd(ops::roundShift(b, t, c64(16)), c64(yZp));
-            ops::storeClamped(cg, yk, py, at(j), v, lo, hi);
-            return Vals{};
-          });
-        }
-        b.CreateBr(doneBB);
-        b.SetInsertPoint(slowBB);
+        llvm::Value *r64 = b.CreateSExt(b.CreateTrunc(r, i32), i64);
+        auto s32to64 = [&](llvm::Value *v) {
+          return b.CreateSExt(b.CreateTrunc(v, i32), i64);
+        };
         ops::forLoop(b, c64(0), c64(len), {}, [&](llvm::Value *j, Vals &) {
-          llvm::Value *dr = dr64
-                                ? b.CreateSExt(b.CreateMul(dev(j), r), i128)
-                                : b.CreateMul(b.CreateSExt(dev(j), i128), r128);
-          llvm::Value *prod =
-              b.CreateMul(dr, param(pm, ElemKind::I32, j, i128));
-          llvm::Value *e =
-              ops::clampTo(b, param(pe, ElemKind::I32, j, i32), -31, 30);
-          // floorShift: the shift clamped to [0, 127].
-          llvm::Value *sh = ops::clampTo(
-              b, b.CreateSub(b.CreateSub(b.getInt32(101), halfS), e), 0, 127);
-          llvm::Value *t =
-              b.CreateAdd(b.CreateAShr(prod, b.CreateZExt(sh, i128)),
-                          param(pb, ElemKind::I64, j, i128));
-          llvm::Value *v =
-              b.CreateAdd(ops::roundShift(b, t, c128(16)), c128(yZp));
-          ops::storeClamped(cg, yk, py, at(j), v, lo, hi);
+          llvm::Value *dr = b.CreateMul(s32to64(dev(j)), r64);
+          llvm::Value *m = param(pm, ElemKind::I32, j, i64);
+          llvm::Value *hiM = b.CreateMul(s32to64(b.CreateAShr(dr, 31)), m);
+          llvm::Value *loM =
+              b.CreateMul(s32to64(b.CreateAnd(dr, c64(0x7fffffff))), m);
+          finish(j, b.CreateAdd(hiM, b.CreateAShr(loM, 31)), 70, 63, i64);
           return Vals{};
         });
+        b.CreateBr(doneBB);
+        b.SetInsertPoint(wideBB);
+        wideRow();
         b.CreateBr(doneBB);
         b.SetInsertPoint(doneBB);
       });
