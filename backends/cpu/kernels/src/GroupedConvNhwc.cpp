@@ -24,6 +24,7 @@
 #include "Simd.h"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace ember::cpu {
 
