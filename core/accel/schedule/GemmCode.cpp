@@ -60,6 +60,10 @@ struct GemmSched {
   int64_t actTileStride = 0;
   int64_t tableRows = 0, paramRows = 0;
   bool paramOnce = false;
+  // Every output tile's weights in one load, kept for the layer (see
+  // weightsOnce); wgtRows: their rows.
+  bool wgtOnce = false;
+  int64_t wgtRows = 0;
 
   GemmSched(const Target &t, const GemmLayer &gl,
             const std::vector<NTensor> &tensors, const GemmTables &tables,
@@ -67,7 +71,12 @@ struct GemmSched {
   Status columnBands();
   void flatTileStride();
   void tapSplit(const sp::Problem &p);
+  void weightsOnce(const sp::Problem &p);
 
+  // Where output tile ko's weights start in a weights-once slot (rows).
+  int64_t wgtRowOf(int64_t ko) const {
+    return int64_t(tb.wOff[size_t(ko)] - tb.wOff[0]) / lanes;
+  }
   // The taps of a block (every tap without the split).
   int64_t tapTile(const std::vector<int64_t> &t) const {
     return dT >= 0 ? t[size_t(dT)] : taps;
@@ -282,6 +291,38 @@ void GemmSched::tapSplit(const sp::Problem &p) {
     tapSizes.push_back(1); // the planner names what does not fit
 }
 
+// Whether every output tile's weights load once, in one DMA op, and stay
+// for the whole layer, instead of each output tile's when the tile changes:
+// for a flat layer whose output tiles read one weight tile each (a
+// per-channel affine, or a grouped 1x1 layer whose groups stay inside a
+// channel tile), when they take at most an eighth of the weight space and
+// lie back to back in DRAM. Such a tile is `lanes` rows, whose transfer
+// the DRAM latency dwarfs (16 rows against 64 cycles at DIM 16). Layers
+// with more weight rows per output tile keep loading them per tile: there
+// the latency is a small share, and one larger load up front delays the
+// layer's first step (a weight prefetch into the layer before waits for
+// that layer's last GEMM). Not with the tap split, weights from an
+// activation, reduction segments or 16-bit layers.
+void GemmSched::weightsOnce(const sp::Problem &p) {
+  if (!flat || kcExt != 1 || taps != 1 || Kt < 2 || dT >= 0 || g.wAct >= 0 ||
+      wide || !g.segs.empty())
+    return;
+  int64_t rows = 0;
+  for (int64_t ko = 0; ko < Kt; ++ko) {
+    const int64_t n = int64_t(tb.rel[size_t(ko)].size());
+    if (tb.wOff[size_t(ko)] != tb.wOff[0] + uint64_t(rows * lanes))
+      return; // not back to back
+    rows += n * taps * lanes;
+  }
+  const uint64_t wgtSpace = p.spaces[size_t(tg.memOf(Cls::Wgt))].capacity
+                                ? p.spaces[size_t(tg.memOf(Cls::Wgt))].capacity
+                                : tg.memRows(tg.memOf(Cls::Wgt));
+  if (uint64_t(rows) * 8 > wgtSpace)
+    return;
+  wgtOnce = true;
+  wgtRows = rows;
+}
+
 // The memories' spaces: 16-bit row pairs keep the blocks in the lower half,
 // the upper half their high bytes (or high plane, or the int64 bias's high
 // words). The output table's rows at the top of the parameter memory
@@ -378,10 +419,17 @@ void gemmOperands(const GemmSched &s, sp::Problem &p) {
   std::vector<size_t> wgtDims = {dKo, dKc};
   if (s.dT >= 0)
     wgtDims.push_back(size_t(s.dT));
+  if (s.wgtOnce)
+    wgtDims.clear();
   p.operands.push_back(operand(
       "wgt", tg.memOf(Cls::Wgt), sp::Role::Input, wgtDims,
-      [c](T t) { return u(t[dKc] * c->tapTile(t) * c->lanes); },
-      [c](T t) { return u(t[dKc] * c->tapTile(t) * c->lanes * c->lanes); }));
+      [c](T t) {
+        return u(c->wgtOnce ? c->wgtRows : t[dKc] * c->tapTile(t) * c->lanes);
+      },
+      [c](T t) {
+        return u((c->wgtOnce ? c->wgtRows : t[dKc] * c->tapTile(t) * c->lanes) *
+                 c->lanes);
+      }));
   p.operands.push_back(operand(
       "acc", tg.memOf(Cls::Acc),
       g.requant ? sp::Role::Accumulator : sp::Role::Output, px({dN, dY, dKo}),
@@ -449,6 +497,8 @@ void gemmOperandCosts(const GemmSched &s, sp::Problem &p) {
   ops[oAct].rows = ops[oAct].footprint;
   ops[oAct].padRows = [c](T t) { return u(c->actRows(t) - c->actDataRows(t)); };
   ops[oWgt].transfers = [c](T t) {
+    if (c->wgtOnce)
+      return moveRowsCount(c->tg, c->wgtRows);
     // Split: a group's taps of each input tile are contiguous, the tiles
     // taps * lanes rows apart in DRAM (a move per input tile).
     if (c->dT >= 0)
@@ -506,6 +556,8 @@ void gemmOperandCosts(const GemmSched &s, sp::Problem &p) {
     // before (the step code loads them whole ahead of the pieces).
     p.fillAhead = {oWgt};
   }
+  if (s.wgtOnce) // the step code loads them whole, ahead of the pieces
+    p.fillAhead = {oWgt};
   // Layer cascading: the input block comes by copies from the out memory
   // (a row a cycle on the load engine, padding included, no DRAM access
   // and so no DRAM latency and no share of the DRAM channel), the output
@@ -788,6 +840,12 @@ void GemmStep::loadWgt(int64_t q0, int64_t q1) {
   const int64_t lanes = s.lanes, taps = s.taps, n = tp1 - tp0;
   if (q1 <= q0)
     return;
+  if (s.wgtOnce) { // every output tile's, once (GemmSched::weightsOnce)
+    if (st.operands[oWgt].begins)
+      moveRows(s.tg, sc.loads, false, Cls::Wgt, slot(oWgt), s.tb.wOff[0],
+               s.wgtRows);
+    return;
+  }
   if (s.g.wAct >= 0) {
     // Weights from an activation: output channel j's row is its pixel j
     // (GemmLayer::wAct), the rows past K from the zero block.
@@ -923,7 +981,9 @@ void GemmStep::arrayOps(LayerInfo &info) {
         continue;
       const bool rs = resetNext; // every GEMM of this (tile, tap)
       resetNext = false;
-      int64_t wgt = slot(oWgt) + (q * (tp1 - tp0) + tap - tp0) * lanes;
+      int64_t wgt =
+          s.wgtOnce ? slot(oWgt) + s.wgtRowOf(ko) + (ri * taps + tap) * lanes
+                    : slot(oWgt) + (q * (tp1 - tp0) + tap - tp0) * lanes;
       if (s.flat || s.sub) { // the tile's rows (flat: its lines) in runs
         const int64_t span = s.flat ? lines : rows;
         for (int64_t r0 = 0; r0 < span; r0 += tg.maxInner) {
@@ -1074,6 +1134,7 @@ Expected<GemmPlanPtr> planGemm(const Target &tg, const Layer &L,
   s.tapSplit(p);
   if (!s.tapSizes.empty())
     s.dT = s.banded ? int(dX) + 1 : int(dX);
+  s.weightsOnce(p);
   gemmDims(s, p);
   gemmOperands(s, p);
   gemmOperandCosts(s, p);
