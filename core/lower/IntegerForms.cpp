@@ -85,6 +85,26 @@ int64_t quantizeReal(double v, const QParams &p) {
                           std::min(double(highestOf(p.kind)), r)));
 }
 
+bool integerPadAllowed(const Node &n, const QParams &p) {
+  if (n.kind != OpKind::Pad || n.numResults() != 1 || !n.hasInput(1) ||
+      n.attrString("mode", "constant") != "constant" || !p.perTensor() ||
+      (p.kind != ElemKind::U8 && p.kind != ElemKind::I8))
+    return false;
+  if (!n.hasInput(2))
+    return true;
+  const Tensor *v = constantOf(n.inputs[2]);
+  return v && v->size() == 1 && v->getDouble(0) == 0.0;
+}
+
+std::vector<Value> integerPadInputs(LoweringBuilder &b, const Node &n, Value q,
+                                    const QParams &p) {
+  std::vector<Value> ins = {q, n.inputs[1],
+                            scalarOf(b, p.kind, p.zeroPoint(), "pad")};
+  if (n.hasInput(3))
+    ins.push_back(n.inputs[3]); // axes
+  return ins;
+}
+
 Value scalarOf(LoweringBuilder &b, ElemKind k, int64_t v,
                const std::string &what) {
   return b.constant(Tensor::scalar(k, double(v)), what);

@@ -74,6 +74,15 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
                                 int64_t lo, int64_t hi,
                                 quant::RequantProfile profile);
 
+// A Pad of a DequantizeLinear's result (parameters p) computes the same on
+// the stored integers padded with the zero point, the stored form of 0.0:
+// a constant-mode Pad whose value is 0 (or absent) of a per-tensor 8-bit
+// tensor (a per-axis zero point has no single pad value; docs/
+// quantization.md, "Pad"). integerPadInputs: that Pad's inputs, of q.
+bool integerPadAllowed(const Node &n, const QParams &p);
+std::vector<Value> integerPadInputs(LoweringBuilder &b, const Node &n, Value q,
+                                    const QParams &p);
+
 // A scalar constant of kind k, named "<result>.<what>".
 Value scalarOf(LoweringBuilder &b, ElemKind k, int64_t v,
                const std::string &what = "c");

@@ -399,6 +399,8 @@ private:
       return recurrentLayer(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
+    if (k == OpKind::Pad)
+      return pad(n);
     if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
         k == OpKind::Min)
       return clamp16(n);
@@ -1349,6 +1351,22 @@ private:
       EMBER_ASSIGN(moved, b.op(n.kind, ins, n.attrs));
     }
     EMBER_ASSIGN(Value y, rescaled(b, moved, x->p, out->p, out->lo, out->hi));
+    finish(n, out->chain, y);
+    return true;
+  }
+
+  // DequantizeLinear -> Pad -> QuantizeLinear: the Pad of the stored
+  // integers (integerPadInputs), rescaled to the output's parameters.
+  Expected<bool> pad(Node &n) {
+    auto x = dequantized(n.inputs[0]);
+    auto out = output(&n);
+    if (!x || !out || !integerPadAllowed(n, x->p))
+      return false;
+    LoweringBuilder b(f_, n);
+    EMBER_ASSIGN(
+        Value padded,
+        b.op(OpKind::Pad, integerPadInputs(b, n, x->q, x->p), n.attrs));
+    EMBER_ASSIGN(Value y, rescaled(b, padded, x->p, out->p, out->lo, out->hi));
     finish(n, out->chain, y);
     return true;
   }

@@ -29,6 +29,7 @@ const std::vector<std::string> &defaultPassOrder() {
                                                  "constant-fold",
                                                  "cse",
                                                  "fold-batchnorm",
+                                                 "fold-pad",
                                                  "fuse-groupnorm",
                                                  "lift-conv1d",
                                                  "conv3d-as-2d",
@@ -98,6 +99,16 @@ Status runPipeline(Module &m, const PipelineOptions &opts) {
         if (std::find(opts.skip.begin(), opts.skip.end(),
                       "drop-saturated-clamp") == opts.skip.end())
           EMBER_TRY(runDropSaturatedClamp(f, st));
+        // The Pads lowering moved to the stored integers (a QDQ Pad pads
+        // with the zero point), into the ConvIntegers reading them.
+        if (std::find(opts.skip.begin(), opts.skip.end(), "fold-pad") ==
+            opts.skip.end())
+          EMBER_TRY(runFoldPad(f, st));
+        // Channel Slices of the stored integers as Split parts (an
+        // accelerator's channel views).
+        if (std::find(opts.skip.begin(), opts.skip.end(), "slice-as-split") ==
+            opts.skip.end())
+          EMBER_TRY(runSliceAsSplit(f, st));
         EMBER_TRY(runCancelReshape(f, st));
         // A CRNN's map-to-sequence (once the Reshape chains are merged):
         // the projections read the map through convolutions, not a
