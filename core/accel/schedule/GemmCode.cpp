@@ -297,12 +297,13 @@ void GemmSched::tapSplit(const sp::Problem &p) {
 // per-channel affine, or a grouped 1x1 layer whose groups stay inside a
 // channel tile), when they take at most an eighth of the weight space and
 // lie back to back in DRAM. Such a tile is `lanes` rows, whose transfer
-// the DRAM latency dwarfs (16 rows against 64 cycles at DIM 16). Layers
-// with more weight rows per output tile keep loading them per tile: there
-// the latency is a small share, and one larger load up front delays the
-// layer's first step (a weight prefetch into the layer before waits for
-// that layer's last GEMM). Not with the tap split, weights from an
-// activation, reduction segments or 16-bit layers.
+// the DRAM latency dwarfs (16 rows against 64 cycles on a 16-lane array
+// with the example description's DRAM). Layers with more weight rows per
+// output tile keep loading them per tile: there the latency is a small
+// share, and one larger load up front delays the layer's first step (a
+// weight prefetch into the layer before waits for that layer's last
+// GEMM). Not with the tap split, weights from an activation, reduction
+// segments or 16-bit layers.
 void GemmSched::weightsOnce(const sp::Problem &p) {
   if (!flat || kcExt != 1 || taps != 1 || Kt < 2 || dT >= 0 || g.wAct >= 0 ||
       wide || !g.segs.empty())
