@@ -85,24 +85,85 @@ int64_t quantizeReal(double v, const QParams &p) {
                           std::min(double(highestOf(p.kind)), r)));
 }
 
-bool integerPadAllowed(const Node &n, const QParams &p) {
-  if (n.kind != OpKind::Pad || n.numResults() != 1 || !n.hasInput(1) ||
-      n.attrString("mode", "constant") != "constant" || !p.perTensor() ||
-      (p.kind != ElemKind::U8 && p.kind != ElemKind::I8))
-    return false;
-  if (!n.hasInput(2))
-    return true;
-  const Tensor *v = constantOf(n.inputs[2]);
-  return v && v->size() == 1 && v->getDouble(0) == 0.0;
+namespace {
+
+bool unaryStored8(ElemKind k) { return k == ElemKind::U8 || k == ElemKind::I8; }
+
+// x (parameters px) at py, clamped to [lo, hi]: itself when nothing changes.
+Expected<Value> rescaledTo(LoweringBuilder &b, Value x, const QParams &px,
+                           const QParams &py, int64_t lo, int64_t hi,
+                           quant::RequantProfile profile) {
+  if (px == py && lo <= lowestOf(py.kind) && hi >= highestOf(py.kind))
+    return x;
+  if (profile == quant::RequantProfile::Float32)
+    return buildRescaleTable(b, x, px, py, lo, hi);
+  return buildRequantize(b, x, {{px.scale() / py.scale()}, {}}, 0,
+                         px.zeroPoint(), py, lo, hi, profile);
 }
 
-std::vector<Value> integerPadInputs(LoweringBuilder &b, const Node &n, Value q,
-                                    const QParams &p) {
-  std::vector<Value> ins = {q, n.inputs[1],
-                            scalarOf(b, p.kind, p.zeroPoint(), "pad")};
-  if (n.hasInput(3))
-    ins.push_back(n.inputs[3]); // axes
-  return ins;
+// PRelu's slopes: one, or one per channel of x (a constant whose only
+// dimension above 1 lines up with x's axis 1); empty when neither, or when
+// a slope is negative or not finite.
+std::vector<double> preluSlopes(const Tensor &s, const Dims &xd) {
+  const Dims &sd = s.dims();
+  if (s.size() != 1) {
+    if (xd.size() < 2 || sd.size() > xd.size() || s.size() != xd[1])
+      return {};
+    for (size_t j = 0; j < sd.size(); ++j)
+      if (sd[j] != 1 && xd.size() - sd.size() + j != 1)
+        return {};
+  }
+  std::vector<double> a = s.toDoubles();
+  for (double v : a)
+    if (!(v >= 0) || !std::isfinite(v))
+      return {};
+  return a;
+}
+
+} // namespace
+
+Expected<std::optional<Value>>
+integerUnaryForm(LoweringBuilder &b, const Node &n, Value q, const QParams &px,
+                 const QParams &py, int64_t lo, int64_t hi,
+                 quant::RequantProfile profile) {
+  const std::optional<Value> none;
+  if (!px.perTensor() || !unaryStored8(px.kind))
+    return none;
+  if (n.kind == OpKind::Pad) {
+    if (n.numResults() != 1 || !n.hasInput(1) ||
+        n.attrString("mode", "constant") != "constant")
+      return none;
+    if (n.hasInput(2)) {
+      const Tensor *v = constantOf(n.inputs[2]);
+      if (!v || v->size() != 1 || v->getDouble(0) != 0.0)
+        return none;
+    }
+    std::vector<Value> ins = {q, n.inputs[1],
+                              scalarOf(b, px.kind, px.zeroPoint(), "pad")};
+    if (n.hasInput(3))
+      ins.push_back(n.inputs[3]); // axes
+    EMBER_ASSIGN(Value padded, b.op(OpKind::Pad, ins, n.attrs));
+    EMBER_ASSIGN(Value y, rescaledTo(b, padded, px, py, lo, hi, profile));
+    return std::optional<Value>(y);
+  }
+  if (n.kind != OpKind::PRelu || profile == quant::RequantProfile::Float32 ||
+      !py.perTensor() || !unaryStored8(py.kind))
+    return none;
+  const Tensor *slope = constantOf(n.inputs[1]);
+  const std::vector<double> a =
+      slope ? preluSlopes(*slope, q.type().dims()) : std::vector<double>();
+  if (a.empty())
+    return none;
+  const double r = px.scale() / py.scale();
+  const int64_t zy = py.zeroPoint();
+  EMBER_ASSIGN(Value pos, buildRequantize(b, q, {{r}, {}}, 0, px.zeroPoint(),
+                                          py, zy, highestOf(py.kind), profile));
+  Rescale neg;
+  for (double v : a)
+    neg.real.push_back(v * r);
+  EMBER_ASSIGN(Value ng, buildRequantize(b, q, neg, 1, px.zeroPoint(), py,
+                                         lowestOf(py.kind), zy, profile));
+  return buildQuantizedAdd(b, pos, py, ng, py, py, lo, hi, profile);
 }
 
 Value scalarOf(LoweringBuilder &b, ElemKind k, int64_t v,

@@ -74,14 +74,21 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
                                 int64_t lo, int64_t hi,
                                 quant::RequantProfile profile);
 
-// A Pad of a DequantizeLinear's result (parameters p) computes the same on
-// the stored integers padded with the zero point, the stored form of 0.0:
-// a constant-mode Pad whose value is 0 (or absent) of a per-tensor 8-bit
-// tensor (a per-axis zero point has no single pad value; docs/
-// quantization.md, "Pad"). integerPadInputs: that Pad's inputs, of q.
-bool integerPadAllowed(const Node &n, const QParams &p);
-std::vector<Value> integerPadInputs(LoweringBuilder &b, const Node &n, Value q,
-                                    const QParams &p);
+// The integer form of an op `n` of one DequantizeLinear's result (stored
+// q, per-tensor 8-bit parameters px) quantized with py and clamped to
+// [lo, hi], when it has one (nullopt: the op stays float):
+//  - Pad, constant mode, value 0 or none: q padded with px's zero point, the
+//    stored form of 0.0, rescaled to py (docs/quantization.md, "Pad");
+//  - PRelu by a constant slope >= 0, one or per channel (axis 1), fixed
+//    profiles: Requantize(q) by s_x / s_y clamped below at z_y (the
+//    positive side) and by slope * s_x / s_y clamped above at z_y (the
+//    negative side), then their QuantizedAdd at py: one side is z_y for
+//    every element, so the add is exact and each element rounds once
+//    ("PRelu").
+Expected<std::optional<Value>>
+integerUnaryForm(LoweringBuilder &b, const Node &n, Value q, const QParams &px,
+                 const QParams &py, int64_t lo, int64_t hi,
+                 quant::RequantProfile profile);
 
 // A scalar constant of kind k, named "<result>.<what>".
 Value scalarOf(LoweringBuilder &b, ElemKind k, int64_t v,

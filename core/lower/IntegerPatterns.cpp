@@ -399,8 +399,8 @@ private:
       return recurrentLayer(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
-    if (k == OpKind::Pad)
-      return pad(n);
+    if (k == OpKind::Pad || k == OpKind::PRelu)
+      return unaryForm(n);
     if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
         k == OpKind::Min)
       return clamp16(n);
@@ -1355,19 +1355,20 @@ private:
     return true;
   }
 
-  // DequantizeLinear -> Pad -> QuantizeLinear: the Pad of the stored
-  // integers (integerPadInputs), rescaled to the output's parameters.
-  Expected<bool> pad(Node &n) {
+  // DequantizeLinear -> Pad or PRelu -> QuantizeLinear: the integer form
+  // integerUnaryForm builds, when the op has one.
+  Expected<bool> unaryForm(Node &n) {
     auto x = dequantized(n.inputs[0]);
     auto out = output(&n);
-    if (!x || !out || !integerPadAllowed(n, x->p))
+    if (!x || !out)
       return false;
     LoweringBuilder b(f_, n);
-    EMBER_ASSIGN(
-        Value padded,
-        b.op(OpKind::Pad, integerPadInputs(b, n, x->q, x->p), n.attrs));
-    EMBER_ASSIGN(Value y, rescaled(b, padded, x->p, out->p, out->lo, out->hi));
-    finish(n, out->chain, y);
+    EMBER_ASSIGN(std::optional<Value> y,
+                 integerUnaryForm(b, n, x->q, x->p, out->p, out->lo, out->hi,
+                                  profile_));
+    if (!y)
+      return false;
+    finish(n, out->chain, *y);
     return true;
   }
 
