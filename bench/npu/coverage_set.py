@@ -503,6 +503,48 @@ def yolov8_head(rng, size=160, nc=10, reg=16):
                    [1, 4 + nc, n], opset=13)
 
 
+def tf_csp(rng, size=128, classes=100):
+    """A backbone as TensorFlow/Keras exporters (tf2onnx) and CSP-style
+    PyTorch code write it: each stride-2 convolution behind an explicit
+    Pad of the bottom and right edges (Keras' ZeroPadding2D, "SAME" for an
+    even map) with no padding of its own, PRelu activations with one slope
+    per channel, and CSP blocks that split the channels with two Slices
+    (the halves), run one half through two convolutions and concatenate it
+    with the other; global pooling and a fully connected head."""
+    b = dm.Builder(rng)
+
+    def prelu(x, ch):
+        slope = rng.uniform(0.05, 0.3, (ch, 1, 1)).astype(np.float32)
+        return b.op("PRelu", [x, b.const(slope, "slope")])
+
+    def down(x, cin, cout):
+        x = b.op("Pad", [x, b.shape([0, 0, 0, 0, 0, 0, 1, 1])])
+        w = rng.normal(0, np.sqrt(2.0 / (cin * 9)),
+                       (cout, cin, 3, 3)).astype(np.float32)
+        bias = rng.normal(0, 0.05, cout).astype(np.float32)
+        y = b.op("Conv", [x, b.const(w, "w"), b.const(bias, "b")],
+                 kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 0, 0])
+        return prelu(y, cout)
+
+    def csp(x, ch):
+        half = ch // 2
+        lo = b.op("Slice", [x, b.shape([0]), b.shape([half]), b.shape([1])])
+        hi = b.op("Slice", [x, b.shape([half]), b.shape([ch]), b.shape([1])])
+        y = prelu(b.conv(hi, half, half, k=1, relu=False), half)
+        y = prelu(b.conv(y, half, half, k=3, relu=False), half)
+        y = b.op("Concat", [lo, y], axis=1)
+        return prelu(b.conv(y, ch, ch, k=1, relu=False), ch)
+
+    x = down("image", 3, 16)
+    for cin, cout in ((16, 32), (32, 64), (64, 128)):
+        x = csp(down(x, cin, cout), cout)
+    x = b.op("GlobalAveragePool", [x])
+    x = b.op("Flatten", [x], axis=1)
+    out = b.gemm(x, 128, classes)
+    return b.model("tf_csp_toy", "image", [1, 3, size, size], out,
+                   [1, classes], opset=13)
+
+
 MODELS = {
     "mnv3-toy": lambda r: dm.mnv3(r, size=160, classes=100),
     "lcnet-toy": lcnet,
@@ -524,6 +566,7 @@ MODELS = {
     "ppocr-det-slim-toy": ppocr_det,
     "picodet-head-slim-toy": lambda r: picodet(r, head=True),
     "yolov8-head-slim-toy": yolov8_head,
+    "tf-csp-toy": tf_csp,
 }
 
 # The models quantized as a quantizer of convolutions and matrix products
