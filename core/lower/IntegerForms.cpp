@@ -120,6 +120,42 @@ std::vector<double> preluSlopes(const Tensor &s, const Dims &xd) {
   return a;
 }
 
+// n as a product of factors of at most 16, the largest first; empty when
+// it has a prime factor above 16.
+std::vector<int64_t> windowFactors(int64_t n) {
+  std::vector<int64_t> f;
+  while (n > 1) {
+    int64_t d = std::min<int64_t>(n, 16);
+    while (d > 1 && n % d)
+      --d;
+    if (d < 2)
+      return {};
+    f.push_back(d);
+    n /= d;
+  }
+  return f;
+}
+
+// The max over a rank-4 map's pixels as MaxPools of windows that tile it.
+Expected<std::optional<Value>> globalMax(LoweringBuilder &b, Value q) {
+  const Dims &d = q.type().dims();
+  if (d.size() != 4 || d[2] < 1 || d[3] < 1)
+    return std::optional<Value>();
+  const std::vector<int64_t> fh = windowFactors(d[2]), fw = windowFactors(d[3]);
+  if ((d[2] > 1 && fh.empty()) || (d[3] > 1 && fw.empty()))
+    return std::optional<Value>();
+  Value y = q;
+  for (size_t k = 0; k < std::max<size_t>({fh.size(), fw.size(), 1}); ++k) {
+    const int64_t kh = k < fh.size() ? fh[k] : 1,
+                  kw = k < fw.size() ? fw[k] : 1;
+    AttrMap a;
+    a["kernel_shape"] = Attr::ofInts({kh, kw});
+    a["strides"] = Attr::ofInts({kh, kw});
+    EMBER_ASSIGN(y, b.op(OpKind::MaxPool, {y}, a));
+  }
+  return std::optional<Value>(y);
+}
+
 } // namespace
 
 Expected<std::optional<Value>>
@@ -144,6 +180,13 @@ integerUnaryForm(LoweringBuilder &b, const Node &n, Value q, const QParams &px,
       ins.push_back(n.inputs[3]); // axes
     EMBER_ASSIGN(Value padded, b.op(OpKind::Pad, ins, n.attrs));
     EMBER_ASSIGN(Value y, rescaledTo(b, padded, px, py, lo, hi, profile));
+    return std::optional<Value>(y);
+  }
+  if (n.kind == OpKind::GlobalMaxPool) {
+    EMBER_ASSIGN(std::optional<Value> m, globalMax(b, q));
+    if (!m)
+      return none;
+    EMBER_ASSIGN(Value y, rescaledTo(b, *m, px, py, lo, hi, profile));
     return std::optional<Value>(y);
   }
   if (n.kind != OpKind::PRelu || profile == quant::RequantProfile::Float32 ||

@@ -84,7 +84,11 @@ Expected<Value> buildRequantize(LoweringBuilder &b, Value acc,
 //    positive side) and by slope * s_x / s_y clamped above at z_y (the
 //    negative side), then their QuantizedAdd at py: one side is z_y for
 //    every element, so the add is exact and each element rounds once
-//    ("PRelu").
+//    ("PRelu");
+//  - GlobalMaxPool of a rank-4 map: MaxPools of the stored integers whose
+//    windows tile the map, at most 16 x 16 each (H and W as products of
+//    factors up to 16: a 32 x 32 map as 16 x 16 windows, then 2 x 2), then
+//    rescaled ("Pooling").
 Expected<std::optional<Value>>
 integerUnaryForm(LoweringBuilder &b, const Node &n, Value q, const QParams &px,
                  const QParams &py, int64_t lo, int64_t hi,

@@ -399,7 +399,7 @@ private:
       return recurrentLayer(n);
     if (hasProp(k, P_Rearrange))
       return movement(n);
-    if (k == OpKind::Pad || k == OpKind::PRelu)
+    if (k == OpKind::Pad || k == OpKind::PRelu || k == OpKind::GlobalMaxPool)
       return unaryForm(n);
     if (k == OpKind::Relu || k == OpKind::Clip || k == OpKind::Max ||
         k == OpKind::Min)
@@ -1355,17 +1355,17 @@ private:
     return true;
   }
 
-  // DequantizeLinear -> Pad or PRelu -> QuantizeLinear: the integer form
-  // integerUnaryForm builds, when the op has one.
+  // DequantizeLinear -> Pad, PRelu or GlobalMaxPool -> QuantizeLinear: the
+  // integer form integerUnaryForm builds, when the op has one.
   Expected<bool> unaryForm(Node &n) {
     auto x = dequantized(n.inputs[0]);
     auto out = output(&n);
     if (!x || !out)
       return false;
     LoweringBuilder b(f_, n);
-    EMBER_ASSIGN(std::optional<Value> y,
-                 integerUnaryForm(b, n, x->q, x->p, out->p, out->lo, out->hi,
-                                  profile_));
+    EMBER_ASSIGN(
+        std::optional<Value> y,
+        integerUnaryForm(b, n, x->q, x->p, out->p, out->lo, out->hi, profile_));
     if (!y)
       return false;
     finish(n, out->chain, *y);
