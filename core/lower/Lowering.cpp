@@ -86,6 +86,7 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   // integer profile; the float32 profile keeps ONNX Runtime's float
   // islands).
   if (quant::fixedPointRequant(opts.requant)) {
+    EMBER_TRY(spaceDepthAsConv(f, &count));
     EMBER_TRY(splitFloatIslands(f, &count));
     EMBER_TRY(quantizeFloatIslands(f, &count));
   }

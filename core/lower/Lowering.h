@@ -113,6 +113,10 @@ Status separateConcatIslands(Function &f, size_t *numRewritten = nullptr);
 // integers and the ops copied per part (SplitIslands.cpp; exact). Counts
 // the Splits rewritten.
 Status splitFloatIslands(Function &f, size_t *numRewritten = nullptr);
+// DepthToSpace / SpaceToDepth of a dequantized tensor read by
+// QuantizeLinears as the ConvTranspose / Conv with 0-1 selection weights
+// they are, for the integer patterns (SpaceDepthAsConv.cpp).
+Status spaceDepthAsConv(Function &f, size_t *numRewritten = nullptr);
 
 // DequantizeLinears of one scale moved past the rearrangements, float
 // unary ops and Concats after them, so that those move the stored integers
