@@ -113,11 +113,11 @@ std::vector<double> preluSlopes(const Tensor &s, const Dims &xd) {
       if (sd[j] != 1 && xd.size() - sd.size() + j != 1)
         return {};
   }
-  std::vector<double> a = s.toDoubles();
-  for (double v : a)
+  std::vector<double> slopes = s.toDoubles();
+  for (double v : slopes)
     if (!(v >= 0) || !std::isfinite(v))
       return {};
-  return a;
+  return slopes;
 }
 
 // n as a product of factors of at most 16, the largest first; empty when

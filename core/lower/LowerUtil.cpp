@@ -53,6 +53,32 @@ bool oneScale(const Node *n) {
 }
 } // namespace
 
+bool channelSliceRange(const Node &s, const Dims &dims, int64_t &a,
+                       int64_t &b) {
+  if (s.kind != OpKind::Slice || dims.size() < 2 || !s.hasInput(3))
+    return false;
+  const Tensor *st = s.constantInput(1), *en = s.constantInput(2),
+               *ax = s.constantInput(3);
+  if (!st || !en || !ax || st->size() != 1 || en->size() != 1 ||
+      ax->size() != 1)
+    return false;
+  const int64_t r = int64_t(dims.size()), C = dims[1];
+  const int64_t axis = ax->getInt(0) < 0 ? ax->getInt(0) + r : ax->getInt(0);
+  if (axis != 1)
+    return false;
+  if (s.hasInput(4)) {
+    const Tensor *sp = s.constantInput(4);
+    if (!sp || sp->size() != 1 || sp->getInt(0) != 1)
+      return false;
+  }
+  auto clampBound = [&](int64_t v) {
+    return std::max<int64_t>(0, std::min(v < 0 ? v + C : v, C));
+  };
+  a = clampBound(st->getInt(0));
+  b = clampBound(en->getInt(0));
+  return a < b;
+}
+
 bool perTensorDequantize(const Node *n) {
   return n && n->kind == OpKind::DequantizeLinear && oneScale(n);
 }

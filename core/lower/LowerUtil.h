@@ -22,6 +22,12 @@ Expected<Value> swish(LoweringBuilder &b, Value x, double alpha);
 // The value of a Constant operand, or null.
 const Tensor *constantOf(Value v);
 
+// The channel range [a, b) a Slice keeps when it slices axis 1 of its
+// operand (of dims `dims`, rank 2 or more) alone, with step 1 and constant
+// bounds (ONNX's clamping: negative bounds count from the end, then
+// [0, C]), and keeps at least one channel; false otherwise.
+bool channelSliceRange(const Node &s, const Dims &dims, int64_t &a, int64_t &b);
+
 // n is a DequantizeLinear (QuantizeLinear) of one scale and zero point
 // (constants of one element).
 bool perTensorDequantize(const Node *n);

@@ -58,33 +58,6 @@ Tensor channelsOf(const Tensor &t, size_t axis, int64_t a, int64_t b) {
   return out;
 }
 
-// The channel range a Slice keeps when it slices axis 1 alone with step 1
-// and constant bounds, of a value of `dims`.
-bool sliceChannels(const Node &s, const Dims &dims, int64_t &a, int64_t &b) {
-  if (s.kind != OpKind::Slice || dims.size() < 2 || !s.hasInput(3))
-    return false;
-  const Tensor *st = s.constantInput(1), *en = s.constantInput(2),
-               *ax = s.constantInput(3);
-  if (!st || !en || !ax || st->size() != 1 || en->size() != 1 ||
-      ax->size() != 1)
-    return false;
-  const int64_t r = int64_t(dims.size()), C = dims[1];
-  const int64_t axis = ax->getInt(0) < 0 ? ax->getInt(0) + r : ax->getInt(0);
-  if (axis != 1)
-    return false;
-  if (s.hasInput(4)) {
-    const Tensor *sp = s.constantInput(4);
-    if (!sp || sp->size() != 1 || sp->getInt(0) != 1)
-      return false;
-  }
-  auto clampBound = [&](int64_t v) {
-    return std::max<int64_t>(0, std::min(v < 0 ? v + C : v, C));
-  };
-  a = clampBound(st->getInt(0));
-  b = clampBound(en->getInt(0));
-  return a < b;
-}
-
 class SplitIslands {
 public:
   explicit SplitIslands(Function &f) : f_(f) {}
@@ -207,8 +180,8 @@ private:
     std::vector<std::pair<int64_t, int64_t>> ranges;
     for (const Use &u : it->second) {
       int64_t a = 0, b = 0;
-      if (!u.user || u.operand != 0 || !sliceChannels(*u.user, dims, a, b) ||
-          readers.count(u.user))
+      if (!u.user || u.operand != 0 ||
+          !channelSliceRange(*u.user, dims, a, b) || readers.count(u.user))
         return false;
       readers.insert(u.user);
       slices.push_back(u.user);

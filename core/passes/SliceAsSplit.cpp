@@ -12,6 +12,7 @@
 // are views that cost nothing there; a backend that copies every part of a
 // Split copies them too. Only integer tensors (the stored 8- and 16-bit
 // integers the accelerators read): the pipeline runs it after lowering.
+#include "lower/LowerUtil.h"
 #include "passes/Pass.h"
 
 namespace ember {
@@ -21,40 +22,6 @@ namespace {
 bool storedInteger(ElemKind k) {
   return k == ElemKind::U8 || k == ElemKind::I8 || k == ElemKind::I16 ||
          k == ElemKind::U16;
-}
-
-// The channel range [a, b) a Slice keeps, when it slices axis 1 alone with
-// step 1 and constant bounds and keeps less than all of it.
-bool channelRange(const Node &s, int64_t C, int64_t rank, int64_t &a,
-                  int64_t &b) {
-  const Tensor *st = s.constantInput(1), *en = s.constantInput(2);
-  if (!st || !en || st->size() != 1 || en->size() != 1)
-    return false;
-  int64_t axis = 0;
-  if (s.hasInput(3)) {
-    const Tensor *ax = s.constantInput(3);
-    if (!ax || ax->size() != 1)
-      return false;
-    axis = ax->getInt(0);
-    if (axis < 0)
-      axis += rank;
-  }
-  if (axis != 1)
-    return false;
-  if (s.hasInput(4)) {
-    const Tensor *sp = s.constantInput(4);
-    if (!sp || sp->size() != 1 || sp->getInt(0) != 1)
-      return false;
-  }
-  // ONNX's clamping: negative bounds count from the end, then [0, C].
-  auto clampBound = [&](int64_t v) {
-    if (v < 0)
-      v += C;
-    return std::max<int64_t>(0, std::min(v, C));
-  };
-  a = clampBound(st->getInt(0));
-  b = clampBound(en->getInt(0));
-  return a < b && (a > 0 || b < C);
 }
 
 } // namespace
@@ -73,8 +40,8 @@ Status runSliceAsSplit(Function &f, PassStats &s) {
       continue;
     const int64_t C = d[1];
     int64_t a = 0, b = 0;
-    if (!channelRange(*sl, C, rank, a, b))
-      continue;
+    if (!channelSliceRange(*sl, d, a, b) || (a == 0 && b == C))
+      continue; // (the whole axis: remove-identity's)
     std::vector<int64_t> parts;
     if (a > 0)
       parts.push_back(a);

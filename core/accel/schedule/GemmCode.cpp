@@ -315,9 +315,9 @@ void GemmSched::weightsOnce(const sp::Problem &p) {
       return; // not back to back
     rows += n * taps * lanes;
   }
-  const uint64_t wgtSpace = p.spaces[size_t(tg.memOf(Cls::Wgt))].capacity
-                                ? p.spaces[size_t(tg.memOf(Cls::Wgt))].capacity
-                                : tg.memRows(tg.memOf(Cls::Wgt));
+  const int m = tg.memOf(Cls::Wgt);
+  const uint64_t cap = p.spaces[size_t(m)].capacity;
+  const uint64_t wgtSpace = cap ? cap : tg.memRows(m);
   if (uint64_t(rows) * 8 > wgtSpace)
     return;
   wgtOnce = true;
