@@ -357,17 +357,17 @@ def split_case(rng):
 
 def lane_concat_case(rng):
     """Concatenation inside channel tiles: two or three convolutions of one
-    input, each to a multiple of 8 channels, concatenated (at DIM 16 and 32
-    some share a channel tile: each producer computes its channels at their
-    lanes and stores only its 8-lane groups), then a 1x1 convolution of the
-    result; or YOLO's C2f at 8-channel parts (Split views inside a tile)."""
+    input concatenated (parts sharing a tile store their 8-lane groups;
+    parts of 3, 5 or 13 channels share a group: a merged run), then a 1x1
+    convolution of the result; or YOLO's C2f at 8-channel parts."""
     g = G(rng)
     H, W = int(rng.integers(2, 11)), int(rng.integers(2, 11))
     C = int(rng.choice([8, 16, 24]))
     dt = act_dtype(rng)
     x = g.input([1, C, H, W])
     xd, (sx, _) = g.qdq(x, dt, -2.0, 2.0)
-    ks = [int(rng.choice([8, 16, 24, 40])) for _ in range(rng.integers(2, 4))]
+    ks = [int(rng.choice([8, 16, 24, 40, 3, 5, 13]))
+          for _ in range(rng.integers(2, 4))]
     parts, mixed, kinds = [], False, ""
     for k in ks:
         # Some parts in a range of their own, which the Concat's lowering

@@ -2,7 +2,8 @@
 // placement"): a Concat along the channels by placement (each input's
 // producer stores into its channel tiles of the result; an input that
 // cannot be placed is copied by a 1x1 pool, or by an identity GEMM into
-// lanes inside a tile), and a Split along the channels into views of its
+// lanes inside a tile; inputs sharing a lane group are merged: mergeRun),
+// and a Split along the channels into views of its
 // input (parts at whole tiles) or parts inside a tile its readers place
 // (Lanes.cpp).
 #include "Form.h"
@@ -32,11 +33,23 @@ Status whyConcat(const View &v, const v1::Node &n, int self) {
             " (the target concatenates channels, axis 1, by placement)");
   // (All the parts of a Split with parts inside a tile count as its input.)
   const std::vector<int> ins = concatInputs(v, n);
-  for (size_t i = 0; i < ins.size(); ++i) {
-    int x = ins[i];
+  for (int x : ins)
     if (x < 0 || v.dtype(x) != v.dtype(y))
       return Status(ErrorCode::Unsupported,
                     "inputs of different element types");
+    else if (v.dims(x).size() != yd.size())
+      return Status(ErrorCode::Unsupported, "inputs of different ranks");
+  // Inputs sharing a channel group are merged by copies (whyMergedRun).
+  std::vector<bool> merged(ins.size(), false);
+  for (auto [first, last] : mergedRuns(v, ins)) {
+    Status why = whyMergedRun(v, ins, first, last);
+    if (why.failed())
+      return why;
+    for (int i = first; i <= last; ++i)
+      merged[size_t(i)] = true;
+  }
+  for (size_t i = 0; i < ins.size(); ++i) {
+    int x = ins[i];
     // (A constant input, 8- or 16-bit as the result, is a constant tensor
     // of the layer program copied into its channels of the result:
     // copyInto, laneCopyInto.)
@@ -46,7 +59,7 @@ Status whyConcat(const View &v, const v1::Node &n, int self) {
           "input " + quoted(v.name(x)) +
               " starts inside a channel tile of its Split's input and the "
               "Concat does not take every part of that Split in order");
-    if (i + 1 < ins.size() && v.dims(x)[1] % v.t.lanes &&
+    if (!merged[i] && i + 1 < ins.size() && v.dims(x)[1] % v.t.lanes &&
         (v.dims(x)[1] % 8 || !v.t.declares(OpKind::Store, "lanes") ||
          v.dtype(x) == "i16"))
       return Status(
@@ -274,6 +287,84 @@ void placeAtLanes(Builder &b, const v1::Node &n, int x, int to, int64_t at) {
   t.laneFrom = l0;
 }
 
+// A merged run of Concat inputs, ins[first..last] at channels chans[first..]
+// of `to` (mergedRuns): they share channel groups that no store can split
+// between them. Each input is copied by an identity GEMM to its channels
+// of a tensor spanning the run from the run's first channel tile (zeros at
+// the others), each copy after the first adding the previous copy (fused,
+// or an add layer), with registers that return a stored value plus 0
+// exactly; the last sum is stored into the run's channels of `to`.
+void mergeRun(Builder &b, const v1::Node &n, const std::vector<int> &ins,
+              const std::vector<int64_t> &chans, int first, int last, int to) {
+  const int64_t lanes = b.v.t.lanes, at = chans[size_t(first)];
+  const int64_t a0 = at - at % lanes, K = chans[size_t(last) + 1] - a0;
+  AddRegs regs;
+  if (!identityAddRegs(b.v.t, regs)) {
+    b.refuse("Concat " + quoted(n.name()) +
+             ": the target has no add to merge the copies of its inputs with");
+    return;
+  }
+  int prev = -1;
+  for (int i = first; i <= last && b.err.isOk(); ++i) {
+    const int x = ins[size_t(i)];
+    const int k = b.materialize(x);
+    if (k < 0)
+      return;
+    std::vector<int64_t> from(size_t(K), -1);
+    const auto d = b.v.dims(x);
+    for (int64_t c = 0; c < d[1]; ++c)
+      from[size_t(chans[size_t(i)] - a0 + c)] = c;
+    Layer L;
+    L.kind = Layer::Kind::Gemm;
+    L.name = n.name() + "/merge" + std::to_string(chans[size_t(i)]);
+    L.nodes = {n.name()};
+    Builder::selectChannels(L.gemm, d, from);
+    L.gemm.in = k;
+    auto tensorOf = [&](bool placed) {
+      int t = b.newTensor(x, NTensor::Kind::Activation);
+      NTensor &nt = b.lp.tensors[size_t(t)];
+      nt.name += placed ? "/placed" : "/merged";
+      nt.dims[1] = K;
+      nt.C = K;
+      if (placed) {
+        nt.base = to;
+        nt.tileOffset = a0 / lanes;
+        if (b.v.t.declares(OpKind::Store, "lanes"))
+          nt.laneFrom = at - a0; // (its lane groups only)
+      }
+      return t;
+    };
+    const bool placed = i == last;
+    if (prev >= 0 && fuses(b.v.t, "conv", "add")) {
+      Layer trial = L;
+      trial.gemm.add.on = true;
+      trial.gemm.add.other = prev;
+      trial.gemm.add.regs = regs;
+      if (b.fits(trial)) {
+        trial.gemm.out = prev = tensorOf(placed);
+        b.lp.layers.push_back(std::move(trial));
+        continue;
+      }
+    }
+    L.gemm.out = tensorOf(placed && prev < 0);
+    const int copy = L.gemm.out;
+    b.lp.layers.push_back(std::move(L));
+    if (prev < 0) {
+      prev = copy;
+      continue;
+    }
+    Layer A;
+    A.kind = Layer::Kind::Add;
+    A.name = n.name() + "/merge" + std::to_string(chans[size_t(i)]) + "/add";
+    A.nodes = {n.name()};
+    A.add.a = prev;
+    A.add.b = copy;
+    A.add.regs = regs;
+    A.add.out = prev = tensorOf(placed);
+    b.lp.layers.push_back(std::move(A));
+  }
+}
+
 // Concat by placement: each input's producer writes its channel tiles of
 // the output. A pending layer stores there; a computed tensor with storage
 // of its own is rebased there; views of one tensor (split parts, a
@@ -297,6 +388,12 @@ void concat(Builder &b, const v1::Node &n) {
   for (int i = 0; i < m; ++i)
     offs[size_t(i)] = chans[size_t(i)] / b.v.t.lanes;
   offs[size_t(m)] = ceilDiv(chans[size_t(m)], b.v.t.lanes);
+  // Inputs sharing a channel group: merged by copies (mergeRun).
+  const std::vector<std::pair<int, int>> runs = mergedRuns(b.v, ins);
+  std::vector<bool> merged(size_t(m), false);
+  for (auto [first, last] : runs)
+    for (int i = first; i <= last; ++i)
+      merged[size_t(i)] = true;
   auto inside = [&](int i) {
     return chans[size_t(i)] % b.v.t.lanes ||
            (i + 1 < m && chans[size_t(i) + 1] % b.v.t.lanes);
@@ -307,7 +404,7 @@ void concat(Builder &b, const v1::Node &n) {
   std::set<std::pair<int, int64_t>> seen;
   for (int i = 0; i < m; ++i) {
     int k = b.tensorOf[size_t(ins[size_t(i)])];
-    if (k < 0 || b.lp.tensors[size_t(k)].base < 0)
+    if (merged[size_t(i)] || k < 0 || b.lp.tensors[size_t(k)].base < 0)
       continue;
     const NTensor &t = b.lp.tensors[size_t(k)];
     int64_t at = offs[size_t(i)] - t.tileOffset;
@@ -325,8 +422,13 @@ void concat(Builder &b, const v1::Node &n) {
         shift.first + ot.tiles() <= b.lp.tensors[size_t(ty)].tiles())
       b.rebase(o, ty, shift.first);
   }
+  for (auto [first, last] : runs)
+    if (b.err.isOk())
+      mergeRun(b, n, ins, chans, first, last, ty);
   for (int i = 0; i < m && b.err.isOk(); ++i) {
     int x = ins[size_t(i)];
+    if (merged[size_t(i)])
+      continue;
     if (inside(i)) {
       placeAtLanes(b, n, x, ty, chans[size_t(i)]);
       continue;
@@ -378,7 +480,8 @@ void buildConcat(Builder &b, int i) { concat(b, b.v.g.nodes(i)); }
 void buildSplit(Builder &b, int i) { split(b, b.v.g.nodes(i)); }
 
 std::string concatText(const Target &) {
-  return "axis 1, inputs at whole channel tiles (lane multiples but the last)";
+  return "axis 1, inputs at any channel (at whole channel tiles or lane "
+         "groups: placed; sharing a group: merged by copies)";
 }
 std::string splitText(const Target &) {
   return "axis 1, parts at whole channel tiles (lane multiples but the last)";
@@ -388,8 +491,8 @@ const char *const kViews =
     "placement: of a tensor the target computes in the same partition, every "
     "part but the last a whole number of channel tiles (views of the input)";
 const char *const kPlaced =
-    "placement: every input but the last a whole number of channel tiles "
-    "(a multiple of the lanes), so producers store into the output";
+    "placement: producers store into the output (inputs at whole channel "
+    "tiles or lane groups), copies merge inputs sharing a group";
 
 void claimConcat16(const Target &t, const FormRow &, OpClaim &c) {
   if (has16(t, "concat"))

@@ -1,6 +1,6 @@
 // Split at any channel offset that is not a multiple of the lanes, and
-// Concat at multiples of 8 that are not (form concat, Concat.cpp;
-// docs/npu-backend.md, "What runs on the NPU").
+// Concat at multiples of 8 that are not, or at any channel as a merged run
+// (form concat, Concat.cpp; docs/npu-backend.md, "What runs on the NPU").
 //
 // A Split part that starts inside a channel tile (a "lane part") has no
 // storage of its own: a convolution reads the tiles the part lies in and
@@ -9,7 +9,9 @@
 // Split, consecutively and in order, reads the Split's input instead (the
 // parts reassembled). Any other use of a lane part keeps the Split on the
 // host.
-#include "SelectInternal.h"
+#include "Form.h"
+
+#include "ember/quant/Arith.h"
 
 namespace ember::accel::sel {
 
@@ -124,6 +126,99 @@ Status whyLaneParts(const View &v, const v1::Node &s) {
   return Status::ok();
 }
 
+int64_t placeableChannels(const View &v, const std::string &dtype) {
+  return isQ8(dtype) && v.t.declares(OpKind::Store, "lanes") &&
+                 v.t.lanes % 8 == 0
+             ? 8
+             : v.t.lanes;
+}
+
+std::vector<std::pair<int, int>> mergedRuns(const View &v,
+                                            const std::vector<int> &ins) {
+  std::vector<std::pair<int, int>> runs;
+  int64_t at = 0;
+  for (int i = 0; i < int(ins.size()); ++i) {
+    const int x = ins[size_t(i)];
+    if (x < 0 || v.dims(x).size() < 2)
+      return {};
+    if (i > 0 && at % placeableChannels(v, v.dtype(x))) {
+      if (!runs.empty() && runs.back().second == i - 1)
+        runs.back().second = i;
+      else
+        runs.push_back({i - 1, i});
+    }
+    at += v.dims(x)[1];
+  }
+  return runs;
+}
+
+bool identityAddRegs(const Target &t, AddRegs &r) {
+  r = AddRegs();
+  if (t.computes(quant::RequantProfile::Fixed)) {
+    // The exact add of two values of one scale, zero points 0, on the
+    // stored int8 lanes.
+    quant::AddScales s;
+    quant::AddFixed f;
+    if (!quant::makeAddFixed(s, -128, -128, -128, 127, f))
+      return false;
+    r.exact = true;
+    r.xaMult = f.aMult;
+    r.xbMult = f.bMult;
+    r.xOffset = f.offset;
+    r.xShift = f.shift;
+    return true;
+  }
+  // TFLite's add in the target's arithmetic, kept only when it returns
+  // each value plus 0 unchanged (every case the merged copies meet).
+  for (quant::RequantProfile p : t.arithmetic) {
+    const quant::AddParams q = quant::makeAddParams(
+        1.0, 0, 1.0, 0, 1.0, 0, -128, 127, quant::addLeftShift(p, false));
+    bool same = true;
+    for (int32_t x = -128; same && x <= 127; ++x)
+      same = quant::quantizedAddIn(p, x, 0, q) == x &&
+             quant::quantizedAddIn(p, 0, x, q) == x;
+    if (!same)
+      continue;
+    r.lshift = q.leftShift;
+    r.aMult = q.a.mult, r.aShift = q.a.shift;
+    r.bMult = q.b.mult, r.bShift = q.b.shift;
+    r.outMult = q.y.mult, r.outShift = q.y.shift;
+    return true;
+  }
+  return false;
+}
+
+Status whyMergedRun(const View &v, const std::vector<int> &ins, int first,
+                    int last) {
+  int64_t at = 0;
+  for (int i = 0; i < first; ++i)
+    at += v.dims(ins[size_t(i)])[1];
+  for (int i = first; i <= last; ++i) {
+    const int x = ins[size_t(i)];
+    const std::string where = "input " + quoted(v.name(x)) + " (channels " +
+                              std::to_string(at) + ".." +
+                              std::to_string(at + v.dims(x)[1] - 1) +
+                              ") shares a channel group with its neighbour";
+    at += v.dims(x)[1];
+    if (!isQ8(v.dtype(x)))
+      return Status(ErrorCode::Unsupported,
+                    where + " (16-bit inputs are placed at whole channel "
+                            "tiles)");
+    if (!v.t.has(OpKind::Gemm) || !v.t.has(OpKind::Requant))
+      return Status(ErrorCode::Unsupported,
+                    where + " and the target has no GEMM to copy it with");
+  }
+  AddRegs r;
+  if (!identityAddRegs(v.t, r) ||
+      !(fuses(v.t, "conv", "add") || v.t.form("add")))
+    return Status(ErrorCode::Unsupported,
+                  "inputs " + quoted(v.name(ins[size_t(first)])) + ".." +
+                      quoted(v.name(ins[size_t(last)])) +
+                      " share channel groups and the target has no add to "
+                      "merge their copies with");
+  return Status::ok();
+}
+
 Status whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n) {
   const std::vector<int> ins = concatInputs(v, n);
   const int64_t lanes = v.t.lanes;
@@ -147,13 +242,22 @@ Status whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n) {
               "channel tiles (their producers must be in the Concat's "
               "partition)");
   }
+  // (The inputs of a merged run are copied: whyMergedRun.)
+  std::vector<bool> merged(ins.size(), false);
+  for (auto [first, last] : mergedRuns(v, ins)) {
+    Status why = whyMergedRun(v, ins, first, last);
+    if (why.failed())
+      return why;
+    for (int i = first; i <= last; ++i)
+      merged[size_t(i)] = true;
+  }
   at = 0;
   for (size_t i = 0; i < ins.size(); ++i) {
     const int x = ins[i];
     const int64_t c = v.dims(x)[1];
     const bool inside = at % lanes || (i + 1 < ins.size() && (at + c) % lanes);
     at += c;
-    if (!inside)
+    if (!inside || merged[i])
       continue;
     const std::string where =
         "input " + quoted(v.name(x)) + " (channels " + std::to_string(at - c) +

@@ -304,7 +304,8 @@ int Builder::padLayer(GemmLayer &g, const std::array<int64_t, 4> &p,
 // 2^30, shift 1), so the stored values are unchanged.
 void Builder::selectChannels(GemmLayer &g, const std::vector<int64_t> &d,
                              const std::vector<int64_t> &from) {
-  g.C = g.K = d[1];
+  g.C = d[1];
+  g.K = int64_t(from.size());
   if (d.size() == 4) {
     g.N = d[0], g.H = g.OH = d[2], g.W = g.OW = d[3];
   } else {
@@ -313,7 +314,8 @@ void Builder::selectChannels(GemmLayer &g, const std::vector<int64_t> &d,
   g.flat = true;
   g.w.assign(size_t(g.K * g.C), 0);
   for (int64_t o = 0; o < g.K; ++o)
-    g.w[size_t(o * g.C + from[size_t(o)])] = 1;
+    if (from[size_t(o)] >= 0)
+      g.w[size_t(o * g.C + from[size_t(o)])] = 1;
   g.bias.assign(size_t(g.K), 0);
   g.rq.mult.assign(size_t(g.K), int32_t(1) << 30);
   g.rq.shift.assign(size_t(g.K), 1);

@@ -90,7 +90,7 @@ struct Builder {
   int padLayer(GemmLayer &g, const std::array<int64_t, 4> &p,
                const std::string &node, const std::string &name);
   // A 1x1 GEMM over a map of dims d whose output channel o is input
-  // channel from[o] (stored values unchanged).
+  // channel from[o] (stored values unchanged), or 0 where from[o] is -1.
   static void selectChannels(GemmLayer &g, const std::vector<int64_t> &d,
                              const std::vector<int64_t> &from);
   // Points every tensor stored in `from` into `to` at a tile offset.

@@ -361,6 +361,25 @@ std::vector<int> concatInputs(const View &v, const v1::Node &n);
 // every lane part read only by ungrouped convolutions and by Concats that
 // take all the parts in order.
 Status whyLaneParts(const View &v, const v1::Node &s);
+// The channels a Concat input of element type `dtype` can start at and be
+// placed by its own stores: multiples of 8 (the 8-lane groups) where the
+// target's store writes lane groups and the input is 8-bit, else of the
+// lanes.
+int64_t placeableChannels(const View &v, const std::string &dtype);
+// Runs of a Concat's inputs (`ins`, concatInputs) that share a group of
+// placeable channels: [first, last] index pairs, last > first, each input
+// after the first starting at a channel no store can start at. Such a run
+// is merged: each input copied to its channels by an identity GEMM, the
+// copies summed exactly (Concat.cpp, mergeRun).
+std::vector<std::pair<int, int>> mergedRuns(const View &v,
+                                            const std::vector<int> &ins);
+// ok or why the inputs of a merged run cannot be merged.
+Status whyMergedRun(const View &v, const std::vector<int> &ins, int first,
+                    int last);
+// The add registers whose result is the sum of two stored int8 values when
+// one of them is 0 (the exact add's, or TFLite's where the target has only
+// that arithmetic); false when the target's adds have no such registers.
+bool identityAddRegs(const Target &t, AddRegs &r);
 // ok or why an input of Concat n that lies inside channel tiles cannot be
 // placed there: each must be the requantized (and table-activated) result of
 // an ungrouped int8 convolution or MatMul read by this Concat alone.
