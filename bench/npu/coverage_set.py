@@ -14,7 +14,9 @@ body with its head: Split at channel 10, rank-3 Reshape and Transpose,
 Concat of the levels; a YOLOv8-style detector with Ultralytics' Detect
 head: C2f Splits of SiLU results, the levels flattened and concatenated,
 the DFL's Reshape, Transpose, Softmax and convolution, boxes and classes
-concatenated at channel 4; an SVTR-style text recognizer: a
+concatenated at channel 4; a YOLOv5-style detector: the Focus stem's four
+strided Slices concatenated into 12 channels, C3 blocks, SPP and a head
+concatenated at channels 4 and 5; an SVTR-style text recognizer: a
 convolutional patch embedding, local (masked) and global attention
 blocks, a stride-(2, 1) merging convolution, the height averaged away and
 a CTC head), quantizes each with ONNX
@@ -545,6 +547,47 @@ def tf_csp(rng, size=128, classes=100):
                    [1, classes], opset=13)
 
 
+def yolov5(rng, size=160, nc=3):
+    """A YOLOv5 (v5.0)-style detector as Ultralytics exports it: the Focus
+    stem (four strided Slices of the image, every second pixel of each
+    phase, concatenated into 12 channels), C3 blocks (two 1x1 branches, one
+    through bottlenecks, concatenated), SPP-style pooling, and a head whose
+    box (4), objectness (1) and class (nc) convolutions are concatenated at
+    channels 4 and 5 before the sigmoid."""
+    b = dm.Builder(rng)
+    cv, _ = ultralytics_blocks(b)
+
+    def phase(x, r, c):
+        return b.op("Slice", [x, b.shape([r, c]), b.shape([size, size]),
+                              b.shape([2, 3]), b.shape([2, 2])])
+
+    x = b.op("Concat", [phase("image", 0, 0), phase("image", 1, 0),
+                        phase("image", 0, 1), phase("image", 1, 1)], axis=1)
+    x = cv(x, 12, 16)
+
+    def c3(x, cin, cout, n=1):
+        h = cout // 2
+        a = cv(x, cin, h, k=1)
+        for _ in range(n):
+            a = b.op("Add", [a, cv(cv(a, h, h, k=1), h, h)])
+        return cv(b.op("Concat", [a, cv(x, cin, h, k=1)], axis=1), 2 * h,
+                  cout, k=1)
+
+    x = c3(cv(x, 16, 32, s=2), 32, 32)
+    x = c3(cv(x, 32, 64, s=2), 64, 64)
+    y = cv(x, 64, 32, k=1)
+    m = [b.op("MaxPool", [y], kernel_shape=[k, k], pads=[k // 2] * 4)
+         for k in (5, 9)]
+    x = cv(b.op("Concat", [y] + m, axis=1), 96, 64, k=1)
+    s = size // 8
+    box = b.conv(x, 64, 4, k=1, relu=False)
+    obj = b.conv(x, 64, 1, k=1, relu=False)
+    cls = b.conv(x, 64, nc, k=1, relu=False)
+    out = b.op("Sigmoid", [b.op("Concat", [box, obj, cls], axis=1)])
+    return b.model("yolov5_toy", "image", [1, 3, size, size], out,
+                   [1, 5 + nc, s, s], opset=13)
+
+
 MODELS = {
     "mnv3-toy": lambda r: dm.mnv3(r, size=160, classes=100),
     "lcnet-toy": lcnet,
@@ -567,6 +610,7 @@ MODELS = {
     "picodet-head-slim-toy": lambda r: picodet(r, head=True),
     "yolov8-head-slim-toy": yolov8_head,
     "tf-csp-toy": tf_csp,
+    "yolov5-toy": yolov5,
 }
 
 # The models quantized as a quantizer of convolutions and matrix products
