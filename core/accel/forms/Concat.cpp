@@ -346,6 +346,13 @@ void mergeRun(Builder &b, const v1::Node &n, const std::vector<int> &ins,
         continue;
       }
     }
+    if (prev >= 0 && !b.v.t.form("add")) {
+      b.refuse("Concat " + quoted(n.name()) + ": the copy of input " +
+               quoted(b.v.name(x)) +
+               " with the previous copy added does not fit the target's "
+               "memories, and the target has no add layer");
+      return;
+    }
     L.gemm.out = tensorOf(placed && prev < 0);
     const int copy = L.gemm.out;
     b.lp.layers.push_back(std::move(L));
