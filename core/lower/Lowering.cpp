@@ -87,6 +87,7 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   // islands).
   if (quant::fixedPointRequant(opts.requant)) {
     EMBER_TRY(spaceDepthAsConv(f, &count));
+    EMBER_TRY(stridedSliceAsConv(f, &count));
     EMBER_TRY(splitFloatIslands(f, &count));
     EMBER_TRY(quantizeFloatIslands(f, &count));
   }

@@ -117,6 +117,12 @@ Status splitFloatIslands(Function &f, size_t *numRewritten = nullptr);
 // QuantizeLinears as the ConvTranspose / Conv with 0-1 selection weights
 // they are, for the integer patterns (SpaceDepthAsConv.cpp).
 Status spaceDepthAsConv(Function &f, size_t *numRewritten = nullptr);
+// A Slice stepping over a dequantized image's pixels (steps on the spatial
+// axes only, offsets below them) read by QuantizeLinears as the depthwise
+// convolution with a one-hot kernel it is; a float image so sliced gets its
+// reader's QuantizeLinear and DequantizeLinear first (StridedSliceAsConv.cpp;
+// exact). Counts the rewrites.
+Status stridedSliceAsConv(Function &f, size_t *numRewritten = nullptr);
 
 // DequantizeLinears of one scale moved past the rearrangements, float
 // unary ops and Concats after them, so that those move the stored integers
