@@ -53,7 +53,9 @@ Status whyConcat(const View &v, const v1::Node &n, int self) {
     // (A constant input, 8- or 16-bit as the result, is a constant tensor
     // of the layer program copied into its channels of the result:
     // copyInto, laneCopyInto.)
-    if (lanePart(v, x))
+    // (A lane part with the conv form: a copy at lane 0 first,
+    // Builder::laneCopy, then placed as any computed input.)
+    if (lanePart(v, x) && !v.t.form("conv"))
       return Status(
           ErrorCode::Unsupported,
           "input " + quoted(v.name(x)) +
