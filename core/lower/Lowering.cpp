@@ -129,8 +129,10 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
     }
   }
   // Attention's heads one by one, once its ops are the integer forms.
-  if (quant::fixedPointRequant(opts.requant))
+  if (quant::fixedPointRequant(opts.requant)) {
     EMBER_TRY(unbatchHeads(f, &count));
+    EMBER_TRY(mapAttentionHeads(f, &count));
+  }
   // Softmaxes over channel groups (a DFL's) along the channels.
   EMBER_TRY(splitGroupSoftmax(f, &count));
   // Subgraphs (If branches, Loop/Scan bodies) are lowered the same way.

@@ -139,6 +139,11 @@ Status splitLayers(Function &f, size_t *numRewritten = nullptr);
 // tables and IntegerSoftmax, and a Concat of the heads (UnbatchHeads.cpp;
 // exact). Fixed-point profiles. Counts the attention blocks rewritten.
 Status unbatchHeads(Function &f, size_t *numRewritten = nullptr);
+// Attention over a feature map's pixels (batch 1; YOLO11's C2PSA): the
+// Reshape to [1, H, g, N], its Split on axis 2 and the rank-4 transposed
+// MatMuls as one rank-2 chain per head over the map read as a sequence
+// (MapAttention.cpp; exact). Fixed-point profiles. Counts the blocks.
+Status mapAttentionHeads(Function &f, size_t *numRewritten = nullptr);
 
 // A softmax over groups of B channels, Transpose(Reshape(x [1, G B, N] ->
 // [1, G, B, N]), [0, 2, 1, 3]) then IntegerSoftmax on axis 1, read by a
