@@ -16,7 +16,9 @@ head: C2f Splits of SiLU results, the levels flattened and concatenated,
 the DFL's Reshape, Transpose, Softmax and convolution, boxes and classes
 concatenated at channel 4; a YOLOv5-style detector: the Focus stem's four
 strided Slices concatenated into 12 channels, C3 blocks, SPP and a head
-concatenated at channels 4 and 5; an SVTR-style text recognizer: a
+concatenated at channels 4 and 5; a YOLO11-style body with C2PSA (attention
+over the map's pixels: reshaped to heads, split on axis 2, q^T k, softmax,
+v times its transpose); an SVTR-style text recognizer: a
 convolutional patch embedding, local (masked) and global attention
 blocks, a stride-(2, 1) merging convolution, the height averaged away and
 a CTC head), quantizes each with ONNX
@@ -588,6 +590,66 @@ def yolov5(rng, size=160, nc=3):
                    [1, 5 + nc, s, s], opset=13)
 
 
+def yolo11(rng, size=256, nc=10):
+    """A YOLO11-style detector body as Ultralytics exports it: SiLU
+    convolutions, C3k2 blocks (C2f with bottleneck pairs), SPPF, and C2PSA:
+    a 1x1 convolution split in halves, one half through a position-
+    sensitive attention block (a 1x1 qkv convolution reshaped to
+    [1, heads, 2 key + head, H W] and split along axis 2, q^T k scaled,
+    Softmax, v times the attention's transpose, reshaped back to the map,
+    plus a depthwise 3x3 convolution of v, a 1x1 projection; residual adds
+    and a two-convolution feed-forward), then concatenated with the other;
+    a 1x1 head."""
+    b = dm.Builder(rng)
+    cv, c2f = ultralytics_blocks(b)
+
+    def psa(x, c, heads):
+        hd = c // heads
+        kd = hd // 2
+        qkv = b.conv(x, c, c + 2 * kd * heads, k=1, relu=False)
+        n = (size // 32) ** 2
+        t = b.op("Reshape", [qkv, b.shape([1, heads, 2 * kd + hd, n])])
+        q, k, v = b.name("q"), b.name("k"), b.name("v")
+        b.nodes.append(onnx.helper.make_node(
+            "Split", [t, b.shape([kd, kd, hd])], [q, k, v], axis=2))
+        a = b.op("MatMul", [b.op("Transpose", [q], perm=[0, 1, 3, 2]), k])
+        a = b.op("Mul", [a, b.const(np.float32(kd ** -0.5), "scale")])
+        a = b.op("Softmax", [a], axis=-1)
+        o = b.op("MatMul", [v, b.op("Transpose", [a], perm=[0, 1, 3, 2])])
+        s = size // 32
+        o = b.op("Reshape", [o, b.shape([1, c, s, s])])
+        pe = b.conv(b.op("Reshape", [v, b.shape([1, c, s, s])]), c, c, k=3,
+                    relu=False, group=c)
+        y = b.conv(b.op("Add", [o, pe]), c, c, k=1, relu=False)
+        x = b.op("Add", [x, y])
+        f = b.conv(cv(x, c, 2 * c, k=1), 2 * c, c, k=1, relu=False)
+        return b.op("Add", [x, f])
+
+    x = cv("image", 3, 16, s=2)
+    x = cv(x, 16, 32, s=2)
+    x = c2f(x, 32, 32)
+    x = cv(x, 32, 64, s=2)
+    x = c2f(x, 64, 64)
+    x = cv(x, 64, 128, s=2)
+    x = c2f(x, 128, 128)
+    x = cv(x, 128, 256, s=2)
+    y = cv(x, 256, 128, k=1)
+    m1 = b.op("MaxPool", [y], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    m2 = b.op("MaxPool", [m1], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    m3 = b.op("MaxPool", [m2], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    x = cv(b.op("Concat", [y, m1, m2, m3], axis=1), 512, 256, k=1)
+    # C2PSA (YOLO11n's: 256 channels, halves of 128, heads of 64)
+    y = cv(x, 256, 256, k=1)
+    h1, h2 = b.name("split"), b.name("split")
+    b.nodes.append(onnx.helper.make_node(
+        "Split", [y, b.shape([128, 128])], [h1, h2], axis=1))
+    x = cv(b.op("Concat", [h1, psa(h2, 128, 2)], axis=1), 256, 256, k=1)
+    out = b.conv(x, 256, 4 + nc, k=1, relu=False)
+    s = size // 32
+    return b.model("yolo11_toy", "image", [1, 3, size, size], out,
+                   [1, 4 + nc, s, s], opset=13)
+
+
 MODELS = {
     "mnv3-toy": lambda r: dm.mnv3(r, size=160, classes=100),
     "lcnet-toy": lcnet,
@@ -611,6 +673,7 @@ MODELS = {
     "yolov8-head-slim-toy": yolov8_head,
     "tf-csp-toy": tf_csp,
     "yolov5-toy": yolov5,
+    "yolo11-toy": yolo11,
 }
 
 # The models quantized as a quantizer of convolutions and matrix products
