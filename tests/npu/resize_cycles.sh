@@ -57,8 +57,10 @@ case $group in
     what=LayerNorm ;;
   softmax) counts=(--convt 0 --resize 0 --softmax 12) prefix=softmax
     what=softmax ;;
+  lanes) counts=(--convt 0 --resize 0 --lanes 16) prefix="" # (three kinds)
+    what="channel Concat or Split inside tiles" ;;
   *) echo "unknown group '$group' (resize, convt, 16x8, 16x8-quick, bands, pools2," \
-    "pads, pixels, lstm, gru, sequence, norm or softmax)"
+    "pads, pixels, lstm, gru, sequence, norm, softmax or lanes)"
     exit 1 ;;
 esac
 "$python" -c "import onnx, onnxruntime" 2>/dev/null ||
