@@ -18,7 +18,8 @@ concatenated at channel 4; a YOLOv5-style detector: the Focus stem's four
 strided Slices concatenated into 12 channels, C3 blocks, SPP and a head
 concatenated at channels 4 and 5; a YOLO11-style body with C2PSA (attention
 over the map's pixels: reshaped to heads, split on axis 2, q^T k, softmax,
-v times its transpose); an SVTR-style text recognizer: a
+v times its transpose); a ConvNeXt-style classifier (LayerNorm and Linear
+layers with the channels moved last); an SVTR-style text recognizer: a
 convolutional patch embedding, local (masked) and global attention
 blocks, a stride-(2, 1) merging convolution, the height averaged away and
 a CTC head), quantizes each with ONNX
@@ -650,6 +651,42 @@ def yolo11(rng, size=256, nc=10):
                    [1, 4 + nc, s, s], opset=13)
 
 
+def convnext(rng, size=128, classes=10):
+    """A ConvNeXt-style classifier as PyTorch exports it: a 4x4 stride-4
+    stem, blocks of a 7x7 depthwise convolution, the channels moved last
+    (Transpose [0, 2, 3, 1]), LayerNormalization over them, two Linear
+    layers (MatMul by [C, 4 C] and [4 C, C]) around an Erf GELU, a
+    per-channel layer scale, the channels moved back and a residual add;
+    a 2x2 stride-2 downsampling, global pooling and a Gemm head."""
+    b = dm.Builder(rng)
+
+    def block(x, c):
+        y = b.conv(x, c, c, k=7, relu=False, group=c)
+        y = b.op("Transpose", [y], perm=[0, 2, 3, 1])
+        g = rng.uniform(0.5, 1.5, c).astype(np.float32)
+        be = rng.normal(0, 0.1, c).astype(np.float32)
+        y = b.op("LayerNormalization", [y, b.const(g, "g"), b.const(be, "be")],
+                 axis=-1, epsilon=1e-6)
+        for cin, cout in ((c, 4 * c), (4 * c, c)):
+            w = rng.normal(0, np.sqrt(2.0 / cin), (cin, cout)).astype(
+                np.float32)
+            bias = rng.normal(0, 0.05, cout).astype(np.float32)
+            y = b.op("Add", [b.op("MatMul", [y, b.const(w, "w")]),
+                             b.const(bias, "b")])
+            y = b.gelu(y) if cout == 4 * c else y
+        scale = rng.uniform(0.1, 1.0, c).astype(np.float32)
+        y = b.op("Mul", [y, b.const(scale, "gamma")])
+        return b.op("Add", [x, b.op("Transpose", [y], perm=[0, 3, 1, 2])])
+
+    x = b.conv("image", 3, 32, k=4, stride=4, relu=False)
+    x = block(block(x, 32), 32)
+    x = block(b.conv(x, 32, 64, k=2, stride=2, relu=False), 64)
+    x = b.op("Flatten", [b.op("GlobalAveragePool", [x])], axis=1)
+    out = b.gemm(x, 64, classes)
+    return b.model("convnext_toy", "image", [1, 3, size, size], out,
+                   [1, classes], opset=17)
+
+
 MODELS = {
     "mnv3-toy": lambda r: dm.mnv3(r, size=160, classes=100),
     "lcnet-toy": lcnet,
@@ -674,6 +711,7 @@ MODELS = {
     "tf-csp-toy": tf_csp,
     "yolov5-toy": yolov5,
     "yolo11-toy": yolo11,
+    "convnext-toy": convnext,
 }
 
 # The models quantized as a quantizer of convolutions and matrix products

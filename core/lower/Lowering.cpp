@@ -132,6 +132,7 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   if (quant::fixedPointRequant(opts.requant)) {
     EMBER_TRY(unbatchHeads(f, &count));
     EMBER_TRY(mapAttentionHeads(f, &count));
+    EMBER_TRY(channelsLastRows(f, &count));
   }
   // Softmaxes over channel groups (a DFL's) along the channels.
   EMBER_TRY(splitGroupSoftmax(f, &count));

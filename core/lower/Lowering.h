@@ -144,6 +144,12 @@ Status unbatchHeads(Function &f, size_t *numRewritten = nullptr);
 // MatMuls as one rank-2 chain per head over the map read as a sequence
 // (MapAttention.cpp; exact). Fixed-point profiles. Counts the blocks.
 Status mapAttentionHeads(Function &f, size_t *numRewritten = nullptr);
+// A map's channels moved last for row ops (LayerNorm over the channels,
+// MatMul by a constant, elementwise) and moved back (ConvNeXt's blocks):
+// those ops on the map reshaped to a sequence [N, H W, C], the way back a
+// Transpose [0, 2, 1] and a Reshape (ChannelsLastRows.cpp; exact).
+// Fixed-point profiles. Counts the regions.
+Status channelsLastRows(Function &f, size_t *numRewritten = nullptr);
 
 // A softmax over groups of B channels, Transpose(Reshape(x [1, G B, N] ->
 // [1, G, B, N]), [0, 2, 1, 3]) then IntegerSoftmax on axis 1, read by a
