@@ -14,7 +14,8 @@ body with its head: Split at channel 10, rank-3 Reshape and Transpose,
 Concat of the levels; a YOLOv8-style detector with Ultralytics' Detect
 head: C2f Splits of SiLU results, the levels flattened and concatenated,
 the DFL's Reshape, Transpose, Softmax and convolution, boxes and classes
-concatenated at channel 4; a YOLOv5-style detector: the Focus stem's four
+concatenated at channel 4 (and the same with Ultralytics' default anchor
+decode after it); a YOLOv5-style detector: the Focus stem's four
 strided Slices concatenated into 12 channels, C3 blocks, SPP and a head
 concatenated at channels 4 and 5; a YOLO11-style body with C2PSA (attention
 over the map's pixels: reshaped to heads, split on axis 2, q^T k, softmax,
@@ -466,7 +467,7 @@ def ppocr_det(rng, size=160):
                    [1, 1, size, size], opset=13)
 
 
-def yolov8_head(rng, size=160, nc=10, reg=16):
+def yolov8_head(rng, size=160, nc=10, reg=16, decode=False):
     """A YOLOv8-style detector as Ultralytics exports it (SiLU as x *
     Sigmoid(x)): a small backbone with C2f blocks (Split at half channels
     of a SiLU's result, 24 of 48 on the second: inside a 16-lane tile),
@@ -477,7 +478,11 @@ def yolov8_head(rng, size=160, nc=10, reg=16):
     boxes through the DFL (Reshape to [1, 4, reg, N], Transpose [0, 2, 1,
     3], Softmax over the bins, a 1x1 convolution by the bin indices,
     Reshape to [1, 4, N]) and the classes through Sigmoid, concatenated at
-    channel 4: [1, 4 + nc, N] (the anchor decode left out)."""
+    channel 4: [1, 4 + nc, N]. With `decode`, the anchor decode as
+    Ultralytics exports it by default (dist2bbox): the distances Split in
+    halves, subtracted from and added to the anchor points (a constant [1,
+    2, N]), centre (a sum divided by 2) and size concatenated, multiplied
+    by the strides (a constant [1, N])."""
     b = dm.Builder(rng)
 
     cv, c2f = ultralytics_blocks(b)
@@ -487,13 +492,18 @@ def yolov8_head(rng, size=160, nc=10, reg=16):
     x = c2f(x, 32, 32)
     p3 = c2f(cv(x, 32, 48, s=2), 48, 48)
     p4 = c2f(cv(p3, 48, 64, s=2), 64, 64)
-    levels, n = [], 0
-    for f, c, hw in ((p3, 48, (size // 8) ** 2), (p4, 64, (size // 16) ** 2)):
+    levels, n, anchors, strides = [], 0, [], []
+    for f, c, s in ((p3, 48, 8), (p4, 64, 16)):
+        hw = (size // s) ** 2
         box = b.conv(cv(cv(f, c, 32), 32, 32), 32, 4 * reg, k=1, relu=False)
         cls = b.conv(cv(cv(f, c, 32), 32, 32), 32, nc, k=1, relu=False)
         o = b.op("Concat", [box, cls], axis=1)
         levels.append(b.op("Reshape", [o, b.shape([1, 4 * reg + nc, hw])]))
         n += hw
+        g = np.arange(size // s, dtype=np.float32) + 0.5
+        yy, xx = np.meshgrid(g, g, indexing="ij")
+        anchors.append(np.stack([xx.ravel(), yy.ravel()]))
+        strides.append(np.full(hw, float(s), np.float32))
     y = b.op("Concat", levels, axis=2)
     box, cls = b.name("split"), b.name("split")
     b.nodes.append(onnx.helper.make_node(
@@ -503,6 +513,17 @@ def yolov8_head(rng, size=160, nc=10, reg=16):
     w = np.arange(reg, dtype=np.float32).reshape(1, reg, 1, 1)
     d = b.op("Conv", [d, b.const(w, "dfl")], kernel_shape=[1, 1])
     d = b.op("Reshape", [d, b.shape([1, 4, n])])
+    if decode:
+        lt, rb = b.name("lt"), b.name("rb")
+        b.nodes.append(onnx.helper.make_node(
+            "Split", [d, b.shape([2, 2])], [lt, rb], axis=1))
+        a = b.const(np.concatenate(anchors, 1)[None], "anchors")
+        x1y1, x2y2 = b.op("Sub", [a, lt]), b.op("Add", [a, rb])
+        c = b.op("Div", [b.op("Add", [x1y1, x2y2]),
+                         b.const(np.float32(2.0), "two")])
+        d = b.op("Concat", [c, b.op("Sub", [x2y2, x1y1])], axis=1)
+        d = b.op("Mul", [d, b.const(np.concatenate(strides)[None],
+                                    "strides")])
     out = b.op("Concat", [d, b.op("Sigmoid", [cls])], axis=1)
     return b.model("yolov8_head_toy", "image", [1, 3, size, size], out,
                    [1, 4 + nc, n], opset=13)
@@ -703,6 +724,7 @@ MODELS = {
     "ppocr-det-toy": ppocr_det,
     "picodet-head-toy": lambda r: picodet(r, head=True),
     "yolov8-head-toy": yolov8_head,
+    "yolov8-decode-toy": lambda r: yolov8_head(r, decode=True),
     "ppocr-cls-slim-toy": ppocr_cls,
     "picodet-slim-toy": picodet,
     "ppocr-det-slim-toy": ppocr_det,
