@@ -16,6 +16,8 @@
 #include "lower/LowerUtil.h"
 #include "lower/Lowering.h"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -31,22 +33,12 @@ bool isPerm(const Node &n, const std::vector<int64_t> &perm) {
 }
 
 bool elementwiseKind(OpKind k) {
-  switch (k) {
-  case OpKind::Requantize:
-  case OpKind::TableLookup:
-  case OpKind::QuantizedAdd:
-  case OpKind::Cast:
-  case OpKind::Sub:
-  case OpKind::Mul:
-  case OpKind::Add:
-  case OpKind::Clip:
-  case OpKind::Relu:
-  case OpKind::Max:
-  case OpKind::Min:
-    return true;
-  default:
-    return false;
-  }
+  static const OpKind kinds[] = {
+      OpKind::Requantize, OpKind::TableLookup, OpKind::QuantizedAdd,
+      OpKind::Cast,       OpKind::Sub,         OpKind::Mul,
+      OpKind::Add,        OpKind::Clip,        OpKind::Relu,
+      OpKind::Max,        OpKind::Min};
+  return std::find(std::begin(kinds), std::end(kinds), k) != std::end(kinds);
 }
 
 // A constant operand that broadcasts along the last axis alone: every dim
@@ -125,21 +117,18 @@ private:
     if (r.types.size() != 1 || !rows(Value(const_cast<Node *>(&r), 0)))
       return false;
     const Dims &out = r.types[0].dims();
-    switch (r.kind) {
-    case OpKind::MatMulInteger:
+    if (r.kind == OpKind::MatMulInteger)
       return rows(r.inputs[0]) && r.constantInput(1) &&
              r.inputs[1].type().rank() == 2 &&
              (!r.hasInput(2) || rowConstant(r, 2)) &&
              (!r.hasInput(3) || rowConstant(r, 3));
-    case OpKind::IntegerNormalization:
-    case OpKind::IntegerSoftmax:
+    if (r.kind == OpKind::IntegerNormalization ||
+        r.kind == OpKind::IntegerSoftmax) {
       for (size_t i = 1; i < r.inputs.size(); ++i)
         if (r.hasInput(i) && !rowConstant(r, i))
           return false;
       return rows(r.inputs[0]) && r.inputs[0].type().dims() == out &&
              lastAxis(r, 4);
-    default:
-      break;
     }
     if (!elementwiseKind(r.kind) ||
         (r.kind == OpKind::Requantize && !lastAxis(r, 4) &&
