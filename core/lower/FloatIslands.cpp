@@ -253,7 +253,7 @@ private:
       if (n->kind == OpKind::DequantizeLinear) {
         auto p = dequantizeParams(*n);
         if (p && p->perTensor() && stored8(p->kind) &&
-            !constantOf(n->inputs[0]))
+            (!constantOf(n->inputs[0]) || combinedConstant(*n)))
           leaves_.insert(n);
         continue;
       }
@@ -312,6 +312,30 @@ private:
   }
   std::vector<std::pair<const Node *, int>> copies_;
   std::vector<int> badNodes_, rewrites_;
+
+  // A DequantizeLinear of a constant 8-bit tensor read only by Mul, Add or
+  // Sub with a non-constant other side: the second stored tensor of a
+  // combination (a detector's anchor points minus its distances), whose
+  // integer form reads the constant's stored values.
+  bool combinedConstant(const Node &d) {
+    const auto &us = usersOf(&d);
+    if (us.empty())
+      return false;
+    for (const Use &u : us) {
+      const Node *c = u.user;
+      if (!c ||
+          (c->kind != OpKind::Mul && c->kind != OpKind::Add &&
+           c->kind != OpKind::Sub) ||
+          c->inputs.size() != 2 || c->types[0].dims() != d.types[0].dims())
+        return false;
+      const Value other = c->inputs[u.operand == 0 ? 1 : 0];
+      if (!other.node || constantOf(other) ||
+          (other.node->kind == OpKind::DequantizeLinear &&
+           constantOf(other.node->inputs[0])))
+        return false;
+    }
+    return true;
+  }
 
   void visit(Node &n) {
     Member m;
