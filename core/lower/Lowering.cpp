@@ -136,6 +136,9 @@ Status lowerFunction(Function &f, const LoweringOptions &opts,
   }
   // Softmaxes over channel groups (a DFL's) along the channels.
   EMBER_TRY(splitGroupSoftmax(f, &count));
+  // A head's elementwise ops on flattened maps, as maps.
+  if (quant::fixedPointRequant(opts.requant))
+    EMBER_TRY(mapRows(f, &count));
   // Subgraphs (If branches, Loop/Scan bodies) are lowered the same way.
   for (auto &n : f.nodes())
     for (auto &kv : n->attrs)

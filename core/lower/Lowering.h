@@ -150,6 +150,11 @@ Status mapAttentionHeads(Function &f, size_t *numRewritten = nullptr);
 // Transpose [0, 2, 1] and a Reshape (ChannelsLastRows.cpp; exact).
 // Fixed-point profiles. Counts the regions.
 Status channelsLastRows(Function &f, size_t *numRewritten = nullptr);
+// A detection head's elementwise ops on [1, C, L] tensors (a map's pixels
+// flattened, channels kept on axis 1) made on them as [1, C, 1, L] maps; a
+// per-pixel Requantize with a few runs of one multiplier as one per run
+// (MapRows.cpp; exact). Fixed-point profiles. Counts the ops.
+Status mapRows(Function &f, size_t *numRewritten = nullptr);
 
 // A softmax over groups of B channels, Transpose(Reshape(x [1, G B, N] ->
 // [1, G, B, N]), [0, 2, 1, 3]) then IntegerSoftmax on axis 1, read by a

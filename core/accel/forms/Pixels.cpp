@@ -7,6 +7,7 @@
 #include "Form.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace ember::accel::sel {
 
@@ -111,11 +112,19 @@ void layoutChannels(View &v) {
       scalar = n.inputs(k) < 0 || v.intCount(n.inputs(k)) == 1;
     return scalar;
   };
-  auto moveReaders = [&](int y) {
+  // (A Split's parts keep its input's layout: their readers must too.)
+  std::function<bool(int)> moveReaders = [&](int y) {
     for (int u : v.users[size_t(y)]) {
-      const std::string &op = v.g.nodes(u).op();
+      const v1::Node &r = v.g.nodes(u);
+      const std::string &op = r.op();
+      if (op == "Split") {
+        for (int k = 0; k < r.outputs_size(); ++k)
+          if (v.out(r, k) >= 0 && !moveReaders(v.out(r, k)))
+            return false;
+        continue;
+      }
       if (!isMoveOp(op) && op != "Concat" && op != "Slice" && op != "Gather" &&
-          !scalarRequant(v.g.nodes(u)))
+          !scalarRequant(r))
         return false;
     }
     return true;
