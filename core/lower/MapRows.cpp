@@ -25,7 +25,8 @@ namespace ember {
 namespace map_rows {
 
 // Whether v is a map's pixels flattened: a Reshape of [N, C, H, W] to
-// [N, C, H W], or a Concat, Split or Slice of such tensors (memo: known).
+// [N, C, H W] (of a tensor no Transpose made), or a Concat, Split or Slice
+// of such tensors (memo: known).
 bool mapRows(Value v, std::map<const Node *, bool> &known) {
   const Node *n = v.node;
   if (!n || v.type().rank() != 3)
@@ -36,8 +37,12 @@ bool mapRows(Value v, std::map<const Node *, bool> &known) {
   known[n] = false; // (cycles: none, but no recursion into itself)
   bool yes = false;
   if (n->kind == OpKind::Reshape) {
+    // (Not a transposed tensor: attention's heads merged, [1, S, H, d] ->
+    // [1, S, H d], are a sequence.)
     const Dims &x = n->inputs[0].type().dims(), &y = v.type().dims();
-    yes = x.size() == 4 && y[0] == x[0] && y[1] == x[1] && y[2] == x[2] * x[3];
+    const Node *p = n->inputs[0].node;
+    yes = x.size() == 4 && y[0] == x[0] && y[1] == x[1] &&
+          y[2] == x[2] * x[3] && !(p && p->kind == OpKind::Transpose);
   } else if (n->kind == OpKind::Concat || n->kind == OpKind::Split ||
              n->kind == OpKind::Slice) {
     yes = mapRows(n->inputs[0], known);
@@ -113,9 +118,9 @@ private:
         return false;
       // (A per-tensor one reads any layout as it is: not rewritten.)
       const int64_t axis = n.attrInt("axis", 1);
-      if (m->size() == 1 || (!(axis == 1 && m->size() == d[1]) &&
-                             !(axis == 2 && m->size() == d[2] &&
-                               runsOf(n).size() <= 16)))
+      if (m->size() == 1 ||
+          (!(axis == 1 && m->size() == d[1]) &&
+           !(axis == 2 && m->size() == d[2] && runsOf(n).size() <= 16)))
         return false;
     }
     return true;
