@@ -54,9 +54,9 @@ bool rowConstant(const Node &n, size_t i) {
   return d.size() <= 4;
 }
 
-// The last axis by either name.
-bool lastAxis(const Node &n, int64_t rank) {
-  const int64_t a = n.attrInt("axis", -1);
+// The last axis by either name (`axis` absent: its default, dflt).
+bool lastAxis(const Node &n, int64_t rank, int64_t dflt = -1) {
+  const int64_t a = n.attrInt("axis", dflt);
   return a == -1 || a == rank - 1;
 }
 
@@ -131,7 +131,7 @@ private:
              lastAxis(r, 4);
     }
     if (!elementwiseKind(r.kind) ||
-        (r.kind == OpKind::Requantize && !lastAxis(r, 4) &&
+        (r.kind == OpKind::Requantize && !lastAxis(r, 4, 1) &&
          r.constantInput(1) && r.constantInput(1)->size() > 1))
       return false;
     for (size_t i = 0; i < r.inputs.size(); ++i) {
