@@ -322,7 +322,7 @@ void mergeRun(Builder &b, const v1::Node &n, const std::vector<int> &ins,
     L.nodes = {n.name()};
     Builder::selectChannels(L.gemm, d, from);
     L.gemm.in = k;
-    auto tensorOf = [&](bool placed) {
+    auto runTensor = [&](bool placed) {
       int t = b.newTensor(x, NTensor::Kind::Activation);
       NTensor &nt = b.lp.tensors[size_t(t)];
       nt.name += placed ? "/placed" : "/merged";
@@ -343,7 +343,7 @@ void mergeRun(Builder &b, const v1::Node &n, const std::vector<int> &ins,
       trial.gemm.add.other = prev;
       trial.gemm.add.regs = regs;
       if (b.fits(trial)) {
-        trial.gemm.out = prev = tensorOf(placed);
+        trial.gemm.out = prev = runTensor(placed);
         b.lp.layers.push_back(std::move(trial));
         continue;
       }
@@ -355,7 +355,7 @@ void mergeRun(Builder &b, const v1::Node &n, const std::vector<int> &ins,
                "memories, and the target has no add layer");
       return;
     }
-    L.gemm.out = tensorOf(placed && prev < 0);
+    L.gemm.out = runTensor(placed && prev < 0);
     const int copy = L.gemm.out;
     b.lp.layers.push_back(std::move(L));
     if (prev < 0) {
@@ -369,7 +369,7 @@ void mergeRun(Builder &b, const v1::Node &n, const std::vector<int> &ins,
     A.add.a = prev;
     A.add.b = copy;
     A.add.regs = regs;
-    A.add.out = prev = tensorOf(placed);
+    A.add.out = prev = runTensor(placed);
     b.lp.layers.push_back(std::move(A));
   }
 }
