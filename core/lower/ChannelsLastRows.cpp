@@ -189,12 +189,10 @@ private:
 
   Expected<Value> make(OpKind k, std::vector<Value> ins, AttrMap attrs,
                        const std::string &name, Node *before) {
-    EMBER_ASSIGN(Node * nd, f_.create(k, std::move(ins), std::move(attrs), name,
-                                      -1, before));
-    return Value(nd, 0);
+    return makeBefore(f_, before, k, std::move(ins), std::move(attrs), name);
   }
   Value ints(const std::string &name, const std::vector<int64_t> &v) {
-    return Value(f_.addConstant(name, Tensor::fromInts(ElemKind::I64, v)));
+    return int64Constant(f_, name, v);
   }
 
   Status rewrite(Node &entry, const Region &r) {

@@ -79,6 +79,19 @@ bool channelSliceRange(const Node &s, const Dims &dims, int64_t &a,
   return a < b;
 }
 
+Expected<Value> makeBefore(Function &f, Node *before, OpKind k,
+                           std::vector<Value> ins, AttrMap attrs,
+                           const std::string &name) {
+  EMBER_ASSIGN(Node * nd,
+               f.create(k, std::move(ins), std::move(attrs), name, -1, before));
+  return Value(nd, 0);
+}
+
+Value int64Constant(Function &f, const std::string &name,
+                    const std::vector<int64_t> &v) {
+  return Value(f.addConstant(name, Tensor::fromInts(ElemKind::I64, v)));
+}
+
 bool perTensorDequantize(const Node *n) {
   return n && n->kind == OpKind::DequantizeLinear && oneScale(n);
 }

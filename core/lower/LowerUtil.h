@@ -22,6 +22,15 @@ Expected<Value> swish(LoweringBuilder &b, Value x, double alpha);
 // The value of a Constant operand, or null.
 const Tensor *constantOf(Value v);
 
+// A node of kind k on `ins` made in f just before `before`, named `name`:
+// its first result.
+Expected<Value> makeBefore(Function &f, Node *before, OpKind k,
+                           std::vector<Value> ins, AttrMap attrs,
+                           const std::string &name);
+// An i64 constant of the values v, named `name`.
+Value int64Constant(Function &f, const std::string &name,
+                    const std::vector<int64_t> &v);
+
 // The channel range [a, b) a Slice keeps when it slices axis 1 of its
 // operand (of dims `dims`, rank 2 or more) alone, with step 1 and constant
 // bounds (ONNX's clamping: negative bounds count from the end, then

@@ -200,14 +200,11 @@ public:
 
 private:
   Expected<Value> make(OpKind k, std::vector<Value> ins, AttrMap attrs,
-                       const std::string &name, int results = -1,
-                       unsigned pick = 0) {
-    EMBER_ASSIGN(Node * nd, f_.create(k, std::move(ins), std::move(attrs), name,
-                                      results, before_));
-    return Value(nd, pick);
+                       const std::string &name) {
+    return makeBefore(f_, before_, k, std::move(ins), std::move(attrs), name);
   }
   Value ints(const std::string &name, const std::vector<int64_t> &v) {
-    return Value(f_.addConstant(name, Tensor::fromInts(ElemKind::I64, v)));
+    return int64Constant(f_, name, v);
   }
   // Node n again on new first inputs (its other inputs kept).
   Expected<Value> again(const Node &n, std::vector<Value> ins) {

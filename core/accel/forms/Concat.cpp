@@ -39,15 +39,10 @@ Status whyConcat(const View &v, const v1::Node &n, int self) {
                     "inputs of different element types");
     else if (v.dims(x).size() != yd.size())
       return Status(ErrorCode::Unsupported, "inputs of different ranks");
-  // Inputs sharing a channel group are merged by copies (whyMergedRun).
-  std::vector<bool> merged(ins.size(), false);
-  for (auto [first, last] : mergedRuns(v, ins)) {
-    Status why = whyMergedRun(v, ins, first, last);
-    if (why.failed())
-      return why;
-    for (int i = first; i <= last; ++i)
-      merged[size_t(i)] = true;
-  }
+  // Inputs sharing a channel group are merged by copies (whyMerged).
+  std::vector<bool> merged;
+  if (Status why = whyMerged(v, ins, merged); why.failed())
+    return why;
   for (size_t i = 0; i < ins.size(); ++i) {
     int x = ins[i];
     // (A constant input, 8- or 16-bit as the result, is a constant tensor

@@ -188,6 +188,9 @@ bool identityAddRegs(const Target &t, AddRegs &r) {
   return false;
 }
 
+namespace {
+
+// ok or why the inputs ins[first..last] of a merged run cannot be merged.
 Status whyMergedRun(const View &v, const std::vector<int> &ins, int first,
                     int last) {
   int64_t at = 0;
@@ -219,6 +222,21 @@ Status whyMergedRun(const View &v, const std::vector<int> &ins, int first,
   return Status::ok();
 }
 
+} // namespace
+
+Status whyMerged(const View &v, const std::vector<int> &ins,
+                 std::vector<bool> &merged) {
+  merged.assign(ins.size(), false);
+  for (auto [first, last] : mergedRuns(v, ins)) {
+    Status why = whyMergedRun(v, ins, first, last);
+    if (why.failed())
+      return why;
+    for (int i = first; i <= last; ++i)
+      merged[size_t(i)] = true;
+  }
+  return Status::ok();
+}
+
 Status whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n) {
   const std::vector<int> ins = concatInputs(v, n);
   const int64_t lanes = v.t.lanes;
@@ -242,15 +260,10 @@ Status whyInsideTiles(const View &v, const Analysis &a, const v1::Node &n) {
               "channel tiles (their producers must be in the Concat's "
               "partition)");
   }
-  // (The inputs of a merged run are copied: whyMergedRun.)
-  std::vector<bool> merged(ins.size(), false);
-  for (auto [first, last] : mergedRuns(v, ins)) {
-    Status why = whyMergedRun(v, ins, first, last);
-    if (why.failed())
-      return why;
-    for (int i = first; i <= last; ++i)
-      merged[size_t(i)] = true;
-  }
+  // (The inputs of a merged run are copied: whyMerged.)
+  std::vector<bool> merged;
+  if (Status why = whyMerged(v, ins, merged); why.failed())
+    return why;
   at = 0;
   for (size_t i = 0; i < ins.size(); ++i) {
     const int x = ins[i];

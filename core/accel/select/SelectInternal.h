@@ -373,9 +373,10 @@ int64_t placeableChannels(const View &v, const std::string &dtype);
 // copies summed exactly (Concat.cpp, mergeRun).
 std::vector<std::pair<int, int>> mergedRuns(const View &v,
                                             const std::vector<int> &ins);
-// ok or why the inputs of a merged run cannot be merged.
-Status whyMergedRun(const View &v, const std::vector<int> &ins, int first,
-                    int last);
+// ok or why the inputs of a merged run cannot be merged; `merged` gets
+// one flag per input of `ins`, set for those in a merged run.
+Status whyMerged(const View &v, const std::vector<int> &ins,
+                 std::vector<bool> &merged);
 // The add registers whose result is the sum of two stored int8 values when
 // one of them is 0 (the exact add's, or TFLite's where the target has only
 // that arithmetic); false when the target's adds have no such registers.
