@@ -69,11 +69,11 @@ public:
   bool grow() {
     const Dims &d = entry_.types[0].dims();
     N_ = d[0], H_ = d[1], W_ = d[2];
-    std::vector<const Node *> todo{&entry_};
+    std::vector<const Node *> frontier{&entry_};
     std::set<const Node *> queued{&entry_};
-    while (!todo.empty()) {
-      const Node *n = todo.back();
-      todo.pop_back();
+    while (!frontier.empty()) {
+      const Node *n = frontier.back();
+      frontier.pop_back();
       auto it = users_.find(n);
       if (it == users_.end() || it->second.empty())
         return false;
@@ -89,7 +89,7 @@ public:
           return false;
         if (queued.insert(r).second) {
           nodes_.insert(r);
-          todo.push_back(r);
+          frontier.push_back(r);
         }
       }
     }

@@ -87,6 +87,14 @@ Expected<Value> makeBefore(Function &f, Node *before, OpKind k,
   return Value(nd, 0);
 }
 
+Expected<Value> selectionWeights(LoweringBuilder &b, Tensor w,
+                                 const std::string &what) {
+  Value wq = b.constant(std::move(w), what);
+  Value one = b.constant(Tensor::scalar(ElemKind::F32, 1.0), "one");
+  Value zero = b.constant(Tensor::scalar(ElemKind::I8, 0), "zero");
+  return b.op(OpKind::DequantizeLinear, {wq, one, zero});
+}
+
 Value int64Constant(Function &f, const std::string &name,
                     const std::vector<int64_t> &v) {
   return Value(f.addConstant(name, Tensor::fromInts(ElemKind::I64, v)));

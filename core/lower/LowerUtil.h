@@ -27,6 +27,10 @@ const Tensor *constantOf(Value v);
 Expected<Value> makeBefore(Function &f, Node *before, OpKind k,
                            std::vector<Value> ins, AttrMap attrs,
                            const std::string &name);
+// Int8 weights w (a 0-1 selection: which input element each output takes)
+// as the float weights they are: DequantizeLinear(w, 1, 0) made by b.
+Expected<Value> selectionWeights(LoweringBuilder &b, Tensor w,
+                                 const std::string &what);
 // An i64 constant of the values v, named `name`.
 Value int64Constant(Function &f, const std::string &name,
                     const std::vector<int64_t> &v);

@@ -57,10 +57,7 @@ Status spaceDepthRewrite(Function &f, Node &n) {
         w.setInt(((deep * C + c) * r + i) * r + j, 1);
       }
   LoweringBuilder b(f, n);
-  Value wq = b.constant(std::move(w), "select");
-  Value one = b.constant(Tensor::scalar(ElemKind::F32, 1.0), "one");
-  Value zero = b.constant(Tensor::scalar(ElemKind::I8, 0), "zero");
-  EMBER_ASSIGN(Value wd, b.op(OpKind::DequantizeLinear, {wq, one, zero}));
+  EMBER_ASSIGN(Value wd, selectionWeights(b, std::move(w), "select"));
   AttrMap a;
   a["kernel_shape"] = Attr::ofInts({r, r});
   a["strides"] = Attr::ofInts({r, r});

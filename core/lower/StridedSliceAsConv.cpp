@@ -85,10 +85,7 @@ Status phaseConv(Function &f, Node &s, const SliceAxis (&ax)[2]) {
   for (int64_t c = 0; c < C; ++c)
     w.setInt((c * kh + ax[0].at) * kw + ax[1].at, 1);
   LoweringBuilder b(f, s);
-  Value wq = b.constant(std::move(w), "phase");
-  Value one = b.constant(Tensor::scalar(ElemKind::F32, 1.0), "one");
-  Value zero = b.constant(Tensor::scalar(ElemKind::I8, 0), "zero");
-  EMBER_ASSIGN(Value wd, b.op(OpKind::DequantizeLinear, {wq, one, zero}));
+  EMBER_ASSIGN(Value wd, selectionWeights(b, std::move(w), "phase"));
   AttrMap a;
   a["kernel_shape"] = Attr::ofInts({kh, kw});
   a["strides"] = Attr::ofInts({kh, kw});
